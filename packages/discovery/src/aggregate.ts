@@ -1,0 +1,162 @@
+import type {
+  ClusterId,
+  ClusterService,
+  Endpoint,
+  Logger,
+  PushRequest,
+  Service,
+  ServiceDiscovery,
+  ServicePort,
+  XdsUpdater,
+} from '@meridian/model';
+import type { ClusterChange, ClusterRegistry, ClusterStatus } from './cluster-registry.ts';
+
+export interface AggregateRegistryOptions {
+  readonly logger: Logger;
+  readonly updater?: XdsUpdater;
+}
+
+interface Merged {
+  readonly service: Service | undefined;
+  readonly endpoints: readonly Endpoint[];
+}
+
+/**
+ * Merges every cluster's registry into one mesh: the same `name.namespace` in several
+ * clusters is one service, and its endpoints keep the cluster they came from.
+ *
+ * Merge rule: ports are the union by port number; where clusters disagree on a port, the
+ * first cluster in ID order wins. Merged views are computed lazily and cached per hostname
+ * until a cluster reports a change to it.
+ */
+export class AggregateRegistry implements ServiceDiscovery {
+  private readonly clusters = new Map<ClusterId, { registry: ClusterRegistry; unsubscribe: () => void }>();
+  private readonly merged = new Map<string, Merged>();
+  private sortedServices: readonly Service[] | undefined;
+  private updater: XdsUpdater | undefined;
+  private readonly logger: Logger;
+
+  constructor(options: AggregateRegistryOptions) {
+    this.logger = options.logger.child({ component: 'aggregate-registry' });
+    this.updater = options.updater;
+  }
+
+  setUpdater(updater: XdsUpdater): void {
+    this.updater = updater;
+  }
+
+  addCluster(registry: ClusterRegistry): void {
+    if (this.clusters.has(registry.id)) throw new Error(`cluster ${registry.id} is already registered`);
+    const unsubscribe = registry.onChange((change) => this.onClusterChange(change));
+    this.clusters.set(registry.id, { registry, unsubscribe });
+    const hostnames = new Set(Array.from(registry.clusterServices(), (s) => s.hostname));
+    this.logger.info({ cluster: registry.id, services: hostnames.size }, 'cluster added');
+    if (hostnames.size > 0) this.onClusterChange({ cluster: registry.id, kind: 'full', hostnames });
+  }
+
+  removeCluster(id: ClusterId): void {
+    const entry = this.clusters.get(id);
+    if (!entry) return;
+    entry.unsubscribe();
+    this.clusters.delete(id);
+    const hostnames = new Set(Array.from(entry.registry.clusterServices(), (s) => s.hostname));
+    this.logger.info({ cluster: id, services: hostnames.size }, 'cluster removed');
+    this.onClusterChange({ cluster: id, kind: 'full', hostnames });
+  }
+
+  cluster(id: ClusterId): ClusterRegistry | undefined {
+    return this.clusters.get(id)?.registry;
+  }
+
+  clusterIds(): readonly ClusterId[] {
+    return [...this.clusters.keys()].sort();
+  }
+
+  clusterStatuses(): ClusterStatus[] {
+    return this.clusterIds().flatMap((id) => {
+      const registry = this.clusters.get(id)?.registry;
+      return registry ? [registry.status()] : [];
+    });
+  }
+
+  services(): readonly Service[] {
+    if (!this.sortedServices) {
+      const hostnames = new Set<string>();
+      for (const { registry } of this.clusters.values()) {
+        for (const s of registry.clusterServices()) hostnames.add(s.hostname);
+      }
+      this.sortedServices = [...hostnames]
+        .sort()
+        .flatMap((h) => {
+          const s = this.mergedFor(h).service;
+          return s ? [s] : [];
+        });
+    }
+    return this.sortedServices;
+  }
+
+  service(hostname: string): Service | undefined {
+    return this.mergedFor(hostname).service;
+  }
+
+  endpoints(hostname: string): readonly Endpoint[] {
+    return this.mergedFor(hostname).endpoints;
+  }
+
+  private mergedFor(hostname: string): Merged {
+    let merged = this.merged.get(hostname);
+    if (!merged) {
+      merged = this.merge(hostname);
+      this.merged.set(hostname, merged);
+    }
+    return merged;
+  }
+
+  private merge(hostname: string): Merged {
+    const perCluster: ClusterService[] = [];
+    const endpoints: Endpoint[] = [];
+    for (const id of this.clusterIds()) {
+      const registry = this.clusters.get(id)?.registry;
+      if (!registry) continue;
+      const svc = registry.service(hostname);
+      if (svc) perCluster.push(svc);
+      endpoints.push(...registry.endpoints(hostname));
+    }
+    return { service: mergeServices(perCluster, endpoints), endpoints };
+  }
+
+  private onClusterChange(change: ClusterChange): void {
+    for (const h of change.hostnames) this.merged.delete(h);
+    if (change.kind === 'full') this.sortedServices = undefined;
+    const request: PushRequest = {
+      kind: change.kind,
+      hostnames: change.hostnames,
+      reasons: [`${change.kind === 'full' ? 'services' : 'endpoints'}@${change.cluster}`],
+    };
+    this.updater?.configUpdate(request);
+  }
+}
+
+/** Merges one hostname's per-cluster services (already in cluster ID order) and their endpoints. */
+export function mergeServices(
+  perCluster: readonly ClusterService[],
+  endpoints: readonly Endpoint[],
+): Service | undefined {
+  const first = perCluster[0];
+  if (!first) return undefined;
+  const ports = new Map<number, ServicePort>();
+  const addresses: Record<ClusterId, readonly string[]> = {};
+  for (const svc of perCluster) {
+    for (const p of svc.ports) if (!ports.has(p.port)) ports.set(p.port, p);
+    addresses[svc.cluster] = svc.addresses;
+  }
+  return {
+    hostname: first.hostname,
+    name: first.name,
+    namespace: first.namespace,
+    ports: [...ports.values()].sort((a, b) => a.port - b.port),
+    clusters: perCluster.map((s) => s.cluster),
+    addresses,
+    serviceAccounts: [...new Set(endpoints.flatMap((e) => (e.serviceAccount ? [e.serviceAccount] : [])))].sort(),
+  };
+}

@@ -1,0 +1,292 @@
+import type { V1EndpointSlice, V1Namespace, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import {
+  serviceHostname,
+  type ClusterId,
+  type ClusterService,
+  type Endpoint,
+  type Logger,
+  type NetworkId,
+} from '@meridian/model';
+import { compareEndpoints, convertEndpointSlice, convertService, type ConvertContext } from './convert.ts';
+import { objectKey, type KubeEvent } from './kube-objects.ts';
+
+export interface ClusterChange {
+  readonly cluster: ClusterId;
+  readonly kind: 'full' | 'endpoints';
+  readonly hostnames: ReadonlySet<string>;
+}
+
+export type ClusterChangeListener = (change: ClusterChange) => void;
+
+export const ClusterState = {
+  Syncing: 'Syncing',
+  Synced: 'Synced',
+  Degraded: 'Degraded',
+  Stale: 'Stale',
+} as const;
+export type ClusterState = (typeof ClusterState)[keyof typeof ClusterState];
+
+export interface ClusterRegistryOptions {
+  readonly cluster: ClusterId;
+  readonly network: NetworkId;
+  readonly domainSuffix: string;
+  readonly logger: Logger;
+}
+
+/**
+ * One cluster's objects and the mesh model derived from them. Sources apply batches of
+ * events; the registry works out which services they affect, recomputes only those, and
+ * reports a change only when the derived model really differs.
+ */
+export class ClusterRegistry {
+  readonly id: ClusterId;
+  readonly network: NetworkId;
+  private readonly ctx: ConvertContext;
+  private readonly logger: Logger;
+  private readonly listeners = new Set<ClusterChangeListener>();
+
+  private readonly k8sServices = new Map<string, V1Service>();
+  private readonly slices = new Map<string, V1EndpointSlice>();
+  private readonly pods = new Map<string, V1Pod>();
+  private readonly nodes = new Map<string, V1Node>();
+  private readonly namespaces = new Map<string, V1Namespace>();
+
+  /** Derived model, keyed by `namespace/name` of the Service. */
+  private readonly services = new Map<string, { service: ClusterService; fingerprint: string }>();
+  private readonly endpointsByService = new Map<string, { endpoints: readonly Endpoint[]; fingerprint: string }>();
+
+  /** Reverse indexes so a Pod or Node event recomputes only the services it touches. */
+  private readonly slicesByService = new Map<string, Set<string>>();
+  private readonly servicesByNode = new Map<string, Set<string>>();
+  private readonly servicesByPod = new Map<string, Set<string>>();
+  private readonly serviceOfSlice = new Map<string, string>();
+  private readonly refsOfService = new Map<string, { nodes: Set<string>; pods: Set<string> }>();
+
+  private stateValue: ClusterState = ClusterState.Syncing;
+  private stateSince = Date.now();
+  private lastEventAt: number | undefined;
+  private eventCount = 0;
+
+  constructor(options: ClusterRegistryOptions) {
+    this.id = options.cluster;
+    this.network = options.network;
+    this.ctx = { cluster: options.cluster, network: options.network, domainSuffix: options.domainSuffix };
+    this.logger = options.logger.child({ component: 'cluster-registry', cluster: options.cluster });
+  }
+
+  onChange(listener: ClusterChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Applies a batch of events and reports one change for all of them. */
+  apply(events: readonly KubeEvent[]): void {
+    if (events.length === 0) return;
+    const touchedServices = new Set<string>();
+    const touchedEndpoints = new Set<string>();
+    for (const event of events) this.store(event, touchedServices, touchedEndpoints);
+    this.eventCount += events.length;
+    this.lastEventAt = Date.now();
+
+    const full = new Set<string>();
+    const endpointsOnly = new Set<string>();
+    for (const key of touchedServices) if (this.recomputeService(key)) full.add(key);
+    for (const key of new Set([...touchedServices, ...touchedEndpoints])) {
+      if (this.recomputeEndpoints(key) && !full.has(key)) endpointsOnly.add(key);
+    }
+    if (full.size > 0) this.emit('full', full);
+    if (endpointsOnly.size > 0) this.emit('endpoints', endpointsOnly);
+  }
+
+  /** The source has delivered its initial state (or a relist). */
+  markSynced(): void {
+    if (this.stateValue !== ClusterState.Synced) this.setState(ClusterState.Synced);
+  }
+
+  setState(state: ClusterState): void {
+    if (state === this.stateValue) return;
+    this.logger.info({ from: this.stateValue, to: state }, 'cluster state changed');
+    this.stateValue = state;
+    this.stateSince = Date.now();
+  }
+
+  get state(): ClusterState {
+    return this.stateValue;
+  }
+
+  clusterServices(): IterableIterator<ClusterService> {
+    return Array.from(this.services.values(), (s) => s.service)[Symbol.iterator]();
+  }
+
+  service(hostname: string): ClusterService | undefined {
+    return this.services.get(this.keyOfHostname(hostname))?.service;
+  }
+
+  endpoints(hostname: string): readonly Endpoint[] {
+    return this.endpointsByService.get(this.keyOfHostname(hostname))?.endpoints ?? [];
+  }
+
+  namespace(name: string): V1Namespace | undefined {
+    return this.namespaces.get(name);
+  }
+
+  status(): ClusterStatus {
+    return {
+      id: this.id,
+      network: this.network,
+      state: this.stateValue,
+      since: new Date(this.stateSince).toISOString(),
+      lastEventAt: this.lastEventAt ? new Date(this.lastEventAt).toISOString() : null,
+      events: this.eventCount,
+      objects: {
+        services: this.k8sServices.size,
+        endpointSlices: this.slices.size,
+        pods: this.pods.size,
+        nodes: this.nodes.size,
+        namespaces: this.namespaces.size,
+      },
+    };
+  }
+
+  private keyOfHostname(hostname: string): string {
+    // name.namespace.svc.<domain>: the first two labels are the key.
+    const [name, namespace] = hostname.split('.', 2);
+    return `${namespace}/${name}`;
+  }
+
+  private hostnameOfKey(key: string): string {
+    const [namespace = '', name = ''] = key.split('/', 2);
+    return serviceHostname(name, namespace, this.ctx.domainSuffix);
+  }
+
+  private store(event: KubeEvent, touchedServices: Set<string>, touchedEndpoints: Set<string>): void {
+    const key = objectKey(event.object);
+    const remove = event.type === 'delete';
+    switch (event.kind) {
+      case 'Service':
+        if (remove) this.k8sServices.delete(key);
+        else this.k8sServices.set(key, event.object);
+        touchedServices.add(key);
+        break;
+      case 'EndpointSlice': {
+        const previousService = this.serviceOfSlice.get(key);
+        if (previousService) {
+          this.slicesByService.get(previousService)?.delete(key);
+          touchedEndpoints.add(previousService);
+        }
+        this.serviceOfSlice.delete(key);
+        if (remove) {
+          this.slices.delete(key);
+          break;
+        }
+        this.slices.set(key, event.object);
+        const serviceName = event.object.metadata?.labels?.['kubernetes.io/service-name'];
+        if (serviceName) {
+          const serviceKey = `${event.object.metadata?.namespace ?? 'default'}/${serviceName}`;
+          this.serviceOfSlice.set(key, serviceKey);
+          addTo(this.slicesByService, serviceKey, key);
+          touchedEndpoints.add(serviceKey);
+        }
+        break;
+      }
+      case 'Pod':
+        if (remove) this.pods.delete(key);
+        else this.pods.set(key, event.object);
+        for (const s of this.servicesByPod.get(key) ?? []) touchedEndpoints.add(s);
+        break;
+      case 'Node':
+        if (remove) this.nodes.delete(key);
+        else this.nodes.set(key, event.object);
+        for (const s of this.servicesByNode.get(key) ?? []) touchedEndpoints.add(s);
+        break;
+      case 'Namespace':
+        if (remove) this.namespaces.delete(key);
+        else this.namespaces.set(key, event.object);
+        break;
+    }
+  }
+
+  /** Returns true when the derived service changed. */
+  private recomputeService(key: string): boolean {
+    const k8s = this.k8sServices.get(key);
+    const converted = k8s ? convertService(k8s, this.ctx) : undefined;
+    const previous = this.services.get(key);
+    if (!converted) {
+      this.services.delete(key);
+      return previous !== undefined;
+    }
+    const fingerprint = JSON.stringify(converted);
+    if (previous?.fingerprint === fingerprint) return false;
+    this.services.set(key, { service: converted, fingerprint });
+    return true;
+  }
+
+  /** Returns true when the service's endpoints changed. */
+  private recomputeEndpoints(serviceKey: string): boolean {
+    const lookup = {
+      node: (name: string) => this.nodes.get(name),
+      pod: (namespace: string, name: string) => this.pods.get(`${namespace}/${name}`),
+    };
+    const endpoints: Endpoint[] = [];
+    for (const sliceKey of this.slicesByService.get(serviceKey) ?? []) {
+      const slice = this.slices.get(sliceKey);
+      const converted = slice ? convertEndpointSlice(slice, this.ctx, lookup) : undefined;
+      if (converted) endpoints.push(...converted.endpoints);
+    }
+    endpoints.sort(compareEndpoints);
+    this.reindex(serviceKey, endpoints);
+    const previous = this.endpointsByService.get(serviceKey);
+    if (endpoints.length === 0) {
+      this.endpointsByService.delete(serviceKey);
+      return previous !== undefined && previous.endpoints.length > 0;
+    }
+    const fingerprint = JSON.stringify(endpoints);
+    if (previous?.fingerprint === fingerprint) return false;
+    this.endpointsByService.set(serviceKey, { endpoints, fingerprint });
+    return true;
+  }
+
+  private reindex(serviceKey: string, endpoints: readonly Endpoint[]): void {
+    const previous = this.refsOfService.get(serviceKey);
+    for (const node of previous?.nodes ?? []) removeFrom(this.servicesByNode, node, serviceKey);
+    for (const pod of previous?.pods ?? []) removeFrom(this.servicesByPod, pod, serviceKey);
+    const refs = { nodes: new Set<string>(), pods: new Set<string>() };
+    for (const ep of endpoints) {
+      if (ep.nodeName) refs.nodes.add(ep.nodeName);
+      if (ep.pod) refs.pods.add(ep.pod);
+    }
+    for (const node of refs.nodes) addTo(this.servicesByNode, node, serviceKey);
+    for (const pod of refs.pods) addTo(this.servicesByPod, pod, serviceKey);
+    if (refs.nodes.size + refs.pods.size > 0) this.refsOfService.set(serviceKey, refs);
+    else this.refsOfService.delete(serviceKey);
+  }
+
+  private emit(kind: 'full' | 'endpoints', serviceKeys: ReadonlySet<string>): void {
+    const hostnames = new Set([...serviceKeys].map((k) => this.hostnameOfKey(k)));
+    this.logger.debug({ kind, hostnames: [...hostnames] }, 'cluster model changed');
+    for (const listener of this.listeners) listener({ cluster: this.id, kind, hostnames });
+  }
+}
+
+export interface ClusterStatus {
+  readonly id: ClusterId;
+  readonly network: NetworkId;
+  readonly state: ClusterState;
+  readonly since: string;
+  readonly lastEventAt: string | null;
+  readonly events: number;
+  readonly objects: Readonly<Record<string, number>>;
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, value: string): void {
+  const set = index.get(key);
+  if (!set) return;
+  set.delete(value);
+  if (set.size === 0) index.delete(key);
+}
+
+function addTo(index: Map<string, Set<string>>, key: string, value: string): void {
+  let set = index.get(key);
+  if (!set) index.set(key, (set = new Set()));
+  set.add(value);
+}

@@ -1,0 +1,99 @@
+import { parseAllDocuments } from 'yaml';
+import { z } from 'zod';
+import { KIND_API_VERSION, isKubeKind, type KubeEvent, type KubeObject } from './kube-objects.ts';
+
+/**
+ * Structural checks for the fields Meridian reads. Everything else in a document passes
+ * through untouched: these are ordinary Kubernetes manifests.
+ */
+const port = z.number().int().min(1).max(65535);
+const metadata = z.looseObject({
+  name: z.string().min(1),
+  namespace: z.string().min(1).optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+});
+const schemas = {
+  Service: z.looseObject({
+    metadata,
+    spec: z
+      .looseObject({
+        ports: z.array(z.looseObject({ port, name: z.string().optional(), protocol: z.enum(['TCP', 'UDP', 'SCTP']).optional() })).optional(),
+      })
+      .optional(),
+  }),
+  EndpointSlice: z.looseObject({
+    metadata,
+    addressType: z.enum(['IPv4', 'IPv6', 'FQDN']),
+    endpoints: z
+      .array(
+        z.looseObject({
+          addresses: z.array(z.string().min(1)).min(1),
+          conditions: z
+            .looseObject({ ready: z.boolean().optional(), serving: z.boolean().optional(), terminating: z.boolean().optional() })
+            .optional(),
+          nodeName: z.string().optional(),
+          zone: z.string().optional(),
+        }),
+      )
+      .nullish(),
+    ports: z.array(z.looseObject({ port: port.optional(), name: z.string().optional() })).nullish(),
+  }),
+  Pod: z.looseObject({ metadata }),
+  Node: z.looseObject({ metadata }),
+  Namespace: z.looseObject({ metadata }),
+};
+const CLUSTER_SCOPED = new Set(['Node', 'Namespace']);
+
+export interface ParsedManifest {
+  readonly objects: readonly KubeEvent[];
+  /** Documents of kinds Meridian does not read (Deployments and the like), by kind. */
+  readonly ignored: readonly string[];
+}
+
+export class ManifestError extends Error {
+  readonly document: number;
+  readonly reason: string;
+
+  constructor(document: number, reason: string) {
+    super(`document ${document}: ${reason}`);
+    this.document = document;
+    this.reason = reason;
+  }
+}
+
+/** Parses one multi-document YAML (or JSON) file; the first bad document fails the file. */
+export function parseManifest(text: string): ParsedManifest {
+  const objects: KubeEvent[] = [];
+  const ignored: string[] = [];
+  const docs = parseAllDocuments(text);
+  if (!Array.isArray(docs)) throw new ManifestError(1, 'not a YAML stream');
+  docs.forEach((doc, index) => {
+    const n = index + 1;
+    const syntaxError = doc.errors[0];
+    if (syntaxError) throw new ManifestError(n, syntaxError.message.split('\n')[0] ?? 'invalid YAML');
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) return;
+    if (typeof value !== 'object' || Array.isArray(value)) throw new ManifestError(n, 'expected a mapping');
+    const { apiVersion, kind } = value as { apiVersion?: unknown; kind?: unknown };
+    if (typeof kind !== 'string') throw new ManifestError(n, 'kind: required string');
+    if (typeof apiVersion !== 'string') throw new ManifestError(n, 'apiVersion: required string');
+    if (kind === 'List') throw new ManifestError(n, 'kind List is not supported; write one document per object');
+    if (!isKubeKind(kind)) {
+      ignored.push(kind);
+      return;
+    }
+    if (apiVersion !== KIND_API_VERSION[kind]) {
+      throw new ManifestError(n, `apiVersion: ${kind} must be ${KIND_API_VERSION[kind]}, got ${apiVersion}`);
+    }
+    const result = schemas[kind].safeParse(value);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      const where = issue?.path.join('.') || '(root)';
+      throw new ManifestError(n, `${kind}: ${where}: ${issue?.message ?? 'invalid'}`);
+    }
+    const object = value as KubeObject & { metadata: { namespace?: string } };
+    if (!CLUSTER_SCOPED.has(kind)) object.metadata.namespace ??= 'default';
+    objects.push({ type: 'upsert', kind, object } as KubeEvent);
+  });
+  return { objects, ignored };
+}

@@ -1,0 +1,5 @@
+export * from './mesh.ts';
+export * from './hostname.ts';
+export * from './ports.ts';
+export * from './errors.ts';
+export * from './logger.ts';

@@ -1,0 +1,101 @@
+/** The mesh vocabulary shared by every package. Everything here is plain, immutable data. */
+
+/** A cluster's name as configured (`clusters[].id`), or as a remote secret's data key. */
+export type ClusterId = string;
+/** A network name; endpoints on different networks reach each other only through gateways. */
+export type NetworkId = string;
+
+export interface Locality {
+  readonly region: string;
+  readonly zone: string;
+  readonly subzone: string;
+}
+
+export const EMPTY_LOCALITY: Locality = Object.freeze({ region: '', zone: '', subzone: '' });
+
+/**
+ * How an endpoint may be used. `draining` is a terminating endpoint that still serves:
+ * it keeps existing traffic but gets no new traffic.
+ */
+export const Health = {
+  Healthy: 'healthy',
+  Unhealthy: 'unhealthy',
+  Draining: 'draining',
+} as const;
+export type Health = (typeof Health)[keyof typeof Health];
+
+export type PortProtocol = 'TCP' | 'UDP' | 'SCTP';
+
+export interface ServicePort {
+  /** The port's name; `''` for the single unnamed port a Service may have. */
+  readonly name: string;
+  readonly port: number;
+  readonly protocol: PortProtocol;
+  /** `appProtocol` or the protocol prefix of the port name (`grpc-echo` → `grpc`), when known. */
+  readonly appProtocol?: string;
+}
+
+/** One cluster's view of a service, before merging. */
+export interface ClusterService {
+  readonly hostname: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly cluster: ClusterId;
+  readonly ports: readonly ServicePort[];
+  /** ClusterIP addresses; empty for headless services. */
+  readonly addresses: readonly string[];
+}
+
+/** A service merged across every cluster that has it (namespace sameness). */
+export interface Service {
+  readonly hostname: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly ports: readonly ServicePort[];
+  /** Clusters that define the service, sorted. */
+  readonly clusters: readonly ClusterId[];
+  /** ClusterIP addresses per cluster. */
+  readonly addresses: Readonly<Record<ClusterId, readonly string[]>>;
+  /** Service accounts of the endpoints behind it, across clusters, sorted. */
+  readonly serviceAccounts: readonly string[];
+}
+
+export interface Endpoint {
+  readonly address: string;
+  /** The port the workload listens on (the EndpointSlice port). */
+  readonly port: number;
+  /** The Service port name this endpoint port belongs to (`''` for an unnamed port). */
+  readonly portName: string;
+  readonly cluster: ClusterId;
+  readonly network: NetworkId;
+  readonly locality: Locality;
+  readonly health: Health;
+  readonly serviceAccount?: string;
+  /** `namespace/name` of the Pod behind it, when known. */
+  readonly pod?: string;
+  readonly nodeName?: string;
+}
+
+/** A connected proxy, as read from its xDS node (and, over mTLS, its certificate). */
+export interface ProxyNode {
+  readonly id: string;
+  readonly type: ProxyType;
+  readonly cluster: ClusterId;
+  readonly network: NetworkId;
+  readonly namespace: string;
+  readonly locality: Locality;
+  readonly ipAddresses: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+  readonly serviceAccount?: string;
+}
+
+export const ProxyType = {
+  Sidecar: 'sidecar',
+  Router: 'router',
+  ProxylessGrpc: 'grpc',
+} as const;
+export type ProxyType = (typeof ProxyType)[keyof typeof ProxyType];
+
+export function localityString(l: Locality): string {
+  return `${l.region}/${l.zone}/${l.subzone}`;
+}

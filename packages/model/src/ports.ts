@@ -1,0 +1,43 @@
+import type { ClusterId, Endpoint, Service } from './mesh.ts';
+
+/** Read side of the merged registry: what the xDS generators need to know about the mesh. */
+export interface ServiceDiscovery {
+  /** Every merged service, sorted by hostname. The array and its items must not be mutated. */
+  services(): readonly Service[];
+  service(hostname: string): Service | undefined;
+  /** Endpoints of a service from every cluster, sorted by cluster then address. */
+  endpoints(hostname: string): readonly Endpoint[];
+  /** Clusters the registry holds, sorted. */
+  clusterIds(): readonly ClusterId[];
+}
+
+/**
+ * What changed, so a push can touch only what depends on it.
+ * `full`: services or ports changed (every type may change); `endpoints`: only endpoints
+ * of the named services changed (EDS only).
+ */
+export interface PushRequest {
+  readonly kind: 'full' | 'endpoints';
+  /** Affected hostnames; empty with `kind: 'full'` means everything. */
+  readonly hostnames: ReadonlySet<string>;
+  readonly reasons: readonly string[];
+}
+
+/** The port through which discovery tells the xDS side that something changed. */
+export interface XdsUpdater {
+  configUpdate(request: PushRequest): void;
+}
+
+/** Merges two requests: a full request absorbs an endpoints one; an empty full set means all. */
+export function mergePushRequests(a: PushRequest, b: PushRequest): PushRequest {
+  const kind = a.kind === 'full' || b.kind === 'full' ? 'full' : 'endpoints';
+  const everything =
+    (a.kind === 'full' && a.hostnames.size === 0) || (b.kind === 'full' && b.hostnames.size === 0);
+  const hostnames = everything ? new Set<string>() : new Set([...a.hostnames, ...b.hostnames]);
+  const reasons = [...new Set([...a.reasons, ...b.reasons])];
+  return { kind, hostnames, reasons };
+}
+
+export function touchesHostname(request: PushRequest, hostname: string): boolean {
+  return (request.kind === 'full' && request.hostnames.size === 0) || request.hostnames.has(hostname);
+}
