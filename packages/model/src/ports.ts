@@ -21,6 +21,8 @@ export interface PushRequest {
   /** Affected hostnames; empty with `kind: 'full'` means everything. */
   readonly hostnames: ReadonlySet<string>;
   readonly reasons: readonly string[];
+  /** When the first change behind this request happened (ms since epoch), for convergence time. */
+  readonly since?: number;
 }
 
 /** The port through which discovery tells the xDS side that something changed. */
@@ -35,7 +37,8 @@ export function mergePushRequests(a: PushRequest, b: PushRequest): PushRequest {
     (a.kind === 'full' && a.hostnames.size === 0) || (b.kind === 'full' && b.hostnames.size === 0);
   const hostnames = everything ? new Set<string>() : new Set([...a.hostnames, ...b.hostnames]);
   const reasons = [...new Set([...a.reasons, ...b.reasons])];
-  return { kind, hostnames, reasons };
+  const since = Math.min(a.since ?? Infinity, b.since ?? Infinity);
+  return { kind, hostnames, reasons, ...(Number.isFinite(since) ? { since } : {}) };
 }
 
 export function touchesHostname(request: PushRequest, hostname: string): boolean {

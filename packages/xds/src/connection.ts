@@ -1,0 +1,263 @@
+import { createHash } from 'node:crypto';
+import { errorMessage, mergePushRequests, type Logger, type ProxyNode, type PushRequest } from '@meridian/model';
+import { classifyRequest, RequestKind, type SotwRequestView } from './classify.ts';
+import type { GeneratedResource, ResourceSource } from './resource-source.ts';
+import { PUSH_ORDER, TYPE_SHORT_NAME, requiresFullStateInSotw, type TypeUrl } from './type-url.ts';
+import { encodeDiscoveryResponse } from './wire.ts';
+
+/** What the stream needs from grpc-js: write with backpressure, and a way to end it. */
+export interface ResponseStream {
+  write(chunk: Buffer): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
+export interface TypeWatchState {
+  names: ReadonlySet<string> | undefined;
+  /** Version of each resource as last sent, to send only what changed (RDS/EDS). */
+  readonly sentVersions: Map<string, string>;
+  lastNonce: string | undefined;
+  lastVersion: string | undefined;
+  lastSentAt: number | undefined;
+  lastSentCount: number;
+  /** When the change behind the last response happened, for convergence time. */
+  lastChangeAt: number | undefined;
+  ackedVersion: string | undefined;
+  ackedNonce: string | undefined;
+  ackedAt: number | undefined;
+  lastNack: { nonce: string; version: string; code: number; message: string; at: number } | undefined;
+  requests: number;
+}
+
+/** Optional observers (go-control-plane's CallbackFuncs idea); every hook may be absent. */
+export interface ConnectionHooks {
+  onResponse(conn: AdsConnection, typeUrl: TypeUrl, resources: number, bytes: number): void;
+  onAck(conn: AdsConnection, typeUrl: TypeUrl, convergenceMs: number | undefined): void;
+  onNack(conn: AdsConnection, typeUrl: TypeUrl, message: string): void;
+}
+
+interface SendRequest {
+  fullState: boolean;
+  /** Names that must be in the response even if unchanged (new subscriptions). */
+  mustInclude: Set<string>;
+}
+
+export interface AdsConnectionOptions {
+  readonly id: string;
+  readonly proxy: ProxyNode;
+  readonly stream: ResponseStream;
+  readonly source: ResourceSource;
+  readonly logger: Logger;
+  readonly hooks?: Partial<ConnectionHooks>;
+  readonly peer?: string;
+}
+
+/**
+ * One ADS stream (state of the world). Holds what the proxy subscribed to and what it was
+ * sent and acknowledged, per type. Responses go out in make-before-break order; while the
+ * stream is not draining its writes, requests and pushes merge into one pending set, so a
+ * slow proxy costs a bounded amount of memory and never holds up the others.
+ */
+export class AdsConnection {
+  readonly id: string;
+  readonly proxy: ProxyNode;
+  readonly connectedAt = Date.now();
+  readonly peer: string | undefined;
+  readonly watches = new Map<TypeUrl, TypeWatchState>();
+  private readonly stream: ResponseStream;
+  private readonly source: ResourceSource;
+  private readonly logger: Logger;
+  private readonly hooks: Partial<ConnectionHooks>;
+  private nonceSeq = 0;
+  private blocked = false;
+  private closed = false;
+  private readonly pendingSends = new Map<TypeUrl, SendRequest>();
+  private pendingPush: PushRequest | undefined;
+  pushes = 0;
+
+  constructor(options: AdsConnectionOptions) {
+    this.id = options.id;
+    this.proxy = options.proxy;
+    this.stream = options.stream;
+    this.source = options.source;
+    this.peer = options.peer;
+    this.hooks = options.hooks ?? {};
+    this.logger = options.logger.child({ conn: options.id, node: options.proxy.id });
+  }
+
+  /** A DiscoveryRequest from the proxy, already known to be of a served type. */
+  handleRequest(typeUrl: TypeUrl, request: SotwRequestView): void {
+    const watch = this.watches.get(typeUrl);
+    const wildcardCapable = requiresFullStateInSotw(typeUrl);
+    const c = classifyRequest(watch, request, wildcardCapable);
+    const state = watch ?? this.newWatch(c.names);
+    if (!watch) this.watches.set(typeUrl, state);
+    state.names = c.names;
+    state.requests++;
+    for (const name of c.removed) state.sentVersions.delete(name);
+    const type = TYPE_SHORT_NAME[typeUrl];
+
+    switch (c.kind) {
+      case RequestKind.Initial:
+        state.sentVersions.clear();
+        this.logger.debug({ type, version: request.version_info, names: c.names?.size ?? '*' }, 'subscribed');
+        break;
+      case RequestKind.Ack:
+        if (state.ackedNonce !== request.response_nonce) {
+          state.ackedVersion = request.version_info;
+          state.ackedNonce = request.response_nonce;
+          state.ackedAt = Date.now();
+          state.lastNack = undefined;
+          const convergence = state.lastChangeAt === undefined ? undefined : state.ackedAt - state.lastChangeAt;
+          this.hooks.onAck?.(this, typeUrl, convergence);
+        }
+        break;
+      case RequestKind.Nack: {
+        const message = request.error_detail?.message ?? '';
+        state.lastNack = {
+          nonce: request.response_nonce,
+          version: request.version_info,
+          code: request.error_detail?.code ?? 0,
+          message,
+          at: Date.now(),
+        };
+        // The client keeps its last good config; the same bytes would fail again, so nothing
+        // is resent until the mesh changes.
+        this.logger.warn({ type, nonce: request.response_nonce, message }, 'proxy rejected config (NACK)');
+        this.hooks.onNack?.(this, typeUrl, message);
+        break;
+      }
+      case RequestKind.Stale:
+        this.logger.debug({ type, nonce: request.response_nonce, latest: state.lastNonce }, 'stale nonce');
+        break;
+    }
+    if (c.respond) this.queueSend(typeUrl, { fullState: c.fullState, mustInclude: new Set(c.added) });
+    this.flush();
+  }
+
+  /** The mesh changed; send whatever of it this proxy watches, once the stream can take it. */
+  push(request: PushRequest): void {
+    this.pendingPush = this.pendingPush ? mergePushRequests(this.pendingPush, request) : request;
+    this.flush();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.pendingSends.clear();
+    this.pendingPush = undefined;
+  }
+
+  get isBlocked(): boolean {
+    return this.blocked;
+  }
+
+  private newWatch(names: ReadonlySet<string> | undefined): TypeWatchState {
+    return {
+      names,
+      sentVersions: new Map(),
+      lastNonce: undefined,
+      lastVersion: undefined,
+      lastSentAt: undefined,
+      lastSentCount: 0,
+      lastChangeAt: undefined,
+      ackedVersion: undefined,
+      ackedNonce: undefined,
+      ackedAt: undefined,
+      lastNack: undefined,
+      requests: 0,
+    };
+  }
+
+  private queueSend(typeUrl: TypeUrl, send: SendRequest): void {
+    const existing = this.pendingSends.get(typeUrl);
+    if (!existing) {
+      this.pendingSends.set(typeUrl, send);
+      return;
+    }
+    existing.fullState ||= send.fullState;
+    for (const n of send.mustInclude) existing.mustInclude.add(n);
+  }
+
+  private flush(): void {
+    if (this.blocked || this.closed) return;
+    const push = this.pendingPush;
+    this.pendingPush = undefined;
+    if (push) {
+      this.pushes++;
+      for (const [typeUrl, watch] of this.watches) {
+        if (this.touches(push, typeUrl, watch)) this.queueSend(typeUrl, { fullState: false, mustInclude: new Set() });
+      }
+    }
+    for (const typeUrl of PUSH_ORDER) {
+      const send = this.pendingSends.get(typeUrl);
+      if (!send) continue;
+      this.pendingSends.delete(typeUrl);
+      try {
+        this.send(typeUrl, send, push?.since);
+      } catch (err) {
+        this.logger.error({ err, type: TYPE_SHORT_NAME[typeUrl] }, 'failed to build response');
+        continue;
+      }
+      if (this.blocked) return; // the rest waits for 'drain'
+    }
+  }
+
+  private touches(push: PushRequest, typeUrl: TypeUrl, watch: TypeWatchState): boolean {
+    if (watch.lastNonce === undefined) return false; // not answered yet: the request path will
+    if (watch.names === undefined) return this.source.affects(push, typeUrl, this.proxy, undefined);
+    for (const name of watch.names) if (this.source.affects(push, typeUrl, this.proxy, name)) return true;
+    return false;
+  }
+
+  private send(typeUrl: TypeUrl, send: SendRequest, changeAt: number | undefined): void {
+    const watch = this.watches.get(typeUrl) ?? this.newWatch(undefined);
+    this.watches.set(typeUrl, watch);
+    const resources = this.source.generate(typeUrl, this.proxy, watch.names);
+    const version = typeVersion(resources);
+    const full = send.fullState || requiresFullStateInSotw(typeUrl);
+    const changed = version !== watch.lastVersion;
+    if (!send.fullState && send.mustInclude.size === 0 && !changed) return;
+    const outgoing = full
+      ? resources
+      : resources.filter((r) => send.mustInclude.has(r.name) || watch.sentVersions.get(r.name) !== r.version);
+    if (!full && outgoing.length === 0) return;
+
+    const nonce = `${this.id}-${(++this.nonceSeq).toString(36)}`;
+    const bytes = encodeDiscoveryResponse({
+      versionInfo: version,
+      typeUrl,
+      nonce,
+      resources: outgoing.map((r) => r.any),
+    });
+    for (const r of outgoing) watch.sentVersions.set(r.name, r.version);
+    watch.lastNonce = nonce;
+    watch.lastVersion = version;
+    watch.lastSentAt = Date.now();
+    watch.lastSentCount = outgoing.length;
+    if (changed) watch.lastChangeAt = changeAt ?? watch.lastSentAt;
+    this.logger.debug({ type: TYPE_SHORT_NAME[typeUrl], version, nonce, resources: outgoing.length }, 'sent');
+    this.hooks.onResponse?.(this, typeUrl, outgoing.length, bytes.length);
+    let writable = true;
+    try {
+      writable = this.stream.write(bytes);
+    } catch (err) {
+      this.logger.warn({ err: errorMessage(err) }, 'write failed');
+      return;
+    }
+    if (!writable) {
+      this.blocked = true;
+      this.stream.once('drain', () => {
+        this.blocked = false;
+        this.flush();
+      });
+    }
+  }
+}
+
+/** A type's version: a hash of its resources' names and versions, the same on every replica. */
+export function typeVersion(resources: readonly GeneratedResource[]): string {
+  const hash = createHash('sha256');
+  for (const r of [...resources].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    hash.update(r.name).update('\0').update(r.version).update('\n');
+  }
+  return hash.digest('base64url').slice(0, 16);
+}

@@ -1,0 +1,13 @@
+export { AdsServer, type AdsServerHooks, type AdsServerOptions } from './ads-server.ts';
+export { classifyRequest, RequestKind, type Classification, type SotwRequestView, type TypeStreamState } from './classify.ts';
+export { AdsConnection, typeVersion, type ConnectionHooks, type TypeWatchState } from './connection.ts';
+export { debounce, systemClock, type Clock, type DebounceOptions, type Debouncer } from './debounce.ts';
+export { MeshResources, contentVersion, type MeshResourcesOptions } from './mesh-resources.ts';
+export { groupByPriority, localityMatchLevel, type LocalityGroup } from './priority.ts';
+export { decodeMessage, encodeMessage, envoyProtoRoot, protoType } from './protos.ts';
+export { proxyFromNode, type NodeMessage, type ProxyDefaults } from './proxy.ts';
+export { PushCoordinator, type PushCoordinatorOptions } from './push-coordinator.ts';
+export { outboundClusterName, parseOutboundClusterName } from './resource-names.ts';
+export type { GeneratedResource, ResourceSource } from './resource-source.ts';
+export { TypeUrl, TYPE_SHORT_NAME, TYPE_URLS } from './type-url.ts';
+export { encodeAny, encodeDiscoveryResponse } from './wire.ts';

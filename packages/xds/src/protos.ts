@@ -1,0 +1,71 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import protobuf from 'protobufjs';
+
+/**
+ * Envoy's API protos, loaded from the copy `@grpc/grpc-js-xds` ships. Every resource type
+ * lives in one root so `Any` fields encode from `{ '@type': ... }` objects.
+ */
+const PROTO_FILES = [
+  'envoy/service/discovery/v3/ads.proto',
+  'envoy/config/listener/v3/listener.proto',
+  'envoy/config/route/v3/route.proto',
+  'envoy/config/cluster/v3/cluster.proto',
+  'envoy/config/endpoint/v3/endpoint.proto',
+  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/service/status/v3/csds.proto',
+];
+
+function includeDirs(): string[] {
+  const require = createRequire(import.meta.url);
+  const xdsPackage = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
+  const protobufPackage = path.dirname(require.resolve('protobufjs/package.json'));
+  return [
+    ...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(xdsPackage, 'deps', d)),
+    protobufPackage, // google/protobuf/*.proto
+  ];
+}
+
+let root: protobuf.Root | undefined;
+
+export function envoyProtoRoot(): protobuf.Root {
+  if (root) return root;
+  const dirs = includeDirs();
+  const loaded = new protobuf.Root();
+  loaded.resolvePath = (_origin, target) => {
+    if (path.isAbsolute(target)) return target;
+    for (const dir of dirs) {
+      const candidate = path.join(dir, target);
+      if (existsSync(candidate)) return candidate;
+    }
+    return target;
+  };
+  loaded.loadSync(PROTO_FILES, { keepCase: true });
+  loaded.resolveAll();
+  root = loaded;
+  return root;
+}
+
+export function protoType(fullName: string): protobuf.Type {
+  return envoyProtoRoot().lookupType(fullName);
+}
+
+/** `type.googleapis.com/a.b.C` → the message type `a.b.C`. */
+export function typeForUrl(typeUrl: string): protobuf.Type {
+  return protoType(typeUrl.slice(typeUrl.lastIndexOf('/') + 1));
+}
+
+/** Encodes a plain object (snake_case fields, `@type` in Any fields) as the message at `typeUrl`. */
+export function encodeMessage(typeUrl: string, value: object): Uint8Array {
+  const type = typeForUrl(typeUrl);
+  return type.encode(type.fromObject(value)).finish();
+}
+
+/** Decodes to a plain object with enums as strings and longs as strings: the JSON-ish shape. */
+export function decodeMessage(typeUrl: string, bytes: Uint8Array): Record<string, unknown> {
+  const type = typeForUrl(typeUrl);
+  return type.toObject(type.decode(bytes), { enums: String, longs: String, defaults: false, json: true });
+}

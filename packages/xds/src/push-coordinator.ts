@@ -1,0 +1,68 @@
+import type { Logger, PushRequest, XdsUpdater } from '@meridian/model';
+import type { AdsServer } from './ads-server.ts';
+import { debounce, type Clock, type DebounceOptions, type Debouncer } from './debounce.ts';
+import type { ResourceSource } from './resource-source.ts';
+
+export interface PushCoordinatorOptions {
+  readonly source: ResourceSource;
+  readonly ads: AdsServer;
+  readonly debounce: DebounceOptions;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  readonly onPush?: (request: PushRequest, connections: number) => void;
+}
+
+/**
+ * The xDS side of the `XdsUpdater` port: changes from discovery are debounced, stale cache
+ * entries dropped, and the merged change handed to every connection.
+ */
+export class PushCoordinator implements XdsUpdater {
+  private readonly debouncer: Debouncer;
+  private readonly source: ResourceSource;
+  private readonly ads: AdsServer;
+  private readonly logger: Logger;
+  private readonly onPush: ((request: PushRequest, connections: number) => void) | undefined;
+  pushes = 0;
+  lastPush: { at: string; kind: string; hostnames: number; reasons: readonly string[] } | undefined;
+
+  constructor(options: PushCoordinatorOptions) {
+    this.source = options.source;
+    this.ads = options.ads;
+    this.logger = options.logger.child({ component: 'push' });
+    this.onPush = options.onPush;
+    this.debouncer = debounce(options.debounce, (request) => this.push(request), options.clock);
+  }
+
+  configUpdate(request: PushRequest): void {
+    this.debouncer.add(request);
+  }
+
+  stop(): void {
+    this.debouncer.stop();
+  }
+
+  private push(request: PushRequest): void {
+    this.pushes++;
+    this.source.invalidate(request);
+    const connections = this.ads.list().length;
+    this.lastPush = {
+      at: new Date().toISOString(),
+      kind: request.kind,
+      hostnames: request.hostnames.size,
+      reasons: request.reasons,
+    };
+    this.logger.info(
+      {
+        push: this.pushes,
+        kind: request.kind,
+        hostnames: request.hostnames.size === 0 ? 'all' : request.hostnames.size,
+        connections,
+        reasons: request.reasons,
+        debouncedMs: request.since === undefined ? undefined : Date.now() - request.since,
+      },
+      'push',
+    );
+    this.onPush?.(request, connections);
+    void this.ads.push(request);
+  }
+}

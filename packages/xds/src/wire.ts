@@ -1,0 +1,91 @@
+/**
+ * Hand-assembled DiscoveryResponse bytes. Resources are serialized once into `Any`
+ * bytes and cached; a response is then only a few small fields plus those bytes, so it is
+ * concatenated here instead of being re-encoded per proxy.
+ *
+ * Field numbers (envoy/service/discovery/v3/discovery.proto):
+ *   DiscoveryResponse: version_info=1, resources=2 (Any), type_url=4, nonce=5
+ *   DeltaDiscoveryResponse: system_version_info=1, resources=2 (Resource), type_url=4,
+ *     nonce=5, removed_resources=6
+ *   Resource: name=3, version=1, resource=2 (Any)
+ *   google.protobuf.Any: type_url=1, value=2
+ */
+
+const WIRE_LEN = 2;
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(buf: Buffer, offset: number, n: number): number {
+  while (n >= 0x80) {
+    buf[offset++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  buf[offset++] = n;
+  return offset;
+}
+
+/** A length-delimited field: tag, length, bytes. */
+function lenField(field: number, bytes: Uint8Array): Buffer {
+  const tag = (field << 3) | WIRE_LEN;
+  const out = Buffer.allocUnsafe(varintSize(tag) + varintSize(bytes.length) + bytes.length);
+  let o = writeVarint(out, 0, tag);
+  o = writeVarint(out, o, bytes.length);
+  out.set(bytes, o);
+  return out;
+}
+
+function stringField(field: number, value: string): Buffer {
+  return value === '' ? Buffer.alloc(0) : lenField(field, Buffer.from(value, 'utf8'));
+}
+
+/** `google.protobuf.Any{type_url, value}` */
+export function encodeAny(typeUrl: string, value: Uint8Array): Buffer {
+  return Buffer.concat([stringField(1, typeUrl), lenField(2, value)]);
+}
+
+export interface SotwResponseParts {
+  readonly versionInfo: string;
+  readonly typeUrl: string;
+  readonly nonce: string;
+  /** Encoded `Any` messages. */
+  readonly resources: readonly Uint8Array[];
+}
+
+/** One allocation, one copy of each resource: the cost of a `Buffer.concat` plus a few headers. */
+export function encodeDiscoveryResponse(parts: SotwResponseParts): Buffer {
+  const version = Buffer.from(parts.versionInfo, 'utf8');
+  const typeUrl = Buffer.from(parts.typeUrl, 'utf8');
+  const nonce = Buffer.from(parts.nonce, 'utf8');
+  let size = fieldSize(version) + fieldSize(typeUrl) + fieldSize(nonce);
+  for (const any of parts.resources) size += 1 + varintSize(any.length) + any.length;
+  const out = Buffer.allocUnsafe(size);
+  let o = writeField(out, 0, 1, version);
+  for (const any of parts.resources) o = writeLen(out, o, 2, any);
+  o = writeField(out, o, 4, typeUrl);
+  writeField(out, o, 5, nonce);
+  return out;
+}
+
+/** Size of a string field; proto3 leaves empty strings off the wire. */
+function fieldSize(bytes: Uint8Array): number {
+  return bytes.length === 0 ? 0 : 1 + varintSize(bytes.length) + bytes.length;
+}
+
+function writeField(out: Buffer, offset: number, field: number, bytes: Uint8Array): number {
+  return bytes.length === 0 ? offset : writeLen(out, offset, field, bytes);
+}
+
+/** Field numbers here are below 16, so the tag is one byte. */
+function writeLen(out: Buffer, offset: number, field: number, bytes: Uint8Array): number {
+  out[offset++] = (field << 3) | WIRE_LEN;
+  offset = writeVarint(out, offset, bytes.length);
+  out.set(bytes, offset);
+  return offset + bytes.length;
+}
