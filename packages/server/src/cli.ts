@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { createLogger, errorMessage } from '@meridian/model';
+import { grpcBootstrap } from './bootstrap.ts';
+import { ConfigError, loadConfig, readEnv } from './config.ts';
+import { startMeridian } from './meridian.ts';
+
+const USAGE = `meridian — multi-cluster service mesh control plane
+
+Usage:
+  meridian serve --config FILE
+      Run the control plane (ADS on listen.xds, HTTP on listen.http).
+  meridian validate --config FILE
+      Check a config file and exit (0 valid, 1 invalid).
+  meridian bootstrap --node-id ID [--cluster C] [--locality region/zone/subzone]
+                     [--namespace NS] [--network N] [--server host:port]
+      Print a gRPC xDS bootstrap (JSON) for a proxyless client.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case 'validate':
+      return validate(rest);
+    case 'bootstrap':
+      return bootstrap(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+function configPath(args: string[]): string {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
+  const file = values.config ?? readEnv('MERIDIAN_CONFIG');
+  if (!file) throw new UsageError('--config FILE is required (or set MERIDIAN_CONFIG)');
+  return file;
+}
+
+class UsageError extends Error {}
+
+async function serve(args: string[]): Promise<number> {
+  const config = loadConfig(configPath(args));
+  const logger = createLogger({ level: config.log.level });
+  const meridian = await startMeridian(config, logger);
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'signal received');
+      resolve();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  await meridian.stop();
+  return 0;
+}
+
+function validate(args: string[]): number {
+  const file = configPath(args);
+  const config = loadConfig(file);
+  process.stdout.write(`${file}: valid (${config.clusters.length} clusters)\n`);
+  return 0;
+}
+
+function bootstrap(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'node-id': { type: 'string' },
+      cluster: { type: 'string' },
+      locality: { type: 'string' },
+      namespace: { type: 'string' },
+      network: { type: 'string' },
+      server: { type: 'string', default: 'localhost:15010' },
+    },
+  });
+  const nodeId = values['node-id'];
+  if (!nodeId) throw new UsageError('--node-id is required');
+  const doc = grpcBootstrap({
+    nodeId,
+    server: values.server,
+    ...(values.cluster ? { cluster: values.cluster } : {}),
+    ...(values.locality ? { locality: values.locality } : {}),
+    ...(values.namespace ? { namespace: values.namespace } : {}),
+    ...(values.network ? { network: values.network } : {}),
+  });
+  process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exitCode = 1;
+    } else if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`${errorMessage(err)}\n\n${USAGE}`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`meridian: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,132 @@
+/**
+ * Meridian's configuration: the YAML file, validated with zod, plus the few environment
+ * variables below. This is the only module that reads the environment or config files;
+ * everything else is handed what it needs.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/** Environment variables, each with its default and what it is for (Istio's env.Register idea). */
+export const ENV = {
+  MERIDIAN_CONFIG: { default: '', description: 'Config file used when `serve` gets no --config.' },
+  MERIDIAN_LOG_LEVEL: { default: '', description: 'Overrides log.level (trace, debug, info, warn, error).' },
+} as const;
+
+export function readEnv(name: keyof typeof ENV, env: NodeJS.ProcessEnv = process.env): string {
+  return env[name] ?? ENV[name].default;
+}
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 0.0.0.0:15010')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
+
+const dnsLabelish = z
+  .string()
+  .min(1)
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'lowercase letters, digits, "-" and "."');
+
+const clusterSchema = z.strictObject({
+  id: dnsLabelish.describe('Cluster ID: unique, used in node metadata CLUSTER_ID'),
+  network: z.string().min(1).optional().describe('Network of the cluster; defaults to the cluster ID'),
+  manifests: z.string().min(1).describe('Directory of Kubernetes YAML describing the cluster'),
+});
+
+export const configSchema = z.strictObject({
+  trustDomain: dnsLabelish.default('cluster.local'),
+  domainSuffix: dnsLabelish.default('cluster.local'),
+  listen: z
+    .strictObject({
+      xds: hostPort.default('0.0.0.0:15010'),
+      http: hostPort.default('0.0.0.0:15014'),
+    })
+    .prefault({}),
+  debounce: z
+    .strictObject({
+      quietMs: z.number().int().min(0).max(60_000).default(100),
+      maxMs: z.number().int().min(0).max(600_000).default(1000),
+    })
+    .prefault({})
+    .refine((d) => d.maxMs >= d.quietMs, { message: 'maxMs must be at least quietMs', path: ['maxMs'] }),
+  clusterLocalHosts: z
+    .array(z.string().min(1))
+    .default(['*.kube-system.svc.cluster.local', 'kubernetes.default.svc.cluster.local']),
+  clusters: z.array(clusterSchema).min(1, 'at least one cluster is required'),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    })
+    .prefault({}),
+  shutdown: z
+    .strictObject({
+      graceMs: z.number().int().min(0).max(300_000).default(5000),
+    })
+    .prefault({}),
+});
+
+export type MeridianConfig = z.infer<typeof configSchema>;
+export type ClusterConfig = MeridianConfig['clusters'][number];
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(file: string, problems: readonly string[]) {
+    super(`invalid config ${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+function formatPath(p: readonly PropertyKey[]): string {
+  return p.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), '');
+}
+
+/** Parses and validates a config document; relative paths resolve against `baseDir`. */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): MeridianConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new ConfigError(file, [`(file): not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`]);
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(
+      file,
+      result.error.issues.map((i) => `${formatPath(i.path) || '(root)'}: ${i.message}`),
+    );
+  }
+  const config = result.data;
+  const baseDir = path.dirname(path.resolve(file));
+  const problems: string[] = [];
+  const seen = new Map<string, number>();
+  config.clusters.forEach((c, i) => {
+    const first = seen.get(c.id);
+    if (first !== undefined) problems.push(`clusters[${i}].id: duplicate cluster id "${c.id}" (also clusters[${first}])`);
+    else seen.set(c.id, i);
+    c.manifests = path.resolve(baseDir, c.manifests);
+    if (!existsSync(c.manifests) || !statSync(c.manifests).isDirectory()) {
+      problems.push(`clusters[${i}].manifests: not a directory: ${c.manifests}`);
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  const level = readEnv('MERIDIAN_LOG_LEVEL', env);
+  if (level) config.log.level = configSchema.shape.log.unwrap().shape.level.parse(level);
+  return config;
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): MeridianConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [`(file): cannot read: ${err instanceof Error ? err.message : String(err)}`]);
+  }
+  return parseConfig(text, file, env);
+}
+
+export function splitHostPort(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
+}

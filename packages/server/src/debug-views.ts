@@ -1,0 +1,76 @@
+import type { AggregateRegistry, ManifestDirectorySource } from '@meridian/discovery';
+import { TYPE_SHORT_NAME, type AdsServer, type PushCoordinator, type TypeUrl } from '@meridian/xds';
+
+/** `/debug/registryz`: every merged service with its endpoints per cluster. */
+export function registryView(registry: AggregateRegistry): object {
+  return {
+    clusters: registry.clusterStatuses(),
+    services: registry.services().map((s) => ({
+      hostname: s.hostname,
+      ports: s.ports,
+      clusters: s.clusters,
+      addresses: s.addresses,
+      serviceAccounts: s.serviceAccounts,
+      endpoints: registry.endpoints(s.hostname).map((e) => ({
+        cluster: e.cluster,
+        address: e.address,
+        port: e.port,
+        portName: e.portName,
+        network: e.network,
+        locality: e.locality,
+        health: e.health,
+        ...(e.serviceAccount ? { serviceAccount: e.serviceAccount } : {}),
+        ...(e.pod ? { pod: e.pod } : {}),
+      })),
+    })),
+  };
+}
+
+/** `/debug/clusterz`: each cluster's state and its source's view (files and their errors). */
+export function clustersView(registry: AggregateRegistry, sources: ReadonlyMap<string, ManifestDirectorySource>): object {
+  return {
+    clusters: registry.clusterStatuses().map((status) => ({
+      ...status,
+      source: { type: 'manifests', ...sources.get(status.id)?.status() },
+    })),
+  };
+}
+
+const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
+
+/** `/debug/syncz`: per connected proxy and type, what was sent, ACKed and rejected. */
+export function syncView(ads: AdsServer, push: PushCoordinator, query: Record<string, string>): object {
+  const wanted = query['proxy'];
+  return {
+    pushes: push.pushes,
+    lastPush: push.lastPush ?? null,
+    proxies: ads
+      .list()
+      .filter((c) => !wanted || c.proxy.id === wanted || c.id === wanted)
+      .map((c) => ({
+        connection: c.id,
+        node: c.proxy.id,
+        type: c.proxy.type,
+        cluster: c.proxy.cluster,
+        network: c.proxy.network,
+        namespace: c.proxy.namespace,
+        locality: c.proxy.locality,
+        peer: c.peer ?? null,
+        connectedAt: iso(c.connectedAt),
+        blocked: c.isBlocked,
+        types: Object.fromEntries(
+          [...c.watches.entries()].map(([typeUrl, w]) => [
+            TYPE_SHORT_NAME[typeUrl as TypeUrl],
+            {
+              subscribed: w.names === undefined ? '*' : [...w.names].sort(),
+              sent: { version: w.lastVersion ?? null, nonce: w.lastNonce ?? null, at: iso(w.lastSentAt), resources: w.lastSentCount },
+              acked: { version: w.ackedVersion ?? null, nonce: w.ackedNonce ?? null, at: iso(w.ackedAt) },
+              synced: w.lastNonce !== undefined && w.ackedNonce === w.lastNonce,
+              lastNack: w.lastNack ? { ...w.lastNack, at: iso(w.lastNack.at) } : null,
+              requests: w.requests,
+            },
+          ]),
+        ),
+      })),
+  };
+}

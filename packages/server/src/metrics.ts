@@ -1,0 +1,75 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Istio's buckets for pilot_proxy_convergence_time, so existing dashboards read the same. */
+export const CONVERGENCE_BUCKETS = [0.1, 0.5, 1, 3, 5, 10, 20, 30];
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly connectedProxies: Gauge<'type' | 'cluster'>;
+  readonly pushes: Counter<'type'>;
+  readonly pushBytes: Counter<'type'>;
+  readonly rejects: Counter<'type'>;
+  readonly convergence: Histogram<'type'>;
+  readonly debouncedPushes: Counter<'kind'>;
+  readonly clusterServices: Gauge<'cluster'>;
+  readonly manifestErrors: Gauge<'cluster'>;
+}
+
+/** One registry per server instance, so several instances in one process do not collide. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'meridian_process_' });
+  const registers = [registry];
+  return {
+    registry,
+    connectedProxies: new Gauge({
+      name: 'meridian_xds_connected_proxies',
+      help: 'Proxies connected over ADS, by proxy type and cluster (like pilot_xds).',
+      labelNames: ['type', 'cluster'],
+      registers,
+    }),
+    pushes: new Counter({
+      name: 'meridian_xds_pushes_total',
+      help: 'xDS responses sent, by type (like pilot_xds_pushes).',
+      labelNames: ['type'],
+      registers,
+    }),
+    pushBytes: new Counter({
+      name: 'meridian_xds_push_bytes_total',
+      help: 'Bytes of xDS responses sent, by type.',
+      labelNames: ['type'],
+      registers,
+    }),
+    rejects: new Counter({
+      name: 'meridian_xds_rejects_total',
+      help: 'Responses rejected by proxies (NACK), by type (like pilot_total_xds_rejects).',
+      labelNames: ['type'],
+      registers,
+    }),
+    convergence: new Histogram({
+      name: 'meridian_proxy_convergence_time_seconds',
+      help: 'From the first change behind a push to the proxy ACK, by type (like pilot_proxy_convergence_time).',
+      labelNames: ['type'],
+      buckets: CONVERGENCE_BUCKETS,
+      registers,
+    }),
+    debouncedPushes: new Counter({
+      name: 'meridian_debounced_pushes_total',
+      help: 'Pushes after debouncing, by kind (full or endpoints).',
+      labelNames: ['kind'],
+      registers,
+    }),
+    clusterServices: new Gauge({
+      name: 'meridian_cluster_services',
+      help: 'Services known per cluster.',
+      labelNames: ['cluster'],
+      registers,
+    }),
+    manifestErrors: new Gauge({
+      name: 'meridian_manifest_errors',
+      help: 'Manifest files currently failing to parse, per cluster (their last good state is served).',
+      labelNames: ['cluster'],
+      registers,
+    }),
+  };
+}
