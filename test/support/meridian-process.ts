@@ -20,9 +20,11 @@ export class MeridianProcess {
   readonly stderr: string[] = [];
   xdsAddress = '';
   httpAddress = '';
-  private exit: Promise<number | null>;
+  private readonly exit: Promise<number | null>;
+  private readonly child: ChildProcess;
 
-  private constructor(private readonly child: ChildProcess) {
+  private constructor(child: ChildProcess) {
+    this.child = child;
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     let buffered = '';
     child.stdout?.on('data', (chunk: Buffer) => {
