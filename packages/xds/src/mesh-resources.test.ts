@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  EMPTY_LOCALITY,
+  Health,
+  ProxyType,
+  type Endpoint,
+  type ProxyNode,
+  type Service,
+  type ServiceDiscovery,
+} from '@meridian/model';
+import { MeshResources } from './mesh-resources.ts';
+import { decodeMessage, protoType } from './protos.ts';
+import type { GeneratedResource } from './resource-source.ts';
+import { TypeUrl } from './type-url.ts';
+
+/** An in-memory registry behind the ServiceDiscovery port. */
+class StaticDiscovery implements ServiceDiscovery {
+  readonly svcs: Service[];
+  readonly eps: Record<string, Endpoint[]>;
+  constructor(svcs: Service[], eps: Record<string, Endpoint[]>) {
+    this.svcs = svcs;
+    this.eps = eps;
+  }
+  services() {
+    return this.svcs;
+  }
+  service(h: string) {
+    return this.svcs.find((s) => s.hostname === h);
+  }
+  endpoints(h: string) {
+    return this.eps[h] ?? [];
+  }
+  clusterIds() {
+    return ['east', 'west'];
+  }
+}
+
+const svc = (name: string, ns: string, ports: number[]): Service => ({
+  hostname: `${name}.${ns}.svc.cluster.local`,
+  name,
+  namespace: ns,
+  ports: ports.map((p) => ({ name: `grpc-${p}`, port: p, protocol: 'TCP' })),
+  clusters: ['east', 'west'],
+  addresses: {},
+  serviceAccounts: [],
+});
+const ep = (address: string, cluster: string, region: string, portName = 'grpc-7070'): Endpoint => ({
+  address,
+  port: 17070,
+  portName,
+  cluster,
+  network: cluster,
+  locality: { region, zone: '', subzone: '' },
+  health: Health.Healthy,
+});
+const proxy = (over: Partial<ProxyNode> = {}): ProxyNode => ({
+  id: 'p',
+  type: ProxyType.ProxylessGrpc,
+  cluster: 'east',
+  network: 'east',
+  namespace: 'demo',
+  locality: EMPTY_LOCALITY,
+  ipAddresses: [],
+  labels: {},
+  ...over,
+});
+
+function setup() {
+  const discovery = new StaticDiscovery(
+    [svc('echo', 'demo', [7070]), svc('multi', 'demo', [80, 81]), svc('kubernetes', 'default', [443])],
+    {
+      'echo.demo.svc.cluster.local': [ep('10.0.0.1', 'east', 'us-east'), ep('10.1.0.1', 'west', 'us-west')],
+      'kubernetes.default.svc.cluster.local': [ep('10.0.0.9', 'east', 'us-east', 'grpc-443'), ep('10.1.0.9', 'west', 'us-west', 'grpc-443')],
+    },
+  );
+  const resources = new MeshResources({
+    discovery,
+    domainSuffix: 'cluster.local',
+    clusterLocalHosts: ['kubernetes.default.svc.cluster.local'],
+  });
+  return { discovery, resources };
+}
+
+const decode = (typeUrl: TypeUrl, r: GeneratedResource | undefined) => {
+  assert.ok(r, 'resource generated');
+  const any = protoType('google.protobuf.Any').decode(r.any) as unknown as { type_url: string; value: Uint8Array };
+  assert.equal(any.type_url, typeUrl);
+  return decodeMessage(typeUrl, any.value);
+};
+
+describe('MeshResources', () => {
+  it('resolves listener names the way clients write targets', () => {
+    const { resources } = setup();
+    const names = ['echo:7070', 'echo.demo:7070', 'echo.demo.svc:7070', 'echo.demo.svc.cluster.local:7070', 'echo', 'multi', 'nope:1', 'echo:9999'];
+    const got = resources.generate(TypeUrl.Listener, proxy(), new Set(names)).map((r) => r.name);
+    // `multi` has two ports, so a bare name is ambiguous; unknown names and ports are left out.
+    assert.deepEqual(got, ['echo:7070', 'echo.demo:7070', 'echo.demo.svc:7070', 'echo.demo.svc.cluster.local:7070', 'echo']);
+  });
+
+  it('builds an API listener whose RDS name is the listener name and whose only filter is the router', () => {
+    const { resources } = setup();
+    const [l] = resources.generate(TypeUrl.Listener, proxy(), new Set(['echo.demo:7070']));
+    const listener = decode(TypeUrl.Listener, l) as { name: string; api_listener: { api_listener: Record<string, unknown> } };
+    assert.equal(listener.name, 'echo.demo:7070');
+    const hcm = listener.api_listener.api_listener as { rds: { route_config_name: string }; http_filters: Array<{ name: string }> };
+    assert.equal(hcm.rds.route_config_name, 'echo.demo:7070');
+    assert.deepEqual(hcm.http_filters.map((f) => f.name), ['envoy.filters.http.router']);
+  });
+
+  it('routes every name of a service to its outbound cluster', () => {
+    const { resources } = setup();
+    const [r] = resources.generate(TypeUrl.Route, proxy(), new Set(['echo:7070']));
+    const route = decode(TypeUrl.Route, r) as { virtual_hosts: Array<{ domains: string[]; routes: Array<{ route: { cluster: string } }> }> };
+    const vh = route.virtual_hosts[0];
+    assert.ok(vh);
+    assert.ok(vh.domains.includes('echo:7070'));
+    assert.ok(vh.domains.includes('echo.demo.svc.cluster.local:7070'));
+    assert.equal(vh.routes[0]?.route.cluster, 'outbound|7070||echo.demo.svc.cluster.local');
+  });
+
+  it('serves clusters as EDS with the cluster name as service_name; wildcard lists every port', () => {
+    const { resources } = setup();
+    const all = resources.generate(TypeUrl.Cluster, proxy(), undefined).map((r) => r.name);
+    assert.deepEqual(all.sort(), [
+      'outbound|443||kubernetes.default.svc.cluster.local',
+      'outbound|7070||echo.demo.svc.cluster.local',
+      'outbound|80||multi.demo.svc.cluster.local',
+      'outbound|81||multi.demo.svc.cluster.local',
+    ]);
+    const c = decode(TypeUrl.Cluster, resources.generate(TypeUrl.Cluster, proxy(), new Set(['outbound|7070||echo.demo.svc.cluster.local']))[0]) as {
+      type: string;
+      eds_cluster_config: { service_name: string };
+    };
+    assert.equal(c.type, 'EDS');
+    assert.equal(c.eds_cluster_config.service_name, 'outbound|7070||echo.demo.svc.cluster.local');
+  });
+
+  it('answers every EDS name, even unknown ones, with an assignment of that name', () => {
+    const { resources } = setup();
+    const names = ['outbound|1||missing.demo.svc.cluster.local', 'garbage', 'outbound|80||multi.demo.svc.cluster.local'];
+    const got = resources.generate(TypeUrl.Endpoint, proxy(), new Set(names));
+    assert.deepEqual(got.map((r) => r.name), names);
+    for (const r of got) {
+      const cla = decode(TypeUrl.Endpoint, r) as { cluster_name: string; endpoints?: unknown[] };
+      assert.equal(cla.cluster_name, r.name);
+      assert.deepEqual(cla.endpoints ?? [], [], `${r.name} has no endpoints`);
+    }
+  });
+
+  it('gives locality priorities from the proxy locality', () => {
+    const { resources } = setup();
+    const name = 'outbound|7070||echo.demo.svc.cluster.local';
+    const cla = decode(TypeUrl.Endpoint, resources.generate(TypeUrl.Endpoint, proxy({ locality: { region: 'us-west', zone: '', subzone: '' } }), new Set([name]))[0]) as {
+      endpoints: Array<{ locality: { region: string }; priority?: number; load_balancing_weight: { value: number } }>;
+    };
+    assert.deepEqual(cla.endpoints.map((e) => [e.locality.region, e.priority ?? 0, e.load_balancing_weight.value]), [
+      ['us-west', 0, 1],
+      ['us-east', 1, 1],
+    ]);
+  });
+
+  it('limits cluster-local hosts to the proxy own cluster', () => {
+    const { resources } = setup();
+    const name = 'outbound|443||kubernetes.default.svc.cluster.local';
+    for (const cluster of ['east', 'west']) {
+      const cla = decode(TypeUrl.Endpoint, resources.generate(TypeUrl.Endpoint, proxy({ cluster }), new Set([name]))[0]) as {
+        endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { address: string } } } }> }>;
+      };
+      const addresses = cla.endpoints.flatMap((l) => l.lb_endpoints.map((e) => e.endpoint.address.socket_address.address));
+      assert.deepEqual(addresses, [cluster === 'east' ? '10.0.0.9' : '10.1.0.9']);
+    }
+  });
+
+  it('serializes once per view and reuses the bytes; invalidation drops only what changed', () => {
+    const { resources, discovery } = setup();
+    const name = 'outbound|7070||echo.demo.svc.cluster.local';
+    const gen = (p: ProxyNode) => resources.generate(TypeUrl.Endpoint, p, new Set([name]))[0];
+    const a1 = gen(proxy({ id: 'a' }));
+    const a2 = gen(proxy({ id: 'b' }));
+    assert.equal(a1?.any, a2?.any, 'same view: the very same buffer');
+    const other = gen(proxy({ locality: { region: 'us-west', zone: '', subzone: '' } }));
+    assert.notEqual(other?.version, a1?.version, 'another locality is another view');
+    const cluster1 = resources.generate(TypeUrl.Cluster, proxy(), new Set([name]))[0];
+
+    discovery.eps['echo.demo.svc.cluster.local'] = [ep('10.0.0.2', 'east', 'us-east')];
+    resources.invalidate({ kind: 'endpoints', hostnames: new Set(['echo.demo.svc.cluster.local']), reasons: [] });
+    const a3 = gen(proxy());
+    assert.notEqual(a3?.version, a1?.version);
+    assert.equal(resources.generate(TypeUrl.Cluster, proxy(), new Set([name]))[0]?.any, cluster1?.any, 'CDS kept its cached bytes');
+  });
+
+  it('versions are content hashes: a second instance (another replica) gives the same ones', () => {
+    const one = setup().resources.generate(TypeUrl.Cluster, proxy(), undefined);
+    const two = setup().resources.generate(TypeUrl.Cluster, proxy(), undefined);
+    assert.deepEqual(one.map((r) => r.version), two.map((r) => r.version));
+  });
+
+  it('affects(): endpoint changes touch only EDS resources of the changed hostnames', () => {
+    const { resources } = setup();
+    const change = { kind: 'endpoints' as const, hostnames: new Set(['echo.demo.svc.cluster.local']), reasons: [] };
+    assert.equal(resources.affects(change, TypeUrl.Endpoint, proxy(), 'outbound|7070||echo.demo.svc.cluster.local'), true);
+    assert.equal(resources.affects(change, TypeUrl.Endpoint, proxy(), 'outbound|80||multi.demo.svc.cluster.local'), false);
+    assert.equal(resources.affects(change, TypeUrl.Cluster, proxy(), 'outbound|7070||echo.demo.svc.cluster.local'), false);
+    const svcChange = { kind: 'full' as const, hostnames: new Set(['echo.demo.svc.cluster.local']), reasons: [] };
+    assert.equal(resources.affects(svcChange, TypeUrl.Listener, proxy(), 'echo:7070'), true);
+  });
+});
