@@ -49,7 +49,7 @@ export class AggregateRegistry implements ServiceDiscovery {
     if (this.clusters.has(registry.id)) throw new Error(`cluster ${registry.id} is already registered`);
     const unsubscribe = registry.onChange((change) => this.onClusterChange(change));
     this.clusters.set(registry.id, { registry, unsubscribe });
-    const hostnames = new Set(Array.from(registry.clusterServices(), (s) => s.hostname));
+    const hostnames = registry.hostnames();
     this.logger.info({ cluster: registry.id, services: hostnames.size }, 'cluster added');
     if (hostnames.size > 0) this.onClusterChange({ cluster: registry.id, kind: 'full', hostnames });
   }
@@ -59,7 +59,7 @@ export class AggregateRegistry implements ServiceDiscovery {
     if (!entry) return;
     entry.unsubscribe();
     this.clusters.delete(id);
-    const hostnames = new Set(Array.from(entry.registry.clusterServices(), (s) => s.hostname));
+    const hostnames = entry.registry.hostnames();
     this.logger.info({ cluster: id, services: hostnames.size }, 'cluster removed');
     this.onClusterChange({ cluster: id, kind: 'full', hostnames });
   }
@@ -127,7 +127,8 @@ export class AggregateRegistry implements ServiceDiscovery {
 
   private onClusterChange(change: ClusterChange): void {
     for (const h of change.hostnames) this.merged.delete(h);
-    if (change.kind === 'full') this.sortedServices = undefined;
+    // Also on endpoints-only changes: a merged Service's serviceAccounts come from its endpoints.
+    this.sortedServices = undefined;
     const request: PushRequest = {
       kind: change.kind,
       hostnames: change.hostnames,

@@ -118,6 +118,12 @@ export class ClusterRegistry {
     return Array.from(this.services.values(), (s) => s.service)[Symbol.iterator]();
   }
 
+  /** Hostnames this cluster has a Service or endpoints for (a slice may outlive its Service). */
+  hostnames(): Set<string> {
+    const keys = new Set([...this.services.keys(), ...this.endpointsByService.keys()]);
+    return new Set([...keys].map((k) => this.hostnameOfKey(k)));
+  }
+
   service(hostname: string): ClusterService | undefined {
     return this.services.get(this.keyOfHostname(hostname))?.service;
   }

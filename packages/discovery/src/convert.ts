@@ -59,8 +59,11 @@ export function convertService(svc: V1Service, ctx: ConvertContext): ClusterServ
 /** Istio's convention: a port named `grpc`, `grpc-web`, `http2-foo` declares its protocol. */
 export function protocolFromPortName(name: string | undefined): string | undefined {
   if (!name) return undefined;
-  const prefix = name.split('-')[0]?.toLowerCase();
   const known = ['grpc', 'grpc-web', 'http', 'http2', 'https', 'tcp', 'tls', 'mongo', 'redis', 'mysql'];
+  // The whole name first (`grpc-web`), then the part before the first `-` (`grpc-echo`).
+  const whole = name.toLowerCase();
+  if (known.includes(whole)) return whole;
+  const prefix = whole.split('-')[0];
   return prefix && known.includes(prefix) ? prefix : undefined;
 }
 

@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
+import { silentLogger, type PushRequest, type XdsUpdater } from '@meridian/model';
+import { AggregateRegistry } from './aggregate.ts';
+import { ClusterRegistry } from './cluster-registry.ts';
+import type { KubeEvent } from './kube-objects.ts';
+
+const ECHO = 'echo.apps.svc.cluster.local';
+const HELLO = 'hello.apps.svc.cluster.local';
+
+/**
+ * A recording fake of the XdsUpdater port (Istio's xdsfake.Updater idea): it keeps every
+ * request, and a test takes what arrived since the last look.
+ */
+class RecordingUpdater implements XdsUpdater {
+  private readonly requests: PushRequest[] = [];
+
+  configUpdate(request: PushRequest): void {
+    this.requests.push(request);
+  }
+
+  /** Everything received since the last call, as `{kind, hostnames}` with sorted hostnames. */
+  take(): { kind: PushRequest['kind']; hostnames: string[]; reasons: readonly string[] }[] {
+    return this.requests.splice(0).map((r) => ({ kind: r.kind, hostnames: [...r.hostnames].sort(), reasons: r.reasons }));
+  }
+}
+
+function cluster(id: string): ClusterRegistry {
+  return new ClusterRegistry({ cluster: id, network: `net-${id}`, domainSuffix: 'cluster.local', logger: silentLogger() });
+}
+
+type Port = { name: string; port: number; appProtocol?: string };
+
+function service(name: string, ports: Port[] = [{ name: 'grpc', port: 7070 }], clusterIP = '10.96.0.1'): KubeEvent {
+  const object: V1Service = { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'apps' }, spec: { clusterIP, ports } };
+  return { type: 'upsert', kind: 'Service', object };
+}
+
+function slice(serviceName: string, endpoints: { address: string; pod?: string; ready?: boolean }[], sliceName = `${serviceName}-x1`): KubeEvent {
+  const object: V1EndpointSlice = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: sliceName, namespace: 'apps', labels: { 'kubernetes.io/service-name': serviceName } },
+    addressType: 'IPv4',
+    ports: [{ name: 'grpc', port: 7070 }],
+    endpoints: endpoints.map((e) => ({
+      addresses: [e.address],
+      ...(e.pod ? { targetRef: { kind: 'Pod', name: e.pod, namespace: 'apps' } } : {}),
+      ...(e.ready === undefined ? {} : { conditions: { ready: e.ready } }),
+    })),
+  };
+  return { type: 'upsert', kind: 'EndpointSlice', object };
+}
+
+function pod(name: string, serviceAccountName: string): KubeEvent {
+  const object: V1Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'apps' }, spec: { containers: [], serviceAccountName } };
+  return { type: 'upsert', kind: 'Pod', object };
+}
+
+function setup(...ids: string[]): { aggregate: AggregateRegistry; updater: RecordingUpdater; clusters: Map<string, ClusterRegistry> } {
+  const updater = new RecordingUpdater();
+  const aggregate = new AggregateRegistry({ logger: silentLogger(), updater });
+  const clusters = new Map(ids.map((id) => [id, cluster(id)]));
+  for (const c of clusters.values()) aggregate.addCluster(c);
+  return { aggregate, updater, clusters };
+}
+
+function get(clusters: Map<string, ClusterRegistry>, id: string): ClusterRegistry {
+  const c = clusters.get(id);
+  assert.ok(c, `cluster ${id}`);
+  return c;
+}
+
+describe('AggregateRegistry', () => {
+  it('merges one name.namespace across clusters, endpoints keeping their cluster, sorted by cluster id', () => {
+    // Added out of order: the merge must not depend on the order clusters were added.
+    const { aggregate, clusters } = setup('west', 'north', 'east');
+    get(clusters, 'west').apply([service('echo', undefined, '10.96.1.1'), slice('echo', [{ address: '10.1.0.2' }, { address: '10.1.0.1' }])]);
+    get(clusters, 'east').apply([service('echo', undefined, '10.96.0.1'), slice('echo', [{ address: '10.0.0.9' }])]);
+    get(clusters, 'north').apply([service('other')]);
+
+    assert.deepEqual(aggregate.clusterIds(), ['east', 'north', 'west']);
+    assert.deepEqual(aggregate.services().map((s) => s.hostname), [ECHO, 'other.apps.svc.cluster.local']);
+    const echo = aggregate.service(ECHO);
+    assert.ok(echo);
+    assert.deepEqual(echo.clusters, ['east', 'west']);
+    assert.deepEqual(echo.addresses, { east: ['10.96.0.1'], west: ['10.96.1.1'] });
+    assert.deepEqual(
+      aggregate.endpoints(ECHO).map((e) => [e.cluster, e.network, e.address]),
+      [
+        ['east', 'net-east', '10.0.0.9'],
+        ['west', 'net-west', '10.1.0.1'],
+        ['west', 'net-west', '10.1.0.2'],
+      ],
+    );
+  });
+
+  it('unions ports by number; on a conflict the first cluster in id order wins', () => {
+    const { aggregate, clusters } = setup('west', 'east');
+    get(clusters, 'west').apply([service('echo', [{ name: 'web', port: 80, appProtocol: 'http2' }, { name: 'admin', port: 9901 }])]);
+    get(clusters, 'east').apply([service('echo', [{ name: 'http', port: 80 }, { name: 'grpc', port: 7070 }])]);
+    assert.deepEqual(aggregate.service(ECHO)?.ports, [
+      { name: 'http', port: 80, protocol: 'TCP', appProtocol: 'http' },
+      { name: 'grpc', port: 7070, protocol: 'TCP', appProtocol: 'grpc' },
+      { name: 'admin', port: 9901, protocol: 'TCP' },
+    ]);
+  });
+
+  it('unions service accounts across clusters, and follows their changes', () => {
+    const { aggregate, clusters } = setup('east', 'west');
+    get(clusters, 'east').apply([pod('echo-1', 'echo-b'), service('echo'), slice('echo', [{ address: '10.0.0.1', pod: 'echo-1' }])]);
+    get(clusters, 'west').apply([
+      pod('echo-1', 'echo-a'),
+      pod('echo-2', 'echo-b'),
+      service('echo'),
+      slice('echo', [{ address: '10.1.0.1', pod: 'echo-1' }, { address: '10.1.0.2', pod: 'echo-2' }]),
+    ]);
+    assert.deepEqual(aggregate.service(ECHO)?.serviceAccounts, ['echo-a', 'echo-b']);
+    assert.deepEqual(aggregate.services()[0]?.serviceAccounts, ['echo-a', 'echo-b']);
+
+    // A service-account change is an endpoints-only change in the cluster; both views follow it.
+    get(clusters, 'east').apply([pod('echo-1', 'echo-c')]);
+    assert.deepEqual(aggregate.service(ECHO)?.serviceAccounts, ['echo-a', 'echo-b', 'echo-c']);
+    assert.deepEqual(aggregate.services()[0]?.serviceAccounts, ['echo-a', 'echo-b', 'echo-c']);
+  });
+
+  it('keeps a service that only one cluster has to that cluster', () => {
+    const { aggregate, clusters } = setup('east', 'west');
+    get(clusters, 'east').apply([service('echo'), slice('echo', [{ address: '10.0.0.1' }])]);
+    get(clusters, 'west').apply([service('hello'), slice('hello', [{ address: '10.1.0.1' }])]);
+    assert.deepEqual(aggregate.service(HELLO)?.clusters, ['west']);
+    assert.deepEqual(aggregate.endpoints(HELLO).map((e) => e.cluster), ['west']);
+    assert.deepEqual(aggregate.endpoints(ECHO).map((e) => e.cluster), ['east']);
+    assert.equal(aggregate.service('missing.apps.svc.cluster.local'), undefined);
+    assert.deepEqual(aggregate.endpoints('missing.apps.svc.cluster.local'), []);
+  });
+
+  it('forwards cluster changes to the updater with their kind and hostnames', () => {
+    const { updater, clusters } = setup('east', 'west');
+    assert.deepEqual(updater.take(), [], 'empty clusters: nothing to push');
+
+    get(clusters, 'east').apply([service('echo'), service('hello'), slice('echo', [{ address: '10.0.0.1' }])]);
+    assert.deepEqual(updater.take(), [{ kind: 'full', hostnames: [ECHO, HELLO], reasons: ['services@east'] }]);
+
+    get(clusters, 'west').apply([service('echo')]);
+    assert.deepEqual(updater.take(), [{ kind: 'full', hostnames: [ECHO], reasons: ['services@west'] }]);
+
+    get(clusters, 'east').apply([slice('echo', [{ address: '10.0.0.1', ready: false }])]);
+    assert.deepEqual(updater.take(), [{ kind: 'endpoints', hostnames: [ECHO], reasons: ['endpoints@east'] }]);
+
+    get(clusters, 'east').apply([slice('echo', [{ address: '10.0.0.1', ready: false }])]);
+    assert.deepEqual(updater.take(), [], 'no change, no push');
+  });
+
+  it('adding a cluster that already has services pushes its hostnames', () => {
+    const { aggregate, updater } = setup('east');
+    const west = cluster('west');
+    west.apply([service('echo'), slice('echo', [{ address: '10.1.0.1' }])]);
+    assert.deepEqual(aggregate.endpoints(ECHO), [], 'not yet added');
+    aggregate.addCluster(west);
+    assert.deepEqual(updater.take(), [{ kind: 'full', hostnames: [ECHO], reasons: ['services@west'] }]);
+    assert.deepEqual(aggregate.endpoints(ECHO).map((e) => e.address), ['10.1.0.1']);
+    assert.throws(() => aggregate.addCluster(cluster('west')), /already registered/);
+  });
+
+  it('removing a cluster removes its endpoints and pushes its hostnames in full', () => {
+    const { aggregate, updater, clusters } = setup('east', 'west');
+    get(clusters, 'east').apply([service('echo'), slice('echo', [{ address: '10.0.0.1' }])]);
+    get(clusters, 'west').apply([service('echo'), service('hello'), slice('echo', [{ address: '10.1.0.1' }]), slice('hello', [{ address: '10.1.1.1' }])]);
+    assert.equal(aggregate.endpoints(ECHO).length, 2);
+    assert.equal(aggregate.services().length, 2);
+    updater.take();
+
+    aggregate.removeCluster('west');
+    assert.deepEqual(updater.take(), [{ kind: 'full', hostnames: [ECHO, HELLO], reasons: ['services@west'] }]);
+    assert.deepEqual(aggregate.clusterIds(), ['east']);
+    assert.deepEqual(aggregate.endpoints(ECHO).map((e) => e.cluster), ['east']);
+    assert.deepEqual(aggregate.service(ECHO)?.clusters, ['east']);
+    assert.deepEqual(aggregate.endpoints(HELLO), []);
+    assert.deepEqual(aggregate.services().map((s) => s.hostname), [ECHO]);
+    assert.deepEqual(aggregate.clusterStatuses().map((s) => s.id), ['east']);
+
+    // The removed registry is no longer listened to.
+    get(clusters, 'west').apply([slice('echo', [{ address: '10.1.0.9' }])]);
+    assert.deepEqual(updater.take(), []);
+    assert.deepEqual(aggregate.endpoints(ECHO).map((e) => e.address), ['10.0.0.1']);
+
+    aggregate.removeCluster('west');
+    assert.deepEqual(updater.take(), [], 'removing an unknown cluster does nothing');
+  });
+
+  it('removing a cluster also removes endpoints it has for a service defined elsewhere', () => {
+    const { aggregate, updater, clusters } = setup('east', 'west');
+    get(clusters, 'east').apply([service('echo'), slice('echo', [{ address: '10.0.0.1' }])]);
+    // west has endpoints for echo but (for now) no Service object: they still count.
+    get(clusters, 'west').apply([slice('echo', [{ address: '10.1.0.1' }])]);
+    assert.deepEqual(aggregate.endpoints(ECHO).map((e) => e.cluster), ['east', 'west']);
+    updater.take();
+
+    aggregate.removeCluster('west');
+    assert.deepEqual(aggregate.endpoints(ECHO).map((e) => e.cluster), ['east']);
+    const pushed = updater.take();
+    assert.ok(
+      pushed.some((r) => r.hostnames.includes(ECHO)),
+      `a push names ${ECHO}: ${JSON.stringify(pushed)}`,
+    );
+  });
+});
