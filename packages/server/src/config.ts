@@ -21,7 +21,8 @@ export function readEnv(name: keyof typeof ENV, env: NodeJS.ProcessEnv = process
 const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 0.0.0.0:15010')
-  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
+  // `!(n > max)`: a value without a numeric port is already reported by the regex above.
+  .refine((v) => !(Number(v.slice(v.lastIndexOf(':') + 1)) > 65535), 'port must be at most 65535');
 
 const dnsLabelish = z
   .string()
@@ -112,7 +113,13 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   });
   if (problems.length > 0) throw new ConfigError(file, problems);
   const level = readEnv('MERIDIAN_LOG_LEVEL', env);
-  if (level) config.log.level = configSchema.shape.log.unwrap().shape.level.parse(level);
+  if (level) {
+    const parsed = configSchema.shape.log.unwrap().shape.level.safeParse(level);
+    if (!parsed.success) {
+      throw new ConfigError(file, [`MERIDIAN_LOG_LEVEL: ${parsed.error.issues[0]?.message ?? 'invalid log level'}`]);
+    }
+    config.log.level = parsed.data;
+  }
   return config;
 }
 
