@@ -37,10 +37,40 @@ export function matchesRequest(m: FaultMatcher | undefined, path: string, info: 
   return true;
 }
 
+interface Gate {
+  match: FaultMatcher | undefined;
+  released: Promise<void>;
+  release: () => void;
+}
+
 export class FaultInjector {
   delayMs = 0;
   #armed: ArmedFailure[] = [];
   #always: { status: number; match: FaultMatcher | undefined } | undefined;
+  #gates = new Set<Gate>();
+
+  /**
+   * Holds matching requests (before authentication) until the returned function
+   * is called: a deterministic way to change state "while a request is in flight".
+   */
+  hold(match?: FaultMatcher): () => void {
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((r) => (release = r));
+    const gate: Gate = { match, released, release: () => undefined };
+    gate.release = () => {
+      this.#gates.delete(gate);
+      release();
+    };
+    this.#gates.add(gate);
+    return gate.release;
+  }
+
+  /** Resolves when no gate holds this request any more. */
+  async passGates(path: string, info: RequestInfo | undefined): Promise<void> {
+    for (const gate of [...this.#gates]) {
+      if (info !== undefined ? matchesRequest(gate.match, path, info) : gate.match === undefined) await gate.released;
+    }
+  }
 
   failNext(count: number, options: FailOptions = {}): void {
     if (count > 0) this.#armed.push({ remaining: count, status: options.status ?? 500, match: options.match });
@@ -52,6 +82,7 @@ export class FaultInjector {
 
   clear(): void {
     this.delayMs = 0;
+    for (const gate of [...this.#gates]) gate.release();
     this.#armed = [];
     this.#always = undefined;
   }

@@ -10,6 +10,8 @@ export interface Exchange {
   res: ServerResponse;
   url: URL;
   record: RequestRecord;
+  /** Set once the connection is gone (client abort, server stop) or the response is done. */
+  closed: boolean;
 }
 
 export function sendJson(ex: Exchange, code: number, body: unknown): void {

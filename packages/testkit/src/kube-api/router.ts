@@ -59,6 +59,7 @@ async function route(deps: RouterDeps, ex: Exchange): Promise<void> {
     });
   }
   if (deps.faults.delayMs > 0) await sleep(deps.faults.delayMs);
+  await deps.faults.passGates(ex.url.pathname, info);
   if (HEALTH_PATHS.has(ex.url.pathname)) return sendText(ex, 200, 'ok');
 
   const user = authenticate(deps, ex.req);
@@ -126,7 +127,8 @@ export function createRequestHandler(deps: RouterDeps): (req: IncomingMessage, r
       status: 0,
     };
     deps.log.add(record);
-    const ex: Exchange = { req, res, url, record };
+    const ex: Exchange = { req, res, url, record, closed: false };
+    res.on('close', () => (ex.closed = true));
     route(deps, ex).catch((err: unknown) => {
       // Never let a handler bug crash the test process: answer like apiserver does.
       sendStatus(ex, Statuses.internal(err instanceof Error ? err.message : String(err)));

@@ -4,7 +4,7 @@
 import { TokenAuthenticator, type ServiceAccountTokenRequest, type TokenSpec } from './auth.ts';
 import { RuleAuthorizer, type AuthorizationPolicy } from './authz.ts';
 import { DEFAULT_VERSION, type VersionInfo } from './discovery.ts';
-import { FaultInjector, type FailOptions } from './faults.ts';
+import { FaultInjector, type FailOptions, type FaultMatcher } from './faults.ts';
 import { kubeconfigObject, kubeconfigYaml, makeKubeConfig, type KubeconfigObject, type KubeconfigOptions } from './kubeconfig.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { HttpListener } from './listener.ts';
@@ -228,6 +228,15 @@ export class KubeApiServer {
   /** Every matching request fails until clearFaults(). */
   failAll(statusOrOptions: number | FailOptions = 500): void {
     this.#faults.failAll(typeof statusOrOptions === 'number' ? { status: statusOrOptions } : statusOrOptions);
+  }
+
+  /**
+   * Holds matching requests until the returned release function is called, so a
+   * test can change state while, say, a re-watch is in flight. clearFaults() and
+   * close() release everything.
+   */
+  holdRequests(match?: FaultMatcher): () => void {
+    return this.#faults.hold(match);
   }
 
   clearFaults(): void {

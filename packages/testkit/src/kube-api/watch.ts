@@ -164,6 +164,8 @@ export class WatchHub {
   }
 
   open(ex: Exchange, spec: WatchSpec): void {
+    // The client may have given up while the request was delayed or held.
+    if (ex.closed) return;
     const rvParam = spec.params.get('resourceVersion');
     const rv = parseRv(rvParam);
     if (Number.isNaN(rv)) {
