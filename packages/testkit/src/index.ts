@@ -24,6 +24,7 @@ export {
   type ResourceType,
   type StoreEvent,
   type KubeObject,
+  type KubeObjectInput,
   type ObjectMeta,
   type StatusBody,
   type UserInfo,

@@ -6,7 +6,7 @@ export type { FailOptions, FaultMatcher } from './faults.ts';
 export type { RequestFilter, RequestRecord } from './request-log.ts';
 export type { ResourceType } from './resources.ts';
 export type { StoreEvent } from './store.ts';
-export type { KubeObject, ObjectMeta, StatusBody, UserInfo } from './types.ts';
+export type { KubeObject, KubeObjectInput, ObjectMeta, StatusBody, UserInfo } from './types.ts';
 export type { WatchInfo } from './watch.ts';
 export type { VersionInfo } from './discovery.ts';
 export { kubeconfigObject, kubeconfigYaml, makeKubeConfig, type KubeconfigObject, type KubeconfigOptions } from './kubeconfig.ts';

@@ -99,7 +99,7 @@ describe('REST verbs', () => {
     });
     const all = await discovery.listEndpointSliceForAllNamespaces({ labelSelector: 'kubernetes.io/service-name=web' });
     assert.equal(all.items.length, 1);
-    assert.equal(all.items[0]?.endpoints[0]?.conditions?.ready, true);
+    assert.equal(all.items[0]?.endpoints?.[0]?.conditions?.ready, true);
     const nsList = await discovery.listNamespacedEndpointSlice({ namespace: 'eps' });
     assert.equal(nsList.items[0]?.metadata?.name, 'web-abc');
   });

@@ -13,7 +13,7 @@ import { BUILTIN_RESOURCES, ResourceRegistry, type ResourceType } from './resour
 import { createRequestHandler } from './router.ts';
 import { parseKubeYaml } from './seed.ts';
 import { ObjectStore, type StoreEvent } from './store.ts';
-import type { KubeObject, StatusBody } from './types.ts';
+import type { KubeObject, KubeObjectInput, StatusBody } from './types.ts';
 import { WatchHub, type WatchInfo } from './watch.ts';
 
 export interface KubeApiServerOptions {
@@ -40,7 +40,7 @@ export interface KubeApiServerOptions {
   /** Extra resource types (e.g. CRDs), served like the built-in ones. */
   resources?: readonly ResourceType[];
   /** Objects to create at start, as objects or Kubernetes YAML. */
-  seed?: string | readonly KubeObject[];
+  seed?: string | readonly KubeObjectInput[];
   /** Reported by /version. */
   version?: VersionInfo;
   initialResourceVersion?: number;
@@ -163,11 +163,12 @@ export class KubeApiServer {
   }
 
   /** Creates or replaces an object (no resourceVersion check), as a controller in the cluster would; watchers see ADDED or MODIFIED. */
-  upsert(obj: KubeObject): KubeObject {
-    const rt = this.#typeOf(obj.apiVersion, obj.kind);
-    const ns = rt.namespaced ? (obj.metadata?.namespace ?? 'default') : undefined;
-    const name = obj.metadata?.name ?? '';
-    const input: KubeObject = { ...obj, metadata: { ...obj.metadata } };
+  upsert(obj: KubeObjectInput): KubeObject {
+    // A JSON round trip gives the object exactly the shape it would have on the wire.
+    const input = JSON.parse(JSON.stringify(obj)) as KubeObject;
+    const rt = this.#typeOf(input.apiVersion, input.kind);
+    const ns = rt.namespaced ? (input.metadata?.namespace ?? 'default') : undefined;
+    const name = input.metadata?.name ?? '';
     delete input.metadata?.resourceVersion;
     const result = name && this.#store.get(rt, ns, name) !== undefined ? this.#store.update(rt, input, 'all', ns) : this.#store.create(rt, input, ns);
     if (!result.ok) throw new KubeApiError(result.status);

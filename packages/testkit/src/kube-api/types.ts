@@ -23,6 +23,16 @@ export interface KubeObject {
   [key: string]: unknown;
 }
 
+/**
+ * What the programmatic API accepts: any object with the wire shape, including
+ * client-node model objects (their Dates become strings, as on the wire).
+ */
+export interface KubeObjectInput {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: object;
+}
+
 /** A `kind: Status` body, the shape every API error takes on the wire. */
 export interface StatusBody {
   kind: 'Status';
