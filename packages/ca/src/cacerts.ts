@@ -1,4 +1,4 @@
-import { Buffer } from 'node:buffer';
+import { type Buffer } from 'node:buffer';
 import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';

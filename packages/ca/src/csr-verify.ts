@@ -27,16 +27,24 @@ export async function csrPublicKey(csr: ParsedCsr): Promise<KeyObjectType> {
   }
 }
 
-/**
- * Verifies the request's self-signature (proof of possession). Runs on the libuv thread pool,
- * so concurrent requests use more than one core and the event loop stays free.
- */
-export async function verifyCsrSignature(csr: ParsedCsr): Promise<void> {
-  const key = await csrPublicKey(csr);
-  const ok = await new Promise<boolean>((resolve, reject) => {
+function verifyOffloaded(csr: ParsedCsr, key: KeyObjectType): Promise<boolean> {
+  return new Promise<boolean>((resolve, reject) => {
     verify(csr.digest, csr.info, key, csr.signature, (err, result) => (err ? reject(err) : resolve(result)));
-  }).catch((err: unknown) => {
-    throw new CaError(CaErrorCode.CsrSignature, 'CSR signature could not be checked', { cause: err });
   });
+}
+
+/**
+ * Verifies the request's self-signature (proof of possession). `offload` runs the check on
+ * the libuv pool: more throughput under concurrency on several cores, but each hop costs
+ * ~20-40 µs of latency, so one-at-a-time signing is faster inline.
+ */
+export async function verifyCsrSignature(csr: ParsedCsr, opts: { offload?: boolean } = {}): Promise<void> {
+  const key = await csrPublicKey(csr);
+  let ok: boolean;
+  try {
+    ok = opts.offload === true ? await verifyOffloaded(csr, key) : verify(csr.digest, csr.info, key, csr.signature);
+  } catch (err) {
+    throw new CaError(CaErrorCode.CsrSignature, 'CSR signature could not be checked', { cause: err });
+  }
   if (!ok) throw new CaError(CaErrorCode.CsrSignature, 'CSR signature does not verify with its own public key');
 }

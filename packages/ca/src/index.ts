@@ -21,6 +21,7 @@ export {
   type IssuedSvid,
   type ServingCertRequest,
   type SignRequest,
+  type SignerStats,
   type SvidSignerOptions,
 } from './signer.ts';
 export { spiffeBundle, trustBundlePem, type SpiffeBundle, type SpiffeBundleKey, type SpiffeBundleOptions } from './trust-bundle.ts';
