@@ -55,7 +55,8 @@ export async function handleStored(ex: Exchange, info: ResourceInfo, rt: Resourc
     sendStatus(ex, Statuses.pathNotFound());
     return;
   }
-  if (rt.namespaced && !info.namespace && info.name !== undefined) {
+  // Cluster-scoped kinds have no namespaced URLs; single namespaced objects have no cluster-wide ones.
+  if ((!rt.namespaced && info.namespace) || (rt.namespaced && !info.namespace && info.name !== undefined)) {
     sendStatus(ex, Statuses.pathNotFound());
     return;
   }

@@ -158,6 +158,16 @@ describe('watch', () => {
     assert.equal(w.events[0]?.code, 410);
   });
 
+  it('from a future RV skips changes up to it', async () => {
+    const s = await startServer();
+    const future = String(Number(s.resourceVersion) + 2);
+    const w = await watch(s, '/api/v1/services', { resourceVersion: future });
+    await s.waitForWatches(1);
+    for (const n of ['a', 'b', 'c']) s.upsert(svc(n));
+    await eventually('only the change after the RV', () => w.events.length === 1);
+    assert.equal(w.events[0]?.name, 'c');
+  });
+
   it('serves legacy /watch/ paths and single-object watches', async () => {
     const s = await startServer();
     s.upsert(svc('a'));

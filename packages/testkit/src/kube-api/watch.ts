@@ -64,7 +64,11 @@ class WatchStream {
     ex.res.on('close', () => this.#cleanup());
   }
 
-  start(initial: readonly KubeObject[], replay: readonly StoreEvent[], opts: WatchHubOptions): void {
+  /** Changes at or before this RV are never sent: the client already has them (or asked to start later). */
+  #fromRv = 0;
+
+  start(initial: readonly KubeObject[], replay: readonly StoreEvent[], opts: WatchHubOptions, fromRv = 0): void {
+    this.#fromRv = fromRv;
     // client-node waits for the response head before reading events: flush it now.
     this.#res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
     this.#res.flushHeaders();
@@ -114,7 +118,7 @@ class WatchStream {
   // As the watch cache does, an object moving into or out of the selector is
   // reported as ADDED or DELETED, not as MODIFIED.
   #deliver(e: StoreEvent): void {
-    if (groupResource(e.rt) !== this.info.resource) return;
+    if (e.rv <= this.#fromRv || groupResource(e.rt) !== this.info.resource) return;
     const now = this.#inScope(e.type === 'DELETED' ? e.previous : e.object);
     const before = e.type !== 'ADDED' && this.#inScope(e.previous);
     if (e.type === 'ADDED') {
@@ -198,6 +202,7 @@ export class WatchHub {
       initial.filter((o) => (!spec.name || o.metadata?.name === spec.name) && matchesFilter(spec.filter, o)),
       replay,
       this.options,
+      rv ?? 0,
     );
     this.#notify();
   }
