@@ -2,6 +2,7 @@ export { CaError, CaErrorCode, caErrorKind, isCaError, type CaErrorKind } from '
 export { parseSpiffeId, parseWorkloadId, workloadSpiffeId, type SpiffeIdResult, type WorkloadId } from './spiffe-id.ts';
 export { KeyKind, parseCsr, type ParsedCsr } from './csr.ts';
 export { verifyCsrSignature } from './csr-verify.ts';
+export { createCsr, type Csr, type CsrOptions } from './csr-builder.ts';
 export { createAuthority, type AuthorityInput, type CaAuthority } from './authority.ts';
 export { CaKeyAlgorithm } from './key-algorithm.ts';
 export {

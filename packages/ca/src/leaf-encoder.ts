@@ -68,10 +68,14 @@ export interface LeafFields {
   readonly keyEncipherment: boolean;
 }
 
+/** GeneralNames: uniformResourceIdentifier [6] and dNSName [2], both IA5String. */
+export function encodeGeneralNames(names: readonly GeneralName[]): Buffer {
+  return seq(...names.map((n) => tlv(n.kind === 'uri' ? 0x86 : 0x82, Buffer.from(n.value, 'latin1'))));
+}
+
 function encodeSan(names: readonly GeneralName[]): Buffer {
-  const entries = names.map((n) => tlv(n.kind === 'uri' ? 0x86 : 0x82, Buffer.from(n.value, 'latin1')));
   // RFC 5280 §4.2.1.6: with an empty subject, the SAN extension must be critical.
-  return seq(SAN_OID, TRUE, tlv(Tag.OctetString, seq(...entries)));
+  return seq(SAN_OID, TRUE, tlv(Tag.OctetString, encodeGeneralNames(names)));
 }
 
 export function encodeLeafTbs(template: LeafTemplate, fields: LeafFields): Buffer {
