@@ -62,6 +62,8 @@ export class ObjectStore {
   readonly #historySize: number;
   #history: StoreEvent[] = [];
   readonly #objects = new Map<string, Map<string, KubeObject>>();
+  /** The type of each bucket, so a namespace deletion can find namespaced kinds. */
+  readonly #types = new Map<string, ResourceType>();
   readonly #listeners = new Set<StoreListener>();
   readonly #now: () => Date;
   readonly #ips = new ClusterIpAllocator();
@@ -247,8 +249,6 @@ export class ObjectStore {
       }
     }
   }
-
-  readonly #types = new Map<string, ResourceType>();
 
   #bucket(rt: ResourceType): Map<string, KubeObject> {
     const gr = groupResource(rt);

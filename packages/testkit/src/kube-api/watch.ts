@@ -2,8 +2,7 @@
 // live events, one JSON object per line on a chunked response. Also BOOKMARKs,
 // timeouts, and the hooks tests use to break streams on purpose.
 import type { ServerResponse } from 'node:http';
-import type { Exchange } from './http-util.ts';
-import { sendStatus } from './http-util.ts';
+import { sendStatus, type Exchange } from './http-util.ts';
 import { parseRv } from './list.ts';
 import { apiVersionOf, groupResource, type ResourceType } from './resources.ts';
 import { matchesFilter, type ObjectFilter } from './selectors.ts';
@@ -72,7 +71,7 @@ class WatchStream {
     // client-node waits for the response head before reading events: flush it now.
     this.#res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
     this.#res.flushHeaders();
-    for (const obj of initial) this.#write('ADDED', obj);
+    for (const obj of initial) this.#writeLine('ADDED', obj);
     // The streaming-list protocol (KEP-3157) marks the end of the initial state with a bookmark.
     if (this.#spec.params.get('sendInitialEvents') === 'true' && this.info.bookmarks) this.#bookmark(true);
     for (const e of replay) this.#deliver(e);
@@ -122,13 +121,13 @@ class WatchStream {
     const now = this.#inScope(e.type === 'DELETED' ? e.previous : e.object);
     const before = e.type !== 'ADDED' && this.#inScope(e.previous);
     if (e.type === 'ADDED') {
-      if (now) this.#write('ADDED', e.object);
+      if (now) this.#writeLine('ADDED', e.object);
     } else if (e.type === 'DELETED') {
-      if (now) this.#write('DELETED', e.object);
-    } else if (now && before) this.#write('MODIFIED', e.object);
-    else if (now) this.#write('ADDED', e.object);
+      if (now) this.#writeLine('DELETED', e.object);
+    } else if (now && before) this.#writeLine('MODIFIED', e.object);
+    else if (now) this.#writeLine('ADDED', e.object);
     else if (before && e.previous !== undefined) {
-      this.#write('DELETED', { ...e.previous, metadata: { ...e.previous.metadata, resourceVersion: String(e.rv) } });
+      this.#writeLine('DELETED', { ...e.previous, metadata: { ...e.previous.metadata, resourceVersion: String(e.rv) } });
     }
   }
 
@@ -136,10 +135,6 @@ class WatchStream {
     const metadata: KubeObject['metadata'] = { resourceVersion: String(this.#store.resourceVersion) };
     if (initialEventsEnd) metadata.annotations = { 'k8s.io/initial-events-end': 'true' };
     this.#writeLine('BOOKMARK', { kind: this.#spec.rt.kind, apiVersion: apiVersionOf(this.#spec.rt), metadata });
-  }
-
-  #write(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: KubeObject): void {
-    this.#writeLine(type, obj);
   }
 
   #writeLine(type: WatchEventType, object: unknown): void {
