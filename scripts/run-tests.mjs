@@ -21,9 +21,11 @@ if (selected.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+// --test-force-exit: @grpc/grpc-js-xds keeps its ADS stream and reconnect timers alive after
+// every channel is closed, so a test file that used it would otherwise never exit.
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', ...selected],
+  ['--import', 'tsx', '--test', '--test-force-exit', '--test-concurrency=2', '--test-timeout=180000', ...selected],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

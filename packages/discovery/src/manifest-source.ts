@@ -135,7 +135,12 @@ export class ManifestDirectorySource {
       return; // removed between listing and reading: the next scan sees it gone
     }
     if (previous && previous.mtimeMs === info.mtimeMs && previous.size === info.size) return;
-    const text = await readFile(file, 'utf8');
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      return; // removed between stat and read: the next scan sees it gone; the others still apply
+    }
     try {
       const parsed = parseManifest(text);
       this.files.set(file, { mtimeMs: info.mtimeMs, size: info.size, objects: parsed.objects });

@@ -61,7 +61,7 @@ export class AdsServer {
         responseStream: true,
         requestSerialize: (value: object) => Buffer.from(requestType.encode(requestType.fromObject(value)).finish()),
         requestDeserialize: (bytes: Buffer) =>
-          requestType.toObject(requestType.decode(bytes), { longs: String, enums: String, defaults: true }),
+          requestType.toObject(requestType.decode(bytes), { longs: String, enums: String, defaults: true, oneofs: true }),
         responseSerialize: (value: Buffer) => value,
         responseDeserialize: (bytes: Buffer) => bytes,
       },

@@ -67,17 +67,23 @@ export function structToPlain(value: unknown): Record<string, unknown> {
   return out;
 }
 
+/**
+ * protobufjs loads google/protobuf/struct.proto from its bundled, camelCase definitions even
+ * when the rest of the root keeps snake_case, so a decoded Value may use either spelling.
+ */
 function valueToPlain(v: unknown): unknown {
   if (!v || typeof v !== 'object') return v;
   const val = v as Record<string, unknown>;
-  if ('string_value' in val) return val['string_value'];
-  if ('number_value' in val) return val['number_value'];
-  if ('bool_value' in val) return val['bool_value'];
-  if ('struct_value' in val) return structToPlain(val['struct_value']);
-  if ('list_value' in val) {
-    const list = val['list_value'] as { values?: unknown[] } | undefined;
-    return (list?.values ?? []).map(valueToPlain);
-  }
-  if ('null_value' in val) return null;
-  return undefined;
+  const field = (snake: string, camel: string) => (snake in val ? val[snake] : val[camel]);
+  const str = field('string_value', 'stringValue');
+  if (str !== undefined) return str;
+  const num = field('number_value', 'numberValue');
+  if (num !== undefined) return num;
+  const bool = field('bool_value', 'boolValue');
+  if (bool !== undefined) return bool;
+  const struct = field('struct_value', 'structValue');
+  if (struct !== undefined) return structToPlain(struct);
+  const list = field('list_value', 'listValue') as { values?: unknown[] } | undefined;
+  if (list !== undefined) return (list.values ?? []).map(valueToPlain);
+  return null;
 }

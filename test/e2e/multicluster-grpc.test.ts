@@ -1,0 +1,159 @@
+/**
+ * End to end: the real `meridian serve` process on two clusters described by manifest
+ * files, real gRPC backends in each "cluster", and @grpc/grpc-js-xds clients making RPCs
+ * through the configuration Meridian serves.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { startEchoBackend, xdsEchoClient, type EchoBackend, type EchoClient } from '@meridian/testkit';
+import { eventually } from '../support/eventually.ts';
+import { endpointSlice, node, service, yamlDocs } from '../support/manifests.ts';
+import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
+
+const EAST = { cluster: 'east', region: 'us-east', zone: 'us-east-1a', echo: '127.0.0.11', api: '127.0.0.12' };
+const WEST = { cluster: 'west', region: 'us-west', zone: 'us-west-1a', echo: '127.0.0.21', api: '127.0.0.22' };
+
+describe('two clusters, proxyless gRPC clients', () => {
+  const ws = new Workspace();
+  const backends: EchoBackend[] = [];
+  const clients: EchoClient[] = [];
+  let meridian: MeridianProcess;
+  let port = 0;
+
+  function writeEcho(c: typeof EAST, ready: boolean): void {
+    writeFileSync(
+      ws.path(c.cluster, 'echo.yaml'),
+      yamlDocs(
+        service('echo', 'demo', [{ name: 'grpc', port: 7070 }]),
+        endpointSlice(`echo-${c.cluster}`, 'demo', 'echo', { name: 'grpc', port }, [{ address: c.echo, ready, node: `${c.cluster}-n1` }]),
+      ),
+    );
+  }
+
+  function writeCluster(c: typeof EAST): void {
+    mkdirSync(ws.path(c.cluster));
+    writeFileSync(ws.path(c.cluster, 'nodes.yaml'), yamlDocs(node(`${c.cluster}-n1`, c.region, c.zone)));
+    writeEcho(c, true);
+    writeFileSync(
+      ws.path(c.cluster, 'kubernetes.yaml'),
+      yamlDocs(
+        service('kubernetes', 'default', [{ name: 'grpc', port: 443 }]),
+        endpointSlice('kubernetes', 'default', 'kubernetes', { name: 'grpc', port }, [{ address: c.api }]),
+      ),
+    );
+  }
+
+  const client = (target: string, id: string, c: typeof EAST | undefined) => {
+    const bootstrap = {
+      xds_servers: [{ server_uri: meridian.xdsAddress, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3', 'ignore_resource_deletion'] }],
+      node: {
+        id,
+        locality: c ? { region: c.region, zone: c.zone } : {},
+        metadata: c ? { CLUSTER_ID: c.cluster } : {},
+      },
+    };
+    const x = xdsEchoClient(`xds:///${target}`, bootstrap);
+    clients.push(x);
+    return x;
+  };
+
+  /** Which clusters answered `n` calls. */
+  async function answers(c: EchoClient, n = 12): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < n; i++) {
+      const reply = await c.echo(`call ${i}`);
+      counts[reply.backend] = (counts[reply.backend] ?? 0) + 1;
+    }
+    return counts;
+  }
+
+  before(async () => {
+    const first = await startEchoBackend({ host: EAST.echo, port: 0, cluster: 'east', name: 'east/echo' });
+    port = Number(first.address.split(':')[1]);
+    backends.push(
+      first,
+      await startEchoBackend({ host: WEST.echo, port, cluster: 'west', name: 'west/echo' }),
+      await startEchoBackend({ host: EAST.api, port, cluster: 'east', name: 'east/api' }),
+      await startEchoBackend({ host: WEST.api, port, cluster: 'west', name: 'west/api' }),
+      await startEchoBackend({ host: '127.0.0.23', port, cluster: 'west', name: 'west/hello' }),
+    );
+    writeCluster(EAST);
+    writeCluster(WEST);
+    writeFileSync(
+      ws.path('west', 'hello.yaml'),
+      yamlDocs(
+        service('hello', 'demo', [{ name: 'grpc', port: 7071 }]),
+        endpointSlice('hello-west', 'demo', 'hello', { name: 'grpc', port }, [{ address: '127.0.0.23', node: 'west-n1' }]),
+      ),
+    );
+    const config = ws.writeConfig({
+      clusters: [
+        { id: 'east', network: 'net-east', manifests: './east' },
+        { id: 'west', network: 'net-west', manifests: './west' },
+      ],
+      clusterLocalHosts: ['kubernetes.default.svc.cluster.local'],
+    });
+    meridian = await MeridianProcess.start(['serve', '--config', config]);
+  });
+
+  after(async () => {
+    for (const c of clients) c.close();
+    const code = await meridian.stop();
+    await Promise.all(backends.map((b) => b.close()));
+    ws.remove();
+    assert.equal(code, 0, 'meridian exits 0 on SIGTERM');
+  });
+
+  it('prefers the client locality: each cluster calls its own backend', async () => {
+    assert.deepEqual(await answers(client('echo.demo.svc.cluster.local:7070', 'east-local', EAST)), { 'east/echo': 12 });
+    assert.deepEqual(await answers(client('echo.demo.svc.cluster.local:7070', 'west-local', WEST)), { 'west/echo': 12 });
+  });
+
+  it('round-robins across clusters when localities are equal', async () => {
+    const counts = await answers(client('echo.demo.svc.cluster.local:7070', 'nowhere', undefined), 20);
+    assert.deepEqual(Object.keys(counts).sort(), ['east/echo', 'west/echo']);
+  });
+
+  it('reaches a service that exists in one cluster only, from the other', async () => {
+    assert.deepEqual(await answers(client('hello.demo.svc.cluster.local:7071', 'east-hello', EAST), 4), { 'west/hello': 4 });
+  });
+
+  it('keeps cluster-local services within the client cluster', async () => {
+    assert.deepEqual(await answers(client('kubernetes.default.svc.cluster.local:443', 'east-api', EAST), 6), { 'east/api': 6 });
+    assert.deepEqual(await answers(client('kubernetes.default.svc.cluster.local:443', 'west-api', WEST), 6), { 'west/api': 6 });
+  });
+
+  it('fails over to the other cluster when local endpoints become not ready, and recovers', async () => {
+    const east = client('echo.demo.svc.cluster.local:7070', 'east-failover', EAST);
+    assert.deepEqual(await answers(east, 4), { 'east/echo': 4 });
+    writeEcho(EAST, false);
+    await eventually('traffic moved to west', async () => {
+      const counts = await answers(east, 4);
+      return counts['west/echo'] === 4 ? counts : undefined;
+    });
+    writeEcho(EAST, true);
+    await eventually('traffic back in east', async () => {
+      const counts = await answers(east, 4);
+      return counts['east/echo'] === 4 ? counts : undefined;
+    });
+  });
+
+  it('keeps serving the last good state of a manifest that becomes invalid', async () => {
+    const east = client('echo.demo.svc.cluster.local:7070', 'east-invalid', EAST);
+    assert.deepEqual(await answers(east, 3), { 'east/echo': 3 });
+    writeFileSync(ws.path('east', 'echo.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: [not, a, mapping\n');
+    const status = await eventually('the error is reported', async () => {
+      const { body } = await meridian.getJson<{ clusters: Array<{ id: string; source: { files: Array<{ file: string; error?: { document: number; reason: string } }> } }> }>('/debug/clusterz');
+      const file = body.clusters.find((c) => c.id === 'east')?.source.files.find((f) => f.file.endsWith('echo.yaml'));
+      return file?.error ? file : undefined;
+    });
+    assert.equal(status.error?.document, 1);
+    assert.ok(meridian.logs.some((l) => l.msg.startsWith('invalid manifest') && String(l['file']).endsWith('echo.yaml')));
+    assert.deepEqual(await answers(east, 3), { 'east/echo': 3 }, 'the last good endpoints still serve');
+    const { body } = await meridian.getJson<{ services: Array<{ hostname: string; endpoints: Array<{ cluster: string }> }> }>('/debug/registryz');
+    const echo = body.services.find((s) => s.hostname === 'echo.demo.svc.cluster.local');
+    assert.deepEqual(echo?.endpoints.map((e) => e.cluster), ['east', 'west']);
+    writeEcho(EAST, true);
+  });
+});
