@@ -110,6 +110,26 @@ describe('two clusters, proxyless gRPC clients', () => {
     assert.deepEqual(await answers(client('echo.demo.svc.cluster.local:7070', 'west-local', WEST)), { 'west/echo': 12 });
   });
 
+  it('works with the bootstrap `meridian bootstrap` prints', async () => {
+    const out = await MeridianProcess.run([
+      'bootstrap',
+      '--node-id',
+      'from-cli',
+      '--cluster',
+      'west',
+      '--locality',
+      `${WEST.region}/${WEST.zone}`,
+      '--server',
+      meridian.xdsAddress,
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    const bootstrap = JSON.parse(out.stdout) as { xds_servers: Array<{ server_features: string[] }> };
+    assert.ok(bootstrap.xds_servers[0]?.server_features.includes('ignore_resource_deletion'));
+    const c = xdsEchoClient('xds:///echo.demo.svc.cluster.local:7070', bootstrap);
+    clients.push(c);
+    assert.deepEqual(await answers(c, 4), { 'west/echo': 4 });
+  });
+
   it('round-robins across clusters when localities are equal', async () => {
     const counts = await answers(client('echo.demo.svc.cluster.local:7070', 'nowhere', undefined), 20);
     assert.deepEqual(Object.keys(counts).sort(), ['east/echo', 'west/echo']);
