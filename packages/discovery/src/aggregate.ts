@@ -3,6 +3,8 @@ import type {
   ClusterService,
   Endpoint,
   Logger,
+  NetworkGateway,
+  NetworkId,
   PushRequest,
   Service,
   ServiceDiscovery,
@@ -34,6 +36,7 @@ export class AggregateRegistry implements ServiceDiscovery {
   private readonly merged = new Map<string, Merged>();
   private sortedServices: readonly Service[] | undefined;
   private updater: XdsUpdater | undefined;
+  private configuredGateways: readonly NetworkGateway[] = [];
   private readonly logger: Logger;
 
   constructor(options: AggregateRegistryOptions) {
@@ -66,6 +69,16 @@ export class AggregateRegistry implements ServiceDiscovery {
 
   cluster(id: ClusterId): ClusterRegistry | undefined {
     return this.clusters.get(id)?.registry;
+  }
+
+  /** Gateways from config, by network; Services labelled with a network add to them. */
+  setConfiguredGateways(gateways: readonly NetworkGateway[]): void {
+    this.configuredGateways = gateways;
+  }
+
+  networkGateways(network: NetworkId): readonly NetworkGateway[] {
+    const fromServices = this.clusterIds().flatMap((id) => this.clusters.get(id)?.registry.gateways() ?? []);
+    return [...this.configuredGateways, ...fromServices].filter((g) => g.network === network);
   }
 
   clusterIds(): readonly ClusterId[] {

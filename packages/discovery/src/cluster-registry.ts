@@ -5,9 +5,10 @@ import {
   type ClusterService,
   type Endpoint,
   type Logger,
+  type NetworkGateway,
   type NetworkId,
 } from '@meridian/model';
-import { compareEndpoints, convertEndpointSlice, convertService, type ConvertContext } from './convert.ts';
+import { Label, compareEndpoints, convertEndpointSlice, convertService, type ConvertContext } from './convert.ts';
 import { objectKey, type KubeEvent } from './kube-objects.ts';
 
 export interface ClusterChange {
@@ -130,6 +131,26 @@ export class ClusterRegistry {
 
   endpoints(hostname: string): readonly Endpoint[] {
     return this.endpointsByService.get(this.keyOfHostname(hostname))?.endpoints ?? [];
+  }
+
+  /**
+   * East-west gateways this cluster declares: Services labelled `topology.istio.io/network`,
+   * reached at their load-balancer address (or external IP, else cluster IP) on the port
+   * named `tls` (else 15443, Istio's east-west port).
+   */
+  gateways(): NetworkGateway[] {
+    const out: NetworkGateway[] = [];
+    for (const [key, svc] of this.k8sServices) {
+      const network = svc.metadata?.labels?.[Label.Network];
+      if (!network) continue;
+      const ingress = svc.status?.loadBalancer?.ingress?.[0];
+      const address = ingress?.ip ?? ingress?.hostname ?? svc.spec?.externalIPs?.[0] ?? svc.spec?.clusterIP;
+      const ports = svc.spec?.ports ?? [];
+      const port = ports.find((p) => p.name === 'tls') ?? ports.find((p) => p.port === 15443);
+      if (!address || address === 'None' || !port) continue;
+      out.push({ network, address, port: port.port, source: `service:${this.id}/${key}` });
+    }
+    return out.sort((a, b) => a.source.localeCompare(b.source));
   }
 
   namespace(name: string): V1Namespace | undefined {

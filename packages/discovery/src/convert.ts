@@ -43,6 +43,7 @@ export function convertService(svc: V1Service, ctx: ConvertContext): ClusterServ
       port: p.port,
       protocol: (p.protocol ?? 'TCP') as PortProtocol,
       ...(appProtocol ? { appProtocol } : {}),
+      ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}),
     };
   });
   const clusterIps = svc.spec?.clusterIPs ?? (svc.spec?.clusterIP ? [svc.spec.clusterIP] : []);

@@ -30,6 +30,8 @@ export interface ServicePort {
   /** The port's name; `''` for the single unnamed port a Service may have. */
   readonly name: string;
   readonly port: number;
+  /** The Service's targetPort (number or container port name), for conflict reports. */
+  readonly targetPort?: number | string;
   readonly protocol: PortProtocol;
   /** `appProtocol` or the protocol prefix of the port name (`grpc-echo` → `grpc`), when known. */
   readonly appProtocol?: string;
@@ -74,6 +76,20 @@ export interface Endpoint {
   /** `namespace/name` of the Pod behind it, when known. */
   readonly pod?: string;
   readonly nodeName?: string;
+  /**
+   * The endpoint's cluster has been unreachable for longer than its TTL: it is still served
+   * (never silently dropped) but ranks below every endpoint of a cluster that is up.
+   */
+  readonly stale?: boolean;
+}
+
+/** An east-west gateway through which other networks reach a network's endpoints. */
+export interface NetworkGateway {
+  readonly network: NetworkId;
+  readonly address: string;
+  readonly port: number;
+  /** Where it was learned: `config`, or `service:<cluster>/<namespace>/<name>`. */
+  readonly source: string;
 }
 
 /** A connected proxy, as read from its xDS node (and, over mTLS, its certificate). */

@@ -1,4 +1,4 @@
-import type { ClusterId, Endpoint, Service } from './mesh.ts';
+import type { ClusterId, Endpoint, NetworkGateway, NetworkId, Service } from './mesh.ts';
 
 /** Read side of the merged registry: what the xDS generators need to know about the mesh. */
 export interface ServiceDiscovery {
@@ -9,6 +9,8 @@ export interface ServiceDiscovery {
   endpoints(hostname: string): readonly Endpoint[];
   /** Clusters the registry holds, sorted. */
   clusterIds(): readonly ClusterId[];
+  /** Gateways of a network, from config and from Services labelled with the network. */
+  networkGateways(network: NetworkId): readonly NetworkGateway[];
 }
 
 /**

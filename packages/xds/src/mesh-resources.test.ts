@@ -5,6 +5,7 @@ import {
   Health,
   ProxyType,
   type Endpoint,
+  type NetworkGateway,
   type ProxyNode,
   type Service,
   type ServiceDiscovery,
@@ -34,6 +35,10 @@ class StaticDiscovery implements ServiceDiscovery {
   clusterIds() {
     return ['east', 'west'];
   }
+  networkGateways(network: string): NetworkGateway[] {
+    return this.gateways.filter((g) => g.network === network);
+  }
+  gateways: NetworkGateway[] = [];
 }
 
 const svc = (name: string, ns: string, ports: number[]): Service => ({
