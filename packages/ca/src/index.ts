@@ -18,6 +18,7 @@ export { mintIntermediateCacerts, type MintIntermediateOptions } from './interme
 export {
   SvidSigner,
   TtlPolicy,
+  csrWorkloadId,
   type IssuedCert,
   type IssuedSvid,
   type ServingCertRequest,
@@ -27,3 +28,60 @@ export {
 } from './signer.ts';
 export { spiffeBundle, trustBundlePem, type SpiffeBundle, type SpiffeBundleKey, type SpiffeBundleOptions } from './trust-bundle.ts';
 export { certToPem, fromPemAll, toPem } from './pem.ts';
+export {
+  AuthMethod,
+  bearerToken,
+  identityKey,
+  parseServiceAccountUser,
+  type AuthContext,
+  type AuthFailureCode,
+  type AuthResult,
+  type Authenticator,
+  type CallerIdentity,
+  type MetadataReader,
+} from './authn/types.ts';
+export { authenticateInOrder } from './authn/chain.ts';
+export {
+  CLUSTER_ID_METADATA,
+  DEFAULT_TOKEN_AUDIENCES,
+  KubeTokenAuthenticator,
+  type KubeTokenAuthenticatorOptions,
+  type TokenReviewResult,
+  type TokenReviewer,
+} from './authn/kube-token.ts';
+export { KubeTokenReviewer, type KubeTokenReviewerOptions } from './authn/kube-token-reviewer.ts';
+export { JwsAlgorithm, jwkThumbprint, parseJwks, type Jwk, type Jwks, type JwksResult } from './authn/jws.ts';
+export { JwtAuthenticator, serviceAccountOfClaims, type JwtAuthenticatorOptions, type JwtIssuerConfig } from './authn/jwt-authenticator.ts';
+export {
+  LOCAL_JWT_KEY_FILE,
+  LocalJwtIssuer,
+  type LoadOrCreateLocalJwtIssuerOptions,
+  type LocalJwtIssuerOptions,
+  type MintOptions,
+} from './authn/local-jwt-issuer.ts';
+export { ClientCertAuthenticator, certTrustOf, type CertTrust, type ClientCertAuthenticatorOptions } from './authn/client-cert.ts';
+export { KeyedRateLimiter, type RateLimitOptions } from './rate-limiter.ts';
+export {
+  CERTIFICATE_PROTO_FILE,
+  CERTIFICATE_SERVICE_NAME,
+  PROTO_DIR,
+  certificatePackageDefinition,
+  type CertificateRequestMessage,
+  type CertificateResponseMessage,
+} from './certificate-proto.ts';
+export {
+  CertFailure,
+  CertificateService,
+  addCertificateService,
+  caErrorToGrpcStatus,
+  certificateServiceDefinition,
+  parseValidity,
+  type CertFailureReason,
+  type CertificateFailedEvent,
+  type CertificateIssuedEvent,
+  type CertificateServiceCallbacks,
+  type CertificateServiceOptions,
+  type CertificateServiceStats,
+  type CertificateSigner,
+} from './certificate-service.ts';
+export { CertificateClient, type CertificateClientOptions, type CreateCertificateRequest } from './certificate-client.ts';

@@ -134,6 +134,20 @@ function signAsync(digest: string, data: Uint8Array, key: KeyObject): Promise<Bu
   });
 }
 
+/**
+ * The one SPIFFE ID a CSR asks for, or CA_ERR_SAN saying why it does not name exactly one of
+ * our trust domain. Exported so the certificate service checks the same thing it will sign.
+ */
+export function csrWorkloadId(csr: ParsedCsr, trustDomain: string): WorkloadId {
+  const [uri, ...more] = csr.uriSans;
+  if (uri === undefined) {
+    throw new CaError(CaErrorCode.San, csr.otherSans > 0 ? 'CSR has no URI SAN (only DNS/IP/other names)' : 'CSR has no subjectAltName URI');
+  }
+  if (more.length > 0) throw new CaError(CaErrorCode.San, `CSR has ${csr.uriSans.length} URI SANs; an SVID has exactly one`);
+  if (csr.otherSans > 0) throw new CaError(CaErrorCode.San, 'CSR has SANs other than its SPIFFE ID; an SVID carries only the URI');
+  return parseWorkloadId(uri, trustDomain);
+}
+
 /** Turns CSRs into X.509-SVIDs (SPIFFE X.509-SVID spec; DESIGN §5). */
 export class SvidSigner {
   readonly #opts: Resolved;
@@ -182,7 +196,7 @@ export class SvidSigner {
   async #sign(req: SignRequest): Promise<IssuedSvid> {
     const loaded = this.#ready();
     const csr = parseCsr(req.csr);
-    const id = this.#identityOf(csr);
+    const id = csrWorkloadId(csr, this.#opts.trustDomain);
     const lifetimeMs = this.#lifetimeMs(req.ttlSeconds);
     await verifyCsrSignature(csr, { offload: this.#opts.offloadCrypto });
     const issued = await this.#issue(loaded, {
@@ -224,15 +238,6 @@ export class SvidSigner {
     return loaded;
   }
 
-  #identityOf(csr: ParsedCsr): WorkloadId {
-    const [uri, ...more] = csr.uriSans;
-    if (uri === undefined) {
-      throw new CaError(CaErrorCode.San, csr.otherSans > 0 ? 'CSR has no URI SAN (only DNS/IP/other names)' : 'CSR has no subjectAltName URI');
-    }
-    if (more.length > 0) throw new CaError(CaErrorCode.San, `CSR has ${csr.uriSans.length} URI SANs; an SVID has exactly one`);
-    if (csr.otherSans > 0) throw new CaError(CaErrorCode.San, 'CSR has SANs other than its SPIFFE ID; an SVID carries only the URI');
-    return parseWorkloadId(uri, this.#opts.trustDomain);
-  }
 
   #lifetimeMs(ttlSeconds: number | undefined): number {
     if (ttlSeconds === undefined || ttlSeconds === 0) return this.#opts.defaultTtlMs;
