@@ -5,8 +5,8 @@
  * HTTP filter is the router; clusters use EDS (STATIC is rejected); every locality has a
  * weight; priorities are contiguous from 0.
  */
-import { Health, type Endpoint, type Locality, type ServicePort } from '@meridian/model';
-import { groupByPriority } from './priority.ts';
+import { Health, type ServicePort } from '@meridian/model';
+import type { EndpointSelection } from './endpoint-selection.ts';
 import { outboundClusterName, serviceDomains } from './resource-names.ts';
 
 const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -63,15 +63,16 @@ const HEALTH_STATUS: Record<Health, string> = {
   [Health.Draining]: 'DRAINING',
 };
 
-export function buildLoadAssignment(clusterName: string, proxyLocality: Locality, endpoints: readonly Endpoint[]): object {
+/** The ClusterLoadAssignment of a selection; `/debug/endpointz` shows the same selection. */
+export function buildLoadAssignment(clusterName: string, selection: EndpointSelection): object {
   return {
     cluster_name: clusterName,
-    endpoints: groupByPriority(proxyLocality, endpoints).map((group) => ({
+    endpoints: selection.localities.map((group) => ({
       locality: { region: group.locality.region, zone: group.locality.zone, sub_zone: group.locality.subzone },
       lb_endpoints: group.endpoints.map((ep) => ({
         endpoint: { address: { socket_address: { address: ep.address, port_value: ep.port } } },
         health_status: HEALTH_STATUS[ep.health],
-        load_balancing_weight: { value: 1 },
+        load_balancing_weight: { value: ep.weight },
       })),
       load_balancing_weight: { value: group.weight },
       priority: group.priority,

@@ -11,3 +11,27 @@ export { outboundClusterName, parseOutboundClusterName } from './resource-names.
 export type { GeneratedResource, ResourceSource } from './resource-source.ts';
 export { TypeUrl, TYPE_SHORT_NAME, TYPE_URLS } from './type-url.ts';
 export { encodeAny, encodeDiscoveryResponse } from './wire.ts';
+export {
+  describeLocalityMatch,
+  groupItems,
+  priorityRank,
+  PriorityTier,
+  type DuplicateItem,
+  type GroupOptions,
+  type Grouping,
+  type Rankable,
+} from './priority.ts';
+export {
+  explainEndpoints,
+  isMultiNetwork,
+  sameNetwork,
+  selectEndpoints,
+  usableGateways,
+  type EndpointRow,
+  type EndpointSelection,
+  type GatewaysOf,
+  type LbEndpointChoice,
+  type SelectionProxy,
+  type SelectOptions,
+} from './endpoint-selection.ts';
+export { buildLoadAssignment } from './grpc-resources.ts';

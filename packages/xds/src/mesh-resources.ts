@@ -15,6 +15,7 @@ import {
   buildLoadAssignment,
   buildRouteConfiguration,
 } from './grpc-resources.ts';
+import { explainEndpoints, type EndpointSelection } from './endpoint-selection.ts';
 import { encodeMessage } from './protos.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
 import { candidateHostnames, outboundClusterName, parseHostPort, parseOutboundClusterName } from './resource-names.ts';
@@ -151,21 +152,38 @@ export class MeshResources implements ResourceSource {
     }
   }
 
+  /**
+   * Why a proxy gets what it gets for each port of a service (`/debug/endpointz`): the same
+   * selection the EDS generator serves, uncached, so it reflects the registry right now.
+   */
+  explainEndpoints(proxy: ProxyNode, hostname: string): Array<{ clusterName: string; port: ServicePort; selection: EndpointSelection }> {
+    const service = this.discovery.service(hostname);
+    if (!service) return [];
+    return service.ports.map((port) => ({
+      clusterName: outboundClusterName(hostname, port.port),
+      port,
+      selection: this.select(proxy, hostname, port),
+    }));
+  }
+
+  private select(proxy: ProxyNode, hostname: string, port: ServicePort): EndpointSelection {
+    return explainEndpoints(proxy, port, this.discovery.endpoints(hostname), (n) => this.discovery.networkGateways(n), {
+      clusterLocal: matchesAnyHost(this.clusterLocalHosts, hostname),
+    });
+  }
+
   private loadAssignment(proxy: ProxyNode, name: string): GeneratedResource {
     const parsed = parseOutboundClusterName(name);
     if (!parsed) return this.encode(TypeUrl.Endpoint, name, { cluster_name: name, endpoints: [] });
     const { hostname } = parsed;
     const clusterLocal = matchesAnyHost(this.clusterLocalHosts, hostname);
+    // Everything the selection reads from the proxy is in here. Gateways are not: a gateway
+    // change arrives as a full push for every hostname, which empties the whole cache.
     const view = `${clusterLocal ? proxy.cluster : '*'}|${proxy.network}|${localityString(proxy.locality)}`;
     return this.cached(TypeUrl.Endpoint, `E|${name}|${view}`, hostname, name, () => {
-      const service = this.discovery.service(hostname);
-      const port = service?.ports.find((p) => p.port === parsed.port);
-      const endpoints = port
-        ? this.discovery
-            .endpoints(hostname)
-            .filter((ep) => ep.portName === port.name && (!clusterLocal || ep.cluster === proxy.cluster))
-        : [];
-      return buildLoadAssignment(name, proxy.locality, endpoints);
+      const port = this.discovery.service(hostname)?.ports.find((p) => p.port === parsed.port);
+      if (!port) return { cluster_name: name, endpoints: [] };
+      return buildLoadAssignment(name, this.select(proxy, hostname, port));
     });
   }
 

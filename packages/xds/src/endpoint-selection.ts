@@ -1,0 +1,349 @@
+import { isIP } from 'node:net';
+import {
+  Health,
+  type Endpoint,
+  type Locality,
+  type NetworkGateway,
+  type NetworkId,
+  type ProxyNode,
+  type ServicePort,
+} from '@meridian/model';
+import { describeLocalityMatch, groupItems, PriorityTier, type LocalityGroup } from './priority.ts';
+
+/**
+ * Which endpoints a proxy gets for one service port, where, and why. This is the one
+ * computation behind both EDS (`buildLoadAssignment`) and `/debug/endpointz`, so the two
+ * cannot disagree.
+ */
+
+export type GatewaysOf = (network: NetworkId) => readonly NetworkGateway[];
+
+/** What of the proxy the selection depends on; all of it is in the EDS cache view key. */
+export type SelectionProxy = Pick<ProxyNode, 'cluster' | 'network' | 'locality'>;
+
+/** One lb_endpoint of the assignment: a registry endpoint, or a gateway standing for several. */
+export interface LbEndpointChoice {
+  readonly kind: 'endpoint' | 'gateway';
+  readonly address: string;
+  readonly port: number;
+  readonly network: NetworkId;
+  readonly locality: Locality;
+  /** Gateways are always healthy: only healthy endpoints stand behind them. */
+  readonly health: Health;
+  readonly stale: boolean;
+  readonly weight: number;
+  /** The endpoint itself, or the healthy endpoints reached through the gateway. */
+  readonly behind: readonly Endpoint[];
+  readonly gateway?: NetworkGateway;
+}
+
+/** One line of `/debug/endpointz`: a registry endpoint, or a gateway put in for some. */
+export interface EndpointRow {
+  readonly kind: 'endpoint' | 'gateway';
+  /** The endpoint's cluster; for a gateway, the clusters of the endpoints behind it. */
+  readonly cluster: string;
+  readonly address: string;
+  readonly port: number;
+  readonly network: NetworkId;
+  readonly locality: Locality;
+  readonly health: Health;
+  readonly stale: boolean;
+  /** Whether this address is an lb_endpoint of the assignment. */
+  readonly sent: boolean;
+  /** The priority it is reached at (through its gateway, if any); undefined when unreachable. */
+  readonly priority: number | undefined;
+  /** Its lb_endpoint weight; 0 when it has no lb_endpoint of its own. */
+  readonly weight: number;
+  readonly reason: string;
+}
+
+export interface EndpointSelection {
+  /** The assignment's localities, in priority order; the ClusterLoadAssignment is built from these alone. */
+  readonly localities: readonly LocalityGroup<LbEndpointChoice>[];
+  readonly rows: readonly EndpointRow[];
+  /** Whether gateway substitution applied (see `isMultiNetwork`). */
+  readonly multiNetwork: boolean;
+}
+
+export interface SelectOptions {
+  /** A cluster-local host: only endpoints of the proxy's own cluster count. */
+  readonly clusterLocal?: boolean;
+}
+
+/**
+ * Two networks reach each other directly when they are the same, or when either is unnamed
+ * (an endpoint or proxy that states no network is reachable from everywhere, as in Istio).
+ */
+export function sameNetwork(a: NetworkId, b: NetworkId): boolean {
+  return a === b || a === '' || b === '';
+}
+
+/**
+ * Gateway substitution applies only when some network involved has a gateway. A mesh that
+ * declares no gateway at all is taken as flat, every endpoint reachable directly: Istio's
+ * default (multi-network is off until gateways exist), and what a single-network mesh whose
+ * clusters merely carry different network names needs. The port offers no list of every
+ * network, so "involved" means the proxy's network and those of this service's endpoints.
+ */
+export function isMultiNetwork(proxyNetwork: NetworkId, endpoints: readonly Endpoint[], gatewaysOf: GatewaysOf): boolean {
+  const networks = new Set([proxyNetwork, ...endpoints.map((e) => e.network)]);
+  networks.delete('');
+  return [...networks].some((n) => gatewaysOf(n).length > 0);
+}
+
+/**
+ * The gateways through which a network is reached: deduplicated by address and port (config
+ * and a labelled Service may name the same one), IP addresses only, since gRPC NACKs a whole
+ * assignment over one non-IP address and Envoy's EDS does not resolve names either.
+ */
+export function usableGateways(gateways: readonly NetworkGateway[]): { usable: NetworkGateway[]; skipped: NetworkGateway[] } {
+  const usable: NetworkGateway[] = [];
+  const skipped: NetworkGateway[] = [];
+  const seen = new Set<string>();
+  for (const g of gateways) {
+    if (isIP(g.address) === 0) {
+      skipped.push(g);
+      continue;
+    }
+    const key = hostPort(g.address, g.port);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    usable.push(g);
+  }
+  return { usable, skipped };
+}
+
+interface Excluded {
+  readonly endpoint: Endpoint;
+  readonly reason: string;
+}
+
+/**
+ * The endpoints of one service port for a proxy: registry order in, assignment out.
+ * Same-network endpoints are placed as they are. A healthy endpoint on another network is
+ * counted behind each of that network's gateways, per locality and freshness; the gateway
+ * weights are split so that a network with g gateways weighs what its endpoints weigh, not g
+ * times as much (every weight in the assignment is scaled by the least common multiple of the
+ * gateway counts so the split stays whole). Unhealthy remote endpoints and networks without a
+ * usable gateway contribute nothing.
+ */
+export function selectEndpoints(
+  proxy: SelectionProxy,
+  endpoints: readonly Endpoint[],
+  gatewaysOf: GatewaysOf,
+  options: SelectOptions = {},
+): EndpointSelection {
+  const excluded: Excluded[] = [];
+  const eligible: Endpoint[] = [];
+  for (const ep of endpoints) {
+    if (options.clusterLocal && ep.cluster !== proxy.cluster) {
+      excluded.push({ endpoint: ep, reason: `cluster-local service: cluster ${ep.cluster} is not the proxy's (${proxy.cluster})` });
+    } else {
+      eligible.push(ep);
+    }
+  }
+
+  const multiNetwork = isMultiNetwork(proxy.network, eligible, gatewaysOf);
+  const direct: Endpoint[] = [];
+  const remote = new Map<NetworkId, Endpoint[]>();
+  for (const ep of eligible) {
+    if (!multiNetwork || sameNetwork(proxy.network, ep.network)) {
+      direct.push(ep);
+    } else if (ep.health !== Health.Healthy) {
+      excluded.push({ endpoint: ep, reason: `other network ${ep.network}, ${ep.health}: not counted behind its gateway` });
+    } else {
+      const list = remote.get(ep.network);
+      if (list) list.push(ep);
+      else remote.set(ep.network, [ep]);
+    }
+  }
+
+  const gatewaysByNetwork = new Map<NetworkId, NetworkGateway[]>();
+  for (const [network, eps] of remote) {
+    const { usable, skipped } = usableGateways(gatewaysOf(network));
+    if (usable.length > 0) {
+      gatewaysByNetwork.set(network, usable);
+      continue;
+    }
+    const why = skipped.length
+      ? `gateway ${skipped.map((g) => hostPort(g.address, g.port)).join(', ')} is not an IP address`
+      : 'no gateway';
+    for (const ep of eps) excluded.push({ endpoint: ep, reason: `other network ${network} has ${why}: unreachable` });
+  }
+
+  const scale = lcm([...gatewaysByNetwork.values()].map((g) => g.length));
+  const items: LbEndpointChoice[] = direct.map((ep) => ({
+    kind: 'endpoint',
+    address: ep.address,
+    port: ep.port,
+    network: ep.network,
+    locality: ep.locality,
+    health: ep.health,
+    stale: ep.stale === true,
+    weight: scale,
+    behind: [ep],
+  }));
+  items.push(...gatewayItems(remote, gatewaysByNetwork, scale));
+
+  const { groups, duplicates } = groupItems(proxy.locality, items, {
+    addressOf: (i) => hostPort(i.address, i.port),
+    merge: (kept, dup) =>
+      kept.kind === 'gateway' && dup.kind === 'gateway'
+        ? { ...kept, weight: kept.weight + dup.weight, behind: [...kept.behind, ...dup.behind] }
+        : undefined,
+  });
+  return { localities: groups, rows: explainRows(proxy, groups, duplicates, excluded), multiNetwork };
+}
+
+/**
+ * `selectEndpoints` for one service port, the way EDS sees it: only endpoints of that port.
+ * This is what `/debug/endpointz` shows, and what the EDS generator serves.
+ */
+export function explainEndpoints(
+  proxy: SelectionProxy,
+  port: ServicePort,
+  endpoints: readonly Endpoint[],
+  gatewaysOf: GatewaysOf,
+  options: SelectOptions = {},
+): EndpointSelection {
+  return selectEndpoints(
+    proxy,
+    endpoints.filter((ep) => ep.portName === port.name),
+    gatewaysOf,
+    options,
+  );
+}
+
+function gatewayItems(
+  remote: ReadonlyMap<NetworkId, readonly Endpoint[]>,
+  gatewaysByNetwork: ReadonlyMap<NetworkId, readonly NetworkGateway[]>,
+  scale: number,
+): LbEndpointChoice[] {
+  const out: LbEndpointChoice[] = [];
+  for (const [network, gateways] of gatewaysByNetwork) {
+    const buckets = new Map<string, Endpoint[]>();
+    for (const ep of remote.get(network) ?? []) {
+      const key = `${ep.locality.region}/${ep.locality.zone}/${ep.locality.subzone}|${ep.stale === true}`;
+      const bucket = buckets.get(key);
+      if (bucket) bucket.push(ep);
+      else buckets.set(key, [ep]);
+    }
+    const share = scale / gateways.length;
+    for (const behind of buckets.values()) {
+      const first = behind[0];
+      if (!first) continue;
+      for (const gateway of gateways) {
+        out.push({
+          kind: 'gateway',
+          address: gateway.address,
+          port: gateway.port,
+          network,
+          locality: first.locality,
+          health: Health.Healthy,
+          stale: first.stale === true,
+          weight: behind.length * share,
+          behind,
+          gateway,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function explainRows(
+  proxy: SelectionProxy,
+  groups: readonly LocalityGroup<LbEndpointChoice>[],
+  duplicates: ReadonlyArray<{ item: LbEndpointChoice; keptIn: LocalityGroup<LbEndpointChoice>; merged: boolean }>,
+  excluded: readonly Excluded[],
+): EndpointRow[] {
+  const rows: EndpointRow[] = [];
+  const placement = (group: LocalityGroup<LbEndpointChoice>): string => {
+    switch (group.tier) {
+      case PriorityTier.Fresh:
+        return describeLocalityMatch(proxy.locality, group.locality);
+      case PriorityTier.Stale:
+        return `stale cluster (demoted); ${describeLocalityMatch(proxy.locality, group.locality)}`;
+      case PriorityTier.NoHealthy:
+        return 'no healthy endpoint in locality';
+    }
+  };
+  const behindRow = (ep: Endpoint, gw: LbEndpointChoice, priority: number, note: string): EndpointRow => ({
+    ...endpointFields(ep),
+    sent: false,
+    priority,
+    weight: 0,
+    reason: `other network ${ep.network} via gateway ${hostPort(gw.address, gw.port)}${note}`,
+  });
+
+  for (const group of groups) {
+    for (const item of group.endpoints) {
+      if (item.kind === 'endpoint') {
+        for (const ep of item.behind) {
+          const health = ep.health === Health.Healthy ? '' : `${ep.health}, not used for new traffic; `;
+          rows.push({ ...endpointFields(ep), sent: true, priority: group.priority, weight: item.weight, reason: `${health}${placement(group)}` });
+        }
+        continue;
+      }
+      rows.push({
+        kind: 'gateway',
+        cluster: [...new Set(item.behind.map((e) => e.cluster))].sort().join(','),
+        address: item.address,
+        port: item.port,
+        network: item.network,
+        locality: item.locality,
+        health: item.health,
+        stale: item.stale,
+        sent: true,
+        priority: group.priority,
+        weight: item.weight,
+        reason: `gateway of network ${item.network} for ${item.behind.length} healthy endpoint(s); ${placement(group)}`,
+      });
+      for (const ep of item.behind) rows.push(behindRow(ep, item, group.priority, ` (weight ${item.weight})`));
+    }
+  }
+
+  for (const { item, keptIn, merged } of duplicates) {
+    if (merged) continue; // its endpoints are listed under the gateway it was folded into
+    for (const ep of item.behind) {
+      if (item.kind === 'gateway') {
+        rows.push(behindRow(ep, item, keptIn.priority, `, already listed at priority ${keptIn.priority}`));
+      } else {
+        rows.push({
+          ...endpointFields(ep),
+          sent: false,
+          priority: keptIn.priority,
+          weight: 0,
+          reason: `duplicate address, already listed at priority ${keptIn.priority}`,
+        });
+      }
+    }
+  }
+
+  for (const { endpoint, reason } of excluded) {
+    rows.push({ ...endpointFields(endpoint), sent: false, priority: undefined, weight: 0, reason });
+  }
+  return rows;
+}
+
+function endpointFields(ep: Endpoint): Pick<EndpointRow, 'kind' | 'cluster' | 'address' | 'port' | 'network' | 'locality' | 'health' | 'stale'> {
+  return {
+    kind: 'endpoint',
+    cluster: ep.cluster,
+    address: ep.address,
+    port: ep.port,
+    network: ep.network,
+    locality: ep.locality,
+    health: ep.health,
+    stale: ep.stale === true,
+  };
+}
+
+function hostPort(address: string, port: number): string {
+  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+function lcm(values: readonly number[]): number {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  return values.reduce((acc, v) => (acc * v) / gcd(acc, v), 1);
+}
