@@ -11,7 +11,7 @@ import type {
   ServicePort,
   XdsUpdater,
 } from '@meridian/model';
-import type { ClusterChange, ClusterRegistry, ClusterStatus } from './cluster-registry.ts';
+import { ClusterState, type ClusterChange, type ClusterRegistry, type ClusterStatus } from './cluster-registry.ts';
 
 export interface AggregateRegistryOptions {
   readonly logger: Logger;
@@ -65,6 +65,24 @@ export class AggregateRegistry implements ServiceDiscovery {
     const hostnames = entry.registry.hostnames();
     this.logger.info({ cluster: id, services: hostnames.size }, 'cluster removed');
     this.onClusterChange({ cluster: id, kind: 'full', hostnames });
+  }
+
+  /**
+   * Swaps a cluster's registry for a new one (rotated credentials) in one step: clients see
+   * a single change from the old state to the new, never a gap.
+   */
+  replaceCluster(registry: ClusterRegistry): void {
+    const old = this.clusters.get(registry.id);
+    if (!old) {
+      this.addCluster(registry);
+      return;
+    }
+    old.unsubscribe();
+    const unsubscribe = registry.onChange((change) => this.onClusterChange(change));
+    this.clusters.set(registry.id, { registry, unsubscribe });
+    const hostnames = new Set([...old.registry.hostnames(), ...registry.hostnames()]);
+    this.logger.info({ cluster: registry.id, services: hostnames.size }, 'cluster replaced');
+    this.onClusterChange({ cluster: registry.id, kind: 'full', hostnames });
   }
 
   cluster(id: ClusterId): ClusterRegistry | undefined {
@@ -133,7 +151,9 @@ export class AggregateRegistry implements ServiceDiscovery {
       if (!registry) continue;
       const svc = registry.service(hostname);
       if (svc) perCluster.push(svc);
-      endpoints.push(...registry.endpoints(hostname));
+      const own = registry.endpoints(hostname);
+      // A stale cluster's endpoints stay, marked so xDS ranks them below fresh ones.
+      endpoints.push(...(registry.state === ClusterState.Stale ? own.map((e) => ({ ...e, stale: true })) : own));
     }
     return { service: mergeServices(perCluster, endpoints), endpoints };
   }

@@ -29,7 +29,10 @@ export type ClusterState = (typeof ClusterState)[keyof typeof ClusterState];
 
 export interface ClusterRegistryOptions {
   readonly cluster: ClusterId;
+  /** The network, or the fallback when `networkFromNamespace` names none. */
   readonly network: NetworkId;
+  /** A namespace whose `topology.istio.io/network` label, when set, names the network. */
+  readonly networkFromNamespace?: string | undefined;
   readonly domainSuffix: string;
   readonly logger: Logger;
 }
@@ -41,8 +44,9 @@ export interface ClusterRegistryOptions {
  */
 export class ClusterRegistry {
   readonly id: ClusterId;
-  readonly network: NetworkId;
-  private readonly ctx: ConvertContext;
+  private readonly defaultNetwork: NetworkId;
+  private readonly networkNamespace: string | undefined;
+  private ctx: ConvertContext;
   private readonly logger: Logger;
   private readonly listeners = new Set<ClusterChangeListener>();
 
@@ -66,11 +70,13 @@ export class ClusterRegistry {
   private stateValue: ClusterState = ClusterState.Syncing;
   private stateSince = Date.now();
   private lastEventAt: number | undefined;
+  private lastError: { message: string; at: number } | undefined;
   private eventCount = 0;
 
   constructor(options: ClusterRegistryOptions) {
     this.id = options.cluster;
-    this.network = options.network;
+    this.defaultNetwork = options.network;
+    this.networkNamespace = options.networkFromNamespace;
     this.ctx = { cluster: options.cluster, network: options.network, domainSuffix: options.domainSuffix };
     this.logger = options.logger.child({ component: 'cluster-registry', cluster: options.cluster });
   }
@@ -104,11 +110,24 @@ export class ClusterRegistry {
     if (this.stateValue !== ClusterState.Synced) this.setState(ClusterState.Synced);
   }
 
-  setState(state: ClusterState): void {
+  /**
+   * Moves the cluster through Syncing → Synced ⇄ Degraded → Stale. Entering or leaving
+   * Stale changes how every endpoint of the cluster ranks, so it is reported as an
+   * endpoints change of all its hostnames.
+   */
+  setState(state: ClusterState, reason?: string): void {
+    if (reason !== undefined) this.lastError = { message: reason, at: Date.now() };
     if (state === this.stateValue) return;
-    this.logger.info({ from: this.stateValue, to: state }, 'cluster state changed');
+    const from = this.stateValue;
+    const log = { from, to: state, ...(reason ? { reason } : {}) };
+    if (state === ClusterState.Degraded || state === ClusterState.Stale) this.logger.warn(log, 'cluster state changed');
+    else this.logger.info(log, 'cluster state changed');
     this.stateValue = state;
     this.stateSince = Date.now();
+    if (from === ClusterState.Stale || state === ClusterState.Stale) {
+      const keys = new Set(this.endpointsByService.keys());
+      if (keys.size > 0) this.emit('endpoints', keys);
+    }
   }
 
   get state(): ClusterState {
@@ -164,6 +183,7 @@ export class ClusterRegistry {
       state: this.stateValue,
       since: new Date(this.stateSince).toISOString(),
       lastEventAt: this.lastEventAt ? new Date(this.lastEventAt).toISOString() : null,
+      lastError: this.lastError ? { message: this.lastError.message, at: new Date(this.lastError.at).toISOString() } : null,
       events: this.eventCount,
       objects: {
         services: this.k8sServices.size,
@@ -229,8 +249,23 @@ export class ClusterRegistry {
       case 'Namespace':
         if (remove) this.namespaces.delete(key);
         else this.namespaces.set(key, event.object);
+        if (key === this.networkNamespace) this.updateNetwork(touchedEndpoints);
         break;
     }
+  }
+
+  get network(): NetworkId {
+    return this.ctx.network;
+  }
+
+  /** The system namespace's network label changed: every endpoint's network may change. */
+  private updateNetwork(touchedEndpoints: Set<string>): void {
+    const label = this.networkNamespace ? this.namespaces.get(this.networkNamespace)?.metadata?.labels?.[Label.Network] : undefined;
+    const network = label ?? this.defaultNetwork;
+    if (network === this.ctx.network) return;
+    this.logger.info({ from: this.ctx.network, to: network }, 'cluster network changed (system namespace label)');
+    this.ctx = { ...this.ctx, network };
+    for (const key of this.slicesByService.keys()) touchedEndpoints.add(key);
   }
 
   /** Returns true when the derived service changed. */
@@ -301,6 +336,7 @@ export interface ClusterStatus {
   readonly state: ClusterState;
   readonly since: string;
   readonly lastEventAt: string | null;
+  readonly lastError: { readonly message: string; readonly at: string } | null;
   readonly events: number;
   readonly objects: Readonly<Record<string, number>>;
 }

@@ -18,3 +18,23 @@ export {
 export { KubeKind, type KubeEvent, type KubeObject } from './kube-objects.ts';
 export { parseManifest, ManifestError, type ParsedManifest } from './manifest-parser.ts';
 export { ManifestDirectorySource, type ManifestSourceOptions, type ManifestFileStatus } from './manifest-source.ts';
+export {
+  ClusterManager,
+  type ClusterManagerOptions,
+  type ClusterSourceSpec,
+  type ClusterSpec,
+  type ManagedClusterStatus,
+} from './cluster-manager.ts';
+export { DiscoveryErrorCode } from './errors.ts';
+export { REQUIRED_ACCESS, missingPermissions } from './kube/access-review.ts';
+export { KubeClusterSource, type KubeClusterSourceOptions } from './kube/kube-cluster-source.ts';
+export {
+  STRICT_KUBECONFIG_POLICY,
+  kubeconfigViolations,
+  loadKubeconfigFile,
+  loadKubeconfigText,
+  tokenExpiry,
+  type KubeconfigPolicy,
+} from './kube/kubeconfig-policy.ts';
+export { InformerState, ResilientInformer, type Backoff, type InformerStatus } from './kube/resilient-informer.ts';
+export { REMOTE_SECRET_LABELS, RemoteSecretController, isRemoteSecret, type RemoteSecretStatus } from './remote-secrets.ts';

@@ -62,7 +62,16 @@ describe('parseConfig', () => {
       listen: { xds: '0.0.0.0:15010', http: '0.0.0.0:15014' },
       debounce: { quietMs: 100, maxMs: 1000 },
       clusterLocalHosts: ['*.kube-system.svc.cluster.local', 'kubernetes.default.svc.cluster.local'],
-      clusters: [{ id: 'east', manifests: path.join(tmp, 'east') }],
+      clusters: [{ id: 'east', manifests: path.join(tmp, 'east'), primary: false }],
+      namespace: 'meridian-system',
+      remoteSecrets: { enabled: true },
+      discovery: {
+        staleAfterMs: 300_000,
+        readinessTimeoutMs: 30_000,
+        backoff: { initialMs: 1000, maxMs: 30_000 },
+        kubeconfigPolicy: { allowExec: false, allowAuthProviders: false, allowFileReferences: false },
+      },
+      networks: {},
       log: { level: 'info' },
       shutdown: { graceMs: 5000 },
     });
@@ -91,8 +100,8 @@ clusters:
     assert.equal(config.log.level, 'warn');
     assert.equal(config.shutdown.graceMs, 0);
     assert.deepEqual(config.clusters, [
-      { id: 'east', network: 'net-1', manifests: path.join(tmp, 'east') },
-      { id: 'west', manifests: path.join(tmp, 'west') },
+      { id: 'east', network: 'net-1', manifests: path.join(tmp, 'east'), primary: false },
+      { id: 'west', manifests: path.join(tmp, 'west'), primary: false },
     ]);
   });
 
@@ -127,7 +136,8 @@ clusters:
     { name: 'not a mapping', text: '- east\n- west\n', want: [/^\(root\): /] },
     { name: 'unknown top-level key', text: `${CLUSTERS}tracing: {}\n`, want: [/^\(root\): .*"tracing"/] },
     { name: 'unknown key under listen', text: `${CLUSTERS}listen: { grpc: "0.0.0.0:1" }\n`, want: [/^listen: .*"grpc"/] },
-    { name: 'unknown key in a cluster', text: `${CLUSTERS}    kubeconfig: x\n`, want: [/^clusters\[0\]: .*"kubeconfig"/] },
+    { name: 'unknown key in a cluster', text: `${CLUSTERS}    kubeconfg: x\n`, want: [/^clusters\[0\]: .*"kubeconfg"/] },
+    { name: 'two sources for one cluster', text: `${CLUSTERS}    kubeconfig: x\n`, want: [/^clusters\[0\]\.manifests: exactly one of manifests or kubeconfig/] },
     {
       name: 'several problems at once',
       text: 'listen: { xds: nope }\ndebounce: { maxMs: -5 }\nclusters:\n  - id: east\n    manifests: ./east\n  - id: ""\n    manifests: ./west\n',

@@ -12,7 +12,13 @@ import { z } from 'zod';
 export const ENV = {
   MERIDIAN_CONFIG: { default: '', description: 'Config file used when `serve` gets no --config.' },
   MERIDIAN_LOG_LEVEL: { default: '', description: 'Overrides log.level (trace, debug, info, warn, error).' },
+  POD_NAMESPACE: { default: '', description: "Meridian's namespace when `namespace` is not set (the Downward API sets it)." },
+  MERIDIAN_CLUSTER_ID: { default: 'primary', description: 'ID of the in-cluster primary when no cluster is marked primary.' },
+  KUBERNETES_SERVICE_HOST: { default: '', description: 'Set by Kubernetes in every pod: Meridian runs in a cluster.' },
 } as const;
+
+/** Where Kubernetes mounts a pod's service-account token: with the env above, "in a cluster". */
+const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 export function readEnv(name: keyof typeof ENV, env: NodeJS.ProcessEnv = process.env): string {
   return env[name] ?? ENV[name].default;
@@ -29,10 +35,24 @@ const dnsLabelish = z
   .min(1)
   .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'lowercase letters, digits, "-" and "."');
 
-const clusterSchema = z.strictObject({
-  id: dnsLabelish.describe('Cluster ID: unique, used in node metadata CLUSTER_ID'),
-  network: z.string().min(1).optional().describe('Network of the cluster; defaults to the cluster ID'),
-  manifests: z.string().min(1).describe('Directory of Kubernetes YAML describing the cluster'),
+const clusterSchema = z
+  .strictObject({
+    id: dnsLabelish.describe('Cluster ID: unique, used in node metadata CLUSTER_ID'),
+    network: z.string().min(1).optional().describe('Network of the cluster; defaults to the cluster ID'),
+    manifests: z.string().min(1).optional().describe('Directory of Kubernetes YAML describing the cluster'),
+    kubeconfig: z.string().min(1).optional().describe('Kubeconfig file of the cluster (or "in-cluster")'),
+    context: z.string().min(1).optional().describe('Context in the kubeconfig; default its current context'),
+    primary: z.boolean().default(false).describe('The cluster Meridian runs in: remote secrets are read from it'),
+  })
+  .superRefine((c, ctx) => {
+    const sources = [c.manifests, c.kubeconfig].filter((v) => v !== undefined).length;
+    if (sources !== 1) ctx.addIssue({ code: 'custom', message: 'exactly one of manifests or kubeconfig is required', path: ['manifests'] });
+    if (c.context && !c.kubeconfig) ctx.addIssue({ code: 'custom', message: 'context needs kubeconfig', path: ['context'] });
+  });
+
+const gatewaySchema = z.strictObject({
+  address: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(15443),
 });
 
 export const configSchema = z.strictObject({
@@ -54,7 +74,28 @@ export const configSchema = z.strictObject({
   clusterLocalHosts: z
     .array(z.string().min(1))
     .default(['*.kube-system.svc.cluster.local', 'kubernetes.default.svc.cluster.local']),
-  clusters: z.array(clusterSchema).min(1, 'at least one cluster is required'),
+  clusters: z.array(clusterSchema).default([]),
+  /** Meridian's own namespace: remote secrets live here; its network label names a cluster's network. */
+  namespace: dnsLabelish.optional(),
+  remoteSecrets: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+  discovery: z
+    .strictObject({
+      staleAfterMs: z.number().int().min(0).default(300_000),
+      readinessTimeoutMs: z.number().int().min(0).default(30_000),
+      backoff: z
+        .strictObject({ initialMs: z.number().int().min(1).default(1000), maxMs: z.number().int().min(1).default(30_000) })
+        .prefault({}),
+      /** What kubeconfigs from remote secrets may use; all off by default (see README). */
+      kubeconfigPolicy: z
+        .strictObject({
+          allowExec: z.boolean().default(false),
+          allowAuthProviders: z.boolean().default(false),
+          allowFileReferences: z.boolean().default(false),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  networks: z.record(z.string().min(1), z.strictObject({ gateways: z.array(gatewaySchema).default([]) })).default({}),
   log: z
     .strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -106,11 +147,26 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     const first = seen.get(c.id);
     if (first !== undefined) problems.push(`clusters[${i}].id: duplicate cluster id "${c.id}" (also clusters[${first}])`);
     else seen.set(c.id, i);
-    c.manifests = path.resolve(baseDir, c.manifests);
-    if (!existsSync(c.manifests) || !statSync(c.manifests).isDirectory()) {
-      problems.push(`clusters[${i}].manifests: not a directory: ${c.manifests}`);
+    if (c.manifests !== undefined) {
+      c.manifests = path.resolve(baseDir, c.manifests);
+      if (!existsSync(c.manifests) || !statSync(c.manifests).isDirectory()) {
+        problems.push(`clusters[${i}].manifests: not a directory: ${c.manifests}`);
+      }
+    }
+    if (c.kubeconfig !== undefined && c.kubeconfig !== 'in-cluster') {
+      c.kubeconfig = path.resolve(baseDir, c.kubeconfig);
+      if (!existsSync(c.kubeconfig)) problems.push(`clusters[${i}].kubeconfig: no such file: ${c.kubeconfig}`);
     }
   });
+  const primaries = config.clusters.flatMap((c, i) => (c.primary ? [i] : []));
+  if (primaries.length > 1) problems.push(`clusters[${primaries[1]}].primary: only one cluster can be primary (also clusters[${primaries[0]}])`);
+  const inCluster = readEnv('KUBERNETES_SERVICE_HOST', env) !== '' && existsSync(IN_CLUSTER_TOKEN);
+  if (primaries.length === 0 && inCluster) {
+    // Inside Kubernetes with no primary configured, the cluster Meridian runs in is the primary.
+    config.clusters.unshift({ id: readEnv('MERIDIAN_CLUSTER_ID', env), kubeconfig: 'in-cluster', primary: true });
+  }
+  if (config.clusters.length === 0) problems.push('clusters: at least one cluster is required (or run inside Kubernetes)');
+  config.namespace ??= readEnv('POD_NAMESPACE', env) || 'meridian-system';
   if (problems.length > 0) throw new ConfigError(file, problems);
   const level = readEnv('MERIDIAN_LOG_LEVEL', env);
   if (level) {

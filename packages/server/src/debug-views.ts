@@ -1,4 +1,4 @@
-import type { AggregateRegistry, ManifestDirectorySource } from '@meridian/discovery';
+import type { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
 import { TYPE_SHORT_NAME, type AdsServer, type PushCoordinator, type TypeUrl } from '@meridian/xds';
 
 /** `/debug/registryz`: every merged service with its endpoints per cluster. */
@@ -26,13 +26,11 @@ export function registryView(registry: AggregateRegistry): object {
   };
 }
 
-/** `/debug/clusterz`: each cluster's state and its source's view (files and their errors). */
-export function clustersView(registry: AggregateRegistry, sources: ReadonlyMap<string, ManifestDirectorySource>): object {
+/** `/debug/clusterz`: each cluster's state, its source (files or informers), and remote secrets. */
+export function clustersView(clusters: ClusterManager, remoteSecrets: RemoteSecretController | undefined): object {
   return {
-    clusters: registry.clusterStatuses().map((status) => ({
-      ...status,
-      source: { type: 'manifests', ...sources.get(status.id)?.status() },
-    })),
+    clusters: clusters.statuses(),
+    remoteSecrets: remoteSecrets?.status() ?? null,
   };
 }
 

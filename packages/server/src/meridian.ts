@@ -1,12 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
-import {
-  AggregateRegistry,
-  ClusterRegistry,
-  ManifestDirectorySource,
-} from '@meridian/discovery';
+import { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
 import type { Logger } from '@meridian/model';
 import { AdsServer, MeshResources, PushCoordinator, TYPE_SHORT_NAME } from '@meridian/xds';
-import type { FastifyInstance } from 'fastify';
+import { clusterSpecFor } from './clusters.ts';
 import { splitHostPort, type MeridianConfig } from './config.ts';
 import { clustersView, registryView, syncView } from './debug-views.ts';
 import { startHttp } from './http.ts';
@@ -16,6 +12,7 @@ export interface RunningMeridian {
   readonly xdsPort: number;
   readonly httpPort: number;
   readonly registry: AggregateRegistry;
+  readonly clusters: ClusterManager;
   readonly ads: AdsServer;
   readonly metrics: Metrics;
   /** Graceful stop: refuse new streams, ask proxies to reconnect elsewhere, close. */
@@ -25,29 +22,36 @@ export interface RunningMeridian {
 /** Wires discovery → push → ADS and the HTTP views, from a validated config. */
 export async function startMeridian(config: MeridianConfig, logger: Logger): Promise<RunningMeridian> {
   const startedAt = performance.now();
-  const metrics = createMetrics();
+  // The cluster gauges read the manager, which exists a few lines below.
+  let clusterStatuses: () => ReturnType<ClusterManager['statuses']> = () => [];
+  const metrics = createMetrics(() => clusterStatuses());
   const registry = new AggregateRegistry({ logger });
-  const sources = new Map<string, ManifestDirectorySource>();
-  const networks = new Map<string, string>();
-
-  for (const cluster of config.clusters) {
-    const network = cluster.network ?? cluster.id;
-    networks.set(cluster.id, network);
-    const clusterRegistry = new ClusterRegistry({ cluster: cluster.id, network, domainSuffix: config.domainSuffix, logger });
-    registry.addCluster(clusterRegistry);
-    sources.set(cluster.id, new ManifestDirectorySource({ directory: cluster.manifests, registry: clusterRegistry, logger }));
-  }
+  registry.setConfiguredGateways(
+    Object.entries(config.networks).flatMap(([network, n]) =>
+      n.gateways.map((g) => ({ network, address: g.address, port: g.port, source: 'config' })),
+    ),
+  );
+  const namespace = config.namespace ?? 'meridian-system';
+  const clusters = new ClusterManager({
+    aggregate: registry,
+    domainSuffix: config.domainSuffix,
+    systemNamespace: namespace,
+    staleAfterMs: config.discovery.staleAfterMs,
+    backoff: config.discovery.backoff,
+    logger,
+  });
+  clusterStatuses = () => clusters.statuses();
 
   const resources = new MeshResources({
     discovery: registry,
     domainSuffix: config.domainSuffix,
     clusterLocalHosts: config.clusterLocalHosts,
   });
-  const defaultCluster = config.clusters[0]?.id ?? '';
+  const primary = config.clusters.find((c) => c.primary) ?? config.clusters[0];
   const ads = new AdsServer({
     source: resources,
     logger,
-    proxyDefaults: { cluster: defaultCluster, networkOf: (c) => networks.get(c) ?? c },
+    proxyDefaults: { cluster: primary?.id ?? '', networkOf: (c) => registry.cluster(c)?.network ?? c },
     hooks: {
       onConnect: (c) => metrics.connectedProxies.inc({ type: c.proxy.type, cluster: c.proxy.cluster }),
       onDisconnect: (c) => metrics.connectedProxies.dec({ type: c.proxy.type, cluster: c.proxy.cluster }),
@@ -70,8 +74,35 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
   });
   registry.setUpdater(push);
 
-  // Sources load before the gRPC port opens, so the first proxy gets the whole mesh.
-  await Promise.all([...sources.values()].map((s) => s.start()));
+  // Readiness: every configured cluster synced, or the timeout passed (then say which are missing).
+  const configuredIds = config.clusters.map((c) => c.id);
+  const readinessDeadline = Date.now() + config.discovery.readinessTimeoutMs;
+  let remoteSecrets: RemoteSecretController | undefined;
+
+  // HTTP first, so liveness and readiness answer while clusters sync.
+  const httpAddress = splitHostPort(config.listen.http);
+  const http = await startHttp({
+    host: httpAddress.host,
+    port: httpAddress.port,
+    logger,
+    metrics,
+    views: {
+      ready: () => {
+        const missing = configuredIds.filter((id) => !clusters.hasSynced(id));
+        const timedOut = Date.now() >= readinessDeadline;
+        return {
+          ready: missing.length === 0 || timedOut,
+          detail: missing.length === 0 ? { waitingFor: [] } : timedOut ? { missing, waitingFor: [] } : { waitingFor: missing },
+        };
+      },
+      debug: {
+        registryz: () => registryView(registry),
+        clusterz: () => clustersView(clusters, remoteSecrets),
+        syncz: (q) => syncView(ads, push, q),
+        cachez: () => resources.stats,
+      },
+    },
+  });
 
   const grpcServer = new grpc.Server({
     'grpc.keepalive_time_ms': 30_000,
@@ -79,67 +110,57 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
   });
-  ads.addTo(grpcServer);
-  const xds = splitHostPort(config.listen.xds);
-  const xdsPort = await new Promise<number>((resolve, reject) =>
-    grpcServer.bindAsync(`${xds.host}:${xds.port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
-      err ? reject(err) : resolve(port),
-    ),
-  );
-
-  let http: { app: FastifyInstance; port: number } | undefined;
+  let xdsPort = 0;
   try {
-    const httpAddress = splitHostPort(config.listen.http);
-    http = await startHttp({
-      host: httpAddress.host,
-      port: httpAddress.port,
-      logger,
-      metrics,
-      views: {
-        ready: () => {
-          const waiting = registry.clusterStatuses().filter((c) => c.state === 'Syncing').map((c) => c.id);
-          return { ready: waiting.length === 0, detail: { waitingFor: waiting } };
-        },
-        debug: {
-          registryz: () => registryView(registry),
-          clusterz: () => clustersView(registry, sources),
-          syncz: (q) => syncView(ads, push, q),
-          cachez: () => resources.stats,
-        },
+    for (const cluster of config.clusters) await clusters.add(clusterSpecFor(cluster));
+    if (primary?.kubeconfig !== undefined && config.remoteSecrets.enabled) {
+      const primarySpec = clusterSpecFor(primary);
+      if (primarySpec.source.type === 'kubernetes') {
+        remoteSecrets = new RemoteSecretController({
+          kubeConfig: primarySpec.source.kubeConfig,
+          namespace,
+          manager: clusters,
+          policy: config.discovery.kubeconfigPolicy,
+          backoff: config.discovery.backoff,
+          logger,
+        });
+        remoteSecrets.start();
+      }
+    }
+    // The gRPC port opens once clusters have synced (or the readiness timeout passed), so the
+    // first proxies get the whole mesh rather than whatever had loaded.
+    const missing = await clusters.waitForSync(configuredIds, Math.max(0, readinessDeadline - Date.now()));
+    if (missing.length > 0) logger.error({ missing }, 'clusters not synced within the readiness timeout; serving without them');
+
+    ads.addTo(grpcServer);
+    const xds = splitHostPort(config.listen.xds);
+    xdsPort = await new Promise<number>((resolve, reject) =>
+      grpcServer.bindAsync(`${xds.host}:${xds.port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(err) : resolve(port),
+      ),
+    );
+    logger.info(
+      {
+        xds: `${xds.host}:${xdsPort}`,
+        http: `${httpAddress.host}:${http.port}`,
+        clusters: clusters.ids(),
+        services: registry.services().length,
+        startupMs: Math.round(performance.now() - startedAt),
       },
-    });
+      'meridian ready',
+    );
   } catch (err) {
     grpcServer.forceShutdown();
+    await remoteSecrets?.stop();
+    await clusters.stop();
+    await http.app.close();
     throw err;
   }
-
-  const refreshGauges = () => {
-    for (const status of registry.clusterStatuses()) {
-      metrics.clusterServices.set({ cluster: status.id }, status.objects['services'] ?? 0);
-      const errors = sources.get(status.id)?.status().files.filter((f) => f.error).length ?? 0;
-      metrics.manifestErrors.set({ cluster: status.id }, errors);
-    }
-  };
-  const gaugeTimer = setInterval(refreshGauges, 5000);
-  gaugeTimer.unref();
-  refreshGauges();
-
-  logger.info(
-    {
-      xds: `${xds.host}:${xdsPort}`,
-      http: `${splitHostPort(config.listen.http).host}:${http.port}`,
-      clusters: config.clusters.map((c) => c.id),
-      services: registry.services().length,
-      startupMs: Math.round(performance.now() - startedAt),
-    },
-    'meridian ready',
-  );
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       logger.info({ proxies: ads.list().length }, 'shutting down');
-      clearInterval(gaugeTimer);
       push.stop();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
@@ -153,10 +174,11 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         // Streams never end by themselves: tell proxies to go elsewhere so tryShutdown can finish.
         ads.closeAll(grpc.status.UNAVAILABLE, 'server shutting down');
       });
-      await Promise.all([...sources.values()].map((s) => s.stop()));
-      await http?.app.close();
+      await remoteSecrets?.stop();
+      await clusters.stop();
+      await http.app.close();
       logger.info('stopped');
     })());
 
-  return { xdsPort, httpPort: http.port, registry, ads, metrics, stop };
+  return { xdsPort, httpPort: http.port, registry, clusters, ads, metrics, stop };
 }

@@ -11,12 +11,26 @@ export interface Metrics {
   readonly rejects: Counter<'type'>;
   readonly convergence: Histogram<'type'>;
   readonly debouncedPushes: Counter<'kind'>;
+  readonly clusters: Gauge<'state'>;
+  readonly clusterState: Gauge<'cluster' | 'state'>;
   readonly clusterServices: Gauge<'cluster'>;
+  readonly clusterEvents: Gauge<'cluster'>;
   readonly manifestErrors: Gauge<'cluster'>;
 }
 
+const CLUSTER_STATES = ['Syncing', 'Synced', 'Degraded', 'Stale'] as const;
+
+/** What the cluster gauges read when Prometheus scrapes. */
+export interface ClusterFigures {
+  readonly id: string;
+  readonly state: string;
+  readonly events: number;
+  readonly objects: Readonly<Record<string, number>>;
+  readonly source: { readonly type: string; readonly files?: ReadonlyArray<{ readonly error?: unknown }> };
+}
+
 /** One registry per server instance, so several instances in one process do not collide. */
-export function createMetrics(): Metrics {
+export function createMetrics(clusterFigures: () => readonly ClusterFigures[] = () => []): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'meridian_process_' });
   const registers = [registry];
@@ -59,17 +73,55 @@ export function createMetrics(): Metrics {
       labelNames: ['kind'],
       registers,
     }),
+    clusters: new Gauge({
+      name: 'meridian_clusters',
+      help: 'Clusters by state (Syncing, Synced, Degraded, Stale).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const all = clusterFigures();
+        for (const state of CLUSTER_STATES) this.set({ state }, all.filter((c) => c.state === state).length);
+      },
+    }),
+    clusterState: new Gauge({
+      name: 'meridian_cluster_state',
+      help: '1 for the state each cluster is in.',
+      labelNames: ['cluster', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of clusterFigures()) this.set({ cluster: c.id, state: c.state }, 1);
+      },
+    }),
+    clusterEvents: new Gauge({
+      name: 'meridian_cluster_events',
+      help: 'Kubernetes events (or manifest changes) applied per cluster since it was added.',
+      labelNames: ['cluster'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of clusterFigures()) this.set({ cluster: c.id }, c.events);
+      },
+    }),
     clusterServices: new Gauge({
       name: 'meridian_cluster_services',
       help: 'Services known per cluster.',
       labelNames: ['cluster'],
       registers,
+      collect() {
+        this.reset();
+        for (const c of clusterFigures()) this.set({ cluster: c.id }, c.objects['services'] ?? 0);
+      },
     }),
     manifestErrors: new Gauge({
       name: 'meridian_manifest_errors',
       help: 'Manifest files currently failing to parse, per cluster (their last good state is served).',
       labelNames: ['cluster'],
       registers,
+      collect() {
+        this.reset();
+        for (const c of clusterFigures()) if (c.source.type === 'manifests') this.set({ cluster: c.id }, c.source.files?.filter((f) => f.error).length ?? 0);
+      },
     }),
   };
 }

@@ -1,0 +1,158 @@
+import {
+  CoreV1Api,
+  DiscoveryV1Api,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import type { Logger } from '@meridian/model';
+import { ClusterState, type ClusterRegistry } from '../cluster-registry.ts';
+import type { KubeEvent, KubeKind } from '../kube-objects.ts';
+import { ResilientInformer, type Backoff, type InformerStatus } from './resilient-informer.ts';
+
+export interface KubeClusterSourceOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly registry: ClusterRegistry;
+  readonly logger: Logger;
+  readonly backoff: Backoff;
+  /** How long a cluster may be unreachable before its endpoints are demoted as stale. */
+  readonly staleAfterMs: number;
+  /** Items per list page. */
+  readonly pageSize?: number;
+}
+
+const PAGE_SIZE = 500;
+
+/**
+ * One cluster read through the Kubernetes API: an informer per kind, their events applied
+ * to the cluster's registry in batches (one per event-loop turn). Nothing is applied until
+ * every informer has listed once, so a half-synced cluster never shows as "no endpoints".
+ * Any informer failing makes the cluster Degraded (its last state keeps serving); after
+ * `staleAfterMs` it becomes Stale; all informers synced again make it Synced.
+ */
+export class KubeClusterSource {
+  private readonly registry: ClusterRegistry;
+  private readonly logger: Logger;
+  private readonly informers: Array<ResilientInformer<KubernetesObject>>;
+  private readonly staleAfterMs: number;
+  private pending: KubeEvent[] = [];
+  private flushScheduled = false;
+  private initialSyncDone = false;
+  private staleTimer: NodeJS.Timeout | undefined;
+  private syncWaiters: Array<() => void> = [];
+  private stopped = false;
+  lastSyncedAt: number | undefined;
+
+  constructor(options: KubeClusterSourceOptions) {
+    this.registry = options.registry;
+    this.staleAfterMs = options.staleAfterMs;
+    this.logger = options.logger.child({ component: 'kube-source', cluster: options.registry.id });
+    const core = options.kubeConfig.makeApiClient(CoreV1Api);
+    const discovery = options.kubeConfig.makeApiClient(DiscoveryV1Api);
+    const limit = options.pageSize ?? PAGE_SIZE;
+    const page = (c: string | undefined) => ({ limit, ...(c ? { _continue: c } : {}) });
+    const informer = <T extends KubernetesObject>(
+      kind: KubeKind,
+      path: string,
+      listPage: (c: string | undefined) => Promise<KubernetesListObject<T>>,
+    ) =>
+      new ResilientInformer<T>({
+        name: kind,
+        kubeConfig: options.kubeConfig,
+        path,
+        listPage,
+        backoff: options.backoff,
+        logger: this.logger,
+        onEvent: (type, object) => this.enqueue({ type, kind, object } as KubeEvent),
+        onStateChange: () => this.updateState(),
+      }) as unknown as ResilientInformer<KubernetesObject>;
+    this.informers = [
+      informer('Namespace', '/api/v1/namespaces', (c) => core.listNamespace(page(c))),
+      informer('Node', '/api/v1/nodes', (c) => core.listNode(page(c))),
+      informer('Pod', '/api/v1/pods', (c) => core.listPodForAllNamespaces(page(c))),
+      informer('Service', '/api/v1/services', (c) => core.listServiceForAllNamespaces(page(c))),
+      informer('EndpointSlice', '/apis/discovery.k8s.io/v1/endpointslices', (c) =>
+        discovery.listEndpointSliceForAllNamespaces(page(c)),
+      ),
+    ];
+  }
+
+  start(): void {
+    this.logger.info('connecting');
+    for (const i of this.informers) i.start();
+  }
+
+  /** Resolves once every informer has listed (or `timeoutMs` passed); true if synced. */
+  waitForSync(timeoutMs: number): Promise<boolean> {
+    if (this.initialSyncDone) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.syncWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  get hasSynced(): boolean {
+    return this.initialSyncDone;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.staleTimer) clearTimeout(this.staleTimer);
+    await Promise.all(this.informers.map((i) => i.stop()));
+  }
+
+  informerStatuses(): InformerStatus[] {
+    return this.informers.map((i) => i.status());
+  }
+
+  private enqueue(event: KubeEvent): void {
+    if (this.stopped) return;
+    this.pending.push(event);
+    if (!this.initialSyncDone || this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Callbacks for one cluster are applied in order, one batch per turn of the event loop. */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.stopped) return;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      this.registry.apply(batch);
+    } catch (err) {
+      this.logger.error({ err, events: batch.length }, 'applying events failed');
+    }
+  }
+
+  private updateState(): void {
+    if (this.stopped) return;
+    const failed = this.informers.filter((i) => i.state === 'failed');
+    const allSynced = this.informers.every((i) => i.state === 'synced');
+    if (!this.initialSyncDone) {
+      if (!allSynced) return;
+      this.initialSyncDone = true;
+      this.logger.info({ events: this.pending.length }, 'initial sync complete');
+      this.flush();
+      for (const w of this.syncWaiters.splice(0)) w();
+    }
+    if (allSynced) {
+      if (this.staleTimer) clearTimeout(this.staleTimer);
+      this.staleTimer = undefined;
+      this.lastSyncedAt = Date.now();
+      this.registry.setState(ClusterState.Synced);
+      return;
+    }
+    if (failed.length > 0 && this.registry.state !== ClusterState.Stale) {
+      this.registry.setState(ClusterState.Degraded, failed.map((i) => `${i.name}: ${i.status().lastError ?? 'failed'}`).join('; '));
+      this.staleTimer ??= setTimeout(() => {
+        this.staleTimer = undefined;
+        if (this.registry.state === ClusterState.Degraded) this.registry.setState(ClusterState.Stale);
+      }, this.staleAfterMs);
+    }
+  }
+}
