@@ -85,3 +85,4 @@ export {
   type CertificateSigner,
 } from './certificate-service.ts';
 export { CertificateClient, type CertificateClientOptions, type CreateCertificateRequest } from './certificate-client.ts';
+export { TlsMaterialProvider, optionalClientCertCredentials, type TlsMaterial } from './tls-credentials.ts';
