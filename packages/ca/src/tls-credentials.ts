@@ -32,9 +32,13 @@ export class TlsMaterialProvider implements grpc.experimental.CertificateProvide
     for (const l of this.#identity) l(this.#identityUpdate());
   }
 
+  // The first update is deferred: grpc-js registers its own watcher only after adding these
+  // listeners, so an update delivered synchronously would be lost and every handshake dropped.
   addCaCertificateListener(listener: CaListener): void {
     this.#ca.add(listener);
-    listener(this.#caUpdate());
+    queueMicrotask(() => {
+      if (this.#ca.has(listener)) listener(this.#caUpdate());
+    });
   }
 
   removeCaCertificateListener(listener: CaListener): void {
@@ -43,7 +47,9 @@ export class TlsMaterialProvider implements grpc.experimental.CertificateProvide
 
   addIdentityCertificateListener(listener: IdentityListener): void {
     this.#identity.add(listener);
-    listener(this.#identityUpdate());
+    queueMicrotask(() => {
+      if (this.#identity.has(listener)) listener(this.#identityUpdate());
+    });
   }
 
   removeIdentityCertificateListener(listener: IdentityListener): void {

@@ -75,7 +75,7 @@ describe('KubeTokenAuthenticator', () => {
 
   it('needs a bearer token', async () => {
     const { run } = setup(() => valid('system:serviceaccount:shop:cart'));
-    for (const md of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer ' }]) {
+    for (const md of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer ' }] as Record<string, string>[]) {
       const r = await run(md);
       assert.ok(!r.ok && r.reason === 'no bearer token', JSON.stringify(md));
     }
