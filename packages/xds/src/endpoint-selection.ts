@@ -8,7 +8,7 @@ import {
   type ProxyNode,
   type ServicePort,
 } from '@meridian/model';
-import { describeLocalityMatch, groupItems, PriorityTier, type LocalityGroup } from './priority.ts';
+import { describeLocalityMatch, groupItems, PriorityTier, type DuplicateItem, type LocalityGroup } from './priority.ts';
 
 /**
  * Which endpoints a proxy gets for one service port, where, and why. This is the one
@@ -254,7 +254,7 @@ function gatewayItems(
 function explainRows(
   proxy: SelectionProxy,
   groups: readonly LocalityGroup<LbEndpointChoice>[],
-  duplicates: ReadonlyArray<{ item: LbEndpointChoice; keptIn: LocalityGroup<LbEndpointChoice>; merged: boolean }>,
+  duplicates: readonly DuplicateItem<LbEndpointChoice>[],
   excluded: readonly Excluded[],
 ): EndpointRow[] {
   const rows: EndpointRow[] = [];
@@ -268,13 +268,16 @@ function explainRows(
         return 'no healthy endpoint in locality';
     }
   };
-  const behindRow = (ep: Endpoint, gw: LbEndpointChoice, priority: number, note: string): EndpointRow => ({
-    ...endpointFields(ep),
-    sent: false,
-    priority,
-    weight: 0,
-    reason: `other network ${ep.network} via gateway ${hostPort(gw.address, gw.port)}${note}`,
-  });
+  // An endpoint behind several gateways gets one row naming all of them.
+  const behind = new Map<Endpoint, { priority: number; vias: string[] }>();
+  const via = (ep: Endpoint, priority: number, text: string): void => {
+    const seen = behind.get(ep);
+    if (!seen) behind.set(ep, { priority, vias: [text] });
+    else {
+      seen.priority = Math.min(seen.priority, priority);
+      seen.vias.push(text);
+    }
+  };
 
   for (const group of groups) {
     for (const item of group.endpoints) {
@@ -299,15 +302,15 @@ function explainRows(
         weight: item.weight,
         reason: `gateway of network ${item.network} for ${item.behind.length} healthy endpoint(s); ${placement(group)}`,
       });
-      for (const ep of item.behind) rows.push(behindRow(ep, item, group.priority, ` (weight ${item.weight})`));
+      for (const ep of item.behind) via(ep, group.priority, `${hostPort(item.address, item.port)} (weight ${item.weight})`);
     }
   }
 
   for (const { item, keptIn, merged } of duplicates) {
-    if (merged) continue; // its endpoints are listed under the gateway it was folded into
+    if (merged) continue; // its endpoints are in the `behind` of the gateway it was folded into
     for (const ep of item.behind) {
       if (item.kind === 'gateway') {
-        rows.push(behindRow(ep, item, keptIn.priority, `, already listed at priority ${keptIn.priority}`));
+        via(ep, keptIn.priority, `${hostPort(item.address, item.port)} (already listed at priority ${keptIn.priority})`);
       } else {
         rows.push({
           ...endpointFields(ep),
@@ -320,6 +323,10 @@ function explainRows(
     }
   }
 
+  for (const [ep, { priority, vias }] of behind) {
+    const gateways = vias.length > 1 ? 'gateways' : 'gateway';
+    rows.push({ ...endpointFields(ep), sent: false, priority, weight: 0, reason: `other network ${ep.network} via ${gateways} ${vias.join(', ')}` });
+  }
   for (const { endpoint, reason } of excluded) {
     rows.push({ ...endpointFields(endpoint), sent: false, priority: undefined, weight: 0, reason });
   }

@@ -210,4 +210,70 @@ describe('MeshResources', () => {
     const svcChange = { kind: 'full' as const, hostnames: new Set(['echo.demo.svc.cluster.local']), reasons: [] };
     assert.equal(resources.affects(svcChange, TypeUrl.Listener, proxy(), 'echo:7070'), true);
   });
+
+  it('EDS end to end: gateway substitution by proxy network, stale demotion, and a gateway change', () => {
+    const { resources, discovery } = setup();
+    const hostname = 'echo.demo.svc.cluster.local';
+    const name = `outbound|7070||${hostname}`;
+    discovery.eps[hostname] = [
+      ep('10.0.0.1', 'east', 'us-east'),
+      { ...ep('10.0.0.2', 'east', 'us-east'), cluster: 'east-2', stale: true },
+      ep('10.1.0.1', 'west', 'us-west'),
+      ep('10.1.0.2', 'west', 'us-west'),
+    ];
+    discovery.gateways = [
+      { network: 'west', address: '192.0.2.10', port: 15443, source: 'config' },
+      { network: 'east', address: '192.0.2.20', port: 15443, source: 'config' },
+    ];
+    resources.invalidate({ kind: 'full', hostnames: new Set(), reasons: ['gateways'] });
+    type Cla = {
+      endpoints: Array<{
+        locality: { region: string };
+        priority?: number;
+        load_balancing_weight: { value: number };
+        lb_endpoints: Array<{ endpoint: { address: { socket_address: { address: string; port_value: number } } }; health_status: string; load_balancing_weight: { value: number } }>;
+      }>;
+    };
+    const eds = (p: ProxyNode) => {
+      const cla = decode(TypeUrl.Endpoint, resources.generate(TypeUrl.Endpoint, p, new Set([name]))[0]) as Cla;
+      return cla.endpoints.map((l) => [
+        l.priority ?? 0,
+        l.locality.region,
+        l.load_balancing_weight.value,
+        l.lb_endpoints.map((e) => `${e.endpoint.address.socket_address.address}:${e.endpoint.address.socket_address.port_value} ${e.health_status} ${e.load_balancing_weight.value}`),
+      ]);
+    };
+    const eastProxy = proxy({ locality: { region: 'us-east', zone: '', subzone: '' } });
+    assert.deepEqual(eds(eastProxy), [
+      [0, 'us-east', 1, ['10.0.0.1:17070 HEALTHY 1']],
+      [1, 'us-west', 2, ['192.0.2.10:15443 HEALTHY 2']],
+      [2, 'us-east', 1, ['10.0.0.2:17070 HEALTHY 1']],
+    ], 'east proxy: west behind its gateway, the stale east endpoint below every fresh one');
+    const westProxy = proxy({ cluster: 'west', network: 'west', locality: { region: 'us-west', zone: '', subzone: '' } });
+    assert.deepEqual(eds(westProxy), [
+      [0, 'us-west', 2, ['10.1.0.1:17070 HEALTHY 1', '10.1.0.2:17070 HEALTHY 1']],
+      [1, 'us-east', 1, ['192.0.2.20:15443 HEALTHY 1']],
+    ], 'west proxy: east behind its gateway, listed once although a stale endpoint stands behind it too');
+
+    // The explanation is the same computation, so it agrees with what EDS served.
+    const [explained] = resources.explainEndpoints(eastProxy, hostname);
+    assert.equal(explained?.clusterName, name);
+    assert.deepEqual(
+      explained?.selection.rows.filter((r) => r.sent).map((r) => `${r.address} p${r.priority ?? '-'} w${r.weight}`),
+      ['10.0.0.1 p0 w1', '192.0.2.10 p1 w2', '10.0.0.2 p2 w1'],
+    );
+    assert.ok(explained?.selection.rows.some((r) => r.address === '10.1.0.1' && r.reason === 'other network west via gateway 192.0.2.10:15443 (weight 2)'));
+
+    // West's gateway goes away: the discovery side sends a full push for everything.
+    discovery.gateways = discovery.gateways.filter((g) => g.network !== 'west');
+    resources.invalidate({ kind: 'full', hostnames: new Set(), reasons: ['gateways'] });
+    assert.deepEqual(
+      eds(eastProxy),
+      [
+        [0, 'us-east', 1, ['10.0.0.1:17070 HEALTHY 1']],
+        [1, 'us-east', 1, ['10.0.0.2:17070 HEALTHY 1']],
+      ],
+      'a network without a gateway contributes nothing; priorities renumbered',
+    );
+  });
 });

@@ -15,13 +15,15 @@ export function localityMatchLevel(proxy: Locality, endpoint: Locality): number 
 /** Short words for a match level, as `/debug/endpointz` shows them. */
 export function describeLocalityMatch(proxy: Locality, endpoint: Locality): string {
   if (!proxy.region) return 'proxy states no locality';
+  const { region, zone, subzone } = endpoint;
   switch (localityMatchLevel(proxy, endpoint)) {
     case 0:
-      return `same region/zone/subzone (${endpoint.region}/${endpoint.zone}/${endpoint.subzone})`;
+      if (subzone) return `same region/zone/subzone (${region}/${zone}/${subzone})`;
+      return zone ? `same region/zone (${region}/${zone})` : `same region (${region})`;
     case 1:
-      return `same region/zone (${endpoint.region}/${endpoint.zone})`;
+      return `same region/zone, other subzone (${region}/${zone})`;
     case 2:
-      return `same region (${endpoint.region})`;
+      return `same region, other zone (${region})`;
     default:
       return 'other region';
   }
