@@ -143,7 +143,7 @@ const cases: Case[] = [
     endpoints: [ep('10.0.0.1', EAST_A), ep('10.1.0.1', WEST, { network: 'net-west' }), ep('10.3.0.1', EAST_A, { network: 'net-dark' })],
     gateways: [gw('net-west', '1.2.3.4')],
     want: ['0 us-east/us-east-1a w1: 10.0.0.1:8080 HEALTHY 1', '1 us-west/us-west-1a w1: 1.2.3.4:15443 HEALTHY 1'],
-    reasons: ['10.3.0.1 other network net-dark has no gateway: unreachable'],
+    reasons: ['10.3.0.1 other network net-dark, not sent: it has no gateway'],
   },
   {
     name: 'a gateway named twice (config and a labelled Service) is listed once',
@@ -156,7 +156,7 @@ const cases: Case[] = [
     endpoints: [ep('10.0.0.1', EAST_A), ep('10.1.0.1', WEST, { network: 'net-west' })],
     gateways: [gw('net-west', 'lb.example.com')],
     want: ['0 us-east/us-east-1a w1: 10.0.0.1:8080 HEALTHY 1'],
-    reasons: ['10.1.0.1 other network net-west has gateway lb.example.com:15443 is not an IP address: unreachable'],
+    reasons: ['10.1.0.1 other network net-west, not sent: its gateway lb.example.com:15443 is not an IP address'],
   },
   {
     name: 'several gateways share their network weight; every weight scales to stay whole',

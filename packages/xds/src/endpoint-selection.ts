@@ -166,9 +166,9 @@ export function selectEndpoints(
       continue;
     }
     const why = skipped.length
-      ? `gateway ${skipped.map((g) => hostPort(g.address, g.port)).join(', ')} is not an IP address`
-      : 'no gateway';
-    for (const ep of eps) excluded.push({ endpoint: ep, reason: `other network ${network} has ${why}: unreachable` });
+      ? `its gateway ${skipped.map((g) => hostPort(g.address, g.port)).join(', ')} is not an IP address`
+      : 'it has no gateway';
+    for (const ep of eps) excluded.push({ endpoint: ep, reason: `other network ${network}, not sent: ${why}` });
   }
 
   const scale = lcm([...gatewaysByNetwork.values()].map((g) => g.length));
