@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
 import { silentLogger, type PushRequest, type XdsUpdater } from '@meridian/model';
-import { AggregateRegistry } from './aggregate.ts';
+import { AggregateRegistry, findConflicts } from './aggregate.ts';
 import { ClusterRegistry } from './cluster-registry.ts';
 import type { KubeEvent } from './kube-objects.ts';
 
@@ -205,5 +205,41 @@ describe('AggregateRegistry', () => {
       pushed.some((r) => r.hostnames.includes(ECHO)),
       `a push names ${ECHO}: ${JSON.stringify(pushed)}`,
     );
+  });
+});
+
+describe('findConflicts', () => {
+  const svc = (cluster: string, ports: Array<{ name: string; port: number; protocol?: 'TCP' | 'UDP'; targetPort?: number | string }>) => ({
+    hostname: 'echo.demo.svc.cluster.local',
+    name: 'echo',
+    namespace: 'demo',
+    cluster,
+    addresses: [],
+    ports: ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol ?? ('TCP' as const), ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}) })),
+  });
+
+  it('reports each field clusters disagree on, with every cluster value and the winner', () => {
+    const conflicts = findConflicts([
+      svc('a', [{ name: 'grpc', port: 80, targetPort: 8080 }]),
+      svc('b', [{ name: 'http', port: 80, targetPort: 9090 }]),
+      svc('c', [{ name: 'grpc', port: 80, targetPort: 8080 }]),
+    ]);
+    assert.deepEqual(
+      conflicts.map((c) => [c.port, c.field, c.values, c.winner]),
+      [
+        [80, 'name', { a: 'grpc', b: 'http', c: 'grpc' }, 'a'],
+        [80, 'targetPort', { a: '8080', b: '9090', c: '8080' }, 'a'],
+      ],
+    );
+  });
+
+  it('finds nothing when clusters agree, or for a port only one cluster has', () => {
+    assert.deepEqual(findConflicts([svc('a', [{ name: 'grpc', port: 80 }]), svc('b', [{ name: 'grpc', port: 80 }, { name: 'x', port: 81 }])]), []);
+    assert.deepEqual(findConflicts([svc('a', [{ name: 'grpc', port: 80 }])]), []);
+  });
+
+  it('reports a protocol mismatch', () => {
+    const [c] = findConflicts([svc('a', [{ name: 'dns', port: 53, protocol: 'UDP' }]), svc('b', [{ name: 'dns', port: 53 }])]);
+    assert.equal(c?.field, 'protocol');
   });
 });

@@ -21,6 +21,21 @@ export interface AggregateRegistryOptions {
 interface Merged {
   readonly service: Service | undefined;
   readonly endpoints: readonly Endpoint[];
+  readonly conflicts: readonly ServiceConflict[];
+}
+
+/**
+ * Clusters disagree about one port of a service. The merged service keeps the value of the
+ * first cluster in ID order; the conflict is reported so an operator can fix the outlier.
+ */
+export interface ServiceConflict {
+  readonly hostname: string;
+  readonly port: number;
+  readonly field: 'name' | 'protocol' | 'targetPort' | 'appProtocol';
+  /** Cluster ID → the value it has. */
+  readonly values: Readonly<Record<ClusterId, string>>;
+  /** The cluster whose value is served. */
+  readonly winner: ClusterId;
 }
 
 /**
@@ -37,6 +52,7 @@ export class AggregateRegistry implements ServiceDiscovery {
   private sortedServices: readonly Service[] | undefined;
   private updater: XdsUpdater | undefined;
   private configuredGateways: readonly NetworkGateway[] = [];
+  private readonly reportedConflicts = new Set<string>();
   private readonly logger: Logger;
 
   constructor(options: AggregateRegistryOptions) {
@@ -134,6 +150,11 @@ export class AggregateRegistry implements ServiceDiscovery {
     return this.mergedFor(hostname).endpoints;
   }
 
+  /** Every cross-cluster disagreement on service ports, by hostname then port. */
+  conflicts(): ServiceConflict[] {
+    return this.services().flatMap((s) => this.mergedFor(s.hostname).conflicts);
+  }
+
   private mergedFor(hostname: string): Merged {
     let merged = this.merged.get(hostname);
     if (!merged) {
@@ -155,10 +176,24 @@ export class AggregateRegistry implements ServiceDiscovery {
       // A stale cluster's endpoints stay, marked so xDS ranks them below fresh ones.
       endpoints.push(...(registry.state === ClusterState.Stale ? own.map((e) => ({ ...e, stale: true })) : own));
     }
-    return { service: mergeServices(perCluster, endpoints), endpoints };
+    const conflicts = findConflicts(perCluster);
+    for (const c of conflicts) {
+      const key = `${c.hostname}|${c.port}|${c.field}|${JSON.stringify(c.values)}`;
+      if (this.reportedConflicts.has(key)) continue;
+      this.reportedConflicts.add(key);
+      this.logger.warn(c, 'clusters disagree on a service port; serving the first cluster\'s value');
+    }
+    return { service: mergeServices(perCluster, endpoints), endpoints, conflicts };
   }
 
   private onClusterChange(change: ClusterChange): void {
+    if (change.gateways) {
+      // Gateways decide how every service's remote endpoints are reached: all EDS may change.
+      const all = new Set<string>();
+      for (const { registry } of this.clusters.values()) for (const h of registry.hostnames()) all.add(h);
+      if (all.size > 0) this.updater?.configUpdate({ kind: 'endpoints', hostnames: all, reasons: [`gateways@${change.cluster}`] });
+      return;
+    }
     for (const h of change.hostnames) this.merged.delete(h);
     // Also on endpoints-only changes: a merged Service's serviceAccounts come from its endpoints.
     this.sortedServices = undefined;
@@ -193,4 +228,30 @@ export function mergeServices(
     addresses,
     serviceAccounts: [...new Set(endpoints.flatMap((e) => (e.serviceAccount ? [e.serviceAccount] : [])))].sort(),
   };
+}
+
+const CONFLICT_FIELDS = ['name', 'protocol', 'targetPort', 'appProtocol'] as const;
+
+/** Per port number, the fields on which clusters (in ID order) disagree. */
+export function findConflicts(perCluster: readonly ClusterService[]): ServiceConflict[] {
+  const first = perCluster[0];
+  if (!first || perCluster.length < 2) return [];
+  const byPort = new Map<number, Array<{ cluster: ClusterId; port: ServicePort }>>();
+  for (const svc of perCluster) {
+    for (const port of svc.ports) {
+      let list = byPort.get(port.port);
+      if (!list) byPort.set(port.port, (list = []));
+      list.push({ cluster: svc.cluster, port });
+    }
+  }
+  const out: ServiceConflict[] = [];
+  for (const [port, entries] of [...byPort.entries()].sort(([a], [b]) => a - b)) {
+    for (const field of CONFLICT_FIELDS) {
+      const values = Object.fromEntries(entries.map((e) => [e.cluster, String(e.port[field] ?? '')]));
+      if (new Set(Object.values(values)).size > 1) {
+        out.push({ hostname: first.hostname, port, field, values, winner: entries[0]?.cluster ?? first.cluster });
+      }
+    }
+  }
+  return out;
 }

@@ -217,3 +217,31 @@ describe('ClusterRegistry.apply', () => {
     assert.equal(registry.namespace('apps')?.metadata?.name, 'apps');
   });
 });
+
+describe('ClusterRegistry gateways', () => {
+  it('reports a gateway change when a network-labelled Service appears, moves or goes', () => {
+    const registry = new ClusterRegistry({ cluster: 'west', network: 'net-west', domainSuffix: 'cluster.local', logger: silentLogger() });
+    const changes: Array<{ gateways?: boolean; kind: string }> = [];
+    registry.onChange((c) => changes.push(c));
+    const gateway = (ip: string): KubeEvent =>
+      ({
+        type: 'upsert',
+        kind: 'Service',
+        object: {
+          metadata: { name: 'eastwest', namespace: 'istio-system', labels: { 'topology.istio.io/network': 'net-west' } },
+          spec: { type: 'LoadBalancer', ports: [{ name: 'tls', port: 15443 }] },
+          status: { loadBalancer: { ingress: [{ ip }] } },
+        },
+      });
+    registry.apply([gateway('1.2.3.4')]);
+    assert.deepEqual(registry.gateways().map((g) => [g.network, g.address, g.port]), [['net-west', '1.2.3.4', 15443]]);
+    assert.equal(changes.filter((c) => c.gateways).length, 1);
+    registry.apply([gateway('1.2.3.4')]);
+    assert.equal(changes.filter((c) => c.gateways).length, 1, 'no change, no report');
+    registry.apply([gateway('5.6.7.8')]);
+    assert.equal(changes.filter((c) => c.gateways).length, 2);
+    registry.apply([{ ...gateway('5.6.7.8'), type: 'delete' } as KubeEvent]);
+    assert.equal(changes.filter((c) => c.gateways).length, 3);
+    assert.deepEqual(registry.gateways(), []);
+  });
+});

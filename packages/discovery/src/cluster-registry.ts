@@ -15,6 +15,8 @@ export interface ClusterChange {
   readonly cluster: ClusterId;
   readonly kind: 'full' | 'endpoints';
   readonly hostnames: ReadonlySet<string>;
+  /** The cluster's east-west gateways changed: every service's endpoints may be reached differently. */
+  readonly gateways?: boolean;
 }
 
 export type ClusterChangeListener = (change: ClusterChange) => void;
@@ -71,6 +73,7 @@ export class ClusterRegistry {
   private stateSince = Date.now();
   private lastEventAt: number | undefined;
   private lastError: { message: string; at: number } | undefined;
+  private gatewaysFingerprint = '[]';
   private eventCount = 0;
 
   constructor(options: ClusterRegistryOptions) {
@@ -103,6 +106,12 @@ export class ClusterRegistry {
     }
     if (full.size > 0) this.emit('full', full);
     if (endpointsOnly.size > 0) this.emit('endpoints', endpointsOnly);
+    const gateways = touchedServices.size > 0 ? JSON.stringify(this.gateways()) : this.gatewaysFingerprint;
+    if (gateways !== this.gatewaysFingerprint) {
+      this.gatewaysFingerprint = gateways;
+      this.logger.info({ gateways: this.gateways() }, 'east-west gateways changed');
+      for (const listener of this.listeners) listener({ cluster: this.id, kind: 'endpoints', hostnames: new Set(), gateways: true });
+    }
   }
 
   /** The source has delivered its initial state (or a relist). */
@@ -159,7 +168,7 @@ export class ClusterRegistry {
    */
   gateways(): NetworkGateway[] {
     const out: NetworkGateway[] = [];
-    for (const [key, svc] of this.k8sServices) {
+    for (const [key, svc] of this.gatewayServices()) {
       const network = svc.metadata?.labels?.[Label.Network];
       if (!network) continue;
       const ingress = svc.status?.loadBalancer?.ingress?.[0];
@@ -170,6 +179,10 @@ export class ClusterRegistry {
       out.push({ network, address, port: port.port, source: `service:${this.id}/${key}` });
     }
     return out.sort((a, b) => a.source.localeCompare(b.source));
+  }
+
+  private *gatewayServices(): Iterable<[string, V1Service]> {
+    for (const entry of this.k8sServices) if (entry[1].metadata?.labels?.[Label.Network]) yield entry;
   }
 
   namespace(name: string): V1Namespace | undefined {

@@ -1,4 +1,4 @@
-export { AggregateRegistry, mergeServices, type AggregateRegistryOptions } from './aggregate.ts';
+export { AggregateRegistry, findConflicts, mergeServices, type AggregateRegistryOptions, type ServiceConflict } from './aggregate.ts';
 export {
   ClusterRegistry,
   ClusterState,

@@ -1,10 +1,12 @@
 import type { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
-import { TYPE_SHORT_NAME, type AdsServer, type PushCoordinator, type TypeUrl } from '@meridian/xds';
+import type { ProxyNode } from '@meridian/model';
+import { TYPE_SHORT_NAME, type AdsServer, type MeshResources, type PushCoordinator, type TypeUrl } from '@meridian/xds';
 
 /** `/debug/registryz`: every merged service with its endpoints per cluster. */
 export function registryView(registry: AggregateRegistry): object {
   return {
     clusters: registry.clusterStatuses(),
+    conflicts: registry.conflicts(),
     services: registry.services().map((s) => ({
       hostname: s.hostname,
       ports: s.ports,
@@ -21,6 +23,7 @@ export function registryView(registry: AggregateRegistry): object {
         health: e.health,
         ...(e.serviceAccount ? { serviceAccount: e.serviceAccount } : {}),
         ...(e.pod ? { pod: e.pod } : {}),
+        ...(e.stale ? { stale: true } : {}),
       })),
     })),
   };
@@ -70,5 +73,44 @@ export function syncView(ads: AdsServer, push: PushCoordinator, query: Record<st
           ]),
         ),
       })),
+  };
+}
+
+/**
+ * `/debug/endpointz?service=HOST&proxy=ID`: each endpoint of a service and, for one proxy
+ * (a connected one by node ID, or described by `cluster`, `network`, `locality=r/z/s`), the
+ * priority and weight it gets and why. Computed by the same code that builds EDS.
+ */
+export function endpointsView(
+  resources: MeshResources,
+  ads: AdsServer,
+  defaults: { cluster: string; networkOf: (cluster: string) => string },
+  query: Record<string, string>,
+): object {
+  const hostname = query['service'];
+  if (!hostname) return { error: 'service=HOST is required' };
+  const connected = query['proxy'] ? ads.list().find((c) => c.proxy.id === query['proxy'] || c.id === query['proxy']) : undefined;
+  if (query['proxy'] && !connected) return { error: `no connected proxy ${query['proxy']}` };
+  const cluster = query['cluster'] ?? defaults.cluster;
+  const [region = '', zone = '', subzone = ''] = (query['locality'] ?? '').split('/');
+  const proxy: ProxyNode = connected?.proxy ?? {
+    id: '(described by query)',
+    type: 'grpc',
+    cluster,
+    network: query['network'] ?? defaults.networkOf(cluster),
+    namespace: 'default',
+    locality: { region, zone, subzone },
+    ipAddresses: [],
+    labels: {},
+  };
+  return {
+    service: hostname,
+    proxy: { id: proxy.id, cluster: proxy.cluster, network: proxy.network, locality: proxy.locality },
+    ports: resources.explainEndpoints(proxy, hostname).map(({ clusterName, port, selection }) => ({
+      cluster: clusterName,
+      port: port.port,
+      multiNetwork: selection.multiNetwork,
+      endpoints: selection.rows,
+    })),
   };
 }

@@ -4,7 +4,7 @@ import type { Logger } from '@meridian/model';
 import { AdsServer, MeshResources, PushCoordinator, TYPE_SHORT_NAME } from '@meridian/xds';
 import { clusterSpecFor } from './clusters.ts';
 import { splitHostPort, type MeridianConfig } from './config.ts';
-import { clustersView, registryView, syncView } from './debug-views.ts';
+import { clustersView, endpointsView, registryView, syncView } from './debug-views.ts';
 import { startHttp } from './http.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 
@@ -24,7 +24,10 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
   const startedAt = performance.now();
   // The cluster gauges read the manager, which exists a few lines below.
   let clusterStatuses: () => ReturnType<ClusterManager['statuses']> = () => [];
-  const metrics = createMetrics(() => clusterStatuses());
+  const metrics = createMetrics(
+    () => clusterStatuses(),
+    () => registry.conflicts().length,
+  );
   const registry = new AggregateRegistry({ logger });
   registry.setConfiguredGateways(
     Object.entries(config.networks).flatMap(([network, n]) =>
@@ -48,10 +51,11 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     clusterLocalHosts: config.clusterLocalHosts,
   });
   const primary = config.clusters.find((c) => c.primary) ?? config.clusters[0];
+  const proxyDefaults = { cluster: primary?.id ?? '', networkOf: (c: string) => registry.cluster(c)?.network ?? c };
   const ads = new AdsServer({
     source: resources,
     logger,
-    proxyDefaults: { cluster: primary?.id ?? '', networkOf: (c) => registry.cluster(c)?.network ?? c },
+    proxyDefaults,
     hooks: {
       onConnect: (c) => metrics.connectedProxies.inc({ type: c.proxy.type, cluster: c.proxy.cluster }),
       onDisconnect: (c) => metrics.connectedProxies.dec({ type: c.proxy.type, cluster: c.proxy.cluster }),
@@ -99,6 +103,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         registryz: () => registryView(registry),
         clusterz: () => clustersView(clusters, remoteSecrets),
         syncz: (q) => syncView(ads, push, q),
+        endpointz: (q) => endpointsView(resources, ads, proxyDefaults, q),
         cachez: () => resources.stats,
       },
     },

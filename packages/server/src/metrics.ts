@@ -16,6 +16,7 @@ export interface Metrics {
   readonly clusterServices: Gauge<'cluster'>;
   readonly clusterEvents: Gauge<'cluster'>;
   readonly manifestErrors: Gauge<'cluster'>;
+  readonly conflicts: Gauge;
 }
 
 const CLUSTER_STATES = ['Syncing', 'Synced', 'Degraded', 'Stale'] as const;
@@ -30,7 +31,10 @@ export interface ClusterFigures {
 }
 
 /** One registry per server instance, so several instances in one process do not collide. */
-export function createMetrics(clusterFigures: () => readonly ClusterFigures[] = () => []): Metrics {
+export function createMetrics(
+  clusterFigures: () => readonly ClusterFigures[] = () => [],
+  conflictCount: () => number = () => 0,
+): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'meridian_process_' });
   const registers = [registry];
@@ -111,6 +115,14 @@ export function createMetrics(clusterFigures: () => readonly ClusterFigures[] = 
       collect() {
         this.reset();
         for (const c of clusterFigures()) this.set({ cluster: c.id }, c.objects['services'] ?? 0);
+      },
+    }),
+    conflicts: new Gauge({
+      name: 'meridian_service_conflicts',
+      help: 'Service ports on which clusters disagree (name, protocol, targetPort); see /debug/registryz.',
+      registers,
+      collect() {
+        this.set(conflictCount());
       },
     }),
     manifestErrors: new Gauge({
