@@ -3,15 +3,25 @@
  * objects in protobufjs' snake_case shape; `@type` marks the message inside each `Any`.
  * gRPC constraints honoured here: the listener's name equals the client's target; its only
  * HTTP filter is the router; clusters use EDS (STATIC is rejected); every locality has a
- * weight; priorities are contiguous from 0.
+ * weight; priorities are contiguous from 0. TLS contexts name bootstrap certificate provider
+ * instances only: grpc-js-xds supports neither SDS nor inline certificates.
  */
 import { Health, type ServicePort } from '@meridian/model';
 import type { EndpointSelection } from './endpoint-selection.ts';
+import {
+  CERTIFICATE_PROVIDER_INSTANCE,
+  IDENTITY_CERTIFICATE_NAME,
+  ROOT_CERTIFICATE_NAME,
+  type StringMatcher,
+} from './mtls.ts';
 import { outboundClusterName, serviceDomains } from './resource-names.ts';
 
 const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+const UPSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+const DOWNSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
 const ADS_CONFIG_SOURCE = { ads: {}, resource_api_version: 'V3' };
+const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } };
 
 export function buildApiListener(listenerName: string): object {
   return {
@@ -21,10 +31,77 @@ export function buildApiListener(listenerName: string): object {
         '@type': HCM_TYPE,
         stat_prefix: listenerName,
         rds: { route_config_name: listenerName, config_source: ADS_CONFIG_SOURCE },
-        http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } }],
+        http_filters: [ROUTER_FILTER],
       },
     },
   };
+}
+
+/**
+ * The listener an `XdsServer` bound on `address:port` asks for. One filter chain without a
+ * match (grpc-js-xds builds its own catch-all match from an unset one, while a set but
+ * empty one matches nothing), one HCM with an inline route that lets every call through
+ * (`non_forwarding_action`: a server forwards nothing), and, for mTLS, a TLS socket that
+ * requires a client certificate signed by the bootstrap's roots. grpc-js-xds also checks
+ * that `address` equals the address it bound.
+ */
+export function buildInboundListener(name: string, address: string, port: number, mtls: boolean): object {
+  const inbound = `inbound|${port}||`;
+  return {
+    name,
+    address: { socket_address: { address, port_value: port } },
+    traffic_direction: 'INBOUND',
+    filter_chains: [
+      {
+        name: inbound,
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': HCM_TYPE,
+              stat_prefix: inbound,
+              route_config: {
+                name: inbound,
+                virtual_hosts: [
+                  { name: inbound, domains: ['*'], routes: [{ match: { prefix: '' }, non_forwarding_action: {} }] },
+                ],
+              },
+              http_filters: [ROUTER_FILTER],
+            },
+          },
+        ],
+        ...(mtls ? { transport_socket: tlsSocket(DOWNSTREAM_TLS_TYPE, downstreamTlsContext()) } : {}),
+      },
+    ],
+  };
+}
+
+function tlsSocket(typeUrl: string, context: object): object {
+  return { name: 'envoy.transport_sockets.tls', typed_config: { '@type': typeUrl, ...context } };
+}
+
+/** Our certificate, and the roots a peer's chain must end in, both from the bootstrap. */
+function commonTlsContext(peerSans: readonly StringMatcher[]): object {
+  return {
+    tls_certificate_provider_instance: { instance_name: CERTIFICATE_PROVIDER_INSTANCE, certificate_name: IDENTITY_CERTIFICATE_NAME },
+    validation_context: {
+      ca_certificate_provider_instance: { instance_name: CERTIFICATE_PROVIDER_INSTANCE, certificate_name: ROOT_CERTIFICATE_NAME },
+      ...(peerSans.length > 0 ? { match_subject_alt_names: peerSans } : {}),
+    },
+  };
+}
+
+/**
+ * A server authorizes callers elsewhere (RBAC), not by SAN: grpc-js-xds ignores SAN matchers
+ * on the server side, so none are sent.
+ */
+function downstreamTlsContext(): object {
+  return { common_tls_context: commonTlsContext([]), require_client_certificate: { value: true } };
+}
+
+/** The client side: present our certificate, accept only the service's identities. */
+function upstreamTlsSocket(serverSans: readonly StringMatcher[]): object {
+  return tlsSocket(UPSTREAM_TLS_TYPE, { common_tls_context: commonTlsContext(serverSans) });
 }
 
 export function buildRouteConfiguration(
@@ -46,7 +123,8 @@ export function buildRouteConfiguration(
   };
 }
 
-export function buildEdsCluster(hostname: string, port: ServicePort): object {
+/** `serverSans` set: the cluster speaks mTLS and accepts only servers with one of those SANs. */
+export function buildEdsCluster(hostname: string, port: ServicePort, serverSans?: readonly StringMatcher[]): object {
   const name = outboundClusterName(hostname, port.port);
   return {
     name,
@@ -54,6 +132,7 @@ export function buildEdsCluster(hostname: string, port: ServicePort): object {
     eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE, service_name: name },
     lb_policy: 'ROUND_ROBIN',
     connect_timeout: { seconds: 10 },
+    ...(serverSans ? { transport_socket: upstreamTlsSocket(serverSans) } : {}),
   };
 }
 

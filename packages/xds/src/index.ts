@@ -1,8 +1,19 @@
-export { AdsServer, type AdsServerHooks, type AdsServerOptions } from './ads-server.ts';
+export { AdsServer, type AdsServerHooks, type AdsServerOptions, type PeerIdentifier, type PeerIdentity } from './ads-server.ts';
 export { classifyRequest, RequestKind, type Classification, type SotwRequestView, type TypeStreamState } from './classify.ts';
 export { AdsConnection, typeVersion, type ConnectionHooks, type TypeWatchState } from './connection.ts';
 export { debounce, systemClock, type Clock, type DebounceOptions, type Debouncer } from './debounce.ts';
 export { MeshResources, contentVersion, type MeshResourcesOptions } from './mesh-resources.ts';
+export {
+  CERTIFICATE_PROVIDER_INSTANCE,
+  IDENTITY_CERTIFICATE_NAME,
+  INBOUND_LISTENER_NAME_TEMPLATE,
+  MtlsMode,
+  ROOT_CERTIFICATE_NAME,
+  inboundListenerName,
+  parseInboundListenerName,
+  serviceIdentities,
+  type MtlsOptions,
+} from './mtls.ts';
 export { groupByPriority, localityMatchLevel, type LocalityGroup } from './priority.ts';
 export { decodeMessage, encodeMessage, envoyProtoRoot, protoType } from './protos.ts';
 export { proxyFromNode, type NodeMessage, type ProxyDefaults } from './proxy.ts';

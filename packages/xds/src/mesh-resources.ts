@@ -12,9 +12,21 @@ import {
 import {
   buildApiListener,
   buildEdsCluster,
+  buildInboundListener,
   buildLoadAssignment,
   buildRouteConfiguration,
 } from './grpc-resources.ts';
+import {
+  endpointKey,
+  hasMtlsOverrides,
+  indexEndpointOwners,
+  MtlsMode,
+  mtlsModeOf,
+  parseInboundListenerName,
+  serverSanMatchers,
+  serviceIdentities,
+  type MtlsOptions,
+} from './mtls.ts';
 import { explainEndpoints, type EndpointSelection } from './endpoint-selection.ts';
 import { encodeMessage } from './protos.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
@@ -27,7 +39,12 @@ export interface MeshResourcesOptions {
   readonly domainSuffix: string;
   /** Hosts whose endpoints a proxy only sees from its own cluster. */
   readonly clusterLocalHosts: readonly string[];
+  /** Absent: no TLS anywhere, every resource as before. */
+  readonly mtls?: MtlsOptions;
 }
+
+/** Cache bucket of inbound listeners: their bytes depend only on their key, never on a hostname. */
+const INBOUND_BUCKET = '';
 
 interface Target {
   readonly service: Service;
@@ -45,11 +62,23 @@ export interface CacheStats {
  * (type, name, hostname) for listeners, routes and clusters, plus the proxy's endpoint view
  * (cluster, network, locality) for endpoints. A push drops only the entries of the
  * hostnames it names.
+ *
+ * With mTLS strict for a service, its clusters carry the SPIFFE IDs of the service accounts
+ * behind it. Those come from endpoints, so for such a service an endpoints push also touches
+ * CDS: `affects` says so and `invalidate` drops its clusters too. Rebuilding a cluster is
+ * cheap, and since versions are content hashes a cluster whose SANs did not change is not
+ * sent again. (Keying the cache by SAN list instead would leave stale entries behind.)
+ *
+ * Inbound listeners (`xds.istio.io/grpc/lds/inbound/<ip>:<port>`, asked for by `XdsServer`s)
+ * take the mode of the service whose endpoint is that ip:port, else the global mode.
  */
 export class MeshResources implements ResourceSource {
   private readonly discovery: ServiceDiscovery;
   private readonly domainSuffix: string;
   private readonly clusterLocalHosts: readonly string[];
+  private readonly mtls: MtlsOptions | undefined;
+  /** `address|port` → hostnames of the endpoints there; rebuilt lazily after every change. */
+  private endpointOwners: Map<string, string[]> | undefined;
   private readonly cache = new Map<string, GeneratedResource>();
   private readonly keysByHostname = new Map<string, Set<string>>();
   readonly stats: CacheStats = { entries: 0, hits: 0, misses: 0 };
@@ -58,6 +87,7 @@ export class MeshResources implements ResourceSource {
     this.discovery = options.discovery;
     this.domainSuffix = options.domainSuffix;
     this.clusterLocalHosts = options.clusterLocalHosts;
+    this.mtls = options.mtls;
   }
 
   generate(typeUrl: TypeUrl, proxy: ProxyNode, names: ReadonlySet<string> | undefined): GeneratedResource[] {
@@ -71,14 +101,21 @@ export class MeshResources implements ResourceSource {
   }
 
   affects(request: PushRequest, typeUrl: TypeUrl, proxy: ProxyNode, name: string | undefined): boolean {
-    if (request.kind === 'endpoints' && typeUrl !== TypeUrl.Endpoint) return false;
+    if (request.kind === 'endpoints' && !this.endpointsAffect(typeUrl, request)) return false;
     if (request.hostnames.size === 0) return request.kind === 'full';
+    if (typeUrl === TypeUrl.Listener && (name === undefined || parseInboundListenerName(name))) {
+      // Which service owns an ip:port is not known from the name, and may just have changed:
+      // only a service with a mode of its own can move a listener away from the global mode.
+      if (this.inboundAffected(request)) return true;
+      if (name !== undefined) return false;
+    }
     if (name === undefined) return true;
     const hostnames = this.hostnamesOf(typeUrl, proxy, name);
-    return hostnames.some((h) => touchesHostname(request, h));
+    return hostnames.some((h) => touchesHostname(request, h) && (request.kind === 'full' || this.endpointsAffectHost(typeUrl, h)));
   }
 
   invalidate(request: PushRequest): void {
+    this.endpointOwners = undefined;
     if (request.kind === 'full' && request.hostnames.size === 0) {
       this.cache.clear();
       this.keysByHostname.clear();
@@ -86,8 +123,9 @@ export class MeshResources implements ResourceSource {
     for (const hostname of request.hostnames) {
       const keys = this.keysByHostname.get(hostname);
       if (!keys) continue;
+      const dropClusters = this.strict(hostname);
       for (const key of keys) {
-        if (request.kind === 'full' || key.startsWith('E|')) {
+        if (request.kind === 'full' || key.startsWith('E|') || (dropClusters && key.startsWith('C|'))) {
           this.cache.delete(key);
           keys.delete(key);
         }
@@ -95,6 +133,36 @@ export class MeshResources implements ResourceSource {
       if (keys.size === 0) this.keysByHostname.delete(hostname);
     }
     this.stats.entries = this.cache.size;
+  }
+
+  /** Whether an endpoints-only push may change resources of this type at all. */
+  private endpointsAffect(typeUrl: TypeUrl, request: PushRequest): boolean {
+    switch (typeUrl) {
+      case TypeUrl.Endpoint:
+        return true;
+      case TypeUrl.Cluster:
+        return this.mtls !== undefined && (request.hostnames.size === 0 || [...request.hostnames].some((h) => this.strict(h)));
+      case TypeUrl.Listener:
+        return this.inboundAffected(request);
+      case TypeUrl.Route:
+        return false;
+    }
+  }
+
+  /** For an endpoints push that names `hostname`: does it change this type's resources of it? */
+  private endpointsAffectHost(typeUrl: TypeUrl, hostname: string): boolean {
+    return typeUrl === TypeUrl.Endpoint || (typeUrl === TypeUrl.Cluster && this.strict(hostname));
+  }
+
+  private inboundAffected(request: PushRequest): boolean {
+    if (!hasMtlsOverrides(this.mtls)) return false;
+    if (request.hostnames.size === 0) return true;
+    const global = this.mtls?.mode ?? MtlsMode.Disable;
+    return [...request.hostnames].some((h) => mtlsModeOf(this.mtls, h) !== global);
+  }
+
+  private strict(hostname: string): boolean {
+    return mtlsModeOf(this.mtls, hostname) === MtlsMode.Strict;
   }
 
   private wildcardNames(typeUrl: TypeUrl): string[] {
@@ -131,6 +199,8 @@ export class MeshResources implements ResourceSource {
     switch (typeUrl) {
       case TypeUrl.Listener:
       case TypeUrl.Route: {
+        const inbound = typeUrl === TypeUrl.Listener ? parseInboundListenerName(name) : undefined;
+        if (inbound) return this.inboundListener(name, inbound.address, inbound.port);
         const target = this.resolveTarget(name, proxy);
         if (!target) return undefined;
         const { hostname } = target.service;
@@ -144,12 +214,37 @@ export class MeshResources implements ResourceSource {
         const parsed = parseOutboundClusterName(name);
         const service = parsed && this.discovery.service(parsed.hostname);
         const port = parsed && service?.ports.find((p) => p.port === parsed.port);
-        if (!parsed || !port) return undefined;
-        return this.cached(typeUrl, `C|${name}`, parsed.hostname, name, () => buildEdsCluster(parsed.hostname, port));
+        if (!parsed || !service || !port) return undefined;
+        return this.cached(typeUrl, `C|${name}`, parsed.hostname, name, () => {
+          const trustDomain = this.mtls?.trustDomain;
+          const strict = trustDomain !== undefined && this.strict(parsed.hostname);
+          return buildEdsCluster(parsed.hostname, port, strict ? serverSanMatchers(trustDomain, serviceIdentities(trustDomain, service)) : undefined);
+        });
       }
       case TypeUrl.Endpoint:
         return this.loadAssignment(proxy, name);
     }
+  }
+
+  private inboundListener(name: string, address: string, port: number): GeneratedResource {
+    const mtls = this.inboundMode(address, port) === MtlsMode.Strict;
+    return this.cached(TypeUrl.Listener, `I|${name}|${mtls ? 'tls' : 'plain'}`, INBOUND_BUCKET, name, () =>
+      buildInboundListener(name, address, port, mtls),
+    );
+  }
+
+  /**
+   * The mode of the service whose endpoint listens there. When two services share the
+   * endpoint and disagree, strict wins: a plaintext listener would let the strict service's
+   * callers down silently, a TLS one makes the conflict fail loudly.
+   */
+  inboundMode(address: string, port: number): MtlsMode {
+    const global = this.mtls?.mode ?? MtlsMode.Disable;
+    if (!hasMtlsOverrides(this.mtls)) return global;
+    this.endpointOwners ??= indexEndpointOwners(this.discovery.services(), (h) => this.discovery.endpoints(h));
+    const owners = this.endpointOwners.get(endpointKey(address, port)) ?? [];
+    if (owners.length === 0) return global;
+    return owners.some((h) => this.strict(h)) ? MtlsMode.Strict : MtlsMode.Disable;
   }
 
   /**
