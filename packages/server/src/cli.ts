@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger, errorMessage } from '@meridian/model';
 import { grpcBootstrap } from './bootstrap.ts';
@@ -13,8 +14,9 @@ Usage:
   meridian validate --config FILE
       Check a config file and exit (0 valid, 1 invalid).
   meridian bootstrap --node-id ID [--cluster C] [--locality region/zone/subzone]
-                     [--namespace NS] [--network N] [--server host:port]
-      Print a gRPC xDS bootstrap (JSON) for a proxyless client.
+                     [--namespace NS] [--network N] [--server host:port] [--cert-dir DIR]
+      Print a gRPC xDS bootstrap (JSON) for a proxyless client or server. --cert-dir
+      enables mTLS with DIR/cert-chain.pem, DIR/key.pem and DIR/root-cert.pem.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -80,6 +82,7 @@ function bootstrap(args: string[]): number {
       namespace: { type: 'string' },
       network: { type: 'string' },
       server: { type: 'string', default: 'localhost:15010' },
+      'cert-dir': { type: 'string' },
     },
   });
   const nodeId = values['node-id'];
@@ -91,6 +94,8 @@ function bootstrap(args: string[]): number {
     ...(values.locality ? { locality: values.locality } : {}),
     ...(values.namespace ? { namespace: values.namespace } : {}),
     ...(values.network ? { network: values.network } : {}),
+    // Absolute: the bootstrap is read by another process, from another working directory.
+    ...(values['cert-dir'] ? { certDir: path.resolve(values['cert-dir']) } : {}),
   });
   process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   return 0;
