@@ -19,6 +19,7 @@ export class MeridianProcess {
   readonly logs: LogLine[] = [];
   readonly stderr: string[] = [];
   xdsAddress = '';
+  xdsTlsAddress = '';
   httpAddress = '';
   private readonly exit: Promise<number | null>;
   private readonly child: ChildProcess;
@@ -53,6 +54,7 @@ export class MeridianProcess {
     const proc = new MeridianProcess(child);
     const ready = await proc.waitForLog((l) => l.msg === 'meridian ready', 30_000);
     proc.xdsAddress = String(ready['xds']);
+    proc.xdsTlsAddress = String(ready['xdsTls']);
     proc.httpAddress = String(ready['http']);
     return proc;
   }
@@ -129,7 +131,8 @@ export class Workspace {
   /** Writes a config with the given clusters on port 0 (the OS picks), returns its path. */
   writeConfig(config: Record<string, unknown>, name = 'meridian.yaml'): string {
     return this.write(name, {
-      listen: { xds: '127.0.0.1:0', http: '127.0.0.1:0' },
+      listen: { xds: '127.0.0.1:0', xdsTls: '127.0.0.1:0', http: '127.0.0.1:0' },
+      ca: { dir: './ca' },
       ...config,
     });
   }

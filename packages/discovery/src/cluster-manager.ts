@@ -134,6 +134,12 @@ export class ClusterManager {
     return results.filter((id): id is ClusterId => id !== undefined);
   }
 
+  /** The credentials Meridian reads a cluster with (for TokenReview in that cluster). */
+  kubeConfigOf(id: ClusterId): KubeConfig | undefined {
+    const spec = this.clusters.get(id)?.spec;
+    return spec?.source.type === 'kubernetes' ? spec.source.kubeConfig : undefined;
+  }
+
   hasSynced(id: ClusterId): boolean {
     const source = this.clusters.get(id)?.source;
     return source instanceof KubeClusterSource ? source.hasSynced : source !== undefined;

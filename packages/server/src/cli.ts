@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLogger, errorMessage } from '@meridian/model';
+import { MeridianError, createLogger, errorMessage } from '@meridian/model';
 import { grpcBootstrap } from './bootstrap.ts';
 import { ConfigError, loadConfig, readEnv } from './config.ts';
+import { UsageError, caCommand, certificateCommand, tokenCommand } from './cli-ca.ts';
 import { startMeridian } from './meridian.ts';
 
 const USAGE = `meridian — multi-cluster service mesh control plane
@@ -13,6 +14,13 @@ Usage:
       Run the control plane (ADS on listen.xds, HTTP on listen.http).
   meridian validate --config FILE
       Check a config file and exit (0 valid, 1 invalid).
+  meridian token --config FILE --namespace NS --service-account SA [--ttl SECONDS]
+      Mint a token from the config's local issuer (for the certificate API).
+  meridian certificate --server host:15012 [--server-name NAME] --root-cert FILE --token T
+                       --namespace NS --service-account SA --out DIR
+      Get an SVID (cert-chain.pem, key.pem, root-cert.pem) from the certificate API.
+  meridian ca intermediate --root-dir DIR --cluster ID --out DIR
+      Mint an intermediate CA (Istio cacerts layout) from a shared root, for multi-primary.
   meridian bootstrap --node-id ID [--cluster C] [--locality region/zone/subzone]
                      [--namespace NS] [--network N] [--server host:port] [--cert-dir DIR]
       Print a gRPC xDS bootstrap (JSON) for a proxyless client or server. --cert-dir
@@ -28,6 +36,12 @@ async function main(argv: string[]): Promise<number> {
       return validate(rest);
     case 'bootstrap':
       return bootstrap(rest);
+    case 'token':
+      return tokenCommand(rest);
+    case 'certificate':
+      return certificateCommand(rest);
+    case 'ca':
+      return caCommand(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -47,7 +61,6 @@ function configPath(args: string[]): string {
   return file;
 }
 
-class UsageError extends Error {}
 
 async function serve(args: string[]): Promise<number> {
   const config = loadConfig(configPath(args));
@@ -112,6 +125,10 @@ main(process.argv.slice(2)).then(
     } else if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`${errorMessage(err)}\n\n${USAGE}`);
       process.exitCode = 2;
+    } else if (err instanceof MeridianError) {
+      // Expected failures (a CA that does not validate, a kubeconfig that cannot load) need no stack.
+      process.stderr.write(`meridian: ${err.code}: ${err.message}\n`);
+      process.exitCode = 1;
     } else {
       process.stderr.write(`meridian: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       process.exitCode = 1;

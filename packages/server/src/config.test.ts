@@ -59,7 +59,19 @@ describe('parseConfig', () => {
     assert.deepEqual(config, {
       trustDomain: 'cluster.local',
       domainSuffix: 'cluster.local',
-      listen: { xds: '0.0.0.0:15010', http: '0.0.0.0:15014' },
+      listen: { xds: '0.0.0.0:15010', xdsTls: '0.0.0.0:15012', http: '0.0.0.0:15014' },
+      ca: {
+        dir: path.join(tmp, '.meridian/ca'),
+        keyAlgorithm: 'ECDSA_P256',
+        defaultTtlSeconds: 86_400,
+        maxTtlSeconds: 604_800,
+        audiences: ['istio-ca'],
+        plaintext: false,
+        rateLimit: { refill: 10, intervalMs: 10_000, burst: 20 },
+        localIssuer: { enabled: true, issuer: 'https://meridian.local' },
+        jwtIssuers: [],
+      },
+      mtls: { mode: 'disable', services: {} },
       debounce: { quietMs: 100, maxMs: 1000 },
       clusterLocalHosts: ['*.kube-system.svc.cluster.local', 'kubernetes.default.svc.cluster.local'],
       clusters: [{ id: 'east', manifests: path.join(tmp, 'east'), primary: false }],
@@ -94,7 +106,7 @@ clusters:
 `);
     assert.equal(config.trustDomain, 'example.org');
     assert.equal(config.domainSuffix, 'mesh.local');
-    assert.deepEqual(config.listen, { xds: '127.0.0.1:25010', http: '[::1]:25014' });
+    assert.deepEqual(config.listen, { xds: '127.0.0.1:25010', xdsTls: '0.0.0.0:15012', http: '[::1]:25014' });
     assert.deepEqual(config.debounce, { quietMs: 0, maxMs: 0 });
     assert.deepEqual(config.clusterLocalHosts, []);
     assert.equal(config.log.level, 'warn');

@@ -61,7 +61,42 @@ export const configSchema = z.strictObject({
   listen: z
     .strictObject({
       xds: hostPort.default('0.0.0.0:15010'),
+      xdsTls: hostPort.default('0.0.0.0:15012'),
       http: hostPort.default('0.0.0.0:15014'),
+    })
+    .prefault({}),
+  ca: z
+    .strictObject({
+      /** Where a self-signed root (and the local token issuer's key) is created and kept. */
+      dir: z.string().min(1).default('.meridian/ca'),
+      /** A plugged-in CA in Istio's cacerts layout; reloaded when its files change. */
+      cacerts: z.string().min(1).optional(),
+      keyAlgorithm: z.enum(['ECDSA_P256', 'ECDSA_P384', 'RSA_2048', 'RSA_3072', 'RSA_4096']).default('ECDSA_P256'),
+      defaultTtlSeconds: z.number().int().min(60).default(86_400),
+      maxTtlSeconds: z.number().int().min(60).default(604_800),
+      /** Token audiences the certificate service accepts. */
+      audiences: z.array(z.string().min(1)).min(1).default(['istio-ca']),
+      /** DNS names of the serving certificate on listen.xdsTls; default meridian.<namespace>.svc and localhost. */
+      servingDnsNames: z.array(z.string().min(1)).optional(),
+      /** Also serve the certificate API on the plaintext port (off: tokens would cross in clear). */
+      plaintext: z.boolean().default(false),
+      rateLimit: z
+        .union([z.literal(false), z.strictObject({ refill: z.number().int().min(1), intervalMs: z.number().int().min(1), burst: z.number().int().min(1) })])
+        .default({ refill: 10, intervalMs: 10_000, burst: 20 }),
+      /** A JWT issuer of Meridian's own (`meridian token`), for workloads outside Kubernetes and the embedded default. */
+      localIssuer: z
+        .strictObject({ enabled: z.boolean().default(true), issuer: z.string().min(1).default('https://meridian.local') })
+        .prefault({}),
+      jwtIssuers: z
+        .array(z.strictObject({ issuer: z.string().min(1), jwksFile: z.string().min(1), audiences: z.array(z.string()).optional(), cluster: z.string().optional() }))
+        .default([]),
+    })
+    .prefault({}),
+  mtls: z
+    .strictObject({
+      mode: z.enum(['disable', 'strict']).default('disable'),
+      /** Per-service overrides by hostname. */
+      services: z.record(z.string().min(1), z.enum(['disable', 'strict'])).default({}),
     })
     .prefault({}),
   debounce: z
@@ -158,6 +193,16 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
       if (!existsSync(c.kubeconfig)) problems.push(`clusters[${i}].kubeconfig: no such file: ${c.kubeconfig}`);
     }
   });
+  config.ca.dir = path.resolve(baseDir, config.ca.dir);
+  if (config.ca.cacerts !== undefined) {
+    config.ca.cacerts = path.resolve(baseDir, config.ca.cacerts);
+    if (!existsSync(config.ca.cacerts)) problems.push(`ca.cacerts: not a directory: ${config.ca.cacerts}`);
+  }
+  config.ca.jwtIssuers.forEach((j, i) => {
+    j.jwksFile = path.resolve(baseDir, j.jwksFile);
+    if (!existsSync(j.jwksFile)) problems.push(`ca.jwtIssuers[${i}].jwksFile: no such file: ${j.jwksFile}`);
+  });
+  if (config.ca.maxTtlSeconds < config.ca.defaultTtlSeconds) problems.push('ca.maxTtlSeconds: must be at least ca.defaultTtlSeconds');
   const primaries = config.clusters.flatMap((c, i) => (c.primary ? [i] : []));
   if (primaries.length > 1) problems.push(`clusters[${primaries[1]}].primary: only one cluster can be primary (also clusters[${primaries[0]}])`);
   const inCluster = readEnv('KUBERNETES_SERVICE_HOST', env) !== '' && existsSync(IN_CLUSTER_TOKEN);

@@ -5,6 +5,8 @@ import type { Metrics } from './metrics.ts';
 /** What the HTTP endpoints read; each view is computed on request. */
 export interface HttpViews {
   readonly ready: () => { ready: boolean; detail: object };
+  /** Plain documents (trust bundles): path → content type and body. */
+  readonly files?: Readonly<Record<string, { contentType: string; body: () => string }>>;
   readonly debug: Readonly<Record<string, (query: Record<string, string>) => unknown>>;
 }
 
@@ -29,6 +31,9 @@ export async function startHttp(options: {
     reply.header('content-type', options.metrics.registry.contentType);
     return options.metrics.registry.metrics();
   });
+  for (const [path, file] of Object.entries(options.views.files ?? {})) {
+    app.get(path, async (_req, reply) => reply.header('content-type', file.contentType).send(file.body()));
+  }
   app.get('/debug', async () => ({ endpoints: Object.keys(options.views.debug).map((k) => `/debug/${k}`) }));
   for (const [name, view] of Object.entries(options.views.debug)) {
     app.get(`/debug/${name}`, async (req) => view(req.query as Record<string, string>));

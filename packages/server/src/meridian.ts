@@ -2,15 +2,19 @@ import * as grpc from '@grpc/grpc-js';
 import { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
 import type { Logger } from '@meridian/model';
 import { AdsServer, MeshResources, PushCoordinator, TYPE_SHORT_NAME } from '@meridian/xds';
+import { startCaRuntime, type CaRuntime } from './ca-runtime.ts';
 import { clusterSpecFor } from './clusters.ts';
 import { splitHostPort, type MeridianConfig } from './config.ts';
 import { clustersView, endpointsView, registryView, syncView } from './debug-views.ts';
 import { startHttp } from './http.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { svidPeerIdentity } from './peer-identity.ts';
 
 export interface RunningMeridian {
   readonly xdsPort: number;
+  readonly xdsTlsPort: number;
   readonly httpPort: number;
+  readonly ca: CaRuntime;
   readonly registry: AggregateRegistry;
   readonly clusters: ClusterManager;
   readonly ads: AdsServer;
@@ -22,12 +26,14 @@ export interface RunningMeridian {
 /** Wires discovery → push → ADS and the HTTP views, from a validated config. */
 export async function startMeridian(config: MeridianConfig, logger: Logger): Promise<RunningMeridian> {
   const startedAt = performance.now();
-  // The cluster gauges read the manager, which exists a few lines below.
+  // Gauges read the cluster manager and the CA, which exist a few lines below.
   let clusterStatuses: () => ReturnType<ClusterManager['statuses']> = () => [];
-  const metrics = createMetrics(
-    () => clusterStatuses(),
-    () => registry.conflicts().length,
-  );
+  let caNotAfter: () => number | undefined = () => undefined;
+  const metrics = createMetrics({
+    clusters: () => clusterStatuses(),
+    conflicts: () => registry.conflicts().length,
+    caNotAfter: () => caNotAfter(),
+  });
   const registry = new AggregateRegistry({ logger });
   registry.setConfiguredGateways(
     Object.entries(config.networks).flatMap(([network, n]) =>
@@ -78,6 +84,21 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
   });
   registry.setUpdater(push);
 
+  const ca = await startCaRuntime({
+    config,
+    logger,
+    primaryCluster: primary?.id ?? '',
+    kubeConfigOf: (id) => clusters.kubeConfigOf(id),
+    callbacks: {
+      onIssued: (e) => {
+        metrics.caIssued.inc();
+        metrics.caLatency.observe(e.latencyMs / 1000);
+      },
+      onFailed: (e) => metrics.caFailed.inc({ reason: e.reason }),
+    },
+  });
+  caNotAfter = () => ca.signer.authority?.notAfter.getTime();
+
   // Readiness: every configured cluster synced, or the timeout passed (then say which are missing).
   const configuredIds = config.clusters.map((c) => c.id);
   const readinessDeadline = Date.now() + config.discovery.readinessTimeoutMs;
@@ -99,7 +120,12 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
           detail: missing.length === 0 ? { waitingFor: [] } : timedOut ? { missing, waitingFor: [] } : { waitingFor: missing },
         };
       },
+      files: {
+        '/trust-bundle': { contentType: 'application/x-pem-file', body: () => ca.trustBundlePem() },
+        '/.well-known/spiffe-bundle': { contentType: 'application/json', body: () => JSON.stringify(ca.spiffeBundle()) },
+      },
       debug: {
+        ca: () => ca.debugView(),
         registryz: () => registryView(registry),
         clusterz: () => clustersView(clusters, remoteSecrets),
         syncz: (q) => syncView(ads, push, q),
@@ -115,7 +141,14 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
   });
+  const tlsServer = new grpc.Server({
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+  });
   let xdsPort = 0;
+  let xdsTlsPort = 0;
   try {
     for (const cluster of config.clusters) await clusters.add(clusterSpecFor(cluster));
     if (primary?.kubeconfig !== undefined && config.remoteSecrets.enabled) {
@@ -138,15 +171,18 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     if (missing.length > 0) logger.error({ missing }, 'clusters not synced within the readiness timeout; serving without them');
 
     ads.addTo(grpcServer);
+    if (config.ca.plaintext) ca.addCertificateService(grpcServer);
     const xds = splitHostPort(config.listen.xds);
-    xdsPort = await new Promise<number>((resolve, reject) =>
-      grpcServer.bindAsync(`${xds.host}:${xds.port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
-        err ? reject(err) : resolve(port),
-      ),
-    );
+    xdsPort = await bind(grpcServer, xds, grpc.ServerCredentials.createInsecure());
+    // The TLS port: proxies prove who they are with their SVID; the certificate API lives here.
+    ads.addTo(tlsServer, { identify: svidPeerIdentity(config.trustDomain) });
+    ca.addCertificateService(tlsServer);
+    const xdsTls = splitHostPort(config.listen.xdsTls);
+    xdsTlsPort = await bind(tlsServer, xdsTls, ca.serverCredentials);
     logger.info(
       {
         xds: `${xds.host}:${xdsPort}`,
+        xdsTls: `${xdsTls.host}:${xdsTlsPort}`,
         http: `${httpAddress.host}:${http.port}`,
         clusters: clusters.ids(),
         services: registry.services().length,
@@ -156,6 +192,8 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     );
   } catch (err) {
     grpcServer.forceShutdown();
+    tlsServer.forceShutdown();
+    ca.stop();
     await remoteSecrets?.stop();
     await clusters.stop();
     await http.app.close();
@@ -167,23 +205,33 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     (stopping ??= (async () => {
       logger.info({ proxies: ads.list().length }, 'shutting down');
       push.stop();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          grpcServer.forceShutdown();
-          resolve();
-        }, config.shutdown.graceMs);
-        grpcServer.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
+      const shutdown = (server: grpc.Server) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            server.forceShutdown();
+            resolve();
+          }, config.shutdown.graceMs);
+          server.tryShutdown(() => {
+            clearTimeout(timer);
+            resolve();
+          });
         });
-        // Streams never end by themselves: tell proxies to go elsewhere so tryShutdown can finish.
-        ads.closeAll(grpc.status.UNAVAILABLE, 'server shutting down');
-      });
+      const done = Promise.all([shutdown(grpcServer), shutdown(tlsServer)]);
+      // Streams never end by themselves: tell proxies to go elsewhere so tryShutdown can finish.
+      ads.closeAll(grpc.status.UNAVAILABLE, 'server shutting down');
+      await done;
+      ca.stop();
       await remoteSecrets?.stop();
       await clusters.stop();
       await http.app.close();
       logger.info('stopped');
     })());
 
-  return { xdsPort, httpPort: http.port, registry, clusters, ads, metrics, stop };
+  return { xdsPort, xdsTlsPort, httpPort: http.port, registry, clusters, ads, ca, metrics, stop };
+}
+
+function bind(server: grpc.Server, address: { host: string; port: number }, credentials: grpc.ServerCredentials): Promise<number> {
+  return new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${address.host}:${address.port}`, credentials, (err, port) => (err ? reject(err) : resolve(port))),
+  );
 }

@@ -17,6 +17,10 @@ export interface Metrics {
   readonly clusterEvents: Gauge<'cluster'>;
   readonly manifestErrors: Gauge<'cluster'>;
   readonly conflicts: Gauge;
+  readonly caIssued: Counter;
+  readonly caFailed: Counter<'reason'>;
+  readonly caLatency: Histogram;
+  readonly caExpiry: Gauge;
 }
 
 const CLUSTER_STATES = ['Syncing', 'Synced', 'Degraded', 'Stale'] as const;
@@ -31,10 +35,16 @@ export interface ClusterFigures {
 }
 
 /** One registry per server instance, so several instances in one process do not collide. */
-export function createMetrics(
-  clusterFigures: () => readonly ClusterFigures[] = () => [],
-  conflictCount: () => number = () => 0,
-): Metrics {
+export interface MetricSources {
+  readonly clusters?: () => readonly ClusterFigures[];
+  readonly conflicts?: () => number;
+  /** When the CA signing certificate expires (ms since epoch). */
+  readonly caNotAfter?: () => number | undefined;
+}
+
+export function createMetrics(sources: MetricSources = {}): Metrics {
+  const clusterFigures = () => sources.clusters?.() ?? [];
+  const conflictCount = () => sources.conflicts?.() ?? 0;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'meridian_process_' });
   const registers = [registry];
@@ -115,6 +125,32 @@ export function createMetrics(
       collect() {
         this.reset();
         for (const c of clusterFigures()) this.set({ cluster: c.id }, c.objects['services'] ?? 0);
+      },
+    }),
+    caIssued: new Counter({
+      name: 'meridian_ca_certificates_issued_total',
+      help: 'Workload certificates issued (like citadel_server_success_cert_issuance_count).',
+      registers,
+    }),
+    caFailed: new Counter({
+      name: 'meridian_ca_certificate_failures_total',
+      help: 'Certificate requests refused, by reason (authentication, permission, CSR, rate limit...).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    caLatency: new Histogram({
+      name: 'meridian_ca_issue_seconds',
+      help: 'Time to authenticate, check and sign a certificate request.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    caExpiry: new Gauge({
+      name: 'meridian_ca_signing_cert_expiry_seconds',
+      help: 'Seconds until the CA signing certificate expires (like citadel_server_root_cert_expiry_timestamp, relative).',
+      registers,
+      collect() {
+        const notAfter = sources.caNotAfter?.();
+        if (notAfter !== undefined) this.set((notAfter - Date.now()) / 1000);
       },
     }),
     conflicts: new Gauge({

@@ -49,21 +49,22 @@ export class AdsTestClient {
   private ended: Error | undefined;
   readonly node: TestNode;
 
-  private constructor(address: string, node: TestNode) {
+  private constructor(address: string, node: TestNode, credentials: grpc.ChannelCredentials) {
     this.node = node;
     const pkg = grpc.loadPackageDefinition(envoyPackageDefinition()) as unknown as {
       envoy: { service: { discovery: { v3: { AggregatedDiscoveryService: grpc.ServiceClientConstructor } } } };
     };
     const Ads = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService;
-    this.client = new Ads(address, grpc.credentials.createInsecure());
+    this.client = new Ads(address, credentials);
     this.call = (this.client as unknown as { StreamAggregatedResources(): grpc.ClientDuplexStream<object, RawResponse> }).StreamAggregatedResources();
     this.call.on('data', (raw: RawResponse) => this.deliver(decodeResponse(raw)));
     this.call.on('error', (err) => this.fail(err));
     this.call.on('end', () => this.fail(new Error('stream ended')));
   }
 
-  static connect(address: string, node: TestNode): AdsTestClient {
-    return new AdsTestClient(address, node);
+  /** Plaintext by default; pass TLS credentials (with a client certificate) for the TLS port. */
+  static connect(address: string, node: TestNode, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()): AdsTestClient {
+    return new AdsTestClient(address, node, credentials);
   }
 
   send(request: AdsRequest): void {

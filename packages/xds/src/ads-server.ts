@@ -28,6 +28,15 @@ export interface AdsServerHooks extends ConnectionHooks {
 
 const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
+/** A workload identity proven by the transport (a verified client certificate). */
+export interface PeerIdentity {
+  readonly trustDomain: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+}
+
+export type PeerIdentifier = (call: grpc.ServerDuplexStream<unknown, unknown>) => PeerIdentity | { readonly error: string };
+
 /**
  * The ADS gRPC service (state of the world). Requests are decoded with Envoy's protos;
  * responses are pre-assembled bytes, so the response serializer is the identity.
@@ -51,8 +60,12 @@ export class AdsServer {
     this.pushBatchSize = options.pushBatchSize ?? 100;
   }
 
-  /** Registers the ADS service on a grpc-js server. */
-  addTo(server: grpc.Server): void {
+  /**
+   * Registers the ADS service on a grpc-js server. With `identify`, every stream must prove
+   * a workload identity (on the TLS port: its client SVID); that identity overrides what the
+   * node metadata claims.
+   */
+  addTo(server: grpc.Server, options: { identify?: PeerIdentifier } = {}): void {
     const requestType = protoType('envoy.service.discovery.v3.DiscoveryRequest');
     const definition: grpc.ServiceDefinition = {
       StreamAggregatedResources: {
@@ -67,7 +80,7 @@ export class AdsServer {
       },
     };
     server.addService(definition, {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequestMessage, Buffer>) => this.stream(call),
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequestMessage, Buffer>) => this.stream(call, options.identify),
     });
   }
 
@@ -102,7 +115,17 @@ export class AdsServer {
     }
   }
 
-  private stream(call: grpc.ServerDuplexStream<DiscoveryRequestMessage, Buffer>): void {
+  private stream(call: grpc.ServerDuplexStream<DiscoveryRequestMessage, Buffer>, identify: PeerIdentifier | undefined): void {
+    let identity: PeerIdentity | undefined;
+    if (identify) {
+      const result = identify(call);
+      if ('error' in result) {
+        this.logger.warn({ peer: call.getPeer(), reason: result.error }, 'ADS stream refused: no valid workload identity');
+        call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'a valid workload certificate is required' });
+        return;
+      }
+      identity = result;
+    }
     this.calls.add(call);
     let conn: AdsConnection | undefined;
     const peer = call.getPeer();
@@ -123,7 +146,8 @@ export class AdsServer {
             call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'first request must carry node.id' });
             return;
           }
-          conn = this.connect(call, proxyFromNode(request.node, this.proxyDefaults), peer);
+          const claimed = proxyFromNode(request.node, this.proxyDefaults);
+          conn = this.connect(call, identity ? { ...claimed, namespace: identity.namespace, serviceAccount: identity.serviceAccount } : claimed, peer);
         }
         if (!isTypeUrl(request.type_url)) {
           this.logger.debug({ conn: conn.id, typeUrl: request.type_url }, 'ignoring request for a type not served');

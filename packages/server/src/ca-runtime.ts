@@ -1,0 +1,216 @@
+import { X509Certificate as X509, generateKeyPairSync } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type * as grpc from '@grpc/grpc-js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import {
+  CaKeyAlgorithm,
+  ClientCertAuthenticator,
+  JwtAuthenticator,
+  KubeTokenAuthenticator,
+  KubeTokenReviewer,
+  LocalJwtIssuer,
+  SvidSigner,
+  TlsMaterialProvider,
+  addCertificateService,
+  certTrustOf,
+  loadCacerts,
+  loadOrCreateSelfSignedCa,
+  optionalClientCertCredentials,
+  spiffeBundle,
+  trustBundlePem,
+  type CaAuthority,
+  type CertificateService,
+  type CertificateServiceCallbacks,
+  type JwtIssuerConfig,
+} from '@meridian/ca';
+import { errorMessage, type Logger } from '@meridian/model';
+import type { MeridianConfig } from './config.ts';
+
+export interface CaRuntime {
+  readonly signer: SvidSigner;
+  readonly issuer: LocalJwtIssuer | undefined;
+  /** Server credentials for listen.xdsTls: our serving certificate; client SVIDs requested, not required. */
+  readonly serverCredentials: grpc.ServerCredentials;
+  addCertificateService(server: grpc.Server): CertificateService;
+  trustBundlePem(): string;
+  spiffeBundle(): object;
+  debugView(): object;
+  stop(): void;
+}
+
+export interface CaRuntimeOptions {
+  readonly config: MeridianConfig;
+  readonly logger: Logger;
+  readonly primaryCluster: string;
+  /** Meridian's credentials in a cluster, for TokenReview there (looked up per request). */
+  readonly kubeConfigOf: (clusterId: string) => KubeConfig | undefined;
+  readonly callbacks?: Partial<CertificateServiceCallbacks>;
+}
+
+const ALGORITHMS: Record<MeridianConfig['ca']['keyAlgorithm'], CaKeyAlgorithm> = {
+  ECDSA_P256: CaKeyAlgorithm.EcdsaP256,
+  ECDSA_P384: CaKeyAlgorithm.EcdsaP384,
+  RSA_2048: CaKeyAlgorithm.Rsa2048,
+  RSA_3072: CaKeyAlgorithm.Rsa3072,
+  RSA_4096: CaKeyAlgorithm.Rsa4096,
+};
+
+/**
+ * The CA as the server runs it: signing material (self-signed and persisted, or plugged in
+ * and reloaded on change), the serving certificate of the TLS port (renewed before it
+ * expires), the caller authenticators, and the trust bundle.
+ */
+export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRuntime> {
+  const { config, logger: root } = options;
+  const logger = root.child({ component: 'ca' });
+  const { trustDomain } = config;
+  const authority = config.ca.cacerts
+    ? await loadCacerts(config.ca.cacerts)
+    : (await loadOrCreateSelfSignedCa({ dir: config.ca.dir, trustDomain, keyAlgorithm: ALGORITHMS[config.ca.keyAlgorithm] })).authority;
+  logCa(logger, authority, config.ca.cacerts ? `plugged in (${config.ca.cacerts})` : `self-signed (${config.ca.dir})`);
+  const signer = new SvidSigner({
+    trustDomain,
+    authority,
+    defaultTtlSeconds: config.ca.defaultTtlSeconds,
+    maxTtlSeconds: config.ca.maxTtlSeconds,
+  });
+
+  const dnsNames = config.ca.servingDnsNames ?? [`meridian.${config.namespace ?? 'meridian-system'}.svc`, 'localhost'];
+  const serving = async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const cert = await signer.signServingCertificate({ publicKey, dnsNames });
+    const current = signer.authority;
+    return {
+      material: {
+        keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        certChainPem: cert.certChainPem.join(''),
+        caPem: current ? trustBundlePem(current.rootsDer).join('') : '',
+      },
+      notAfter: cert.notAfter,
+      notBefore: cert.notBefore,
+    };
+  };
+  let current = await serving();
+  const provider = new TlsMaterialProvider({ material: current.material });
+  let renewTimer: NodeJS.Timeout | undefined;
+  const scheduleRenewal = () => {
+    // Renew at two thirds of the lifetime, like a workload agent would.
+    const lifetime = current.notAfter.getTime() - current.notBefore.getTime();
+    const at = current.notBefore.getTime() + (lifetime * 2) / 3;
+    renewTimer = setTimeout(() => void renew('scheduled'), Math.max(1000, Math.min(at - Date.now(), 2 ** 31 - 1)));
+    renewTimer.unref();
+  };
+  const renew = async (why: string) => {
+    try {
+      current = await serving();
+      provider.update(current.material);
+      logger.info({ why, notAfter: current.notAfter.toISOString() }, 'serving certificate renewed');
+    } catch (err) {
+      logger.error({ err, why }, 'serving certificate renewal failed; keeping the old one');
+    }
+    if (renewTimer) clearTimeout(renewTimer);
+    scheduleRenewal();
+  };
+  scheduleRenewal();
+
+  // A plugged-in CA is reloaded when its files change (root rotation, new intermediate).
+  let watcher: FSWatcher | undefined;
+  if (config.ca.cacerts) {
+    const dir = config.ca.cacerts;
+    let pending: NodeJS.Timeout | undefined;
+    watcher = watch(dir, () => {
+      if (pending) clearTimeout(pending);
+      pending = setTimeout(() => {
+        loadCacerts(dir).then(
+          (next) => {
+            signer.setAuthority(next);
+            logCa(logger, next, 'reloaded');
+            void renew('CA reloaded');
+          },
+          (err: unknown) => logger.error({ error: errorMessage(err), dir }, 'plugged-in CA failed to reload; keeping the current one'),
+        );
+      }, 200);
+    });
+  }
+
+  const issuer = config.ca.localIssuer.enabled
+    ? await LocalJwtIssuer.loadOrCreate({ dir: config.ca.dir, issuer: config.ca.localIssuer.issuer })
+    : undefined;
+  const configuredIssuers: JwtIssuerConfig[] = await Promise.all(
+    config.ca.jwtIssuers.map(async (j) => ({
+      issuer: j.issuer,
+      jwks: JSON.parse(await readFile(j.jwksFile, 'utf8')) as unknown,
+      ...(j.audiences ? { audiences: j.audiences } : {}),
+      ...(j.cluster ? { cluster: j.cluster } : {}),
+    })),
+  );
+  const reviewers = new Map<KubeConfig, KubeTokenReviewer>();
+  const authenticators = [
+    new ClientCertAuthenticator({ trust: () => (signer.authority ? certTrustOf(signer.authority) : undefined), trustDomain }),
+    new JwtAuthenticator({ issuers: [...(issuer ? [issuer.issuerConfig()] : []), ...configuredIssuers], audiences: config.ca.audiences }),
+    new KubeTokenAuthenticator({
+      primaryCluster: options.primaryCluster,
+      audiences: config.ca.audiences,
+      reviewerFor: (clusterId) => {
+        const kc = options.kubeConfigOf(clusterId);
+        if (!kc) return undefined;
+        let reviewer = reviewers.get(kc);
+        if (!reviewer) reviewers.set(kc, (reviewer = new KubeTokenReviewer({ kubeConfig: kc })));
+        return reviewer;
+      },
+    }),
+  ];
+
+  let bundleSequence = 1;
+  let bundleRoots = '';
+  const roots = () => signer.authority?.rootsDer ?? [];
+  return {
+    signer,
+    issuer,
+    serverCredentials: optionalClientCertCredentials(provider),
+    addCertificateService: (server) =>
+      addCertificateService(server, {
+        signer,
+        authenticators,
+        logger: root,
+        rateLimit: config.ca.rateLimit,
+        ...(options.callbacks ? { callbacks: options.callbacks } : {}),
+      }),
+    trustBundlePem: () => trustBundlePem(roots()).join(''),
+    spiffeBundle: () => {
+      const pem = trustBundlePem(roots()).join('');
+      if (pem !== bundleRoots) {
+        if (bundleRoots) bundleSequence++;
+        bundleRoots = pem;
+      }
+      return spiffeBundle({ rootsDer: roots(), refreshHintSeconds: 300, sequence: bundleSequence });
+    },
+    debugView: () => {
+      const a = signer.authority;
+      return {
+        trustDomain,
+        source: config.ca.cacerts ? { type: 'cacerts', dir: config.ca.cacerts } : { type: 'self-signed', dir: config.ca.dir },
+        signing: a ? describe(a.cert) : null,
+        intermediates: a?.intermediatesDer.map((d) => describe(new X509(d))) ?? [],
+        roots: roots().map((d) => describe(new X509(d))),
+        serving: { dnsNames, notBefore: current.notBefore.toISOString(), notAfter: current.notAfter.toISOString() },
+        localIssuer: issuer ? config.ca.localIssuer.issuer : null,
+        jwtIssuers: configuredIssuers.map((i) => i.issuer),
+        stats: signer.stats(),
+      };
+    },
+    stop: () => {
+      if (renewTimer) clearTimeout(renewTimer);
+      watcher?.close();
+    },
+  };
+}
+
+function describe(cert: X509): object {
+  return { subject: cert.subject, serial: cert.serialNumber, notBefore: new Date(cert.validFrom).toISOString(), notAfter: new Date(cert.validTo).toISOString(), fingerprint256: cert.fingerprint256 };
+}
+
+function logCa(logger: Logger, a: CaAuthority, how: string): void {
+  logger.info({ how, subject: a.cert.subject, notAfter: a.notAfter.toISOString(), roots: a.rootsDer.length }, 'CA loaded');
+}
