@@ -55,6 +55,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     discovery: registry,
     domainSuffix: config.domainSuffix,
     clusterLocalHosts: config.clusterLocalHosts,
+    mtls: { mode: config.mtls.mode, services: config.mtls.services, trustDomain: config.trustDomain },
   });
   const primary = config.clusters.find((c) => c.primary) ?? config.clusters[0];
   const proxyDefaults = { cluster: primary?.id ?? '', networkOf: (c: string) => registry.cluster(c)?.network ?? c };
