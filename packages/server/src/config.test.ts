@@ -85,7 +85,7 @@ describe('parseConfig', () => {
       },
       networks: {},
       log: { level: 'info' },
-      shutdown: { graceMs: 5000 },
+      shutdown: { graceMs: 5000, drainMs: 5000 },
     });
   });
 

@@ -139,6 +139,8 @@ export const configSchema = z.strictObject({
   shutdown: z
     .strictObject({
       graceMs: z.number().int().min(0).max(300_000).default(5000),
+      /** On SIGTERM, proxies are told to reconnect elsewhere at random moments within this period. */
+      drainMs: z.number().int().min(0).max(300_000).default(5000),
     })
     .prefault({}),
 });

@@ -1,19 +1,55 @@
+import { createHash } from 'node:crypto';
 import type { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
 import type { ProxyNode } from '@meridian/model';
 import { TYPE_SHORT_NAME, type AdsServer, type MeshResources, type PushCoordinator, type TypeUrl } from '@meridian/xds';
 
-/** `/debug/registryz`: every merged service with its endpoints per cluster. */
+/**
+ * `/debug/registryz`: every merged service with its endpoints per cluster, and a digest of
+ * that merged content: replicas watching the same clusters show the same digest once they
+ * have converged (cluster states and timestamps are left out of it: they differ per replica).
+ */
 export function registryView(registry: AggregateRegistry): object {
+  const services = mergedServices(registry);
   return {
+    digest: registryDigest(services),
     clusters: registry.clusterStatuses(),
     conflicts: registry.conflicts(),
-    services: registry.services().map((s) => ({
-      hostname: s.hostname,
-      ports: s.ports,
-      clusters: s.clusters,
-      addresses: s.addresses,
-      serviceAccounts: s.serviceAccounts,
-      endpoints: registry.endpoints(s.hostname).map((e) => ({
+    services,
+  };
+}
+
+/** sha256 of the canonical JSON (sorted keys, services and endpoints in a fixed order). */
+export function registryDigest(services: readonly object[]): string {
+  return createHash('sha256').update(canonicalJson(services)).digest('hex');
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => {
+  const x = key(a);
+  const y = key(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+
+/** Event order differs between replicas, so services and endpoints are put in a fixed order. */
+function mergedServices(registry: AggregateRegistry): object[] {
+  return [...registry.services()].sort(byKey((s) => s.hostname)).map((s) => ({
+    hostname: s.hostname,
+    ports: s.ports,
+    clusters: [...s.clusters].sort(),
+    addresses: s.addresses,
+    serviceAccounts: s.serviceAccounts,
+    endpoints: registry
+      .endpoints(s.hostname)
+      .map((e) => ({
         cluster: e.cluster,
         address: e.address,
         port: e.port,
@@ -24,9 +60,9 @@ export function registryView(registry: AggregateRegistry): object {
         ...(e.serviceAccount ? { serviceAccount: e.serviceAccount } : {}),
         ...(e.pod ? { pod: e.pod } : {}),
         ...(e.stale ? { stale: true } : {}),
-      })),
-    })),
-  };
+      }))
+      .sort(byKey((e) => `${e.cluster}|${e.address}|${e.port}|${e.portName ?? ''}`)),
+  }));
 }
 
 /** `/debug/clusterz`: each cluster's state, its source (files or informers), and remote secrets. */

@@ -6,6 +6,7 @@ import { startCaRuntime, type CaRuntime } from './ca-runtime.ts';
 import { clusterSpecFor } from './clusters.ts';
 import { splitHostPort, type MeridianConfig } from './config.ts';
 import { clustersView, endpointsView, registryView, syncView } from './debug-views.ts';
+import { StreamTracker } from './drain.ts';
 import { startHttp } from './http.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { svidPeerIdentity } from './peer-identity.ts';
@@ -104,6 +105,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
   const configuredIds = config.clusters.map((c) => c.id);
   const readinessDeadline = Date.now() + config.discovery.readinessTimeoutMs;
   let remoteSecrets: RemoteSecretController | undefined;
+  let stopping: Promise<void> | undefined;
 
   // HTTP first, so liveness and readiness answer while clusters sync.
   const httpAddress = splitHostPort(config.listen.http);
@@ -114,6 +116,8 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     metrics,
     views: {
       ready: () => {
+        // A draining replica leaves the Service's endpoints so new proxies go to the others.
+        if (stopping) return { ready: false, detail: { draining: true, waitingFor: [] } };
         const missing = configuredIds.filter((id) => !clusters.hasSynced(id));
         const timedOut = Date.now() >= readinessDeadline;
         return {
@@ -148,6 +152,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
   });
+  const streams = new StreamTracker();
   let xdsPort = 0;
   let xdsTlsPort = 0;
   try {
@@ -171,12 +176,12 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     const missing = await clusters.waitForSync(configuredIds, Math.max(0, readinessDeadline - Date.now()));
     if (missing.length > 0) logger.error({ missing }, 'clusters not synced within the readiness timeout; serving without them');
 
-    ads.addTo(grpcServer);
+    ads.addTo(streams.track(grpcServer));
     if (config.ca.plaintext) ca.addCertificateService(grpcServer);
     const xds = splitHostPort(config.listen.xds);
     xdsPort = await bind(grpcServer, xds, grpc.ServerCredentials.createInsecure());
     // The TLS port: proxies prove who they are with their SVID; the certificate API lives here.
-    ads.addTo(tlsServer, { identify: svidPeerIdentity(config.trustDomain) });
+    ads.addTo(streams.track(tlsServer), { identify: svidPeerIdentity(config.trustDomain) });
     ca.addCertificateService(tlsServer);
     const xdsTls = splitHostPort(config.listen.xdsTls);
     xdsTlsPort = await bind(tlsServer, xdsTls, ca.serverCredentials);
@@ -201,26 +206,27 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     throw err;
   }
 
-  let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      logger.info({ proxies: ads.list().length }, 'shutting down');
-      push.stop();
-      const shutdown = (server: grpc.Server) =>
-        new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            server.forceShutdown();
-            resolve();
-          }, config.shutdown.graceMs);
-          server.tryShutdown(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-      const done = Promise.all([shutdown(grpcServer), shutdown(tlsServer)]);
-      // Streams never end by themselves: tell proxies to go elsewhere so tryShutdown can finish.
+      logger.info({ proxies: ads.list().length, drainMs: config.shutdown.drainMs }, 'shutting down');
+      // tryShutdown closes the listeners and refuses new streams at once; open streams never
+      // end by themselves, so proxies are told to reconnect (to another replica), spread over
+      // the drain period. Pushes keep reaching the streams not yet closed.
+      const closed = [grpcServer, tlsServer].map((server) => new Promise<void>((resolve) => server.tryShutdown(() => resolve())));
+      const drained = await streams.drain({ drainMs: config.shutdown.drainMs });
       ads.closeAll(grpc.status.UNAVAILABLE, 'server shutting down');
-      await done;
+      push.stop();
+      // In-flight unary calls (certificate requests) and queued writes get graceMs to finish.
+      let timer: NodeJS.Timeout | undefined;
+      const forced = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), config.shutdown.graceMs);
+      });
+      if (await Promise.race([Promise.all(closed).then(() => false), forced])) {
+        grpcServer.forceShutdown();
+        tlsServer.forceShutdown();
+      }
+      clearTimeout(timer);
+      logger.info({ drained }, 'streams drained');
       ca.stop();
       await remoteSecrets?.stop();
       await clusters.stop();
