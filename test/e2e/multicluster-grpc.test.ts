@@ -77,6 +77,7 @@ describe('two clusters, proxyless gRPC clients', () => {
       await startEchoBackend({ host: EAST.api, port, cluster: 'east', name: 'east/api' }),
       await startEchoBackend({ host: WEST.api, port, cluster: 'west', name: 'west/api' }),
       await startEchoBackend({ host: '127.0.0.23', port, cluster: 'west', name: 'west/hello' }),
+      await startEchoBackend({ host: '127.0.0.61', port, cluster: 'vm', name: 'vm/billing' }),
     );
     writeCluster(EAST);
     writeCluster(WEST);
@@ -85,6 +86,19 @@ describe('two clusters, proxyless gRPC clients', () => {
       yamlDocs(
         service('hello', 'demo', [{ name: 'grpc', port: 7071 }]),
         endpointSlice('hello-west', 'demo', 'hello', { name: 'grpc', port }, [{ address: '127.0.0.23', node: 'west-n1' }]),
+      ),
+    );
+    // A workload outside Kubernetes joins the billing Service by its labels.
+    writeFileSync(
+      ws.path('east', 'billing.yaml'),
+      yamlDocs(
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'billing', namespace: 'demo' }, spec: { selector: { app: 'billing' }, ports: [{ name: 'grpc', port: 7072, targetPort: port }] } },
+        {
+          apiVersion: 'meridian.dev/v1alpha1',
+          kind: 'WorkloadEntry',
+          metadata: { name: 'billing-vm-1', namespace: 'demo' },
+          spec: { address: '127.0.0.61', labels: { app: 'billing' }, locality: 'us-east/us-east-1a', serviceAccount: 'billing' },
+        },
       ),
     );
     const config = ws.writeConfig({
@@ -137,6 +151,10 @@ describe('two clusters, proxyless gRPC clients', () => {
 
   it('reaches a service that exists in one cluster only, from the other', async () => {
     assert.deepEqual(await answers(client('hello.demo.svc.cluster.local:7071', 'east-hello', EAST), 4), { 'west/hello': 4 });
+  });
+
+  it('routes to a workload outside Kubernetes (WorkloadEntry) selected by a Service', async () => {
+    assert.deepEqual(await answers(client('billing.demo.svc.cluster.local:7072', 'west-billing', WEST), 3), { 'vm/billing': 3 });
   });
 
   it('keeps cluster-local services within the client cluster', async () => {

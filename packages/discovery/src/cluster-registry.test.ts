@@ -213,7 +213,7 @@ describe('ClusterRegistry.apply', () => {
     assert.equal(after.state, ClusterState.Synced);
     assert.equal(after.events, 10);
     assert.notEqual(after.lastEventAt, null);
-    assert.deepEqual(after.objects, { services: 2, endpointSlices: 2, pods: 1, nodes: 2, namespaces: 1 });
+    assert.deepEqual(after.objects, { services: 2, endpointSlices: 2, pods: 1, nodes: 2, namespaces: 1, workloadEntries: 0 });
     assert.equal(registry.namespace('apps')?.metadata?.name, 'apps');
   });
 });
@@ -243,5 +243,53 @@ describe('ClusterRegistry gateways', () => {
     registry.apply([{ ...gateway('5.6.7.8'), type: 'delete' } as KubeEvent]);
     assert.equal(changes.filter((c) => c.gateways).length, 3);
     assert.deepEqual(registry.gateways(), []);
+  });
+});
+
+describe('ClusterRegistry WorkloadEntry (mesh expansion)', () => {
+  const svc = (selector: Record<string, string> | undefined): KubeEvent => ({
+    type: 'upsert',
+    kind: 'Service',
+    object: { metadata: { name: 'billing', namespace: 'shop' }, spec: { ...(selector ? { selector } : {}), ports: [{ name: 'grpc', port: 80, targetPort: 8080 }, { name: 'admin', port: 90 }] } },
+  });
+  const vm = (labels: Record<string, string>, extra: Record<string, unknown> = {}): KubeEvent => ({
+    type: 'upsert',
+    kind: 'WorkloadEntry',
+    object: {
+      apiVersion: 'meridian.dev/v1alpha1',
+      kind: 'WorkloadEntry',
+      metadata: { name: 'vm-1', namespace: 'shop' },
+      spec: { address: '192.168.7.1', labels, locality: 'us-east/us-east-1a/rack9', network: 'datacenter', serviceAccount: 'billing', ...extra },
+    },
+  });
+
+  it('adds a workload to every Service whose selector its labels match, with its locality and network', () => {
+    const registry = new ClusterRegistry({ cluster: 'c1', network: 'n1', domainSuffix: 'cluster.local', logger: silentLogger() });
+    registry.apply([svc({ app: 'billing' }), vm({ app: 'billing', version: 'v2' }, { ports: { grpc: 9443 } })]);
+    const eps = registry.endpoints('billing.shop.svc.cluster.local');
+    assert.deepEqual(
+      eps.map((e) => [e.address, e.portName, e.port, e.network, e.locality.subzone, e.serviceAccount, e.cluster]),
+      [
+        ['192.168.7.1', 'admin', 90, 'datacenter', 'rack9', 'billing', 'c1'],
+        ['192.168.7.1', 'grpc', 9443, 'datacenter', 'rack9', 'billing', 'c1'],
+      ],
+    );
+  });
+
+  it('uses the targetPort when the entry names no port, and leaves when its labels stop matching', () => {
+    const registry = new ClusterRegistry({ cluster: 'c1', network: 'n1', domainSuffix: 'cluster.local', logger: silentLogger() });
+    const changes: ClusterChange[] = [];
+    registry.onChange((c) => changes.push(c));
+    registry.apply([svc({ app: 'billing' }), vm({ app: 'billing' })]);
+    assert.equal(registry.endpoints('billing.shop.svc.cluster.local').find((e) => e.portName === 'grpc')?.port, 8080);
+    registry.apply([vm({ app: 'other' })]);
+    assert.deepEqual(registry.endpoints('billing.shop.svc.cluster.local'), []);
+    assert.equal(changes.at(-1)?.kind, 'endpoints');
+  });
+
+  it('ignores Services without a selector', () => {
+    const registry = new ClusterRegistry({ cluster: 'c1', network: 'n1', domainSuffix: 'cluster.local', logger: silentLogger() });
+    registry.apply([svc(undefined), vm({ app: 'billing' })]);
+    assert.deepEqual(registry.endpoints('billing.shop.svc.cluster.local'), []);
   });
 });

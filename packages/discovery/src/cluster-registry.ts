@@ -1,5 +1,6 @@
 import type { V1EndpointSlice, V1Namespace, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import {
+  Health,
   serviceHostname,
   type ClusterId,
   type ClusterService,
@@ -9,7 +10,7 @@ import {
   type NetworkId,
 } from '@meridian/model';
 import { Label, compareEndpoints, convertEndpointSlice, convertService, type ConvertContext } from './convert.ts';
-import { objectKey, type KubeEvent } from './kube-objects.ts';
+import { objectKey, type KubeEvent, type WorkloadEntry } from './kube-objects.ts';
 
 export interface ClusterChange {
   readonly cluster: ClusterId;
@@ -57,6 +58,7 @@ export class ClusterRegistry {
   private readonly pods = new Map<string, V1Pod>();
   private readonly nodes = new Map<string, V1Node>();
   private readonly namespaces = new Map<string, V1Namespace>();
+  private readonly workloads = new Map<string, WorkloadEntry>();
 
   /** Derived model, keyed by `namespace/name` of the Service. */
   private readonly services = new Map<string, { service: ClusterService; fingerprint: string }>();
@@ -204,6 +206,7 @@ export class ClusterRegistry {
         pods: this.pods.size,
         nodes: this.nodes.size,
         namespaces: this.namespaces.size,
+        workloadEntries: this.workloads.size,
       },
     };
   }
@@ -259,6 +262,14 @@ export class ClusterRegistry {
         else this.nodes.set(key, event.object);
         for (const s of this.servicesByNode.get(key) ?? []) touchedEndpoints.add(s);
         break;
+      case 'WorkloadEntry': {
+        // Its labels may match any Service of its namespace, before or after the change.
+        if (remove) this.workloads.delete(key);
+        else this.workloads.set(key, event.object);
+        const namespace = event.object.metadata?.namespace ?? 'default';
+        for (const serviceKey of this.k8sServices.keys()) if (serviceKey.startsWith(`${namespace}/`)) touchedEndpoints.add(serviceKey);
+        break;
+      }
       case 'Namespace':
         if (remove) this.namespaces.delete(key);
         else this.namespaces.set(key, event.object);
@@ -308,6 +319,7 @@ export class ClusterRegistry {
       const converted = slice ? convertEndpointSlice(slice, this.ctx, lookup) : undefined;
       if (converted) endpoints.push(...converted.endpoints);
     }
+    endpoints.push(...this.workloadEndpoints(serviceKey));
     endpoints.sort(compareEndpoints);
     this.reindex(serviceKey, endpoints);
     const previous = this.endpointsByService.get(serviceKey);
@@ -319,6 +331,37 @@ export class ClusterRegistry {
     if (previous?.fingerprint === fingerprint) return false;
     this.endpointsByService.set(serviceKey, { endpoints, fingerprint });
     return true;
+  }
+
+  /** Endpoints of WorkloadEntries whose labels match the Service's selector. */
+  private workloadEndpoints(serviceKey: string): Endpoint[] {
+    const service = this.k8sServices.get(serviceKey);
+    const selector = service?.spec?.selector;
+    if (!service || !selector || Object.keys(selector).length === 0 || this.workloads.size === 0) return [];
+    const namespace = service.metadata?.namespace ?? 'default';
+    const out: Endpoint[] = [];
+    for (const entry of this.workloads.values()) {
+      const spec = entry.spec;
+      const labels = spec?.labels ?? entry.metadata?.labels ?? {};
+      if ((entry.metadata?.namespace ?? 'default') !== namespace || !spec?.address) continue;
+      if (!Object.entries(selector).every(([k, v]) => labels[k] === v)) continue;
+      const [region = '', zone = '', subzone = ''] = (spec.locality ?? '').split('/');
+      for (const p of service.spec?.ports ?? []) {
+        const name = p.name ?? '';
+        const port = spec.ports?.[name] ?? (typeof p.targetPort === 'number' ? p.targetPort : p.port);
+        out.push({
+          address: spec.address,
+          port,
+          portName: name,
+          cluster: this.id,
+          network: spec.network ?? this.ctx.network,
+          locality: { region, zone, subzone },
+          health: Health.Healthy,
+          ...(spec.serviceAccount ? { serviceAccount: spec.serviceAccount } : {}),
+        });
+      }
+    }
+    return out;
   }
 
   private reindex(serviceKey: string, endpoints: readonly Endpoint[]): void {

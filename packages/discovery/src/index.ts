@@ -15,7 +15,7 @@ export {
   type ConvertContext,
   type EndpointLookup,
 } from './convert.ts';
-export { KubeKind, type KubeEvent, type KubeObject } from './kube-objects.ts';
+export { KubeKind, type KubeEvent, type KubeObject, type WorkloadEntry } from './kube-objects.ts';
 export { parseManifest, ManifestError, type ParsedManifest } from './manifest-parser.ts';
 export { ManifestDirectorySource, type ManifestSourceOptions, type ManifestFileStatus } from './manifest-source.ts';
 export {

@@ -7,8 +7,29 @@ export const KubeKind = {
   Pod: 'Pod',
   Node: 'Node',
   Namespace: 'Namespace',
+  WorkloadEntry: 'WorkloadEntry',
 } as const;
 export type KubeKind = (typeof KubeKind)[keyof typeof KubeKind];
+
+/**
+ * A workload outside Kubernetes (a VM, a bare-metal host), Meridian's own kind after Istio's
+ * WorkloadEntry: it joins every Service in its namespace whose selector its labels match.
+ */
+export interface WorkloadEntry {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+  spec?: {
+    address?: string;
+    /** Service port name → the port the workload listens on; default the Service's targetPort. */
+    ports?: Record<string, number>;
+    labels?: Record<string, string>;
+    network?: string;
+    /** `region/zone/subzone`. */
+    locality?: string;
+    serviceAccount?: string;
+  };
+}
 
 export interface KubeObjectOfKind {
   Service: V1Service;
@@ -16,6 +37,7 @@ export interface KubeObjectOfKind {
   Pod: V1Pod;
   Node: V1Node;
   Namespace: V1Namespace;
+  WorkloadEntry: WorkloadEntry;
 }
 
 /** The apiVersion each kind is read at; other versions of a kind are reported, not guessed at. */
@@ -25,6 +47,7 @@ export const KIND_API_VERSION: Record<KubeKind, string> = {
   Pod: 'v1',
   Node: 'v1',
   Namespace: 'v1',
+  WorkloadEntry: 'meridian.dev/v1alpha1',
 };
 
 export type KubeObject = KubeObjectOfKind[KubeKind];

@@ -220,3 +220,16 @@ describe('parseManifest', () => {
     });
   }
 });
+
+describe('parseManifest WorkloadEntry', () => {
+  it('accepts Meridian WorkloadEntry documents and checks their fields', () => {
+    const ok = parseManifest(
+      'apiVersion: meridian.dev/v1alpha1\nkind: WorkloadEntry\nmetadata: {name: vm-1, namespace: shop}\nspec: {address: 10.9.0.1, labels: {app: billing}, ports: {grpc: 9000}, locality: r/z}\n',
+    );
+    assert.equal(ok.objects[0]?.kind, 'WorkloadEntry');
+    assert.throws(
+      () => parseManifest('apiVersion: meridian.dev/v1alpha1\nkind: WorkloadEntry\nmetadata: {name: vm-1}\nspec: {ports: {grpc: 99999}}\n'),
+      (err: unknown) => err instanceof ManifestError && /spec\.(address|ports)/.test(err.reason),
+    );
+  });
+});

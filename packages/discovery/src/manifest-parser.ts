@@ -41,6 +41,17 @@ const schemas = {
   Pod: z.looseObject({ metadata }),
   Node: z.looseObject({ metadata }),
   Namespace: z.looseObject({ metadata }),
+  WorkloadEntry: z.looseObject({
+    metadata,
+    spec: z.looseObject({
+      address: z.string().min(1),
+      ports: z.record(z.string(), port).optional(),
+      labels: z.record(z.string(), z.string()).optional(),
+      network: z.string().min(1).optional(),
+      locality: z.string().regex(/^[^/]*(\/[^/]*){0,2}$/, 'region/zone/subzone').optional(),
+      serviceAccount: z.string().min(1).optional(),
+    }),
+  }),
 };
 const CLUSTER_SCOPED = new Set(['Node', 'Namespace']);
 
