@@ -92,6 +92,18 @@ export const configSchema = z.strictObject({
         .default([]),
     })
     .prefault({}),
+  /** Other trust domains whose SPIFFE bundles (https_web profile) Meridian fetches and keeps, separately. */
+  federation: z
+    .array(
+      z.strictObject({
+        trustDomain: dnsLabelish,
+        bundleEndpoint: z.string().url().startsWith('https://', 'the https_web profile needs an https:// URL'),
+        /** Extra CA (PEM file) to verify the bundle endpoint's certificate: private PKI, tests. */
+        caFile: z.string().min(1).optional(),
+        refreshHintSeconds: z.number().int().min(1).optional(),
+      }),
+    )
+    .default([]),
   mtls: z
     .strictObject({
       mode: z.enum(['disable', 'strict']).default('disable'),
