@@ -29,6 +29,21 @@ export {
 export { spiffeBundle, trustBundlePem, type SpiffeBundle, type SpiffeBundleKey, type SpiffeBundleOptions } from './trust-bundle.ts';
 export { certToPem, fromPemAll, toPem } from './pem.ts';
 export {
+  BundleFetcher,
+  REFRESH_DEFAULT_SECONDS,
+  REFRESH_MAX_SECONDS,
+  REFRESH_MIN_SECONDS,
+  httpsTransport,
+  parseSpiffeBundle,
+  refreshDelaySeconds,
+  type BundleFetcherOptions,
+  type BundleTransport,
+  type FederatedBundle,
+  type FetchError,
+  type ParsedSpiffeBundle,
+  type SpiffeBundleParseResult,
+} from './federation.ts';
+export {
   AuthMethod,
   bearerToken,
   identityKey,
