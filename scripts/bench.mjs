@@ -12,5 +12,5 @@ if (!name || !existsSync(path.join(dir, `${name}.bench.ts`))) {
   console.error(`usage: pnpm bench <name> — one of: ${available.join(', ') || '(none yet)'}`);
   process.exit(2);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(dir, `${name}.bench.ts`), ...args], { stdio: 'inherit' });
+const result = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(dir, `${name}.bench.ts`), ...args], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
