@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
 import type { ProxyNode } from '@meridian/model';
-import { TYPE_SHORT_NAME, type AdsServer, type MeshResources, type PushCoordinator, type TypeUrl } from '@meridian/xds';
+import { streamVariant, TYPE_SHORT_NAME, type AdsServer, type MeshResources, type PushCoordinator, type TypeUrl } from '@meridian/xds';
 
 /**
  * `/debug/registryz`: every merged service with its endpoints per cluster, and a digest of
@@ -86,6 +86,7 @@ export function syncView(ads: AdsServer, push: PushCoordinator, query: Record<st
       .filter((c) => !wanted || c.proxy.id === wanted || c.id === wanted)
       .map((c) => ({
         connection: c.id,
+        variant: streamVariant(c),
         node: c.proxy.id,
         type: c.proxy.type,
         cluster: c.proxy.cluster,

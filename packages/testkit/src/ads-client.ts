@@ -147,7 +147,7 @@ function decodeResponse(raw: RawResponse): AdsResponse {
 }
 
 /** protobufjs defines google.protobuf.Struct from bundled camelCase JSON, whatever keepCase says. */
-function toNodeMessage(node: TestNode): object {
+export function toNodeMessage(node: TestNode): object {
   const fields: Record<string, { stringValue: string }> = {};
   for (const [k, v] of Object.entries(node.metadata ?? {})) fields[k] = { stringValue: v };
   return { id: node.id, locality: node.locality ?? {}, metadata: { fields } };

@@ -33,3 +33,4 @@ export {
   type KubeconfigObject,
   type KubeconfigOptions,
 } from './kube-api/index.ts';
+export { DeltaAdsTestClient, type DeltaRequest, type DeltaResource, type DeltaResponse } from './delta-ads-client.ts';

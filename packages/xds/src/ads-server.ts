@@ -1,16 +1,22 @@
 import * as grpc from '@grpc/grpc-js';
 import { errorMessage, type Logger, type ProxyNode, type PushRequest } from '@meridian/model';
+import type { DeltaRequestView } from './classify-delta.ts';
 import type { SotwRequestView } from './classify.ts';
-import { AdsConnection, type ConnectionHooks } from './connection.ts';
+import { AdsConnection } from './connection.ts';
+import { DeltaAdsConnection } from './delta-connection.ts';
 import { protoType } from './protos.ts';
 import { proxyFromNode, type NodeMessage, type ProxyDefaults } from './proxy.ts';
-import type { ResourceSource } from './resource-source.ts';
-import { isTypeUrl } from './type-url.ts';
+import type { GeneratedResource, ResourceSource } from './resource-source.ts';
+import { isTypeUrl, type TypeUrl } from './type-url.ts';
+import { StreamVariant, type StreamHooks, type XdsConnection } from './xds-connection.ts';
 
-interface DiscoveryRequestMessage extends SotwRequestView {
+interface RequestEnvelope {
   readonly node?: NodeMessage | null;
   readonly type_url: string;
 }
+type DiscoveryRequestMessage = SotwRequestView & RequestEnvelope;
+type DeltaDiscoveryRequestMessage = DeltaRequestView & RequestEnvelope;
+type AdsCall = grpc.ServerDuplexStream<RequestEnvelope, Buffer>;
 
 export interface AdsServerOptions {
   readonly source: ResourceSource;
@@ -21,9 +27,9 @@ export interface AdsServerOptions {
   readonly pushBatchSize?: number;
 }
 
-export interface AdsServerHooks extends ConnectionHooks {
-  onConnect(conn: AdsConnection): void;
-  onDisconnect(conn: AdsConnection): void;
+export interface AdsServerHooks extends StreamHooks {
+  onConnect(conn: XdsConnection): void;
+  onDisconnect(conn: XdsConnection): void;
 }
 
 const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -38,8 +44,9 @@ export interface PeerIdentity {
 export type PeerIdentifier = (call: grpc.ServerDuplexStream<unknown, unknown>) => PeerIdentity | { readonly error: string };
 
 /**
- * The ADS gRPC service (state of the world). Requests are decoded with Envoy's protos;
- * responses are pre-assembled bytes, so the response serializer is the identity.
+ * The ADS gRPC service, both variants: state of the world and delta. Requests are decoded
+ * with Envoy's protos; responses are pre-assembled bytes, so the response serializer is the
+ * identity. Both variants share the resource source, the identity rules and the push path.
  */
 export class AdsServer {
   private readonly source: ResourceSource;
@@ -47,8 +54,8 @@ export class AdsServer {
   private readonly proxyDefaults: ProxyDefaults;
   private readonly hooks: Partial<AdsServerHooks>;
   private readonly pushBatchSize: number;
-  private readonly connections = new Map<string, AdsConnection>();
-  private readonly calls = new Set<grpc.ServerDuplexStream<DiscoveryRequestMessage, Buffer>>();
+  private readonly connections = new Map<string, XdsConnection>();
+  private readonly calls = new Set<AdsCall>();
   private connectionSeq = 0;
   private pushing: Promise<void> = Promise.resolve();
 
@@ -66,10 +73,10 @@ export class AdsServer {
    * node metadata claims.
    */
   addTo(server: grpc.Server, options: { identify?: PeerIdentifier } = {}): void {
-    const requestType = protoType('envoy.service.discovery.v3.DiscoveryRequest');
-    const definition: grpc.ServiceDefinition = {
-      StreamAggregatedResources: {
-        path: `/${ADS_SERVICE}/StreamAggregatedResources`,
+    const method = (name: string, requestTypeName: string): grpc.MethodDefinition<object, Buffer> => {
+      const requestType = protoType(requestTypeName);
+      return {
+        path: `/${ADS_SERVICE}/${name}`,
         requestStream: true,
         responseStream: true,
         requestSerialize: (value: object) => Buffer.from(requestType.encode(requestType.fromObject(value)).finish()),
@@ -77,15 +84,26 @@ export class AdsServer {
           requestType.toObject(requestType.decode(bytes), { longs: String, enums: String, defaults: true, oneofs: true }),
         responseSerialize: (value: Buffer) => value,
         responseDeserialize: (bytes: Buffer) => bytes,
-      },
+      };
+    };
+    const definition: grpc.ServiceDefinition = {
+      StreamAggregatedResources: method('StreamAggregatedResources', 'envoy.service.discovery.v3.DiscoveryRequest'),
+      DeltaAggregatedResources: method('DeltaAggregatedResources', 'envoy.service.discovery.v3.DeltaDiscoveryRequest'),
     };
     server.addService(definition, {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequestMessage, Buffer>) => this.stream(call, options.identify),
+      StreamAggregatedResources: (call: AdsCall) => this.stream(call, options.identify, StreamVariant.Sotw),
+      DeltaAggregatedResources: (call: AdsCall) => this.stream(call, options.identify, StreamVariant.Delta),
     });
   }
 
-  list(): AdsConnection[] {
+  /** Every connected stream, of both variants (`streamVariant` tells which). */
+  list(): XdsConnection[] {
     return [...this.connections.values()];
+  }
+
+  /** The resources a proxy would get now (CSDS compares them with what was sent). */
+  generate(typeUrl: TypeUrl, proxy: ProxyNode, names: ReadonlySet<string> | undefined): GeneratedResource[] {
+    return this.source.generate(typeUrl, proxy, names);
   }
 
   /**
@@ -115,7 +133,7 @@ export class AdsServer {
     }
   }
 
-  private stream(call: grpc.ServerDuplexStream<DiscoveryRequestMessage, Buffer>, identify: PeerIdentifier | undefined): void {
+  private stream(call: AdsCall, identify: PeerIdentifier | undefined, variant: StreamVariant): void {
     let identity: PeerIdentity | undefined;
     if (identify) {
       const result = identify(call);
@@ -127,33 +145,36 @@ export class AdsServer {
       identity = result;
     }
     this.calls.add(call);
-    let conn: AdsConnection | undefined;
+    let conn: XdsConnection | undefined;
+    let handle: ((typeUrl: TypeUrl, request: RequestEnvelope) => void) | undefined;
     const peer = call.getPeer();
     const finish = (why: string) => {
       this.calls.delete(call);
       if (!conn) return;
       const c = conn;
       conn = undefined;
+      handle = undefined;
       c.close();
       this.connections.delete(c.id);
       this.logger.info({ conn: c.id, node: c.proxy.id, why }, 'proxy disconnected');
       this.hooks.onDisconnect?.(c);
     };
-    call.on('data', (request: DiscoveryRequestMessage) => {
+    call.on('data', (request: RequestEnvelope) => {
       try {
-        if (!conn) {
+        if (!conn || !handle) {
           if (!request.node?.id) {
             call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'first request must carry node.id' });
             return;
           }
           const claimed = proxyFromNode(request.node, this.proxyDefaults);
-          conn = this.connect(call, identity ? { ...claimed, namespace: identity.namespace, serviceAccount: identity.serviceAccount } : claimed, peer);
+          const proxy = identity ? { ...claimed, namespace: identity.namespace, serviceAccount: identity.serviceAccount } : claimed;
+          ({ conn, handle } = this.connect(call, proxy, peer, variant));
         }
         if (!isTypeUrl(request.type_url)) {
           this.logger.debug({ conn: conn.id, typeUrl: request.type_url }, 'ignoring request for a type not served');
           return;
         }
-        conn.handleRequest(request.type_url, request);
+        handle(request.type_url, request);
       } catch (err) {
         this.logger.error({ err, conn: conn?.id }, 'request handling failed; closing stream');
         call.emit('error', { code: grpc.status.INTERNAL, details: errorMessage(err) });
@@ -169,26 +190,35 @@ export class AdsServer {
   }
 
   private connect(
-    call: grpc.ServerDuplexStream<DiscoveryRequestMessage, Buffer>,
+    call: AdsCall,
     proxy: ProxyNode,
     peer: string,
-  ): AdsConnection {
+    variant: StreamVariant,
+  ): { conn: XdsConnection; handle: (typeUrl: TypeUrl, request: RequestEnvelope) => void } {
     const id = `${proxy.id.split('~')[2] ?? proxy.id}-${++this.connectionSeq}`;
-    const conn = new AdsConnection({
-      id,
-      proxy,
-      stream: call,
-      source: this.source,
-      logger: this.logger,
-      hooks: this.hooks,
-      peer,
-    });
+    const options = { id, proxy, stream: call, source: this.source, logger: this.logger, hooks: this.hooks, peer };
+    let conn: XdsConnection;
+    let handle: (typeUrl: TypeUrl, request: RequestEnvelope) => void;
+    if (variant === StreamVariant.Delta) {
+      const delta = new DeltaAdsConnection(options);
+      handle = (typeUrl, request) => delta.handleRequest(typeUrl, request as DeltaDiscoveryRequestMessage);
+      conn = delta;
+    } else {
+      const sotw = new AdsConnection(options);
+      handle = (typeUrl, request) => sotw.handleRequest(typeUrl, request as DiscoveryRequestMessage);
+      conn = sotw;
+    }
     this.connections.set(id, conn);
     this.logger.info(
-      { conn: id, node: proxy.id, type: proxy.type, cluster: proxy.cluster, locality: proxy.locality, peer },
+      { conn: id, node: proxy.id, type: proxy.type, cluster: proxy.cluster, locality: proxy.locality, peer, variant },
       'proxy connected',
     );
     this.hooks.onConnect?.(conn);
-    return conn;
+    return { conn, handle };
   }
+}
+
+/** Which ADS variant a connection speaks. */
+export function streamVariant(conn: XdsConnection): StreamVariant {
+  return conn instanceof DeltaAdsConnection ? StreamVariant.Delta : StreamVariant.Sotw;
 }

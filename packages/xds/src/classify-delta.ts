@@ -11,6 +11,8 @@
  *    is still an answer for that response (`latest` tells whether it is the newest).
  *  - stale: a nonce we do not know (an older stream's, or one long forgotten); its
  *    subscription changes still count.
+ * Whatever the kind, a response carries only resources whose version differs from what the
+ * client has, plus `mustSend`, plus removals; so `respond` only says whether to look.
  * Subscription rules:
  *  - wildcard only for LDS/CDS: explicitly with `*`, or (legacy) an initial request that
  *    subscribes to nothing. The legacy wildcard ends as soon as names are subscribed without
@@ -68,8 +70,6 @@ export interface DeltaClassification {
   readonly wildcardStopped: boolean;
   /** What the client says it has (initial request only), within its subscription. */
   readonly known: ReadonlyMap<string, string>;
-  /** Compare everything subscribed with what the client has (initial, wildcard started). */
-  readonly compareAll: boolean;
   /** Send a response for this type now (if anything differs). */
   readonly respond: boolean;
 }
@@ -124,10 +124,10 @@ export function classifyDeltaRequest(
 
   if (initial) {
     const respond = wildcard || names.size > 0 || known.size > 0;
-    return { kind: DeltaRequestKind.Initial, latest: false, ...subscriptionPart, mustSend, compareAll: true, respond };
+    return { kind: DeltaRequestKind.Initial, latest: false, ...subscriptionPart, mustSend, respond };
   }
   const respond = mustSend.length > 0 || wildcardStarted;
-  const changes = { ...subscriptionPart, mustSend, compareAll: wildcardStarted, respond };
+  const changes = { ...subscriptionPart, mustSend, respond };
   const nonce = request.response_nonce;
   if (nonce === '') return { kind: DeltaRequestKind.Subscription, latest: false, ...changes };
   const latest = nonce === state.lastNonce;

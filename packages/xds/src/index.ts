@@ -46,3 +46,15 @@ export {
   type SelectOptions,
 } from './endpoint-selection.ts';
 export { buildLoadAssignment } from './grpc-resources.ts';
+export { streamVariant } from './ads-server.ts';
+export {
+  classifyDeltaRequest,
+  DeltaRequestKind,
+  WILDCARD,
+  type DeltaClassification,
+  type DeltaRequestView,
+  type DeltaTypeStreamState,
+} from './classify-delta.ts';
+export { DeltaAdsConnection, type DeltaAdsConnectionOptions, type DeltaResourceRecord, type DeltaWatchState } from './delta-connection.ts';
+export { encodeDeltaDiscoveryResponse, type DeltaResourceParts, type DeltaResponseParts } from './wire.ts';
+export { StreamVariant, type StreamHooks, type XdsConnection } from './xds-connection.ts';

@@ -1,0 +1,305 @@
+import { createHash } from 'node:crypto';
+import { errorMessage, mergePushRequests, type Logger, type ProxyNode, type PushRequest } from '@meridian/model';
+import { classifyDeltaRequest, DeltaRequestKind, type DeltaRequestView, type DeltaTypeStreamState } from './classify-delta.ts';
+import type { ResponseStream, TypeWatchState } from './connection.ts';
+import type { GeneratedResource, ResourceSource } from './resource-source.ts';
+import { PUSH_ORDER, TYPE_SHORT_NAME, requiresFullStateInSotw, type TypeUrl } from './type-url.ts';
+import { encodeDeltaDiscoveryResponse } from './wire.ts';
+import type { StreamHooks, XdsConnection } from './xds-connection.ts';
+
+/** Where one resource stands with the client: the version it has and how it got there. */
+export interface DeltaResourceRecord {
+  readonly version: string;
+  /** The response that carried it; '' when the client reported it in initial_resource_versions. */
+  readonly nonce: string;
+  readonly at: number;
+  state: 'sent' | 'acked' | 'nacked';
+}
+
+/**
+ * Per-type state of a delta stream. The fields of `TypeWatchState` mean what they mean for
+ * SotW (`names` undefined = wildcard), with `sentVersions` = what the client has now, and
+ * `lastVersion` = a hash of that set (delta has no type version; it only helps debugging).
+ */
+export interface DeltaWatchState extends TypeWatchState {
+  wildcard: boolean;
+  legacyWildcard: boolean;
+  readonly explicit: Set<string>;
+  readonly resources: Map<string, DeltaResourceRecord>;
+  /** Responses not yet (N)ACKed: nonce → what they carried. Bounded by MAX_OUTSTANDING. */
+  readonly outstanding: Map<string, { readonly names: readonly string[]; readonly version: string }>;
+}
+
+/**
+ * Each response is (N)ACKed on its own; a client that never answers must not grow this
+ * map. Evicted responses leave their resources 'sent' (STALE in CSDS), which is honest.
+ */
+const MAX_OUTSTANDING = 32;
+
+export interface DeltaAdsConnectionOptions {
+  readonly id: string;
+  readonly proxy: ProxyNode;
+  readonly stream: ResponseStream;
+  readonly source: ResourceSource;
+  readonly logger: Logger;
+  readonly hooks?: Partial<StreamHooks>;
+  readonly peer?: string;
+}
+
+/**
+ * One delta (incremental) ADS stream. Tracks per resource what the client has, so a response
+ * carries only resources whose version differs, names that must be answered, and removals.
+ * Backpressure as in `AdsConnection`: while the stream does not drain, requests merge into
+ * one pending set of names per type and pushes into one pending push.
+ */
+export class DeltaAdsConnection implements XdsConnection {
+  readonly id: string;
+  readonly proxy: ProxyNode;
+  readonly connectedAt = Date.now();
+  readonly peer: string | undefined;
+  readonly watches = new Map<TypeUrl, DeltaWatchState>();
+  private readonly stream: ResponseStream;
+  private readonly source: ResourceSource;
+  private readonly logger: Logger;
+  private readonly hooks: Partial<StreamHooks>;
+  private nonceSeq = 0;
+  private blocked = false;
+  private closed = false;
+  /** Per type: names that must be in the next response (a send with none still diffs). */
+  private readonly pendingSends = new Map<TypeUrl, Set<string>>();
+  private pendingPush: PushRequest | undefined;
+  pushes = 0;
+
+  constructor(options: DeltaAdsConnectionOptions) {
+    this.id = options.id;
+    this.proxy = options.proxy;
+    this.stream = options.stream;
+    this.source = options.source;
+    this.peer = options.peer;
+    this.hooks = options.hooks ?? {};
+    this.logger = options.logger.child({ conn: options.id, node: options.proxy.id, variant: 'delta' });
+  }
+
+  get isBlocked(): boolean {
+    return this.blocked;
+  }
+
+  /** A DeltaDiscoveryRequest from the proxy, already known to be of a served type. */
+  handleRequest(typeUrl: TypeUrl, request: DeltaRequestView): void {
+    const existing = this.watches.get(typeUrl);
+    const c = classifyDeltaRequest(existing && streamState(existing), request, requiresFullStateInSotw(typeUrl));
+    const w = existing ?? newWatch();
+    if (!existing) this.watches.set(typeUrl, w);
+    const type = TYPE_SHORT_NAME[typeUrl];
+    const now = Date.now();
+    w.requests++;
+    w.wildcard = c.wildcard;
+    w.legacyWildcard = c.legacyWildcard;
+    w.explicit.clear();
+    for (const n of c.names) w.explicit.add(n);
+    w.names = c.wildcard ? undefined : w.explicit;
+    // The client drops what it unsubscribed from; a wildcard keeps covering such names.
+    if (!c.wildcard) for (const n of c.unsubscribed) forget(w, n);
+    if (c.wildcardStopped) for (const n of [...w.resources.keys()]) if (!c.names.has(n)) forget(w, n);
+    for (const [name, version] of c.known) remember(w, name, { version, nonce: '', at: now, state: 'acked' });
+
+    switch (c.kind) {
+      case DeltaRequestKind.Initial:
+        this.logger.debug({ type, wildcard: c.wildcard, names: c.names.size, known: c.known.size }, 'subscribed');
+        break;
+      case DeltaRequestKind.Ack:
+        this.settle(w, request.response_nonce, 'acked');
+        w.ackedNonce = request.response_nonce;
+        w.ackedVersion = w.outstanding.get(request.response_nonce)?.version ?? w.ackedVersion;
+        w.ackedAt = now;
+        if (c.latest) w.lastNack = undefined;
+        w.outstanding.delete(request.response_nonce);
+        this.hooks.onAck?.(this, typeUrl, c.latest && w.lastChangeAt !== undefined ? now - w.lastChangeAt : undefined);
+        break;
+      case DeltaRequestKind.Nack: {
+        const message = request.error_detail?.message ?? '';
+        this.settle(w, request.response_nonce, 'nacked');
+        w.lastNack = {
+          nonce: request.response_nonce,
+          version: w.outstanding.get(request.response_nonce)?.version ?? '',
+          code: request.error_detail?.code ?? 0,
+          message,
+          at: now,
+        };
+        w.outstanding.delete(request.response_nonce);
+        // The client keeps what it had; the same bytes would fail again, so nothing is resent
+        // until the mesh changes (versions differ again).
+        this.logger.warn({ type, nonce: request.response_nonce, message }, 'proxy rejected config (NACK)');
+        this.hooks.onNack?.(this, typeUrl, message);
+        break;
+      }
+      case DeltaRequestKind.Stale:
+        this.logger.debug({ type, nonce: request.response_nonce }, 'unknown nonce');
+        break;
+      case DeltaRequestKind.Subscription:
+        break;
+    }
+    if (c.respond) this.queueSend(typeUrl, c.mustSend);
+    this.flush();
+  }
+
+  push(request: PushRequest): void {
+    this.pendingPush = this.pendingPush ? mergePushRequests(this.pendingPush, request) : request;
+    this.flush();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.pendingSends.clear();
+    this.pendingPush = undefined;
+  }
+
+  private settle(w: DeltaWatchState, nonce: string, state: 'acked' | 'nacked'): void {
+    for (const name of w.outstanding.get(nonce)?.names ?? []) {
+      const record = w.resources.get(name);
+      if (record?.nonce === nonce) record.state = state;
+    }
+  }
+
+  private queueSend(typeUrl: TypeUrl, mustSend: Iterable<string>): void {
+    let pending = this.pendingSends.get(typeUrl);
+    if (!pending) this.pendingSends.set(typeUrl, (pending = new Set()));
+    for (const n of mustSend) pending.add(n);
+  }
+
+  private flush(): void {
+    if (this.blocked || this.closed) return;
+    const push = this.pendingPush;
+    this.pendingPush = undefined;
+    if (push) {
+      this.pushes++;
+      for (const [typeUrl, w] of this.watches) if (this.touches(push, typeUrl, w)) this.queueSend(typeUrl, []);
+    }
+    for (const typeUrl of PUSH_ORDER) {
+      const mustSend = this.pendingSends.get(typeUrl);
+      if (!mustSend) continue;
+      this.pendingSends.delete(typeUrl);
+      try {
+        this.send(typeUrl, mustSend, push?.since);
+      } catch (err) {
+        this.logger.error({ err, type: TYPE_SHORT_NAME[typeUrl] }, 'failed to build delta response');
+        continue;
+      }
+      if (this.blocked) return; // the rest waits for 'drain'
+    }
+  }
+
+  /** Unlike SotW, a type not answered yet is still watched: a subscribed name may appear. */
+  private touches(push: PushRequest, typeUrl: TypeUrl, w: DeltaWatchState): boolean {
+    if (w.wildcard && this.source.affects(push, typeUrl, this.proxy, undefined)) return true;
+    for (const name of w.explicit) if (this.source.affects(push, typeUrl, this.proxy, name)) return true;
+    return false;
+  }
+
+  /** What the client should have now: the wildcard set plus explicit names that exist. */
+  private desired(typeUrl: TypeUrl, w: DeltaWatchState): Map<string, GeneratedResource> {
+    const out = new Map<string, GeneratedResource>();
+    if (w.wildcard) for (const r of this.source.generate(typeUrl, this.proxy, undefined)) out.set(r.name, r);
+    const rest = new Set([...w.explicit].filter((n) => !out.has(n)));
+    if (rest.size > 0) for (const r of this.source.generate(typeUrl, this.proxy, rest)) out.set(r.name, r);
+    return out;
+  }
+
+  private send(typeUrl: TypeUrl, mustSend: ReadonlySet<string>, changeAt: number | undefined): void {
+    const w = this.watches.get(typeUrl);
+    if (!w) return;
+    const desired = this.desired(typeUrl, w);
+    const outgoing = [...desired.values()].filter((r) => mustSend.has(r.name) || w.sentVersions.get(r.name) !== r.version);
+    const removed = [...w.sentVersions.keys()].filter((n) => !desired.has(n));
+    if (outgoing.length === 0 && removed.length === 0) return;
+
+    const nonce = `${this.id}-d${(++this.nonceSeq).toString(36)}`;
+    const now = Date.now();
+    for (const n of removed) forget(w, n);
+    const changed = outgoing.some((r) => w.sentVersions.get(r.name) !== r.version) || removed.length > 0;
+    for (const r of outgoing) remember(w, r.name, { version: r.version, nonce, at: now, state: 'sent' });
+    const version = setVersion(w.sentVersions);
+    const bytes = encodeDeltaDiscoveryResponse({
+      systemVersionInfo: version,
+      typeUrl,
+      nonce,
+      resources: outgoing,
+      removedResources: removed,
+    });
+    w.outstanding.set(nonce, { names: outgoing.map((r) => r.name), version });
+    for (const old of w.outstanding.keys()) {
+      if (w.outstanding.size <= MAX_OUTSTANDING) break;
+      w.outstanding.delete(old);
+    }
+    w.lastNonce = nonce;
+    w.lastVersion = version;
+    w.lastSentAt = now;
+    w.lastSentCount = outgoing.length;
+    if (changed) w.lastChangeAt = changeAt ?? now;
+    this.logger.debug({ type: TYPE_SHORT_NAME[typeUrl], nonce, resources: outgoing.length, removed: removed.length }, 'sent');
+    this.hooks.onResponse?.(this, typeUrl, outgoing.length, bytes.length);
+    let writable = true;
+    try {
+      writable = this.stream.write(bytes);
+    } catch (err) {
+      this.logger.warn({ err: errorMessage(err) }, 'write failed');
+      return;
+    }
+    if (!writable) {
+      this.blocked = true;
+      this.stream.once('drain', () => {
+        this.blocked = false;
+        this.flush();
+      });
+    }
+  }
+}
+
+function newWatch(): DeltaWatchState {
+  return {
+    names: new Set(),
+    wildcard: false,
+    legacyWildcard: false,
+    explicit: new Set(),
+    resources: new Map(),
+    outstanding: new Map(),
+    sentVersions: new Map(),
+    lastNonce: undefined,
+    lastVersion: undefined,
+    lastSentAt: undefined,
+    lastSentCount: 0,
+    lastChangeAt: undefined,
+    ackedVersion: undefined,
+    ackedNonce: undefined,
+    ackedAt: undefined,
+    lastNack: undefined,
+    requests: 0,
+  };
+}
+
+function streamState(w: DeltaWatchState): DeltaTypeStreamState {
+  return {
+    wildcard: w.wildcard,
+    legacyWildcard: w.legacyWildcard,
+    names: w.explicit,
+    lastNonce: w.lastNonce,
+    isOutstanding: (nonce) => w.outstanding.has(nonce),
+  };
+}
+
+function remember(w: DeltaWatchState, name: string, record: DeltaResourceRecord): void {
+  w.resources.set(name, record);
+  w.sentVersions.set(name, record.version);
+}
+
+function forget(w: DeltaWatchState, name: string): void {
+  w.resources.delete(name);
+  w.sentVersions.delete(name);
+}
+
+/** A hash of what the client has of a type: equal sets give equal strings on every replica. */
+function setVersion(versions: ReadonlyMap<string, string>): string {
+  const hash = createHash('sha256');
+  for (const name of [...versions.keys()].sort()) hash.update(name).update('\0').update(versions.get(name) ?? '').update('\n');
+  return hash.digest('base64url').slice(0, 16);
+}
