@@ -75,6 +75,7 @@ export {
   type MintOptions,
 } from './authn/local-jwt-issuer.ts';
 export { ClientCertAuthenticator, certTrustOf, type CertTrust, type ClientCertAuthenticatorOptions } from './authn/client-cert.ts';
+export { rotatedCertTrust } from './rotation.ts';
 export { KeyedRateLimiter, type RateLimitOptions } from './rate-limiter.ts';
 export {
   CERTIFICATE_PROTO_FILE,
