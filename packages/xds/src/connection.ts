@@ -255,9 +255,16 @@ export class AdsConnection {
 
 /** A type's version: a hash of its resources' names and versions, the same on every replica. */
 export function typeVersion(resources: readonly GeneratedResource[]): string {
+  const known = typeVersions.get(resources);
+  if (known !== undefined) return known;
   const hash = createHash('sha256');
   for (const r of [...resources].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     hash.update(r.name).update('\0').update(r.version).update('\n');
   }
-  return hash.digest('base64url').slice(0, 16);
+  const version = hash.digest('base64url').slice(0, 16);
+  typeVersions.set(resources, version);
+  return version;
 }
+
+/** Shared resource lists (wildcard answers) are hashed once, not once per proxy. */
+const typeVersions = new WeakMap<readonly GeneratedResource[], string>();

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  ProxyType,
   localityString,
   matchesAnyHost,
   touchesHostname,
@@ -80,6 +81,7 @@ export class MeshResources implements ResourceSource {
   /** `address|port` → hostnames of the endpoints there; rebuilt lazily after every change. */
   private endpointOwners: Map<string, string[]> | undefined;
   private readonly cache = new Map<string, GeneratedResource>();
+  private readonly wildcardMemo = new Map<string, GeneratedResource[]>();
   private readonly keysByHostname = new Map<string, Set<string>>();
   readonly stats: CacheStats = { entries: 0, hits: 0, misses: 0 };
 
@@ -91,12 +93,21 @@ export class MeshResources implements ResourceSource {
   }
 
   generate(typeUrl: TypeUrl, proxy: ProxyNode, names: ReadonlySet<string> | undefined): GeneratedResource[] {
+    // A wildcard answer is the same list for every proxy of a kind until the next push: build
+    // it once, so a push to a thousand proxies does not walk the mesh a thousand times. The
+    // same array comes back each time, which also lets typeVersion() remember its hash.
+    // Envoy proxies' listeners depend on their own addresses and labels: keyed per proxy.
+    const who = proxy.type === ProxyType.ProxylessGrpc ? `${proxy.namespace}|${proxy.cluster}|${proxy.network}` : proxy.id;
+    const memoKey = names === undefined ? `${typeUrl}|${proxy.type}|${who}` : undefined;
+    const memo = memoKey === undefined ? undefined : this.wildcardMemo.get(memoKey);
+    if (memo) return memo;
     const wanted = names ?? this.wildcardNames(typeUrl);
     const out: GeneratedResource[] = [];
     for (const name of wanted) {
       const resource = this.resource(typeUrl, proxy, name);
       if (resource) out.push(resource);
     }
+    if (memoKey !== undefined) this.wildcardMemo.set(memoKey, out);
     return out;
   }
 
@@ -116,6 +127,7 @@ export class MeshResources implements ResourceSource {
 
   invalidate(request: PushRequest): void {
     this.endpointOwners = undefined;
+    this.wildcardMemo.clear();
     if (request.kind === 'full' && request.hostnames.size === 0) {
       this.cache.clear();
       this.keysByHostname.clear();
