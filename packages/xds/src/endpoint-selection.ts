@@ -192,7 +192,15 @@ export function selectEndpoints(
         ? { ...kept, weight: kept.weight + dup.weight, behind: [...kept.behind, ...dup.behind] }
         : undefined,
   });
-  return { localities: groups, rows: explainRows(proxy, groups, duplicates, excluded), multiNetwork };
+  // Rows are only for /debug/endpointz: computed on first read, so building EDS never pays for them.
+  let rows: EndpointRow[] | undefined;
+  return {
+    localities: groups,
+    get rows() {
+      return (rows ??= explainRows(proxy, groups, duplicates, excluded));
+    },
+    multiNetwork,
+  };
 }
 
 /**
