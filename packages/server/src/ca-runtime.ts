@@ -1,9 +1,11 @@
+import { Buffer } from 'node:buffer';
 import { X509Certificate as X509, generateKeyPairSync } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type * as grpc from '@grpc/grpc-js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
+  BundleFetcher,
   CaKeyAlgorithm,
   ClientCertAuthenticator,
   JwtAuthenticator,
@@ -13,19 +15,22 @@ import {
   SvidSigner,
   TlsMaterialProvider,
   addCertificateService,
-  certTrustOf,
   loadCacerts,
   loadOrCreateSelfSignedCa,
   optionalClientCertCredentials,
+  rotatedCertTrust,
   spiffeBundle,
   trustBundlePem,
   type CaAuthority,
+  type CertTrust,
   type CertificateService,
   type CertificateServiceCallbacks,
+  type FederatedBundle,
   type JwtIssuerConfig,
 } from '@meridian/ca';
 import { errorMessage, type Logger } from '@meridian/model';
 import type { MeridianConfig } from './config.ts';
+import type { FileBody } from './http.ts';
 
 export interface CaRuntime {
   readonly signer: SvidSigner;
@@ -33,7 +38,15 @@ export interface CaRuntime {
   /** Server credentials for listen.xdsTls: our serving certificate; client SVIDs requested, not required. */
   readonly serverCredentials: grpc.ServerCredentials;
   addCertificateService(server: grpc.Server): CertificateService;
+  /** Our own roots, PEM. */
   trustBundlePem(): string;
+  /**
+   * `/trust-bundle?trustDomain=`: our roots when absent or ours, a federated domain's last good
+   * bundle (kept apart from ours), 404 for a domain we do not know.
+   */
+  trustBundleFor(trustDomain: string | undefined): FileBody;
+  /** The federated trust domains and what was last fetched for each. */
+  federation(): readonly FederatedBundle[];
   spiffeBundle(): object;
   debugView(): object;
   stop(): void;
@@ -69,6 +82,9 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
     ? await loadCacerts(config.ca.cacerts)
     : (await loadOrCreateSelfSignedCa({ dir: config.ca.dir, trustDomain, keyAlgorithm: ALGORITHMS[config.ca.keyAlgorithm] })).authority;
   logCa(logger, authority, config.ca.cacerts ? `plugged in (${config.ca.cacerts})` : `self-signed (${config.ca.dir})`);
+  // Kept apart from the signer's authority: across a switch of signing CA, SVIDs of the previous
+  // one must still renew by certificate while their root is in root-cert.pem.
+  let clientTrust: CertTrust = rotatedCertTrust(undefined, authority);
   const signer = new SvidSigner({
     trustDomain,
     authority,
@@ -116,22 +132,30 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
 
   // A plugged-in CA is reloaded when its files change (root rotation, new intermediate).
   let watcher: FSWatcher | undefined;
+  let pending: NodeJS.Timeout | undefined;
   if (config.ca.cacerts) {
     const dir = config.ca.cacerts;
-    let pending: NodeJS.Timeout | undefined;
+    const reload = async () => {
+      try {
+        const next = await loadCacerts(dir);
+        const prev = signer.authority;
+        // Writers touch the directory more than once per change (Kubernetes' ..data swap, staging dirs).
+        if (prev && sameMaterial(prev, next)) return;
+        clientTrust = rotatedCertTrust(clientTrust, next);
+        signer.setAuthority(next);
+        logCa(logger, next, 'reloaded');
+        await renew('CA reloaded');
+      } catch (err) {
+        logger.error({ error: errorMessage(err), dir }, 'plugged-in CA failed to reload; keeping the current one');
+      }
+    };
     watcher = watch(dir, () => {
       if (pending) clearTimeout(pending);
-      pending = setTimeout(() => {
-        loadCacerts(dir).then(
-          (next) => {
-            signer.setAuthority(next);
-            logCa(logger, next, 'reloaded');
-            void renew('CA reloaded');
-          },
-          (err: unknown) => logger.error({ error: errorMessage(err), dir }, 'plugged-in CA failed to reload; keeping the current one'),
-        );
-      }, 200);
+      pending = setTimeout(() => void reload(), 200);
+      pending.unref();
     });
+    // An unhandled 'error' (directory removed, watch limit) would end the process.
+    watcher.on('error', (err) => logger.error({ err, dir }, 'watching the plugged-in CA failed; it will not be reloaded until restart'));
   }
 
   const issuer = config.ca.localIssuer.enabled
@@ -147,7 +171,7 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
   );
   const reviewers = new Map<KubeConfig, KubeTokenReviewer>();
   const authenticators = [
-    new ClientCertAuthenticator({ trust: () => (signer.authority ? certTrustOf(signer.authority) : undefined), trustDomain }),
+    new ClientCertAuthenticator({ trust: () => (signer.authority ? clientTrust : undefined), trustDomain }),
     new JwtAuthenticator({ issuers: [...(issuer ? [issuer.issuerConfig()] : []), ...configuredIssuers], audiences: config.ca.audiences }),
     new KubeTokenAuthenticator({
       primaryCluster: options.primaryCluster,
@@ -161,6 +185,8 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
       },
     }),
   ];
+
+  const fetchers = startFederation(config, logger);
 
   let bundleSequence = 1;
   let bundleRoots = '';
@@ -178,6 +204,14 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
         ...(options.callbacks ? { callbacks: options.callbacks } : {}),
       }),
     trustBundlePem: () => trustBundlePem(roots()).join(''),
+    trustBundleFor: (td) => {
+      if (td === undefined || td === '' || td === trustDomain) return trustBundlePem(roots()).join('');
+      const f = fetchers.get(td);
+      if (!f) return { status: 404, reason: `unknown trust domain ${td}` };
+      if (f.state.roots.length === 0) return { status: 503, reason: `no bundle fetched yet for ${td}${f.state.lastError ? `: ${f.state.lastError.message}` : ''}` };
+      return trustBundlePem(f.state.roots).join('');
+    },
+    federation: () => [...fetchers.values()].map((f) => f.state),
     spiffeBundle: () => {
       const pem = trustBundlePem(roots()).join('');
       if (pem !== bundleRoots) {
@@ -190,6 +224,7 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
       const a = signer.authority;
       return {
         trustDomain,
+        trustDomains: [trustDomain, ...fetchers.keys()],
         source: config.ca.cacerts ? { type: 'cacerts', dir: config.ca.cacerts } : { type: 'self-signed', dir: config.ca.dir },
         signing: a ? describe(a.cert) : null,
         intermediates: a?.intermediatesDer.map((d) => describe(new X509(d))) ?? [],
@@ -198,13 +233,59 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
         localIssuer: issuer ? config.ca.localIssuer.issuer : null,
         jwtIssuers: configuredIssuers.map((i) => i.issuer),
         stats: signer.stats(),
+        federation: [...fetchers.values()].map((f) => federationView(f.state)),
       };
     },
     stop: () => {
       if (renewTimer) clearTimeout(renewTimer);
       watcher?.close();
+      if (pending) clearTimeout(pending);
+      for (const f of fetchers.values()) f.stop();
     },
   };
+}
+
+/** One fetcher per federated trust domain; never our own, each domain once. */
+function startFederation(config: MeridianConfig, logger: Logger): Map<string, BundleFetcher> {
+  const fetchers = new Map<string, BundleFetcher>();
+  for (const f of config.federation) {
+    if (f.trustDomain === config.trustDomain) {
+      logger.error({ trustDomain: f.trustDomain }, 'federation entry names our own trust domain; ignored (our roots come from our CA)');
+      continue;
+    }
+    if (fetchers.has(f.trustDomain)) {
+      logger.error({ trustDomain: f.trustDomain }, 'trust domain federated twice; the first entry wins');
+      continue;
+    }
+    const fetcher = new BundleFetcher({
+      trustDomain: f.trustDomain,
+      endpoint: f.bundleEndpoint,
+      logger,
+      ...(f.caFile === undefined ? {} : { caFile: f.caFile }),
+      ...(f.refreshHintSeconds === undefined ? {} : { refreshHintSeconds: f.refreshHintSeconds }),
+    });
+    fetchers.set(f.trustDomain, fetcher);
+    // Not awaited: a slow or dead peer must not hold up startup; it shows in /debug/ca meanwhile.
+    void fetcher.start();
+  }
+  return fetchers;
+}
+
+function federationView(b: FederatedBundle): object {
+  return {
+    trustDomain: b.trustDomain,
+    endpoint: b.endpoint,
+    sequence: b.sequence ?? null,
+    fetchedAt: b.fetchedAt?.toISOString() ?? null,
+    nextRefreshAt: b.nextRefreshAt?.toISOString() ?? null,
+    lastError: b.lastError ? { message: b.lastError.message, at: b.lastError.at.toISOString() } : null,
+    roots: b.roots.map((d) => describe(new X509(d))),
+  };
+}
+
+function sameMaterial(a: CaAuthority, b: CaAuthority): boolean {
+  const same = (x: readonly Uint8Array[], y: readonly Uint8Array[]) => x.length === y.length && x.every((d, i) => Buffer.compare(d, y[i] ?? Buffer.alloc(0)) === 0);
+  return a.certDer.equals(b.certDer) && same(a.intermediatesDer, b.intermediatesDer) && same(a.rootsDer, b.rootsDer);
 }
 
 function describe(cert: X509): object {

@@ -2,11 +2,14 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from '@meridian/model';
 import type { Metrics } from './metrics.ts';
 
+/** A document, or (nothing to serve: unknown name, not fetched yet) a status and a one-line reason. */
+export type FileBody = string | { readonly status: number; readonly reason: string };
+
 /** What the HTTP endpoints read; each view is computed on request. */
 export interface HttpViews {
   readonly ready: () => { ready: boolean; detail: object };
-  /** Plain documents (trust bundles): path → content type and body. */
-  readonly files?: Readonly<Record<string, { contentType: string; body: () => string }>>;
+  /** Plain documents (trust bundles): path → content type and body, which may read the query. */
+  readonly files?: Readonly<Record<string, { contentType: string; body: (query: Record<string, string>) => FileBody }>>;
   readonly debug: Readonly<Record<string, (query: Record<string, string>) => unknown>>;
 }
 
@@ -32,7 +35,11 @@ export async function startHttp(options: {
     return options.metrics.registry.metrics();
   });
   for (const [path, file] of Object.entries(options.views.files ?? {})) {
-    app.get(path, async (_req, reply) => reply.header('content-type', file.contentType).send(file.body()));
+    app.get(path, async (req, reply) => {
+      const out = file.body(req.query as Record<string, string>);
+      if (typeof out === 'string') return reply.header('content-type', file.contentType).send(out);
+      return reply.code(out.status).header('content-type', 'text/plain; charset=utf-8').send(`${out.reason}\n`);
+    });
   }
   app.get('/debug', async () => ({ endpoints: Object.keys(options.views.debug).map((k) => `/debug/${k}`) }));
   for (const [name, view] of Object.entries(options.views.debug)) {
