@@ -5,6 +5,7 @@ import { MeridianError, createLogger, errorMessage } from '@meridian/model';
 import { grpcBootstrap } from './bootstrap.ts';
 import { ConfigError, loadConfig, readEnv } from './config.ts';
 import { UsageError, caCommand, certificateCommand, tokenCommand } from './cli-ca.ts';
+import { checkCommand, createRemoteSecretCommand, statusCommand } from './cli-ops.ts';
 import { startMeridian } from './meridian.ts';
 
 const USAGE = `meridian — multi-cluster service mesh control plane
@@ -25,6 +26,16 @@ Usage:
                      [--namespace NS] [--network N] [--server host:port] [--cert-dir DIR]
       Print a gRPC xDS bootstrap (JSON) for a proxyless client or server. --cert-dir
       enables mTLS with DIR/cert-chain.pem, DIR/key.pem and DIR/root-cert.pem.
+  meridian create-remote-secret --kubeconfig FILE [--context C] --name CLUSTER_ID
+                                [--namespace NS] [--server URL] [--token-ttl SECONDS]
+                                [--token-secret NAME]
+      Create (if missing) the read-only meridian-reader account in a remote cluster and
+      print the remote Secret to apply in the primary.
+  meridian check --config FILE [--output table|json]
+      Check every cluster (configured and from remote secrets): reachable, API version,
+      permissions, token expiry, network and gateways. Exit 0 when all is well, else 1.
+  meridian status [--server http://host:15014] [--output table|json]
+      Connected proxies with their sync state per type, and clusters with their state.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -42,6 +53,12 @@ async function main(argv: string[]): Promise<number> {
       return certificateCommand(rest);
     case 'ca':
       return caCommand(rest);
+    case 'create-remote-secret':
+      return createRemoteSecretCommand(rest);
+    case 'check':
+      return checkCommand(rest);
+    case 'status':
+      return statusCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -1,0 +1,462 @@
+/**
+ * Operator commands: `meridian create-remote-secret`, `meridian check`, `meridian status`.
+ * They talk to clusters and to a running Meridian the way an operator would (kubeconfigs,
+ * the HTTP port), never to Meridian's internals.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { CoreV1Api, RbacAuthorizationV1Api, VersionApi, type KubeConfig, type V1PolicyRule } from '@kubernetes/client-node';
+import {
+  REMOTE_SECRET_LABELS,
+  STRICT_KUBECONFIG_POLICY,
+  kubeconfigViolations,
+  loadKubeconfigFile,
+  loadKubeconfigText,
+  missingPermissions,
+  tokenExpiry,
+} from '@meridian/discovery';
+import { errorMessage } from '@meridian/model';
+import { stringify } from 'yaml';
+import { UsageError } from './cli-ca.ts';
+import { clusterSpecFor } from './clusters.ts';
+import { loadConfig, readEnv, type MeridianConfig } from './config.ts';
+
+const DEFAULT_NAMESPACE = 'meridian-system';
+const READER = 'meridian-reader';
+const NETWORK_LABEL = 'topology.istio.io/network';
+/** `meridian check` warns when a cluster credential expires sooner than this. */
+const EXPIRY_WARNING_MS = 7 * 24 * 3600 * 1000;
+
+/** What the primary's Meridian needs in a remote cluster; the same rules as deploy/remote/reader.yaml. */
+export const READER_RULES: readonly V1PolicyRule[] = [
+  { apiGroups: [''], resources: ['services', 'pods', 'nodes', 'namespaces'], verbs: ['list', 'watch'] },
+  { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+  { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+  { apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectrulesreviews'], verbs: ['create'] },
+];
+
+const statusCode = (err: unknown): number | undefined => {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+};
+
+/** Reads an object, creating it when the API says 404; says which it did on stderr. */
+async function ensure(what: string, read: () => Promise<unknown>, create: () => Promise<unknown>): Promise<void> {
+  try {
+    await read();
+    process.stderr.write(`${what}: exists\n`);
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+    await create();
+    process.stderr.write(`${what}: created\n`);
+  }
+}
+
+/**
+ * `meridian create-remote-secret`: makes sure the remote cluster has the reader identity
+ * (namespace, ServiceAccount, ClusterRole and binding: created when missing, never changed
+ * when present, so applying deploy/remote first is fine and so is not applying it), gets it
+ * a token, and prints the remote Secret for the primary. The kubeconfig inside is
+ * self-contained (server, CA data, token): nothing that points at local files or programs,
+ * which the primary's kubeconfig policy would refuse.
+ */
+export async function createRemoteSecretCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
+      name: { type: 'string' },
+      namespace: { type: 'string', short: 'n', default: DEFAULT_NAMESPACE },
+      'service-account': { type: 'string', default: READER },
+      server: { type: 'string' },
+      'token-ttl': { type: 'string', default: String(365 * 24 * 3600) },
+      'token-secret': { type: 'string' },
+    },
+  });
+  const file = values.kubeconfig;
+  if (!file) throw new UsageError('--kubeconfig FILE (of the remote cluster) is required');
+  const id = values.name;
+  if (!id || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(id)) throw new UsageError('--name CLUSTER_ID is required (lowercase letters, digits, "-" and ".")');
+  const ttl = Number(values['token-ttl']);
+  if (!Number.isInteger(ttl) || ttl < 600) throw new UsageError('--token-ttl must be at least 600 seconds');
+  const { namespace } = values;
+  const sa = values['service-account'];
+  const kc = loadKubeconfigFile(file, values.context);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new UsageError(`${file}: no current cluster`);
+  const core = kc.makeApiClient(CoreV1Api);
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+
+  await ensure(`namespace ${namespace}`, () => core.readNamespace({ name: namespace }), () =>
+    core.createNamespace({ body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } } }),
+  );
+  await ensure(`serviceaccount ${namespace}/${sa}`, () => core.readNamespacedServiceAccount({ name: sa, namespace }), () =>
+    core.createNamespacedServiceAccount({ namespace, body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace } } }),
+  );
+  await ensure(`clusterrole ${READER}`, () => rbac.readClusterRole({ name: READER }), () =>
+    rbac.createClusterRole({ body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: READER }, rules: [...READER_RULES] } }),
+  );
+  const binding = sa === READER ? READER : `${READER}-${namespace}-${sa}`;
+  await ensure(`clusterrolebinding ${binding}`, () => rbac.readClusterRoleBinding({ name: binding }), () =>
+    rbac.createClusterRoleBinding({
+      body: {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: binding },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: READER },
+        subjects: [{ kind: 'ServiceAccount', name: sa, namespace }],
+      },
+    }),
+  );
+
+  let token: string;
+  if (values['token-secret']) {
+    token = await secretToken(core, namespace, values['token-secret']);
+  } else {
+    const request = await core.createNamespacedServiceAccountToken({
+      name: sa,
+      namespace,
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [], expirationSeconds: ttl } },
+    });
+    token = request.status?.token ?? '';
+    if (!token) throw new Error('the TokenRequest returned no token');
+    const expires = request.status?.expirationTimestamp;
+    process.stderr.write(`token for ${namespace}/${sa}${expires ? `, expires ${new Date(expires).toISOString()}` : ''}\n`);
+  }
+
+  const caData = cluster.caData ?? (cluster.caFile ? readFileSync(cluster.caFile).toString('base64') : undefined);
+  const kubeconfig = stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: id,
+        cluster: {
+          server: values.server ?? cluster.server,
+          ...(caData ? { 'certificate-authority-data': caData } : {}),
+          ...(cluster.skipTLSVerify ? { 'insecure-skip-tls-verify': true } : {}),
+        },
+      },
+    ],
+    users: [{ name: `${id}-${sa}`, user: { token } }],
+    contexts: [{ name: id, context: { cluster: id, user: `${id}-${sa}` } }],
+    'current-context': id,
+  });
+  const violations = kubeconfigViolations(kubeconfig, STRICT_KUBECONFIG_POLICY);
+  if (violations.length > 0) throw new Error(`generated kubeconfig would be refused: ${violations.join('; ')}`);
+  const secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: `meridian-remote-secret-${id}`,
+      namespace,
+      labels: { 'meridian.dev/multi-cluster': 'true' },
+      annotations: { 'meridian.dev/cluster': id },
+    },
+    type: 'Opaque',
+    data: { [id]: Buffer.from(kubeconfig).toString('base64') },
+  };
+  process.stdout.write(`# Remote secret for cluster ${id}: apply it in the primary cluster.\n---\n${stringify(secret)}`);
+  return 0;
+}
+
+/** The token Kubernetes' token controller puts in a `kubernetes.io/service-account-token` Secret. */
+async function secretToken(core: CoreV1Api, namespace: string, name: string): Promise<string> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const secret = await core.readNamespacedSecret({ name, namespace });
+    const token = secret.data?.['token'];
+    if (token) return Buffer.from(token, 'base64').toString('utf8');
+    if (Date.now() > deadline) throw new Error(`secret ${namespace}/${name} has no token (is it a kubernetes.io/service-account-token Secret of the reader?)`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+export interface ClusterCheck {
+  readonly id: string;
+  readonly origin: string;
+  readonly server: string | null;
+  readonly reachable: boolean;
+  readonly version: string | null;
+  readonly missingPermissions: readonly string[] | null;
+  readonly tokenExpiry: string | null;
+  readonly network: string | null;
+  readonly gateways: number | null;
+  readonly errors: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+interface Target {
+  readonly id: string;
+  readonly origin: string;
+  readonly kubeConfig?: KubeConfig;
+  /** Set when the cluster cannot even be loaded (bad kubeconfig in a secret). */
+  readonly error?: string;
+  readonly manifests?: string;
+  readonly network?: string;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function checkTarget(t: Target, config: MeridianConfig, namespace: string, timeoutMs: number, now: number): Promise<ClusterCheck & { networkKnown: string }> {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  if (t.error) errors.push(t.error);
+  if (!t.kubeConfig) {
+    const network = t.network ?? t.id;
+    return { id: t.id, origin: t.origin, server: t.manifests ?? null, reachable: !t.error, version: null, missingPermissions: null, tokenExpiry: null, network, gateways: config.networks[network]?.gateways.length ?? 0, errors, warnings, networkKnown: network };
+  }
+  const kc = t.kubeConfig;
+  const server = kc.getCurrentCluster()?.server ?? null;
+  let version: string | null = null;
+  let reachable = false;
+  try {
+    const v = await withTimeout(kc.makeApiClient(VersionApi).getCode(), timeoutMs, 'GET /version');
+    version = v.gitVersion;
+    reachable = true;
+  } catch (err) {
+    errors.push(`unreachable: ${describe(err)}`);
+  }
+  let missing: string[] | null = null;
+  let network = t.network;
+  let gatewayServices = 0;
+  if (reachable) {
+    try {
+      missing = await withTimeout(missingPermissions(kc, namespace), timeoutMs, 'SelfSubjectRulesReview');
+      if (missing.length > 0) errors.push(`missing permissions: ${missing.join(', ')}`);
+    } catch (err) {
+      errors.push(`permission review failed: ${describe(err)}`);
+    }
+    // Same sources as discovery: the configured network, else the system namespace's label.
+    const core = kc.makeApiClient(CoreV1Api);
+    try {
+      if (!network) {
+        const ns = await withTimeout(core.listNamespace({ fieldSelector: `metadata.name=${namespace}` }), timeoutMs, 'list namespaces');
+        network = ns.items[0]?.metadata?.labels?.[NETWORK_LABEL];
+      }
+      const gws = await withTimeout(core.listServiceForAllNamespaces({ labelSelector: NETWORK_LABEL }), timeoutMs, 'list services');
+      gatewayServices = gws.items.length;
+    } catch (err) {
+      warnings.push(`network settings not readable: ${describe(err)}`);
+    }
+  }
+  const expiry = tokenExpiry(kc);
+  if (expiry) {
+    const left = expiry.getTime() - now;
+    if (left <= 0) errors.push(`token expired ${expiry.toISOString()}`);
+    else if (left < EXPIRY_WARNING_MS) warnings.push(`token expires in ${Math.round(left / 3600_000)} h (${expiry.toISOString()})`);
+  }
+  const networkKnown = network ?? t.id;
+  return {
+    id: t.id,
+    origin: t.origin,
+    server,
+    reachable,
+    version,
+    missingPermissions: missing,
+    tokenExpiry: expiry?.toISOString() ?? null,
+    network: networkKnown,
+    gateways: (config.networks[networkKnown]?.gateways.length ?? 0) + gatewayServices,
+    errors,
+    warnings,
+    networkKnown,
+  };
+}
+
+function describe(err: unknown): string {
+  const code = statusCode(err);
+  const message = errorMessage(err).split('\n')[0] ?? '';
+  return code === undefined ? message : `HTTP ${code}: ${message.slice(0, 200)}`;
+}
+
+/**
+ * `meridian check`: the config, then every configured cluster and every remote secret in the
+ * primary: reachable, API version, permissions Meridian lacks, credential expiry, network and
+ * gateways. Exit 0 when nothing is wrong (warnings allowed), 1 otherwise.
+ */
+export async function checkCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string', short: 'c' },
+      output: { type: 'string', short: 'o', default: 'table' },
+      timeout: { type: 'string', default: '5000' },
+    },
+  });
+  const file = values.config ?? readEnv('MERIDIAN_CONFIG');
+  if (!file) throw new UsageError('--config FILE is required (or set MERIDIAN_CONFIG)');
+  if (values.output !== 'table' && values.output !== 'json') throw new UsageError('--output is table or json');
+  const timeoutMs = Number(values.timeout);
+  const config = loadConfig(file);
+  const namespace = config.namespace ?? DEFAULT_NAMESPACE;
+  const targets: Target[] = [];
+  for (const c of config.clusters) {
+    const network = c.network === undefined ? {} : { network: c.network };
+    try {
+      const spec = clusterSpecFor(c);
+      targets.push(
+        spec.source.type === 'kubernetes'
+          ? { id: c.id, origin: spec.origin, kubeConfig: spec.source.kubeConfig, ...network }
+          : { id: c.id, origin: 'config', manifests: spec.source.directory, ...network },
+      );
+    } catch (err) {
+      targets.push({ id: c.id, origin: 'config', error: describe(err), ...network });
+    }
+  }
+  const primary = config.clusters.find((c) => c.primary) ?? config.clusters[0];
+  const primaryKc = targets.find((t) => t.id === primary?.id)?.kubeConfig;
+  const secretErrors: string[] = [];
+  if (primaryKc && config.remoteSecrets.enabled) {
+    try {
+      const core = primaryKc.makeApiClient(CoreV1Api);
+      const seen = new Set<string>();
+      for (const [key, value] of Object.entries(REMOTE_SECRET_LABELS)) {
+        const list = await withTimeout(core.listNamespacedSecret({ namespace, labelSelector: `${key}=${value}` }), timeoutMs, 'list remote secrets');
+        for (const secret of list.items) {
+          const name = `${namespace}/${secret.metadata?.name ?? ''}`;
+          if (seen.has(name)) continue;
+          seen.add(name);
+          for (const [id, data] of Object.entries(secret.data ?? {})) {
+            const origin = `secret:${name}`;
+            if (targets.some((t) => t.id === id)) {
+              targets.push({ id, origin, error: `cluster ID ${id} is already provided by ${targets.find((t) => t.id === id)?.origin}` });
+              continue;
+            }
+            try {
+              targets.push({ id, origin, kubeConfig: loadKubeconfigText(Buffer.from(data, 'base64').toString('utf8'), config.discovery.kubeconfigPolicy) });
+            } catch (err) {
+              targets.push({ id, origin, error: errorMessage(err) });
+            }
+          }
+        }
+      }
+    } catch (err) {
+      secretErrors.push(`remote secrets in ${namespace} not readable: ${describe(err)}`);
+    }
+  }
+  const now = Date.now();
+  const results = await Promise.all(targets.map((t) => checkTarget(t, config, namespace, timeoutMs, now)));
+  // Across networks, a proxy reaches another network's endpoints only through its gateway.
+  const networks = new Set(results.map((r) => r.networkKnown));
+  const checks: ClusterCheck[] = results.map(({ networkKnown: _n, ...r }) =>
+    networks.size > 1 && r.gateways === 0 && r.reachable
+      ? { ...r, warnings: [...r.warnings, `no east-west gateway for network ${r.network}: proxies on other networks cannot reach its endpoints`] }
+      : r,
+  );
+  const ok = secretErrors.length === 0 && checks.every((c) => c.errors.length === 0);
+  if (values.output === 'json') {
+    process.stdout.write(`${JSON.stringify({ ok, config: file, namespace, errors: secretErrors, clusters: checks }, null, 2)}\n`);
+  } else {
+    process.stdout.write(`config ${file}: valid (${config.clusters.length} configured clusters, namespace ${namespace})\n\n`);
+    process.stdout.write(
+      table(
+        ['CLUSTER', 'ORIGIN', 'REACHABLE', 'VERSION', 'PERMISSIONS', 'TOKEN EXPIRY', 'NETWORK', 'GATEWAYS', 'STATUS'],
+        checks.map((c) => [
+          c.id,
+          c.origin,
+          c.reachable ? 'yes' : 'no',
+          c.version ?? '-',
+          c.missingPermissions === null ? '-' : c.missingPermissions.length === 0 ? 'ok' : `missing ${c.missingPermissions.length}`,
+          c.tokenExpiry ?? '-',
+          c.network ?? '-',
+          String(c.gateways ?? '-'),
+          c.errors.length > 0 ? 'ERROR' : c.warnings.length > 0 ? 'WARN' : 'OK',
+        ]),
+      ),
+    );
+    const notes = [
+      ...secretErrors.map((e) => `error: ${e}`),
+      ...checks.flatMap((c) => [...c.errors.map((e) => `${c.id}: error: ${e}`), ...c.warnings.map((w) => `${c.id}: warning: ${w}`)]),
+    ];
+    if (notes.length > 0) process.stdout.write(`\n${notes.join('\n')}\n`);
+    process.stdout.write(`\n${ok ? 'all checks passed' : 'some checks failed'}\n`);
+  }
+  return ok ? 0 : 1;
+}
+
+interface SynczBody {
+  proxies: Array<{
+    node: string;
+    type: string;
+    cluster: string;
+    connectedAt: string | null;
+    types: Record<string, { synced: boolean; subscribed: string[] | '*'; sent: { version: string | null }; acked: { version: string | null }; lastNack: { message?: string } | null }>;
+  }>;
+}
+interface ClusterzBody {
+  clusters: Array<{ id: string; state: string; origin: string; network: string; objects: Record<string, number>; lastError: { message: string } | null; missingPermissions: string[] | null }>;
+}
+
+const SYNC_TYPES = ['lds', 'rds', 'cds', 'eds'] as const;
+
+/** One type's sync state as shown in `meridian status`. */
+export function syncState(t: SynczBody['proxies'][number]['types'][string] | undefined): string {
+  if (!t) return '-';
+  if (t.lastNack && t.sent.version !== t.acked.version) return 'NACKED';
+  if (t.synced) return 'SYNCED';
+  return t.sent.version === null ? 'WAITING' : 'STALE';
+}
+
+/** `meridian status`: connected proxies with their sync state per type, and clusters with their state. */
+export async function statusCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { server: { type: 'string', default: 'http://localhost:15014' }, output: { type: 'string', short: 'o', default: 'table' } },
+  });
+  const base = values.server.replace(/\/+$/, '');
+  const get = async <T>(p: string): Promise<T> => {
+    const res = await fetch(`${base}${p}`, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`${base}${p}: HTTP ${res.status}`);
+    return (await res.json()) as T;
+  };
+  let sync: SynczBody;
+  let clusters: ClusterzBody;
+  try {
+    [sync, clusters] = await Promise.all([get<SynczBody>('/debug/syncz'), get<ClusterzBody>('/debug/clusterz')]);
+  } catch (err) {
+    process.stderr.write(`cannot read Meridian's status from ${base}: ${errorMessage(err)}\n`);
+    return 1;
+  }
+  if (values.output === 'json') {
+    const proxies = sync.proxies.map((p) => ({ node: p.node, cluster: p.cluster, type: p.type, connectedAt: p.connectedAt, sync: Object.fromEntries(SYNC_TYPES.map((t) => [t, syncState(p.types[t])])) }));
+    process.stdout.write(`${JSON.stringify({ proxies, clusters: clusters.clusters.map((c) => ({ id: c.id, state: c.state, origin: c.origin, network: c.network })) }, null, 2)}\n`);
+    return 0;
+  }
+  process.stdout.write(`PROXIES (${sync.proxies.length})\n`);
+  process.stdout.write(
+    table(
+      ['NODE', 'CLUSTER', 'TYPE', 'CONNECTED', ...SYNC_TYPES.map((t) => t.toUpperCase())],
+      sync.proxies.map((p) => [p.node, p.cluster, p.type, p.connectedAt ?? '-', ...SYNC_TYPES.map((t) => syncState(p.types[t]))]),
+    ),
+  );
+  process.stdout.write(`\nCLUSTERS (${clusters.clusters.length})\n`);
+  process.stdout.write(
+    table(
+      ['CLUSTER', 'STATE', 'NETWORK', 'ORIGIN', 'SERVICES', 'ENDPOINTSLICES', 'LAST ERROR'],
+      clusters.clusters.map((c) => [
+        c.id,
+        c.state,
+        c.network,
+        c.origin,
+        String(c.objects['services'] ?? 0),
+        String(c.objects['endpointSlices'] ?? 0),
+        c.lastError?.message ?? (c.missingPermissions && c.missingPermissions.length > 0 ? `missing ${c.missingPermissions.join(', ')}` : '-'),
+      ]),
+    ),
+  );
+  return 0;
+}
+
+/** Columns padded to their widest cell, like kubectl's. */
+export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('   ').trimEnd();
+  return `${[header, ...rows].map(line).join('\n')}\n`;
+}
