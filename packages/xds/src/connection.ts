@@ -228,7 +228,8 @@ export class AdsConnection {
       nonce,
       resources: outgoing.map((r) => r.any),
     });
-    for (const r of outgoing) watch.sentVersions.set(r.name, r.version);
+    // Only RDS/EDS responses are diffed against what was sent; LDS/CDS always carry everything.
+    if (!requiresFullStateInSotw(typeUrl)) for (const r of outgoing) watch.sentVersions.set(r.name, r.version);
     watch.lastNonce = nonce;
     watch.lastVersion = version;
     watch.lastSentAt = Date.now();
