@@ -39,6 +39,8 @@ interface SendRequest {
   fullState: boolean;
   /** Names that must be in the response even if unchanged (new subscriptions). */
   mustInclude: Set<string>;
+  /** Set when only a push asked for this response: then its bytes may be shared. */
+  push?: PushRequest | undefined;
 }
 
 export interface AdsConnectionOptions {
@@ -175,6 +177,7 @@ export class AdsConnection {
     }
     existing.fullState ||= send.fullState;
     for (const n of send.mustInclude) existing.mustInclude.add(n);
+    existing.push = existing.push && send.push ? send.push : undefined;
   }
 
   private flush(): void {
@@ -184,7 +187,7 @@ export class AdsConnection {
     if (push) {
       this.pushes++;
       for (const [typeUrl, watch] of this.watches) {
-        if (this.touches(push, typeUrl, watch)) this.queueSend(typeUrl, { fullState: false, mustInclude: new Set() });
+        if (this.touches(push, typeUrl, watch)) this.queueSend(typeUrl, { fullState: false, mustInclude: new Set(), push });
       }
     }
     for (const typeUrl of PUSH_ORDER) {
@@ -221,13 +224,17 @@ export class AdsConnection {
       : resources.filter((r) => send.mustInclude.has(r.name) || watch.sentVersions.get(r.name) !== r.version);
     if (!full && outgoing.length === 0) return;
 
-    const nonce = `${this.id}-${(++this.nonceSeq).toString(36)}`;
-    const bytes = encodeDiscoveryResponse({
-      versionInfo: version,
-      typeUrl,
-      nonce,
-      resources: outgoing.map((r) => r.any),
-    });
+    // A push sends every proxy of a view the same LDS/CDS list: with a nonce named after the
+    // push (unique on each stream, since a push answers a type once), the bytes are built once
+    // and shared. Responses to requests keep per-stream nonces.
+    const shareable = send.push !== undefined && outgoing === resources && send.mustInclude.size === 0 && !send.fullState;
+    const nonce = shareable && send.push ? `p${pushId(send.push)}` : `${this.id}-${(++this.nonceSeq).toString(36)}`;
+    const shared = shareable ? sharedResponses.get(resources) : undefined;
+    const bytes =
+      shared && shared.nonce === nonce && shared.version === version
+        ? shared.bytes
+        : encodeDiscoveryResponse({ versionInfo: version, typeUrl, nonce, resources: outgoing.map((r) => r.any) });
+    if (shareable && shared?.bytes !== bytes) sharedResponses.set(resources, { nonce, version, bytes });
     // Only RDS/EDS responses are diffed against what was sent; LDS/CDS always carry everything.
     if (!requiresFullStateInSotw(typeUrl)) for (const r of outgoing) watch.sentVersions.set(r.name, r.version);
     watch.lastNonce = nonce;
@@ -265,6 +272,18 @@ export function typeVersion(resources: readonly GeneratedResource[]): string {
   const version = hash.digest('base64url').slice(0, 16);
   typeVersions.set(resources, version);
   return version;
+}
+
+/** The last response built from a shared resource list in a push. */
+const sharedResponses = new WeakMap<readonly GeneratedResource[], { nonce: string; version: string; bytes: Buffer }>();
+
+/** Pushes are numbered as connections first see them; a merged pending push is a new one. */
+const pushIds = new WeakMap<PushRequest, string>();
+let pushCounter = 0;
+function pushId(push: PushRequest): string {
+  let id = pushIds.get(push);
+  if (id === undefined) pushIds.set(push, (id = (++pushCounter).toString(36)));
+  return id;
 }
 
 /** Shared resource lists (wildcard answers) are hashed once, not once per proxy. */
