@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
 import type { Logger } from '@meridian/model';
-import { AdsServer, MeshResources, PushCoordinator, TYPE_SHORT_NAME } from '@meridian/xds';
+import { addCsdsService, AdsServer, MeshResources, PushCoordinator, TYPE_SHORT_NAME } from '@meridian/xds';
 import { startCaRuntime, type CaRuntime } from './ca-runtime.ts';
 import { clusterSpecFor } from './clusters.ts';
 import { splitHostPort, type MeridianConfig } from './config.ts';
@@ -177,6 +177,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     if (missing.length > 0) logger.error({ missing }, 'clusters not synced within the readiness timeout; serving without them');
 
     ads.addTo(streams.track(grpcServer));
+    for (const server of [grpcServer, tlsServer]) addCsdsService(server, ads, { logger });
     if (config.ca.plaintext) ca.addCertificateService(grpcServer);
     const xds = splitHostPort(config.listen.xds);
     xdsPort = await bind(grpcServer, xds, grpc.ServerCredentials.createInsecure());

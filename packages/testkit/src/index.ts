@@ -34,3 +34,4 @@ export {
   type KubeconfigOptions,
 } from './kube-api/index.ts';
 export { DeltaAdsTestClient, type DeltaRequest, type DeltaResource, type DeltaResponse } from './delta-ads-client.ts';
+export { CsdsTestClient, type CsdsClientConfig, type CsdsQuery, type CsdsResource } from './csds-client.ts';

@@ -58,3 +58,5 @@ export {
 export { DeltaAdsConnection, type DeltaAdsConnectionOptions, type DeltaResourceRecord, type DeltaWatchState } from './delta-connection.ts';
 export { encodeDeltaDiscoveryResponse, type DeltaResourceParts, type DeltaResponseParts } from './wire.ts';
 export { StreamVariant, type StreamHooks, type XdsConnection } from './xds-connection.ts';
+export { addCsdsService, type CsdsOptions } from './csds.ts';
+export { ClientStatus, ConfigStatus, resourceStatuses, type GenerateFn, type ResourceStatus } from './resource-status.ts';

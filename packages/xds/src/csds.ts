@@ -1,0 +1,166 @@
+import * as grpc from '@grpc/grpc-js';
+import { errorMessage, type Logger, type ProxyNode } from '@meridian/model';
+import type { AdsServer } from './ads-server.ts';
+import { protoType } from './protos.ts';
+import { resourceStatuses, type ResourceStatus } from './resource-status.ts';
+import type { XdsConnection } from './xds-connection.ts';
+
+const CSDS_SERVICE = 'envoy.service.status.v3.ClientStatusDiscoveryService';
+
+interface StringMatcherMessage {
+  exact?: string;
+  prefix?: string;
+  suffix?: string;
+  contains?: string;
+  safe_regex?: { regex?: string };
+  ignore_case?: boolean;
+}
+
+interface ClientStatusRequestMessage {
+  node_matchers?: Array<{ node_id?: StringMatcherMessage | null; node_metadatas?: unknown[] }>;
+  exclude_resource_contents?: boolean;
+}
+
+/** A request we cannot answer: ends that call with a status, never the process. */
+class CsdsRequestError extends Error {
+  readonly code: grpc.status;
+  constructor(code: grpc.status, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export interface CsdsOptions {
+  readonly logger?: Logger;
+}
+
+/**
+ * Registers `envoy.service.status.v3.ClientStatusDiscoveryService` on a gRPC server: for
+ * every ADS stream (both variants) whose node matches, one `ClientConfig` with a
+ * `GenericXdsConfig` per resource, as the server sees it (see `resourceStatuses`).
+ * Node matchers are ORed; none means every proxy. Metadata matchers are not supported
+ * (UNIMPLEMENTED) rather than silently matching everything.
+ */
+export function addCsdsService(server: grpc.Server, ads: AdsServer, options: CsdsOptions = {}): void {
+  const logger = options.logger?.child({ component: 'csds' });
+  const requestType = protoType('envoy.service.status.v3.ClientStatusRequest');
+  const responseType = protoType('envoy.service.status.v3.ClientStatusResponse');
+  const method = (name: string, responseStream: boolean): grpc.MethodDefinition<object, object> => ({
+    path: `/${CSDS_SERVICE}/${name}`,
+    requestStream: responseStream,
+    responseStream,
+    requestSerialize: (value: object) => Buffer.from(requestType.encode(requestType.fromObject(value)).finish()),
+    requestDeserialize: (bytes: Buffer) => requestType.toObject(requestType.decode(bytes), { longs: String, enums: String, oneofs: true }),
+    responseSerialize: (value: object) => Buffer.from(responseType.encode(responseType.fromObject(value)).finish()),
+    responseDeserialize: (bytes: Buffer) => responseType.toObject(responseType.decode(bytes), { longs: String, enums: String }),
+  });
+  const answer = (request: ClientStatusRequestMessage) => clientStatusResponse(ads, request);
+  const toStatus = (err: unknown): Partial<grpc.StatusObject> => {
+    if (err instanceof CsdsRequestError) return { code: err.code, details: err.message };
+    logger?.error({ err }, 'CSDS request failed');
+    return { code: grpc.status.INTERNAL, details: errorMessage(err) };
+  };
+
+  server.addService(
+    { StreamClientStatus: method('StreamClientStatus', true), FetchClientStatus: method('FetchClientStatus', false) },
+    {
+      FetchClientStatus: (
+        call: grpc.ServerUnaryCall<ClientStatusRequestMessage, object>,
+        callback: grpc.sendUnaryData<object>,
+      ) => {
+        try {
+          callback(null, answer(call.request));
+        } catch (err) {
+          callback(toStatus(err));
+        }
+      },
+      StreamClientStatus: (call: grpc.ServerDuplexStream<ClientStatusRequestMessage, object>) => {
+        call.on('data', (request: ClientStatusRequestMessage) => {
+          try {
+            call.write(answer(request));
+          } catch (err) {
+            call.emit('error', toStatus(err));
+          }
+        });
+        call.on('end', () => call.end());
+        call.on('error', (err) => logger?.debug({ err: errorMessage(err) }, 'CSDS stream error'));
+        call.on('cancelled', () => logger?.debug('CSDS stream cancelled'));
+      },
+    },
+  );
+}
+
+function clientStatusResponse(ads: AdsServer, request: ClientStatusRequestMessage): object {
+  const match = nodeMatcher(request);
+  const withContents = !request.exclude_resource_contents;
+  return {
+    config: ads
+      .list()
+      .filter((c) => match(c.proxy.id))
+      .map((c) => clientConfig(c, resourceStatuses(c, (t, p, n) => ads.generate(t, p, n)), withContents)),
+  };
+}
+
+function clientConfig(conn: XdsConnection, statuses: readonly ResourceStatus[], withContents: boolean): object {
+  return {
+    node: nodeMessage(conn.proxy),
+    generic_xds_configs: statuses.map((s) => ({
+      type_url: s.typeUrl,
+      name: s.name,
+      ...(s.version === undefined ? {} : { version_info: s.version }),
+      ...(withContents && s.resource ? { xds_config: anyMessage(s.resource.any) } : {}),
+      ...(s.lastUpdated === undefined ? {} : { last_updated: timestamp(s.lastUpdated) }),
+      config_status: s.configStatus,
+      client_status: s.clientStatus,
+      ...(s.error
+        ? { error_state: { details: s.error.message, last_update_attempt: timestamp(s.error.at), version_info: s.error.version } }
+        : {}),
+    })),
+  };
+}
+
+function nodeMessage(proxy: ProxyNode): object {
+  const { region, zone, subzone } = proxy.locality;
+  return { id: proxy.id, locality: { region, zone, sub_zone: subzone } };
+}
+
+/** The resource's own `Any`, decoded once more only so protobufjs can re-embed it. */
+function anyMessage(bytes: Buffer): object {
+  const any = protoType('google.protobuf.Any');
+  return any.decode(bytes);
+}
+
+function timestamp(ms: number): object {
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+}
+
+function nodeMatcher(request: ClientStatusRequestMessage): (nodeId: string) => boolean {
+  const matchers = request.node_matchers ?? [];
+  if (matchers.length === 0) return () => true;
+  const tests = matchers.map((m) => {
+    if ((m.node_metadatas ?? []).length > 0) {
+      throw new CsdsRequestError(grpc.status.UNIMPLEMENTED, 'node_metadatas matchers are not supported');
+    }
+    return m.node_id ? stringMatcher(m.node_id) : () => true;
+  });
+  return (id) => tests.some((t) => t(id));
+}
+
+function stringMatcher(m: StringMatcherMessage): (value: string) => boolean {
+  const fold = (s: string) => (m.ignore_case ? s.toLowerCase() : s);
+  if (m.exact !== undefined) return (v) => fold(v) === fold(m.exact ?? '');
+  if (m.prefix !== undefined) return (v) => fold(v).startsWith(fold(m.prefix ?? ''));
+  if (m.suffix !== undefined) return (v) => fold(v).endsWith(fold(m.suffix ?? ''));
+  if (m.contains !== undefined) return (v) => fold(v).includes(fold(m.contains ?? ''));
+  if (m.safe_regex?.regex !== undefined) {
+    let re: RegExp;
+    try {
+      // RE2 and JavaScript agree on the common subset; a full match, as Envoy does.
+      re = new RegExp(`^(?:${m.safe_regex.regex})$`);
+    } catch (err) {
+      throw new CsdsRequestError(grpc.status.INVALID_ARGUMENT, `invalid node_id regex: ${errorMessage(err)}`);
+    }
+    return (v) => re.test(v);
+  }
+  throw new CsdsRequestError(grpc.status.INVALID_ARGUMENT, 'node_id matcher has no pattern');
+}
