@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { silentLogger, type ProxyNode, type PushRequest } from '@meridian/model';
+import type { DeltaRequestView } from './classify-delta.ts';
+import { DeltaAdsConnection } from './delta-connection.ts';
+import { protoType } from './protos.ts';
+import type { GeneratedResource, ResourceSource } from './resource-source.ts';
+import { TypeUrl } from './type-url.ts';
+import { encodeAny } from './wire.ts';
+
+const PROXY: ProxyNode = {
+  id: 'p1',
+  type: 'grpc',
+  cluster: 'c1',
+  network: 'n1',
+  namespace: 'demo',
+  locality: { region: 'r', zone: '', subzone: '' },
+  ipAddresses: [],
+  labels: {},
+};
+
+/** A source over a plain table: name → content, per type. EDS answers unknown names empty. */
+class TableSource implements ResourceSource {
+  readonly table = new Map<TypeUrl, Map<string, string>>();
+  generated = 0;
+
+  set(typeUrl: TypeUrl, name: string, content: string | undefined): void {
+    let t = this.table.get(typeUrl);
+    if (!t) this.table.set(typeUrl, (t = new Map()));
+    if (content === undefined) t.delete(name);
+    else t.set(name, content);
+  }
+
+  generate(typeUrl: TypeUrl, _proxy: ProxyNode, names: ReadonlySet<string> | undefined): GeneratedResource[] {
+    this.generated++;
+    const t = this.table.get(typeUrl) ?? new Map<string, string>();
+    const wanted = names ?? (typeUrl === TypeUrl.Endpoint || typeUrl === TypeUrl.Route ? [] : [...t.keys()]);
+    const out: GeneratedResource[] = [];
+    for (const name of wanted) {
+      const content = t.get(name) ?? (typeUrl === TypeUrl.Endpoint ? 'empty' : undefined);
+      if (content !== undefined) out.push({ name, version: `${name}@${content}`, any: encodeAny(typeUrl, Buffer.from(content)) });
+    }
+    return out;
+  }
+
+  affects(request: PushRequest, _typeUrl: TypeUrl, _proxy: ProxyNode, name: string | undefined): boolean {
+    return request.hostnames.size === 0 || name === undefined || request.hostnames.has(name);
+  }
+
+  invalidate(): void {}
+}
+
+interface Sent {
+  type_url: string;
+  nonce: string;
+  names: string[];
+  versions: string[];
+  removed: string[];
+}
+
+class FakeStream {
+  readonly sent: Sent[] = [];
+  writable = true;
+  private drain: (() => void) | undefined;
+
+  write(chunk: Buffer): boolean {
+    const type = protoType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
+    const r = type.toObject(type.decode(chunk), { defaults: true }) as {
+      type_url: string;
+      nonce: string;
+      resources: Array<{ name: string; version: string }>;
+      removed_resources: string[];
+    };
+    this.sent.push({
+      type_url: r.type_url,
+      nonce: r.nonce,
+      names: r.resources.map((x) => x.name),
+      versions: r.resources.map((x) => x.version),
+      removed: r.removed_resources,
+    });
+    return this.writable;
+  }
+
+  once(_event: 'drain', listener: () => void): void {
+    this.drain = listener;
+  }
+
+  release(): void {
+    this.writable = true;
+    const d = this.drain;
+    this.drain = undefined;
+    d?.();
+  }
+}
+
+const req = (r: Partial<DeltaRequestView>): DeltaRequestView => ({
+  resource_names_subscribe: [],
+  resource_names_unsubscribe: [],
+  response_nonce: '',
+  ...r,
+});
+const push = (...hostnames: string[]): PushRequest => ({ kind: 'full', hostnames: new Set(hostnames), reasons: ['test'] });
+
+function setup() {
+  const source = new TableSource();
+  source.set(TypeUrl.Cluster, 'a', '1');
+  source.set(TypeUrl.Cluster, 'b', '1');
+  source.set(TypeUrl.Endpoint, 'a', '1');
+  source.set(TypeUrl.Endpoint, 'b', '1');
+  source.set(TypeUrl.Listener, 'l', '1');
+  const stream = new FakeStream();
+  const conn = new DeltaAdsConnection({ id: 'c', proxy: PROXY, stream, source, logger: silentLogger() });
+  return { source, stream, conn };
+}
+
+describe('DeltaAdsConnection', () => {
+  it('sends only what differs from what the client has, and removals', () => {
+    const { source, stream, conn } = setup();
+    conn.handleRequest(TypeUrl.Cluster, req({}));
+    conn.handleRequest(TypeUrl.Endpoint, req({ resource_names_subscribe: ['a', 'b'] }));
+    assert.deepEqual(
+      stream.sent.map((s) => [s.type_url, s.names.sort()]),
+      [
+        [TypeUrl.Cluster, ['a', 'b']],
+        [TypeUrl.Endpoint, ['a', 'b']],
+      ],
+    );
+    source.set(TypeUrl.Endpoint, 'b', '2');
+    source.set(TypeUrl.Cluster, 'a', undefined);
+    conn.push(push());
+    assert.deepEqual(stream.sent.slice(2), [
+      { type_url: TypeUrl.Cluster, nonce: stream.sent[2]?.nonce, names: [], versions: [], removed: ['a'] },
+      { type_url: TypeUrl.Endpoint, nonce: stream.sent[3]?.nonce, names: ['b'], versions: ['b@2'], removed: [] },
+    ]);
+    conn.push(push());
+    assert.equal(stream.sent.length, 4, 'nothing changed: nothing sent');
+  });
+
+  it('keeps memory bounded while the stream does not drain: one merged push, in make-before-break order', () => {
+    const { source, stream, conn } = setup();
+    conn.handleRequest(TypeUrl.Listener, req({}));
+    conn.handleRequest(TypeUrl.Cluster, req({}));
+    conn.handleRequest(TypeUrl.Endpoint, req({ resource_names_subscribe: ['a'] }));
+    const before = stream.sent.length;
+    stream.writable = false;
+    source.set(TypeUrl.Listener, 'l', '2');
+    conn.push(push('l'));
+    assert.equal(stream.sent.length, before + 1, 'the write that filled the buffer');
+    assert.ok(conn.isBlocked);
+    for (let i = 0; i < 1000; i++) {
+      source.set(TypeUrl.Endpoint, 'a', String(i));
+      source.set(TypeUrl.Cluster, 'b', String(i));
+      conn.push(push('a', 'b'));
+    }
+    const generated = source.generated;
+    assert.equal(stream.sent.length, before + 1, 'nothing written while blocked');
+    assert.equal(source.generated, generated, 'nothing even built while blocked');
+    stream.release();
+    const after = stream.sent.slice(before + 1);
+    assert.deepEqual(
+      after.map((s) => [s.type_url, s.versions]),
+      [
+        [TypeUrl.Cluster, ['b@999']],
+        [TypeUrl.Endpoint, ['a@999']],
+      ],
+      'only the latest state, clusters before endpoints',
+    );
+  });
+
+  it('reconnect: initial_resource_versions are honoured, gone names removed; (N)ACKs settle per response', () => {
+    const { stream, conn } = setup();
+    conn.handleRequest(TypeUrl.Cluster, req({ initial_resource_versions: { a: 'a@1', b: 'old', zz: 'v' } }));
+    assert.deepEqual(stream.sent.map((s) => [s.names, s.removed]), [[['b'], ['zz']]]);
+    const nonce = stream.sent[0]?.nonce ?? '';
+    conn.handleRequest(TypeUrl.Cluster, req({ response_nonce: nonce, error_detail: { code: 3, message: 'no' } }));
+    const w = conn.watches.get(TypeUrl.Cluster);
+    assert.equal(w?.resources.get('a')?.state, 'acked', 'reported by the client');
+    assert.equal(w?.resources.get('b')?.state, 'nacked');
+    assert.equal(w?.lastNack?.message, 'no');
+    assert.equal(w?.outstanding.size, 0);
+    assert.equal(stream.sent.length, 1, 'a NACK is not answered');
+  });
+
+  it('unsubscribing forgets the name and sends nothing; re-subscribing sends it again', () => {
+    const { stream, conn } = setup();
+    conn.handleRequest(TypeUrl.Endpoint, req({ resource_names_subscribe: ['a', 'b'] }));
+    conn.handleRequest(TypeUrl.Endpoint, req({ resource_names_unsubscribe: ['b'] }));
+    assert.equal(stream.sent.length, 1);
+    assert.deepEqual([...(conn.watches.get(TypeUrl.Endpoint)?.sentVersions.keys() ?? [])], ['a']);
+    conn.handleRequest(TypeUrl.Endpoint, req({ resource_names_subscribe: ['a'] }));
+    assert.deepEqual(stream.sent[1]?.names, ['a']);
+  });
+});
