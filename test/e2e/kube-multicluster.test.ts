@@ -138,6 +138,32 @@ describe('Kubernetes clusters: primary, remotes from secrets, failures', () => {
     assert.ok(meridian.logs.some((l) => l.msg === 'remote secret kubeconfig rejected' && l['cluster'] === 'evil'));
   });
 
+  it('reports what a remote cluster\'s credentials may not read', async () => {
+    const limited = await startKubeCluster('limited', 'r-limited');
+    try {
+      limited.api.setAuthorization([
+        {
+          user: `system:serviceaccount:${SYSTEM_NAMESPACE}:meridian-reader`,
+          rules: [
+            { verbs: ['list', 'watch'], apiGroups: [''], resources: ['services', 'namespaces', 'nodes'] },
+            { verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectrulesreviews'] },
+          ],
+        },
+      ]);
+      alpha.api.upsert(remoteSecret('remote-limited', { limited: limited.api.kubeconfigYaml({ token: limited.token }) }));
+      const missing = await eventually('missing permissions reported', async () => {
+        const c = (await clusterz()).clusters.find((x) => x.id === 'limited');
+        return c?.missingPermissions?.length ? c.missingPermissions : undefined;
+      });
+      assert.deepEqual([...missing].sort(), ['list endpointslices.discovery.k8s.io', 'list pods', 'watch endpointslices.discovery.k8s.io', 'watch pods']);
+      assert.ok(meridian.logs.some((l) => l.msg === 'cluster credentials lack permissions Meridian needs' && l['cluster'] === 'limited'));
+      alpha.api.remove({ apiVersion: 'v1', kind: 'Secret', namespace: SYSTEM_NAMESPACE, name: 'remote-limited' });
+      await eventually('limited removed', async () => ((await clusterz()).clusters.some((c) => c.id === 'limited') ? undefined : true));
+    } finally {
+      await limited.api.close();
+    }
+  });
+
   it('keeps an unreachable cluster serving (Degraded), demotes it when Stale, and recovers', async () => {
     const inBeta = xdsEchoClient('xds:///echo.demo.svc.cluster.local:7070', {
       xds_servers: [{ server_uri: meridian.xdsAddress, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3', 'ignore_resource_deletion'] }],
