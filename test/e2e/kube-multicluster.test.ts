@@ -243,3 +243,44 @@ describe('Kubernetes clusters: primary, remotes from secrets, failures', () => {
     assert.notEqual(after.version_info, before.version_info);
   });
 });
+
+describe('readiness with a configured cluster that never syncs', () => {
+  it('waits up to the timeout, then serves and names the missing cluster', async () => {
+    const ws = new Workspace();
+    const up = await startKubeCluster('up', 'r1');
+    const down = await startKubeCluster('down', 'r2');
+    try {
+      ws.write('up.kubeconfig', up.api.kubeconfigYaml({ token: up.token }));
+      ws.write('down.kubeconfig', down.api.kubeconfigYaml({ token: down.token }));
+      await down.api.stop();
+      const config = ws.writeConfig({
+        namespace: SYSTEM_NAMESPACE,
+        clusters: [
+          { id: 'up', kubeconfig: './up.kubeconfig', primary: true },
+          { id: 'down', kubeconfig: './down.kubeconfig' },
+        ],
+        discovery: { readinessTimeoutMs: 1500, backoff: { initialMs: 100, maxMs: 300 } },
+      });
+      const started = Date.now();
+      const meridian = await MeridianProcess.start(['serve', '--config', config]);
+      try {
+        assert.ok(Date.now() - started >= 1400, 'the gRPC port waited for the readiness timeout');
+        const { status, body } = await meridian.getJson<{ ready: boolean; missing?: string[] }>('/readyz');
+        assert.equal(status, 200);
+        assert.deepEqual(body.missing, ['down']);
+        assert.ok(meridian.logs.some((l) => l.msg.startsWith('clusters not synced within the readiness timeout')));
+        await down.api.start();
+        await eventually('down syncs later', async () => {
+          const r = await meridian.getJson<{ missing?: string[] }>('/readyz');
+          return r.body.missing === undefined ? true : undefined;
+        });
+      } finally {
+        await meridian.stop();
+      }
+    } finally {
+      await up.api.close();
+      await down.api.close();
+      ws.remove();
+    }
+  });
+});
