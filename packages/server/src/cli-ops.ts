@@ -394,7 +394,7 @@ interface ClusterzBody {
   clusters: Array<{ id: string; state: string; origin: string; network: string; objects: Record<string, number>; lastError: { message: string } | null; missingPermissions: string[] | null }>;
 }
 
-const SYNC_TYPES = ['lds', 'rds', 'cds', 'eds'] as const;
+const SYNC_TYPES = ['LDS', 'RDS', 'CDS', 'EDS'] as const;
 
 /** One type's sync state as shown in `meridian status`. */
 export function syncState(t: SynczBody['proxies'][number]['types'][string] | undefined): string {
@@ -432,7 +432,7 @@ export async function statusCommand(args: string[]): Promise<number> {
   process.stdout.write(`PROXIES (${sync.proxies.length})\n`);
   process.stdout.write(
     table(
-      ['NODE', 'CLUSTER', 'TYPE', 'CONNECTED', ...SYNC_TYPES.map((t) => t.toUpperCase())],
+      ['NODE', 'CLUSTER', 'TYPE', 'CONNECTED', ...SYNC_TYPES],
       sync.proxies.map((p) => [p.node, p.cluster, p.type, p.connectedAt ?? '-', ...SYNC_TYPES.map((t) => syncState(p.types[t]))]),
     ),
   );
@@ -447,7 +447,7 @@ export async function statusCommand(args: string[]): Promise<number> {
         c.origin,
         String(c.objects['services'] ?? 0),
         String(c.objects['endpointSlices'] ?? 0),
-        c.lastError?.message ?? (c.missingPermissions && c.missingPermissions.length > 0 ? `missing ${c.missingPermissions.join(', ')}` : '-'),
+        (c.state === 'Synced' ? undefined : c.lastError?.message) ?? (c.missingPermissions && c.missingPermissions.length > 0 ? `missing ${c.missingPermissions.join(', ')}` : '-'),
       ]),
     ),
   );
