@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import {
+  EMPTY_LOCALITY,
   ProxyType,
   localityString,
   matchesAnyHost,
   touchesHostname,
+  type Endpoint,
   type ProxyNode,
   type PushRequest,
   type Service,
@@ -27,11 +29,42 @@ import {
   serverSanMatchers,
   serviceIdentities,
   type MtlsOptions,
+  type StringMatcher,
 } from './mtls.ts';
 import { explainEndpoints, type EndpointSelection } from './endpoint-selection.ts';
+import {
+  buildEnvoyLoadAssignment,
+  buildGatewayCluster,
+  buildGatewayListener,
+  buildInboundCluster,
+  buildOutboundPortListener,
+  buildOutboundRouteConfiguration,
+  buildPassthroughCluster,
+  buildSidecarOutboundCluster,
+  buildVirtualInboundListener,
+  buildVirtualOutboundListener,
+  EAST_WEST_GATEWAY_LABEL,
+  EAST_WEST_GATEWAY_LISTENER,
+  inboundClusterName,
+  outboundPortListenerName,
+  parseInboundClusterName,
+  parseOutboundPortListenerName,
+  parseSniName,
+  PASSTHROUGH_CLUSTER,
+  portProtocol,
+  PortProtocol,
+  sniName,
+  VIRTUAL_INBOUND_LISTENER,
+  VIRTUAL_OUTBOUND_LISTENER,
+  type HttpTarget,
+  type InboundPort,
+  type TcpTarget,
+} from './envoy-resources.ts';
+import { loadSidecarProtos } from './envoy-protos.ts';
 import { encodeMessage } from './protos.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
-import { candidateHostnames, outboundClusterName, parseHostPort, parseOutboundClusterName } from './resource-names.ts';
+import { candidateHostnames, outboundClusterName, parseHostPort, parseOutboundClusterName, serviceDomains } from './resource-names.ts';
+import { generateSecrets, type SecretSource } from './sds.ts';
 import { TypeUrl } from './type-url.ts';
 import { encodeAny } from './wire.ts';
 
@@ -42,10 +75,25 @@ export interface MeshResourcesOptions {
   readonly clusterLocalHosts: readonly string[];
   /** Absent: no TLS anywhere, every resource as before. */
   readonly mtls?: MtlsOptions;
+  /** Certificates and roots for Envoy sidecars' SDS (`secrets()`); absent: none served. */
+  readonly secrets?: SecretSource;
 }
 
 /** Cache bucket of inbound listeners: their bytes depend only on their key, never on a hostname. */
 const INBOUND_BUCKET = '';
+/**
+ * Cache bucket of Envoy resources that gather every service on a port (`0.0.0.0_<port>`,
+ * RDS `<port>`, the gateway listener): a service added, changed or removed anywhere may
+ * change them, so any full push drops the whole bucket.
+ */
+const AGGREGATE_BUCKET = '*';
+
+/** A service port that one of the proxy's own endpoints serves. */
+interface OwnEndpoint {
+  readonly service: Service;
+  readonly port: ServicePort;
+  readonly endpoint: Endpoint;
+}
 
 interface Target {
   readonly service: Service;
@@ -72,12 +120,22 @@ export interface CacheStats {
  *
  * Inbound listeners (`xds.istio.io/grpc/lds/inbound/<ip>:<port>`, asked for by `XdsServer`s)
  * take the mode of the service whose endpoint is that ip:port, else the global mode.
+ *
+ * Envoy proxies (`sidecar`, and `router` labelled as an east-west gateway) get their own
+ * resources (`envoy-resources.ts`) from the same registry and the same endpoint selection;
+ * their cache keys carry the proxy type, so they never share bytes with proxyless ones.
+ * Resources that gather every service on a port sit in one bucket dropped by any full push;
+ * resources built from the proxy's own endpoints (virtualInbound, `inbound|<port>||`) are
+ * built per request and not cached, since no two pods share them.
  */
 export class MeshResources implements ResourceSource {
   private readonly discovery: ServiceDiscovery;
   private readonly domainSuffix: string;
   private readonly clusterLocalHosts: readonly string[];
   private readonly mtls: MtlsOptions | undefined;
+  private readonly secretSource: SecretSource | undefined;
+  /** `cluster|address` → the service ports endpoints there serve; rebuilt lazily after every change. */
+  private ownEndpoints: Map<string, OwnEndpoint[]> | undefined;
   /** `address|port` → hostnames of the endpoints there; rebuilt lazily after every change. */
   private endpointOwners: Map<string, string[]> | undefined;
   private readonly cache = new Map<string, GeneratedResource>();
@@ -90,6 +148,7 @@ export class MeshResources implements ResourceSource {
     this.domainSuffix = options.domainSuffix;
     this.clusterLocalHosts = options.clusterLocalHosts;
     this.mtls = options.mtls;
+    this.secretSource = options.secrets;
   }
 
   generate(typeUrl: TypeUrl, proxy: ProxyNode, names: ReadonlySet<string> | undefined): GeneratedResource[] {
@@ -101,10 +160,12 @@ export class MeshResources implements ResourceSource {
     const memoKey = names === undefined ? `${typeUrl}|${proxy.type}|${who}` : undefined;
     const memo = memoKey === undefined ? undefined : this.wildcardMemo.get(memoKey);
     if (memo) return memo;
-    const wanted = names ?? this.wildcardNames(typeUrl);
+    const envoy = isEnvoy(proxy);
+    if (envoy) loadSidecarProtos();
+    const wanted = names ?? (envoy ? this.envoyWildcardNames(typeUrl, proxy) : this.wildcardNames(typeUrl));
     const out: GeneratedResource[] = [];
     for (const name of wanted) {
-      const resource = this.resource(typeUrl, proxy, name);
+      const resource = envoy ? this.envoyResource(typeUrl, proxy, name) : this.resource(typeUrl, proxy, name);
       if (resource) out.push(resource);
     }
     if (memoKey !== undefined) this.wildcardMemo.set(memoKey, out);
@@ -112,6 +173,7 @@ export class MeshResources implements ResourceSource {
   }
 
   affects(request: PushRequest, typeUrl: TypeUrl, proxy: ProxyNode, name: string | undefined): boolean {
+    if (isEnvoy(proxy)) return this.envoyAffects(request, typeUrl, name);
     if (request.kind === 'endpoints' && !this.endpointsAffect(typeUrl, request)) return false;
     if (request.hostnames.size === 0) return request.kind === 'full';
     if (typeUrl === TypeUrl.Listener && (name === undefined || parseInboundListenerName(name))) {
@@ -127,10 +189,15 @@ export class MeshResources implements ResourceSource {
 
   invalidate(request: PushRequest): void {
     this.endpointOwners = undefined;
+    this.ownEndpoints = undefined;
     this.wildcardMemo.clear();
     if (request.kind === 'full' && request.hostnames.size === 0) {
       this.cache.clear();
       this.keysByHostname.clear();
+    }
+    if (request.kind === 'full') {
+      for (const key of this.keysByHostname.get(AGGREGATE_BUCKET) ?? []) this.cache.delete(key);
+      this.keysByHostname.delete(AGGREGATE_BUCKET);
     }
     for (const hostname of request.hostnames) {
       const keys = this.keysByHostname.get(hostname);
@@ -284,14 +351,270 @@ export class MeshResources implements ResourceSource {
     if (!parsed) return this.encode(TypeUrl.Endpoint, name, { cluster_name: name, endpoints: [] });
     const { hostname } = parsed;
     const clusterLocal = matchesAnyHost(this.clusterLocalHosts, hostname);
-    // Everything the selection reads from the proxy is in here. Gateways are not: a gateway
-    // change arrives as a full push for every hostname, which empties the whole cache.
-    const view = `${clusterLocal ? proxy.cluster : '*'}|${proxy.network}|${localityString(proxy.locality)}`;
+    // Everything the selection reads from the proxy is in here, and the proxy type: Envoy's
+    // assignment carries a policy gRPC's does not. Gateways are not: a gateway change arrives
+    // as a full push for every hostname, which empties the whole cache.
+    const view = `${proxy.type}|${clusterLocal ? proxy.cluster : '*'}|${proxy.network}|${localityString(proxy.locality)}`;
+    const build = isEnvoy(proxy) ? buildEnvoyLoadAssignment : buildLoadAssignment;
     return this.cached(TypeUrl.Endpoint, `E|${name}|${view}`, hostname, name, () => {
       const port = this.discovery.service(hostname)?.ports.find((p) => p.port === parsed.port);
       if (!port) return { cluster_name: name, endpoints: [] };
-      return buildLoadAssignment(name, this.select(proxy, hostname, port));
+      return build(name, this.select(proxy, hostname, port));
     });
+  }
+
+  /**
+   * The secrets of one Envoy proxy (SDS `default` and `ROOTCA`), from the `SecretSource`.
+   * Per proxy and never cached here: the ADS server serves them on the proxy's own stream.
+   */
+  async secrets(proxy: ProxyNode): Promise<GeneratedResource[]> {
+    if (!this.secretSource) return [];
+    return generateSecrets(proxy, this.secretSource, this.mtls?.trustDomain);
+  }
+
+  // ---- Envoy sidecars and east-west gateways ----
+
+  private envoyWildcardNames(typeUrl: TypeUrl, proxy: ProxyNode): string[] {
+    if (proxy.type === ProxyType.Router) {
+      // Only east-west gateways: ingress gateways need Gateway config Meridian does not have.
+      if (!isEastWestGateway(proxy)) return [];
+      const targets = this.gatewayTargets(proxy);
+      if (typeUrl === TypeUrl.Listener) return targets.length > 0 ? [EAST_WEST_GATEWAY_LISTENER] : [];
+      if (typeUrl === TypeUrl.Cluster) return targets.map((t) => sniName(t.hostname, t.port));
+      return [];
+    }
+    switch (typeUrl) {
+      case TypeUrl.Listener: {
+        const ports = [...this.servicesByPort().keys()].map(outboundPortListenerName);
+        const inbound = this.inboundPorts(proxy).length > 0 ? [VIRTUAL_INBOUND_LISTENER] : [];
+        return [VIRTUAL_OUTBOUND_LISTENER, ...ports, ...inbound];
+      }
+      case TypeUrl.Cluster: {
+        const outbound = this.discovery.services().flatMap((s) => s.ports.map((p) => outboundClusterName(s.hostname, p.port)));
+        const inbound = this.inboundPorts(proxy).map((p) => inboundClusterName(p.port));
+        return [PASSTHROUGH_CLUSTER, ...outbound, ...inbound];
+      }
+      case TypeUrl.Route:
+      case TypeUrl.Endpoint:
+        return [];
+    }
+  }
+
+  private envoyResource(typeUrl: TypeUrl, proxy: ProxyNode, name: string): GeneratedResource | undefined {
+    const gateway = isEastWestGateway(proxy);
+    if (proxy.type === ProxyType.Router && !gateway && typeUrl !== TypeUrl.Endpoint) return undefined;
+    switch (typeUrl) {
+      case TypeUrl.Listener:
+        if (gateway) {
+          if (name !== EAST_WEST_GATEWAY_LISTENER) return undefined;
+          const targets = this.gatewayTargets(proxy);
+          if (targets.length === 0) return undefined; // a listener without a filter chain is rejected
+          return this.cached(typeUrl, `L|${proxy.type}|${name}|${proxy.cluster}`, AGGREGATE_BUCKET, name, () => buildGatewayListener(targets));
+        }
+        return this.sidecarListener(proxy, name);
+      case TypeUrl.Route: {
+        const port = Number(name);
+        if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+        return this.cached(typeUrl, `R|${proxy.type}|${name}|${proxy.namespace}`, AGGREGATE_BUCKET, name, () =>
+          buildOutboundRouteConfiguration(port, this.httpTargets(port, proxy.namespace)),
+        );
+      }
+      case TypeUrl.Cluster:
+        return gateway ? this.gatewayCluster(proxy, name) : this.sidecarCluster(proxy, name);
+      case TypeUrl.Endpoint: {
+        const sni = parseSniName(name);
+        if (sni) return this.gatewayLoadAssignment(proxy, name, sni.hostname, sni.port);
+        return this.loadAssignment(proxy, name);
+      }
+    }
+  }
+
+  private sidecarListener(proxy: ProxyNode, name: string): GeneratedResource | undefined {
+    if (name === VIRTUAL_OUTBOUND_LISTENER) {
+      return this.cached(TypeUrl.Listener, `L|${proxy.type}|${name}`, INBOUND_BUCKET, name, buildVirtualOutboundListener);
+    }
+    if (name === VIRTUAL_INBOUND_LISTENER) {
+      const ports = this.inboundPorts(proxy);
+      return ports.length > 0 ? this.encode(TypeUrl.Listener, name, buildVirtualInboundListener(ports)) : undefined;
+    }
+    const port = parseOutboundPortListenerName(name);
+    const targets = port === undefined ? undefined : this.servicesByPort().get(port);
+    if (port === undefined || !targets) return undefined;
+    return this.cached(TypeUrl.Listener, `L|${proxy.type}|${name}`, AGGREGATE_BUCKET, name, () => {
+      const hasHttp = targets.some((t) => portProtocol(t.port) !== PortProtocol.Tcp);
+      return buildOutboundPortListener(port, hasHttp, this.tcpTargets(targets));
+    });
+  }
+
+  private sidecarCluster(proxy: ProxyNode, name: string): GeneratedResource | undefined {
+    if (name === PASSTHROUGH_CLUSTER) {
+      return this.cached(TypeUrl.Cluster, `C|${proxy.type}|${name}`, INBOUND_BUCKET, name, buildPassthroughCluster);
+    }
+    const inboundPort = parseInboundClusterName(name);
+    if (inboundPort !== undefined) {
+      const own = this.inboundPorts(proxy).find((p) => p.port === inboundPort);
+      return this.encode(TypeUrl.Cluster, name, buildInboundCluster(inboundPort, own?.protocol ?? PortProtocol.Tcp));
+    }
+    const parsed = parseOutboundClusterName(name);
+    const service = parsed && this.discovery.service(parsed.hostname);
+    const port = parsed && service?.ports.find((p) => p.port === parsed.port);
+    if (!parsed || !service || !port) return undefined;
+    return this.cached(TypeUrl.Cluster, `C|${proxy.type}|${name}`, parsed.hostname, name, () =>
+      buildSidecarOutboundCluster({ hostname: parsed.hostname, port, serverSans: this.serverSans(service) }),
+    );
+  }
+
+  private serverSans(service: Service): StringMatcher[] | undefined {
+    const trustDomain = this.mtls?.trustDomain;
+    if (trustDomain === undefined || !this.strict(service.hostname)) return undefined;
+    return serverSanMatchers(trustDomain, serviceIdentities(trustDomain, service));
+  }
+
+  private gatewayCluster(proxy: ProxyNode, name: string): GeneratedResource | undefined {
+    const sni = parseSniName(name);
+    const service = sni && this.discovery.service(sni.hostname);
+    if (!sni || !service?.ports.some((p) => p.port === sni.port)) return undefined;
+    return this.cached(TypeUrl.Cluster, `C|${proxy.type}|${name}`, sni.hostname, name, () => buildGatewayCluster(sni.hostname, sni.port));
+  }
+
+  /** A gateway forwards to its own cluster's endpoints only: the caller crossed networks already. */
+  private gatewayLoadAssignment(proxy: ProxyNode, name: string, hostname: string, portNumber: number): GeneratedResource {
+    return this.cached(TypeUrl.Endpoint, `E|${name}|${proxy.type}|${proxy.cluster}|${proxy.network}`, hostname, name, () => {
+      const port = this.discovery.service(hostname)?.ports.find((p) => p.port === portNumber);
+      if (!port) return { cluster_name: name, endpoints: [] };
+      const local = { cluster: proxy.cluster, network: proxy.network, locality: EMPTY_LOCALITY };
+      const selection = explainEndpoints(local, port, this.discovery.endpoints(hostname), () => [], { clusterLocal: true });
+      return buildLoadAssignment(name, selection);
+    });
+  }
+
+  /** Service ports with an endpoint in the gateway's cluster, by hostname then port. */
+  private gatewayTargets(proxy: ProxyNode): Array<{ hostname: string; port: number }> {
+    return [...this.discovery.services()]
+      .filter((s) => s.clusters.includes(proxy.cluster))
+      .sort((a, b) => compare(a.hostname, b.hostname))
+      .flatMap((s) => s.ports.map((p) => ({ hostname: s.hostname, port: p.port })));
+  }
+
+  /** Every service port of the mesh by port number; services in hostname order. */
+  private servicesByPort(): Map<number, Array<{ service: Service; port: ServicePort }>> {
+    const byPort = new Map<number, Array<{ service: Service; port: ServicePort }>>();
+    for (const service of [...this.discovery.services()].sort((a, b) => compare(a.hostname, b.hostname))) {
+      for (const port of service.ports) {
+        const list = byPort.get(port.port);
+        if (list) list.push({ service, port });
+        else byPort.set(port.port, [{ service, port }]);
+      }
+    }
+    return new Map([...byPort].sort(([a], [b]) => a - b));
+  }
+
+  /**
+   * TCP services on one port, each with the VIPs that pick it (every cluster's ClusterIPs).
+   * Envoy rejects two chains with the same match, so a VIP two services claim (clusters with
+   * overlapping service CIDRs) goes to the first by hostname; a service left without a VIP
+   * (headless, or all claimed) cannot be told apart by address and gets no chain.
+   */
+  private tcpTargets(targets: ReadonlyArray<{ service: Service; port: ServicePort }>): TcpTarget[] {
+    const claimed = new Set<string>();
+    const out: TcpTarget[] = [];
+    for (const { service, port } of targets) {
+      if (portProtocol(port) !== PortProtocol.Tcp) continue;
+      const vips = [...new Set(Object.keys(service.addresses).sort().flatMap((c) => service.addresses[c] ?? []))].filter((v) => !claimed.has(v));
+      for (const v of vips) claimed.add(v);
+      if (vips.length > 0) out.push({ hostname: service.hostname, port: port.port, vips });
+    }
+    return out;
+  }
+
+  /**
+   * HTTP services on one port with the names a client may use for them. A bare short name
+   * (`echo`) means the service in the caller's own namespace, as DNS search paths make it;
+   * and since Envoy rejects a domain listed twice, a name already taken is not repeated.
+   */
+  private httpTargets(port: number, proxyNamespace: string): HttpTarget[] {
+    const taken = new Set<string>();
+    const out: HttpTarget[] = [];
+    for (const { service, port: sp } of this.servicesByPort().get(port) ?? []) {
+      if (portProtocol(sp) === PortProtocol.Tcp) continue;
+      const vips = Object.keys(service.addresses).sort().flatMap((c) => service.addresses[c] ?? []);
+      const names = [...serviceDomains(service.hostname, port, this.domainSuffix), ...vips.flatMap((v) => [v, `${v}:${port}`])];
+      const domains = names.filter((d) => {
+        if (taken.has(d)) return false;
+        if (service.namespace !== proxyNamespace && !d.split(':')[0]?.includes('.')) return false;
+        taken.add(d);
+        return true;
+      });
+      if (domains.length > 0) out.push({ hostname: service.hostname, port, domains });
+    }
+    return out;
+  }
+
+  /**
+   * The ports the proxy's own workload serves: endpoints at one of its addresses in its own
+   * cluster (pod CIDRs of two clusters may overlap). A port two services share is strict if
+   * either is, as for proxyless inbound listeners; its protocol is the most capable declared.
+   */
+  private inboundPorts(proxy: ProxyNode): InboundPort[] {
+    if (!this.ownEndpoints) {
+      const index = new Map<string, OwnEndpoint[]>();
+      for (const service of this.discovery.services()) {
+        for (const endpoint of this.discovery.endpoints(service.hostname)) {
+          const port = service.ports.find((p) => p.name === endpoint.portName);
+          if (!port) continue;
+          const key = `${endpoint.cluster}|${endpoint.address}`;
+          const list = index.get(key);
+          if (list) list.push({ service, port, endpoint });
+          else index.set(key, [{ service, port, endpoint }]);
+        }
+      }
+      this.ownEndpoints = index;
+    }
+    const byPort = new Map<number, InboundPort>();
+    const rank = { [PortProtocol.Tcp]: 0, [PortProtocol.Http]: 1, [PortProtocol.Http2]: 2 };
+    for (const address of proxy.ipAddresses) {
+      for (const own of this.ownEndpoints.get(`${proxy.cluster}|${address}`) ?? []) {
+        const protocol = portProtocol(own.port);
+        const strict = this.mtls !== undefined && this.strict(own.service.hostname);
+        const prev = byPort.get(own.endpoint.port);
+        byPort.set(own.endpoint.port, {
+          port: own.endpoint.port,
+          protocol: prev && rank[prev.protocol] >= rank[protocol] ? prev.protocol : protocol,
+          strict: strict || (prev?.strict ?? false),
+        });
+      }
+    }
+    return [...byPort.values()].sort((a, b) => a.port - b.port);
+  }
+
+  /**
+   * Envoy subscribes to LDS and CDS by wildcard, so precision matters less than for gRPC:
+   * what is regenerated but unchanged is not sent (versions are content hashes).
+   * An endpoints push may move the proxy's own endpoints (virtualInbound, inbound clusters)
+   * and the SANs of strict clusters; routes and port listeners follow services only.
+   */
+  private envoyAffects(request: PushRequest, typeUrl: TypeUrl, name: string | undefined): boolean {
+    const hostnameOf = (n: string) => parseOutboundClusterName(n)?.hostname ?? parseSniName(n)?.hostname;
+    const touches = (n: string) => {
+      const hostname = hostnameOf(n);
+      return hostname !== undefined && touchesHostname(request, hostname);
+    };
+    if (typeUrl === TypeUrl.Endpoint) return name === undefined || touches(name);
+    if (request.kind === 'endpoints') {
+      switch (typeUrl) {
+        case TypeUrl.Route:
+          return false;
+        case TypeUrl.Listener:
+          return name === undefined || name === VIRTUAL_INBOUND_LISTENER;
+        case TypeUrl.Cluster: {
+          if (name === undefined || parseInboundClusterName(name) !== undefined) return true;
+          const hostname = hostnameOf(name);
+          return hostname !== undefined && this.strict(hostname) && touchesHostname(request, hostname);
+        }
+      }
+    }
+    if (name === undefined || typeUrl !== TypeUrl.Cluster) return true;
+    return hostnameOf(name) === undefined || touches(name);
   }
 
   private cached(typeUrl: TypeUrl, key: string, hostname: string, name: string, build: () => object): GeneratedResource {
@@ -314,6 +637,18 @@ export class MeshResources implements ResourceSource {
     const any = encodeAny(typeUrl, encodeMessage(typeUrl, value));
     return { name, any, version: contentVersion(any) };
   }
+}
+
+function isEnvoy(proxy: ProxyNode): boolean {
+  return proxy.type === ProxyType.Sidecar || proxy.type === ProxyType.Router;
+}
+
+function isEastWestGateway(proxy: ProxyNode): boolean {
+  return proxy.type === ProxyType.Router && proxy.labels[EAST_WEST_GATEWAY_LABEL.key] === EAST_WEST_GATEWAY_LABEL.value;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function contentVersion(bytes: Uint8Array): string {

@@ -1,0 +1,423 @@
+/**
+ * Builders of the resources an Envoy sidecar (and an east-west gateway) consumes, Istio's
+ * shapes and names so tooling and habits carry over. Plain objects in protobufjs' snake_case
+ * shape, `@type` inside each `Any`; every builder is pure.
+ *
+ * Listener design: Istio's capture model. Traffic reaches Envoy through iptables (istio-init
+ * or the CNI plugin): outbound connections are redirected to `virtualOutbound` (15001), which
+ * hands each one to the listener of its original destination port (`0.0.0.0_<port>`, bound to
+ * no socket); inbound connections are redirected to `virtualInbound` (15006), whose filter
+ * chains pick by original destination port. Plain per-port listeners bound on the pod would
+ * need every application to dial localhost explicitly, and would collide with the
+ * application's own ports whenever a service port equals a container port (common: 8080,
+ * 7070). Capture keeps applications unchanged, is what a pod injected by Istio's tooling
+ * already has, and is the only way the inbound side can terminate mTLS transparently.
+ */
+import type { ServicePort } from '@meridian/model';
+import type { EndpointSelection } from './endpoint-selection.ts';
+import { buildLoadAssignment } from './grpc-resources.ts';
+import { IDENTITY_CERTIFICATE_NAME, ROOT_CERTIFICATE_NAME, type StringMatcher } from './mtls.ts';
+import { outboundClusterName } from './resource-names.ts';
+
+const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+const UPSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+const DOWNSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+const HTTP_OPTIONS_TYPE = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
+const ORIGINAL_DST_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst';
+const ADS_CONFIG_SOURCE = { ads: {}, resource_api_version: 'V3' };
+const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } };
+const TLS_INSPECTOR = { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': TLS_INSPECTOR_TYPE } };
+const ORIGINAL_DST = { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': ORIGINAL_DST_TYPE } };
+
+export const VIRTUAL_OUTBOUND_LISTENER = 'virtualOutbound';
+export const VIRTUAL_OUTBOUND_PORT = 15001;
+export const VIRTUAL_INBOUND_LISTENER = 'virtualInbound';
+export const VIRTUAL_INBOUND_PORT = 15006;
+/** Where connections to destinations the mesh does not know go (Istio's ALLOW_ANY). */
+export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
+/** Istio's east-west gateway port for AUTO_PASSTHROUGH (mTLS routed by SNI, never terminated). */
+export const EAST_WEST_GATEWAY_PORT = 15443;
+/** The label (and value) by which a `router` proxy says it is an east-west gateway. */
+export const EAST_WEST_GATEWAY_LABEL = { key: 'istio', value: 'eastwestgateway' } as const;
+
+/**
+ * Envoy spills a priority's traffic to the next one once its healthy share times this factor
+ * (in percent) drops under 100. 140 is Envoy's default and what Istio's sidecars run with: a
+ * locality keeps all its traffic until more than ~28% of it is gone, then sheds in proportion,
+ * so its survivors are not overloaded while a region fails. A larger factor would mimic gRPC's
+ * all-or-nothing failover (grpc-js-xds ignores the factor) at the price of piling a whole
+ * locality's load on its last endpoint. Set explicitly so the behaviour is in the resource
+ * (and in `/debug/config_dump`), not in a default that may change.
+ */
+export const OVERPROVISIONING_FACTOR = 140;
+
+const CONNECT_TIMEOUT = { seconds: 10 };
+
+/**
+ * Passive health checking, so failover happens without an active checker: an endpoint that
+ * fails 5 times in a row (5xx, or connect failures on TCP) is ejected. `max_ejection_percent`
+ * 100: Envoy's default of 10% would keep a dead locality's endpoints in rotation and its
+ * traffic would never move to the next priority.
+ */
+const OUTLIER_DETECTION = {
+  consecutive_5xx: { value: 5 },
+  interval: { seconds: 10 },
+  base_ejection_time: { seconds: 30 },
+  max_ejection_percent: { value: 100 },
+};
+
+export const PortProtocol = {
+  Http: 'http',
+  Http2: 'http2',
+  Tcp: 'tcp',
+} as const;
+export type PortProtocol = (typeof PortProtocol)[keyof typeof PortProtocol];
+
+/**
+ * What speaks on a port, from `appProtocol` or the name prefix (Istio's convention). Unknown
+ * protocols are TCP: Meridian does no protocol sniffing, so an unnamed HTTP port is proxied
+ * as bytes (it still works, just without L7 routing).
+ */
+export function portProtocol(port: Pick<ServicePort, 'name' | 'appProtocol'>): PortProtocol {
+  const declared = (port.appProtocol ?? port.name.split('-')[0] ?? '').toLowerCase();
+  switch (declared) {
+    case 'grpc':
+    case 'http2':
+    case 'h2c':
+    case 'kubernetes.io/h2c':
+      return PortProtocol.Http2;
+    case 'http':
+    case 'grpc-web':
+      return PortProtocol.Http;
+    default:
+      return PortProtocol.Tcp;
+  }
+}
+
+/** Istio's SNI for a service port, which an east-west gateway routes on: `outbound_.<port>_._.<host>`. */
+export function sniName(hostname: string, port: number): string {
+  return `outbound_.${port}_._.${hostname}`;
+}
+
+export function parseSniName(name: string): { hostname: string; port: number } | undefined {
+  const match = /^outbound_\.(\d+)_\._\.(.+)$/.exec(name);
+  if (!match?.[1] || !match[2]) return undefined;
+  const port = Number(match[1]);
+  return port > 0 && port <= 65535 ? { hostname: match[2], port } : undefined;
+}
+
+export function inboundClusterName(port: number): string {
+  return `inbound|${port}||`;
+}
+
+export function parseInboundClusterName(name: string): number | undefined {
+  const match = /^inbound\|(\d+)\|\|$/.exec(name);
+  const port = Number(match?.[1]);
+  return match && port > 0 && port <= 65535 ? port : undefined;
+}
+
+export function outboundPortListenerName(port: number): string {
+  return `0.0.0.0_${port}`;
+}
+
+export function parseOutboundPortListenerName(name: string): number | undefined {
+  const match = /^0\.0\.0\.0_(\d+)$/.exec(name);
+  const port = Number(match?.[1]);
+  return match && port > 0 && port <= 65535 ? port : undefined;
+}
+
+function sds(name: string): object {
+  return { name, sds_config: ADS_CONFIG_SOURCE };
+}
+
+/** The workload's own certificate and the roots, both by SDS over the ADS stream (Istio's names). */
+function sdsTlsContext(validation: object): object {
+  return { tls_certificate_sds_secret_configs: [sds(IDENTITY_CERTIFICATE_NAME)], ...validation };
+}
+
+function upstreamTlsSocket(sni: string, serverSans: readonly StringMatcher[], protocol: PortProtocol): object {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': UPSTREAM_TLS_TYPE,
+      // The SNI lets an east-west gateway route the still-encrypted connection.
+      sni,
+      common_tls_context: {
+        ...sdsTlsContext({
+          combined_validation_context: {
+            default_validation_context: {
+              match_typed_subject_alt_names: serverSans.map((matcher) => ({ san_type: 'URI', matcher })),
+            },
+            validation_context_sds_secret_config: sds(ROOT_CERTIFICATE_NAME),
+          },
+        }),
+        ...(protocol === PortProtocol.Http2 ? { alpn_protocols: ['h2'] } : {}),
+      },
+    },
+  };
+}
+
+/**
+ * Callers are authorized elsewhere (RBAC), not here: any peer with a certificate from the
+ * mesh's roots is let in, as in Istio's PeerAuthentication STRICT.
+ */
+function downstreamTlsSocket(): object {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': DOWNSTREAM_TLS_TYPE,
+      common_tls_context: sdsTlsContext({ validation_context_sds_secret_config: sds(ROOT_CERTIFICATE_NAME) }),
+      require_client_certificate: { value: true },
+    },
+  };
+}
+
+function http2Options(protocol: PortProtocol): object {
+  if (protocol !== PortProtocol.Http2) return {};
+  return {
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': HTTP_OPTIONS_TYPE,
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+  };
+}
+
+export interface OutboundClusterOptions {
+  readonly hostname: string;
+  readonly port: ServicePort;
+  /** Set: mTLS (strict), accepting only servers with one of these URI SANs. */
+  readonly serverSans?: readonly StringMatcher[] | undefined;
+}
+
+/** `outbound|<port>||<host>`: EDS over ADS, locality-weighted, with outlier detection. */
+export function buildSidecarOutboundCluster(options: OutboundClusterOptions): object {
+  const { hostname, port, serverSans } = options;
+  const name = outboundClusterName(hostname, port.port);
+  const protocol = portProtocol(port);
+  return {
+    name,
+    type: 'EDS',
+    eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE, service_name: name },
+    connect_timeout: CONNECT_TIMEOUT,
+    lb_policy: 'ROUND_ROBIN',
+    // Locality weights from EDS count within a priority, as they do for gRPC clients.
+    common_lb_config: { locality_weighted_lb_config: {} },
+    outlier_detection: OUTLIER_DETECTION,
+    ...http2Options(protocol),
+    ...(serverSans ? { transport_socket: upstreamTlsSocket(sniName(hostname, port.port), serverSans, protocol) } : {}),
+  };
+}
+
+/** An east-west gateway's cluster for one service port: the local endpoints, TLS left untouched. */
+export function buildGatewayCluster(hostname: string, port: number): object {
+  const name = sniName(hostname, port);
+  return {
+    name,
+    type: 'EDS',
+    eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE, service_name: name },
+    connect_timeout: CONNECT_TIMEOUT,
+    lb_policy: 'ROUND_ROBIN',
+    outlier_detection: OUTLIER_DETECTION,
+  };
+}
+
+/** `inbound|<port>||`: the application in the same pod, on loopback. */
+export function buildInboundCluster(port: number, protocol: PortProtocol): object {
+  const name = inboundClusterName(port);
+  return {
+    name,
+    type: 'STATIC',
+    connect_timeout: CONNECT_TIMEOUT,
+    lb_policy: 'ROUND_ROBIN',
+    load_assignment: {
+      cluster_name: name,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }],
+    },
+    ...http2Options(protocol),
+  };
+}
+
+/** Connections to destinations the mesh does not know go where they were headed. */
+export function buildPassthroughCluster(): object {
+  return {
+    name: PASSTHROUGH_CLUSTER,
+    type: 'ORIGINAL_DST',
+    connect_timeout: CONNECT_TIMEOUT,
+    lb_policy: 'CLUSTER_PROVIDED',
+  };
+}
+
+/**
+ * The selection as Envoy gets it. `weighted_priority_health`: a gateway standing for several
+ * remote endpoints is one host with their weight, so a priority's health is counted by
+ * weight, else a gateway for ten endpoints would count as much as one endpoint.
+ */
+export function buildEnvoyLoadAssignment(clusterName: string, selection: EndpointSelection): object {
+  return {
+    ...buildLoadAssignment(clusterName, selection),
+    policy: { overprovisioning_factor: { value: OVERPROVISIONING_FACTOR }, weighted_priority_health: true },
+  };
+}
+
+function tcpProxy(statPrefix: string, cluster: string): object {
+  return {
+    name: 'envoy.filters.network.tcp_proxy',
+    typed_config: { '@type': TCP_PROXY_TYPE, stat_prefix: statPrefix, cluster },
+  };
+}
+
+function httpConnectionManager(statPrefix: string, routes: object): object {
+  return {
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: {
+      '@type': HCM_TYPE,
+      stat_prefix: statPrefix,
+      codec_type: 'AUTO',
+      ...routes,
+      http_filters: [ROUTER_FILTER],
+    },
+  };
+}
+
+/** 15001: every captured outbound connection lands here and is handed on by original destination. */
+export function buildVirtualOutboundListener(): object {
+  return {
+    name: VIRTUAL_OUTBOUND_LISTENER,
+    address: { socket_address: { address: '0.0.0.0', port_value: VIRTUAL_OUTBOUND_PORT } },
+    use_original_dst: { value: true },
+    traffic_direction: 'OUTBOUND',
+    // Reached only when no `0.0.0.0_<port>` listener takes the connection.
+    filter_chains: [{ name: `${VIRTUAL_OUTBOUND_LISTENER}-catchall-tcp`, filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER)] }],
+  };
+}
+
+/** A TCP service port on an outbound port listener: matched by the service's VIPs. */
+export interface TcpTarget {
+  readonly hostname: string;
+  readonly port: number;
+  readonly vips: readonly string[];
+}
+
+/**
+ * `0.0.0.0_<port>`: bound to no socket (virtualOutbound hands connections to it). HTTP
+ * services share one catch-all chain whose routes (`<port>`) pick by Host; TCP services have
+ * nothing but the destination address to go by, so each gets a chain for its VIPs. Without
+ * an HTTP service the catch-all passes unknown destinations through.
+ */
+export function buildOutboundPortListener(port: number, hasHttp: boolean, tcpTargets: readonly TcpTarget[]): object {
+  const name = outboundPortListenerName(port);
+  const chains: object[] = tcpTargets.map((t) => ({
+    name: outboundClusterName(t.hostname, t.port),
+    filter_chain_match: { prefix_ranges: t.vips.map((vip) => ({ address_prefix: vip, prefix_len: { value: vip.includes(':') ? 128 : 32 } })) },
+    filters: [tcpProxy(outboundClusterName(t.hostname, t.port), outboundClusterName(t.hostname, t.port))],
+  }));
+  chains.push(
+    hasHttp
+      ? { name: `${name}-http`, filters: [httpConnectionManager(name, { rds: { route_config_name: String(port), config_source: ADS_CONFIG_SOURCE } })] }
+      : { name: `${name}-passthrough`, filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER)] },
+  );
+  return {
+    name,
+    address: { socket_address: { address: '0.0.0.0', port_value: port } },
+    bind_to_port: { value: false },
+    traffic_direction: 'OUTBOUND',
+    filter_chains: chains,
+  };
+}
+
+export interface HttpTarget {
+  readonly hostname: string;
+  readonly port: number;
+  readonly domains: readonly string[];
+}
+
+/**
+ * RDS `<port>`: a virtual host per HTTP service on that port, then `allow_any` for hosts the
+ * mesh does not know. Route timeouts are off (`timeout` 0): Envoy's default 15 s would cut
+ * every gRPC stream that outlives it.
+ */
+export function buildOutboundRouteConfiguration(port: number, targets: readonly HttpTarget[]): object {
+  return {
+    name: String(port),
+    virtual_hosts: [
+      ...targets.map((t) => ({
+        name: `${t.hostname}:${t.port}`,
+        domains: t.domains,
+        routes: [{ match: { prefix: '/' }, route: { cluster: outboundClusterName(t.hostname, t.port), timeout: {} } }],
+      })),
+      { name: 'allow_any', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: {} } }] },
+    ],
+    // Routes name clusters that CDS may deliver a moment later.
+    validate_clusters: { value: false },
+  };
+}
+
+/** A port the proxy's own workload serves. */
+export interface InboundPort {
+  /** The port the application listens on (the endpoint's, i.e. the service's targetPort). */
+  readonly port: number;
+  readonly protocol: PortProtocol;
+  /** mTLS strict: only TLS with a client certificate from the mesh's roots gets in. */
+  readonly strict: boolean;
+}
+
+/**
+ * 15006: a chain per workload port, chosen by original destination port (and, when strict,
+ * by TLS, so plaintext finds no chain and is refused). Ports the registry does not know have
+ * no chain: Meridian does not pass unknown inbound traffic through.
+ */
+export function buildVirtualInboundListener(ports: readonly InboundPort[]): object {
+  return {
+    name: VIRTUAL_INBOUND_LISTENER,
+    address: { socket_address: { address: '0.0.0.0', port_value: VIRTUAL_INBOUND_PORT } },
+    traffic_direction: 'INBOUND',
+    listener_filters: [ORIGINAL_DST, TLS_INSPECTOR],
+    filter_chains: ports.map((p) => {
+      const cluster = inboundClusterName(p.port);
+      const filter =
+        p.protocol === PortProtocol.Tcp
+          ? tcpProxy(cluster, cluster)
+          : httpConnectionManager(cluster, {
+              route_config: {
+                name: cluster,
+                virtual_hosts: [
+                  { name: cluster, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: {} } }] },
+                ],
+              },
+            });
+      return {
+        name: cluster,
+        filter_chain_match: { destination_port: { value: p.port }, ...(p.strict ? { transport_protocol: 'tls' } : {}) },
+        filters: [filter],
+        ...(p.strict ? { transport_socket: downstreamTlsSocket() } : {}),
+      };
+    }),
+  };
+}
+
+export const EAST_WEST_GATEWAY_LISTENER = `0.0.0.0_${EAST_WEST_GATEWAY_PORT}`;
+
+/**
+ * Istio's AUTO_PASSTHROUGH on 15443: a client sidecar on another network sends mTLS with SNI
+ * `outbound_.<port>_._.<host>` (its outbound cluster sets it) to this gateway; the gateway
+ * reads the SNI with tls_inspector, never terminates TLS, and forwards the bytes to a local
+ * endpoint of that service port, whose sidecar terminates the mTLS. The identity checked end
+ * to end is the workload's, not the gateway's. Plaintext callers find no chain.
+ */
+export function buildGatewayListener(targets: ReadonlyArray<{ hostname: string; port: number }>): object {
+  return {
+    name: EAST_WEST_GATEWAY_LISTENER,
+    address: { socket_address: { address: '0.0.0.0', port_value: EAST_WEST_GATEWAY_PORT } },
+    traffic_direction: 'INBOUND',
+    listener_filters: [TLS_INSPECTOR],
+    filter_chains: targets.map((t) => {
+      const sni = sniName(t.hostname, t.port);
+      return { name: sni, filter_chain_match: { server_names: [sni] }, filters: [tcpProxy(sni, sni)] };
+    }),
+  };
+}
