@@ -60,3 +60,28 @@ export { encodeDeltaDiscoveryResponse, type DeltaResourceParts, type DeltaRespon
 export { StreamVariant, type StreamHooks, type XdsConnection } from './xds-connection.ts';
 export { addCsdsService, type CsdsOptions } from './csds.ts';
 export { ClientStatus, ConfigStatus, resourceStatuses, type GenerateFn, type ResourceStatus } from './resource-status.ts';
+export {
+  validateAnyBytes,
+  validateEncoded,
+  validateMessage,
+  type ValidationFailure,
+  type ValidationResult,
+  type ValidationSuccess,
+} from './proto-validate.ts';
+export { loadSidecarProtos } from './envoy-protos.ts';
+export {
+  EAST_WEST_GATEWAY_LABEL,
+  EAST_WEST_GATEWAY_PORT,
+  OVERPROVISIONING_FACTOR,
+  PASSTHROUGH_CLUSTER,
+  PortProtocol,
+  VIRTUAL_INBOUND_LISTENER,
+  VIRTUAL_INBOUND_PORT,
+  VIRTUAL_OUTBOUND_LISTENER,
+  VIRTUAL_OUTBOUND_PORT,
+  inboundClusterName,
+  portProtocol,
+  sniName,
+} from './envoy-resources.ts';
+export { SECRET_TYPE_URL, generateSecrets, type SecretSource, type WorkloadCertificate } from './sds.ts';
+export { configDump, decodeResource, type ConfigDumpOptions, type DumpWatch } from './config-dump.ts';
