@@ -110,7 +110,7 @@ describe('HA: two replicas, identical resources, drain on SIGTERM', () => {
   });
 
   it('both replicas give identical resources and versions for the same proxy view', async () => {
-    const node = { id: 'sidecar~10.0.0.9~client.demo~demo.svc.cluster.local', locality: { region: 'r-alpha' }, metadata: { CLUSTER_ID: 'alpha', NAMESPACE: 'demo' } };
+    const node = { id: 'view-client', locality: { region: 'r-alpha' }, metadata: { CLUSTER_ID: 'alpha', NAMESPACE: 'demo' } };
     const views = await Promise.all(
       [a, b].map(async (m) => {
         const c = AdsTestClient.connect(m.xdsAddress, node);
