@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
 import type { ProxyNode } from '@meridian/model';
-import { streamVariant, TYPE_SHORT_NAME, type AdsServer, type MeshResources, type PushCoordinator, type TypeUrl } from '@meridian/xds';
+import { configDump, streamVariant, TYPE_SHORT_NAME, type AdsServer, type MeshResources, type PushCoordinator, type TypeUrl } from '@meridian/xds';
 
 /**
  * `/debug/registryz`: every merged service with its endpoints per cluster, and a digest of
@@ -150,4 +150,17 @@ export function endpointsView(
       endpoints: selection.rows,
     })),
   };
+}
+
+/**
+ * `/debug/config_dump?proxy=ID` (node id or connection id): Envoy's ConfigDump shape for what
+ * a connected proxy subscribed to, with the versions it was last sent. Secrets are left out:
+ * producing them would issue a certificate for a debug request.
+ */
+export function configDumpView(resources: MeshResources, ads: AdsServer, query: Record<string, string>): object {
+  const wanted = query['proxy'];
+  if (!wanted) return { error: 'proxy=ID is required (a node id or connection id, see /debug/syncz)' };
+  const conn = ads.list().find((c) => c.proxy.id === wanted || c.id === wanted);
+  if (!conn) return { error: `no connected proxy ${wanted}` };
+  return configDump(conn.proxy, resources, { watches: conn.watches });
 }

@@ -5,7 +5,7 @@ import { addCsdsService, AdsServer, MeshResources, PushCoordinator, TYPE_SHORT_N
 import { startCaRuntime, type CaRuntime } from './ca-runtime.ts';
 import { clusterSpecFor } from './clusters.ts';
 import { splitHostPort, type MeridianConfig } from './config.ts';
-import { clustersView, endpointsView, registryView, syncView } from './debug-views.ts';
+import { clustersView, configDumpView, endpointsView, registryView, syncView } from './debug-views.ts';
 import { StreamTracker } from './drain.ts';
 import { startHttp } from './http.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -135,6 +135,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         clusterz: () => clustersView(clusters, remoteSecrets),
         syncz: (q) => syncView(ads, push, q),
         endpointz: (q) => endpointsView(resources, ads, proxyDefaults, q),
+        config_dump: (q) => configDumpView(resources, ads, q),
         cachez: () => resources.stats,
       },
     },
