@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-// Shape only: this package does not depend on grpc-js-xds. test/e2e/grpc-mtls.test.ts runs
+// Shape only for gRPC: this package does not depend on grpc-js-xds. test/e2e/grpc-mtls.test.ts runs
 // these bootstraps through its parser and a real XdsServer.
-import { grpcBootstrap } from './bootstrap.ts';
+import { encodeMessage, loadSidecarProtos, validateEncoded } from '@meridian/xds';
+import { envoyBootstrap, grpcBootstrap } from './bootstrap.ts';
 
 describe('grpcBootstrap', () => {
   it('without a cert dir: plaintext, no certificate providers, node metadata and locality', () => {
@@ -28,5 +29,79 @@ describe('grpcBootstrap', () => {
     });
     assert.equal(doc['server_listener_resource_name_template'], 'xds.istio.io/grpc/lds/inbound/%s');
     assert.deepEqual((doc['xds_servers'] as Array<{ server_features: string[] }>)[0]?.server_features, ['xds_v3', 'ignore_resource_deletion']);
+  });
+});
+
+describe('envoyBootstrap', () => {
+  /** The bootstrap as Envoy's own protos see it, checked by their validate.rules. */
+  function validate(doc: object): string[] {
+    // Proto3 JSON spells a Duration as "1s"; protobufjs wants {seconds}.
+    const json = JSON.parse(JSON.stringify(doc), (key, value: unknown) =>
+      key === 'connect_timeout' && typeof value === 'string' ? { seconds: Number(value.replace(/s$/, '')) } : value,
+    ) as object;
+    loadSidecarProtos();
+    const typeUrl = 'type.googleapis.com/envoy.config.bootstrap.v3.Bootstrap';
+    const result = validateEncoded(typeUrl, encodeMessage(typeUrl, json));
+    return result.ok ? [] : [...result.errors];
+  }
+
+  it('plaintext: ADS over gRPC v3 to Meridian, LDS/CDS from ADS, admin on loopback, node in Istio form', () => {
+    const doc = envoyBootstrap({
+      nodeId: 'sidecar~10.0.0.1~echo-1.demo~demo.svc.cluster.local',
+      server: 'meridian.istio-system.svc:15010',
+      cluster: 'east',
+      network: 'east-net',
+      namespace: 'demo',
+      serviceAccount: 'echo',
+      labels: { app: 'echo' },
+      locality: 'us-east/us-east-1a',
+    }) as Record<string, Record<string, unknown>>;
+    assert.deepEqual(doc['node'], {
+      id: 'sidecar~10.0.0.1~echo-1.demo~demo.svc.cluster.local',
+      cluster: 'demo',
+      locality: { region: 'us-east', zone: 'us-east-1a', sub_zone: '' },
+      metadata: { CLUSTER_ID: 'east', NETWORK: 'east-net', NAMESPACE: 'demo', SERVICE_ACCOUNT: 'echo', LABELS: { app: 'echo' } },
+    });
+    assert.deepEqual(doc['dynamic_resources'], {
+      ads_config: {
+        api_type: 'GRPC',
+        transport_api_version: 'V3',
+        set_node_on_first_message_only: true,
+        grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' } }],
+      },
+      lds_config: { ads: {}, resource_api_version: 'V3' },
+      cds_config: { ads: {}, resource_api_version: 'V3' },
+    });
+    const [xds] = (doc['static_resources']?.['clusters'] ?? []) as Array<Record<string, unknown>>;
+    assert.equal(xds?.['name'], 'xds-grpc');
+    assert.equal(xds?.['transport_socket'], undefined);
+    assert.deepEqual(
+      (xds?.['load_assignment'] as { endpoints: Array<{ lb_endpoints: Array<{ endpoint: unknown }> }> }).endpoints[0]?.lb_endpoints[0]?.endpoint,
+      { address: { socket_address: { address: 'meridian.istio-system.svc', port_value: 15010 } } },
+    );
+    assert.ok(JSON.stringify(xds).includes('http2_protocol_options'), 'gRPC needs HTTP/2 to Meridian');
+    assert.deepEqual(doc['admin'], { address: { socket_address: { address: '127.0.0.1', port_value: 15000 } } });
+    assert.deepEqual(validate(doc), []);
+  });
+
+  it('--tls: 15012 by default, the SVID files as client certificate, Meridian checked by its DNS SAN', () => {
+    const doc = envoyBootstrap({
+      nodeId: 'sidecar~10.0.0.1~echo-1.demo~demo.svc.cluster.local',
+      server: 'meridian.istio-system.svc',
+      tls: { certDir: '/etc/certs', serverName: 'meridian.istio-system.svc' },
+    });
+    const text = JSON.stringify(doc);
+    assert.ok(text.includes('"port_value":15012'));
+    for (const file of ['/etc/certs/cert-chain.pem', '/etc/certs/key.pem', '/etc/certs/root-cert.pem']) assert.ok(text.includes(file), file);
+    assert.ok(text.includes('"sni":"meridian.istio-system.svc"'));
+    assert.ok(text.includes('"san_type":"DNS"'));
+    assert.deepEqual(validate(doc), []);
+  });
+
+  it('the validator catches a broken bootstrap (so the checks above mean something)', () => {
+    const doc = envoyBootstrap({ nodeId: 'n', server: 'm:15010' }) as Record<string, unknown>;
+    assert.deepEqual(validate({ ...doc, admin: { address: { socket_address: { address: '', port_value: 15000 } } } }), [
+      'admin.address.socket_address.address: string.min_len (want >= 1, got 0)',
+    ]);
   });
 });

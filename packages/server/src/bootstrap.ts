@@ -67,3 +67,113 @@ function certificateSection(dir: string): object {
     server_listener_resource_name_template: INBOUND_LISTENER_NAME_TEMPLATE,
   };
 }
+
+/** Envoy bootstrap (envoy.config.bootstrap.v3.Bootstrap) for a sidecar served by Meridian. */
+export interface EnvoyBootstrapOptions {
+  /** Istio's form, `sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`, tells Meridian it is a sidecar. */
+  readonly nodeId: string;
+  /** Meridian's xDS address, `host:port` (15010 plaintext, 15012 with `tls`). */
+  readonly server: string;
+  readonly cluster?: string;
+  readonly network?: string;
+  readonly namespace?: string;
+  readonly serviceAccount?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  /** `region/zone/subzone`; missing parts are empty. */
+  readonly locality?: string;
+  /**
+   * TLS to Meridian's 15012 with the workload's SVID as client certificate, read from Istio's
+   * file names in `certDir` (what `meridian certificate --out DIR` writes). Over 15012 the
+   * certificate's SPIFFE ID, not the metadata, decides the proxy's identity.
+   */
+  readonly tls?: { readonly certDir: string; readonly serverName: string };
+}
+
+const ADMIN_PORT = 15000;
+const XDS_CLUSTER = 'xds-grpc';
+
+export function envoyBootstrap(options: EnvoyBootstrapOptions): object {
+  const [region = '', zone = '', subZone = ''] = (options.locality ?? '').split('/');
+  const colon = options.server.lastIndexOf(':');
+  const host = colon > 0 ? options.server.slice(0, colon).replace(/^\[(.*)\]$/, '$1') : options.server;
+  const port = colon > 0 ? Number(options.server.slice(colon + 1)) : options.tls ? 15012 : 15010;
+  const metadata: Record<string, unknown> = {};
+  if (options.cluster) metadata['CLUSTER_ID'] = options.cluster;
+  if (options.network) metadata['NETWORK'] = options.network;
+  if (options.namespace) metadata['NAMESPACE'] = options.namespace;
+  if (options.serviceAccount) metadata['SERVICE_ACCOUNT'] = options.serviceAccount;
+  if (options.labels && Object.keys(options.labels).length > 0) metadata['LABELS'] = options.labels;
+  const ads = { ads: {}, resource_api_version: 'V3' };
+  return {
+    node: {
+      id: options.nodeId,
+      // Envoy's service cluster, for stats and tracing only; Meridian reads CLUSTER_ID.
+      cluster: options.namespace ?? 'default',
+      locality: { region, zone, sub_zone: subZone },
+      metadata,
+    },
+    dynamic_resources: {
+      ads_config: {
+        api_type: 'GRPC',
+        transport_api_version: 'V3',
+        // Meridian reads the node from a stream's first request only, as from gRPC clients.
+        set_node_on_first_message_only: true,
+        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }],
+      },
+      lds_config: ads,
+      cds_config: ads,
+    },
+    static_resources: {
+      clusters: [
+        {
+          name: XDS_CLUSTER,
+          // The address is usually a Service name (meridian.<ns>.svc), resolved by DNS.
+          type: 'STRICT_DNS',
+          connect_timeout: '1s',
+          load_assignment: {
+            cluster_name: XDS_CLUSTER,
+            endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }],
+          },
+          typed_extension_protocol_options: {
+            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+              '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+              explicit_http_config: { http2_protocol_options: {} },
+            },
+          },
+          ...(options.tls ? { transport_socket: xdsTlsSocket(options.tls.certDir, options.tls.serverName) } : {}),
+        },
+      ],
+    },
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: ADMIN_PORT } } },
+  };
+}
+
+/**
+ * Files rather than SDS for the xDS connection itself: SDS would come over the connection
+ * being set up. `watched_directory` makes Envoy reload them when the directory's files are
+ * swapped (as a mounted Secret is), so rotation needs no restart.
+ */
+function xdsTlsSocket(certDir: string, serverName: string): object {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      sni: serverName,
+      common_tls_context: {
+        tls_certificates: [
+          {
+            certificate_chain: { filename: path.join(certDir, WorkloadCertFile.CertChain) },
+            private_key: { filename: path.join(certDir, WorkloadCertFile.Key) },
+            watched_directory: { path: certDir },
+          },
+        ],
+        validation_context: {
+          trusted_ca: { filename: path.join(certDir, WorkloadCertFile.Root) },
+          watched_directory: { path: certDir },
+          // Meridian's serving certificate names its Service (meridian.<ns>.svc).
+          match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: serverName } }],
+        },
+      },
+    },
+  };
+}

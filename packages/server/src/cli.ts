@@ -2,7 +2,8 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MeridianError, createLogger, errorMessage } from '@meridian/model';
-import { grpcBootstrap } from './bootstrap.ts';
+import { stringify as toYaml } from 'yaml';
+import { envoyBootstrap, grpcBootstrap } from './bootstrap.ts';
 import { ConfigError, loadConfig, readEnv } from './config.ts';
 import { UsageError, caCommand, certificateCommand, tokenCommand } from './cli-ca.ts';
 import { checkCommand, createRemoteSecretCommand, statusCommand } from './cli-ops.ts';
@@ -26,6 +27,13 @@ Usage:
                      [--namespace NS] [--network N] [--server host:port] [--cert-dir DIR]
       Print a gRPC xDS bootstrap (JSON) for a proxyless client or server. --cert-dir
       enables mTLS with DIR/cert-chain.pem, DIR/key.pem and DIR/root-cert.pem.
+  meridian bootstrap --envoy --node-id sidecar~IP~POD.NS~NS.svc.cluster.local
+                     [--cluster C] [--locality region/zone/subzone] [--namespace NS]
+                     [--network N] [--service-account SA] [--label k=v ...]
+                     [--server host:port] [--tls --cert-dir DIR [--server-name NAME]]
+      Print an Envoy bootstrap (YAML) for a sidecar: ADS to Meridian, admin on
+      127.0.0.1:15000. --tls connects to 15012 with DIR's SVID as client certificate and
+      expects Meridian's certificate to name --server-name (default: the server host).
   meridian create-remote-secret --kubeconfig FILE [--context C] --name CLUSTER_ID
                                 [--namespace NS] [--server URL] [--token-ttl SECONDS]
                                 [--token-secret NAME]
@@ -111,23 +119,53 @@ function bootstrap(args: string[]): number {
       locality: { type: 'string' },
       namespace: { type: 'string' },
       network: { type: 'string' },
-      server: { type: 'string', default: 'localhost:15010' },
+      server: { type: 'string' },
       'cert-dir': { type: 'string' },
+      envoy: { type: 'boolean', default: false },
+      tls: { type: 'boolean', default: false },
+      'server-name': { type: 'string' },
+      'service-account': { type: 'string' },
+      label: { type: 'string', multiple: true },
     },
   });
   const nodeId = values['node-id'];
   if (!nodeId) throw new UsageError('--node-id is required');
-  const doc = grpcBootstrap({
+  const common = {
     nodeId,
-    server: values.server,
     ...(values.cluster ? { cluster: values.cluster } : {}),
     ...(values.locality ? { locality: values.locality } : {}),
     ...(values.namespace ? { namespace: values.namespace } : {}),
     ...(values.network ? { network: values.network } : {}),
-    // Absolute: the bootstrap is read by another process, from another working directory.
-    ...(values['cert-dir'] ? { certDir: path.resolve(values['cert-dir']) } : {}),
+  };
+  // Absolute: the bootstrap is read by another process, from another working directory.
+  const certDir = values['cert-dir'] ? path.resolve(values['cert-dir']) : undefined;
+  if (!values.envoy) {
+    if (values.tls || values.label || values['service-account'] || values['server-name']) {
+      throw new UsageError('--tls, --label, --service-account and --server-name apply to --envoy only');
+    }
+    const doc = grpcBootstrap({ ...common, server: values.server ?? 'localhost:15010', ...(certDir ? { certDir } : {}) });
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    return 0;
+  }
+  if (values.tls && !certDir) throw new UsageError('--tls needs --cert-dir DIR (cert-chain.pem, key.pem, root-cert.pem)');
+  if (!values.tls && certDir) throw new UsageError('--cert-dir with --envoy needs --tls (workload certificates come over SDS)');
+  const server = values.server ?? (values.tls ? 'localhost:15012' : 'localhost:15010');
+  const labels: Record<string, string> = {};
+  for (const pair of values.label ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--label wants key=value, got ${pair}`);
+    labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const host = server.lastIndexOf(':') > 0 ? server.slice(0, server.lastIndexOf(':')) : server;
+  const doc = envoyBootstrap({
+    ...common,
+    server,
+    ...(values['service-account'] ? { serviceAccount: values['service-account'] } : {}),
+    ...(Object.keys(labels).length > 0 ? { labels } : {}),
+    ...(values.tls && certDir ? { tls: { certDir, serverName: values['server-name'] ?? host } } : {}),
   });
-  process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  // No anchors: plain YAML any reader takes.
+  process.stdout.write(toYaml(doc, { aliasDuplicateObjects: false }));
   return 0;
 }
 
