@@ -242,7 +242,23 @@ describe('Envoy sidecar resources', () => {
     const { resources } = mesh();
     const grpcProxy: ProxyNode = { ...sidecar, id: 'grpc-client', type: ProxyType.ProxylessGrpc };
     assert.deepEqual(resources.generate(TypeUrl.Listener, grpcProxy, undefined).map((l) => l.name), [`${ECHO}:7070`, `${ECHO}:9090`]);
-    assert.deepEqual(resources.generate(TypeUrl.Listener, sidecar, new Set([`${ECHO}:7070`])), [], 'sidecars do not resolve gRPC targets');
+  });
+
+  it("a gRPC client with Istio's sidecar id form gets proxyless resources for the names it asks for", () => {
+    const { resources } = mesh();
+    const grpcProxy: ProxyNode = { ...sidecar, type: ProxyType.ProxylessGrpc };
+    for (const [typeUrl, name] of [
+      [TypeUrl.Listener, 'echo:7070'],
+      [TypeUrl.Route, 'echo:7070'],
+      [TypeUrl.Cluster, `outbound|7070||${ECHO}`],
+    ] as const) {
+      const [asSidecar] = resources.generate(typeUrl, sidecar, new Set([name]));
+      const [asGrpc] = resources.generate(typeUrl, grpcProxy, new Set([name]));
+      assert.ok(asSidecar && asGrpc, name);
+      assert.equal(asSidecar.version, asGrpc.version, `${name}: same bytes as for a proxyless client`);
+    }
+    const [wildcardCluster] = resources.generate(TypeUrl.Cluster, sidecar, undefined).filter((c) => c.name === `outbound|7070||${ECHO}`);
+    assert.ok(JSON.stringify(decodeResource(wildcardCluster as GeneratedResource)).includes('sds_config'), 'by wildcard: Envoy');
   });
 
   it('mTLS off: no transport sockets, plaintext inbound chains, SNI-less clusters', async () => {

@@ -165,7 +165,7 @@ export class MeshResources implements ResourceSource {
     const wanted = names ?? (envoy ? this.envoyWildcardNames(typeUrl, proxy) : this.wildcardNames(typeUrl));
     const out: GeneratedResource[] = [];
     for (const name of wanted) {
-      const resource = envoy ? this.envoyResource(typeUrl, proxy, name) : this.resource(typeUrl, proxy, name);
+      const resource = envoy ? this.namedForEnvoyType(typeUrl, proxy, name, names !== undefined) : this.resource(typeUrl, proxy, name);
       if (resource) out.push(resource);
     }
     if (memoKey !== undefined) this.wildcardMemo.set(memoKey, out);
@@ -398,6 +398,21 @@ export class MeshResources implements ResourceSource {
       case TypeUrl.Endpoint:
         return [];
     }
+  }
+
+  /**
+   * A proxyless gRPC client may use Istio's node id form too (Istio's own agent writes such
+   * bootstraps), so the id alone does not say Envoy. What does: Envoy takes listeners and
+   * clusters by wildcard, while a gRPC client names each one (`host:port` listeners,
+   * `outbound|…` clusters). So a named request resolves Envoy's own names first, then the
+   * proxyless ones; a named outbound cluster is a gRPC client's and gets the proxyless
+   * cluster (no SDS, which grpc-js-xds cannot use). EDS and the names only Envoy uses are the
+   * same either way.
+   */
+  private namedForEnvoyType(typeUrl: TypeUrl, proxy: ProxyNode, name: string, named: boolean): GeneratedResource | undefined {
+    if (!named) return this.envoyResource(typeUrl, proxy, name);
+    if (typeUrl === TypeUrl.Cluster && parseOutboundClusterName(name)) return this.resource(typeUrl, proxy, name);
+    return this.envoyResource(typeUrl, proxy, name) ?? (typeUrl === TypeUrl.Endpoint ? undefined : this.resource(typeUrl, proxy, name));
   }
 
   private envoyResource(typeUrl: TypeUrl, proxy: ProxyNode, name: string): GeneratedResource | undefined {
