@@ -71,6 +71,7 @@ describe('parseConfig', () => {
         localIssuer: { enabled: true, issuer: 'https://meridian.local' },
         jwtIssuers: [],
       },
+      federation: [],
       mtls: { mode: 'disable', services: {} },
       debounce: { quietMs: 100, maxMs: 1000 },
       clusterLocalHosts: ['*.kube-system.svc.cluster.local', 'kubernetes.default.svc.cluster.local'],

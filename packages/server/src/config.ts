@@ -216,6 +216,11 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     j.jwksFile = path.resolve(baseDir, j.jwksFile);
     if (!existsSync(j.jwksFile)) problems.push(`ca.jwtIssuers[${i}].jwksFile: no such file: ${j.jwksFile}`);
   });
+  config.federation.forEach((f, i) => {
+    if (f.caFile === undefined) return;
+    f.caFile = path.resolve(baseDir, f.caFile);
+    if (!existsSync(f.caFile)) problems.push(`federation[${i}].caFile: no such file: ${f.caFile}`);
+  });
   if (config.ca.maxTtlSeconds < config.ca.defaultTtlSeconds) problems.push('ca.maxTtlSeconds: must be at least ca.defaultTtlSeconds');
   const primaries = config.clusters.flatMap((c, i) => (c.primary ? [i] : []));
   if (primaries.length > 1) problems.push(`clusters[${primaries[1]}].primary: only one cluster can be primary (also clusters[${primaries[0]}])`);

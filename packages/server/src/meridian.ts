@@ -126,7 +126,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         };
       },
       files: {
-        '/trust-bundle': { contentType: 'application/x-pem-file', body: () => ca.trustBundlePem() },
+        '/trust-bundle': { contentType: 'application/x-pem-file', body: (q) => ca.trustBundleFor(q['trustDomain']) },
         '/.well-known/spiffe-bundle': { contentType: 'application/json', body: () => JSON.stringify(ca.spiffeBundle()) },
       },
       debug: {
