@@ -1,15 +1,12 @@
 import { createHash } from 'node:crypto';
-import { errorMessage, mergePushRequests, type Logger, type ProxyNode, type PushRequest } from '@meridian/model';
+import type { Logger, ProxyNode, PushRequest } from '@meridian/model';
 import { classifyRequest, RequestKind, type SotwRequestView } from './classify.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
-import { PUSH_ORDER, TYPE_SHORT_NAME, requiresFullStateInSotw, type TypeUrl } from './type-url.ts';
+import { SendQueue, type ResponseStream } from './send-queue.ts';
+import { TYPE_SHORT_NAME, requiresFullStateInSotw, type TypeUrl } from './type-url.ts';
 import { encodeDiscoveryResponse } from './wire.ts';
 
-/** What the stream needs from grpc-js: write with backpressure, and a way to end it. */
-export interface ResponseStream {
-  write(chunk: Buffer): boolean;
-  once(event: 'drain', listener: () => void): unknown;
-}
+export type { ResponseStream } from './send-queue.ts';
 
 export interface TypeWatchState {
   names: ReadonlySet<string> | undefined;
@@ -65,25 +62,30 @@ export class AdsConnection {
   readonly connectedAt = Date.now();
   readonly peer: string | undefined;
   readonly watches = new Map<TypeUrl, TypeWatchState>();
-  private readonly stream: ResponseStream;
+  private readonly queue: SendQueue<SendRequest>;
   private readonly source: ResourceSource;
   private readonly logger: Logger;
   private readonly hooks: Partial<ConnectionHooks>;
   private nonceSeq = 0;
-  private blocked = false;
-  private closed = false;
-  private readonly pendingSends = new Map<TypeUrl, SendRequest>();
-  private pendingPush: PushRequest | undefined;
-  pushes = 0;
 
   constructor(options: AdsConnectionOptions) {
     this.id = options.id;
     this.proxy = options.proxy;
-    this.stream = options.stream;
     this.source = options.source;
     this.peer = options.peer;
     this.hooks = options.hooks ?? {};
     this.logger = options.logger.child({ conn: options.id, node: options.proxy.id });
+    this.queue = new SendQueue<SendRequest>({
+      stream: options.stream,
+      logger: this.logger,
+      merge: mergeSends,
+      onPush: (push) => {
+        for (const [typeUrl, watch] of this.watches) {
+          if (this.touches(push, typeUrl, watch)) this.queue.queue(typeUrl, { fullState: false, mustInclude: new Set(), push });
+        }
+      },
+      send: (typeUrl, send, push) => this.send(typeUrl, send, push?.since),
+    });
   }
 
   /** A DiscoveryRequest from the proxy, already known to be of a served type. */
@@ -132,24 +134,25 @@ export class AdsConnection {
         this.logger.debug({ type, nonce: request.response_nonce, latest: state.lastNonce }, 'stale nonce');
         break;
     }
-    if (c.respond) this.queueSend(typeUrl, { fullState: c.fullState, mustInclude: new Set(c.added) });
-    this.flush();
+    if (c.respond) this.queue.queue(typeUrl, { fullState: c.fullState, mustInclude: new Set(c.added) });
+    this.queue.flush();
   }
 
   /** The mesh changed; send whatever of it this proxy watches, once the stream can take it. */
   push(request: PushRequest): void {
-    this.pendingPush = this.pendingPush ? mergePushRequests(this.pendingPush, request) : request;
-    this.flush();
+    this.queue.push(request);
   }
 
   close(): void {
-    this.closed = true;
-    this.pendingSends.clear();
-    this.pendingPush = undefined;
+    this.queue.close();
   }
 
   get isBlocked(): boolean {
-    return this.blocked;
+    return this.queue.isBlocked;
+  }
+
+  get pushes(): number {
+    return this.queue.pushes;
   }
 
   private newWatch(names: ReadonlySet<string> | undefined): TypeWatchState {
@@ -167,41 +170,6 @@ export class AdsConnection {
       lastNack: undefined,
       requests: 0,
     };
-  }
-
-  private queueSend(typeUrl: TypeUrl, send: SendRequest): void {
-    const existing = this.pendingSends.get(typeUrl);
-    if (!existing) {
-      this.pendingSends.set(typeUrl, send);
-      return;
-    }
-    existing.fullState ||= send.fullState;
-    for (const n of send.mustInclude) existing.mustInclude.add(n);
-    existing.push = existing.push && send.push ? send.push : undefined;
-  }
-
-  private flush(): void {
-    if (this.blocked || this.closed) return;
-    const push = this.pendingPush;
-    this.pendingPush = undefined;
-    if (push) {
-      this.pushes++;
-      for (const [typeUrl, watch] of this.watches) {
-        if (this.touches(push, typeUrl, watch)) this.queueSend(typeUrl, { fullState: false, mustInclude: new Set(), push });
-      }
-    }
-    for (const typeUrl of PUSH_ORDER) {
-      const send = this.pendingSends.get(typeUrl);
-      if (!send) continue;
-      this.pendingSends.delete(typeUrl);
-      try {
-        this.send(typeUrl, send, push?.since);
-      } catch (err) {
-        this.logger.error({ err, type: TYPE_SHORT_NAME[typeUrl] }, 'failed to build response');
-        continue;
-      }
-      if (this.blocked) return; // the rest waits for 'drain'
-    }
   }
 
   private touches(push: PushRequest, typeUrl: TypeUrl, watch: TypeWatchState): boolean {
@@ -244,21 +212,14 @@ export class AdsConnection {
     if (changed) watch.lastChangeAt = changeAt ?? watch.lastSentAt;
     this.logger.debug({ type: TYPE_SHORT_NAME[typeUrl], version, nonce, resources: outgoing.length }, 'sent');
     this.hooks.onResponse?.(this, typeUrl, outgoing.length, bytes.length);
-    let writable = true;
-    try {
-      writable = this.stream.write(bytes);
-    } catch (err) {
-      this.logger.warn({ err: errorMessage(err) }, 'write failed');
-      return;
-    }
-    if (!writable) {
-      this.blocked = true;
-      this.stream.once('drain', () => {
-        this.blocked = false;
-        this.flush();
-      });
-    }
+    this.queue.write(bytes);
   }
+}
+
+function mergeSends(into: SendRequest, from: SendRequest): void {
+  into.fullState ||= from.fullState;
+  for (const n of from.mustInclude) into.mustInclude.add(n);
+  into.push = into.push && from.push ? from.push : undefined;
 }
 
 /** A type's version: a hash of its resources' names and versions, the same on every replica. */

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { errorMessage, mergePushRequests, type Logger, type ProxyNode, type PushRequest } from '@meridian/model';
+import type { Logger, ProxyNode, PushRequest } from '@meridian/model';
 import { classifyDeltaRequest, DeltaRequestKind, type DeltaRequestView, type DeltaTypeStreamState } from './classify-delta.ts';
-import type { ResponseStream, TypeWatchState } from './connection.ts';
+import type { TypeWatchState } from './connection.ts';
+import { SendQueue, type ResponseStream } from './send-queue.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
-import { PUSH_ORDER, TYPE_SHORT_NAME, requiresFullStateInSotw, type TypeUrl } from './type-url.ts';
+import { TYPE_SHORT_NAME, requiresFullStateInSotw, type TypeUrl } from './type-url.ts';
 import { encodeDeltaDiscoveryResponse } from './wire.ts';
 import type { StreamHooks, XdsConnection } from './xds-connection.ts';
 
@@ -58,30 +59,39 @@ export class DeltaAdsConnection implements XdsConnection {
   readonly connectedAt = Date.now();
   readonly peer: string | undefined;
   readonly watches = new Map<TypeUrl, DeltaWatchState>();
-  private readonly stream: ResponseStream;
+  /** Per type: names that must be in the next response (a send with none still diffs). */
+  private readonly queue: SendQueue<Set<string>>;
   private readonly source: ResourceSource;
   private readonly logger: Logger;
   private readonly hooks: Partial<StreamHooks>;
   private nonceSeq = 0;
-  private blocked = false;
-  private closed = false;
-  /** Per type: names that must be in the next response (a send with none still diffs). */
-  private readonly pendingSends = new Map<TypeUrl, Set<string>>();
-  private pendingPush: PushRequest | undefined;
-  pushes = 0;
 
   constructor(options: DeltaAdsConnectionOptions) {
     this.id = options.id;
     this.proxy = options.proxy;
-    this.stream = options.stream;
     this.source = options.source;
     this.peer = options.peer;
     this.hooks = options.hooks ?? {};
     this.logger = options.logger.child({ conn: options.id, node: options.proxy.id, variant: 'delta' });
+    this.queue = new SendQueue<Set<string>>({
+      stream: options.stream,
+      logger: this.logger,
+      merge: (into, from) => {
+        for (const n of from) into.add(n);
+      },
+      onPush: (push) => {
+        for (const [typeUrl, w] of this.watches) if (this.touches(push, typeUrl, w)) this.queue.queue(typeUrl, new Set());
+      },
+      send: (typeUrl, mustSend, push) => this.send(typeUrl, mustSend, push?.since),
+    });
   }
 
   get isBlocked(): boolean {
-    return this.blocked;
+    return this.queue.isBlocked;
+  }
+
+  get pushes(): number {
+    return this.queue.pushes;
   }
 
   /** A DeltaDiscoveryRequest from the proxy, already known to be of a served type. */
@@ -139,53 +149,22 @@ export class DeltaAdsConnection implements XdsConnection {
       case DeltaRequestKind.Subscription:
         break;
     }
-    if (c.respond) this.queueSend(typeUrl, c.mustSend);
-    this.flush();
+    if (c.respond) this.queue.queue(typeUrl, new Set(c.mustSend));
+    this.queue.flush();
   }
 
   push(request: PushRequest): void {
-    this.pendingPush = this.pendingPush ? mergePushRequests(this.pendingPush, request) : request;
-    this.flush();
+    this.queue.push(request);
   }
 
   close(): void {
-    this.closed = true;
-    this.pendingSends.clear();
-    this.pendingPush = undefined;
+    this.queue.close();
   }
 
   private settle(w: DeltaWatchState, nonce: string, state: 'acked' | 'nacked'): void {
     for (const name of w.outstanding.get(nonce)?.names ?? []) {
       const record = w.resources.get(name);
       if (record?.nonce === nonce) record.state = state;
-    }
-  }
-
-  private queueSend(typeUrl: TypeUrl, mustSend: Iterable<string>): void {
-    let pending = this.pendingSends.get(typeUrl);
-    if (!pending) this.pendingSends.set(typeUrl, (pending = new Set()));
-    for (const n of mustSend) pending.add(n);
-  }
-
-  private flush(): void {
-    if (this.blocked || this.closed) return;
-    const push = this.pendingPush;
-    this.pendingPush = undefined;
-    if (push) {
-      this.pushes++;
-      for (const [typeUrl, w] of this.watches) if (this.touches(push, typeUrl, w)) this.queueSend(typeUrl, []);
-    }
-    for (const typeUrl of PUSH_ORDER) {
-      const mustSend = this.pendingSends.get(typeUrl);
-      if (!mustSend) continue;
-      this.pendingSends.delete(typeUrl);
-      try {
-        this.send(typeUrl, mustSend, push?.since);
-      } catch (err) {
-        this.logger.error({ err, type: TYPE_SHORT_NAME[typeUrl] }, 'failed to build delta response');
-        continue;
-      }
-      if (this.blocked) return; // the rest waits for 'drain'
     }
   }
 
@@ -238,20 +217,7 @@ export class DeltaAdsConnection implements XdsConnection {
     if (changed) w.lastChangeAt = changeAt ?? now;
     this.logger.debug({ type: TYPE_SHORT_NAME[typeUrl], nonce, resources: outgoing.length, removed: removed.length }, 'sent');
     this.hooks.onResponse?.(this, typeUrl, outgoing.length, bytes.length);
-    let writable = true;
-    try {
-      writable = this.stream.write(bytes);
-    } catch (err) {
-      this.logger.warn({ err: errorMessage(err) }, 'write failed');
-      return;
-    }
-    if (!writable) {
-      this.blocked = true;
-      this.stream.once('drain', () => {
-        this.blocked = false;
-        this.flush();
-      });
-    }
+    this.queue.write(bytes);
   }
 }
 
