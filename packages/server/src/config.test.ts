@@ -70,6 +70,7 @@ describe('parseConfig', () => {
         rateLimit: { refill: 10, intervalMs: 10_000, burst: 20 },
         localIssuer: { enabled: true, issuer: 'https://meridian.local' },
         jwtIssuers: [],
+        secret: { enabled: false, name: 'meridian-ca' },
       },
       federation: [],
       mtls: { mode: 'disable', services: {} },
@@ -191,6 +192,17 @@ clusters:
     const problems = problemsOf('clusters:\n  - id: east\n   manifests: [\n');
     assert.equal(problems.length, 1);
     assert.match(problems[0] ?? '', /^\(file\): not valid YAML: /);
+  });
+
+  it('keeps the CA in a Secret by default only when the primary is a Kubernetes cluster without cacerts', () => {
+    const kube = `clusters:\n  - id: alpha\n    kubeconfig: in-cluster\n    primary: true\n`;
+    assert.deepEqual(parse(kube).ca.secret, { enabled: true, name: 'meridian-ca' });
+    assert.equal(parse(`${kube}ca: { cacerts: ./conf }\n`).ca.secret.enabled, false);
+    assert.equal(parse(`${kube}ca: { secret: { enabled: false } }\n`).ca.secret.enabled, false);
+    assert.deepEqual(problemsOf(`${kube}ca: { cacerts: ./conf, secret: { enabled: true } }\n`), [
+      "ca.secret.enabled: cannot be used with ca.cacerts (a plugged-in CA is not Meridian's to store)",
+    ]);
+    assert.deepEqual(problemsOf(`${CLUSTERS}ca: { secret: { enabled: true } }\n`), ['ca.secret.enabled: needs a primary cluster with a kubeconfig (or in-cluster)']);
   });
 
   it('lets MERIDIAN_LOG_LEVEL override log.level', () => {

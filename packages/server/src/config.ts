@@ -71,6 +71,12 @@ export const configSchema = z.strictObject({
       dir: z.string().min(1).default('.meridian/ca'),
       /** A plugged-in CA in Istio's cacerts layout; reloaded when its files change. */
       cacerts: z.string().min(1).optional(),
+      /**
+       * The self-signed CA and the local issuer's key kept in a Secret (`name`, in `namespace`) of the
+       * primary cluster instead of `dir`, so every replica shares one root. Created once, never
+       * overwritten. Default: on when the primary has a kubeconfig (in-cluster too) and no `cacerts`.
+       */
+      secret: z.strictObject({ enabled: z.boolean().optional(), name: dnsLabelish.default('meridian-ca') }).prefault({}),
       keyAlgorithm: z.enum(['ECDSA_P256', 'ECDSA_P384', 'RSA_2048', 'RSA_3072', 'RSA_4096']).default('ECDSA_P256'),
       defaultTtlSeconds: z.number().int().min(60).default(86_400),
       maxTtlSeconds: z.number().int().min(60).default(604_800),
@@ -231,6 +237,10 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   if (config.clusters.length === 0) problems.push('clusters: at least one cluster is required (or run inside Kubernetes)');
   config.namespace ??= readEnv('POD_NAMESPACE', env) || 'meridian-system';
+  const kubePrimary = (config.clusters.find((c) => c.primary) ?? config.clusters[0])?.kubeconfig !== undefined;
+  if (config.ca.secret.enabled === true && config.ca.cacerts !== undefined) problems.push('ca.secret.enabled: cannot be used with ca.cacerts (a plugged-in CA is not Meridian\'s to store)');
+  if (config.ca.secret.enabled === true && !kubePrimary) problems.push('ca.secret.enabled: needs a primary cluster with a kubeconfig (or in-cluster)');
+  config.ca.secret.enabled ??= kubePrimary && config.ca.cacerts === undefined;
   if (problems.length > 0) throw new ConfigError(file, problems);
   const level = readEnv('MERIDIAN_LOG_LEVEL', env);
   if (level) {
