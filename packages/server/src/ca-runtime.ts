@@ -6,6 +6,8 @@ import type * as grpc from '@grpc/grpc-js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
   BundleFetcher,
+  CaError,
+  CaErrorCode,
   CaKeyAlgorithm,
   ClientCertAuthenticator,
   JwtAuthenticator,
@@ -29,6 +31,8 @@ import {
   type JwtIssuerConfig,
 } from '@meridian/ca';
 import { errorMessage, type Logger } from '@meridian/model';
+import { loadOrCreateCaSecret, type CaSecretMaterial } from './ca-secret-store.ts';
+import { clusterSpecFor } from './clusters.ts';
 import type { MeridianConfig } from './config.ts';
 import type { FileBody } from './http.ts';
 
@@ -78,10 +82,18 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
   const { config, logger: root } = options;
   const logger = root.child({ component: 'ca' });
   const { trustDomain } = config;
-  const authority = config.ca.cacerts
-    ? await loadCacerts(config.ca.cacerts)
-    : (await loadOrCreateSelfSignedCa({ dir: config.ca.dir, trustDomain, keyAlgorithm: ALGORITHMS[config.ca.keyAlgorithm] })).authority;
-  logCa(logger, authority, config.ca.cacerts ? `plugged in (${config.ca.cacerts})` : `self-signed (${config.ca.dir})`);
+  const stored = config.ca.secret.enabled === true ? await caFromSecret(options, logger) : undefined;
+  const authority = stored
+    ? stored.authority
+    : config.ca.cacerts
+      ? await loadCacerts(config.ca.cacerts)
+      : (await loadOrCreateSelfSignedCa({ dir: config.ca.dir, trustDomain, keyAlgorithm: ALGORITHMS[config.ca.keyAlgorithm] })).authority;
+  const source = stored
+    ? { type: 'secret', secret: stored.ref, created: stored.created }
+    : config.ca.cacerts
+      ? { type: 'cacerts', dir: config.ca.cacerts }
+      : { type: 'self-signed', dir: config.ca.dir };
+  logCa(logger, authority, stored ? `self-signed (Secret ${stored.ref}, ${stored.created ? 'created' : 'existing'})` : config.ca.cacerts ? `plugged in (${config.ca.cacerts})` : `self-signed (${config.ca.dir})`);
   // Kept apart from the signer's authority: across a switch of signing CA, SVIDs of the previous
   // one must still renew by certificate while their root is in root-cert.pem.
   let clientTrust: CertTrust = rotatedCertTrust(undefined, authority);
@@ -158,9 +170,12 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
     watcher.on('error', (err) => logger.error({ err, dir }, 'watching the plugged-in CA failed; it will not be reloaded until restart'));
   }
 
-  const issuer = config.ca.localIssuer.enabled
-    ? await LocalJwtIssuer.loadOrCreate({ dir: config.ca.dir, issuer: config.ca.localIssuer.issuer })
-    : undefined;
+  // With the CA in a Secret, so is the issuer's key: a token minted by one replica verifies on all.
+  const issuer = !config.ca.localIssuer.enabled
+    ? undefined
+    : stored?.jwtKey
+      ? new LocalJwtIssuer({ key: stored.jwtKey, issuer: config.ca.localIssuer.issuer })
+      : await LocalJwtIssuer.loadOrCreate({ dir: config.ca.dir, issuer: config.ca.localIssuer.issuer });
   const configuredIssuers: JwtIssuerConfig[] = await Promise.all(
     config.ca.jwtIssuers.map(async (j) => ({
       issuer: j.issuer,
@@ -225,7 +240,7 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
       return {
         trustDomain,
         trustDomains: [trustDomain, ...fetchers.keys()],
-        source: config.ca.cacerts ? { type: 'cacerts', dir: config.ca.cacerts } : { type: 'self-signed', dir: config.ca.dir },
+        source,
         signing: a ? describe(a.cert) : null,
         intermediates: a?.intermediatesDer.map((d) => describe(new X509(d))) ?? [],
         roots: roots().map((d) => describe(new X509(d))),
@@ -243,6 +258,25 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
       for (const f of fetchers.values()) f.stop();
     },
   };
+}
+
+/** The CA Secret in the primary cluster; config validation guarantees the primary has a kubeconfig. */
+async function caFromSecret(options: CaRuntimeOptions, logger: Logger): Promise<CaSecretMaterial> {
+  const { config } = options;
+  const primary = config.clusters.find((c) => c.id === options.primaryCluster);
+  const spec = primary ? clusterSpecFor(primary) : undefined;
+  if (spec?.source.type !== 'kubernetes') throw new CaError(CaErrorCode.Config, 'ca.secret is enabled but the primary cluster has no kubeconfig');
+  return loadOrCreateCaSecret({
+    kubeConfig: spec.source.kubeConfig,
+    namespace: config.namespace ?? 'meridian-system',
+    name: config.ca.secret.name,
+    trustDomain: config.trustDomain,
+    keyAlgorithm: ALGORITHMS[config.ca.keyAlgorithm],
+    requireJwtKey: config.ca.localIssuer.enabled,
+    logger,
+    retryForMs: config.discovery.readinessTimeoutMs,
+    backoff: config.discovery.backoff,
+  });
 }
 
 /** One fetcher per federated trust domain; never our own, each domain once. */
