@@ -103,6 +103,11 @@ export interface ProxyNode {
   readonly ipAddresses: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
   readonly serviceAccount?: string;
+  /**
+   * The SPIFFE ID the transport proved (a verified client SVID on the TLS port). Absent on
+   * plaintext streams: metadata alone never earns a certificate.
+   */
+  readonly verifiedIdentity?: string;
 }
 
 export const ProxyType = {

@@ -1,8 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
 import type { Logger } from '@meridian/model';
-import { addCsdsService, AdsServer, MeshResources, PushCoordinator, TYPE_SHORT_NAME } from '@meridian/xds';
+import { addCsdsService, AdsServer, MeshResources, PushCoordinator, TYPE_SHORT_NAME, type SecretSource } from '@meridian/xds';
 import { startCaRuntime, type CaRuntime } from './ca-runtime.ts';
+import { caSecretSource } from './sds-source.ts';
 import { clusterSpecFor } from './clusters.ts';
 import { splitHostPort, type MeridianConfig } from './config.ts';
 import { clustersView, configDumpView, endpointsView, registryView, syncView } from './debug-views.ts';
@@ -57,7 +58,13 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     domainSuffix: config.domainSuffix,
     clusterLocalHosts: config.clusterLocalHosts,
     mtls: { mode: config.mtls.mode, services: config.mtls.services, trustDomain: config.trustDomain },
+    // The CA starts a few lines below; sidecars ask for secrets only once streams are open.
+    secrets: {
+      workloadCertificate: (proxy) => secretSource?.workloadCertificate(proxy),
+      rootsPem: () => secretSource?.rootsPem() ?? '',
+    },
   });
+  let secretSource: SecretSource | undefined = undefined;
   const primary = config.clusters.find((c) => c.primary) ?? config.clusters[0];
   const proxyDefaults = { cluster: primary?.id ?? '', networkOf: (c: string) => registry.cluster(c)?.network ?? c };
   const ads = new AdsServer({
@@ -66,7 +73,10 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     proxyDefaults,
     hooks: {
       onConnect: (c) => metrics.connectedProxies.inc({ type: c.proxy.type, cluster: c.proxy.cluster }),
-      onDisconnect: (c) => metrics.connectedProxies.dec({ type: c.proxy.type, cluster: c.proxy.cluster }),
+      onDisconnect: (c) => {
+        metrics.connectedProxies.dec({ type: c.proxy.type, cluster: c.proxy.cluster });
+        resources.forgetProxy(c.proxy.id);
+      },
       onResponse: (_c, typeUrl, _n, bytes) => {
         metrics.pushes.inc({ type: TYPE_SHORT_NAME[typeUrl] });
         metrics.pushBytes.inc({ type: TYPE_SHORT_NAME[typeUrl] }, bytes);
@@ -85,6 +95,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     onPush: (request) => metrics.debouncedPushes.inc({ kind: request.kind }),
   });
   registry.setUpdater(push);
+  resources.setNotifier((request) => push.configUpdate(request));
 
   const ca = await startCaRuntime({
     config,
@@ -99,6 +110,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
       onFailed: (e) => metrics.caFailed.inc({ reason: e.reason }),
     },
   });
+  secretSource = caSecretSource(ca);
   caNotAfter = () => ca.signer.authority?.notAfter.getTime();
 
   // Readiness: every configured cluster synced, or the timeout passed (then say which are missing).

@@ -167,7 +167,14 @@ export class AdsServer {
             return;
           }
           const claimed = proxyFromNode(request.node, this.proxyDefaults);
-          const proxy = identity ? { ...claimed, namespace: identity.namespace, serviceAccount: identity.serviceAccount } : claimed;
+          const proxy = identity
+              ? {
+                  ...claimed,
+                  namespace: identity.namespace,
+                  serviceAccount: identity.serviceAccount,
+                  verifiedIdentity: `spiffe://${identity.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`,
+                }
+              : claimed;
           ({ conn, handle } = this.connect(call, proxy, peer, variant));
         }
         if (!isTypeUrl(request.type_url)) {

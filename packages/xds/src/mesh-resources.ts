@@ -77,6 +77,8 @@ export interface MeshResourcesOptions {
   readonly mtls?: MtlsOptions;
   /** Certificates and roots for Envoy sidecars' SDS (`secrets()`); absent: none served. */
   readonly secrets?: SecretSource;
+  /** How often a connected proxy's secrets are issued again (well inside an SVID's life). Default 8 h. */
+  readonly secretRefreshMs?: number;
 }
 
 /** Cache bucket of inbound listeners: their bytes depend only on their key, never on a hostname. */
@@ -134,6 +136,10 @@ export class MeshResources implements ResourceSource {
   private readonly clusterLocalHosts: readonly string[];
   private readonly mtls: MtlsOptions | undefined;
   private readonly secretSource: SecretSource | undefined;
+  private readonly secretRefreshMs: number;
+  /** Per connected proxy: its secrets once issued, and the timer that issues them again. */
+  private readonly proxySecretStore = new Map<string, { resources: GeneratedResource[] | undefined; timer: NodeJS.Timeout | undefined }>();
+  private notify: ((request: PushRequest) => void) | undefined;
   /** `cluster|address` → the service ports endpoints there serve; rebuilt lazily after every change. */
   private ownEndpoints: Map<string, OwnEndpoint[]> | undefined;
   /** `address|port` → hostnames of the endpoints there; rebuilt lazily after every change. */
@@ -144,6 +150,7 @@ export class MeshResources implements ResourceSource {
   readonly stats: CacheStats = { entries: 0, hits: 0, misses: 0 };
 
   constructor(options: MeshResourcesOptions) {
+    this.secretRefreshMs = options.secretRefreshMs ?? 8 * 3600_000;
     this.discovery = options.discovery;
     this.domainSuffix = options.domainSuffix;
     this.clusterLocalHosts = options.clusterLocalHosts;
@@ -152,6 +159,7 @@ export class MeshResources implements ResourceSource {
   }
 
   generate(typeUrl: TypeUrl, proxy: ProxyNode, names: ReadonlySet<string> | undefined): GeneratedResource[] {
+    if (typeUrl === TypeUrl.Secret) return this.proxySecrets(proxy).filter((r) => names === undefined || names.has(r.name));
     // A wildcard answer is the same list for every proxy of a kind until the next push: build
     // it once, so a push to a thousand proxies does not walk the mesh a thousand times. The
     // same array comes back each time, which also lets typeVersion() remember its hash.
@@ -173,6 +181,7 @@ export class MeshResources implements ResourceSource {
   }
 
   affects(request: PushRequest, typeUrl: TypeUrl, proxy: ProxyNode, name: string | undefined): boolean {
+    if (typeUrl === TypeUrl.Secret) return request.hostnames.has(secretsKey(proxy.id));
     if (isEnvoy(proxy)) return this.envoyAffects(request, typeUrl, name);
     if (request.kind === 'endpoints' && !this.endpointsAffect(typeUrl, request)) return false;
     if (request.hostnames.size === 0) return request.kind === 'full';
@@ -224,6 +233,7 @@ export class MeshResources implements ResourceSource {
       case TypeUrl.Listener:
         return this.inboundAffected(request);
       case TypeUrl.Route:
+      case TypeUrl.Secret:
         return false;
     }
   }
@@ -372,6 +382,47 @@ export class MeshResources implements ResourceSource {
     return generateSecrets(proxy, this.secretSource, this.mtls?.trustDomain);
   }
 
+  /** Where asynchronous changes (secrets issued or renewed) are reported: the push path. */
+  setNotifier(notify: (request: PushRequest) => void): void {
+    this.notify = notify;
+  }
+
+  /** A proxy disconnected: drop its secrets and stop renewing them. */
+  forgetProxy(proxyId: string): void {
+    const entry = this.proxySecretStore.get(proxyId);
+    if (entry?.timer) clearTimeout(entry.timer);
+    this.proxySecretStore.delete(proxyId);
+  }
+
+  /**
+   * SDS is served from what was issued already; the first request starts the issuance and
+   * gets an empty answer, and the proxy's own push follows when the certificate is ready
+   * (Envoy keeps the TLS contexts that name it warming until then).
+   */
+  private proxySecrets(proxy: ProxyNode): GeneratedResource[] {
+    if (!this.secretSource) return [];
+    let entry = this.proxySecretStore.get(proxy.id);
+    if (!entry) {
+      entry = { resources: undefined, timer: undefined };
+      this.proxySecretStore.set(proxy.id, entry);
+      this.loadSecrets(proxy, entry);
+    }
+    return entry.resources ?? [];
+  }
+
+  private loadSecrets(proxy: ProxyNode, entry: { resources: GeneratedResource[] | undefined; timer: NodeJS.Timeout | undefined }): void {
+    this.secrets(proxy).then(
+      (resources) => {
+        if (this.proxySecretStore.get(proxy.id) !== entry) return; // disconnected meanwhile
+        entry.resources = resources;
+        this.notify?.({ kind: 'endpoints', hostnames: new Set([secretsKey(proxy.id)]), reasons: ['secrets'] });
+      },
+      () => undefined, // generateSecrets already leaves `default` out when issuing fails
+    );
+    entry.timer = setTimeout(() => this.loadSecrets(proxy, entry), this.secretRefreshMs);
+    entry.timer.unref();
+  }
+
   // ---- Envoy sidecars and east-west gateways ----
 
   private envoyWildcardNames(typeUrl: TypeUrl, proxy: ProxyNode): string[] {
@@ -396,6 +447,7 @@ export class MeshResources implements ResourceSource {
       }
       case TypeUrl.Route:
       case TypeUrl.Endpoint:
+      case TypeUrl.Secret:
         return [];
     }
   }
@@ -668,4 +720,9 @@ function compare(a: string, b: string): number {
 
 export function contentVersion(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('base64url').slice(0, 16);
+}
+
+/** The pseudo-hostname a push names to reach one proxy's secrets. */
+function secretsKey(proxyId: string): string {
+  return `secrets:${proxyId}`;
 }

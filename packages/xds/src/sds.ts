@@ -2,9 +2,8 @@
  * SDS for Envoy sidecars: the two secrets their TLS contexts name (Istio's `default`, the
  * workload's certificate and key, and `ROOTCA`, the roots), served over the ADS stream.
  *
- * The type URL lives here rather than in `TypeUrl` because the set of types the ADS server
- * answers is decided there; until the server adds it, these resources are built but not
- * served over ADS (see `MeshResources.secrets`).
+ * `MeshResources` keeps each connected proxy's secrets (issued asynchronously, refreshed on
+ * a timer) and serves them as the `Secret` type on the proxy's own ADS stream.
  *
  * Secrets are per proxy (a key belongs to one workload), so they are never put in the shared
  * resource cache, and their versions hash the certificate only, never the key.
@@ -15,9 +14,10 @@ import { loadSidecarProtos } from './envoy-protos.ts';
 import { IDENTITY_CERTIFICATE_NAME, ROOT_CERTIFICATE_NAME } from './mtls.ts';
 import { encodeMessage } from './protos.ts';
 import type { GeneratedResource } from './resource-source.ts';
+import { TypeUrl } from './type-url.ts';
 import { encodeAny } from './wire.ts';
 
-export const SECRET_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
+export const SECRET_TYPE_URL = TypeUrl.Secret;
 
 export interface WorkloadCertificate {
   /** Leaf first, then intermediates (the root may follow). */

@@ -4,6 +4,8 @@ export const TypeUrl = {
   Route: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
   Cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
   Endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+  /** SDS over ADS: a sidecar's certificate (`default`) and roots (`ROOTCA`). */
+  Secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
 } as const;
 export type TypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];
 
@@ -19,6 +21,7 @@ export const TYPE_SHORT_NAME: Record<TypeUrl, string> = {
   [TypeUrl.Route]: 'RDS',
   [TypeUrl.Cluster]: 'CDS',
   [TypeUrl.Endpoint]: 'EDS',
+  [TypeUrl.Secret]: 'SDS',
 };
 
 /** Types for which SotW responses carry every subscribed resource (a missing one is deleted). */
@@ -26,5 +29,8 @@ export function requiresFullStateInSotw(typeUrl: TypeUrl): boolean {
   return typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.Cluster;
 }
 
-/** Make-before-break: clusters before endpoints before listeners before routes. */
-export const PUSH_ORDER: readonly TypeUrl[] = [TypeUrl.Cluster, TypeUrl.Endpoint, TypeUrl.Listener, TypeUrl.Route];
+/**
+ * Make-before-break: secrets (which clusters and listeners name) first, then clusters before
+ * endpoints before listeners before routes.
+ */
+export const PUSH_ORDER: readonly TypeUrl[] = [TypeUrl.Secret, TypeUrl.Cluster, TypeUrl.Endpoint, TypeUrl.Listener, TypeUrl.Route];
