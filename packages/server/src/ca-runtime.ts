@@ -31,7 +31,7 @@ import {
   type JwtIssuerConfig,
 } from '@meridian/ca';
 import { errorMessage, type Logger } from '@meridian/model';
-import { loadOrCreateCaSecret, type CaSecretMaterial } from './ca-secret-store.ts';
+import { loadOrCreateCaSecret, readCaSecret, type CaSecretMaterial } from './ca-secret-store.ts';
 import { clusterSpecFor } from './clusters.ts';
 import type { MeridianConfig } from './config.ts';
 import type { FileBody } from './http.ts';
@@ -260,23 +260,41 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
   };
 }
 
-/** The CA Secret in the primary cluster; config validation guarantees the primary has a kubeconfig. */
-async function caFromSecret(options: CaRuntimeOptions, logger: Logger): Promise<CaSecretMaterial> {
-  const { config } = options;
-  const primary = config.clusters.find((c) => c.id === options.primaryCluster);
+/** Where the CA Secret lives; config validation guarantees the primary has a kubeconfig. */
+function caSecretLocation(config: MeridianConfig, primaryCluster: string | undefined, logger: Logger) {
+  const primary = config.clusters.find((c) => c.id === primaryCluster) ?? config.clusters.find((c) => c.primary) ?? config.clusters[0];
   const spec = primary ? clusterSpecFor(primary) : undefined;
   if (spec?.source.type !== 'kubernetes') throw new CaError(CaErrorCode.Config, 'ca.secret is enabled but the primary cluster has no kubeconfig');
-  return loadOrCreateCaSecret({
+  return {
     kubeConfig: spec.source.kubeConfig,
     namespace: config.namespace ?? 'meridian-system',
     name: config.ca.secret.name,
-    trustDomain: config.trustDomain,
-    keyAlgorithm: ALGORITHMS[config.ca.keyAlgorithm],
     requireJwtKey: config.ca.localIssuer.enabled,
     logger,
     retryForMs: config.discovery.readinessTimeoutMs,
     backoff: config.discovery.backoff,
+  };
+}
+
+async function caFromSecret(options: CaRuntimeOptions, logger: Logger): Promise<CaSecretMaterial> {
+  const { config } = options;
+  return loadOrCreateCaSecret({
+    ...caSecretLocation(config, options.primaryCluster, logger),
+    trustDomain: config.trustDomain,
+    keyAlgorithm: ALGORITHMS[config.ca.keyAlgorithm],
   });
+}
+
+/**
+ * The local issuer as `serve` has it, for `meridian token`: from the CA Secret when ca.secret is
+ * on (read only; the server creates it), else from ca.dir.
+ */
+export async function loadLocalJwtIssuer(config: MeridianConfig, logger: Logger): Promise<LocalJwtIssuer> {
+  const issuer = config.ca.localIssuer.issuer;
+  if (config.ca.secret.enabled !== true) return LocalJwtIssuer.loadOrCreate({ dir: config.ca.dir, issuer });
+  const stored = await readCaSecret(caSecretLocation(config, undefined, logger));
+  if (!stored?.jwtKey) throw new CaError(CaErrorCode.NotReady, `Secret ${config.namespace ?? 'meridian-system'}/${config.ca.secret.name} does not exist yet: start meridian serve first`);
+  return new LocalJwtIssuer({ key: stored.jwtKey, issuer });
 }
 
 /** One fetcher per federated trust domain; never our own, each domain once. */

@@ -110,6 +110,25 @@ export async function loadOrCreateCaSecret(options: CaSecretStoreOptions): Promi
   return { ...parseCaSecret(theirs, options), created: false, ref };
 }
 
+/**
+ * Reads the CA Secret without ever creating it (`meridian token`: a CLI must not mint a root).
+ * Undefined when there is no such Secret yet.
+ */
+export async function readCaSecret(options: Omit<CaSecretStoreOptions, 'trustDomain' | 'keyAlgorithm'>): Promise<CaSecretMaterial | undefined> {
+  const { namespace, name } = options;
+  const ref = `${namespace}/${name}`;
+  const core = options.kubeConfig.makeApiClient(CoreV1Api);
+  const secret = await retrier(options)(`read Secret ${ref}`, async () => {
+    try {
+      return await core.readNamespacedSecret({ name, namespace });
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  });
+  return secret ? { ...parseCaSecret(secret, options), created: false, ref } : undefined;
+}
+
 async function newCaSecret(options: CaSecretStoreOptions): Promise<V1Secret> {
   const root = await createSelfSignedRoot({
     trustDomain: options.trustDomain,
@@ -184,7 +203,7 @@ export function parseCaSecret(secret: V1Secret, options: Pick<CaSecretStoreOptio
 }
 
 /** Retries transient API failures with capped exponential backoff until the deadline. */
-function retrier(options: CaSecretStoreOptions) {
+function retrier(options: Pick<CaSecretStoreOptions, 'retryForMs' | 'backoff' | 'logger'>) {
   const deadline = Date.now() + (options.retryForMs ?? 30_000);
   const { initialMs, maxMs } = options.backoff ?? { initialMs: 500, maxMs: 5000 };
   return async <T>(what: string, call: () => Promise<T>): Promise<T> => {
