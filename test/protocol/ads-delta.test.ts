@@ -200,7 +200,7 @@ describe('ADS delta (incremental)', () => {
     c.ack(back);
   });
 
-  it('sends removed_resources when a service disappears, clusters before listeners', async () => {
+  it('sends removed_resources when a service disappears: the listener first, then its cluster (make-before-break)', async () => {
     const c = connect({ ...NODE, id: 'removals' });
     c.send({ typeUrl: TypeUrls.Cluster });
     c.ack(await c.next());
@@ -208,10 +208,10 @@ describe('ADS delta (incremental)', () => {
     writeCluster(ws, { other: false });
     const first = await c.next(5000);
     const second = await c.next(5000);
-    assert.deepEqual([first.type_url, second.type_url], [TypeUrls.Cluster, TypeUrls.Listener]);
-    assert.deepEqual(first.removed_resources, [OTHER_CLUSTER]);
-    assert.deepEqual(first.resources, []);
-    assert.deepEqual(second.removed_resources, [OTHER_LISTENER]);
+    assert.deepEqual([first.type_url, second.type_url], [TypeUrls.Listener, TypeUrls.Cluster]);
+    assert.deepEqual(first.removed_resources, [OTHER_LISTENER]);
+    assert.deepEqual(second.removed_resources, [OTHER_CLUSTER]);
+    assert.deepEqual(second.resources, []);
     c.ack(first);
     c.ack(second);
     assert.ok(await c.quiet(300));
@@ -250,12 +250,13 @@ describe('ADS delta (incremental)', () => {
     writeCluster(ws);
     const restore: DeltaResponse[] = [];
     for (let i = 0; i < 3; i++) restore.push(await c.next(5000));
+    // Removing `third`: its cluster goes only after the listener that used it.
     assert.deepEqual(
       restore.map((r) => r.type_url),
-      [TypeUrls.Cluster, TypeUrls.Endpoint, TypeUrls.Listener],
+      [TypeUrls.Endpoint, TypeUrls.Listener, TypeUrls.Cluster],
     );
-    assert.deepEqual(restore[0]?.removed_resources, [`outbound|9090||${host('third')}`]);
-    assert.deepEqual(restore[2]?.removed_resources, [`${host('third')}:9090`]);
+    assert.deepEqual(restore[1]?.removed_resources, [`${host('third')}:9090`]);
+    assert.deepEqual(restore[2]?.removed_resources, [`outbound|9090||${host('third')}`]);
     for (const r of restore) c.ack(r);
   });
 

@@ -175,6 +175,33 @@ describe('ADS state of the world', () => {
     assert.equal(back.version_info, eds.version_info, 'same content, same version');
   });
 
+  it('removes a cluster only after the listeners that used it (make-before-break)', async () => {
+    const c = connect({ ...NODE, id: 'remover' });
+    await c.requestAck(TypeUrls.Cluster, []);
+    await c.requestAck(TypeUrls.Listener, []);
+    // `other` disappears from the cluster.
+    writeFileSync(
+      ws.path('c1', 'echo.yaml'),
+      yamlDocs(
+        node('n1', 'r1'),
+        service('echo', 'demo', [{ name: 'grpc', port: 7070 }]),
+        endpointSlice('echo-1', 'demo', 'echo', { name: 'grpc', port: 17070 }, [{ address: '10.0.0.1', node: 'n1' }]),
+      ),
+    );
+    const first = await c.next(5000);
+    assert.equal(first.type_url, TypeUrls.Listener, 'listeners are updated first');
+    assert.deepEqual(first.names, [ECHO_LISTENER]);
+    c.ack(first, []);
+    const second = await c.next(5000);
+    assert.equal(second.type_url, TypeUrls.Cluster, 'then the cluster goes');
+    assert.deepEqual(second.names, [ECHO_CLUSTER]);
+    c.ack(second, []);
+    writeCluster(ws, true);
+    const back = await c.next(5000);
+    assert.equal(back.type_url, TypeUrls.Cluster, 'an added cluster comes before the listener that uses it');
+    await c.next(5000);
+  });
+
   it('rejects a stream whose first request has no node', async () => {
     const c = connect({ id: '' });
     c.send({ typeUrl: TypeUrls.Listener, names: [ECHO_LISTENER] });

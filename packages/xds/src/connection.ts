@@ -3,7 +3,7 @@ import type { Logger, ProxyNode, PushRequest } from '@meridian/model';
 import { classifyRequest, RequestKind, type SotwRequestView } from './classify.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
 import { SendQueue, type ResponseStream } from './send-queue.ts';
-import { TYPE_SHORT_NAME, requiresFullStateInSotw, type TypeUrl } from './type-url.ts';
+import { TYPE_SHORT_NAME, TypeUrl, requiresFullStateInSotw } from './type-url.ts';
 import { encodeDiscoveryResponse } from './wire.ts';
 
 export type { ResponseStream } from './send-queue.ts';
@@ -38,6 +38,8 @@ interface SendRequest {
   mustInclude: Set<string>;
   /** Set when only a push asked for this response: then its bytes may be shared. */
   push?: PushRequest | undefined;
+  /** The follow-up CDS that finally drops clusters held back for make-before-break. */
+  finalizeRemoval?: boolean;
 }
 
 export interface AdsConnectionOptions {
@@ -67,6 +69,8 @@ export class AdsConnection {
   private readonly logger: Logger;
   private readonly hooks: Partial<ConnectionHooks>;
   private nonceSeq = 0;
+  /** The clusters last sent, to hold back removals (make-before-break). */
+  private lastClusters: readonly GeneratedResource[] | undefined;
 
   constructor(options: AdsConnectionOptions) {
     this.id = options.id;
@@ -172,6 +176,22 @@ export class AdsConnection {
     };
   }
 
+  /**
+   * Make-before-break for removals: a cluster that disappears stays in this CDS response
+   * while listeners and routes that may still point at it are updated, and a follow-up CDS
+   * (queued behind them) drops it.
+   */
+  private holdRemovedClusters(resources: GeneratedResource[], send: SendRequest): GeneratedResource[] {
+    const last = this.lastClusters;
+    const names = new Set(resources.map((r) => r.name));
+    const removed = send.finalizeRemoval || !last ? [] : last.filter((r) => !names.has(r.name));
+    const dependents = this.watches.has(TypeUrl.Listener) || this.watches.has(TypeUrl.Route);
+    const sent = removed.length > 0 && dependents ? [...resources, ...removed] : resources;
+    if (sent !== resources) this.queue.queue(TypeUrl.Cluster, { fullState: false, mustInclude: new Set(), finalizeRemoval: true });
+    this.lastClusters = sent;
+    return sent;
+  }
+
   private touches(push: PushRequest, typeUrl: TypeUrl, watch: TypeWatchState): boolean {
     if (watch.lastNonce === undefined) return false; // not answered yet: the request path will
     if (watch.names === undefined) return this.source.affects(push, typeUrl, this.proxy, undefined);
@@ -182,7 +202,8 @@ export class AdsConnection {
   private send(typeUrl: TypeUrl, send: SendRequest, changeAt: number | undefined): void {
     const watch = this.watches.get(typeUrl) ?? this.newWatch(undefined);
     this.watches.set(typeUrl, watch);
-    const resources = this.source.generate(typeUrl, this.proxy, watch.names);
+    let resources = this.source.generate(typeUrl, this.proxy, watch.names);
+    if (typeUrl === TypeUrl.Cluster) resources = this.holdRemovedClusters(resources, send);
     const version = typeVersion(resources);
     const full = send.fullState || requiresFullStateInSotw(typeUrl);
     const changed = version !== watch.lastVersion;
@@ -220,6 +241,7 @@ function mergeSends(into: SendRequest, from: SendRequest): void {
   into.fullState ||= from.fullState;
   for (const n of from.mustInclude) into.mustInclude.add(n);
   into.push = into.push && from.push ? from.push : undefined;
+  into.finalizeRemoval = into.finalizeRemoval === true || from.finalizeRemoval === true;
 }
 
 /** A type's version: a hash of its resources' names and versions, the same on every replica. */

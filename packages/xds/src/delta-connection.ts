@@ -4,7 +4,7 @@ import { classifyDeltaRequest, DeltaRequestKind, type DeltaRequestView, type Del
 import type { TypeWatchState } from './connection.ts';
 import { SendQueue, type ResponseStream } from './send-queue.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
-import { TYPE_SHORT_NAME, requiresFullStateInSotw, type TypeUrl } from './type-url.ts';
+import { TYPE_SHORT_NAME, TypeUrl, requiresFullStateInSotw } from './type-url.ts';
 import { encodeDeltaDiscoveryResponse } from './wire.ts';
 import type { StreamHooks, XdsConnection } from './xds-connection.ts';
 
@@ -65,6 +65,8 @@ export class DeltaAdsConnection implements XdsConnection {
   private readonly logger: Logger;
   private readonly hooks: Partial<StreamHooks>;
   private nonceSeq = 0;
+  /** A cluster removal is waiting for the listener and route updates of the same push. */
+  private holdingClusterRemoval = false;
 
   constructor(options: DeltaAdsConnectionOptions) {
     this.id = options.id;
@@ -189,7 +191,16 @@ export class DeltaAdsConnection implements XdsConnection {
     if (!w) return;
     const desired = this.desired(typeUrl, w);
     const outgoing = [...desired.values()].filter((r) => mustSend.has(r.name) || w.sentVersions.get(r.name) !== r.version);
-    const removed = [...w.sentVersions.keys()].filter((n) => !desired.has(n));
+    let removed = [...w.sentVersions.keys()].filter((n) => !desired.has(n));
+    // Make-before-break for removals: listeners and routes that may still use a removed
+    // cluster are updated first; a follow-up response (queued behind them) removes it.
+    if (typeUrl === TypeUrl.Cluster && removed.length > 0 && !this.holdingClusterRemoval && (this.watches.has(TypeUrl.Listener) || this.watches.has(TypeUrl.Route))) {
+      this.holdingClusterRemoval = true;
+      this.queue.queue(TypeUrl.Cluster, new Set());
+      removed = [];
+    } else if (typeUrl === TypeUrl.Cluster) {
+      this.holdingClusterRemoval = false;
+    }
     if (outgoing.length === 0 && removed.length === 0) return;
 
     const nonce = `${this.id}-d${(++this.nonceSeq).toString(36)}`;

@@ -59,17 +59,21 @@ export class SendQueue<P> {
       this.pushes++;
       this.options.onPush(push);
     }
-    for (const typeUrl of PUSH_ORDER) {
-      const send = this.pending.get(typeUrl);
-      if (send === undefined) continue;
-      this.pending.delete(typeUrl);
-      try {
-        this.options.send(typeUrl, send, push);
-      } catch (err) {
-        this.options.logger.error({ err, type: TYPE_SHORT_NAME[typeUrl] }, 'failed to build response');
-        continue;
+    // A second pass sends what the first one queued behind itself: a cluster removal held
+    // back until the listeners and routes that used the cluster have been updated.
+    for (let pass = 0; pass < 2 && this.pending.size > 0; pass++) {
+      for (const typeUrl of PUSH_ORDER) {
+        const send = this.pending.get(typeUrl);
+        if (send === undefined) continue;
+        this.pending.delete(typeUrl);
+        try {
+          this.options.send(typeUrl, send, pass === 0 ? push : undefined);
+        } catch (err) {
+          this.options.logger.error({ err, type: TYPE_SHORT_NAME[typeUrl] }, 'failed to build response');
+          continue;
+        }
+        if (this.blocked) return; // the rest waits for 'drain'
       }
-      if (this.blocked) return; // the rest waits for 'drain'
     }
   }
 
