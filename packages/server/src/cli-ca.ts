@@ -4,7 +4,9 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { CertificateClient, LocalJwtIssuer, createCsr, mintIntermediateCacerts, workloadSpiffeId } from '@meridian/ca';
+import { CertificateClient, createCsr, mintIntermediateCacerts, workloadSpiffeId } from '@meridian/ca';
+import { createLogger } from '@meridian/model';
+import { loadLocalJwtIssuer } from './ca-runtime.ts';
 import { loadConfig, readEnv } from './config.ts';
 
 export class UsageError extends Error {}
@@ -28,7 +30,8 @@ export async function tokenCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) throw new UsageError('--ttl must be a positive number of seconds');
   const config = loadConfig(file);
   if (!config.ca.localIssuer.enabled) throw new UsageError('ca.localIssuer.enabled is false in this config');
-  const issuer = await LocalJwtIssuer.loadOrCreate({ dir: config.ca.dir, issuer: config.ca.localIssuer.issuer });
+  // The same key the server verifies with: ca.dir, or the CA Secret when ca.secret is on.
+  const issuer = await loadLocalJwtIssuer(config, createLogger({ level: 'warn', destination: process.stderr }));
   process.stdout.write(
     `${issuer.mint({ namespace: values.namespace, serviceAccount: values['service-account'], ttlSeconds, audience: values.audience })}\n`,
   );
