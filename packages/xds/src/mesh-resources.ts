@@ -163,8 +163,15 @@ export class MeshResources implements ResourceSource {
     // A wildcard answer is the same list for every proxy of a kind until the next push: build
     // it once, so a push to a thousand proxies does not walk the mesh a thousand times. The
     // same array comes back each time, which also lets typeVersion() remember its hash.
-    // Envoy proxies' listeners depend on their own addresses and labels: keyed per proxy.
-    const who = proxy.type === ProxyType.ProxylessGrpc ? `${proxy.namespace}|${proxy.cluster}|${proxy.network}` : proxy.id;
+    // A sidecar's own part (15006 chains, inbound clusters) depends only on its inbound ports,
+    // so sidecars with the same ports share answers; gateways are keyed per proxy.
+    const view = `${proxy.namespace}|${proxy.cluster}|${proxy.network}`;
+    const who =
+      proxy.type === ProxyType.ProxylessGrpc
+        ? view
+        : proxy.type === ProxyType.Sidecar
+          ? `${view}|${this.inboundPorts(proxy).map((p) => `${p.port}/${p.protocol}/${p.strict}`).join(',')}`
+          : proxy.id;
     const memoKey = names === undefined ? `${typeUrl}|${proxy.type}|${who}` : undefined;
     const memo = memoKey === undefined ? undefined : this.wildcardMemo.get(memoKey);
     if (memo) return memo;
