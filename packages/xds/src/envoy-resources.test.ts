@@ -5,10 +5,8 @@ import {
   Health,
   ProxyType,
   type Endpoint,
-  type NetworkGateway,
   type ProxyNode,
   type Service,
-  type ServiceDiscovery,
 } from '@meridian/model';
 import { configDump, decodeResource, edsNamesOf, routeNamesOf } from './config-dump.ts';
 import { portProtocol, PortProtocol, sniName } from './envoy-resources.ts';
@@ -19,31 +17,8 @@ import { proxyFromNode } from './proxy.ts';
 import type { GeneratedResource } from './resource-source.ts';
 import { SECRET_TYPE_URL, type SecretSource } from './sds.ts';
 import { TypeUrl } from './type-url.ts';
+import { StaticDiscovery } from './test-discovery.ts';
 
-class StaticDiscovery implements ServiceDiscovery {
-  svcs: Service[];
-  readonly eps: Record<string, Endpoint[]>;
-  gateways: NetworkGateway[] = [];
-  constructor(svcs: Service[], eps: Record<string, Endpoint[]>) {
-    this.svcs = svcs;
-    this.eps = eps;
-  }
-  services() {
-    return this.svcs;
-  }
-  service(h: string) {
-    return this.svcs.find((s) => s.hostname === h);
-  }
-  endpoints(h: string) {
-    return this.eps[h] ?? [];
-  }
-  clusterIds() {
-    return ['east', 'west'];
-  }
-  networkGateways(network: string) {
-    return this.gateways.filter((g) => g.network === network);
-  }
-}
 
 const ECHO = 'echo.demo.svc.cluster.local';
 const EAST = { region: 'us-east', zone: 'us-east-1a', subzone: '' };

@@ -5,41 +5,15 @@ import {
   Health,
   ProxyType,
   type Endpoint,
-  type NetworkGateway,
   type ProxyNode,
   type Service,
-  type ServiceDiscovery,
 } from '@meridian/model';
 import { MeshResources } from './mesh-resources.ts';
 import { decodeMessage, protoType } from './protos.ts';
 import type { GeneratedResource } from './resource-source.ts';
 import { TypeUrl } from './type-url.ts';
+import { StaticDiscovery } from './test-discovery.ts';
 
-/** An in-memory registry behind the ServiceDiscovery port. */
-class StaticDiscovery implements ServiceDiscovery {
-  readonly svcs: Service[];
-  readonly eps: Record<string, Endpoint[]>;
-  constructor(svcs: Service[], eps: Record<string, Endpoint[]>) {
-    this.svcs = svcs;
-    this.eps = eps;
-  }
-  services() {
-    return this.svcs;
-  }
-  service(h: string) {
-    return this.svcs.find((s) => s.hostname === h);
-  }
-  endpoints(h: string) {
-    return this.eps[h] ?? [];
-  }
-  clusterIds() {
-    return ['east', 'west'];
-  }
-  networkGateways(network: string): NetworkGateway[] {
-    return this.gateways.filter((g) => g.network === network);
-  }
-  gateways: NetworkGateway[] = [];
-}
 
 const svc = (name: string, ns: string, ports: number[]): Service => ({
   hostname: `${name}.${ns}.svc.cluster.local`,

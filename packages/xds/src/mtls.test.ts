@@ -17,37 +17,14 @@ import {
   type ProxyNode,
   type PushRequest,
   type Service,
-  type ServiceDiscovery,
 } from '@meridian/model';
 import { MeshResources } from './mesh-resources.ts';
 import { inboundListenerName, MtlsMode, parseInboundListenerName, serverSanMatchers, serviceIdentities, type MtlsOptions } from './mtls.ts';
 import { decodeMessage, protoType } from './protos.ts';
 import type { GeneratedResource } from './resource-source.ts';
 import { TypeUrl } from './type-url.ts';
+import { StaticDiscovery } from './test-discovery.ts';
 
-class StaticDiscovery implements ServiceDiscovery {
-  readonly svcs: Service[];
-  readonly eps: Record<string, Endpoint[]>;
-  constructor(svcs: Service[], eps: Record<string, Endpoint[]>) {
-    this.svcs = svcs;
-    this.eps = eps;
-  }
-  services() {
-    return this.svcs;
-  }
-  service(h: string) {
-    return this.svcs.find((s) => s.hostname === h);
-  }
-  endpoints(h: string) {
-    return this.eps[h] ?? [];
-  }
-  clusterIds() {
-    return ['east', 'west'];
-  }
-  networkGateways() {
-    return [];
-  }
-}
 
 const ECHO = 'echo.demo.svc.cluster.local';
 const PLAIN = 'plain.demo.svc.cluster.local';
