@@ -208,12 +208,12 @@ export class AdsConnection {
     const full = send.fullState || requiresFullStateInSotw(typeUrl);
     const changed = version !== watch.lastVersion;
     if (!send.fullState && send.mustInclude.size === 0 && !changed) return;
-    const outgoing = full
-      ? resources
-      : resources.filter((r) => send.mustInclude.has(r.name) || watch.sentVersions.get(r.name) !== r.version);
+    const changedOnly = full ? resources : resources.filter((r) => send.mustInclude.has(r.name) || watch.sentVersions.get(r.name) !== r.version);
+    // When everything changed, send the shared list itself so its bytes can be shared too.
+    const outgoing = changedOnly.length === resources.length ? resources : changedOnly;
     if (!full && outgoing.length === 0) return;
 
-    // A push sends every proxy of a view the same LDS/CDS list: with a nonce named after the
+    // A push sends every proxy of a view the same list: with a nonce named after the
     // push (unique on each stream, since a push answers a type once), the bytes are built once
     // and shared. Responses to requests keep per-stream nonces.
     const shareable = send.push !== undefined && outgoing === resources && send.mustInclude.size === 0 && !send.fullState;

@@ -145,7 +145,8 @@ export class MeshResources implements ResourceSource {
   /** `address|port` → hostnames of the endpoints there; rebuilt lazily after every change. */
   private endpointOwners: Map<string, string[]> | undefined;
   private readonly cache = new Map<string, GeneratedResource>();
-  private readonly wildcardMemo = new Map<string, GeneratedResource[]>();
+  /** Answers built since the last push, shared by every proxy asking the same thing. */
+  private readonly memo = new Map<string, GeneratedResource[]>();
   private readonly keysByHostname = new Map<string, Set<string>>();
   readonly stats: CacheStats = { entries: 0, hits: 0, misses: 0 };
 
@@ -172,8 +173,15 @@ export class MeshResources implements ResourceSource {
         : proxy.type === ProxyType.Sidecar
           ? `${view}|${this.inboundPorts(proxy).map((p) => `${p.port}/${p.protocol}/${p.strict}`).join(',')}`
           : proxy.id;
-    const memoKey = names === undefined ? `${typeUrl}|${proxy.type}|${who}` : undefined;
-    const memo = memoKey === undefined ? undefined : this.wildcardMemo.get(memoKey);
+    // Small named subscriptions (a gRPC client's few names, a sidecar's EDS) are shared the
+    // same way; the endpoint view (locality) is part of the key for them.
+    const memoKey =
+      names === undefined
+        ? `${typeUrl}|${proxy.type}|${who}`
+        : names.size <= 16
+          ? `${typeUrl}|${proxy.type}|${who}|${localityString(proxy.locality)}|${[...names].sort().join(' ')}`
+          : undefined;
+    const memo = memoKey === undefined ? undefined : this.memo.get(memoKey);
     if (memo) return memo;
     const envoy = isEnvoy(proxy);
     if (envoy) loadSidecarProtos();
@@ -183,7 +191,7 @@ export class MeshResources implements ResourceSource {
       const resource = envoy ? this.namedForEnvoyType(typeUrl, proxy, name, names !== undefined) : this.resource(typeUrl, proxy, name);
       if (resource) out.push(resource);
     }
-    if (memoKey !== undefined) this.wildcardMemo.set(memoKey, out);
+    if (memoKey !== undefined) this.memo.set(memoKey, out);
     return out;
   }
 
@@ -206,7 +214,7 @@ export class MeshResources implements ResourceSource {
   invalidate(request: PushRequest): void {
     this.endpointOwners = undefined;
     this.ownEndpoints = undefined;
-    this.wildcardMemo.clear();
+    this.memo.clear();
     if (request.kind === 'full' && request.hostnames.size === 0) {
       this.cache.clear();
       this.keysByHostname.clear();
