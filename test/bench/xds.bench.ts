@@ -269,6 +269,7 @@ async function main(): Promise<void> {
 
   print(`xds.full_push_${PROXIES}_proxies_${Math.round(pushBytes / 1024)}kb`, percentile(fullPush, 50), 'ms', raw.ms);
   print('xds.memory_per_proxy', memoryPerProxy / 1024, 'KiB', raw.heapPerStream / 1024);
+  print(`xds.eds_convergence_p50_${PROXIES}_proxies`, percentile(convergence, 50), 'ms', 100 + percentile(watchLatency, 50));
   print(`xds.eds_convergence_p99_${PROXIES}_proxies`, percentile(convergence, 99), 'ms', 100 + percentile(watchLatency, 50));
   await api.close();
   ws.remove();
