@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { decodeAny, envoyPackageDefinition, type AnyMessage } from './envoy-protos.ts';
+import { ResponseInbox, adsServiceClient } from './response-inbox.ts';
+import { decodeAny, type AnyMessage } from './envoy-protos.ts';
 
 export const TypeUrls = {
   Listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
@@ -43,23 +44,17 @@ type RawResponse = { version_info?: string; type_url?: string; nonce?: string; r
 export class AdsTestClient {
   private readonly client: grpc.Client;
   private readonly call: grpc.ClientDuplexStream<object, RawResponse>;
-  private readonly queue: AdsResponse[] = [];
-  private waiters: Array<(r: AdsResponse | Error) => void> = [];
+  private readonly inbox = new ResponseInbox<AdsResponse>('ADS');
   private sentFirst = false;
-  private ended: Error | undefined;
   readonly node: TestNode;
 
   private constructor(address: string, node: TestNode, credentials: grpc.ChannelCredentials) {
     this.node = node;
-    const pkg = grpc.loadPackageDefinition(envoyPackageDefinition()) as unknown as {
-      envoy: { service: { discovery: { v3: { AggregatedDiscoveryService: grpc.ServiceClientConstructor } } } };
-    };
-    const Ads = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService;
-    this.client = new Ads(address, credentials);
+    this.client = adsServiceClient(address, credentials);
     this.call = (this.client as unknown as { StreamAggregatedResources(): grpc.ClientDuplexStream<object, RawResponse> }).StreamAggregatedResources();
-    this.call.on('data', (raw: RawResponse) => this.deliver(decodeResponse(raw)));
-    this.call.on('error', (err) => this.fail(err));
-    this.call.on('end', () => this.fail(new Error('stream ended')));
+    this.call.on('data', (raw: RawResponse) => this.inbox.deliver(decodeResponse(raw)));
+    this.call.on('error', (err) => this.inbox.fail(err));
+    this.call.on('end', () => this.inbox.fail(new Error('stream ended')));
   }
 
   /** Plaintext by default; pass TLS credentials (with a client certificate) for the TLS port. */
@@ -80,30 +75,14 @@ export class AdsTestClient {
     });
   }
 
-  /** The next response (optionally of one type, skipping none), or an error after `timeoutMs`. */
+  /** The next response, or an error after `timeoutMs`. */
   next(timeoutMs = 5000): Promise<AdsResponse> {
-    const queued = this.queue.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.ended) return Promise.reject(this.ended);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`no ADS response within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const waiter = (r: AdsResponse | Error) => {
-        clearTimeout(timer);
-        if (r instanceof Error) reject(r);
-        else resolve(r);
-      };
-      this.waiters.push(waiter);
-    });
+    return this.inbox.next(timeoutMs);
   }
 
   /** Resolves true if no response arrives within `ms` (and leaves any late one queued). */
-  async quiet(ms: number): Promise<boolean> {
-    if (this.queue.length > 0) return false;
-    await new Promise((r) => setTimeout(r, ms));
-    return this.queue.length === 0;
+  quiet(ms: number): Promise<boolean> {
+    return this.inbox.quiet(ms);
   }
 
   /** Sends a request, waits for the response, ACKs it, and returns it. */
@@ -123,16 +102,6 @@ export class AdsTestClient {
     this.client.close();
   }
 
-  private deliver(response: AdsResponse): void {
-    const waiter = this.waiters.shift();
-    if (waiter) waiter(response);
-    else this.queue.push(response);
-  }
-
-  private fail(err: Error): void {
-    this.ended ??= err;
-    for (const w of this.waiters.splice(0)) w(err);
-  }
 }
 
 function decodeResponse(raw: RawResponse): AdsResponse {

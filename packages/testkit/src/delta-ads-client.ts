@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
+import { ResponseInbox, adsServiceClient } from './response-inbox.ts';
 import { toNodeMessage, type TestNode } from './ads-client.ts';
-import { decodeAny, envoyPackageDefinition, type AnyMessage } from './envoy-protos.ts';
+import { decodeAny, type AnyMessage } from './envoy-protos.ts';
 
 export interface DeltaRequest {
   typeUrl: string;
@@ -48,25 +49,19 @@ type RawDeltaResponse = {
 export class DeltaAdsTestClient {
   private readonly client: grpc.Client;
   private readonly call: grpc.ClientDuplexStream<object, RawDeltaResponse>;
-  private readonly queue: DeltaResponse[] = [];
-  private waiters: Array<(r: DeltaResponse | Error) => void> = [];
+  private readonly inbox = new ResponseInbox<DeltaResponse>('delta ADS');
   private sentFirst = false;
-  private ended: Error | undefined;
   /** type URL → resource name → version, as a client applying every response would hold. */
   readonly held = new Map<string, Map<string, string>>();
   readonly node: TestNode;
 
   private constructor(address: string, node: TestNode, credentials: grpc.ChannelCredentials) {
     this.node = node;
-    const pkg = grpc.loadPackageDefinition(envoyPackageDefinition()) as unknown as {
-      envoy: { service: { discovery: { v3: { AggregatedDiscoveryService: grpc.ServiceClientConstructor } } } };
-    };
-    const Ads = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService;
-    this.client = new Ads(address, credentials);
+    this.client = adsServiceClient(address, credentials);
     this.call = (this.client as unknown as { DeltaAggregatedResources(): grpc.ClientDuplexStream<object, RawDeltaResponse> }).DeltaAggregatedResources();
-    this.call.on('data', (raw: RawDeltaResponse) => this.deliver(decodeDeltaResponse(raw)));
-    this.call.on('error', (err) => this.fail(err));
-    this.call.on('end', () => this.fail(new Error('stream ended')));
+    this.call.on('data', (raw: RawDeltaResponse) => this.inbox.deliver(decodeDeltaResponse(raw)));
+    this.call.on('error', (err) => this.inbox.fail(err));
+    this.call.on('end', () => this.inbox.fail(new Error('stream ended')));
   }
 
   static connect(address: string, node: TestNode, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()): DeltaAdsTestClient {
@@ -89,28 +84,12 @@ export class DeltaAdsTestClient {
 
   /** The next response, or an error after `timeoutMs`. */
   next(timeoutMs = 5000): Promise<DeltaResponse> {
-    const queued = this.queue.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.ended) return Promise.reject(this.ended);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`no delta ADS response within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const waiter = (r: DeltaResponse | Error) => {
-        clearTimeout(timer);
-        if (r instanceof Error) reject(r);
-        else resolve(r);
-      };
-      this.waiters.push(waiter);
-    });
+    return this.inbox.next(timeoutMs);
   }
 
   /** Resolves true if no response arrives within `ms` (and leaves any late one queued). */
-  async quiet(ms: number): Promise<boolean> {
-    if (this.queue.length > 0) return false;
-    await new Promise((r) => setTimeout(r, ms));
-    return this.queue.length === 0;
+  quiet(ms: number): Promise<boolean> {
+    return this.inbox.quiet(ms);
   }
 
   /** Applies a response to `held` and ACKs it (as a client that accepted it would). */
@@ -139,16 +118,6 @@ export class DeltaAdsTestClient {
     this.client.close();
   }
 
-  private deliver(response: DeltaResponse): void {
-    const waiter = this.waiters.shift();
-    if (waiter) waiter(response);
-    else this.queue.push(response);
-  }
-
-  private fail(err: Error): void {
-    this.ended ??= err;
-    for (const w of this.waiters.splice(0)) w(err);
-  }
 }
 
 function decodeDeltaResponse(raw: RawDeltaResponse): DeltaResponse {
