@@ -97,7 +97,7 @@ export class AdsConnection {
     const watch = this.watches.get(typeUrl);
     const wildcardCapable = requiresFullStateInSotw(typeUrl);
     const c = classifyRequest(watch, request, wildcardCapable);
-    const state = watch ?? this.newWatch(c.names);
+    const state = watch ?? newTypeWatch(c.names);
     if (!watch) this.watches.set(typeUrl, state);
     state.names = c.names;
     state.requests++;
@@ -159,23 +159,6 @@ export class AdsConnection {
     return this.queue.pushes;
   }
 
-  private newWatch(names: ReadonlySet<string> | undefined): TypeWatchState {
-    return {
-      names,
-      sentVersions: new Map(),
-      lastNonce: undefined,
-      lastVersion: undefined,
-      lastSentAt: undefined,
-      lastSentCount: 0,
-      lastChangeAt: undefined,
-      ackedVersion: undefined,
-      ackedNonce: undefined,
-      ackedAt: undefined,
-      lastNack: undefined,
-      requests: 0,
-    };
-  }
-
   /**
    * Make-before-break for removals: a cluster that disappears stays in this CDS response
    * while listeners and routes that may still point at it are updated, and a follow-up CDS
@@ -200,7 +183,7 @@ export class AdsConnection {
   }
 
   private send(typeUrl: TypeUrl, send: SendRequest, changeAt: number | undefined): void {
-    const watch = this.watches.get(typeUrl) ?? this.newWatch(undefined);
+    const watch = this.watches.get(typeUrl) ?? newTypeWatch(undefined);
     this.watches.set(typeUrl, watch);
     let resources = this.source.generate(typeUrl, this.proxy, watch.names);
     if (typeUrl === TypeUrl.Cluster) resources = this.holdRemovedClusters(resources, send);
@@ -242,6 +225,24 @@ function mergeSends(into: SendRequest, from: SendRequest): void {
   for (const n of from.mustInclude) into.mustInclude.add(n);
   into.push = into.push && from.push ? from.push : undefined;
   into.finalizeRemoval = into.finalizeRemoval === true || from.finalizeRemoval === true;
+}
+
+/** A type's stream state before anything was sent or acknowledged (both ADS variants). */
+export function newTypeWatch(names: ReadonlySet<string> | undefined): TypeWatchState {
+  return {
+    names,
+    sentVersions: new Map(),
+    lastNonce: undefined,
+    lastVersion: undefined,
+    lastSentAt: undefined,
+    lastSentCount: 0,
+    lastChangeAt: undefined,
+    ackedVersion: undefined,
+    ackedNonce: undefined,
+    ackedAt: undefined,
+    lastNack: undefined,
+    requests: 0,
+  };
 }
 
 /** A type's version: a hash of its resources' names and versions, the same on every replica. */

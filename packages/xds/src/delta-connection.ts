@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger, ProxyNode, PushRequest } from '@meridian/model';
 import { classifyDeltaRequest, DeltaRequestKind, type DeltaRequestView, type DeltaTypeStreamState } from './classify-delta.ts';
-import type { TypeWatchState } from './connection.ts';
+import { newTypeWatch, type TypeWatchState } from './connection.ts';
 import { SendQueue, type ResponseStream } from './send-queue.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
 import { TYPE_SHORT_NAME, TypeUrl, requiresFullStateInSotw } from './type-url.ts';
@@ -234,23 +234,12 @@ export class DeltaAdsConnection implements XdsConnection {
 
 function newWatch(): DeltaWatchState {
   return {
-    names: new Set(),
+    ...newTypeWatch(new Set()),
     wildcard: false,
     legacyWildcard: false,
     explicit: new Set(),
     resources: new Map(),
     outstanding: new Map(),
-    sentVersions: new Map(),
-    lastNonce: undefined,
-    lastVersion: undefined,
-    lastSentAt: undefined,
-    lastSentCount: 0,
-    lastChangeAt: undefined,
-    ackedVersion: undefined,
-    ackedNonce: undefined,
-    ackedAt: undefined,
-    lastNack: undefined,
-    requests: 0,
   };
 }
 
