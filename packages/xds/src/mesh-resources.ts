@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   EMPTY_LOCALITY,
   ProxyType,
@@ -734,7 +734,7 @@ function compare(a: string, b: string): number {
 }
 
 export function contentVersion(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('base64url').slice(0, 16);
+  return hash('sha256', bytes, 'base64url').slice(0, 16);
 }
 
 /** The pseudo-hostname a push names to reach one proxy's secrets. */

@@ -31,23 +31,15 @@ function writeVarint(buf: Buffer, offset: number, n: number): number {
   return offset;
 }
 
-/** A length-delimited field: tag, length, bytes. */
-function lenField(field: number, bytes: Uint8Array): Buffer {
-  const tag = (field << 3) | WIRE_LEN;
-  const out = Buffer.allocUnsafe(varintSize(tag) + varintSize(bytes.length) + bytes.length);
-  let o = writeVarint(out, 0, tag);
-  o = writeVarint(out, o, bytes.length);
-  out.set(bytes, o);
-  return out;
-}
+const typeUrlBytes = new Map<string, Buffer>();
 
-function stringField(field: number, value: string): Buffer {
-  return value === '' ? Buffer.alloc(0) : lenField(field, Buffer.from(value, 'utf8'));
-}
-
-/** `google.protobuf.Any{type_url, value}` */
+/** `google.protobuf.Any{type_url, value}`, in one allocation (it runs once per resource built). */
 export function encodeAny(typeUrl: string, value: Uint8Array): Buffer {
-  return Buffer.concat([stringField(1, typeUrl), lenField(2, value)]);
+  let url = typeUrlBytes.get(typeUrl);
+  if (!url) typeUrlBytes.set(typeUrl, (url = Buffer.from(typeUrl, 'utf8')));
+  const out = Buffer.allocUnsafe(fieldSize(url) + 1 + varintSize(value.length) + value.length);
+  writeLen(out, writeField(out, 0, 1, url), 2, value);
+  return out;
 }
 
 export interface SotwResponseParts {
