@@ -109,7 +109,11 @@ describe('plugged-in CA (cacerts layout)', () => {
 
   it('CA_ERR_CONFIG for missing files and unreadable keys, naming the file', async () => {
     await withTempDir(async (tmp) => {
-      await assert.rejects(loadCacerts(tmp), (err: unknown) => hasCode(CaErrorCode.Config)(err) && /ca-cert\.pem/.test((err as Error).message));
+      // Every missing file is named, in a fixed order (reads race; the report must not).
+      await assert.rejects(
+        loadCacerts(tmp),
+        (err: unknown) => hasCode(CaErrorCode.Config)(err) && /ca-cert\.pem.*ca-key\.pem.*root-cert\.pem/.test((err as Error).message),
+      );
       const root = await rootIn(path.join(tmp, 'root'));
       await writeFile(path.join(root.cacertsDir, CacertsFile.key), 'garbage');
       await assert.rejects(loadCacerts(root.cacertsDir), (err: unknown) => hasCode(CaErrorCode.Config)(err) && /ca-key\.pem/.test((err as Error).message));

@@ -49,12 +49,21 @@ export async function loadCacerts(dir: string, opts: { now?: Date } = {}): Promi
   const keyFile = path.join(dir, CacertsFile.key);
   const chainFile = path.join(dir, CacertsFile.chain);
   const rootsFile = path.join(dir, CacertsFile.roots);
-  const [certText, keyText, chainText, rootsText] = await Promise.all([
+  // Read together, reported in a fixed order: the error names every missing file, not
+  // whichever read happened to fail first.
+  const [cert, keyRead, chain, roots] = await Promise.allSettled([
     readRequired(certFile),
     readRequired(keyFile),
     readOptional(chainFile),
     readRequired(rootsFile),
   ]);
+  const failures = [cert, keyRead, chain, roots].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (failures.length > 0) {
+    const messages = failures.map((e) => (e instanceof Error ? e.message : String(e)));
+    throw new CaError(CaErrorCode.Config, messages.join('; '), { cause: failures[0] });
+  }
+  const value = <T>(r: PromiseSettledResult<T>): T => (r as PromiseFulfilledResult<T>).value;
+  const [certText, keyText, chainText, rootsText] = [value(cert), value(keyRead), value(chain), value(roots)];
   const [certDer, ...extra] = certsIn(certText, certFile);
   if (certDer === undefined || extra.length > 0) throw new CaError(CaErrorCode.Config, `${certFile} must hold exactly one certificate`);
   let key: KeyObject;
