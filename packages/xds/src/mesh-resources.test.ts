@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  EMPTY_LOCALITY,
   Health,
-  ProxyType,
   type Endpoint,
   type ProxyNode,
   type Service,
@@ -12,7 +10,7 @@ import { MeshResources } from './mesh-resources.ts';
 import { decodeMessage, protoType } from './protos.ts';
 import type { GeneratedResource } from './resource-source.ts';
 import { TypeUrl } from './type-url.ts';
-import { StaticDiscovery } from './test-discovery.ts';
+import { StaticDiscovery, testProxy } from './test-discovery.ts';
 
 
 const svc = (name: string, ns: string, ports: number[]): Service => ({
@@ -33,17 +31,7 @@ const ep = (address: string, cluster: string, region: string, portName = 'grpc-7
   locality: { region, zone: '', subzone: '' },
   health: Health.Healthy,
 });
-const proxy = (over: Partial<ProxyNode> = {}): ProxyNode => ({
-  id: 'p',
-  type: ProxyType.ProxylessGrpc,
-  cluster: 'east',
-  network: 'east',
-  namespace: 'demo',
-  locality: EMPTY_LOCALITY,
-  ipAddresses: [],
-  labels: {},
-  ...over,
-});
+const proxy = testProxy;
 
 function setup() {
   const discovery = new StaticDiscovery(

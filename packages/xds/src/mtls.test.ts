@@ -12,9 +12,7 @@ import { setup as registerRouterFilter } from '@grpc/grpc-js-xds/build/src/http-
 import {
   EMPTY_LOCALITY,
   Health,
-  ProxyType,
   type Endpoint,
-  type ProxyNode,
   type PushRequest,
   type Service,
 } from '@meridian/model';
@@ -23,7 +21,7 @@ import { inboundListenerName, MtlsMode, parseInboundListenerName, serverSanMatch
 import { decodeMessage, protoType } from './protos.ts';
 import type { GeneratedResource } from './resource-source.ts';
 import { TypeUrl } from './type-url.ts';
-import { StaticDiscovery } from './test-discovery.ts';
+import { StaticDiscovery, testProxy } from './test-discovery.ts';
 
 
 const ECHO = 'echo.demo.svc.cluster.local';
@@ -53,16 +51,7 @@ const ep = (address: string, port: number, serviceAccount: string, cluster = 'ea
   health: Health.Healthy,
   serviceAccount,
 });
-const proxy: ProxyNode = {
-  id: 'p',
-  type: ProxyType.ProxylessGrpc,
-  cluster: 'east',
-  network: 'east',
-  namespace: 'demo',
-  locality: EMPTY_LOCALITY,
-  ipAddresses: [],
-  labels: {},
-};
+const proxy = testProxy();
 
 function setup(mtls: MtlsOptions | undefined) {
   const discovery = new StaticDiscovery([svc(ECHO, 7070, ['echo', 'echo-canary']), svc(PLAIN, 7071, ['plain'])], {

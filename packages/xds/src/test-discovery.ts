@@ -1,4 +1,4 @@
-import type { Endpoint, NetworkGateway, Service, ServiceDiscovery } from '@meridian/model';
+import { EMPTY_LOCALITY, ProxyType, type Endpoint, type NetworkGateway, type ProxyNode, type Service, type ServiceDiscovery } from '@meridian/model';
 
 /**
  * An in-memory registry behind the ServiceDiscovery port, for this package's tests: the
@@ -33,4 +33,19 @@ export class StaticDiscovery implements ServiceDiscovery {
   networkGateways(network: string): readonly NetworkGateway[] {
     return this.gateways.filter((g) => g.network === network);
   }
+}
+
+/** A proxyless gRPC client in cluster `east`, namespace `demo`, with no locality. */
+export function testProxy(over: Partial<ProxyNode> = {}): ProxyNode {
+  return {
+    id: 'p',
+    type: ProxyType.ProxylessGrpc,
+    cluster: 'east',
+    network: 'east',
+    namespace: 'demo',
+    locality: EMPTY_LOCALITY,
+    ipAddresses: [],
+    labels: {},
+    ...over,
+  };
 }
