@@ -5,8 +5,8 @@ import { describe, it } from 'node:test';
 import { EndpointResourceType } from '@grpc/grpc-js-xds/build/src/xds-resource-type/endpoint-resource-type.js';
 import { Health, type Endpoint, type Locality, type NetworkGateway, type ServicePort } from '@meridian/model';
 import { explainEndpoints, isMultiNetwork, selectEndpoints, usableGateways, type EndpointSelection, type SelectionProxy } from './endpoint-selection.ts';
-import { buildLoadAssignment } from './grpc-resources.ts';
-import { decodeMessage, encodeMessage } from './protos.ts';
+import { encodeLoadAssignment } from './load-assignment.ts';
+import { decodeMessage } from './protos.ts';
 import { TypeUrl } from './type-url.ts';
 
 const loc = (region: string, zone = '', subzone = ''): Locality => ({ region, zone, subzone });
@@ -54,7 +54,7 @@ interface Cla {
 
 /** Encodes the assignment as it goes on the wire and decodes it back, as a client would. */
 function wire(selection: EndpointSelection): { bytes: Uint8Array; cla: Cla } {
-  const bytes = encodeMessage(TypeUrl.Endpoint, buildLoadAssignment(NAME, selection));
+  const bytes = encodeLoadAssignment(NAME, selection);
   return { bytes, cla: decodeMessage(TypeUrl.Endpoint, bytes) as unknown as Cla };
 }
 

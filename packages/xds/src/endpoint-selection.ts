@@ -86,9 +86,13 @@ export function sameNetwork(a: NetworkId, b: NetworkId): boolean {
  * network, so "involved" means the proxy's network and those of this service's endpoints.
  */
 export function isMultiNetwork(proxyNetwork: NetworkId, endpoints: readonly Endpoint[], gatewaysOf: GatewaysOf): boolean {
-  const networks = new Set([proxyNetwork, ...endpoints.map((e) => e.network)]);
-  networks.delete('');
-  return [...networks].some((n) => gatewaysOf(n).length > 0);
+  const asked = new Set<NetworkId>(['']);
+  const hasGateway = (network: NetworkId): boolean => {
+    if (asked.has(network)) return false;
+    asked.add(network);
+    return gatewaysOf(network).length > 0;
+  };
+  return hasGateway(proxyNetwork) || endpoints.some((e) => hasGateway(e.network));
 }
 
 /**
@@ -134,28 +138,35 @@ export function selectEndpoints(
   options: SelectOptions = {},
 ): EndpointSelection {
   const excluded: Excluded[] = [];
-  const eligible: Endpoint[] = [];
-  for (const ep of endpoints) {
-    if (options.clusterLocal && ep.cluster !== proxy.cluster) {
-      excluded.push({ endpoint: ep, reason: `cluster-local service: cluster ${ep.cluster} is not the proxy's (${proxy.cluster})` });
-    } else {
-      eligible.push(ep);
+  // Copies are made only when something is filtered out: the common single-network,
+  // not-cluster-local case places the registry's endpoints as they are.
+  let eligible = endpoints;
+  if (options.clusterLocal) {
+    const own: Endpoint[] = [];
+    for (const ep of endpoints) {
+      if (ep.cluster === proxy.cluster) own.push(ep);
+      else excluded.push({ endpoint: ep, reason: `cluster-local service: cluster ${ep.cluster} is not the proxy's (${proxy.cluster})` });
     }
+    eligible = own;
   }
 
   const multiNetwork = isMultiNetwork(proxy.network, eligible, gatewaysOf);
-  const direct: Endpoint[] = [];
+  let direct = eligible;
   const remote = new Map<NetworkId, Endpoint[]>();
-  for (const ep of eligible) {
-    if (!multiNetwork || sameNetwork(proxy.network, ep.network)) {
-      direct.push(ep);
-    } else if (ep.health !== Health.Healthy) {
-      excluded.push({ endpoint: ep, reason: `other network ${ep.network}, ${ep.health}: not counted behind its gateway` });
-    } else {
-      const list = remote.get(ep.network);
-      if (list) list.push(ep);
-      else remote.set(ep.network, [ep]);
+  if (multiNetwork) {
+    const sameNetworkEndpoints: Endpoint[] = [];
+    for (const ep of eligible) {
+      if (sameNetwork(proxy.network, ep.network)) {
+        sameNetworkEndpoints.push(ep);
+      } else if (ep.health !== Health.Healthy) {
+        excluded.push({ endpoint: ep, reason: `other network ${ep.network}, ${ep.health}: not counted behind its gateway` });
+      } else {
+        const list = remote.get(ep.network);
+        if (list) list.push(ep);
+        else remote.set(ep.network, [ep]);
+      }
     }
+    direct = sameNetworkEndpoints;
   }
 
   const gatewaysByNetwork = new Map<NetworkId, NetworkGateway[]>();
@@ -186,21 +197,41 @@ export function selectEndpoints(
   items.push(...gatewayItems(remote, gatewaysByNetwork, scale));
 
   const { groups, duplicates } = groupItems(proxy.locality, items, {
-    addressOf: (i) => hostPort(i.address, i.port),
+    addressOf: (i) => `${i.address} ${i.port}`,
     merge: (kept, dup) =>
       kept.kind === 'gateway' && dup.kind === 'gateway'
         ? { ...kept, weight: kept.weight + dup.weight, behind: [...kept.behind, ...dup.behind] }
         : undefined,
   });
-  // Rows are only for /debug/endpointz: computed on first read, so building EDS never pays for them.
-  let rows: EndpointRow[] | undefined;
-  return {
-    localities: groups,
-    get rows() {
-      return (rows ??= explainRows(proxy, groups, duplicates, excluded));
-    },
-    multiNetwork,
-  };
+  return new Selection(proxy, groups, duplicates, excluded, multiNetwork);
+}
+
+/** Rows are only for /debug/endpointz: computed on first read, so building EDS never pays for them. */
+class Selection implements EndpointSelection {
+  readonly localities: readonly LocalityGroup<LbEndpointChoice>[];
+  readonly multiNetwork: boolean;
+  private readonly proxy: SelectionProxy;
+  private readonly duplicates: readonly DuplicateItem<LbEndpointChoice>[];
+  private readonly excluded: readonly Excluded[];
+  private explained: EndpointRow[] | undefined;
+
+  constructor(
+    proxy: SelectionProxy,
+    localities: readonly LocalityGroup<LbEndpointChoice>[],
+    duplicates: readonly DuplicateItem<LbEndpointChoice>[],
+    excluded: readonly Excluded[],
+    multiNetwork: boolean,
+  ) {
+    this.proxy = proxy;
+    this.localities = localities;
+    this.duplicates = duplicates;
+    this.excluded = excluded;
+    this.multiNetwork = multiNetwork;
+  }
+
+  get rows(): readonly EndpointRow[] {
+    return (this.explained ??= explainRows(this.proxy, this.localities, this.duplicates, this.excluded));
+  }
 }
 
 /**

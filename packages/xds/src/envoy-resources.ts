@@ -14,8 +14,7 @@
  * already has, and is the only way the inbound side can terminate mTLS transparently.
  */
 import type { ServicePort } from '@meridian/model';
-import type { EndpointSelection } from './endpoint-selection.ts';
-import { buildLoadAssignment } from './grpc-resources.ts';
+import type { LoadAssignmentPolicy } from './load-assignment.ts';
 import { IDENTITY_CERTIFICATE_NAME, ROOT_CERTIFICATE_NAME, type StringMatcher } from './mtls.ts';
 import { outboundClusterName } from './resource-names.ts';
 
@@ -253,16 +252,14 @@ export function buildPassthroughCluster(): object {
 }
 
 /**
- * The selection as Envoy gets it. `weighted_priority_health`: a gateway standing for several
+ * How Envoy weighs an assignment's priorities. `weighted_priority_health`: a gateway standing for several
  * remote endpoints is one host with their weight, so a priority's health is counted by
  * weight, else a gateway for ten endpoints would count as much as one endpoint.
  */
-export function buildEnvoyLoadAssignment(clusterName: string, selection: EndpointSelection): object {
-  return {
-    ...buildLoadAssignment(clusterName, selection),
-    policy: { overprovisioning_factor: { value: OVERPROVISIONING_FACTOR }, weighted_priority_health: true },
-  };
-}
+export const ENVOY_LOAD_ASSIGNMENT_POLICY: LoadAssignmentPolicy = {
+  overprovisioningFactor: OVERPROVISIONING_FACTOR,
+  weightedPriorityHealth: true,
+};
 
 function tcpProxy(statPrefix: string, cluster: string): object {
   return {

@@ -6,8 +6,7 @@
  * weight; priorities are contiguous from 0. TLS contexts name bootstrap certificate provider
  * instances only: grpc-js-xds supports neither SDS nor inline certificates.
  */
-import { Health, type ServicePort } from '@meridian/model';
-import type { EndpointSelection } from './endpoint-selection.ts';
+import type { ServicePort } from '@meridian/model';
 import {
   CERTIFICATE_PROVIDER_INSTANCE,
   IDENTITY_CERTIFICATE_NAME,
@@ -133,28 +132,5 @@ export function buildEdsCluster(hostname: string, port: ServicePort, serverSans?
     lb_policy: 'ROUND_ROBIN',
     connect_timeout: { seconds: 10 },
     ...(serverSans ? { transport_socket: upstreamTlsSocket(serverSans) } : {}),
-  };
-}
-
-const HEALTH_STATUS: Record<Health, string> = {
-  [Health.Healthy]: 'HEALTHY',
-  [Health.Unhealthy]: 'UNHEALTHY',
-  [Health.Draining]: 'DRAINING',
-};
-
-/** The ClusterLoadAssignment of a selection; `/debug/endpointz` shows the same selection. */
-export function buildLoadAssignment(clusterName: string, selection: EndpointSelection): object {
-  return {
-    cluster_name: clusterName,
-    endpoints: selection.localities.map((group) => ({
-      locality: { region: group.locality.region, zone: group.locality.zone, sub_zone: group.locality.subzone },
-      lb_endpoints: group.endpoints.map((ep) => ({
-        endpoint: { address: { socket_address: { address: ep.address, port_value: ep.port } } },
-        health_status: HEALTH_STATUS[ep.health],
-        load_balancing_weight: { value: ep.weight },
-      })),
-      load_balancing_weight: { value: group.weight },
-      priority: group.priority,
-    })),
   };
 }

@@ -45,7 +45,7 @@ export {
   type SelectionProxy,
   type SelectOptions,
 } from './endpoint-selection.ts';
-export { buildLoadAssignment } from './grpc-resources.ts';
+export { encodeLoadAssignment, type LoadAssignmentPolicy } from './load-assignment.ts';
 export { streamVariant } from './ads-server.ts';
 export {
   classifyDeltaRequest,

@@ -16,7 +16,6 @@ import {
   buildApiListener,
   buildEdsCluster,
   buildInboundListener,
-  buildLoadAssignment,
   buildRouteConfiguration,
 } from './grpc-resources.ts';
 import {
@@ -33,7 +32,6 @@ import {
 } from './mtls.ts';
 import { explainEndpoints, type EndpointSelection } from './endpoint-selection.ts';
 import {
-  buildEnvoyLoadAssignment,
   buildGatewayCluster,
   buildGatewayListener,
   buildInboundCluster,
@@ -45,6 +43,7 @@ import {
   buildVirtualOutboundListener,
   EAST_WEST_GATEWAY_LABEL,
   EAST_WEST_GATEWAY_LISTENER,
+  ENVOY_LOAD_ASSIGNMENT_POLICY,
   inboundClusterName,
   outboundPortListenerName,
   parseInboundClusterName,
@@ -61,6 +60,7 @@ import {
   type TcpTarget,
 } from './envoy-resources.ts';
 import { loadSidecarProtos } from './envoy-protos.ts';
+import { encodeLoadAssignment } from './load-assignment.ts';
 import { encodeMessage } from './protos.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
 import { candidateHostnames, outboundClusterName, parseHostPort, parseOutboundClusterName, serviceDomains } from './resource-names.ts';
@@ -380,11 +380,11 @@ export class MeshResources implements ResourceSource {
     // assignment carries a policy gRPC's does not. Gateways are not: a gateway change arrives
     // as a full push for every hostname, which empties the whole cache.
     const view = `${proxy.type}|${clusterLocal ? proxy.cluster : '*'}|${proxy.network}|${localityString(proxy.locality)}`;
-    const build = isEnvoy(proxy) ? buildEnvoyLoadAssignment : buildLoadAssignment;
+    const policy = isEnvoy(proxy) ? ENVOY_LOAD_ASSIGNMENT_POLICY : undefined;
     return this.cached(TypeUrl.Endpoint, `E|${name}|${view}`, hostname, name, () => {
       const port = this.discovery.service(hostname)?.ports.find((p) => p.port === parsed.port);
       if (!port) return { cluster_name: name, endpoints: [] };
-      return build(name, this.select(proxy, hostname, port));
+      return encodeLoadAssignment(name, this.select(proxy, hostname, port), policy);
     });
   }
 
@@ -566,7 +566,7 @@ export class MeshResources implements ResourceSource {
       if (!port) return { cluster_name: name, endpoints: [] };
       const local = { cluster: proxy.cluster, network: proxy.network, locality: EMPTY_LOCALITY };
       const selection = explainEndpoints(local, port, this.discovery.endpoints(hostname), () => [], { clusterLocal: true });
-      return buildLoadAssignment(name, selection);
+      return encodeLoadAssignment(name, selection);
     });
   }
 
@@ -699,7 +699,8 @@ export class MeshResources implements ResourceSource {
     return hostnameOf(name) === undefined || touches(name);
   }
 
-  private cached(typeUrl: TypeUrl, key: string, hostname: string, name: string, build: () => object): GeneratedResource {
+  /** `build` returns the message as a plain object, or already encoded. */
+  private cached(typeUrl: TypeUrl, key: string, hostname: string, name: string, build: () => object | Uint8Array): GeneratedResource {
     const hit = this.cache.get(key);
     if (hit) {
       this.stats.hits++;
@@ -715,8 +716,8 @@ export class MeshResources implements ResourceSource {
     return resource;
   }
 
-  private encode(typeUrl: TypeUrl, name: string, value: object): GeneratedResource {
-    const any = encodeAny(typeUrl, encodeMessage(typeUrl, value));
+  private encode(typeUrl: TypeUrl, name: string, value: object | Uint8Array): GeneratedResource {
+    const any = encodeAny(typeUrl, value instanceof Uint8Array ? value : encodeMessage(typeUrl, value));
     return { name, any, version: contentVersion(any) };
   }
 }

@@ -129,7 +129,8 @@ interface Partition<T> {
  */
 export function groupItems<T extends Rankable>(proxy: Locality, items: readonly T[], options: GroupOptions<T> = {}): Grouping<T> {
   const partitions = partition(proxy, items);
-  partitions.sort((a, b) => a.rank - b.rank || a.key.localeCompare(b.key));
+  // Code-unit order, not localeCompare: the same bytes (and content hash) on every host.
+  partitions.sort((a, b) => a.rank - b.rank || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const duplicates = options.addressOf ? dedupe(partitions, options.addressOf, options.merge) : [];
   const kept = partitions.filter((p) => p.items.length > 0);
   const ranks = [...new Set(kept.map((p) => p.rank))].sort((a, b) => a - b);
@@ -164,7 +165,8 @@ export function groupByPriority<T extends Rankable = Endpoint>(proxy: Locality, 
 function partition<T extends Rankable>(proxy: Locality, items: readonly T[]): Partition<T>[] {
   const byKey = new Map<string, Partition<T>>();
   for (const item of items) {
-    const key = `${localityKey(item.locality)}|${item.stale ? 'stale' : 'fresh'}`;
+    const l = item.locality;
+    const key = `${l.region}/${l.zone}/${l.subzone}|${item.stale ? 'stale' : 'fresh'}`;
     let p = byKey.get(key);
     if (!p) {
       p = { locality: item.locality, key, items: [], tier: PriorityTier.Fresh, matchLevel: 0, rank: 0 };

@@ -53,9 +53,13 @@ export function protoType(fullName: string): protobuf.Type {
   return envoyProtoRoot().lookupType(fullName);
 }
 
-/** `type.googleapis.com/a.b.C` → the message type `a.b.C`. */
+const typesByUrl = new Map<string, protobuf.Type>();
+
+/** `type.googleapis.com/a.b.C` → the message type `a.b.C` (remembered: a root lookup walks namespaces). */
 export function typeForUrl(typeUrl: string): protobuf.Type {
-  return protoType(typeUrl.slice(typeUrl.lastIndexOf('/') + 1));
+  let type = typesByUrl.get(typeUrl);
+  if (!type) typesByUrl.set(typeUrl, (type = protoType(typeUrl.slice(typeUrl.lastIndexOf('/') + 1))));
+  return type;
 }
 
 /** Encodes a plain object (snake_case fields, `@type` in Any fields) as the message at `typeUrl`. */
