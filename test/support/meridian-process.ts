@@ -46,7 +46,7 @@ export class MeridianProcess {
 
   /** Starts `meridian <args>`; resolves once it logs "meridian ready" (or rejects if it exits). */
   static async start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<MeridianProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    const child = spawn(process.execPath, [...profileArgs(), '--import', 'tsx', CLI, ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -140,4 +140,13 @@ export class Workspace {
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * `MERIDIAN_CPU_PROF=<dir>`: every Meridian started here writes a V8 CPU profile there when it
+ * exits (Node refuses `--cpu-prof` in NODE_OPTIONS), for finding where a benchmark's time goes.
+ */
+function profileArgs(): string[] {
+  const dir = process.env['MERIDIAN_CPU_PROF'];
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 }

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
 import type { Logger } from '@meridian/model';
-import { addCsdsService, AdsServer, MeshResources, PushCoordinator, TYPE_SHORT_NAME, type SecretSource } from '@meridian/xds';
+import { addCsdsService, AdsServer, MeshResources, PushCoordinator, TYPE_SHORT_NAME, TypeUrl, type SecretSource } from '@meridian/xds';
 import { startCaRuntime, type CaRuntime } from './ca-runtime.ts';
 import { caSecretSource } from './sds-source.ts';
 import { clusterSpecFor } from './clusters.ts';
@@ -67,6 +67,13 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
   let secretSource: SecretSource | undefined = undefined;
   const primary = config.clusters.find((c) => c.primary) ?? config.clusters[0];
   const proxyDefaults = { cluster: primary?.id ?? '', networkOf: (c: string) => registry.cluster(c)?.network ?? c };
+  // Label children looked up once: these hooks run for every response and ACK of every proxy.
+  const perType = new Map(
+    Object.values(TypeUrl).map((typeUrl) => {
+      const type = TYPE_SHORT_NAME[typeUrl];
+      return [typeUrl, { pushes: metrics.pushes.labels(type), pushBytes: metrics.pushBytes.labels(type), convergence: metrics.convergence.labels(type) }];
+    }),
+  );
   const ads = new AdsServer({
     source: resources,
     logger,
@@ -78,11 +85,12 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         resources.forgetProxy(c.proxy.id);
       },
       onResponse: (_c, typeUrl, _n, bytes) => {
-        metrics.pushes.inc({ type: TYPE_SHORT_NAME[typeUrl] });
-        metrics.pushBytes.inc({ type: TYPE_SHORT_NAME[typeUrl] }, bytes);
+        const type = perType.get(typeUrl);
+        type?.pushes.inc();
+        type?.pushBytes.inc(bytes);
       },
       onAck: (_c, typeUrl, ms) => {
-        if (ms !== undefined) metrics.convergence.observe({ type: TYPE_SHORT_NAME[typeUrl] }, ms / 1000);
+        if (ms !== undefined) perType.get(typeUrl)?.convergence.observe(ms / 1000);
       },
       onNack: (_c, typeUrl) => metrics.rejects.inc({ type: TYPE_SHORT_NAME[typeUrl] }),
     },

@@ -164,12 +164,16 @@ export class AdsConnection {
    * while listeners and routes that may still point at it are updated, and a follow-up CDS
    * (queued behind them) drops it.
    */
-  private holdRemovedClusters(resources: GeneratedResource[], send: SendRequest): GeneratedResource[] {
+  private holdRemovedClusters(resources: GeneratedResource[], send: SendRequest, watch: TypeWatchState): GeneratedResource[] {
+    // The same list as last sent (an endpoints push re-checks CDS for every sidecar): nothing
+    // was removed, and comparing names would cost every proxy a pass over every cluster.
+    if (typeVersion(resources) === watch.lastVersion) {
+      this.lastClusters = resources;
+      return resources;
+    }
     const last = this.lastClusters;
-    const names = new Set(resources.map((r) => r.name));
-    const removed = send.finalizeRemoval || !last ? [] : last.filter((r) => !names.has(r.name));
     const dependents = this.watches.has(TypeUrl.Listener) || this.watches.has(TypeUrl.Route);
-    const sent = removed.length > 0 && dependents ? [...resources, ...removed] : resources;
+    const sent = send.finalizeRemoval || !last || !dependents ? resources : withHeldRemovals(last, resources);
     if (sent !== resources) this.queue.queue(TypeUrl.Cluster, { fullState: false, mustInclude: new Set(), finalizeRemoval: true });
     this.lastClusters = sent;
     return sent;
@@ -186,7 +190,7 @@ export class AdsConnection {
     const watch = this.watches.get(typeUrl) ?? newTypeWatch(undefined);
     this.watches.set(typeUrl, watch);
     let resources = this.source.generate(typeUrl, this.proxy, watch.names);
-    if (typeUrl === TypeUrl.Cluster) resources = this.holdRemovedClusters(resources, send);
+    if (typeUrl === TypeUrl.Cluster) resources = this.holdRemovedClusters(resources, send, watch);
     const version = typeVersion(resources);
     const full = send.fullState || requiresFullStateInSotw(typeUrl);
     const changed = version !== watch.lastVersion;
@@ -269,6 +273,26 @@ function pushId(push: PushRequest): string {
   if (id === undefined) pushIds.set(push, (id = (++pushCounter).toString(36)));
   return id;
 }
+
+/**
+ * `next` plus the clusters of `last` it no longer has, or `next` itself when none went away.
+ * Proxies of one view share both lists, so the answer is computed once per push and shared
+ * too (as an array, its version and response bytes are then shared as well).
+ */
+function withHeldRemovals(last: readonly GeneratedResource[], next: GeneratedResource[]): GeneratedResource[] {
+  let byNext = heldRemovals.get(last);
+  if (!byNext) heldRemovals.set(last, (byNext = new WeakMap()));
+  let sent = byNext.get(next);
+  if (!sent) {
+    const names = new Set(next.map((r) => r.name));
+    const removed = last.filter((r) => !names.has(r.name));
+    sent = removed.length > 0 ? [...next, ...removed] : next;
+    byNext.set(next, sent);
+  }
+  return sent;
+}
+
+const heldRemovals = new WeakMap<readonly GeneratedResource[], WeakMap<readonly GeneratedResource[], GeneratedResource[]>>();
 
 /** Shared resource lists (wildcard answers) are hashed once, not once per proxy. */
 const typeVersions = new WeakMap<readonly GeneratedResource[], string>();

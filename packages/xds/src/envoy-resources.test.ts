@@ -323,6 +323,23 @@ describe('Envoy sidecar resources', () => {
     assert.deepEqual(resources().generate(TypeUrl.Listener, plainRouter, undefined), [], 'other routers get nothing from Meridian');
   });
 
+  it("a pod's own ports follow endpoint pushes: moved, then its service gone", async () => {
+    const { resources, discovery } = mesh();
+    const moved = { ...sidecar, id: 'sidecar~10.0.0.9~echo-east-9.demo~demo.svc.cluster.local', ipAddresses: ['10.0.0.9'] };
+    const hasInbound = async (proxy: ProxyNode) => (await snapshot(resources, proxy)).listeners.some((l) => l.name === 'virtualInbound');
+    assert.equal(await hasInbound(sidecar), true);
+    assert.equal(await hasInbound(moved), false);
+
+    discovery.eps[ECHO] = [...endpoints('10.0.0.9', 'east'), ...endpoints('10.0.0.2', 'east'), ...endpoints('10.1.0.1', 'west')];
+    resources.invalidate({ kind: 'endpoints', hostnames: new Set([ECHO]), reasons: [] });
+    assert.equal(await hasInbound(sidecar), false, 'the endpoint left 10.0.0.1');
+    assert.equal(await hasInbound(moved), true, 'and arrived at 10.0.0.9');
+
+    discovery.svcs = [];
+    resources.invalidate({ kind: 'full', hostnames: new Set([ECHO]), reasons: [] });
+    assert.equal(await hasInbound(moved), false, 'a removed service serves no port');
+  });
+
   it('affects: endpoints pushes reach EDS, the inbound side and strict clusters; never routes', () => {
     const { resources } = mesh();
     const endpointsPush = { kind: 'endpoints' as const, hostnames: new Set([ECHO]), reasons: [] };

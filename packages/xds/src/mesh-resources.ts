@@ -5,7 +5,6 @@ import {
   localityString,
   matchesAnyHost,
   touchesHostname,
-  type Endpoint,
   type ProxyNode,
   type PushRequest,
   type Service,
@@ -67,6 +66,7 @@ import { candidateHostnames, outboundClusterName, parseHostPort, parseOutboundCl
 import { generateSecrets, type SecretSource } from './sds.ts';
 import { TypeUrl } from './type-url.ts';
 import { encodeAny } from './wire.ts';
+import { WorkloadPortIndex } from './workload-port-index.ts';
 
 export interface MeshResourcesOptions {
   readonly discovery: ServiceDiscovery;
@@ -89,13 +89,6 @@ const INBOUND_BUCKET = '';
  * change them, so any full push drops the whole bucket.
  */
 const AGGREGATE_BUCKET = '*';
-
-/** A service port that one of the proxy's own endpoints serves. */
-interface OwnEndpoint {
-  readonly service: Service;
-  readonly port: ServicePort;
-  readonly endpoint: Endpoint;
-}
 
 interface Target {
   readonly service: Service;
@@ -140,8 +133,10 @@ export class MeshResources implements ResourceSource {
   /** Per connected proxy: its secrets once issued, and the timer that issues them again. */
   private readonly proxySecretStore = new Map<string, { resources: GeneratedResource[] | undefined; timer: NodeJS.Timeout | undefined }>();
   private notify: ((request: PushRequest) => void) | undefined;
-  /** `cluster|address` → the service ports endpoints there serve; rebuilt lazily after every change. */
-  private ownEndpoints: Map<string, OwnEndpoint[]> | undefined;
+  private readonly workloadPorts: WorkloadPortIndex;
+  /** Per proxy, until the next push (`generation`): its memo key part and inbound ports. */
+  private readonly proxyViews = new WeakMap<ProxyNode, { generation: number; key: string; inbound: InboundPort[] | undefined }>();
+  private generation = 0;
   /** `address|port` → hostnames of the endpoints there; rebuilt lazily after every change. */
   private endpointOwners: Map<string, string[]> | undefined;
   private readonly cache = new Map<string, GeneratedResource>();
@@ -157,6 +152,7 @@ export class MeshResources implements ResourceSource {
     this.clusterLocalHosts = options.clusterLocalHosts;
     this.mtls = options.mtls;
     this.secretSource = options.secrets;
+    this.workloadPorts = new WorkloadPortIndex(options.discovery);
   }
 
   generate(typeUrl: TypeUrl, proxy: ProxyNode, names: ReadonlySet<string> | undefined): GeneratedResource[] {
@@ -164,22 +160,13 @@ export class MeshResources implements ResourceSource {
     // A wildcard answer is the same list for every proxy of a kind until the next push: build
     // it once, so a push to a thousand proxies does not walk the mesh a thousand times. The
     // same array comes back each time, which also lets typeVersion() remember its hash.
-    // A sidecar's own part (15006 chains, inbound clusters) depends only on its inbound ports,
-    // so sidecars with the same ports share answers; gateways are keyed per proxy.
-    const view = `${proxy.namespace}|${proxy.cluster}|${proxy.network}`;
-    const who =
-      proxy.type === ProxyType.ProxylessGrpc
-        ? view
-        : proxy.type === ProxyType.Sidecar
-          ? `${view}|${this.inboundPorts(proxy).map((p) => `${p.port}/${p.protocol}/${p.strict}`).join(',')}`
-          : proxy.id;
     // Small named subscriptions (a gRPC client's few names, a sidecar's EDS) are shared the
     // same way; the endpoint view (locality) is part of the key for them.
     const memoKey =
       names === undefined
-        ? `${typeUrl}|${proxy.type}|${who}`
+        ? `${typeUrl}|${this.proxyKey(proxy)}`
         : names.size <= 16
-          ? `${typeUrl}|${proxy.type}|${who}|${localityString(proxy.locality)}|${[...names].sort().join(' ')}`
+          ? `${typeUrl}|${this.proxyKey(proxy)}|${localityString(proxy.locality)}|${namesKey(names)}`
           : undefined;
     const memo = memoKey === undefined ? undefined : this.memo.get(memoKey);
     if (memo) return memo;
@@ -213,7 +200,8 @@ export class MeshResources implements ResourceSource {
 
   invalidate(request: PushRequest): void {
     this.endpointOwners = undefined;
-    this.ownEndpoints = undefined;
+    this.workloadPorts.invalidate(request);
+    this.generation++;
     this.memo.clear();
     if (request.kind === 'full' && request.hostnames.size === 0) {
       this.cache.clear();
@@ -638,24 +626,40 @@ export class MeshResources implements ResourceSource {
    * either is, as for proxyless inbound listeners; its protocol is the most capable declared.
    */
   private inboundPorts(proxy: ProxyNode): InboundPort[] {
-    if (!this.ownEndpoints) {
-      const index = new Map<string, OwnEndpoint[]>();
-      for (const service of this.discovery.services()) {
-        for (const endpoint of this.discovery.endpoints(service.hostname)) {
-          const port = service.ports.find((p) => p.name === endpoint.portName);
-          if (!port) continue;
-          const key = `${endpoint.cluster}|${endpoint.address}`;
-          const list = index.get(key);
-          if (list) list.push({ service, port, endpoint });
-          else index.set(key, [{ service, port, endpoint }]);
-        }
-      }
-      this.ownEndpoints = index;
-    }
+    const view = this.proxyView(proxy);
+    return (view.inbound ??= this.computeInboundPorts(proxy));
+  }
+
+  /**
+   * Who shares a wildcard answer with whom. A sidecar's own part (15006 chains, inbound
+   * clusters) depends only on its inbound ports, so sidecars with the same ports share
+   * answers; gateways are keyed per proxy. Kept per proxy until the next push: every push
+   * asks it for every connection.
+   */
+  private proxyKey(proxy: ProxyNode): string {
+    const view = this.proxyView(proxy);
+    if (view.key) return view.key;
+    const where = `${proxy.type}|${proxy.namespace}|${proxy.cluster}|${proxy.network}`;
+    view.key =
+      proxy.type === ProxyType.ProxylessGrpc
+        ? where
+        : proxy.type === ProxyType.Sidecar
+          ? `${where}|${this.inboundPorts(proxy).map((p) => `${p.port}/${p.protocol}/${p.strict}`).join(',')}`
+          : `${where}|${proxy.id}`;
+    return view.key;
+  }
+
+  private proxyView(proxy: ProxyNode): { generation: number; key: string; inbound: InboundPort[] | undefined } {
+    let view = this.proxyViews.get(proxy);
+    if (view?.generation !== this.generation) this.proxyViews.set(proxy, (view = { generation: this.generation, key: '', inbound: undefined }));
+    return view;
+  }
+
+  private computeInboundPorts(proxy: ProxyNode): InboundPort[] {
     const byPort = new Map<number, InboundPort>();
     const rank = { [PortProtocol.Tcp]: 0, [PortProtocol.Http]: 1, [PortProtocol.Http2]: 2 };
     for (const address of proxy.ipAddresses) {
-      for (const own of this.ownEndpoints.get(`${proxy.cluster}|${address}`) ?? []) {
+      for (const own of this.workloadPorts.at(proxy.cluster, address)) {
         const protocol = portProtocol(own.port);
         const strict = this.mtls !== undefined && this.strict(own.service.hostname);
         const prev = byPort.get(own.endpoint.port);
@@ -721,6 +725,15 @@ export class MeshResources implements ResourceSource {
     return { name, any, version: contentVersion(any) };
   }
 }
+
+/** A name set's memo key part; remembered, since a stream keeps the same set until it asks again. */
+function namesKey(names: ReadonlySet<string>): string {
+  let key = namesKeys.get(names);
+  if (key === undefined) namesKeys.set(names, (key = [...names].sort().join(' ')));
+  return key;
+}
+
+const namesKeys = new WeakMap<ReadonlySet<string>, string>();
 
 function isEnvoy(proxy: ProxyNode): boolean {
   return proxy.type === ProxyType.Sidecar || proxy.type === ProxyType.Router;
