@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger, ProxyNode, PushRequest } from '@meridian/model';
 import { classifyDeltaRequest, DeltaRequestKind, type DeltaRequestView, type DeltaTypeStreamState } from './classify-delta.ts';
-import { newTypeWatch, type TypeWatchState } from './connection.ts';
+import { newTypeWatch, typeVersion, type TypeWatchState } from './connection.ts';
 import { SendQueue, type ResponseStream } from './send-queue.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
 import { TYPE_SHORT_NAME, TypeUrl, requiresFullStateInSotw } from './type-url.ts';
@@ -67,6 +67,8 @@ export class DeltaAdsConnection implements XdsConnection {
   private nonceSeq = 0;
   /** A cluster removal is waiting for the listener and route updates of the same push. */
   private holdingClusterRemoval = false;
+  /** Per wildcard type: the list the client last matched exactly, and the stream's mutations then. */
+  private readonly inSync = new Map<TypeUrl, { version: string; mutations: number }>();
 
   constructor(options: DeltaAdsConnectionOptions) {
     this.id = options.id;
@@ -189,6 +191,14 @@ export class DeltaAdsConnection implements XdsConnection {
   private send(typeUrl: TypeUrl, mustSend: ReadonlySet<string>, changeAt: number | undefined): void {
     const w = this.watches.get(typeUrl);
     if (!w) return;
+    // A pure wildcard watch whose shared list is the one the client was last brought in line
+    // with, and nothing changed on the stream since: no diff to make. An endpoints push
+    // re-checks CDS and LDS for every sidecar, and diffing a thousand clusters per proxy per
+    // push is what would otherwise cost.
+    const wildcardOnly = w.wildcard && w.explicit.size === 0 && mustSend.size === 0;
+    const list = wildcardOnly ? this.source.generate(typeUrl, this.proxy, undefined) : undefined;
+    const synced = this.inSync.get(typeUrl);
+    if (list && synced?.version === typeVersion(list) && synced.mutations === mutationsOf(w)) return;
     const desired = this.desired(typeUrl, w);
     const outgoing = [...desired.values()].filter((r) => mustSend.has(r.name) || w.sentVersions.get(r.name) !== r.version);
     let removed = [...w.sentVersions.keys()].filter((n) => !desired.has(n));
@@ -201,7 +211,12 @@ export class DeltaAdsConnection implements XdsConnection {
     } else if (typeUrl === TypeUrl.Cluster) {
       this.holdingClusterRemoval = false;
     }
-    if (outgoing.length === 0 && removed.length === 0) return;
+    // The client will have exactly `list` once this response is applied (unless a removal waits).
+    const inSync = list && !(typeUrl === TypeUrl.Cluster && this.holdingClusterRemoval);
+    if (outgoing.length === 0 && removed.length === 0) {
+      if (inSync) this.inSync.set(typeUrl, { version: typeVersion(list), mutations: mutationsOf(w) });
+      return;
+    }
 
     const nonce = `${this.id}-d${(++this.nonceSeq).toString(36)}`;
     const now = Date.now();
@@ -216,6 +231,7 @@ export class DeltaAdsConnection implements XdsConnection {
       resources: outgoing,
       removedResources: removed,
     });
+    if (inSync) this.inSync.set(typeUrl, { version: typeVersion(list), mutations: mutationsOf(w) });
     w.outstanding.set(nonce, { names: outgoing.map((r) => r.name), version });
     for (const old of w.outstanding.keys()) {
       if (w.outstanding.size <= MAX_OUTSTANDING) break;
@@ -256,11 +272,20 @@ function streamState(w: DeltaWatchState): DeltaTypeStreamState {
 function remember(w: DeltaWatchState, name: string, record: DeltaResourceRecord): void {
   w.resources.set(name, record);
   w.sentVersions.set(name, record.version);
+  mutations.set(w, mutationsOf(w) + 1);
 }
 
 function forget(w: DeltaWatchState, name: string): void {
   w.resources.delete(name);
   w.sentVersions.delete(name);
+  mutations.set(w, mutationsOf(w) + 1);
+}
+
+/** Changes to what a watch says the client has, so a cached "in sync" can tell it is stale. */
+const mutations = new WeakMap<DeltaWatchState, number>();
+
+function mutationsOf(w: DeltaWatchState): number {
+  return mutations.get(w) ?? 0;
 }
 
 /** A hash of what the client has of a type: equal sets give equal strings on every replica. */
