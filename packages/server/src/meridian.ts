@@ -7,7 +7,6 @@ import { caSecretSource } from './sds-source.ts';
 import { clusterSpecFor } from './clusters.ts';
 import { splitHostPort, type MeridianConfig } from './config.ts';
 import { clustersView, configDumpView, endpointsView, registryView, syncView } from './debug-views.ts';
-import { StreamTracker } from './drain.ts';
 import { startHttp } from './http.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { svidPeerIdentity } from './peer-identity.ts';
@@ -173,7 +172,6 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
   });
-  const streams = new StreamTracker();
   let xdsPort = 0;
   let xdsTlsPort = 0;
   try {
@@ -197,13 +195,13 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     const missing = await clusters.waitForSync(configuredIds, Math.max(0, readinessDeadline - Date.now()));
     if (missing.length > 0) logger.error({ missing }, 'clusters not synced within the readiness timeout; serving without them');
 
-    ads.addTo(streams.track(grpcServer));
+    ads.addTo(grpcServer);
     for (const server of [grpcServer, tlsServer]) addCsdsService(server, ads, { logger });
     if (config.ca.plaintext) ca.addCertificateService(grpcServer);
     const xds = splitHostPort(config.listen.xds);
     xdsPort = await bind(grpcServer, xds, grpc.ServerCredentials.createInsecure());
     // The TLS port: proxies prove who they are with their SVID; the certificate API lives here.
-    ads.addTo(streams.track(tlsServer), { identify: svidPeerIdentity(config.trustDomain) });
+    ads.addTo(tlsServer, { identify: svidPeerIdentity(config.trustDomain) });
     ca.addCertificateService(tlsServer);
     const xdsTls = splitHostPort(config.listen.xdsTls);
     xdsTlsPort = await bind(tlsServer, xdsTls, ca.serverCredentials);
@@ -235,8 +233,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
       // end by themselves, so proxies are told to reconnect (to another replica), spread over
       // the drain period. Pushes keep reaching the streams not yet closed.
       const closed = [grpcServer, tlsServer].map((server) => new Promise<void>((resolve) => server.tryShutdown(() => resolve())));
-      const drained = await streams.drain({ drainMs: config.shutdown.drainMs });
-      ads.closeAll(grpc.status.UNAVAILABLE, 'server shutting down');
+      const drained = await ads.drain({ drainMs: config.shutdown.drainMs });
       push.stop();
       // In-flight unary calls (certificate requests) and queued writes get graceMs to finish.
       let timer: NodeJS.Timeout | undefined;

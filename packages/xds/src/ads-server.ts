@@ -122,15 +122,24 @@ export class AdsServer {
     return this.pushing;
   }
 
-  /** Ends every stream with the given status (shutdown, or a drain to another replica). */
-  closeAll(code: grpc.status = grpc.status.UNAVAILABLE, details = 'server shutting down'): void {
-    for (const call of this.calls) {
-      try {
-        call.emit('error', { code, details });
-      } catch {
-        // already closed
-      }
-    }
+  /**
+   * Ends every stream with UNAVAILABLE so proxies reconnect (through the Service) to another
+   * replica, each at a random moment within `drainMs`, so the other replicas take the
+   * reconnects spread over time. Pushes keep reaching the streams not yet ended, and writes
+   * already queued on a stream go out before its status. Streams still open when the window
+   * closes (opened meanwhile) are ended then. Resolves with the number of streams ended.
+   */
+  async drain(options: { drainMs: number; details?: string; random?: () => number }): Promise<number> {
+    const calls = [...this.calls];
+    const random = options.random ?? Math.random;
+    const windowMs = Math.min(options.drainMs, calls.length * SPREAD_PER_STREAM_MS);
+    const details = options.details ?? 'server shutting down; reconnect';
+    await Promise.all(
+      calls.map((call) => new Promise<void>((resolve) => setTimeout(() => resolve(endStream(call, details)), Math.floor(random() * windowMs)))),
+    );
+    const late = [...this.calls];
+    for (const call of late) endStream(call, details);
+    return calls.length + late.length;
   }
 
   private stream(call: AdsCall, identify: PeerIdentifier | undefined, variant: StreamVariant): void {
@@ -228,4 +237,19 @@ export class AdsServer {
 /** Which ADS variant a connection speaks. */
 export function streamVariant(conn: XdsConnection): StreamVariant {
   return conn instanceof DeltaAdsConnection ? StreamVariant.Delta : StreamVariant.Sotw;
+}
+
+/**
+ * Below this many proxies per second of drain, ending them all at once is no herd: a handful
+ * of proxies reconnect at once and the other replica never notices. Spreading a few streams
+ * over the whole drain period would only slow every shutdown (and every test).
+ */
+const SPREAD_PER_STREAM_MS = 20;
+
+function endStream(call: AdsCall, details: string): void {
+  try {
+    call.emit('error', { code: grpc.status.UNAVAILABLE, details });
+  } catch {
+    // the proxy left meanwhile
+  }
 }
