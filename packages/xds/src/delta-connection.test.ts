@@ -167,6 +167,33 @@ describe('DeltaAdsConnection', () => {
     );
   });
 
+  it('a held cluster removal that became moot does not stop the next removal from being held', () => {
+    const { source, stream, conn } = setup();
+    conn.handleRequest(TypeUrl.Listener, req({}));
+    conn.handleRequest(TypeUrl.Cluster, req({}));
+    // b is removed and the listener changes; the listener write blocks the stream, so the
+    // follow-up CDS that would remove b waits, and meanwhile b comes back.
+    stream.writable = false;
+    source.set(TypeUrl.Cluster, 'b', undefined);
+    source.set(TypeUrl.Listener, 'l', '2');
+    conn.push(push('b', 'l'));
+    source.set(TypeUrl.Cluster, 'b', '1');
+    conn.push(push('b'));
+    stream.release();
+    const settled = stream.sent.length;
+    // Now b goes for good, with another listener change: listeners first, then the removal.
+    source.set(TypeUrl.Cluster, 'b', undefined);
+    source.set(TypeUrl.Listener, 'l', '3');
+    conn.push(push('b', 'l'));
+    assert.deepEqual(
+      stream.sent.slice(settled).map((s) => [s.type_url, s.names, s.removed]),
+      [
+        [TypeUrl.Listener, ['l'], []],
+        [TypeUrl.Cluster, [], ['b']],
+      ],
+    );
+  });
+
   it('reconnect: initial_resource_versions are honoured, gone names removed; (N)ACKs settle per response', () => {
     const { stream, conn } = setup();
     conn.handleRequest(TypeUrl.Cluster, req({ initial_resource_versions: { a: 'a@1', b: 'old', zz: 'v' } }));

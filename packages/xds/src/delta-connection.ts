@@ -198,7 +198,11 @@ export class DeltaAdsConnection implements XdsConnection {
     const wildcardOnly = w.wildcard && w.explicit.size === 0 && mustSend.size === 0;
     const list = wildcardOnly ? this.source.generate(typeUrl, this.proxy, undefined) : undefined;
     const synced = this.inSync.get(typeUrl);
-    if (list && synced?.version === typeVersion(list) && synced.mutations === mutationsOf(w)) return;
+    if (list && synced?.version === typeVersion(list) && synced.mutations === mutationsOf(w)) {
+      // The client has exactly the list: a removal held back meanwhile has nothing left to remove.
+      if (typeUrl === TypeUrl.Cluster) this.holdingClusterRemoval = false;
+      return;
+    }
     const desired = this.desired(typeUrl, w);
     const outgoing = [...desired.values()].filter((r) => mustSend.has(r.name) || w.sentVersions.get(r.name) !== r.version);
     let removed = [...w.sentVersions.keys()].filter((n) => !desired.has(n));

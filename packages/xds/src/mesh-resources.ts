@@ -166,7 +166,7 @@ export class MeshResources implements ResourceSource {
       names === undefined
         ? `${typeUrl}|${this.proxyKey(proxy)}`
         : names.size <= 16
-          ? `${typeUrl}|${this.proxyKey(proxy)}|${localityString(proxy.locality)}|${namesKey(names)}`
+          ? `${typeUrl}|${this.proxyKey(proxy)}|${localityString(proxy.locality)}|${[...names].sort().join(' ')}`
           : undefined;
     const memo = memoKey === undefined ? undefined : this.memo.get(memoKey);
     if (memo) return memo;
@@ -725,15 +725,6 @@ export class MeshResources implements ResourceSource {
     return { name, any, version: contentVersion(any) };
   }
 }
-
-/** A name set's memo key part; remembered, since a stream keeps the same set until it asks again. */
-function namesKey(names: ReadonlySet<string>): string {
-  let key = namesKeys.get(names);
-  if (key === undefined) namesKeys.set(names, (key = [...names].sort().join(' ')));
-  return key;
-}
-
-const namesKeys = new WeakMap<ReadonlySet<string>, string>();
 
 function isEnvoy(proxy: ProxyNode): boolean {
   return proxy.type === ProxyType.Sidecar || proxy.type === ProxyType.Router;

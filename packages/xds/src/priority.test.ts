@@ -32,6 +32,20 @@ describe('localityMatchLevel', () => {
 });
 
 describe('groupByPriority', () => {
+  it('orders localities of one priority by region, zone, subzone in code units, whatever the host locale', () => {
+    const proxy = loc('r', 'z', 'rack2');
+    const groups = groupByPriority(proxy, [
+      ep('10.0.0.1', loc('r', 'z', 'rack1')),
+      ep('10.0.0.2', loc('r', 'z', '')),
+      ep('10.0.0.3', loc('s', 'za')),
+      ep('10.0.0.4', loc('s', 'Zb')),
+    ]);
+    assert.deepEqual(
+      groups.map((g) => `${g.priority} ${g.locality.region}/${g.locality.zone}/${g.locality.subzone}`),
+      ['0 r/z/', '0 r/z/rack1', '1 s/Zb/', '1 s/za/'],
+    );
+  });
+
   it('numbers priorities without gaps from 0', () => {
     const proxy = loc('us-east', 'us-east-1a');
     // Levels present: 0 (same zone) and 3 (other region): must become 0 and 1.

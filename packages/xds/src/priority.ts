@@ -129,8 +129,7 @@ interface Partition<T> {
  */
 export function groupItems<T extends Rankable>(proxy: Locality, items: readonly T[], options: GroupOptions<T> = {}): Grouping<T> {
   const partitions = partition(proxy, items);
-  // Code-unit order, not localeCompare: the same bytes (and content hash) on every host.
-  partitions.sort((a, b) => a.rank - b.rank || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  partitions.sort(byRankThenLocality);
   const duplicates = options.addressOf ? dedupe(partitions, options.addressOf, options.merge) : [];
   const kept = partitions.filter((p) => p.items.length > 0);
   const ranks = [...new Set(kept.map((p) => p.rank))].sort((a, b) => a - b);
@@ -229,6 +228,25 @@ function dedupe<T extends Rankable>(
     p.items = items;
   }
   return duplicates;
+}
+
+/**
+ * Localities of one rank by region, zone, subzone, each in code-unit order: not localeCompare,
+ * whose order follows the host's locale and ICU version, so replicas on different hosts or
+ * Node versions would disagree on bytes and content hashes.
+ */
+function byRankThenLocality<T>(a: Partition<T>, b: Partition<T>): number {
+  return (
+    a.rank - b.rank ||
+    codeUnitOrder(a.locality.region, b.locality.region) ||
+    codeUnitOrder(a.locality.zone, b.locality.zone) ||
+    codeUnitOrder(a.locality.subzone, b.locality.subzone) ||
+    codeUnitOrder(a.key, b.key)
+  );
+}
+
+function codeUnitOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function healthyWeight(items: readonly Rankable[]): number {
