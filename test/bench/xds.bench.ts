@@ -13,6 +13,7 @@
  *  - xds.eds_convergence_p99_1000: endpoint change in the API → EDS received by all 1000
  *    proxies (each ACKs at once), p99 over 5 rounds after 2 warm-up rounds; baseline: the
  *    default debounce quiet period plus the API's own watch latency.
+ *  - xds.delta_eds_convergence_*: the same with 1000 delta ADS streams instead.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -246,22 +247,37 @@ async function main(): Promise<void> {
   let marker = 0;
   informer.on('update', () => watchLatency.push(performance.timeOrigin + performance.now() - marker));
   await informer.start();
-  const convergence: number[] = [];
-  // The first rounds run the EDS push path while V8 still compiles it (twice the CPU of later
-  // rounds); a control plane runs for days, so those are warm-up and not counted.
-  for (let i = 0; i < CONVERGENCE_WARMUP_ROUNDS + 5; i++) {
-    swarm.send({ cmd: 'arm', typeUrl: EDS });
-    await swarm.receive('armed');
-    const t0 = performance.timeOrigin + performance.now();
-    api.upsert(slice(0, i % 2 === 1));
-    const { times } = await swarm.receive<{ times: number[] }>('times');
-    if (i >= CONVERGENCE_WARMUP_ROUNDS) convergence.push(...times.map((t) => t - t0));
-    marker = performance.timeOrigin + performance.now();
-    api.upsert(k8s({ ...service(1), metadata: { name: 'svc-1', namespace: 'demo', labels: { round: String(i) } } }));
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  await informer.stop();
+  let round = 0;
+  // One endpoint of the service every proxy watches flips readiness; between rounds a Service
+  // change is timed through a raw informer (the baseline's watch latency).
+  const measureConvergence = async (proxies: Swarm): Promise<number[]> => {
+    const convergence: number[] = [];
+    // The first rounds run the EDS push path while V8 still compiles it (twice the CPU of later
+    // rounds); a control plane runs for days, so those are warm-up and not counted.
+    for (let i = 0; i < CONVERGENCE_WARMUP_ROUNDS + 5; i++, round++) {
+      proxies.send({ cmd: 'arm', typeUrl: EDS });
+      await proxies.receive('armed');
+      const t0 = performance.timeOrigin + performance.now();
+      api.upsert(slice(0, round % 2 === 1));
+      const { times } = await proxies.receive<{ times: number[] }>('times');
+      if (i >= CONVERGENCE_WARMUP_ROUNDS) convergence.push(...times.map((t) => t - t0));
+      marker = performance.timeOrigin + performance.now();
+      api.upsert(k8s({ ...service(1), metadata: { name: 'svc-1', namespace: 'demo', labels: { round: String(round) } } }));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    return convergence;
+  };
+  const convergence = await measureConvergence(swarm);
   await swarm.close();
+
+  // The same with delta streams (what Envoy uses by default), alone on the same Meridian.
+  const deltaSwarm = new Swarm();
+  await deltaSwarm.receive('started');
+  deltaSwarm.send({ cmd: 'ads', address: meridian.xdsAddress, count: PROXIES, subscriptions: [{ typeUrl: CDS, names: [] }, { typeUrl: EDS, names: [WATCHED] }], delta: true });
+  await deltaSwarm.receive('ready');
+  const deltaConvergence = await measureConvergence(deltaSwarm);
+  await deltaSwarm.close();
+  await informer.stop();
   await meridian.stop();
 
   // Baselines with a fresh swarm, so both sides start equal.
@@ -274,6 +290,8 @@ async function main(): Promise<void> {
   print('xds.memory_per_proxy', memoryPerProxy / 1024, 'KiB', raw.heapPerStream / 1024);
   print(`xds.eds_convergence_p50_${PROXIES}_proxies`, percentile(convergence, 50), 'ms', 100 + percentile(watchLatency, 50));
   print(`xds.eds_convergence_p99_${PROXIES}_proxies`, percentile(convergence, 99), 'ms', 100 + percentile(watchLatency, 50));
+  print(`xds.delta_eds_convergence_p50_${PROXIES}_proxies`, percentile(deltaConvergence, 50), 'ms', 100 + percentile(watchLatency, 50));
+  print(`xds.delta_eds_convergence_p99_${PROXIES}_proxies`, percentile(deltaConvergence, 99), 'ms', 100 + percentile(watchLatency, 50));
   await api.close();
   ws.remove();
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Logger, ProxyNode, PushRequest } from '@meridian/model';
 import { classifyDeltaRequest, DeltaRequestKind, type DeltaRequestView, type DeltaTypeStreamState } from './classify-delta.ts';
 import { newTypeWatch, typeVersion, type TypeWatchState } from './connection.ts';
@@ -294,7 +294,6 @@ function mutationsOf(w: DeltaWatchState): number {
 
 /** A hash of what the client has of a type: equal sets give equal strings on every replica. */
 function setVersion(versions: ReadonlyMap<string, string>): string {
-  const hash = createHash('sha256');
-  for (const name of [...versions.keys()].sort()) hash.update(name).update('\0').update(versions.get(name) ?? '').update('\n');
-  return hash.digest('base64url').slice(0, 16);
+  const lines = [...versions.keys()].sort().map((name) => `${name}\0${versions.get(name) ?? ''}\n`);
+  return hash('sha256', lines.join(''), 'base64url').slice(0, 16);
 }

@@ -680,9 +680,8 @@ export class MeshResources implements ResourceSource {
    * and the SANs of strict clusters; routes and port listeners follow services only.
    */
   private envoyAffects(request: PushRequest, typeUrl: TypeUrl, name: string | undefined): boolean {
-    const hostnameOf = (n: string) => parseOutboundClusterName(n)?.hostname ?? parseSniName(n)?.hostname;
     const touches = (n: string) => {
-      const hostname = hostnameOf(n);
+      const hostname = hostnameOfClusterName(n);
       return hostname !== undefined && touchesHostname(request, hostname);
     };
     if (typeUrl === TypeUrl.Endpoint) return name === undefined || touches(name);
@@ -694,13 +693,13 @@ export class MeshResources implements ResourceSource {
           return name === undefined || name === VIRTUAL_INBOUND_LISTENER;
         case TypeUrl.Cluster: {
           if (name === undefined || parseInboundClusterName(name) !== undefined) return true;
-          const hostname = hostnameOf(name);
+          const hostname = hostnameOfClusterName(name);
           return hostname !== undefined && this.strict(hostname) && touchesHostname(request, hostname);
         }
       }
     }
     if (name === undefined || typeUrl !== TypeUrl.Cluster) return true;
-    return hostnameOf(name) === undefined || touches(name);
+    return hostnameOfClusterName(name) === undefined || touches(name);
   }
 
   /** `build` returns the message as a plain object, or already encoded. */
@@ -724,6 +723,11 @@ export class MeshResources implements ResourceSource {
     const any = encodeAny(typeUrl, value instanceof Uint8Array ? value : encodeMessage(typeUrl, value));
     return { name, any, version: contentVersion(any) };
   }
+}
+
+/** The service an outbound (`outbound|…`) or SNI-named (gateway) cluster or assignment is for. */
+function hostnameOfClusterName(name: string): string | undefined {
+  return parseOutboundClusterName(name)?.hostname ?? parseSniName(name)?.hostname;
 }
 
 function isEnvoy(proxy: ProxyNode): boolean {

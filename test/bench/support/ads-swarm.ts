@@ -1,6 +1,6 @@
 /**
  * A swarm of simulated proxies in its own process, for `pnpm bench xds`: N ADS streams
- * (state of the world) that subscribe, ACK everything, and report when each received the
+ * (state of the world, or delta) that subscribe, ACK everything, and report when each received the
  * response the parent is waiting for. Responses are not decoded beyond version and nonce,
  * so the swarm costs the same whether it listens to Meridian or to the raw baseline server.
  */
@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { envoyPackageDefinition } from '@meridian/testkit';
 
 type Command =
-  | { cmd: 'ads'; address: string; count: number; subscriptions: Array<{ typeUrl: string; names: string[] }> }
+  | { cmd: 'ads'; address: string; count: number; subscriptions: Array<{ typeUrl: string; names: string[] }>; delta?: boolean }
   | { cmd: 'raw'; address: string; count: number }
   | { cmd: 'arm'; typeUrl: string }
   | { cmd: 'close' };
@@ -27,7 +27,10 @@ const streams: Stream[] = [];
 const clients: grpc.Client[] = [];
 const STREAMS_PER_CHANNEL = 50;
 
-/** Top-level fields 1 (version_info), 4 (type_url), 5 (nonce) of a DiscoveryResponse. */
+/**
+ * Top-level fields 1 (version_info), 4 (type_url), 5 (nonce) of a DiscoveryResponse; a
+ * DeltaDiscoveryResponse has system_version_info, type_url and nonce at the same numbers.
+ */
 function header(buf: Buffer): { version: string; typeUrl: string; nonce: string } {
   const out = { version: '', typeUrl: '', nonce: '' };
   let i = 0;
@@ -63,8 +66,12 @@ function channel(address: string, index: number): grpc.Client {
   return client;
 }
 
-function adsSwarm(address: string, count: number, subscriptions: Array<{ typeUrl: string; names: string[] }>): Promise<number> {
-  const requestType = envoyPackageDefinition()['envoy.service.discovery.v3.DiscoveryRequest'] as unknown as { serialize(v: object): Buffer };
+function adsSwarm(address: string, count: number, subscriptions: Array<{ typeUrl: string; names: string[] }>, delta: boolean): Promise<number> {
+  const definitions = envoyPackageDefinition();
+  const requestType = definitions[delta ? 'envoy.service.discovery.v3.DeltaDiscoveryRequest' : 'envoy.service.discovery.v3.DiscoveryRequest'] as unknown as {
+    serialize(v: object): Buffer;
+  };
+  const method = delta ? 'DeltaAggregatedResources' : 'StreamAggregatedResources';
   let client: grpc.Client | undefined;
   let initial = 0;
   return new Promise((resolve) => {
@@ -72,7 +79,7 @@ function adsSwarm(address: string, count: number, subscriptions: Array<{ typeUrl
       if (i % STREAMS_PER_CHANNEL === 0) client = channel(address, i);
       if (!client) break;
       const call = client.makeBidiStreamRequest(
-        '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+        `/envoy.service.discovery.v3.AggregatedDiscoveryService/${method}`,
         (v: object) => requestType.serialize(v),
         (b: Buffer) => b,
       );
@@ -82,7 +89,12 @@ function adsSwarm(address: string, count: number, subscriptions: Array<{ typeUrl
         const at = now();
         const h = header(buf);
         s.bytes += buf.length;
-        call.write({ type_url: h.typeUrl, resource_names: s.names.get(h.typeUrl) ?? [], version_info: h.version, response_nonce: h.nonce });
+        // Delta ACKs name only the nonce; SotW ACKs repeat the subscription and the version.
+        call.write(
+          delta
+            ? { type_url: h.typeUrl, response_nonce: h.nonce }
+            : { type_url: h.typeUrl, resource_names: s.names.get(h.typeUrl) ?? [], version_info: h.version, response_nonce: h.nonce },
+        );
         if (pending.delete(h.typeUrl) && pending.size === 0 && ++initial === count) resolve(count);
         if (s.waiting && s.waitingType === h.typeUrl) {
           const w = s.waiting;
@@ -94,7 +106,7 @@ function adsSwarm(address: string, count: number, subscriptions: Array<{ typeUrl
       subscriptions.forEach((sub, k) =>
         call.write({
           type_url: sub.typeUrl,
-          resource_names: sub.names,
+          ...(delta ? { resource_names_subscribe: sub.names } : { resource_names: sub.names }),
           ...(k === 0 ? { node: { id: `sidecar~10.${(i >> 8) & 255}.${i & 255}.1~proxy-${i}.demo~demo.svc.cluster.local`, locality: { region: 'r1' }, metadata: { fields: { CLUSTER_ID: { stringValue: 'c1' } } } } } : {}),
         }),
       );
@@ -136,7 +148,7 @@ process.on('message', (m: Command) => {
   void (async () => {
     switch (m.cmd) {
       case 'ads':
-        send({ ready: await adsSwarm(m.address, m.count, m.subscriptions) });
+        send({ ready: await adsSwarm(m.address, m.count, m.subscriptions, m.delta === true) });
         break;
       case 'raw':
         send({ ready: await rawSwarm(m.address, m.count) });
