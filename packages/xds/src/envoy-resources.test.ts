@@ -139,6 +139,13 @@ function compareGolden(file: string, actual: object): void {
   assert.deepEqual(actual, JSON.parse(readFileSync(url, 'utf8')), `${file} differs (UPDATE_GOLDEN=1 refreshes it)`);
 }
 
+/** virtualInbound's filter chains: name, match and whether they terminate TLS. */
+function inboundChains(snap: Snapshot): Array<{ name: string; match: unknown; tls: boolean }> {
+  const inbound = snap.listeners.find((l) => l.name === 'virtualInbound');
+  const chains = (inbound ? decodeResource(inbound)['filter_chains'] : []) as Array<{ name: string; filter_chain_match?: unknown; transport_socket?: unknown }>;
+  return chains.map((c) => ({ name: c.name, match: c.filter_chain_match, tls: c.transport_socket !== undefined }));
+}
+
 /** Every resource through the validator built from Envoy's own validate.rules. */
 function assertValid(snap: Snapshot): void {
   for (const r of [...snap.listeners, ...snap.routes, ...snap.clusters, ...snap.endpoints, ...snap.secrets]) {
@@ -190,6 +197,7 @@ describe('Envoy sidecar resources', () => {
     assert.deepEqual(snap.listeners.map((l) => l.name), ['virtualOutbound', '0.0.0.0_7070', '0.0.0.0_9090', 'virtualInbound']);
     assert.deepEqual(snap.clusters.map((c) => c.name), [
       'PassthroughCluster',
+      'InboundPassthroughCluster',
       `outbound|7070||${ECHO}`,
       `outbound|9090||${ECHO}`,
       'inbound|17070||',
@@ -243,13 +251,20 @@ describe('Envoy sidecar resources', () => {
     assert.ok(!text.includes('transport_socket'), 'no TLS anywhere');
     const inbound = decodeResource(snap.listeners.find((l) => l.name === 'virtualInbound') as GeneratedResource);
     const chains = inbound['filter_chains'] as Array<{ filter_chain_match: Record<string, unknown> }>;
-    assert.deepEqual(chains.map((c) => c.filter_chain_match), [{ destination_port: { value: 17070 } }, { destination_port: { value: 19090 } }]);
+    assert.deepEqual(
+      chains.map((c) => c.filter_chain_match),
+      [{ destination_port: { value: 17070 } }, { destination_port: { value: 19090 } }, undefined],
+      'declared ports, then every other port passed through in plaintext',
+    );
   });
 
-  it('a pod that serves nothing gets no virtualInbound (a listener without chains is rejected) and no inbound clusters', async () => {
+  it('a pod that serves nothing declared still passes inbound connections through (strict: mTLS only), with no inbound clusters', async () => {
     const other = { ...sidecar, id: 'sidecar~10.9.9.9~client.demo~demo.svc.cluster.local', ipAddresses: ['10.9.9.9'] };
     const snap = await snapshot(mesh().resources, other);
-    assert.ok(!snap.listeners.some((l) => l.name === 'virtualInbound'));
+    assert.deepEqual(inboundChains(snap), [{ name: 'InboundPassthroughCluster', match: { transport_protocol: 'tls' }, tls: true }]);
+    const passthrough = decodeResource(snap.clusters.find((c) => c.name === 'InboundPassthroughCluster') as GeneratedResource);
+    assert.equal(passthrough['type'], 'ORIGINAL_DST');
+    assert.deepEqual(passthrough['upstream_bind_config'], { source_address: { address: '127.0.0.6', port_value: 0 } }, 'not captured again by iptables');
     assert.ok(!snap.clusters.some((c) => c.name.startsWith('inbound|')));
     assertValid(snap);
   });
@@ -257,7 +272,7 @@ describe('Envoy sidecar resources', () => {
   it("an endpoint of another cluster at the proxy's address is not its own (overlapping pod CIDRs)", async () => {
     const westTwin = { ...sidecar, id: 'sidecar~10.1.0.1~x.demo~demo.svc.cluster.local', ipAddresses: ['10.1.0.1'] };
     const snap = await snapshot(mesh().resources, westTwin);
-    assert.ok(!snap.listeners.some((l) => l.name === 'virtualInbound'), 'east proxy, west endpoint: not its own');
+    assert.deepEqual(inboundChains(snap).map((c) => c.name), ['InboundPassthroughCluster'], 'east proxy, west endpoint: not its own');
   });
 
   it('routes: short names only for the caller namespace, each domain once, allow_any last', () => {
@@ -326,7 +341,7 @@ describe('Envoy sidecar resources', () => {
   it("a pod's own ports follow endpoint pushes: moved, then its service gone", async () => {
     const { resources, discovery } = mesh();
     const moved = { ...sidecar, id: 'sidecar~10.0.0.9~echo-east-9.demo~demo.svc.cluster.local', ipAddresses: ['10.0.0.9'] };
-    const hasInbound = async (proxy: ProxyNode) => (await snapshot(resources, proxy)).listeners.some((l) => l.name === 'virtualInbound');
+    const hasInbound = async (proxy: ProxyNode) => inboundChains(await snapshot(resources, proxy)).some((c) => c.name.startsWith('inbound|'));
     assert.equal(await hasInbound(sidecar), true);
     assert.equal(await hasInbound(moved), false);
 

@@ -37,6 +37,14 @@ export const VIRTUAL_INBOUND_LISTENER = 'virtualInbound';
 export const VIRTUAL_INBOUND_PORT = 15006;
 /** Where connections to destinations the mesh does not know go (Istio's ALLOW_ANY). */
 export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
+/** Where inbound connections to a port no service declares go: the pod itself, as addressed. */
+export const INBOUND_PASSTHROUGH_CLUSTER = 'InboundPassthroughCluster';
+/**
+ * The source address of passthrough connections to the pod. Istio's iptables rules (istio-init
+ * and the CNI plugin) let traffic from 127.0.0.6 reach the application instead of capturing
+ * it again into 15006, which would loop.
+ */
+const INBOUND_PASSTHROUGH_SOURCE = '127.0.0.6';
 /** Istio's east-west gateway port for AUTO_PASSTHROUGH (mTLS routed by SNI, never terminated). */
 export const EAST_WEST_GATEWAY_PORT = 15443;
 /** The label (and value) by which a `router` proxy says it is an east-west gateway. */
@@ -241,6 +249,20 @@ export function buildInboundCluster(port: number, protocol: PortProtocol): objec
   };
 }
 
+/**
+ * Inbound connections to ports no service declares (a metrics port scraped directly, a debug
+ * port) reach the application at the address they were sent to, from 127.0.0.6.
+ */
+export function buildInboundPassthroughCluster(): object {
+  return {
+    name: INBOUND_PASSTHROUGH_CLUSTER,
+    type: 'ORIGINAL_DST',
+    connect_timeout: CONNECT_TIMEOUT,
+    lb_policy: 'CLUSTER_PROVIDED',
+    upstream_bind_config: { source_address: { address: INBOUND_PASSTHROUGH_SOURCE, port_value: 0 } },
+  };
+}
+
 /** Connections to destinations the mesh does not know go where they were headed. */
 export function buildPassthroughCluster(): object {
   return {
@@ -365,35 +387,45 @@ export interface InboundPort {
 
 /**
  * 15006: a chain per workload port, chosen by original destination port (and, when strict,
- * by TLS, so plaintext finds no chain and is refused). Ports the registry does not know have
- * no chain: Meridian does not pass unknown inbound traffic through.
+ * by TLS, so plaintext finds no chain and is refused), then one for every other port that
+ * passes the connection on to the pod (Istio's inbound passthrough).
  */
-export function buildVirtualInboundListener(ports: readonly InboundPort[]): object {
+export function buildVirtualInboundListener(ports: readonly InboundPort[], passthroughStrict: boolean): object {
+  const declared = ports.map((p) => {
+    const cluster = inboundClusterName(p.port);
+    const filter =
+      p.protocol === PortProtocol.Tcp
+        ? tcpProxy(cluster, cluster)
+        : httpConnectionManager(cluster, {
+            route_config: {
+              name: cluster,
+              virtual_hosts: [
+                { name: cluster, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: {} } }] },
+              ],
+            },
+          });
+    return {
+      name: cluster,
+      filter_chain_match: { destination_port: { value: p.port }, ...(p.strict ? { transport_protocol: 'tls' } : {}) },
+      filters: [filter],
+      ...(p.strict ? { transport_socket: downstreamTlsSocket() } : {}),
+    };
+  });
+  // Every other port: without this chain, iptables capture would reset connections to ports
+  // no Service names (metrics scraped from the pod, debug ports) instead of passing them on.
+  // It takes the mesh-wide mode: under strict mTLS, only mesh callers get through.
+  const passthrough = {
+    name: INBOUND_PASSTHROUGH_CLUSTER,
+    ...(passthroughStrict ? { filter_chain_match: { transport_protocol: 'tls' } } : {}),
+    filters: [tcpProxy(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)],
+    ...(passthroughStrict ? { transport_socket: downstreamTlsSocket() } : {}),
+  };
   return {
     name: VIRTUAL_INBOUND_LISTENER,
     address: { socket_address: { address: '0.0.0.0', port_value: VIRTUAL_INBOUND_PORT } },
     traffic_direction: 'INBOUND',
     listener_filters: [ORIGINAL_DST, TLS_INSPECTOR],
-    filter_chains: ports.map((p) => {
-      const cluster = inboundClusterName(p.port);
-      const filter =
-        p.protocol === PortProtocol.Tcp
-          ? tcpProxy(cluster, cluster)
-          : httpConnectionManager(cluster, {
-              route_config: {
-                name: cluster,
-                virtual_hosts: [
-                  { name: cluster, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: {} } }] },
-                ],
-              },
-            });
-      return {
-        name: cluster,
-        filter_chain_match: { destination_port: { value: p.port }, ...(p.strict ? { transport_protocol: 'tls' } : {}) },
-        filters: [filter],
-        ...(p.strict ? { transport_socket: downstreamTlsSocket() } : {}),
-      };
-    }),
+    filter_chains: [...declared, passthrough],
   };
 }
 

@@ -34,6 +34,7 @@ import {
   buildGatewayCluster,
   buildGatewayListener,
   buildInboundCluster,
+  buildInboundPassthroughCluster,
   buildOutboundPortListener,
   buildOutboundRouteConfiguration,
   buildPassthroughCluster,
@@ -42,6 +43,7 @@ import {
   buildVirtualOutboundListener,
   EAST_WEST_GATEWAY_LABEL,
   EAST_WEST_GATEWAY_LISTENER,
+  INBOUND_PASSTHROUGH_CLUSTER,
   ENVOY_LOAD_ASSIGNMENT_POLICY,
   inboundClusterName,
   outboundPortListenerName,
@@ -440,13 +442,12 @@ export class MeshResources implements ResourceSource {
     switch (typeUrl) {
       case TypeUrl.Listener: {
         const ports = [...this.servicesByPort().keys()].map(outboundPortListenerName);
-        const inbound = this.inboundPorts(proxy).length > 0 ? [VIRTUAL_INBOUND_LISTENER] : [];
-        return [VIRTUAL_OUTBOUND_LISTENER, ...ports, ...inbound];
+        return [VIRTUAL_OUTBOUND_LISTENER, ...ports, VIRTUAL_INBOUND_LISTENER];
       }
       case TypeUrl.Cluster: {
         const outbound = this.discovery.services().flatMap((s) => s.ports.map((p) => outboundClusterName(s.hostname, p.port)));
         const inbound = this.inboundPorts(proxy).map((p) => inboundClusterName(p.port));
-        return [PASSTHROUGH_CLUSTER, ...outbound, ...inbound];
+        return [PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, ...outbound, ...inbound];
       }
       case TypeUrl.Route:
       case TypeUrl.Endpoint:
@@ -504,8 +505,8 @@ export class MeshResources implements ResourceSource {
       return this.cached(TypeUrl.Listener, `L|${proxy.type}|${name}`, INBOUND_BUCKET, name, buildVirtualOutboundListener);
     }
     if (name === VIRTUAL_INBOUND_LISTENER) {
-      const ports = this.inboundPorts(proxy);
-      return ports.length > 0 ? this.encode(TypeUrl.Listener, name, buildVirtualInboundListener(ports)) : undefined;
+      const passthroughStrict = this.mtls?.mode === MtlsMode.Strict;
+      return this.encode(TypeUrl.Listener, name, buildVirtualInboundListener(this.inboundPorts(proxy), passthroughStrict));
     }
     const port = parseOutboundPortListenerName(name);
     const targets = port === undefined ? undefined : this.servicesByPort().get(port);
@@ -519,6 +520,9 @@ export class MeshResources implements ResourceSource {
   private sidecarCluster(proxy: ProxyNode, name: string): GeneratedResource | undefined {
     if (name === PASSTHROUGH_CLUSTER) {
       return this.cached(TypeUrl.Cluster, `C|${proxy.type}|${name}`, INBOUND_BUCKET, name, buildPassthroughCluster);
+    }
+    if (name === INBOUND_PASSTHROUGH_CLUSTER) {
+      return this.cached(TypeUrl.Cluster, `C|${proxy.type}|${name}`, INBOUND_BUCKET, name, buildInboundPassthroughCluster);
     }
     const inboundPort = parseInboundClusterName(name);
     if (inboundPort !== undefined) {
