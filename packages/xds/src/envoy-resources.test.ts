@@ -269,6 +269,17 @@ describe('Envoy sidecar resources', () => {
     assertValid(snap);
   });
 
+  it('inbound clusters reach the application at the dialled pod address from 127.0.0.6, never through loopback', async () => {
+    const snap = await snapshot(mesh().resources, sidecar);
+    const inbound = snap.clusters.filter((c) => c.name.startsWith('inbound|')).map(decodeResource);
+    assert.deepEqual(inbound.map((c) => c['name']), ['inbound|17070||', 'inbound|19090||']);
+    for (const c of inbound) {
+      assert.equal(c['type'], 'ORIGINAL_DST');
+      assert.deepEqual(c['upstream_bind_config'], { source_address: { address: '127.0.0.6', port_value: 0 } });
+      assert.ok(!JSON.stringify(c).includes('127.0.0.1'), 'an app bound to localhost only is not exposed');
+    }
+  });
+
   it("an endpoint of another cluster at the proxy's address is not its own (overlapping pod CIDRs)", async () => {
     const westTwin = { ...sidecar, id: 'sidecar~10.1.0.1~x.demo~demo.svc.cluster.local', ipAddresses: ['10.1.0.1'] };
     const snap = await snapshot(mesh().resources, westTwin);

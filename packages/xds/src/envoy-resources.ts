@@ -40,11 +40,11 @@ export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 /** Where inbound connections to a port no service declares go: the pod itself, as addressed. */
 export const INBOUND_PASSTHROUGH_CLUSTER = 'InboundPassthroughCluster';
 /**
- * The source address of passthrough connections to the pod. Istio's iptables rules (istio-init
- * and the CNI plugin) let traffic from 127.0.0.6 reach the application instead of capturing
- * it again into 15006, which would loop.
+ * The source address of the sidecar's connections to its own application. Istio's iptables
+ * rules (istio-init and the CNI plugin) let traffic from 127.0.0.6 reach the application
+ * instead of capturing it again into 15006, which would loop.
  */
-const INBOUND_PASSTHROUGH_SOURCE = '127.0.0.6';
+const INBOUND_UPSTREAM_BIND = { source_address: { address: '127.0.0.6', port_value: 0 } };
 /** Istio's east-west gateway port for AUTO_PASSTHROUGH (mTLS routed by SNI, never terminated). */
 export const EAST_WEST_GATEWAY_PORT = 15443;
 /** The label (and value) by which a `router` proxy says it is an east-west gateway. */
@@ -233,18 +233,19 @@ export function buildGatewayCluster(hostname: string, port: number): object {
   };
 }
 
-/** `inbound|<port>||`: the application in the same pod, on loopback. */
+/**
+ * `inbound|<port>||`: the application in the same pod, at the address the caller dialled (the
+ * pod IP, from the original destination), from 127.0.0.6 as Istio does since 1.10. Not
+ * loopback: an application bound to the pod IP only must be reachable, and one bound to
+ * localhost only must not be exposed to the mesh by its sidecar.
+ */
 export function buildInboundCluster(port: number, protocol: PortProtocol): object {
-  const name = inboundClusterName(port);
   return {
-    name,
-    type: 'STATIC',
+    name: inboundClusterName(port),
+    type: 'ORIGINAL_DST',
     connect_timeout: CONNECT_TIMEOUT,
-    lb_policy: 'ROUND_ROBIN',
-    load_assignment: {
-      cluster_name: name,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }],
-    },
+    lb_policy: 'CLUSTER_PROVIDED',
+    upstream_bind_config: INBOUND_UPSTREAM_BIND,
     ...http2Options(protocol),
   };
 }
@@ -259,7 +260,7 @@ export function buildInboundPassthroughCluster(): object {
     type: 'ORIGINAL_DST',
     connect_timeout: CONNECT_TIMEOUT,
     lb_policy: 'CLUSTER_PROVIDED',
-    upstream_bind_config: { source_address: { address: INBOUND_PASSTHROUGH_SOURCE, port_value: 0 } },
+    upstream_bind_config: INBOUND_UPSTREAM_BIND,
   };
 }
 
