@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { CoreV1Api, KubeConfig, V1Secret } from '@kubernetes/client-node';
 import { errorMessage, type ClusterId, type Logger } from '@meridian/model';
 import type { ClusterManager } from './cluster-manager.ts';
 import { loadKubeconfigText, type KubeconfigPolicy } from './kube/kubeconfig-policy.ts';
@@ -51,12 +51,13 @@ export class RemoteSecretController {
   constructor(options: RemoteSecretControllerOptions) {
     this.options = options;
     this.logger = options.logger.child({ component: 'remote-secrets', namespace: options.namespace });
-    const core = options.kubeConfig.makeApiClient(CoreV1Api);
+    let core: CoreV1Api | undefined;
+    const api = async () => (core ??= options.kubeConfig.makeApiClient((await import('@kubernetes/client-node')).CoreV1Api));
     this.informer = new ResilientInformer<V1Secret>({
       name: 'Secret',
       kubeConfig: options.kubeConfig,
       path: `/api/v1/namespaces/${options.namespace}/secrets`,
-      listPage: (c) => core.listNamespacedSecret({ namespace: options.namespace, limit: 500, ...(c ? { _continue: c } : {}) }),
+      listPage: async (c) => (await api()).listNamespacedSecret({ namespace: options.namespace, limit: 500, ...(c ? { _continue: c } : {}) }),
       onEvent: (type, secret) => this.enqueue(() => (type === 'delete' || !isRemoteSecret(secret) ? this.removeSecret(secret) : this.applySecret(secret))),
       onStateChange: () => undefined,
       backoff: options.backoff,
@@ -112,7 +113,7 @@ export class RemoteSecretController {
       }
       let kubeConfig: KubeConfig;
       try {
-        kubeConfig = loadKubeconfigText(text, this.options.policy);
+        kubeConfig = await loadKubeconfigText(text, this.options.policy);
       } catch (err) {
         next.errors.set(id, errorMessage(err));
         this.logger.error({ secret: name, cluster: id, reason: errorMessage(err) }, 'remote secret kubeconfig rejected');

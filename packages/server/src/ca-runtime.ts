@@ -261,9 +261,9 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
 }
 
 /** Where the CA Secret lives; config validation guarantees the primary has a kubeconfig. */
-function caSecretLocation(config: MeridianConfig, primaryCluster: string | undefined, logger: Logger) {
+async function caSecretLocation(config: MeridianConfig, primaryCluster: string | undefined, logger: Logger) {
   const primary = config.clusters.find((c) => c.id === primaryCluster) ?? config.clusters.find((c) => c.primary) ?? config.clusters[0];
-  const spec = primary ? clusterSpecFor(primary) : undefined;
+  const spec = primary ? await clusterSpecFor(primary) : undefined;
   if (spec?.source.type !== 'kubernetes') throw new CaError(CaErrorCode.Config, 'ca.secret is enabled but the primary cluster has no kubeconfig');
   return {
     kubeConfig: spec.source.kubeConfig,
@@ -279,7 +279,7 @@ function caSecretLocation(config: MeridianConfig, primaryCluster: string | undef
 async function caFromSecret(options: CaRuntimeOptions, logger: Logger): Promise<CaSecretMaterial> {
   const { config } = options;
   return loadOrCreateCaSecret({
-    ...caSecretLocation(config, options.primaryCluster, logger),
+    ...(await caSecretLocation(config, options.primaryCluster, logger)),
     trustDomain: config.trustDomain,
     keyAlgorithm: ALGORITHMS[config.ca.keyAlgorithm],
   });
@@ -292,7 +292,7 @@ async function caFromSecret(options: CaRuntimeOptions, logger: Logger): Promise<
 export async function loadLocalJwtIssuer(config: MeridianConfig, logger: Logger): Promise<LocalJwtIssuer> {
   const issuer = config.ca.localIssuer.issuer;
   if (config.ca.secret.enabled !== true) return LocalJwtIssuer.loadOrCreate({ dir: config.ca.dir, issuer });
-  const stored = await readCaSecret(caSecretLocation(config, undefined, logger));
+  const stored = await readCaSecret(await caSecretLocation(config, undefined, logger));
   if (!stored?.jwtKey) throw new CaError(CaErrorCode.NotReady, `Secret ${config.namespace ?? 'meridian-system'}/${config.ca.secret.name} does not exist yet: start meridian serve first`);
   return new LocalJwtIssuer({ key: stored.jwtKey, issuer });
 }

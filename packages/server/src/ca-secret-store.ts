@@ -8,7 +8,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { CoreV1Api, KubeConfig, V1Secret } from '@kubernetes/client-node';
 import {
   CaError,
   CaErrorCode,
@@ -73,7 +73,7 @@ const isTransient = (err: unknown): boolean => {
 export async function loadOrCreateCaSecret(options: CaSecretStoreOptions): Promise<CaSecretMaterial> {
   const { namespace, name, logger } = options;
   const ref = `${namespace}/${name}`;
-  const core = options.kubeConfig.makeApiClient(CoreV1Api);
+  const core = await coreApi(options.kubeConfig);
   const retry = retrier(options);
 
   const read = async (): Promise<V1Secret | undefined> =>
@@ -117,7 +117,7 @@ export async function loadOrCreateCaSecret(options: CaSecretStoreOptions): Promi
 export async function readCaSecret(options: Omit<CaSecretStoreOptions, 'trustDomain' | 'keyAlgorithm'>): Promise<CaSecretMaterial | undefined> {
   const { namespace, name } = options;
   const ref = `${namespace}/${name}`;
-  const core = options.kubeConfig.makeApiClient(CoreV1Api);
+  const core = await coreApi(options.kubeConfig);
   const secret = await retrier(options)(`read Secret ${ref}`, async () => {
     try {
       return await core.readNamespacedSecret({ name, namespace });
@@ -221,4 +221,10 @@ function retrier(options: Pick<CaSecretStoreOptions, 'retryForMs' | 'backoff' | 
       }
     }
   };
+}
+
+/** client-node is loaded when the CA Secret is used, not when the module is. */
+async function coreApi(kubeConfig: KubeConfig): Promise<CoreV1Api> {
+  const { CoreV1Api } = await import('@kubernetes/client-node');
+  return kubeConfig.makeApiClient(CoreV1Api);
 }

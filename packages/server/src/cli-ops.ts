@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CoreV1Api, RbacAuthorizationV1Api, VersionApi, type KubeConfig, type V1PolicyRule } from '@kubernetes/client-node';
+import type * as KubeClient from '@kubernetes/client-node';
+import type { CoreV1Api, KubeConfig, V1PolicyRule } from '@kubernetes/client-node';
 import {
   REMOTE_SECRET_LABELS,
   STRICT_KUBECONFIG_POLICY,
@@ -82,9 +83,10 @@ export async function createRemoteSecretCommand(args: string[]): Promise<number>
   if (!Number.isInteger(ttl) || ttl < 600) throw new UsageError('--token-ttl must be at least 600 seconds');
   const { namespace } = values;
   const sa = values['service-account'];
-  const kc = loadKubeconfigFile(file, values.context);
+  const kc = await loadKubeconfigFile(file, values.context);
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new UsageError(`${file}: no current cluster`);
+  const { CoreV1Api, RbacAuthorizationV1Api } = await kubeClient();
   const core = kc.makeApiClient(CoreV1Api);
   const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
 
@@ -218,7 +220,7 @@ async function checkTarget(t: Target, config: MeridianConfig, namespace: string,
   let version: string | null = null;
   let reachable = false;
   try {
-    const v = await withTimeout(kc.makeApiClient(VersionApi).getCode(), timeoutMs, 'GET /version');
+    const v = await withTimeout(kc.makeApiClient((await kubeClient()).VersionApi).getCode(), timeoutMs, 'GET /version');
     version = v.gitVersion;
     reachable = true;
   } catch (err) {
@@ -235,7 +237,7 @@ async function checkTarget(t: Target, config: MeridianConfig, namespace: string,
       errors.push(`permission review failed: ${describe(err)}`);
     }
     // Same sources as discovery: the configured network, else the system namespace's label.
-    const core = kc.makeApiClient(CoreV1Api);
+    const core = kc.makeApiClient((await kubeClient()).CoreV1Api);
     try {
       if (!network) {
         const ns = await withTimeout(core.listNamespace({ fieldSelector: `metadata.name=${namespace}` }), timeoutMs, 'list namespaces');
@@ -300,7 +302,7 @@ export async function checkCommand(args: string[]): Promise<number> {
   for (const c of config.clusters) {
     const network = c.network === undefined ? {} : { network: c.network };
     try {
-      const spec = clusterSpecFor(c);
+      const spec = await clusterSpecFor(c);
       targets.push(
         spec.source.type === 'kubernetes'
           ? { id: c.id, origin: spec.origin, kubeConfig: spec.source.kubeConfig, ...network }
@@ -315,7 +317,7 @@ export async function checkCommand(args: string[]): Promise<number> {
   const secretErrors: string[] = [];
   if (primaryKc && config.remoteSecrets.enabled) {
     try {
-      const core = primaryKc.makeApiClient(CoreV1Api);
+      const core = primaryKc.makeApiClient((await kubeClient()).CoreV1Api);
       const seen = new Set<string>();
       for (const [key, value] of Object.entries(REMOTE_SECRET_LABELS)) {
         const list = await withTimeout(core.listNamespacedSecret({ namespace, labelSelector: `${key}=${value}` }), timeoutMs, 'list remote secrets');
@@ -330,7 +332,7 @@ export async function checkCommand(args: string[]): Promise<number> {
               continue;
             }
             try {
-              targets.push({ id, origin, kubeConfig: loadKubeconfigText(Buffer.from(data, 'base64').toString('utf8'), config.discovery.kubeconfigPolicy) });
+              targets.push({ id, origin, kubeConfig: await loadKubeconfigText(Buffer.from(data, 'base64').toString('utf8'), config.discovery.kubeconfigPolicy) });
             } catch (err) {
               targets.push({ id, origin, error: errorMessage(err) });
             }
@@ -459,4 +461,9 @@ export function table(header: readonly string[], rows: ReadonlyArray<readonly st
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('   ').trimEnd();
   return `${[header, ...rows].map(line).join('\n')}\n`;
+}
+
+/** client-node is loaded by the commands that talk to clusters; `status` never needs it. */
+function kubeClient(): Promise<typeof KubeClient> {
+  return import('@kubernetes/client-node');
 }

@@ -175,9 +175,9 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
   let xdsPort = 0;
   let xdsTlsPort = 0;
   try {
-    for (const cluster of config.clusters) await clusters.add(clusterSpecFor(cluster));
+    for (const cluster of config.clusters) await clusters.add(await clusterSpecFor(cluster));
     if (primary?.kubeconfig !== undefined && config.remoteSecrets.enabled) {
-      const primarySpec = clusterSpecFor(primary);
+      const primarySpec = await clusterSpecFor(primary);
       if (primarySpec.source.type === 'kubernetes') {
         remoteSecrets = new RemoteSecretController({
           kubeConfig: primarySpec.source.kubeConfig,

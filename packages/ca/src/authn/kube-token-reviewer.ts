@@ -1,4 +1,4 @@
-import { AuthenticationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { AuthenticationV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { TokenReviewResult, TokenReviewer } from './kube-token.ts';
 
 export interface KubeTokenReviewerOptions {
@@ -11,13 +11,16 @@ export interface KubeTokenReviewerOptions {
  * review itself) propagates: per the `TokenReviewer` contract that means "no verdict".
  */
 export class KubeTokenReviewer implements TokenReviewer {
-  readonly #api: AuthenticationV1Api;
+  readonly #kubeConfig: Pick<KubeConfig, 'makeApiClient'>;
+  /** Made on the first review: client-node is loaded only when a cluster reviews tokens. */
+  #api: AuthenticationV1Api | undefined;
 
   constructor(options: KubeTokenReviewerOptions) {
-    this.#api = options.kubeConfig.makeApiClient(AuthenticationV1Api);
+    this.#kubeConfig = options.kubeConfig;
   }
 
   async review(token: string, audiences: readonly string[]): Promise<TokenReviewResult> {
+    this.#api ??= this.#kubeConfig.makeApiClient((await import('@kubernetes/client-node')).AuthenticationV1Api);
     const res = await this.#api.createTokenReview({
       body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [...audiences] } },
     });

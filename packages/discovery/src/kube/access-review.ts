@@ -1,4 +1,4 @@
-import { AuthorizationV1Api, type KubeConfig, type V1ResourceRule } from '@kubernetes/client-node';
+import type { KubeConfig, V1ResourceRule } from '@kubernetes/client-node';
 
 /** What Meridian reads in every cluster: list and watch of these, cluster-wide. */
 export const REQUIRED_ACCESS: ReadonlyArray<{ group: string; resource: string }> = [
@@ -15,6 +15,7 @@ const VERBS = ['list', 'watch'];
  * is missing, as `list endpointslices.discovery.k8s.io`-style strings.
  */
 export async function missingPermissions(kc: KubeConfig, namespace: string): Promise<string[]> {
+  const { AuthorizationV1Api } = await import('@kubernetes/client-node');
   const api = kc.makeApiClient(AuthorizationV1Api);
   const review = await api.createSelfSubjectRulesReview({
     body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } },

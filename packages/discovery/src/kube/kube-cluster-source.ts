@@ -1,10 +1,4 @@
-import {
-  CoreV1Api,
-  DiscoveryV1Api,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
+import type { CoreV1Api, DiscoveryV1Api, KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '@meridian/model';
 import { ClusterState, type ClusterRegistry } from '../cluster-registry.ts';
 import type { KubeEvent, KubeKind } from '../kube-objects.ts';
@@ -47,8 +41,13 @@ export class KubeClusterSource {
     this.registry = options.registry;
     this.staleAfterMs = options.staleAfterMs;
     this.logger = options.logger.child({ component: 'kube-source', cluster: options.registry.id });
-    const core = options.kubeConfig.makeApiClient(CoreV1Api);
-    const discovery = options.kubeConfig.makeApiClient(DiscoveryV1Api);
+    // client-node is loaded when the first informer starts, not when this module is.
+    let apis: Promise<{ core: CoreV1Api; discovery: DiscoveryV1Api }> | undefined;
+    const api = () =>
+      (apis ??= import('@kubernetes/client-node').then((k) => ({
+        core: options.kubeConfig.makeApiClient(k.CoreV1Api),
+        discovery: options.kubeConfig.makeApiClient(k.DiscoveryV1Api),
+      })));
     const limit = options.pageSize ?? PAGE_SIZE;
     const page = (c: string | undefined) => ({ limit, ...(c ? { _continue: c } : {}) });
     const informer = <T extends KubernetesObject>(
@@ -67,12 +66,12 @@ export class KubeClusterSource {
         onStateChange: () => this.updateState(),
       }) as unknown as ResilientInformer<KubernetesObject>;
     this.informers = [
-      informer('Namespace', '/api/v1/namespaces', (c) => core.listNamespace(page(c))),
-      informer('Node', '/api/v1/nodes', (c) => core.listNode(page(c))),
-      informer('Pod', '/api/v1/pods', (c) => core.listPodForAllNamespaces(page(c))),
-      informer('Service', '/api/v1/services', (c) => core.listServiceForAllNamespaces(page(c))),
-      informer('EndpointSlice', '/apis/discovery.k8s.io/v1/endpointslices', (c) =>
-        discovery.listEndpointSliceForAllNamespaces(page(c)),
+      informer('Namespace', '/api/v1/namespaces', async (c) => (await api()).core.listNamespace(page(c))),
+      informer('Node', '/api/v1/nodes', async (c) => (await api()).core.listNode(page(c))),
+      informer('Pod', '/api/v1/pods', async (c) => (await api()).core.listPodForAllNamespaces(page(c))),
+      informer('Service', '/api/v1/services', async (c) => (await api()).core.listServiceForAllNamespaces(page(c))),
+      informer('EndpointSlice', '/apis/discovery.k8s.io/v1/endpointslices', async (c) =>
+        (await api()).discovery.listEndpointSliceForAllNamespaces(page(c)),
       ),
     ];
   }

@@ -1,4 +1,4 @@
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { MeridianError, errorMessage } from '@meridian/model';
 import { parse as parseYaml } from 'yaml';
 import { DiscoveryErrorCode } from '../errors.ts';
@@ -55,12 +55,12 @@ export function kubeconfigViolations(text: string, policy: KubeconfigPolicy): st
 }
 
 /** Loads a kubeconfig held as text (a remote secret's value), enforcing the policy. */
-export function loadKubeconfigText(text: string, policy: KubeconfigPolicy, context?: string): KubeConfig {
+export async function loadKubeconfigText(text: string, policy: KubeconfigPolicy, context?: string): Promise<KubeConfig> {
   const violations = kubeconfigViolations(text, policy);
   if (violations.length > 0) {
     throw new MeridianError(DiscoveryErrorCode.KubeconfigRejected, `kubeconfig rejected: ${violations.join('; ')}`);
   }
-  const kc = new KubeConfig();
+  const kc = await newKubeConfig();
   try {
     kc.loadFromString(text);
   } catch (err) {
@@ -72,8 +72,8 @@ export function loadKubeconfigText(text: string, policy: KubeconfigPolicy, conte
 }
 
 /** Loads a kubeconfig file named in Meridian's own config (trusted: no policy applies). */
-export function loadKubeconfigFile(file: string, context?: string): KubeConfig {
-  const kc = new KubeConfig();
+export async function loadKubeconfigFile(file: string, context?: string): Promise<KubeConfig> {
+  const kc = await newKubeConfig();
   try {
     kc.loadFromFile(file);
   } catch (err) {
@@ -81,6 +81,12 @@ export function loadKubeconfigFile(file: string, context?: string): KubeConfig {
   }
   selectContext(kc, context);
   return kc;
+}
+
+/** client-node is loaded on first use: a mesh without Kubernetes clusters never pays for it. */
+async function newKubeConfig(): Promise<KubeConfig> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  return new KubeConfig();
 }
 
 function selectContext(kc: KubeConfig, context: string | undefined): void {

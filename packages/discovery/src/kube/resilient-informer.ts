@@ -1,4 +1,4 @@
-import { makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import type { Informer, KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import { errorMessage, type Logger } from '@meridian/model';
 
 export interface Backoff {
@@ -48,7 +48,8 @@ export interface InformerStatus {
  */
 export class ResilientInformer<T extends KubernetesObject> {
   readonly name: string;
-  private readonly informer: ReturnType<typeof makeInformer<T>>;
+  /** Made on the first start: client-node is loaded only when a Kubernetes cluster is used. */
+  private informer: Informer<T> | undefined;
   private readonly options: ResilientInformerOptions<T>;
   private readonly logger: Logger;
   private stateValue: InformerState = InformerState.Starting;
@@ -65,11 +66,6 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.name = options.name;
     this.delayMs = options.backoff.initialMs;
     this.logger = options.logger.child({ informer: options.name });
-    this.informer = makeInformer<T>(options.kubeConfig, options.path, () => listAllPages(options.listPage));
-    this.informer.on('add', (obj) => this.deliver('upsert', obj));
-    this.informer.on('update', (obj) => this.deliver('upsert', obj));
-    this.informer.on('delete', (obj) => this.deliver('delete', obj));
-    this.informer.on('error', (err: unknown) => this.onError(err));
   }
 
   get state(): InformerState {
@@ -89,7 +85,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     if (this.timer) clearTimeout(this.timer);
     this.setState(InformerState.Stopped);
     try {
-      await this.informer.stop();
+      await this.informer?.stop();
     } catch {
       // stopping an informer that never connected is fine
     }
@@ -120,7 +116,9 @@ export class ResilientInformer<T extends KubernetesObject> {
     if (this.stopped) return;
     this.errorSinceStart = false;
     try {
-      await this.informer.start();
+      const informer = (this.informer ??= await this.createInformer());
+      if (this.stopped) return;
+      await informer.start();
     } catch (err) {
       this.onError(err);
     }
@@ -145,6 +143,16 @@ export class ResilientInformer<T extends KubernetesObject> {
       this.restarts++;
       void this.run();
     }, delay);
+  }
+
+  private async createInformer(): Promise<Informer<T>> {
+    const { makeInformer } = await import('@kubernetes/client-node');
+    const informer = makeInformer<T>(this.options.kubeConfig, this.options.path, () => listAllPages(this.options.listPage));
+    informer.on('add', (obj) => this.deliver('upsert', obj));
+    informer.on('update', (obj) => this.deliver('upsert', obj));
+    informer.on('delete', (obj) => this.deliver('delete', obj));
+    informer.on('error', (err: unknown) => this.onError(err));
+    return informer;
   }
 
   private setState(state: InformerState): void {
