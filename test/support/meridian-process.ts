@@ -44,9 +44,12 @@ export class MeridianProcess {
     child.stderr?.on('data', (chunk: Buffer) => this.stderr.push(chunk.toString()));
   }
 
-  /** Starts `meridian <args>`; resolves once it logs "meridian ready" (or rejects if it exits). */
-  static async start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<MeridianProcess> {
-    const child = spawn(process.execPath, [...profileArgs(), '--import', 'tsx', CLI, ...args], {
+  /**
+   * Starts `meridian <args>`; resolves once it logs "meridian ready" (or rejects if it exits).
+   * `nodeArgs` go to Node before the TypeScript loader (e.g. `--import` of a module hook).
+   */
+  static async start(args: string[], env: NodeJS.ProcessEnv = {}, options: { nodeArgs?: string[] } = {}): Promise<MeridianProcess> {
+    const child = spawn(process.execPath, [...profileArgs(), ...(options.nodeArgs ?? []), '--import', 'tsx', CLI, ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
