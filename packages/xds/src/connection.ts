@@ -38,8 +38,6 @@ interface SendRequest {
   mustInclude: Set<string>;
   /** Set when only a push asked for this response: then its bytes may be shared. */
   push?: PushRequest | undefined;
-  /** The follow-up CDS that finally drops clusters held back for make-before-break. */
-  finalizeRemoval?: boolean;
 }
 
 export interface AdsConnectionOptions {
@@ -161,10 +159,11 @@ export class AdsConnection {
 
   /**
    * Make-before-break for removals: a cluster that disappears stays in this CDS response
-   * while listeners and routes that may still point at it are updated, and a follow-up CDS
-   * (queued behind them) drops it.
+   * while listeners or routes are still queued behind it (they may be what stops using it),
+   * and a follow-up CDS, queued behind them, drops it. Deciding by what is queued, not by
+   * which push asked, keeps this right when a stalled stream merges several pushes.
    */
-  private holdRemovedClusters(resources: GeneratedResource[], send: SendRequest, watch: TypeWatchState): GeneratedResource[] {
+  private holdRemovedClusters(resources: GeneratedResource[], watch: TypeWatchState): GeneratedResource[] {
     // The same list as last sent (an endpoints push re-checks CDS for every sidecar): nothing
     // was removed, and comparing names would cost every proxy a pass over every cluster.
     if (typeVersion(resources) === watch.lastVersion) {
@@ -172,9 +171,8 @@ export class AdsConnection {
       return resources;
     }
     const last = this.lastClusters;
-    const dependents = this.watches.has(TypeUrl.Listener) || this.watches.has(TypeUrl.Route);
-    const sent = send.finalizeRemoval || !last || !dependents ? resources : withHeldRemovals(last, resources);
-    if (sent !== resources) this.queue.queue(TypeUrl.Cluster, { fullState: false, mustInclude: new Set(), finalizeRemoval: true });
+    const sent = last && this.queue.dependentsPending ? withHeldRemovals(last, resources) : resources;
+    if (sent !== resources) this.queue.queue(TypeUrl.Cluster, { fullState: false, mustInclude: new Set() });
     this.lastClusters = sent;
     return sent;
   }
@@ -190,7 +188,7 @@ export class AdsConnection {
     const watch = this.watches.get(typeUrl) ?? newTypeWatch(undefined);
     this.watches.set(typeUrl, watch);
     let resources = this.source.generate(typeUrl, this.proxy, watch.names);
-    if (typeUrl === TypeUrl.Cluster) resources = this.holdRemovedClusters(resources, send, watch);
+    if (typeUrl === TypeUrl.Cluster) resources = this.holdRemovedClusters(resources, watch);
     const version = typeVersion(resources);
     const full = send.fullState || requiresFullStateInSotw(typeUrl);
     const changed = version !== watch.lastVersion;
@@ -228,7 +226,6 @@ function mergeSends(into: SendRequest, from: SendRequest): void {
   into.fullState ||= from.fullState;
   for (const n of from.mustInclude) into.mustInclude.add(n);
   into.push = into.push && from.push ? from.push : undefined;
-  into.finalizeRemoval = into.finalizeRemoval === true || from.finalizeRemoval === true;
 }
 
 /** A type's stream state before anything was sent or acknowledged (both ADS variants). */

@@ -1,54 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { silentLogger, type ProxyNode, type PushRequest } from '@meridian/model';
+import { silentLogger, type PushRequest } from '@meridian/model';
 import type { DeltaRequestView } from './classify-delta.ts';
 import { DeltaAdsConnection } from './delta-connection.ts';
 import { protoType } from './protos.ts';
-import type { GeneratedResource, ResourceSource } from './resource-source.ts';
+import { CapturingStream, TableSource, TEST_PROXY } from './test-source.ts';
 import { TypeUrl } from './type-url.ts';
-import { encodeAny } from './wire.ts';
-
-const PROXY: ProxyNode = {
-  id: 'p1',
-  type: 'grpc',
-  cluster: 'c1',
-  network: 'n1',
-  namespace: 'demo',
-  locality: { region: 'r', zone: '', subzone: '' },
-  ipAddresses: [],
-  labels: {},
-};
-
-/** A source over a plain table: name → content, per type. EDS answers unknown names empty. */
-class TableSource implements ResourceSource {
-  readonly table = new Map<TypeUrl, Map<string, string>>();
-  generated = 0;
-
-  set(typeUrl: TypeUrl, name: string, content: string | undefined): void {
-    let t = this.table.get(typeUrl);
-    if (!t) this.table.set(typeUrl, (t = new Map()));
-    if (content === undefined) t.delete(name);
-    else t.set(name, content);
-  }
-
-  generate(typeUrl: TypeUrl, _proxy: ProxyNode, names: ReadonlySet<string> | undefined): GeneratedResource[] {
-    this.generated++;
-    const t = this.table.get(typeUrl) ?? new Map<string, string>();
-    const wanted = names ?? (typeUrl === TypeUrl.Endpoint || typeUrl === TypeUrl.Route ? [] : [...t.keys()]);
-    const out: GeneratedResource[] = [];
-    for (const name of wanted) {
-      const content = t.get(name) ?? (typeUrl === TypeUrl.Endpoint ? 'empty' : undefined);
-      if (content !== undefined) out.push({ name, version: `${name}@${content}`, any: encodeAny(typeUrl, Buffer.from(content)) });
-    }
-    return out;
-  }
-
-  affects(request: PushRequest, _typeUrl: TypeUrl, _proxy: ProxyNode, name: string | undefined): boolean {
-    return request.hostnames.size === 0 || name === undefined || request.hostnames.has(name);
-  }
-
-  invalidate(): void {}
-}
 
 interface Sent {
   type_url: string;
@@ -58,38 +15,25 @@ interface Sent {
   removed: string[];
 }
 
-class FakeStream {
-  readonly sent: Sent[] = [];
-  writable = true;
-  private drain: (() => void) | undefined;
-
-  write(chunk: Buffer): boolean {
+/** What the connection wrote, decoded as a client would. */
+class FakeStream extends CapturingStream {
+  get sent(): Sent[] {
     const type = protoType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
-    const r = type.toObject(type.decode(chunk), { defaults: true }) as {
-      type_url: string;
-      nonce: string;
-      resources: Array<{ name: string; version: string }>;
-      removed_resources: string[];
-    };
-    this.sent.push({
-      type_url: r.type_url,
-      nonce: r.nonce,
-      names: r.resources.map((x) => x.name),
-      versions: r.resources.map((x) => x.version),
-      removed: r.removed_resources,
+    return this.written.map((chunk) => {
+      const r = type.toObject(type.decode(chunk), { defaults: true }) as {
+        type_url: string;
+        nonce: string;
+        resources: Array<{ name: string; version: string }>;
+        removed_resources: string[];
+      };
+      return {
+        type_url: r.type_url,
+        nonce: r.nonce,
+        names: r.resources.map((x) => x.name),
+        versions: r.resources.map((x) => x.version),
+        removed: r.removed_resources,
+      };
     });
-    return this.writable;
-  }
-
-  once(_event: 'drain', listener: () => void): void {
-    this.drain = listener;
-  }
-
-  release(): void {
-    this.writable = true;
-    const d = this.drain;
-    this.drain = undefined;
-    d?.();
   }
 }
 
@@ -109,7 +53,7 @@ function setup() {
   source.set(TypeUrl.Endpoint, 'b', '1');
   source.set(TypeUrl.Listener, 'l', '1');
   const stream = new FakeStream();
-  const conn = new DeltaAdsConnection({ id: 'c', proxy: PROXY, stream, source, logger: silentLogger() });
+  const conn = new DeltaAdsConnection({ id: 'c', proxy: TEST_PROXY, stream, source, logger: silentLogger() });
   return { source, stream, conn };
 }
 

@@ -65,8 +65,6 @@ export class DeltaAdsConnection implements XdsConnection {
   private readonly logger: Logger;
   private readonly hooks: Partial<StreamHooks>;
   private nonceSeq = 0;
-  /** A cluster removal is waiting for the listener and route updates of the same push. */
-  private holdingClusterRemoval = false;
   /** Per wildcard type: the list the client last matched exactly, and the stream's mutations then. */
   private readonly inSync = new Map<TypeUrl, { version: string; mutations: number }>();
 
@@ -198,25 +196,20 @@ export class DeltaAdsConnection implements XdsConnection {
     const wildcardOnly = w.wildcard && w.explicit.size === 0 && mustSend.size === 0;
     const list = wildcardOnly ? this.source.generate(typeUrl, this.proxy, undefined) : undefined;
     const synced = this.inSync.get(typeUrl);
-    if (list && synced?.version === typeVersion(list) && synced.mutations === mutationsOf(w)) {
-      // The client has exactly the list: a removal held back meanwhile has nothing left to remove.
-      if (typeUrl === TypeUrl.Cluster) this.holdingClusterRemoval = false;
-      return;
-    }
+    if (list && synced?.version === typeVersion(list) && synced.mutations === mutationsOf(w)) return;
     const desired = this.desired(typeUrl, w);
     const outgoing = [...desired.values()].filter((r) => mustSend.has(r.name) || w.sentVersions.get(r.name) !== r.version);
     let removed = [...w.sentVersions.keys()].filter((n) => !desired.has(n));
-    // Make-before-break for removals: listeners and routes that may still use a removed
-    // cluster are updated first; a follow-up response (queued behind them) removes it.
-    if (typeUrl === TypeUrl.Cluster && removed.length > 0 && !this.holdingClusterRemoval && (this.watches.has(TypeUrl.Listener) || this.watches.has(TypeUrl.Route))) {
-      this.holdingClusterRemoval = true;
+    // Make-before-break for removals: while listeners or routes are still queued behind this
+    // response (they may be what stops using a removed cluster), the removal waits for a
+    // follow-up response queued behind them.
+    const held = typeUrl === TypeUrl.Cluster && removed.length > 0 && this.queue.dependentsPending;
+    if (held) {
       this.queue.queue(TypeUrl.Cluster, new Set());
       removed = [];
-    } else if (typeUrl === TypeUrl.Cluster) {
-      this.holdingClusterRemoval = false;
     }
     // The client will have exactly `list` once this response is applied (unless a removal waits).
-    const inSync = list && !(typeUrl === TypeUrl.Cluster && this.holdingClusterRemoval);
+    const inSync = list && !held;
     if (outgoing.length === 0 && removed.length === 0) {
       if (inSync) this.inSync.set(typeUrl, { version: typeVersion(list), mutations: mutationsOf(w) });
       return;

@@ -1,5 +1,5 @@
 import { errorMessage, mergePushRequests, type Logger, type PushRequest } from '@meridian/model';
-import { PUSH_ORDER, TYPE_SHORT_NAME, type TypeUrl } from './type-url.ts';
+import { PUSH_ORDER, TYPE_SHORT_NAME, TypeUrl } from './type-url.ts';
 
 /** What a stream needs from grpc-js: write with backpressure. */
 export interface ResponseStream {
@@ -44,6 +44,19 @@ export class SendQueue<P> {
     const existing = this.pending.get(typeUrl);
     if (existing === undefined) this.pending.set(typeUrl, send);
     else this.options.merge(existing, send);
+  }
+
+  /** Whether a send of this type is queued and not yet built. */
+  isPending(typeUrl: TypeUrl): boolean {
+    return this.pending.has(typeUrl);
+  }
+
+  /**
+   * Make-before-break for removals: listeners or routes still to be sent after the current
+   * response may stop using what it would remove, so the removal must wait for them.
+   */
+  get dependentsPending(): boolean {
+    return this.pending.has(TypeUrl.Listener) || this.pending.has(TypeUrl.Route);
   }
 
   push(request: PushRequest): void {
