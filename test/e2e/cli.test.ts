@@ -20,6 +20,21 @@ describe('meridian CLI', () => {
     }
   });
 
+  it('serve refuses a kubeconfig with no current context, naming the file, and exits 1', async () => {
+    const ws = new Workspace();
+    try {
+      const kubeconfig = ws.write(
+        'nocontext.kubeconfig',
+        'apiVersion: v1\nkind: Config\nclusters:\n- name: a\n  cluster: { server: "https://127.0.0.1:1" }\nusers:\n- name: u\n  user: { token: x }\ncontexts:\n- name: ctx\n  context: { cluster: a, user: u }\n',
+      );
+      const out = await MeridianProcess.run(['serve', '--config', ws.writeConfig({ clusters: [{ id: 'k1', kubeconfig }] })]);
+      assert.equal(out.code, 1);
+      assert.match(out.stderr, /nocontext\.kubeconfig has no current cluster/);
+    } finally {
+      ws.remove();
+    }
+  });
+
   it('serve reports each cluster problem by path', async () => {
     const ws = new Workspace();
     try {

@@ -45,7 +45,7 @@ describe('Envoy sidecar over ADS', () => {
 
   it('CDS, EDS, LDS, RDS as Envoy asks for them, all valid by validate.rules', async () => {
     const cds = await ads.requestAck(TypeUrls.Cluster);
-    assert.deepEqual(cds.names, ['PassthroughCluster', 'InboundPassthroughCluster', `outbound|7070||${ECHO}`, `outbound|9090||${ECHO}`, 'inbound|17070||']);
+    assert.deepEqual(cds.names, ['PassthroughCluster', 'InboundPassthroughCluster', 'BlackHoleCluster', `outbound|7070||${ECHO}`, `outbound|9090||${ECHO}`, 'inbound|17070||']);
     const eds = await ads.requestAck(TypeUrls.Endpoint, [`outbound|7070||${ECHO}`, `outbound|9090||${ECHO}`]);
     assert.deepEqual(eds.names, [`outbound|7070||${ECHO}`, `outbound|9090||${ECHO}`]);
     const lds = await ads.requestAck(TypeUrls.Listener);

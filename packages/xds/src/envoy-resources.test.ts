@@ -198,6 +198,7 @@ describe('Envoy sidecar resources', () => {
     assert.deepEqual(snap.clusters.map((c) => c.name), [
       'PassthroughCluster',
       'InboundPassthroughCluster',
+      'BlackHoleCluster',
       `outbound|7070||${ECHO}`,
       `outbound|9090||${ECHO}`,
       'inbound|17070||',
@@ -253,19 +254,37 @@ describe('Envoy sidecar resources', () => {
     const chains = inbound['filter_chains'] as Array<{ filter_chain_match: Record<string, unknown> }>;
     assert.deepEqual(
       chains.map((c) => c.filter_chain_match),
-      [{ destination_port: { value: 17070 } }, { destination_port: { value: 19090 } }, undefined],
-      'declared ports, then every other port passed through in plaintext',
+      [{ destination_port: { value: 17070 } }, { destination_port: { value: 19090 } }, { destination_port: { value: 15006 } }, undefined],
+      'declared ports, 15006 itself dropped, then every other port passed through in plaintext',
     );
   });
 
   it('a pod that serves nothing declared still passes inbound connections through (strict: mTLS only), with no inbound clusters', async () => {
     const other = { ...sidecar, id: 'sidecar~10.9.9.9~client.demo~demo.svc.cluster.local', ipAddresses: ['10.9.9.9'] };
     const snap = await snapshot(mesh().resources, other);
-    assert.deepEqual(inboundChains(snap), [{ name: 'InboundPassthroughCluster', match: { transport_protocol: 'tls' }, tls: true }]);
+    assert.deepEqual(inboundChains(snap), [
+      { name: 'virtualInbound-blackhole', match: { destination_port: { value: 15006 } }, tls: false },
+      { name: 'InboundPassthroughCluster', match: { transport_protocol: 'tls' }, tls: true },
+    ]);
     const passthrough = decodeResource(snap.clusters.find((c) => c.name === 'InboundPassthroughCluster') as GeneratedResource);
     assert.equal(passthrough['type'], 'ORIGINAL_DST');
     assert.deepEqual(passthrough['upstream_bind_config'], { source_address: { address: '127.0.0.6', port_value: 0 } }, 'not captured again by iptables');
     assert.ok(!snap.clusters.some((c) => c.name.startsWith('inbound|')));
+    assertValid(snap);
+  });
+
+  it("connections to the sidecar's own 15006 and 15001 go to the black hole, not round the passthrough again", async () => {
+    const snap = await snapshot(mesh({ mtls: false }).resources, sidecar);
+    const chainTo = (listener: string, port: number) => {
+      const l = decodeResource(snap.listeners.find((x) => x.name === listener) as GeneratedResource);
+      const chains = l['filter_chains'] as Array<{ filter_chain_match?: { destination_port?: { value: number } }; filters: Array<{ typed_config: { cluster: string } }> }>;
+      return chains.find((c) => c.filter_chain_match?.destination_port?.value === port)?.filters[0]?.typed_config.cluster;
+    };
+    assert.equal(chainTo('virtualInbound', 15006), 'BlackHoleCluster');
+    assert.equal(chainTo('virtualOutbound', 15001), 'BlackHoleCluster');
+    const blackhole = decodeResource(snap.clusters.find((c) => c.name === 'BlackHoleCluster') as GeneratedResource);
+    assert.equal(blackhole['type'], 'STATIC');
+    assert.equal(blackhole['load_assignment'], undefined, 'no endpoints');
     assertValid(snap);
   });
 
@@ -283,7 +302,7 @@ describe('Envoy sidecar resources', () => {
   it("an endpoint of another cluster at the proxy's address is not its own (overlapping pod CIDRs)", async () => {
     const westTwin = { ...sidecar, id: 'sidecar~10.1.0.1~x.demo~demo.svc.cluster.local', ipAddresses: ['10.1.0.1'] };
     const snap = await snapshot(mesh().resources, westTwin);
-    assert.deepEqual(inboundChains(snap).map((c) => c.name), ['InboundPassthroughCluster'], 'east proxy, west endpoint: not its own');
+    assert.deepEqual(inboundChains(snap).map((c) => c.name), ['virtualInbound-blackhole', 'InboundPassthroughCluster'], 'east proxy, west endpoint: not its own');
   });
 
   it('routes: short names only for the caller namespace, each domain once, allow_any last', () => {

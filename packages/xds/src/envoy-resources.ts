@@ -37,6 +37,8 @@ export const VIRTUAL_INBOUND_LISTENER = 'virtualInbound';
 export const VIRTUAL_INBOUND_PORT = 15006;
 /** Where connections to destinations the mesh does not know go (Istio's ALLOW_ANY). */
 export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
+/** Where connections that must go nowhere go: a cluster with no endpoints. */
+export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
 /** Where inbound connections to a port no service declares go: the pod itself, as addressed. */
 export const INBOUND_PASSTHROUGH_CLUSTER = 'InboundPassthroughCluster';
 /**
@@ -311,9 +313,27 @@ export function buildVirtualOutboundListener(): object {
     address: { socket_address: { address: '0.0.0.0', port_value: VIRTUAL_OUTBOUND_PORT } },
     use_original_dst: { value: true },
     traffic_direction: 'OUTBOUND',
-    // Reached only when no `0.0.0.0_<port>` listener takes the connection.
-    filter_chains: [{ name: `${VIRTUAL_OUTBOUND_LISTENER}-catchall-tcp`, filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER)] }],
+    filter_chains: [
+      // A connection whose original destination is 15001 itself (one passed through from
+      // 15006, or dialled by the app) would be passed to 15001 again, forever.
+      blackholeChain(VIRTUAL_OUTBOUND_LISTENER, VIRTUAL_OUTBOUND_PORT),
+      // Reached only when no `0.0.0.0_<port>` listener takes the connection.
+      { name: `${VIRTUAL_OUTBOUND_LISTENER}-catchall-tcp`, filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER)] },
+    ],
   };
+}
+
+function blackholeChain(listener: string, port: number): object {
+  return {
+    name: `${listener}-blackhole`,
+    filter_chain_match: { destination_port: { value: port } },
+    filters: [tcpProxy(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
+  };
+}
+
+/** Connections that must not be forwarded (loops through the sidecar's own ports) end here. */
+export function buildBlackholeCluster(): object {
+  return { name: BLACKHOLE_CLUSTER, type: 'STATIC', connect_timeout: CONNECT_TIMEOUT };
 }
 
 /** A TCP service port on an outbound port listener: matched by the service's VIPs. */
@@ -392,7 +412,8 @@ export interface InboundPort {
  * passes the connection on to the pod (Istio's inbound passthrough).
  */
 export function buildVirtualInboundListener(ports: readonly InboundPort[], passthroughStrict: boolean): object {
-  const declared = ports.map((p) => {
+  // 15006 is the sidecar's own (Istio reserves it too); its chain is the black hole below.
+  const declared = ports.filter((p) => p.port !== VIRTUAL_INBOUND_PORT).map((p) => {
     const cluster = inboundClusterName(p.port);
     const filter =
       p.protocol === PortProtocol.Tcp
@@ -414,7 +435,9 @@ export function buildVirtualInboundListener(ports: readonly InboundPort[], passt
   });
   // Every other port: without this chain, iptables capture would reset connections to ports
   // no Service names (metrics scraped from the pod, debug ports) instead of passing them on.
-  // It takes the mesh-wide mode: under strict mTLS, only mesh callers get through.
+  // It takes the mesh-wide mode. Under strict mTLS it asks for a client certificate, which
+  // sidecars do not present to destinations they know no service for, so in practice an
+  // undeclared port is closed under strict mTLS, as in Istio.
   const passthrough = {
     name: INBOUND_PASSTHROUGH_CLUSTER,
     ...(passthroughStrict ? { filter_chain_match: { transport_protocol: 'tls' } } : {}),
@@ -426,7 +449,8 @@ export function buildVirtualInboundListener(ports: readonly InboundPort[], passt
     address: { socket_address: { address: '0.0.0.0', port_value: VIRTUAL_INBOUND_PORT } },
     traffic_direction: 'INBOUND',
     listener_filters: [ORIGINAL_DST, TLS_INSPECTOR],
-    filter_chains: [...declared, passthrough],
+    // Passing a connection to 15006 itself through would bring it straight back here, forever.
+    filter_chains: [...declared, blackholeChain(VIRTUAL_INBOUND_LISTENER, VIRTUAL_INBOUND_PORT), passthrough],
   };
 }
 

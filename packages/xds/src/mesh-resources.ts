@@ -33,6 +33,7 @@ import { explainEndpoints, type EndpointSelection } from './endpoint-selection.t
 import {
   buildGatewayCluster,
   buildGatewayListener,
+  buildBlackholeCluster,
   buildInboundCluster,
   buildInboundPassthroughCluster,
   buildOutboundPortListener,
@@ -42,6 +43,7 @@ import {
   buildVirtualInboundListener,
   buildVirtualOutboundListener,
   EAST_WEST_GATEWAY_LABEL,
+  BLACKHOLE_CLUSTER,
   EAST_WEST_GATEWAY_LISTENER,
   INBOUND_PASSTHROUGH_CLUSTER,
   ENVOY_LOAD_ASSIGNMENT_POLICY,
@@ -447,7 +449,7 @@ export class MeshResources implements ResourceSource {
       case TypeUrl.Cluster: {
         const outbound = this.discovery.services().flatMap((s) => s.ports.map((p) => outboundClusterName(s.hostname, p.port)));
         const inbound = this.inboundPorts(proxy).map((p) => inboundClusterName(p.port));
-        return [PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, ...outbound, ...inbound];
+        return [PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, BLACKHOLE_CLUSTER, ...outbound, ...inbound];
       }
       case TypeUrl.Route:
       case TypeUrl.Endpoint:
@@ -523,6 +525,9 @@ export class MeshResources implements ResourceSource {
     }
     if (name === INBOUND_PASSTHROUGH_CLUSTER) {
       return this.cached(TypeUrl.Cluster, `C|${proxy.type}|${name}`, INBOUND_BUCKET, name, buildInboundPassthroughCluster);
+    }
+    if (name === BLACKHOLE_CLUSTER) {
+      return this.cached(TypeUrl.Cluster, `C|${proxy.type}|${name}`, INBOUND_BUCKET, name, buildBlackholeCluster);
     }
     const inboundPort = parseInboundClusterName(name);
     if (inboundPort !== undefined) {

@@ -41,13 +41,14 @@ export class KubeClusterSource {
     this.registry = options.registry;
     this.staleAfterMs = options.staleAfterMs;
     this.logger = options.logger.child({ component: 'kube-source', cluster: options.registry.id });
-    // client-node is loaded when the first informer starts, not when this module is.
-    let apis: Promise<{ core: CoreV1Api; discovery: DiscoveryV1Api }> | undefined;
-    const api = () =>
-      (apis ??= import('@kubernetes/client-node').then((k) => ({
-        core: options.kubeConfig.makeApiClient(k.CoreV1Api),
-        discovery: options.kubeConfig.makeApiClient(k.DiscoveryV1Api),
-      })));
+    // client-node is loaded when the first informer starts, not when this module is. A failure
+    // is not remembered: the informer's next restart tries again.
+    let apis: { core: CoreV1Api; discovery: DiscoveryV1Api } | undefined;
+    const api = async () => {
+      if (apis) return apis;
+      const k = await import('@kubernetes/client-node');
+      return (apis = { core: options.kubeConfig.makeApiClient(k.CoreV1Api), discovery: options.kubeConfig.makeApiClient(k.DiscoveryV1Api) });
+    };
     const limit = options.pageSize ?? PAGE_SIZE;
     const page = (c: string | undefined) => ({ limit, ...(c ? { _continue: c } : {}) });
     const informer = <T extends KubernetesObject>(

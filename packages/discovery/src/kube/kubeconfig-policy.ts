@@ -80,6 +80,7 @@ export async function loadKubeconfigFile(file: string, context?: string): Promis
     throw new MeridianError(DiscoveryErrorCode.KubeconfigInvalid, `cannot load kubeconfig ${file}: ${errorMessage(err)}`, { cause: err });
   }
   selectContext(kc, context);
+  if (!kc.getCurrentCluster()) throw new MeridianError(DiscoveryErrorCode.KubeconfigInvalid, `kubeconfig ${file} has no current cluster`);
   return kc;
 }
 
