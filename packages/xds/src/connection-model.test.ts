@@ -23,8 +23,14 @@ const NAMES: Record<string, string[]> = {
   [TypeUrl.Listener]: ['l0', 'l1', 'l2'],
   [TypeUrl.Cluster]: ['c0', 'c1', 'c2', 'c3'],
   [TypeUrl.Endpoint]: ['e0', 'e1', 'e2', 'e3'],
+  [TypeUrl.Route]: ['r0', 'r1'],
 };
-const TYPES = [TypeUrl.Listener, TypeUrl.Cluster, TypeUrl.Endpoint];
+const TYPES = [TypeUrl.Listener, TypeUrl.Route, TypeUrl.Cluster, TypeUrl.Endpoint];
+/** Routes are always subscribed and always exist: SotW cannot take a named resource back. */
+const ROUTES = NAMES[TypeUrl.Route] ?? [];
+/** c0 always exists, so a listener or route moving off a removed cluster has somewhere to go. */
+const PERMANENT_CLUSTER = 'c0';
+const named = (t: TypeUrl) => t === TypeUrl.Endpoint || t === TypeUrl.Route;
 
 /** mulberry32: small, seedable, good enough to pick test actions. */
 function random(seed: number): () => number {
@@ -70,14 +76,14 @@ function sotwClient(conn: AdsConnection, edsNames: Set<string>): ModelClient {
     read(chunk) {
       const r = responseType.decode(chunk) as unknown as { version_info: string; nonce: string; type_url: TypeUrl; resources: DecodedAny[] };
       const held = state.get(r.type_url) ?? new Map<string, string>();
-      if (r.type_url !== TypeUrl.Endpoint) held.clear(); // LDS and CDS responses carry the whole set
+      if (!named(r.type_url)) held.clear(); // LDS and CDS responses carry the whole set
       for (const any of r.resources) {
         const { name, version } = resourceOf(any);
         if (r.type_url !== TypeUrl.Endpoint || client.edsNames.has(name)) held.set(name, version);
       }
       state.set(r.type_url, held);
       last.set(r.type_url, { version: r.version_info, nonce: r.nonce });
-      const names = r.type_url === TypeUrl.Endpoint ? [...client.edsNames] : [];
+      const names = r.type_url === TypeUrl.Endpoint ? [...client.edsNames] : r.type_url === TypeUrl.Route ? ROUTES : [];
       conn.handleRequest(r.type_url, { version_info: r.version_info, response_nonce: r.nonce, resource_names: names });
     },
     resubscribe(names) {
@@ -88,9 +94,10 @@ function sotwClient(conn: AdsConnection, edsNames: Set<string>): ModelClient {
       conn.handleRequest(TypeUrl.Endpoint, { version_info: l?.version ?? '', response_nonce: l?.nonce ?? '', resource_names: [...names] });
     },
   };
-  // Envoy's order: clusters (and their endpoints) first, then listeners.
-  for (const t of [TypeUrl.Cluster, TypeUrl.Endpoint, TypeUrl.Listener]) {
-    conn.handleRequest(t, { version_info: '', response_nonce: '', resource_names: t === TypeUrl.Endpoint ? [...edsNames] : [] });
+  // Envoy's order: clusters (and their endpoints) first, then listeners and their routes.
+  for (const t of [TypeUrl.Cluster, TypeUrl.Endpoint, TypeUrl.Listener, TypeUrl.Route]) {
+    const names = t === TypeUrl.Endpoint ? [...edsNames] : t === TypeUrl.Route ? ROUTES : [];
+    conn.handleRequest(t, { version_info: '', response_nonce: '', resource_names: names });
   }
   return client;
 }
@@ -137,6 +144,7 @@ function deltaClient(conn: DeltaAdsConnection, edsNames: Set<string>): ModelClie
   conn.handleRequest(TypeUrl.Cluster, request([], [], ''));
   conn.handleRequest(TypeUrl.Endpoint, request([...edsNames], [], ''));
   conn.handleRequest(TypeUrl.Listener, request([], [], ''));
+  conn.handleRequest(TypeUrl.Route, request(ROUTES, [], ''));
   return client;
 }
 
@@ -148,20 +156,23 @@ function expected(source: TableSource, edsNames: ReadonlySet<string>): ClientSta
     [TypeUrl.Listener, versions([...table(TypeUrl.Listener)])],
     [TypeUrl.Cluster, versions([...table(TypeUrl.Cluster)])],
     [TypeUrl.Endpoint, versions([...edsNames].map((n) => [n, table(TypeUrl.Endpoint).get(n) ?? 'empty']))],
+    [TypeUrl.Route, versions([...table(TypeUrl.Route)])],
   ]);
 }
 
 const sorted = (state: ClientState) => TYPES.map((t) => [t, [...(state.get(t) ?? new Map<string, string>())].sort()]);
 
 /**
- * Make-before-break as the client sees it: every listener it holds routes to a cluster it
- * holds. (A listener's content is the name of the cluster it routes to.)
+ * Make-before-break as the client sees it: every listener and route it holds goes to a
+ * cluster it holds. (A listener's or route's content is the name of its cluster.)
  */
-function assertNoDanglingListener(state: ClientState, why: () => string): void {
+function assertNothingDangling(state: ClientState, why: () => string): void {
   const clusters = state.get(TypeUrl.Cluster) ?? new Map<string, string>();
-  for (const version of (state.get(TypeUrl.Listener) ?? new Map<string, string>()).values()) {
-    const target = version.slice(version.indexOf('@') + 1);
-    assert.ok(clusters.has(target), `listener ${version} routes to a cluster the client does not have; ${why()}`);
+  for (const type of [TypeUrl.Listener, TypeUrl.Route]) {
+    for (const version of (state.get(type) ?? new Map<string, string>()).values()) {
+      const target = version.slice(version.indexOf('@') + 1);
+      assert.ok(clusters.has(target), `${version} goes to a cluster the client does not have; ${why()}`);
+    }
   }
 }
 
@@ -171,10 +182,11 @@ function runScenario(seed: number, variant: 'sotw' | 'delta'): void {
   const someNames = () => new Set((NAMES[TypeUrl.Endpoint] ?? []).filter(() => next() < 0.5));
   const source = new TableSource();
   const clusters = () => [...(source.table.get(TypeUrl.Cluster)?.keys() ?? [])];
-  const listeners = () => [...(source.table.get(TypeUrl.Listener) ?? new Map<string, string>())];
-  for (const n of NAMES[TypeUrl.Cluster] ?? []) if (next() < 0.6) source.set(TypeUrl.Cluster, n, '1');
+  const routing = (type: TypeUrl) => [...(source.table.get(type) ?? new Map<string, string>())];
+  for (const n of NAMES[TypeUrl.Cluster] ?? []) if (n === PERMANENT_CLUSTER || next() < 0.6) source.set(TypeUrl.Cluster, n, '1');
   for (const n of NAMES[TypeUrl.Endpoint] ?? []) if (next() < 0.6) source.set(TypeUrl.Endpoint, n, '1');
-  for (const n of NAMES[TypeUrl.Listener] ?? []) if (next() < 0.6 && clusters().length > 0) source.set(TypeUrl.Listener, n, pick(clusters()));
+  for (const n of NAMES[TypeUrl.Listener] ?? []) if (next() < 0.6) source.set(TypeUrl.Listener, n, pick(clusters()));
+  for (const n of ROUTES) source.set(TypeUrl.Route, n, pick(clusters()));
   const stream = new CapturingStream();
   const options = { id: `m${seed}`, proxy: TEST_PROXY, stream, source, logger: silentLogger() };
   const conn = variant === 'sotw' ? new AdsConnection(options) : new DeltaAdsConnection(options);
@@ -187,7 +199,7 @@ function runScenario(seed: number, variant: 'sotw' | 'delta'): void {
     for (let i = 0; i < n && read < stream.written.length; i++) {
       client.read(stream.written[read++] as Buffer);
       if (process.env['MODEL_DEBUG']) trace.push(`<#${read - 1} ${JSON.stringify(TYPES.map((t) => [...(client.state.get(t)?.values() ?? [])]))}>`);
-      assertNoDanglingListener(client.state, why);
+      assertNothingDangling(client.state, why);
     }
   };
   const check = (when: string) => assert.deepEqual(sorted(client.state), sorted(expected(source, client.edsNames)), `${when}: ${why()}`);
@@ -202,16 +214,20 @@ function runScenario(seed: number, variant: 'sotw' | 'delta'): void {
     const action = next();
     if (action < 0.1) {
       change([[TypeUrl.Cluster, pick(NAMES[TypeUrl.Cluster] ?? []), pick(['1', '2', '3'])]]);
-    } else if (action < 0.2 && clusters().length > 0) {
-      // A cluster goes; listeners routing to it move to another one (or go) in the same push.
-      const gone = pick(clusters());
+    } else if (action < 0.2 && clusters().length > 1) {
+      // A cluster goes; listeners and routes on it move to another one in the same push.
+      const gone = pick(clusters().filter((c) => c !== PERMANENT_CLUSTER));
       const others = clusters().filter((c) => c !== gone);
-      const moved = listeners()
-        .filter(([, target]) => target === gone)
-        .map(([name]): [TypeUrl, string, string | undefined] => [TypeUrl.Listener, name, others.length > 0 ? pick(others) : undefined]);
+      const moved = [TypeUrl.Listener, TypeUrl.Route].flatMap((type) =>
+        routing(type)
+          .filter(([, target]) => target === gone)
+          .map(([name]): [TypeUrl, string, string | undefined] => [type, name, pick(others)]),
+      );
       change([[TypeUrl.Cluster, gone, undefined], ...moved]);
-    } else if (action < 0.3 && clusters().length > 0) {
+    } else if (action < 0.25) {
       change([[TypeUrl.Listener, pick(NAMES[TypeUrl.Listener] ?? []), next() < 0.2 ? undefined : pick(clusters())]]);
+    } else if (action < 0.3) {
+      change([[TypeUrl.Route, pick(ROUTES), pick(clusters())]]);
     } else if (action < 0.4) {
       change([[TypeUrl.Endpoint, pick(NAMES[TypeUrl.Endpoint] ?? []), next() < 0.25 ? undefined : pick(['1', '2', '3'])]]);
     } else if (action < 0.5) {
