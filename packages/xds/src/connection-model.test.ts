@@ -1,12 +1,15 @@
 /**
  * Both ADS variants against a model client, over random sequences of mesh changes,
  * subscription changes and streams that stop draining. The client applies every response
- * the way the xDS protocol says (SotW: LDS/CDS replace, EDS merges; delta: resources and
- * removals) and ACKs it. Whenever everything written has been read, the client must hold
- * exactly what the mesh says, whatever shortcuts the connection took to get there (cached
- * versions, skipped diffs, held removals, merged pushes). Seeded, so a failure replays;
- * MODEL_DEBUG=1 adds every response read (and the client's state after it) to the steps a
- * failure lists.
+ * the way the xDS protocol says (SotW: LDS/CDS replace, EDS/RDS merge; delta: resources and
+ * removals) and ACKs it. Listeners and routes point at clusters, and the mesh changes as a
+ * registry would (a cluster goes in the same push as the listeners and routes that move off
+ * it). Two properties: after every response the client holds no listener or route whose
+ * cluster it lacks (make-before-break), and whenever everything written has been read it
+ * holds exactly what the mesh says, whatever shortcuts the connection took to get there
+ * (cached versions, skipped diffs, held removals, merged pushes). Seeded, so a failure
+ * replays; MODEL_DEBUG=1 adds every response read (and the client's state after it) to the
+ * steps a failure lists.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
