@@ -82,6 +82,7 @@ describe('Grafana dashboard', () => {
       'meridian_xds_connected_proxies',
       'meridian_xds_pushes_total',
       'meridian_proxy_convergence_time_seconds_bucket',
+      'meridian_xds_push_time_seconds_bucket',
       'meridian_xds_rejects_total',
       'meridian_clusters',
       'meridian_ca_certificates_issued_total',

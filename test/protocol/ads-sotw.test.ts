@@ -170,6 +170,12 @@ describe('ADS state of the world', () => {
     assert.notEqual(pushed.version_info, eds.version_info);
     c.ack(pushed, [ECHO_CLUSTER]);
     assert.ok(await c.quiet(300), 'no LDS/CDS push for an endpoint change');
+    // The push is timed: /debug/syncz and the push-time histogram say how long it took.
+    const syncz = (await (await fetch(`http://127.0.0.1:${meridian.httpPort}/debug/syncz`)).json()) as { lastPush: { kind: string; durationMs: number } };
+    assert.equal(syncz.lastPush.kind, 'endpoints');
+    assert.ok(syncz.lastPush.durationMs >= 0 && syncz.lastPush.durationMs < 5000, `push took ${syncz.lastPush.durationMs} ms`);
+    const metrics = await (await fetch(`http://127.0.0.1:${meridian.httpPort}/metrics`)).text();
+    assert.match(metrics, /^meridian_xds_push_time_seconds_count\{kind="endpoints"\} [1-9]/m);
     writeCluster(ws, true);
     const back = await c.next(5000);
     assert.equal(back.version_info, eds.version_info, 'same content, same version');

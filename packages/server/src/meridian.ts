@@ -100,6 +100,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     debounce: config.debounce,
     logger,
     onPush: (request) => metrics.debouncedPushes.inc({ kind: request.kind }),
+    onPushed: (request, seconds) => metrics.pushTime.observe({ kind: request.kind }, seconds),
   });
   registry.setUpdater(push);
   resources.setNotifier((request) => push.configUpdate(request));

@@ -2,6 +2,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 /** Istio's buckets for pilot_proxy_convergence_time, so existing dashboards read the same. */
 export const CONVERGENCE_BUCKETS = [0.1, 0.5, 1, 3, 5, 10, 20, 30];
+/** Istio's buckets for pilot_xds_push_time, with 1–50 ms added: a push here usually takes that. */
+export const PUSH_TIME_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 1, 3, 5, 10, 20, 30];
 
 export interface Metrics {
   readonly registry: Registry;
@@ -11,6 +13,7 @@ export interface Metrics {
   readonly rejects: Counter<'type'>;
   readonly convergence: Histogram<'type'>;
   readonly debouncedPushes: Counter<'kind'>;
+  readonly pushTime: Histogram<'kind'>;
   readonly clusters: Gauge<'state'>;
   readonly clusterState: Gauge<'cluster' | 'state'>;
   readonly clusterServices: Gauge<'cluster'>;
@@ -79,6 +82,13 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
       help: 'From the first change behind a push to the proxy ACK, by type (like pilot_proxy_convergence_time).',
       labelNames: ['type'],
       buckets: CONVERGENCE_BUCKETS,
+      registers,
+    }),
+    pushTime: new Histogram({
+      name: 'meridian_xds_push_time_seconds',
+      help: 'From a debounced push to its responses built and written (or queued) for every connection, by kind (like pilot_xds_push_time).',
+      labelNames: ['kind'],
+      buckets: PUSH_TIME_BUCKETS,
       registers,
     }),
     debouncedPushes: new Counter({

@@ -17,7 +17,7 @@ export {
 export { groupByPriority, localityMatchLevel, type LocalityGroup } from './priority.ts';
 export { decodeMessage, encodeMessage, envoyProtoRoot, protoType } from './protos.ts';
 export { proxyFromNode, type NodeMessage, type ProxyDefaults } from './proxy.ts';
-export { PushCoordinator, type PushCoordinatorOptions } from './push-coordinator.ts';
+export { PushCoordinator, type PushCoordinatorOptions, type PushSummary } from './push-coordinator.ts';
 export { outboundClusterName, parseOutboundClusterName } from './resource-names.ts';
 export type { GeneratedResource, ResourceSource } from './resource-source.ts';
 export { TypeUrl, TYPE_SHORT_NAME, TYPE_URLS } from './type-url.ts';

@@ -10,6 +10,18 @@ export interface PushCoordinatorOptions {
   readonly logger: Logger;
   readonly clock?: Clock;
   readonly onPush?: (request: PushRequest, connections: number) => void;
+  /** A push has been handed to every connection (built and written, or queued behind backpressure). */
+  readonly onPushed?: (request: PushRequest, seconds: number) => void;
+}
+
+/** The last push as `/debug/syncz` shows it. */
+export interface PushSummary {
+  readonly at: string;
+  readonly kind: string;
+  readonly hostnames: number;
+  readonly reasons: readonly string[];
+  /** Until every connection has been handed the push: undefined while it is going on. */
+  durationMs: number | undefined;
 }
 
 /**
@@ -22,14 +34,16 @@ export class PushCoordinator implements XdsUpdater {
   private readonly ads: AdsServer;
   private readonly logger: Logger;
   private readonly onPush: ((request: PushRequest, connections: number) => void) | undefined;
+  private readonly onPushed: ((request: PushRequest, seconds: number) => void) | undefined;
   pushes = 0;
-  lastPush: { at: string; kind: string; hostnames: number; reasons: readonly string[] } | undefined;
+  lastPush: PushSummary | undefined;
 
   constructor(options: PushCoordinatorOptions) {
     this.source = options.source;
     this.ads = options.ads;
     this.logger = options.logger.child({ component: 'push' });
     this.onPush = options.onPush;
+    this.onPushed = options.onPushed;
     this.debouncer = debounce(options.debounce, (request) => this.push(request), options.clock);
   }
 
@@ -45,12 +59,14 @@ export class PushCoordinator implements XdsUpdater {
     this.pushes++;
     this.source.invalidate(request);
     const connections = this.ads.list().length;
-    this.lastPush = {
+    const lastPush: PushSummary = {
       at: new Date().toISOString(),
       kind: request.kind,
       hostnames: request.hostnames.size,
       reasons: request.reasons,
+      durationMs: undefined,
     };
+    this.lastPush = lastPush;
     this.logger.info(
       {
         push: this.pushes,
@@ -63,6 +79,12 @@ export class PushCoordinator implements XdsUpdater {
       'push',
     );
     this.onPush?.(request, connections);
-    void this.ads.push(request);
+    const started = performance.now();
+    // Includes waiting for an earlier push still being handed out: pushes never overtake.
+    void this.ads.push(request).then(() => {
+      const ms = performance.now() - started;
+      lastPush.durationMs = Math.round(ms * 10) / 10;
+      this.onPushed?.(request, ms / 1000);
+    });
   }
 }
