@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const roots = ['packages', 'test'];
 const files = [];
@@ -32,7 +33,7 @@ const result = spawnSync(
   process.execPath,
   [
     '--import',
-    new URL('../test/support/unref-retention-timers.mjs', import.meta.url).href,
+    pathToFileURL(path.resolve(import.meta.dirname, '../test/support/unref-retention-timers.mjs')).href,
     '--import',
     'tsx',
     '--test',
