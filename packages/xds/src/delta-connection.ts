@@ -178,9 +178,9 @@ export class DeltaAdsConnection implements XdsConnection {
   }
 
   /** What the client should have now: the wildcard set plus explicit names that exist. */
-  private desired(typeUrl: TypeUrl, w: DeltaWatchState): Map<string, GeneratedResource> {
+  private desired(typeUrl: TypeUrl, w: DeltaWatchState, wildcardList: readonly GeneratedResource[] | undefined): Map<string, GeneratedResource> {
     const out = new Map<string, GeneratedResource>();
-    if (w.wildcard) for (const r of this.source.generate(typeUrl, this.proxy, undefined)) out.set(r.name, r);
+    for (const r of wildcardList ?? []) out.set(r.name, r);
     const rest = new Set([...w.explicit].filter((n) => !out.has(n)));
     if (rest.size > 0) for (const r of this.source.generate(typeUrl, this.proxy, rest)) out.set(r.name, r);
     return out;
@@ -193,11 +193,11 @@ export class DeltaAdsConnection implements XdsConnection {
     // with, and nothing changed on the stream since: no diff to make. An endpoints push
     // re-checks CDS and LDS for every sidecar, and diffing a thousand clusters per proxy per
     // push is what would otherwise cost.
-    const wildcardOnly = w.wildcard && w.explicit.size === 0 && mustSend.size === 0;
-    const list = wildcardOnly ? this.source.generate(typeUrl, this.proxy, undefined) : undefined;
+    const wildcardList = w.wildcard ? this.source.generate(typeUrl, this.proxy, undefined) : undefined;
+    const list = w.explicit.size === 0 && mustSend.size === 0 ? wildcardList : undefined;
     const synced = this.inSync.get(typeUrl);
     if (list && synced?.version === typeVersion(list) && synced.mutations === mutationsOf(w)) return;
-    const desired = this.desired(typeUrl, w);
+    const desired = this.desired(typeUrl, w, wildcardList);
     const outgoing = [...desired.values()].filter((r) => mustSend.has(r.name) || w.sentVersions.get(r.name) !== r.version);
     let removed = [...w.sentVersions.keys()].filter((n) => !desired.has(n));
     // Make-before-break for removals: while listeners or routes are still queued behind this

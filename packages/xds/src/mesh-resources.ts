@@ -94,6 +94,13 @@ const INBOUND_BUCKET = '';
  */
 const AGGREGATE_BUCKET = '*';
 
+/** Clusters every sidecar gets as they are, whatever the mesh holds (in CDS order). */
+const FIXED_SIDECAR_CLUSTERS: ReadonlyMap<string, () => object> = new Map([
+  [PASSTHROUGH_CLUSTER, buildPassthroughCluster],
+  [INBOUND_PASSTHROUGH_CLUSTER, buildInboundPassthroughCluster],
+  [BLACKHOLE_CLUSTER, buildBlackholeCluster],
+]);
+
 interface Target {
   readonly service: Service;
   readonly port: ServicePort;
@@ -449,7 +456,7 @@ export class MeshResources implements ResourceSource {
       case TypeUrl.Cluster: {
         const outbound = this.discovery.services().flatMap((s) => s.ports.map((p) => outboundClusterName(s.hostname, p.port)));
         const inbound = this.inboundPorts(proxy).map((p) => inboundClusterName(p.port));
-        return [PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, BLACKHOLE_CLUSTER, ...outbound, ...inbound];
+        return [...FIXED_SIDECAR_CLUSTERS.keys(), ...outbound, ...inbound];
       }
       case TypeUrl.Route:
       case TypeUrl.Endpoint:
@@ -520,15 +527,8 @@ export class MeshResources implements ResourceSource {
   }
 
   private sidecarCluster(proxy: ProxyNode, name: string): GeneratedResource | undefined {
-    if (name === PASSTHROUGH_CLUSTER) {
-      return this.cached(TypeUrl.Cluster, `C|${proxy.type}|${name}`, INBOUND_BUCKET, name, buildPassthroughCluster);
-    }
-    if (name === INBOUND_PASSTHROUGH_CLUSTER) {
-      return this.cached(TypeUrl.Cluster, `C|${proxy.type}|${name}`, INBOUND_BUCKET, name, buildInboundPassthroughCluster);
-    }
-    if (name === BLACKHOLE_CLUSTER) {
-      return this.cached(TypeUrl.Cluster, `C|${proxy.type}|${name}`, INBOUND_BUCKET, name, buildBlackholeCluster);
-    }
+    const fixed = FIXED_SIDECAR_CLUSTERS.get(name);
+    if (fixed) return this.cached(TypeUrl.Cluster, `C|${proxy.type}|${name}`, INBOUND_BUCKET, name, fixed);
     const inboundPort = parseInboundClusterName(name);
     if (inboundPort !== undefined) {
       const own = this.inboundPorts(proxy).find((p) => p.port === inboundPort);

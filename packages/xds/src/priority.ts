@@ -164,8 +164,7 @@ export function groupByPriority<T extends Rankable = Endpoint>(proxy: Locality, 
 function partition<T extends Rankable>(proxy: Locality, items: readonly T[]): Partition<T>[] {
   const byKey = new Map<string, Partition<T>>();
   for (const item of items) {
-    const l = item.locality;
-    const key = `${l.region}/${l.zone}/${l.subzone}|${item.stale ? 'stale' : 'fresh'}`;
+    const key = `${localityKey(item.locality)}|${item.stale ? 'stale' : 'fresh'}`;
     let p = byKey.get(key);
     if (!p) {
       p = { locality: item.locality, key, items: [], tier: PriorityTier.Fresh, matchLevel: 0, rank: 0 };

@@ -46,11 +46,6 @@ export class SendQueue<P> {
     else this.options.merge(existing, send);
   }
 
-  /** Whether a send of this type is queued and not yet built. */
-  isPending(typeUrl: TypeUrl): boolean {
-    return this.pending.has(typeUrl);
-  }
-
   /**
    * Make-before-break for removals: listeners or routes still to be sent after the current
    * response may stop using what it would remove, so the removal must wait for them.
