@@ -63,6 +63,8 @@ export interface CaRuntimeOptions {
   /** Meridian's credentials in a cluster, for TokenReview there (looked up per request). */
   readonly kubeConfigOf: (clusterId: string) => KubeConfig | undefined;
   readonly callbacks?: Partial<CertificateServiceCallbacks>;
+  /** The signing CA was replaced (a plugged-in CA reloaded): roots or chain may differ. */
+  readonly onAuthorityChange?: () => void;
 }
 
 const ALGORITHMS: Record<MeridianConfig['ca']['keyAlgorithm'], CaKeyAlgorithm> = {
@@ -157,6 +159,7 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
         signer.setAuthority(next);
         logCa(logger, next, 'reloaded');
         await renew('CA reloaded');
+        options.onAuthorityChange?.();
       } catch (err) {
         logger.error({ error: errorMessage(err), dir }, 'plugged-in CA failed to reload; keeping the current one');
       }

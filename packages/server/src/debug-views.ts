@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
 import type { ProxyNode } from '@meridian/model';
-import { configDump, streamVariant, TYPE_SHORT_NAME, type AdsServer, type MeshResources, type PushCoordinator, type TypeUrl } from '@meridian/xds';
+import { configDump, streamVariant, TYPE_SHORT_NAME, TypeUrl, type AdsServer, type MeshResources, type PushCoordinator, type XdsConnection } from '@meridian/xds';
 
 /**
  * `/debug/registryz`: every merged service with its endpoints per cluster, and a digest of
@@ -94,6 +94,8 @@ export function syncView(ads: AdsServer, push: PushCoordinator, query: Record<st
         namespace: c.proxy.namespace,
         locality: c.proxy.locality,
         peer: c.peer ?? null,
+        // What the transport proved; null on plaintext, where the node id is only a claim.
+        identity: c.proxy.verifiedIdentity ?? null,
         connectedAt: iso(c.connectedAt),
         blocked: c.isBlocked,
         types: Object.fromEntries(
@@ -153,14 +155,31 @@ export function endpointsView(
 }
 
 /**
- * `/debug/config_dump?proxy=ID` (node id or connection id): Envoy's ConfigDump shape for what
- * a connected proxy subscribed to, with the versions it was last sent. Secrets are left out:
- * producing them would issue a certificate for a debug request.
+ * `/debug/config_dump?proxy=ID` (connection id, or a node id held by one connection): Envoy's
+ * ConfigDump shape for what a connected proxy subscribed to, with the versions it was last
+ * sent. Secrets show as name, version, identity and expiry (never key or PEM), and only for a
+ * connection that asked for them, so a debug request never issues a certificate. A node id
+ * is only a claim: when several connections hold it, the answer lists them instead of
+ * picking one (which could be an impostor's view of the mesh).
  */
 export function configDumpView(resources: MeshResources, ads: AdsServer, query: Record<string, string>): object {
   const wanted = query['proxy'];
   if (!wanted) return { error: 'proxy=ID is required (a node id or connection id, see /debug/syncz)' };
-  const conn = ads.list().find((c) => c.proxy.id === wanted || c.id === wanted);
-  if (!conn) return { error: `no connected proxy ${wanted}` };
-  return configDump(conn.proxy, resources, { watches: conn.watches });
+  const found = findConnection(ads, wanted);
+  if ('error' in found) return found;
+  const conn = found.conn;
+  const sds = conn.watches.get(TypeUrl.Secret);
+  const secrets = sds ? ads.generate(conn, TypeUrl.Secret, sds.names) : undefined;
+  return configDump(conn.proxy, resources, { watches: conn.watches, ...(secrets ? { secrets } : {}) });
+}
+
+function findConnection(ads: AdsServer, wanted: string): { conn: XdsConnection } | { error: string; connections?: string[] } {
+  const all = ads.list();
+  const byId = all.find((c) => c.id === wanted);
+  if (byId) return { conn: byId };
+  const byNode = all.filter((c) => c.proxy.id === wanted);
+  const [only] = byNode;
+  if (only && byNode.length === 1) return { conn: only };
+  if (!only) return { error: `no connected proxy ${wanted}` };
+  return { error: `${byNode.length} connections hold node id ${wanted}; name one by connection id`, connections: byNode.map((c) => c.id) };
 }

@@ -1,15 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
 import type { Logger } from '@meridian/model';
-import { addCsdsService, AdsServer, MeshResources, PushCoordinator, TYPE_SHORT_NAME, TypeUrl, type SecretSource } from '@meridian/xds';
+import { addCsdsService, AdsServer, MeshResources, PushCoordinator, TYPE_SHORT_NAME, TypeUrl } from '@meridian/xds';
 import { startCaRuntime, type CaRuntime } from './ca-runtime.ts';
-import { caSecretSource } from './sds-source.ts';
 import { clusterSpecFor } from './clusters.ts';
 import { splitHostPort, type MeridianConfig } from './config.ts';
 import { clustersView, configDumpView, endpointsView, registryView, syncView } from './debug-views.ts';
 import { startHttp } from './http.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { svidPeerIdentity } from './peer-identity.ts';
+import { issueWorkloadCertificate, WorkloadSecretStore } from './workload-secrets.ts';
 
 export interface RunningMeridian {
   readonly xdsPort: number;
@@ -57,13 +57,19 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     domainSuffix: config.domainSuffix,
     clusterLocalHosts: config.clusterLocalHosts,
     mtls: { mode: config.mtls.mode, services: config.mtls.services, trustDomain: config.trustDomain },
-    // The CA starts a few lines below; sidecars ask for secrets only once streams are open.
-    secrets: {
-      workloadCertificate: (proxy) => secretSource?.workloadCertificate(proxy),
-      rootsPem: () => secretSource?.rootsPem() ?? '',
-    },
   });
-  let secretSource: SecretSource | undefined = undefined;
+  // The CA starts a few lines below; sidecars ask for secrets only once the ports are open.
+  let caStarted: CaRuntime | undefined = undefined;
+  const secrets = new WorkloadSecretStore({
+    issue: async (identity) => {
+      if (!caStarted) throw new Error('the CA has not started');
+      return issueWorkloadCertificate(caStarted.signer, identity);
+    },
+    rootsPem: () => caStarted?.trustBundlePem() ?? '',
+    onChange: (connection) => ads.refresh(TypeUrl.Secret, connection),
+    onRootsChange: () => ads.refresh(TypeUrl.Secret),
+    logger,
+  });
   const primary = config.clusters.find((c) => c.primary) ?? config.clusters[0];
   const proxyDefaults = { cluster: primary?.id ?? '', networkOf: (c: string) => registry.cluster(c)?.network ?? c };
   // Label children looked up once: these hooks run for every response and ACK of every proxy.
@@ -75,14 +81,12 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
   );
   const ads = new AdsServer({
     source: resources,
+    secrets,
     logger,
     proxyDefaults,
     hooks: {
       onConnect: (c) => metrics.connectedProxies.inc({ type: c.proxy.type, cluster: c.proxy.cluster }),
-      onDisconnect: (c) => {
-        metrics.connectedProxies.dec({ type: c.proxy.type, cluster: c.proxy.cluster });
-        resources.forgetProxy(c.proxy.id);
-      },
+      onDisconnect: (c) => metrics.connectedProxies.dec({ type: c.proxy.type, cluster: c.proxy.cluster }),
       onResponse: (_c, typeUrl, _n, bytes) => {
         const type = perType.get(typeUrl);
         type?.pushes.inc();
@@ -103,7 +107,6 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     onPushed: (request, seconds) => metrics.pushTime.observe({ kind: request.kind }, seconds),
   });
   registry.setUpdater(push);
-  resources.setNotifier((request) => push.configUpdate(request));
 
   const ca = await startCaRuntime({
     config,
@@ -117,8 +120,9 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
       },
       onFailed: (e) => metrics.caFailed.inc({ reason: e.reason }),
     },
+    onAuthorityChange: () => secrets.authorityChanged(),
   });
-  secretSource = caSecretSource(ca);
+  caStarted = ca;
   caNotAfter = () => ca.signer.authority?.notAfter.getTime();
 
   // Readiness: every configured cluster synced, or the timeout passed (then say which are missing).
@@ -156,6 +160,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         syncz: (q) => syncView(ads, push, q),
         endpointz: (q) => endpointsView(resources, ads, proxyDefaults, q),
         config_dump: (q) => configDumpView(resources, ads, q),
+        secretz: () => secrets.view(),
         cachez: () => resources.stats,
       },
     },
@@ -197,12 +202,16 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     if (missing.length > 0) logger.error({ missing }, 'clusters not synced within the readiness timeout; serving without them');
 
     ads.addTo(grpcServer);
-    for (const server of [grpcServer, tlsServer]) addCsdsService(server, ads, { logger });
+    // CSDS shows every proxy's config (never a secret's body): on the TLS port only to a caller
+    // with a client certificate of the mesh; the plaintext port is for trusted networks.
+    const identify = svidPeerIdentity(config.trustDomain);
+    addCsdsService(grpcServer, ads, { logger });
+    addCsdsService(tlsServer, ads, { logger, identify });
     if (config.ca.plaintext) ca.addCertificateService(grpcServer);
     const xds = splitHostPort(config.listen.xds);
     xdsPort = await bind(grpcServer, xds, grpc.ServerCredentials.createInsecure());
     // The TLS port: proxies prove who they are with their SVID; the certificate API lives here.
-    ads.addTo(tlsServer, { identify: svidPeerIdentity(config.trustDomain) });
+    ads.addTo(tlsServer, { identify });
     ca.addCertificateService(tlsServer);
     const xdsTls = splitHostPort(config.listen.xdsTls);
     xdsTlsPort = await bind(tlsServer, xdsTls, ca.serverCredentials);
@@ -221,6 +230,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     grpcServer.forceShutdown();
     tlsServer.forceShutdown();
     ca.stop();
+    secrets.stop();
     await remoteSecrets?.stop();
     await clusters.stop();
     await http.app.close();
@@ -248,6 +258,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
       clearTimeout(timer);
       logger.info({ drained }, 'streams drained');
       ca.stop();
+      secrets.stop();
       await remoteSecrets?.stop();
       await clusters.stop();
       await http.app.close();

@@ -3,10 +3,12 @@ import { errorMessage, type Logger, type ProxyNode, type PushRequest } from '@me
 import type { DeltaRequestView } from './classify-delta.ts';
 import type { SotwRequestView } from './classify.ts';
 import { AdsConnection } from './connection.ts';
+import { connectionSource } from './connection-source.ts';
 import { DeltaAdsConnection } from './delta-connection.ts';
 import { protoType } from './protos.ts';
 import { proxyFromNode, type NodeMessage, type ProxyDefaults } from './proxy.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
+import type { SecretSource } from './sds.ts';
 import { isTypeUrl, type TypeUrl } from './type-url.ts';
 import { StreamVariant, type StreamHooks, type XdsConnection } from './xds-connection.ts';
 
@@ -20,6 +22,8 @@ type AdsCall = grpc.ServerDuplexStream<RequestEnvelope, Buffer>;
 
 export interface AdsServerOptions {
   readonly source: ResourceSource;
+  /** Each connection's own secrets (SDS); absent: none served. */
+  readonly secrets?: SecretSource;
   readonly logger: Logger;
   readonly proxyDefaults: ProxyDefaults;
   readonly hooks?: Partial<AdsServerHooks>;
@@ -41,7 +45,10 @@ export interface PeerIdentity {
   readonly serviceAccount: string;
 }
 
-export type PeerIdentifier = (call: grpc.ServerDuplexStream<unknown, unknown>) => PeerIdentity | { readonly error: string };
+/** A call's transport, as much as identifying it needs (unary and streaming calls alike). */
+export type PeerCall = Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuthContext' | 'getPeer'>;
+
+export type PeerIdentifier = (call: PeerCall) => PeerIdentity | { readonly error: string };
 
 /**
  * The ADS gRPC service, both variants: state of the world and delta. Requests are decoded
@@ -50,6 +57,9 @@ export type PeerIdentifier = (call: grpc.ServerDuplexStream<unknown, unknown>) =
  */
 export class AdsServer {
   private readonly source: ResourceSource;
+  private readonly secrets: SecretSource | undefined;
+  /** What each connection is served: the mesh, plus its own secrets. */
+  private readonly sources = new WeakMap<XdsConnection, ResourceSource>();
   private readonly logger: Logger;
   private readonly proxyDefaults: ProxyDefaults;
   private readonly hooks: Partial<AdsServerHooks>;
@@ -61,6 +71,7 @@ export class AdsServer {
 
   constructor(options: AdsServerOptions) {
     this.source = options.source;
+    this.secrets = options.secrets;
     this.logger = options.logger.child({ component: 'ads' });
     this.proxyDefaults = options.proxyDefaults;
     this.hooks = options.hooks ?? {};
@@ -101,9 +112,22 @@ export class AdsServer {
     return [...this.connections.values()];
   }
 
-  /** The resources a proxy would get now (CSDS compares them with what was sent). */
-  generate(typeUrl: TypeUrl, proxy: ProxyNode, names: ReadonlySet<string> | undefined): GeneratedResource[] {
-    return this.source.generate(typeUrl, proxy, names);
+  /** The resources a connection would get now (CSDS compares them with what was sent). */
+  generate(conn: XdsConnection, typeUrl: TypeUrl, names: ReadonlySet<string> | undefined): GeneratedResource[] {
+    return (this.sources.get(conn) ?? this.source).generate(typeUrl, conn.proxy, names);
+  }
+
+  /**
+   * One connection's own resources of a type changed (by id), or every connection's (roots
+   * after a CA change): each sends what differs, without a mesh push. An unknown id (the
+   * connection ended meanwhile) is ignored.
+   */
+  refresh(typeUrl: TypeUrl, connectionId?: string): void {
+    if (connectionId !== undefined) {
+      this.connections.get(connectionId)?.refresh(typeUrl);
+      return;
+    }
+    for (const conn of this.connections.values()) conn.refresh(typeUrl);
   }
 
   /**
@@ -165,6 +189,7 @@ export class AdsServer {
       handle = undefined;
       c.close();
       this.connections.delete(c.id);
+      this.secrets?.release(c.id);
       this.logger.info({ conn: c.id, node: c.proxy.id, why }, 'proxy disconnected');
       this.hooks.onDisconnect?.(c);
     };
@@ -212,7 +237,8 @@ export class AdsServer {
     variant: StreamVariant,
   ): { conn: XdsConnection; handle: (typeUrl: TypeUrl, request: RequestEnvelope) => void } {
     const id = `${proxy.id.split('~')[2] ?? proxy.id}-${++this.connectionSeq}`;
-    const options = { id, proxy, stream: call, source: this.source, logger: this.logger, hooks: this.hooks, peer };
+    const source = connectionSource(this.source, this.secrets, { connection: id, identity: proxy.verifiedIdentity });
+    const options = { id, proxy, stream: call, source, logger: this.logger, hooks: this.hooks, peer };
     let conn: XdsConnection;
     let handle: (typeUrl: TypeUrl, request: RequestEnvelope) => void;
     if (variant === StreamVariant.Delta) {
@@ -225,6 +251,7 @@ export class AdsServer {
       conn = sotw;
     }
     this.connections.set(id, conn);
+    this.sources.set(conn, source);
     this.logger.info(
       { conn: id, node: proxy.id, type: proxy.type, cluster: proxy.cluster, locality: proxy.locality, peer, variant },
       'proxy connected',

@@ -7,6 +7,7 @@
  * content-hash versions, equal versions mean equal bytes, so once a proxy has ACKed this is
  * what it holds; the per-type `version_info` says which response that was.
  */
+import { X509Certificate } from 'node:crypto';
 import type { ProxyNode } from '@meridian/model';
 import { loadSidecarProtos } from './envoy-protos.ts';
 import { decodeMessage, envoyProtoRoot } from './protos.ts';
@@ -27,7 +28,10 @@ export interface DumpWatch {
 export interface ConfigDumpOptions {
   /** The proxy's watches by type; absent (a proxy not connected): what it would be sent. */
   readonly watches?: ReadonlyMap<string, DumpWatch>;
-  /** The proxy's SDS secrets; private keys are redacted as Envoy does. */
+  /**
+   * The proxy's SDS secrets: shown by name and version, a certificate by its identity and
+   * expiry only. Neither key nor PEM is ever part of the dump.
+   */
   readonly secrets?: readonly GeneratedResource[];
 }
 
@@ -86,9 +90,10 @@ export function configDump(proxy: ProxyNode, source: ResourceSource, options: Co
   if (options.secrets) {
     configs.push({
       '@type': `${ADMIN}SecretsConfigDump`,
+      ...versionOnly(meta(TypeUrl.Secret)),
       dynamic_active_secrets: options.secrets.map((s) => {
         const { name, version, resource } = decodeEntry(s);
-        return { name, version_info: version, secret: redact(resource) };
+        return { name, version_info: version, ...lastUpdated(meta(TypeUrl.Secret)), ...secretSummary(resource) };
       }),
     });
   }
@@ -113,11 +118,34 @@ function decodeEntry(resource: GeneratedResource): Entry {
   return { name: resource.name, version: resource.version, resource: decodeResource(resource) };
 }
 
-function redact(secret: Decoded): Decoded {
-  if (secret['@type'] !== SECRET_TYPE_URL) return secret;
-  const tls = secret['tls_certificate'];
-  if (!tls || typeof tls !== 'object') return secret;
-  return { ...secret, tls_certificate: { ...tls, private_key: { inline_string: '[redacted]' } } };
+/**
+ * What a secret may show: the leaf's SPIFFE ID and expiry for a certificate, the number of
+ * roots for a validation context. Envoy's own dump replaces only the key with `[redacted]`;
+ * so does this, and it leaves the chain out too: nothing in it is needed to debug a proxy.
+ */
+function secretSummary(secret: Decoded): object {
+  if (secret['@type'] !== SECRET_TYPE_URL) return {};
+  const tls = secret['tls_certificate'] as { certificate_chain?: { inline_string?: unknown } } | undefined;
+  if (tls) {
+    const pem = tls.certificate_chain?.inline_string;
+    const leaf = typeof pem === 'string' ? parseCertificate(pem) : undefined;
+    const identity = leaf?.subjectAltName?.split(', ').find((s) => s.startsWith('URI:'))?.slice(4);
+    return {
+      secret: { tls_certificate: { certificate_chain: '[redacted]', private_key: '[redacted]' } },
+      ...(identity ? { identity } : {}),
+      ...(leaf ? { not_after: new Date(leaf.validTo).toISOString() } : {}),
+    };
+  }
+  const roots = (secret['validation_context'] as { trusted_ca?: { inline_string?: unknown } } | undefined)?.trusted_ca?.inline_string;
+  return typeof roots === 'string' ? { roots: roots.split('-----BEGIN CERTIFICATE-----').length - 1 } : {};
+}
+
+function parseCertificate(pem: string): X509Certificate | undefined {
+  try {
+    return new X509Certificate(pem);
+  } catch {
+    return undefined;
+  }
 }
 
 /** RDS names the listeners' HTTP connection managers refer to. */

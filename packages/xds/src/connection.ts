@@ -145,6 +145,13 @@ export class AdsConnection {
     this.queue.push(request);
   }
 
+  refresh(typeUrl: TypeUrl): void {
+    // Not answered yet: the answer to the request will carry the new state.
+    if (this.watches.get(typeUrl)?.lastNonce === undefined) return;
+    this.queue.queue(typeUrl, { fullState: false, mustInclude: new Set() });
+    this.queue.flush();
+  }
+
   close(): void {
     this.queue.close();
   }

@@ -1,8 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { errorMessage, type Logger, type ProxyNode } from '@meridian/model';
-import type { AdsServer } from './ads-server.ts';
+import type { AdsServer, PeerCall, PeerIdentifier } from './ads-server.ts';
 import { protoType } from './protos.ts';
 import { resourceStatuses, type ResourceStatus } from './resource-status.ts';
+import { TypeUrl } from './type-url.ts';
 import type { XdsConnection } from './xds-connection.ts';
 
 const CSDS_SERVICE = 'envoy.service.status.v3.ClientStatusDiscoveryService';
@@ -32,6 +33,11 @@ class CsdsRequestError extends Error {
 
 export interface CsdsOptions {
   readonly logger?: Logger;
+  /**
+   * When set, every call must prove a workload identity this way (on the TLS port: a
+   * verified client certificate); others are refused with UNAUTHENTICATED.
+   */
+  readonly identify?: PeerIdentifier;
 }
 
 /**
@@ -39,7 +45,8 @@ export interface CsdsOptions {
  * every ADS stream (both variants) whose node matches, one `ClientConfig` with a
  * `GenericXdsConfig` per resource, as the server sees it (see `resourceStatuses`).
  * Node matchers are ORed; none means every proxy. Metadata matchers are not supported
- * (UNIMPLEMENTED) rather than silently matching everything.
+ * (UNIMPLEMENTED) rather than silently matching everything. Secrets are listed by name,
+ * version and status only: their bodies (a private key) never leave through CSDS.
  */
 export function addCsdsService(server: grpc.Server, ads: AdsServer, options: CsdsOptions = {}): void {
   const logger = options.logger?.child({ component: 'csds' });
@@ -55,6 +62,15 @@ export function addCsdsService(server: grpc.Server, ads: AdsServer, options: Csd
     responseDeserialize: (bytes: Buffer) => responseType.toObject(responseType.decode(bytes), { longs: String, enums: String }),
   });
   const answer = (request: ClientStatusRequestMessage) => clientStatusResponse(ads, request);
+  /** Undefined when the caller may ask; else why not (logged, never sent back). */
+  const refusal = (call: PeerCall): string | undefined => {
+    const proof = options.identify?.(call);
+    return proof && 'error' in proof ? proof.error : undefined;
+  };
+  const unauthenticated = (call: PeerCall, reason: string): Partial<grpc.StatusObject> => {
+    logger?.warn({ peer: call.getPeer(), reason }, 'CSDS call refused: no valid client certificate');
+    return { code: grpc.status.UNAUTHENTICATED, details: 'a valid client certificate is required' };
+  };
   const toStatus = (err: unknown): Partial<grpc.StatusObject> => {
     if (err instanceof CsdsRequestError) return { code: err.code, details: err.message };
     logger?.error({ err }, 'CSDS request failed');
@@ -68,6 +84,11 @@ export function addCsdsService(server: grpc.Server, ads: AdsServer, options: Csd
         call: grpc.ServerUnaryCall<ClientStatusRequestMessage, object>,
         callback: grpc.sendUnaryData<object>,
       ) => {
+        const refused = refusal(call);
+        if (refused !== undefined) {
+          callback(unauthenticated(call, refused));
+          return;
+        }
         try {
           callback(null, answer(call.request));
         } catch (err) {
@@ -75,6 +96,11 @@ export function addCsdsService(server: grpc.Server, ads: AdsServer, options: Csd
         }
       },
       StreamClientStatus: (call: grpc.ServerDuplexStream<ClientStatusRequestMessage, object>) => {
+        const refused = refusal(call);
+        if (refused !== undefined) {
+          call.emit('error', unauthenticated(call, refused));
+          return;
+        }
         call.on('data', (request: ClientStatusRequestMessage) => {
           try {
             call.write(answer(request));
@@ -97,7 +123,7 @@ function clientStatusResponse(ads: AdsServer, request: ClientStatusRequestMessag
     config: ads
       .list()
       .filter((c) => match(c.proxy.id))
-      .map((c) => clientConfig(c, resourceStatuses(c, (t, p, n) => ads.generate(t, p, n)), withContents)),
+      .map((c) => clientConfig(c, resourceStatuses(c, (t, _p, n) => ads.generate(c, t, n)), withContents)),
   };
 }
 
@@ -108,7 +134,7 @@ function clientConfig(conn: XdsConnection, statuses: readonly ResourceStatus[], 
       type_url: s.typeUrl,
       name: s.name,
       ...(s.version === undefined ? {} : { version_info: s.version }),
-      ...(withContents && s.resource ? { xds_config: anyMessage(s.resource.any) } : {}),
+      ...(withContents && s.resource && s.typeUrl !== TypeUrl.Secret ? { xds_config: anyMessage(s.resource.any) } : {}),
       ...(s.lastUpdated === undefined ? {} : { last_updated: timestamp(s.lastUpdated) }),
       config_status: s.configStatus,
       client_status: s.clientStatus,

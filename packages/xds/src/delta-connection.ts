@@ -159,6 +159,12 @@ export class DeltaAdsConnection implements XdsConnection {
     this.queue.push(request);
   }
 
+  refresh(typeUrl: TypeUrl): void {
+    if (!this.watches.has(typeUrl)) return;
+    this.queue.queue(typeUrl, new Set());
+    this.queue.flush();
+  }
+
   close(): void {
     this.queue.close();
   }

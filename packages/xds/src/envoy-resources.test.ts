@@ -15,7 +15,7 @@ import { MtlsMode, type MtlsOptions } from './mtls.ts';
 import { validateAnyBytes } from './proto-validate.ts';
 import { proxyFromNode } from './proxy.ts';
 import type { GeneratedResource } from './resource-source.ts';
-import { SECRET_TYPE_URL, type SecretSource } from './sds.ts';
+import { SECRET_TYPE_URL, secretResources, type WorkloadCertificate } from './sds.ts';
 import { TypeUrl } from './type-url.ts';
 import { StaticDiscovery } from './test-discovery.ts';
 
@@ -63,21 +63,22 @@ function mesh(options: { mtls: boolean } = { mtls: true }) {
     { network: 'east', address: '192.0.2.20', port: 15443, source: 'config' },
     { network: 'west', address: '192.0.2.10', port: 15443, source: 'config' },
   ];
-  const secrets: SecretSource = {
-    workloadCertificate: (proxy) =>
-      proxy.serviceAccount === undefined
-        ? undefined
-        : Promise.resolve({ certChainPem: `TEST CHAIN for ${proxy.namespace}/${proxy.serviceAccount}\n`, keyPem: 'TEST KEY (not a real key)\n' }),
-    rootsPem: () => 'TEST ROOTS\n',
-  };
   const resources = new MeshResources({
     discovery,
     domainSuffix: 'cluster.local',
     clusterLocalHosts: [],
     ...(mtls ? { mtls } : {}),
-    secrets,
   });
   return { discovery, resources };
+}
+
+/** What a connection that proved this proxy's service account is served over SDS (`connectionSource`). */
+async function secretsOf(proxy: ProxyNode): Promise<GeneratedResource[]> {
+  const cert: WorkloadCertificate | undefined =
+    proxy.serviceAccount === undefined
+      ? undefined
+      : { certChainPem: `TEST CHAIN for ${proxy.namespace}/${proxy.serviceAccount}\n`, keyPem: 'TEST KEY (not a real key)\n' };
+  return secretResources(cert, 'TEST ROOTS\n');
 }
 
 const defaults = { cluster: 'east', networkOf: (c: string) => c };
@@ -112,7 +113,7 @@ async function snapshot(resources: MeshResources, proxy: ProxyNode): Promise<Sna
   const clusters = resources.generate(TypeUrl.Cluster, proxy, undefined);
   const routes = resources.generate(TypeUrl.Route, proxy, new Set(routeNamesOf(listeners.map(decodeResource))));
   const endpoints = resources.generate(TypeUrl.Endpoint, proxy, new Set(edsNamesOf(clusters.map(decodeResource))));
-  return { listeners, routes, clusters, endpoints, secrets: await resources.secrets(proxy) };
+  return { listeners, routes, clusters, endpoints, secrets: await secretsOf(proxy) };
 }
 
 function asJson(snap: Snapshot, proxy: ProxyNode): object {
@@ -413,20 +414,19 @@ describe('Envoy sidecar resources', () => {
   });
 
   it('secrets: per proxy, never cached, versions from the certificate only; no identity, no default secret', async () => {
-    const { resources } = mesh();
-    const first = await resources.secrets(sidecar);
-    const again = await resources.secrets(sidecar);
+    const first = await secretsOf(sidecar);
+    const again = await secretsOf(sidecar);
     assert.notEqual(first[0]?.any, again[0]?.any, 'built afresh for each call');
     assert.equal(first[0]?.version, again[0]?.version);
     assert.equal(decodeResource(first[0] as GeneratedResource)['@type'], SECRET_TYPE_URL);
     const anonymous = { ...sidecar, id: 'sidecar~10.0.0.9~anon.demo~demo.svc.cluster.local' };
     delete (anonymous as { serviceAccount?: string }).serviceAccount;
-    assert.deepEqual((await resources.secrets(anonymous)).map((s) => s.name), ['ROOTCA']);
+    assert.deepEqual((await secretsOf(anonymous)).map((s) => s.name), ['ROOTCA']);
   });
 
   it('config_dump: Envoy admin shape with decoded resources and redacted keys', async () => {
     const { resources } = mesh();
-    const dump = configDump(sidecar, resources, { secrets: await resources.secrets(sidecar) });
+    const dump = configDump(sidecar, resources, { secrets: await secretsOf(sidecar) });
     const types = dump.configs.map((c) => (c as { '@type': string })['@type'].split('.').pop());
     assert.deepEqual(types, ['ListenersConfigDump', 'ClustersConfigDump', 'RoutesConfigDump', 'EndpointsConfigDump', 'SecretsConfigDump']);
     const [listeners, clusters, routes, endpoints, secrets] = dump.configs as Array<Record<string, Array<Record<string, unknown>>>>;

@@ -1,4 +1,4 @@
-export { AdsServer, type AdsServerHooks, type AdsServerOptions, type PeerIdentifier, type PeerIdentity } from './ads-server.ts';
+export { AdsServer, type AdsServerHooks, type AdsServerOptions, type PeerCall, type PeerIdentifier, type PeerIdentity } from './ads-server.ts';
 export { classifyRequest, RequestKind, type Classification, type SotwRequestView, type TypeStreamState } from './classify.ts';
 export { AdsConnection, typeVersion, type ConnectionHooks, type TypeWatchState } from './connection.ts';
 export { debounce, systemClock, type Clock, type DebounceOptions, type Debouncer } from './debounce.ts';
@@ -85,5 +85,5 @@ export {
   portProtocol,
   sniName,
 } from './envoy-resources.ts';
-export { SECRET_TYPE_URL, generateSecrets, type SecretSource, type WorkloadCertificate } from './sds.ts';
+export { SECRET_TYPE_URL, secretResources, type SecretSource, type SecretSubject, type WorkloadCertificate } from './sds.ts';
 export { configDump, decodeResource, type ConfigDumpOptions, type DumpWatch } from './config-dump.ts';

@@ -67,7 +67,6 @@ import { encodeLoadAssignment } from './load-assignment.ts';
 import { encodeMessage } from './protos.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
 import { candidateHostnames, outboundClusterName, parseHostPort, parseOutboundClusterName, serviceDomains } from './resource-names.ts';
-import { generateSecrets, type SecretSource } from './sds.ts';
 import { TypeUrl } from './type-url.ts';
 import { encodeAny } from './wire.ts';
 import { WorkloadPortIndex } from './workload-port-index.ts';
@@ -79,10 +78,6 @@ export interface MeshResourcesOptions {
   readonly clusterLocalHosts: readonly string[];
   /** Absent: no TLS anywhere, every resource as before. */
   readonly mtls?: MtlsOptions;
-  /** Certificates and roots for Envoy sidecars' SDS (`secrets()`); absent: none served. */
-  readonly secrets?: SecretSource;
-  /** How often a connected proxy's secrets are issued again (well inside an SVID's life). Default 8 h. */
-  readonly secretRefreshMs?: number;
 }
 
 /** Cache bucket of inbound listeners: their bytes depend only on their key, never on a hostname. */
@@ -139,11 +134,6 @@ export class MeshResources implements ResourceSource {
   private readonly domainSuffix: string;
   private readonly clusterLocalHosts: readonly string[];
   private readonly mtls: MtlsOptions | undefined;
-  private readonly secretSource: SecretSource | undefined;
-  private readonly secretRefreshMs: number;
-  /** Per connected proxy: its secrets once issued, and the timer that issues them again. */
-  private readonly proxySecretStore = new Map<string, { resources: GeneratedResource[] | undefined; timer: NodeJS.Timeout | undefined }>();
-  private notify: ((request: PushRequest) => void) | undefined;
   private readonly workloadPorts: WorkloadPortIndex;
   /** Per proxy, until the next push (`generation`): its memo key part and inbound ports. */
   private readonly proxyViews = new WeakMap<ProxyNode, { generation: number; key: string; inbound: InboundPort[] | undefined }>();
@@ -157,17 +147,16 @@ export class MeshResources implements ResourceSource {
   readonly stats: CacheStats = { entries: 0, hits: 0, misses: 0 };
 
   constructor(options: MeshResourcesOptions) {
-    this.secretRefreshMs = options.secretRefreshMs ?? 8 * 3600_000;
     this.discovery = options.discovery;
     this.domainSuffix = options.domainSuffix;
     this.clusterLocalHosts = options.clusterLocalHosts;
     this.mtls = options.mtls;
-    this.secretSource = options.secrets;
     this.workloadPorts = new WorkloadPortIndex(options.discovery);
   }
 
   generate(typeUrl: TypeUrl, proxy: ProxyNode, names: ReadonlySet<string> | undefined): GeneratedResource[] {
-    if (typeUrl === TypeUrl.Secret) return this.proxySecrets(proxy).filter((r) => names === undefined || names.has(r.name));
+    // Secrets are per connection, never mesh resources (`connectionSource` serves them).
+    if (typeUrl === TypeUrl.Secret) return [];
     // A wildcard answer is the same list for every proxy of a kind until the next push: build
     // it once, so a push to a thousand proxies does not walk the mesh a thousand times. The
     // same array comes back each time, which also lets typeVersion() remember its hash.
@@ -194,7 +183,7 @@ export class MeshResources implements ResourceSource {
   }
 
   affects(request: PushRequest, typeUrl: TypeUrl, proxy: ProxyNode, name: string | undefined): boolean {
-    if (typeUrl === TypeUrl.Secret) return request.hostnames.has(secretsKey(proxy.id));
+    if (typeUrl === TypeUrl.Secret) return false;
     if (isEnvoy(proxy)) return this.envoyAffects(request, typeUrl, name);
     if (request.kind === 'endpoints' && !this.endpointsAffect(typeUrl, request)) return false;
     if (request.hostnames.size === 0) return request.kind === 'full';
@@ -385,56 +374,6 @@ export class MeshResources implements ResourceSource {
       if (!port) return { cluster_name: name, endpoints: [] };
       return encodeLoadAssignment(name, this.select(proxy, hostname, port), policy);
     });
-  }
-
-  /**
-   * The secrets of one Envoy proxy (SDS `default` and `ROOTCA`), from the `SecretSource`.
-   * Per proxy and never cached here: the ADS server serves them on the proxy's own stream.
-   */
-  async secrets(proxy: ProxyNode): Promise<GeneratedResource[]> {
-    if (!this.secretSource) return [];
-    return generateSecrets(proxy, this.secretSource, this.mtls?.trustDomain);
-  }
-
-  /** Where asynchronous changes (secrets issued or renewed) are reported: the push path. */
-  setNotifier(notify: (request: PushRequest) => void): void {
-    this.notify = notify;
-  }
-
-  /** A proxy disconnected: drop its secrets and stop renewing them. */
-  forgetProxy(proxyId: string): void {
-    const entry = this.proxySecretStore.get(proxyId);
-    if (entry?.timer) clearTimeout(entry.timer);
-    this.proxySecretStore.delete(proxyId);
-  }
-
-  /**
-   * SDS is served from what was issued already; the first request starts the issuance and
-   * gets an empty answer, and the proxy's own push follows when the certificate is ready
-   * (Envoy keeps the TLS contexts that name it warming until then).
-   */
-  private proxySecrets(proxy: ProxyNode): GeneratedResource[] {
-    if (!this.secretSource) return [];
-    let entry = this.proxySecretStore.get(proxy.id);
-    if (!entry) {
-      entry = { resources: undefined, timer: undefined };
-      this.proxySecretStore.set(proxy.id, entry);
-      this.loadSecrets(proxy, entry);
-    }
-    return entry.resources ?? [];
-  }
-
-  private loadSecrets(proxy: ProxyNode, entry: { resources: GeneratedResource[] | undefined; timer: NodeJS.Timeout | undefined }): void {
-    this.secrets(proxy).then(
-      (resources) => {
-        if (this.proxySecretStore.get(proxy.id) !== entry) return; // disconnected meanwhile
-        entry.resources = resources;
-        this.notify?.({ kind: 'endpoints', hostnames: new Set([secretsKey(proxy.id)]), reasons: ['secrets'] });
-      },
-      () => undefined, // generateSecrets already leaves `default` out when issuing fails
-    );
-    entry.timer = setTimeout(() => this.loadSecrets(proxy, entry), this.secretRefreshMs);
-    entry.timer.unref();
   }
 
   // ---- Envoy sidecars and east-west gateways ----
@@ -755,7 +694,3 @@ export function contentVersion(bytes: Uint8Array): string {
   return hash('sha256', bytes, 'base64url').slice(0, 16);
 }
 
-/** The pseudo-hostname a push names to reach one proxy's secrets. */
-function secretsKey(proxyId: string): string {
-  return `secrets:${proxyId}`;
-}

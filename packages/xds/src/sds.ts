@@ -2,14 +2,14 @@
  * SDS for Envoy sidecars: the two secrets their TLS contexts name (Istio's `default`, the
  * workload's certificate and key, and `ROOTCA`, the roots), served over the ADS stream.
  *
- * `MeshResources` keeps each connected proxy's secrets (issued asynchronously, refreshed on
- * a timer) and serves them as the `Secret` type on the proxy's own ADS stream.
- *
- * Secrets are per proxy (a key belongs to one workload), so they are never put in the shared
- * resource cache, and their versions hash the certificate only, never the key.
+ * A secret belongs to one ADS connection: the one whose transport proved the identity it is
+ * issued for (a verified client SVID on the TLS port). It is never looked up by node id,
+ * which any client may claim, so a second connection with the same id is a different proxy
+ * with secrets of its own (or none). Who issues and renews them is the server's business
+ * (the `SecretSource` port); this package only serves each connection its own, and encodes
+ * them outside the shared resource cache.
  */
 import { createHash } from 'node:crypto';
-import type { ProxyNode } from '@meridian/model';
 import { loadSidecarProtos } from './envoy-protos.ts';
 import { IDENTITY_CERTIFICATE_NAME, ROOT_CERTIFICATE_NAME } from './mtls.ts';
 import { encodeMessage } from './protos.ts';
@@ -25,16 +25,29 @@ export interface WorkloadCertificate {
   readonly keyPem: string;
 }
 
+/** One ADS connection as the secret source sees it. */
+export interface SecretSubject {
+  /** The connection id (unique per stream, never reused). */
+  readonly connection: string;
+  /** The SPIFFE ID its transport proved; undefined on plaintext streams. */
+  readonly identity: string | undefined;
+}
+
 /**
- * Where secret content comes from; the server fills it with the CA. Which identity a proxy
- * gets is the server's decision (e.g. the SPIFFE ID its client certificate proved on 15012),
- * never something this package infers from node metadata.
+ * Where secret content comes from; the server fills it with the CA. It issues certificates
+ * per connection, for the identity the connection proved, and tells the ADS server when a
+ * connection's secrets (or everyone's roots) changed (`AdsServer.refresh`).
  */
 export interface SecretSource {
-  /** The proxy's certificate, or undefined when it may not have one (e.g. unauthenticated). */
-  workloadCertificate(proxy: ProxyNode): Promise<WorkloadCertificate> | undefined;
-  /** PEM roots a peer's chain must end in, for the given trust domain (default: the mesh's). */
-  rootsPem(trustDomain?: string): string;
+  /**
+   * The connection's certificate once issued, else undefined: not yet (asking starts the
+   * issuance for a proven connection) or never (no proven identity).
+   */
+  workloadCertificate(subject: SecretSubject): WorkloadCertificate | undefined;
+  /** PEM roots a peer's chain must end in. */
+  rootsPem(): string;
+  /** The connection ended: forget its certificate and stop renewing it. */
+  release(connection: string): void;
 }
 
 export function buildIdentitySecret(cert: WorkloadCertificate): object {
@@ -52,18 +65,16 @@ export function buildRootSecret(rootsPem: string): object {
 }
 
 /**
- * The secrets for one proxy: `ROOTCA` always, `default` when the source issues a certificate.
- * A source that fails leaves `default` out (Envoy keeps warming the TLS contexts that name it)
- * rather than failing the roots too.
+ * The secrets of one connection: `ROOTCA` always, `default` when it has a certificate. A
+ * connection without one yet gets the roots alone (Envoy keeps warming the TLS contexts
+ * that name `default` until it follows). Built afresh on each call: nothing holding a key
+ * is kept beyond the source's own copy.
  */
-export async function generateSecrets(proxy: ProxyNode, source: SecretSource, trustDomain?: string): Promise<GeneratedResource[]> {
+export function secretResources(cert: WorkloadCertificate | undefined, rootsPem: string): GeneratedResource[] {
   loadSidecarProtos();
   const out: GeneratedResource[] = [];
-  const pending = source.workloadCertificate(proxy);
-  const cert = pending ? await pending : undefined;
   if (cert) out.push(encodeSecret(IDENTITY_CERTIFICATE_NAME, buildIdentitySecret(cert), cert.certChainPem));
-  const roots = source.rootsPem(trustDomain);
-  out.push(encodeSecret(ROOT_CERTIFICATE_NAME, buildRootSecret(roots), roots));
+  out.push(encodeSecret(ROOT_CERTIFICATE_NAME, buildRootSecret(rootsPem), rootsPem));
   return out;
 }
 

@@ -18,6 +18,11 @@ export interface XdsConnection {
   readonly pushes: number;
   readonly watches: ReadonlyMap<TypeUrl, TypeWatchState>;
   push(request: PushRequest): void;
+  /**
+   * This connection's own resources of a type changed (its secrets: issued, renewed, new
+   * roots): send what differs from what it holds, if it watches the type. Never a mesh push.
+   */
+  refresh(typeUrl: TypeUrl): void;
   close(): void;
 }
 
