@@ -11,7 +11,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { AdsTestClient, CsdsTestClient, TypeUrls, type AdsResponse } from '@meridian/testkit';
+import { AdsTestClient, CsdsTestClient, DeltaAdsTestClient, TypeUrls, type AdsResponse } from '@meridian/testkit';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 import { openTestCa, writeWorkloadCerts } from '../support/workload-certs.ts';
 
@@ -164,6 +164,62 @@ describe('secrets belong to the proven connection', () => {
     assert.equal(def?.identity, 'spiffe://cluster.local/ns/demo/sa/echo');
     assert.equal(def?.not_after, new Date(leaf.validTo).toISOString());
     assert.ok(def?.version_info);
+  });
+
+  it('reaches no other connection’s secret by resource name, in SotW or delta', async () => {
+    const id = 'sidecar~10.0.0.15~echo-6.demo~demo.svc.cluster.local';
+    const sidecar = connect(meridian.xdsTlsAddress, id, tls('echo'));
+    await secretsOf(sidecar);
+    const syncz = await meridian.getJson<{ proxies: Array<{ connection: string; node: string }> }>('/debug/syncz');
+    const sidecarConnection = syncz.body.proxies.find((p) => p.node === id)?.connection ?? '';
+    assert.ok(sidecarConnection);
+
+    // Names an attacker can read off /debug/syncz and CSDS: the node id, the connection id.
+    const names = ['default', 'ROOTCA', id, sidecarConnection, `secrets:${id}`, `default|${sidecarConnection}`, '*'];
+    const sotw = connect(meridian.xdsAddress, id);
+    sotw.send({ typeUrl: SECRET, names });
+    const sotwAnswer = await sotw.next();
+    assert.deepEqual(sotwAnswer.resources.map((r) => r['name']), ['ROOTCA']);
+    sotw.ack(sotwAnswer, names);
+    assert.ok(await sotw.quiet(300));
+
+    const delta = DeltaAdsTestClient.connect(meridian.xdsAddress, { id, metadata: { CLUSTER_ID: 'c1' } });
+    clients.push(delta);
+    delta.send({ typeUrl: SECRET, subscribe: names });
+    const deltaAnswer = await delta.next();
+    assert.deepEqual(deltaAnswer.resources.map((r) => r.name), ['ROOTCA']);
+    delta.ack(deltaAnswer);
+    assert.ok(await delta.quiet(300));
+
+    // Secrets have no wildcard (only LDS and CDS do): subscribing to none gets none.
+    const wildcard = DeltaAdsTestClient.connect(meridian.xdsAddress, { id, metadata: { CLUSTER_ID: 'c1' } });
+    clients.push(wildcard);
+    wildcard.send({ typeUrl: SECRET });
+    assert.ok(await wildcard.quiet(300));
+  });
+
+  it('tells connections that share a node id apart in /debug/syncz, config_dump and CSDS', async () => {
+    const id = 'sidecar~10.0.0.16~echo-7.demo~demo.svc.cluster.local';
+    const sidecar = connect(meridian.xdsTlsAddress, id, tls('echo'));
+    await secretsOf(sidecar);
+    const impostor = connect(meridian.xdsAddress, id);
+    await secretsOf(impostor, ['ROOTCA']);
+
+    const syncz = await meridian.getJson<{ proxies: Array<{ connection: string; identity: string | null }> }>(`/debug/syncz?proxy=${encodeURIComponent(id)}`);
+    assert.deepEqual(syncz.body.proxies.map((p) => p.identity).sort(), ['spiffe://cluster.local/ns/demo/sa/echo', null].sort());
+
+    const ambiguous = await meridian.getJson<{ error?: string; connections?: string[] }>(`/debug/config_dump?proxy=${encodeURIComponent(id)}`);
+    assert.match(ambiguous.body.error ?? '', /2 connections hold node id/);
+    assert.deepEqual([...(ambiguous.body.connections ?? [])].sort(), syncz.body.proxies.map((p) => p.connection).sort());
+    const proven = syncz.body.proxies.find((p) => p.identity !== null)?.connection ?? '';
+    const dump = await meridian.getJson<{ configs: Array<Record<string, unknown>> }>(`/debug/config_dump?proxy=${encodeURIComponent(proven)}`);
+    const secrets = dump.body.configs.find((c) => String(c['@type']).endsWith('SecretsConfigDump')) as { dynamic_active_secrets: Array<{ name: string }> };
+    assert.deepEqual(secrets.dynamic_active_secrets.map((s) => s.name).sort(), ['ROOTCA', 'default']);
+
+    const configs = await csds().fetch({ nodeIds: [{ exact: id }] });
+    // Both subscribed to `default`; only the proven connection was ever sent one.
+    const sent = configs.map((c) => c.generic_xds_configs.filter((r) => r.type_url === SECRET && r.version_info).map((r) => r.name).sort());
+    assert.deepEqual(sent.sort(), [['ROOTCA'], ['ROOTCA', 'default']], 'one config per connection, the impostor’s without a certificate');
   });
 
   it('sends one proxy its certificate without pushing to any other proxy', async () => {
