@@ -92,11 +92,11 @@ export class WorkloadSecretStore implements SecretSource {
       (cert) => {
         if (this.entries.get(connection) !== entry) return; // the connection ended meanwhile
         const leaf = new X509Certificate(cert.certChainPem);
-        const notBefore = new Date(leaf.validFrom).getTime();
         entry.notAfter = new Date(leaf.validTo).getTime();
         entry.cert = cert;
         this.logger.debug({ conn: connection, identity: entry.identity, why, notAfter: leaf.validTo }, 'workload certificate issued');
-        this.schedule(connection, entry, notBefore + ((entry.notAfter - notBefore) * 2) / 3 - Date.now());
+        // From now, not from notBefore: the signer backdates it, which would bring renewal forward.
+        this.schedule(connection, entry, ((entry.notAfter - Date.now()) * 2) / 3);
         this.options.onChange(connection);
       },
       (err: unknown) => {
