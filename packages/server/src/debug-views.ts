@@ -128,8 +128,9 @@ export function endpointsView(
 ): object {
   const hostname = query['service'];
   if (!hostname) return { error: 'service=HOST is required' };
-  const connected = query['proxy'] ? ads.list().find((c) => c.proxy.id === query['proxy'] || c.id === query['proxy']) : undefined;
-  if (query['proxy'] && !connected) return { error: `no connected proxy ${query['proxy']}` };
+  const found = query['proxy'] ? findConnection(ads, query['proxy']) : undefined;
+  if (found && 'error' in found) return found;
+  const connected = found?.conn;
   const cluster = query['cluster'] ?? defaults.cluster;
   const [region = '', zone = '', subzone = ''] = (query['locality'] ?? '').split('/');
   const proxy: ProxyNode = connected?.proxy ?? {
