@@ -156,7 +156,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         syncz: (q) => syncView(ads, push, q),
         endpointz: (q) => endpointsView(resources, ads, proxyDefaults, q),
         config_dump: (q) => configDumpView(resources, ads, q),
-        cachez: () => resources.stats,
+        cachez: () => ({ ...resources.stats, mergedViews: registry.mergedViews() }),
       },
     },
   });
