@@ -208,6 +208,29 @@ describe('AggregateRegistry', () => {
   });
 });
 
+describe('AggregateRegistry memory', () => {
+  it('keeps merged views only of hostnames some cluster has: lookups of unknown names leave nothing behind', () => {
+    const { aggregate, clusters } = setup('east', 'west');
+    get(clusters, 'east').apply([service('echo'), slice('echo', [{ address: '10.0.0.1' }])]);
+    assert.ok(aggregate.service(ECHO));
+    const known = aggregate.mergedViews();
+    for (let i = 0; i < 1000; i++) {
+      assert.equal(aggregate.service(`ghost-${i}.apps.svc.cluster.local`), undefined);
+      assert.deepEqual(aggregate.endpoints(`ghost-${i}.apps.svc.cluster.local`), []);
+    }
+    assert.equal(aggregate.mergedViews(), known, 'a miss is not cached');
+    // A name that appears later is seen at once (nothing stale was cached for it).
+    get(clusters, 'west').apply([service('ghost-1')]);
+    assert.ok(aggregate.service('ghost-1.apps.svc.cluster.local'));
+  });
+
+  it('keeps endpoints that arrive before their service', () => {
+    const { aggregate, clusters } = setup('east');
+    get(clusters, 'east').apply([slice('early', [{ address: '10.0.0.3' }])]);
+    assert.deepEqual(aggregate.endpoints('early.apps.svc.cluster.local').map((e) => e.address), ['10.0.0.3']);
+  });
+});
+
 describe('findConflicts', () => {
   const svc = (cluster: string, ports: Array<{ name: string; port: number; protocol?: 'TCP' | 'UDP'; targetPort?: number | string }>) => ({
     hostname: 'echo.demo.svc.cluster.local',

@@ -44,7 +44,7 @@ export interface ServiceConflict {
  *
  * Merge rule: ports are the union by port number; where clusters disagree on a port, the
  * first cluster in ID order wins. Merged views are computed lazily and cached per hostname
- * until a cluster reports a change to it.
+ * some cluster has, until a cluster reports a change to it.
  */
 export class AggregateRegistry implements ServiceDiscovery {
   private readonly clusters = new Map<ClusterId, { registry: ClusterRegistry; unsubscribe: () => void }>();
@@ -155,11 +155,19 @@ export class AggregateRegistry implements ServiceDiscovery {
     return this.services().flatMap((s) => this.mergedFor(s.hostname).conflicts);
   }
 
+  /** How many hostnames' merged views are cached (`/debug/cachez`). */
+  mergedViews(): number {
+    return this.merged.size;
+  }
+
   private mergedFor(hostname: string): Merged {
     let merged = this.merged.get(hostname);
     if (!merged) {
       merged = this.merge(hostname);
-      this.merged.set(hostname, merged);
+      // Only what some cluster has is kept, so the cache is bounded by the mesh: anyone may
+      // ask for any name (an unknown EDS or LDS name), and a miss costs one pass over the
+      // clusters each time rather than memory for good.
+      if (merged.service || merged.endpoints.length > 0) this.merged.set(hostname, merged);
     }
     return merged;
   }

@@ -161,7 +161,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         endpointz: (q) => endpointsView(resources, ads, proxyDefaults, q),
         config_dump: (q) => configDumpView(resources, ads, q),
         secretz: () => secrets.view(),
-        cachez: () => resources.stats,
+        cachez: () => ({ ...resources.stats, mergedViews: registry.mergedViews() }),
       },
     },
   });

@@ -5,8 +5,8 @@ import type { SotwRequestView } from './classify.ts';
 import { AdsConnection } from './connection.ts';
 import { connectionSource } from './connection-source.ts';
 import { DeltaAdsConnection } from './delta-connection.ts';
-import { protoType } from './protos.ts';
 import { proxyFromNode, type NodeMessage, type ProxyDefaults } from './proxy.ts';
+import { MalformedRequest, requestCodec } from './request-codec.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
 import type { SecretSource } from './sds.ts';
 import { isTypeUrl, type TypeUrl } from './type-url.ts';
@@ -18,7 +18,7 @@ interface RequestEnvelope {
 }
 type DiscoveryRequestMessage = SotwRequestView & RequestEnvelope;
 type DeltaDiscoveryRequestMessage = DeltaRequestView & RequestEnvelope;
-type AdsCall = grpc.ServerDuplexStream<RequestEnvelope, Buffer>;
+type AdsCall = grpc.ServerDuplexStream<RequestEnvelope | MalformedRequest, Buffer>;
 
 export interface AdsServerOptions {
   readonly source: ResourceSource;
@@ -85,14 +85,13 @@ export class AdsServer {
    */
   addTo(server: grpc.Server, options: { identify?: PeerIdentifier } = {}): void {
     const method = (name: string, requestTypeName: string): grpc.MethodDefinition<object, Buffer> => {
-      const requestType = protoType(requestTypeName);
+      const request = requestCodec(requestTypeName, { longs: String, enums: String, defaults: true, oneofs: true });
       return {
         path: `/${ADS_SERVICE}/${name}`,
         requestStream: true,
         responseStream: true,
-        requestSerialize: (value: object) => Buffer.from(requestType.encode(requestType.fromObject(value)).finish()),
-        requestDeserialize: (bytes: Buffer) =>
-          requestType.toObject(requestType.decode(bytes), { longs: String, enums: String, defaults: true, oneofs: true }),
+        requestSerialize: request.serialize,
+        requestDeserialize: request.deserialize,
         responseSerialize: (value: Buffer) => value,
         responseDeserialize: (bytes: Buffer) => bytes,
       };
@@ -193,7 +192,12 @@ export class AdsServer {
       this.logger.info({ conn: c.id, node: c.proxy.id, why }, 'proxy disconnected');
       this.hooks.onDisconnect?.(c);
     };
-    call.on('data', (request: RequestEnvelope) => {
+    call.on('data', (request: RequestEnvelope | MalformedRequest) => {
+      if (request instanceof MalformedRequest) {
+        this.logger.debug({ conn: conn?.id, peer, details: request.details }, 'malformed request; closing stream');
+        call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: request.details });
+        return;
+      }
       try {
         if (!conn || !handle) {
           if (!request.node?.id) {
@@ -225,7 +229,7 @@ export class AdsServer {
       finish('client closed stream');
       call.end();
     });
-    call.on('error', (err) => finish(`stream error: ${errorMessage(err)}`));
+    call.on('error', (err) => finish(`stream error: ${statusText(err)}`));
     call.on('cancelled', () => finish('cancelled'));
     call.on('close', () => finish('closed'));
   }
@@ -272,6 +276,17 @@ export function streamVariant(conn: XdsConnection): StreamVariant {
  * over the whole drain period would only slow every shutdown (and every test).
  */
 const SPREAD_PER_STREAM_MS = 20;
+
+/**
+ * What ended a stream: grpc-js reports a status we emitted ourselves as the plain
+ * `{ code, details }` object, and its own failures as errors.
+ */
+function statusText(err: unknown): string {
+  if (err !== null && typeof err === 'object' && 'code' in err && 'details' in err && typeof err.code === 'number') {
+    return `${grpc.status[err.code] ?? err.code}: ${String(err.details)}`;
+  }
+  return errorMessage(err);
+}
 
 function endStream(call: AdsCall, details: string): void {
   try {

@@ -2,20 +2,13 @@ import * as grpc from '@grpc/grpc-js';
 import { errorMessage, type Logger, type ProxyNode } from '@meridian/model';
 import type { AdsServer, PeerCall, PeerIdentifier } from './ads-server.ts';
 import { protoType } from './protos.ts';
+import { MalformedRequest, requestCodec } from './request-codec.ts';
 import { resourceStatuses, type ResourceStatus } from './resource-status.ts';
+import { compileStringMatch, type StringMatch, type StringMatcherMessage } from './string-match.ts';
 import { TypeUrl } from './type-url.ts';
 import type { XdsConnection } from './xds-connection.ts';
 
 const CSDS_SERVICE = 'envoy.service.status.v3.ClientStatusDiscoveryService';
-
-interface StringMatcherMessage {
-  exact?: string;
-  prefix?: string;
-  suffix?: string;
-  contains?: string;
-  safe_regex?: { regex?: string };
-  ignore_case?: boolean;
-}
 
 interface ClientStatusRequestMessage {
   node_matchers?: Array<{ node_id?: StringMatcherMessage | null; node_metadatas?: unknown[] }>;
@@ -45,23 +38,28 @@ export interface CsdsOptions {
  * every ADS stream (both variants) whose node matches, one `ClientConfig` with a
  * `GenericXdsConfig` per resource, as the server sees it (see `resourceStatuses`).
  * Node matchers are ORed; none means every proxy. Metadata matchers are not supported
- * (UNIMPLEMENTED) rather than silently matching everything. Secrets are listed by name,
- * version and status only: their bodies (a private key) never leave through CSDS.
+ * (UNIMPLEMENTED) rather than silently matching everything. `safe_regex` is RE2 (linear
+ * time, Envoy's own limit on program size); a matcher that does not compile, and bytes that
+ * are not a ClientStatusRequest, are answered INVALID_ARGUMENT with the reason. Secrets are
+ * listed by name, version and status only: their bodies (a private key) never leave through CSDS.
  */
 export function addCsdsService(server: grpc.Server, ads: AdsServer, options: CsdsOptions = {}): void {
   const logger = options.logger?.child({ component: 'csds' });
-  const requestType = protoType('envoy.service.status.v3.ClientStatusRequest');
+  const request = requestCodec('envoy.service.status.v3.ClientStatusRequest', { longs: String, enums: String, oneofs: true });
   const responseType = protoType('envoy.service.status.v3.ClientStatusResponse');
   const method = (name: string, responseStream: boolean): grpc.MethodDefinition<object, object> => ({
     path: `/${CSDS_SERVICE}/${name}`,
     requestStream: responseStream,
     responseStream,
-    requestSerialize: (value: object) => Buffer.from(requestType.encode(requestType.fromObject(value)).finish()),
-    requestDeserialize: (bytes: Buffer) => requestType.toObject(requestType.decode(bytes), { longs: String, enums: String, oneofs: true }),
+    requestSerialize: request.serialize,
+    requestDeserialize: request.deserialize,
     responseSerialize: (value: object) => Buffer.from(responseType.encode(responseType.fromObject(value)).finish()),
     responseDeserialize: (bytes: Buffer) => responseType.toObject(responseType.decode(bytes), { longs: String, enums: String }),
   });
-  const answer = (request: ClientStatusRequestMessage) => clientStatusResponse(ads, request);
+  const answer = (request: ClientStatusRequestMessage | MalformedRequest) => {
+    if (request instanceof MalformedRequest) throw new CsdsRequestError(grpc.status.INVALID_ARGUMENT, request.details);
+    return clientStatusResponse(ads, request);
+  };
   /** Undefined when the caller may ask; else why not (logged, never sent back). */
   const refusal = (call: PeerCall): string | undefined => {
     const proof = options.identify?.(call);
@@ -81,7 +79,7 @@ export function addCsdsService(server: grpc.Server, ads: AdsServer, options: Csd
     { StreamClientStatus: method('StreamClientStatus', true), FetchClientStatus: method('FetchClientStatus', false) },
     {
       FetchClientStatus: (
-        call: grpc.ServerUnaryCall<ClientStatusRequestMessage, object>,
+        call: grpc.ServerUnaryCall<ClientStatusRequestMessage | MalformedRequest, object>,
         callback: grpc.sendUnaryData<object>,
       ) => {
         const refused = refusal(call);
@@ -95,13 +93,13 @@ export function addCsdsService(server: grpc.Server, ads: AdsServer, options: Csd
           callback(toStatus(err));
         }
       },
-      StreamClientStatus: (call: grpc.ServerDuplexStream<ClientStatusRequestMessage, object>) => {
+      StreamClientStatus: (call: grpc.ServerDuplexStream<ClientStatusRequestMessage | MalformedRequest, object>) => {
         const refused = refusal(call);
         if (refused !== undefined) {
           call.emit('error', unauthenticated(call, refused));
           return;
         }
-        call.on('data', (request: ClientStatusRequestMessage) => {
+        call.on('data', (request: ClientStatusRequestMessage | MalformedRequest) => {
           try {
             call.write(answer(request));
           } catch (err) {
@@ -163,30 +161,14 @@ function timestamp(ms: number): object {
 function nodeMatcher(request: ClientStatusRequestMessage): (nodeId: string) => boolean {
   const matchers = request.node_matchers ?? [];
   if (matchers.length === 0) return () => true;
-  const tests = matchers.map((m) => {
+  const tests = matchers.map((m, i): StringMatch => {
     if ((m.node_metadatas ?? []).length > 0) {
       throw new CsdsRequestError(grpc.status.UNIMPLEMENTED, 'node_metadatas matchers are not supported');
     }
-    return m.node_id ? stringMatcher(m.node_id) : () => true;
+    if (!m.node_id) return () => true;
+    const match = compileStringMatch(m.node_id);
+    if (typeof match !== 'function') throw new CsdsRequestError(grpc.status.INVALID_ARGUMENT, `node_matchers[${i}].node_id: ${match.error}`);
+    return match;
   });
   return (id) => tests.some((t) => t(id));
-}
-
-function stringMatcher(m: StringMatcherMessage): (value: string) => boolean {
-  const fold = (s: string) => (m.ignore_case ? s.toLowerCase() : s);
-  if (m.exact !== undefined) return (v) => fold(v) === fold(m.exact ?? '');
-  if (m.prefix !== undefined) return (v) => fold(v).startsWith(fold(m.prefix ?? ''));
-  if (m.suffix !== undefined) return (v) => fold(v).endsWith(fold(m.suffix ?? ''));
-  if (m.contains !== undefined) return (v) => fold(v).includes(fold(m.contains ?? ''));
-  if (m.safe_regex?.regex !== undefined) {
-    let re: RegExp;
-    try {
-      // RE2 and JavaScript agree on the common subset; a full match, as Envoy does.
-      re = new RegExp(`^(?:${m.safe_regex.regex})$`);
-    } catch (err) {
-      throw new CsdsRequestError(grpc.status.INVALID_ARGUMENT, `invalid node_id regex: ${errorMessage(err)}`);
-    }
-    return (v) => re.test(v);
-  }
-  throw new CsdsRequestError(grpc.status.INVALID_ARGUMENT, 'node_id matcher has no pattern');
 }

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   Health,
+  ProxyType,
   type Endpoint,
   type ProxyNode,
   type Service,
 } from '@meridian/model';
-import { MeshResources } from './mesh-resources.ts';
+import { MAX_SHARED_ANSWERS, MeshResources } from './mesh-resources.ts';
 import { decodeMessage, protoType } from './protos.ts';
 import type { GeneratedResource } from './resource-source.ts';
 import { TypeUrl } from './type-url.ts';
@@ -237,5 +238,49 @@ describe('MeshResources', () => {
       ],
       'a network without a gateway contributes nothing; priorities renumbered',
     );
+  });
+});
+
+describe('MeshResources memory bounds', () => {
+  const unknownNames = (n: number, prefix = 'ghost') =>
+    new Set(Array.from({ length: n }, (_, i) => `outbound|80||${prefix}-${i}.demo.svc.cluster.local`));
+
+  it('answers every unknown EDS name (empty endpoints) without caching it, for proxyless and Envoy proxies', () => {
+    const { resources } = setup();
+    for (const p of [proxy(), proxy({ id: 'sidecar~10.0.0.5~a.demo~demo.svc.cluster.local', type: ProxyType.Sidecar })]) {
+      for (let round = 0; round < 3; round++) {
+        const names = unknownNames(10_000, `ghost${round}`);
+        const out = resources.generate(TypeUrl.Endpoint, p, names);
+        assert.equal(out.length, names.size, 'every name answered: gRPC clients wait forever for one left out');
+        assert.deepEqual(decode(TypeUrl.Endpoint, out[0])['endpoints'] ?? [], []);
+      }
+    }
+    assert.equal(resources.stats.entries, 0, 'nothing kept for names that do not exist');
+    // A name of a port the service lacks is just as unknown.
+    resources.generate(TypeUrl.Endpoint, proxy(), new Set(['outbound|9999||echo.demo.svc.cluster.local']));
+    assert.equal(resources.stats.entries, 0);
+  });
+
+  it('keeps at most maxCacheEntries, evicting the oldest, however many views ask', () => {
+    const discovery = new StaticDiscovery([svc('echo', 'demo', [7070])], { 'echo.demo.svc.cluster.local': [ep('10.0.0.1', 'east', 'us-east')] });
+    const resources = new MeshResources({ discovery, domainSuffix: 'cluster.local', clusterLocalHosts: [], maxCacheEntries: 100 });
+    const name = new Set(['outbound|7070||echo.demo.svc.cluster.local']);
+    // Every claimed locality is a view of its own.
+    const first = resources.generate(TypeUrl.Endpoint, proxy({ locality: { region: 'r0', zone: '', subzone: '' } }), name)[0];
+    for (let i = 1; i < 1000; i++) resources.generate(TypeUrl.Endpoint, proxy({ locality: { region: `r${i}`, zone: '', subzone: '' } }), name);
+    assert.equal(resources.stats.entries, 100);
+    const again = resources.generate(TypeUrl.Endpoint, proxy({ locality: { region: 'r0', zone: '', subzone: '' } }), name)[0];
+    assert.equal(again?.version, first?.version, 'an evicted entry is rebuilt with the same content');
+    // Invalidation still finds what is left (and forgets what was evicted).
+    resources.invalidate({ kind: 'endpoints', hostnames: new Set(['echo.demo.svc.cluster.local']), reasons: [] });
+    assert.equal(resources.stats.entries, 0);
+  });
+
+  it('keeps at most a bounded number of shared answers between pushes, however many name sets are asked for', () => {
+    const { resources } = setup();
+    for (let i = 0; i < 20_000; i++) resources.generate(TypeUrl.Endpoint, proxy(), new Set([`outbound|80||m${i}.demo.svc.cluster.local`]));
+    assert.ok(resources.stats.sharedAnswers <= MAX_SHARED_ANSWERS, `${resources.stats.sharedAnswers} shared answers`);
+    resources.invalidate({ kind: 'endpoints', hostnames: new Set(['echo.demo.svc.cluster.local']), reasons: [] });
+    assert.equal(resources.stats.sharedAnswers, 0, 'a push drops them all');
   });
 });

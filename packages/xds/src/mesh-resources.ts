@@ -78,7 +78,21 @@ export interface MeshResourcesOptions {
   readonly clusterLocalHosts: readonly string[];
   /** Absent: no TLS anywhere, every resource as before. */
   readonly mtls?: MtlsOptions;
+  /** Most resources whose bytes are kept; beyond it the oldest go. Default `DEFAULT_MAX_CACHE_ENTRIES`. */
+  readonly maxCacheEntries?: number;
 }
+
+/**
+ * Views multiply resources: every locality, network or cluster a proxy claims is a view of
+ * its own, and a proxy may claim anything. A thousand services with ten views each fit.
+ */
+export const DEFAULT_MAX_CACHE_ENTRIES = 50_000;
+
+/**
+ * Shared answers kept between two pushes. Every distinct set of up to 16 names is one, so
+ * without a bound a client asking for ever new sets would grow them until the next push.
+ */
+export const MAX_SHARED_ANSWERS = 10_000;
 
 /** Cache bucket of inbound listeners: their bytes depend only on their key, never on a hostname. */
 const INBOUND_BUCKET = '';
@@ -105,13 +119,18 @@ export interface CacheStats {
   entries: number;
   hits: number;
   misses: number;
+  evictions: number;
+  /** Answers shared by proxies asking the same thing, kept until the next push. */
+  sharedAnswers: number;
 }
 
 /**
  * Builds resources from the merged registry and caches their bytes by what they depend on:
  * (type, name, hostname) for listeners, routes and clusters, plus the proxy's endpoint view
  * (cluster, network, locality) for endpoints. A push drops only the entries of the
- * hostnames it names.
+ * hostnames it names. Only resources that exist are cached (an unknown EDS name gets an
+ * empty assignment built on the spot), and at most `maxCacheEntries` of them, oldest out
+ * first, so no stream of requests can grow the cache without bound.
  *
  * With mTLS strict for a service, its clusters carry the SPIFFE IDs of the service accounts
  * behind it. Those come from endpoints, so for such a service an endpoints push also touches
@@ -140,11 +159,13 @@ export class MeshResources implements ResourceSource {
   private generation = 0;
   /** `address|port` → hostnames of the endpoints there; rebuilt lazily after every change. */
   private endpointOwners: Map<string, string[]> | undefined;
-  private readonly cache = new Map<string, GeneratedResource>();
+  /** In insertion order, so the first entry is the one to evict. */
+  private readonly cache = new Map<string, { readonly resource: GeneratedResource; readonly hostname: string }>();
+  private readonly maxCacheEntries: number;
   /** Answers built since the last push, shared by every proxy asking the same thing. */
   private readonly memo = new Map<string, GeneratedResource[]>();
   private readonly keysByHostname = new Map<string, Set<string>>();
-  readonly stats: CacheStats = { entries: 0, hits: 0, misses: 0 };
+  readonly stats: CacheStats = { entries: 0, hits: 0, misses: 0, evictions: 0, sharedAnswers: 0 };
 
   constructor(options: MeshResourcesOptions) {
     this.discovery = options.discovery;
@@ -152,6 +173,7 @@ export class MeshResources implements ResourceSource {
     this.clusterLocalHosts = options.clusterLocalHosts;
     this.mtls = options.mtls;
     this.workloadPorts = new WorkloadPortIndex(options.discovery);
+    this.maxCacheEntries = options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES;
   }
 
   generate(typeUrl: TypeUrl, proxy: ProxyNode, names: ReadonlySet<string> | undefined): GeneratedResource[] {
@@ -178,7 +200,10 @@ export class MeshResources implements ResourceSource {
       const resource = envoy ? this.namedForEnvoyType(typeUrl, proxy, name, names !== undefined) : this.resource(typeUrl, proxy, name);
       if (resource) out.push(resource);
     }
-    if (memoKey !== undefined) this.memo.set(memoKey, out);
+    if (memoKey !== undefined && this.memo.size < MAX_SHARED_ANSWERS) {
+      this.memo.set(memoKey, out);
+      this.stats.sharedAnswers = this.memo.size;
+    }
     return out;
   }
 
@@ -203,6 +228,7 @@ export class MeshResources implements ResourceSource {
     this.workloadPorts.invalidate(request);
     this.generation++;
     this.memo.clear();
+    this.stats.sharedAnswers = 0;
     if (request.kind === 'full' && request.hostnames.size === 0) {
       this.cache.clear();
       this.keysByHostname.clear();
@@ -363,17 +389,17 @@ export class MeshResources implements ResourceSource {
     const parsed = parseOutboundClusterName(name);
     if (!parsed) return this.encode(TypeUrl.Endpoint, name, { cluster_name: name, endpoints: [] });
     const { hostname } = parsed;
+    const port = this.discovery.service(hostname)?.ports.find((p) => p.port === parsed.port);
+    if (!port) return this.encode(TypeUrl.Endpoint, name, { cluster_name: name, endpoints: [] });
     const clusterLocal = matchesAnyHost(this.clusterLocalHosts, hostname);
     // Everything the selection reads from the proxy is in here, and the proxy type: Envoy's
     // assignment carries a policy gRPC's does not. Gateways are not: a gateway change arrives
     // as a full push for every hostname, which empties the whole cache.
     const view = `${proxy.type}|${clusterLocal ? proxy.cluster : '*'}|${proxy.network}|${localityString(proxy.locality)}`;
     const policy = isEnvoy(proxy) ? ENVOY_LOAD_ASSIGNMENT_POLICY : undefined;
-    return this.cached(TypeUrl.Endpoint, `E|${name}|${view}`, hostname, name, () => {
-      const port = this.discovery.service(hostname)?.ports.find((p) => p.port === parsed.port);
-      if (!port) return { cluster_name: name, endpoints: [] };
-      return encodeLoadAssignment(name, this.select(proxy, hostname, port), policy);
-    });
+    return this.cached(TypeUrl.Endpoint, `E|${name}|${view}`, hostname, name, () =>
+      encodeLoadAssignment(name, this.select(proxy, hostname, port), policy),
+    );
   }
 
   // ---- Envoy sidecars and east-west gateways ----
@@ -497,9 +523,9 @@ export class MeshResources implements ResourceSource {
 
   /** A gateway forwards to its own cluster's endpoints only: the caller crossed networks already. */
   private gatewayLoadAssignment(proxy: ProxyNode, name: string, hostname: string, portNumber: number): GeneratedResource {
+    const port = this.discovery.service(hostname)?.ports.find((p) => p.port === portNumber);
+    if (!port) return this.encode(TypeUrl.Endpoint, name, { cluster_name: name, endpoints: [] });
     return this.cached(TypeUrl.Endpoint, `E|${name}|${proxy.type}|${proxy.cluster}|${proxy.network}`, hostname, name, () => {
-      const port = this.discovery.service(hostname)?.ports.find((p) => p.port === portNumber);
-      if (!port) return { cluster_name: name, endpoints: [] };
       const local = { cluster: proxy.cluster, network: proxy.network, locality: EMPTY_LOCALITY };
       const selection = explainEndpoints(local, port, this.discovery.endpoints(hostname), () => [], { clusterLocal: true });
       return encodeLoadAssignment(name, selection);
@@ -655,16 +681,29 @@ export class MeshResources implements ResourceSource {
     const hit = this.cache.get(key);
     if (hit) {
       this.stats.hits++;
-      return hit;
+      return hit.resource;
     }
     this.stats.misses++;
     const resource = this.encode(typeUrl, name, build());
-    this.cache.set(key, resource);
+    if (this.cache.size >= this.maxCacheEntries) this.evictOldest();
+    this.cache.set(key, { resource, hostname });
     let keys = this.keysByHostname.get(hostname);
     if (!keys) this.keysByHostname.set(hostname, (keys = new Set()));
     keys.add(key);
     this.stats.entries = this.cache.size;
     return resource;
+  }
+
+  /** Oldest first rather than least recently used: a hit then costs no bookkeeping. */
+  private evictOldest(): void {
+    for (const [key, { hostname }] of this.cache) {
+      this.cache.delete(key);
+      const keys = this.keysByHostname.get(hostname);
+      keys?.delete(key);
+      if (keys?.size === 0) this.keysByHostname.delete(hostname);
+      this.stats.evictions++;
+      return;
+    }
   }
 
   private encode(typeUrl: TypeUrl, name: string, value: object | Uint8Array): GeneratedResource {
