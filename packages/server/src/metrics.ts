@@ -19,6 +19,7 @@ export interface Metrics {
   readonly clusterServices: Gauge<'cluster'>;
   readonly clusterEvents: Gauge<'cluster'>;
   readonly manifestErrors: Gauge<'cluster'>;
+  readonly rejectedEndpoints: Gauge<'cluster'>;
   readonly conflicts: Gauge;
   readonly caIssued: Counter;
   readonly caFailed: Counter<'reason'>;
@@ -34,6 +35,7 @@ export interface ClusterFigures {
   readonly state: string;
   readonly events: number;
   readonly objects: Readonly<Record<string, number>>;
+  readonly rejectedEndpoints: { readonly count: number };
   readonly source: { readonly type: string; readonly files?: ReadonlyArray<{ readonly error?: unknown }> };
 }
 
@@ -179,6 +181,16 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
       collect() {
         this.reset();
         for (const c of clusterFigures()) if (c.source.type === 'manifests') this.set({ cluster: c.id }, c.source.files?.filter((f) => f.error).length ?? 0);
+      },
+    }),
+    rejectedEndpoints: new Gauge({
+      name: 'meridian_rejected_endpoints',
+      help: 'Endpoints left out because their address is not a valid IP of their slice type, per cluster; see /debug/clusterz.',
+      labelNames: ['cluster'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of clusterFigures()) this.set({ cluster: c.id }, c.rejectedEndpoints.count);
       },
     }),
   };
