@@ -20,6 +20,7 @@ export interface Metrics {
   readonly clusterEvents: Gauge<'cluster'>;
   readonly manifestErrors: Gauge<'cluster'>;
   readonly rejectedEndpoints: Gauge<'cluster'>;
+  readonly manifestWatchProblems: Gauge<'cluster'>;
   readonly conflicts: Gauge;
   readonly caIssued: Counter;
   readonly caFailed: Counter<'reason'>;
@@ -36,7 +37,11 @@ export interface ClusterFigures {
   readonly events: number;
   readonly objects: Readonly<Record<string, number>>;
   readonly rejectedEndpoints: { readonly count: number };
-  readonly source: { readonly type: string; readonly files?: ReadonlyArray<{ readonly error?: unknown }> };
+  readonly source: {
+    readonly type: string;
+    readonly files?: ReadonlyArray<{ readonly error?: unknown }>;
+    readonly watch?: { readonly problems: readonly unknown[] };
+  };
 }
 
 /** One registry per server instance, so several instances in one process do not collide. */
@@ -181,6 +186,16 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
       collect() {
         this.reset();
         for (const c of clusterFigures()) if (c.source.type === 'manifests') this.set({ cluster: c.id }, c.source.files?.filter((f) => f.error).length ?? 0);
+      },
+    }),
+    manifestWatchProblems: new Gauge({
+      name: 'meridian_manifest_watch_problems',
+      help: 'Manifest directories that cannot be watched or read, per cluster: changes there are seen by the periodic rescan only; see /debug/clusterz.',
+      labelNames: ['cluster'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of clusterFigures()) if (c.source.type === 'manifests') this.set({ cluster: c.id }, c.source.watch?.problems.length ?? 0);
       },
     }),
     rejectedEndpoints: new Gauge({
