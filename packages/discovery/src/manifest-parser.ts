@@ -118,7 +118,13 @@ function readDocument(doc: Document.Parsed, n: number, lines: LineCounter, out: 
     const message = syntaxError.message.split('\n')[0] ?? 'invalid YAML';
     throw new ManifestError(n, `${message} at line ${line}, column ${col}`);
   }
-  const value: unknown = doc.toJS();
+  let value: unknown;
+  try {
+    // Unresolved aliases and alias bombs (more than yaml's maxAliasCount expansions) throw here.
+    value = doc.toJS();
+  } catch (err) {
+    throw new ManifestError(n, err instanceof Error ? err.message : String(err));
+  }
   if (value === null || value === undefined) return;
   if (typeof value !== 'object' || Array.isArray(value)) throw new ManifestError(n, 'expected a mapping');
   const { apiVersion, kind } = value as { apiVersion?: unknown; kind?: unknown };
