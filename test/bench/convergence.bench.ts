@@ -4,11 +4,12 @@
  *    `node --import tsx` of an empty file (the runtime's own start) in the same run;
  *  - manifest change → EDS received by N ADS clients (and ACKed): p50 and p99 against the
  *    designed floor, i.e. a raw fs.watch notification measured here plus the configured
- *    manifest settle (50 ms) and debounce quiet period (100 ms).
+ *    manifest settle (MANIFEST_SETTLE_MS) and debounce quiet period (100 ms).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, watch, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { MANIFEST_SETTLE_MS } from '@meridian/discovery';
 import { AdsTestClient, TypeUrls } from '@meridian/testkit';
 import { endpointSlice, service, yamlDocs } from '../support/manifests.ts';
 import { MeridianProcess, REPO_ROOT, Workspace } from '../support/meridian-process.ts';
@@ -16,7 +17,7 @@ import { MeridianProcess, REPO_ROOT, Workspace } from '../support/meridian-proce
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 100);
 const CHANGES = Number(process.env['BENCH_CHANGES'] ?? 20);
 const QUIET_MS = 100;
-const SETTLE_MS = 50;
+const SETTLE_MS = MANIFEST_SETTLE_MS;
 
 const print = (bench: string, value: number, unit: string, baseline: number) =>
   process.stdout.write(`${JSON.stringify({ bench, value: round(value), unit, baseline: round(baseline), ratio: round(value / baseline) })}\n`);

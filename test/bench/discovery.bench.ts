@@ -4,18 +4,25 @@
  *    client-node informer seeing the same Secret appear (the API's own watch latency);
  *  - API outage recovery: API back → a change made during the outage in the client's EDS;
  *    baseline: a fresh client-node informer listing and watching the restarted API. The
- *    value is dominated by the watch-restart backoff (here 200 ms doubling to 1 s).
+ *    value is dominated by the watch-restart backoff (here 200 ms doubling to 1 s);
+ *  - a manifest of 50k endpoints (50 services, 500 slices of 100) replacing a small one: the
+ *    longest `/healthz` answer while it loads (the event loop's worst stall, seen from outside;
+ *    baseline: `JSON.parse` of the same objects in one go) and Meridian's RSS growth (baseline:
+ *    the manifest's size).
+ * `pnpm bench discovery manifest` runs only the last one.
  */
 import { CoreV1Api, DiscoveryV1Api, makeInformer, type V1Secret } from '@kubernetes/client-node';
+import { mkdirSync, renameSync } from 'node:fs';
 import { AdsTestClient, TypeUrls } from '@meridian/testkit';
 import { SYSTEM_NAMESPACE, remoteSecret, startKubeCluster } from '../support/kube-cluster.ts';
+import { endpointSlice, service, yamlDocs } from '../support/manifests.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const NAME = 'outbound|7070||echo.demo.svc.cluster.local';
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const print = (bench: string, value: number, baseline: number) =>
-  process.stdout.write(`${JSON.stringify({ bench, value: Math.round(value), unit: 'ms', baseline: Math.round(baseline), ratio: Math.round((value / baseline) * 100) / 100 })}\n`);
+const print = (bench: string, value: number, baseline: number, unit = 'ms') =>
+  process.stdout.write(`${JSON.stringify({ bench, value: Math.round(value), unit, baseline: Math.round(baseline), ratio: Math.round((value / baseline) * 100) / 100 })}\n`);
 
 async function untilEds(client: AdsTestClient, has: (text: string) => boolean): Promise<void> {
   for (;;) {
@@ -25,7 +32,7 @@ async function untilEds(client: AdsTestClient, has: (text: string) => boolean): 
   }
 }
 
-async function main(): Promise<void> {
+async function remoteSecrets(): Promise<void> {
   const ws = new Workspace('meridian-bench-');
   const primary = await startKubeCluster('primary', 'r1');
   primary.setEcho([{ ip: '10.0.0.1' }], 8080);
@@ -91,6 +98,81 @@ async function main(): Promise<void> {
   await meridian.stop();
   await primary.api.close();
   ws.remove();
+}
+
+const MANIFEST_SERVICES = 50;
+const SLICES_PER_SERVICE = 10;
+const ENDPOINTS_PER_SLICE = 100;
+
+function bigManifest(): { objects: object[]; endpoints: number } {
+  const objects: object[] = [];
+  for (let s = 0; s < MANIFEST_SERVICES; s++) {
+    objects.push(service(`svc-${s}`, 'demo', [{ name: 'grpc', port: 7070 }]));
+    for (let k = 0; k < SLICES_PER_SERVICE; k++) {
+      const endpoints = Array.from({ length: ENDPOINTS_PER_SLICE }, (_, e) => ({ address: `10.${s}.${k}.${e + 1}`, node: `node-${e % 20}` }));
+      objects.push(endpointSlice(`svc-${s}-${k}`, 'demo', `svc-${s}`, { name: 'grpc', port: 7070 }, endpoints));
+    }
+  }
+  return { objects, endpoints: MANIFEST_SERVICES * SLICES_PER_SERVICE * ENDPOINTS_PER_SLICE };
+}
+
+async function metric(meridian: MeridianProcess, name: string): Promise<number> {
+  const text = await (await fetch(`http://${meridian.httpAddress}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) && !l.startsWith('#'));
+  return Number(line?.split(' ')[1] ?? NaN);
+}
+
+async function manifestLoad(): Promise<void> {
+  const ws = new Workspace('meridian-bench-');
+  const { objects, endpoints } = bigManifest();
+  const text = yamlDocs(...objects);
+  const json = JSON.stringify(objects);
+  const t0 = performance.now();
+  JSON.parse(json);
+  const jsonParseMs = performance.now() - t0;
+
+  mkdirSync(ws.path('mesh'));
+  ws.write('mesh/small.yaml', yamlDocs(service('seed', 'demo', [{ name: 'grpc', port: 7070 }])));
+  const config = ws.writeConfig({ clusters: [{ id: 'east', manifests: './mesh' }] });
+  const meridian = await MeridianProcess.start(['serve', '--config', config]);
+  const slicesLoaded = async () => {
+    const body = (await meridian.getJson<{ clusters: Array<{ objects: { endpointSlices: number } }> }>('/debug/clusterz')).body;
+    return body.clusters[0]?.objects.endpointSlices ?? 0;
+  };
+  await new Promise((r) => setTimeout(r, 1000));
+  const rssBefore = await metric(meridian, 'meridian_process_process_resident_memory_bytes');
+
+  let probing = true;
+  let worst = 0;
+  const probe = (async () => {
+    while (probing) {
+      const t = performance.now();
+      await fetch(`http://${meridian.httpAddress}/healthz`).then((r) => r.text());
+      worst = Math.max(worst, performance.now() - t);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  // Written aside and renamed into place: the supported way to replace a manifest.
+  ws.write('mesh/.big.yaml.tmp', text);
+  const start = performance.now();
+  renameSync(ws.path('mesh/.big.yaml.tmp'), ws.path('mesh/big.yaml'));
+  while ((await slicesLoaded()) < MANIFEST_SERVICES * SLICES_PER_SERVICE) await new Promise((r) => setTimeout(r, 20));
+  const loadedMs = performance.now() - start;
+  await new Promise((r) => setTimeout(r, 1000)); // the push that follows
+  probing = false;
+  await probe;
+  const rssAfter = await metric(meridian, 'meridian_process_process_resident_memory_bytes');
+  process.stderr.write(`manifest: ${endpoints} endpoints, ${(text.length / 1e6).toFixed(1)} MB, loaded in ${Math.round(loadedMs)} ms\n`);
+  print('discovery.manifest_50k_max_stall', worst, jsonParseMs);
+  print('discovery.manifest_50k_rss_growth', (rssAfter - rssBefore) / 1e6, text.length / 1e6, 'MB');
+  await meridian.stop();
+  ws.remove();
+}
+
+async function main(): Promise<void> {
+  const only = process.argv[2];
+  if (only !== 'manifest') await remoteSecrets();
+  await manifestLoad();
 }
 
 main().then(

@@ -7,7 +7,7 @@ import { missingPermissions } from './kube/access-review.ts';
 import { tokenExpiry } from './kube/kubeconfig-policy.ts';
 import { KubeClusterSource } from './kube/kube-cluster-source.ts';
 import type { Backoff, InformerStatus } from './kube/resilient-informer.ts';
-import { ManifestDirectorySource, type ManifestFileStatus } from './manifest-source.ts';
+import { ManifestDirectorySource, type ManifestFileStatus, type ManifestWatchStatus } from './manifest-source.ts';
 
 export type ClusterSourceSpec =
   | { readonly type: 'manifests'; readonly directory: string }
@@ -45,7 +45,12 @@ export interface ManagedClusterStatus extends ClusterStatus {
   readonly origin: string;
   readonly addedAt: string;
   readonly source:
-    | { readonly type: 'manifests'; readonly directory: string; readonly files: readonly ManifestFileStatus[] }
+    | {
+        readonly type: 'manifests';
+        readonly directory: string;
+        readonly watch: ManifestWatchStatus;
+        readonly files: readonly ManifestFileStatus[];
+      }
     | { readonly type: 'kubernetes'; readonly server: string | null; readonly informers: readonly InformerStatus[] };
   readonly missingPermissions: readonly string[] | null;
   readonly credentialExpiry: string | null;

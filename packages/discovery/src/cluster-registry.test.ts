@@ -218,6 +218,45 @@ describe('ClusterRegistry.apply', () => {
   });
 });
 
+describe('ClusterRegistry rejected endpoints', () => {
+  it('serves the valid endpoints of a slice, lists the invalid ones in status() and forgets them once fixed', () => {
+    const { registry, changes } = newRegistry();
+    registry.apply([service('echo'), slice('echo-x1', 'echo', [{ address: '10.0.0.1' }, { address: '999.1.1.1' }, { address: 'fd00::1' }])]);
+    assert.deepEqual(registry.endpoints(ECHO).map((e) => e.address), ['10.0.0.1']);
+    assert.deepEqual(registry.status().rejectedEndpoints, {
+      count: 2,
+      items: [
+        { service: ECHO, object: 'EndpointSlice apps/echo-x1', address: '999.1.1.1', reason: 'not an IPv4 address (addressType IPv4)' },
+        { service: ECHO, object: 'EndpointSlice apps/echo-x1', address: 'fd00::1', reason: 'not an IPv4 address (addressType IPv4)' },
+      ],
+    });
+
+    changes.length = 0;
+    registry.apply([slice('echo-x1', 'echo', [{ address: '10.0.0.1' }, { address: '10.0.0.2' }])]);
+    assert.deepEqual(changes, [change('endpoints', ECHO)]);
+    assert.deepEqual(registry.status().rejectedEndpoints, { count: 0, items: [] });
+  });
+
+  it('drops a WorkloadEntry whose address is not an IP', () => {
+    const { registry } = newRegistry();
+    const entry = (name: string, address: string): KubeEvent => ({
+      type: 'upsert',
+      kind: 'WorkloadEntry',
+      object: { apiVersion: 'meridian.dev/v1alpha1', kind: 'WorkloadEntry', metadata: { name, namespace: 'apps' }, spec: { address, labels: { app: 'echo' } } },
+    });
+    const selecting: KubeEvent = {
+      type: 'upsert',
+      kind: 'Service',
+      object: { metadata: { name: 'echo', namespace: 'apps' }, spec: { selector: { app: 'echo' }, ports: [{ name: 'grpc', port: 7070 }] } },
+    };
+    registry.apply([selecting, entry('vm-1', '192.168.7.1'), entry('vm-2', 'vm-2.example')]);
+    assert.deepEqual(registry.endpoints(ECHO).map((e) => e.address), ['192.168.7.1']);
+    assert.deepEqual(registry.status().rejectedEndpoints.items, [
+      { service: ECHO, object: 'WorkloadEntry apps/vm-2', address: 'vm-2.example', reason: 'not an IP address' },
+    ]);
+  });
+});
+
 describe('ClusterRegistry gateways', () => {
   it('reports a gateway change when a network-labelled Service appears, moves or goes', () => {
     const registry = new ClusterRegistry({ cluster: 'west', network: 'net-west', domainSuffix: 'cluster.local', logger: silentLogger() });

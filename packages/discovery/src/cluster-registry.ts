@@ -9,7 +9,7 @@ import {
   type NetworkGateway,
   type NetworkId,
 } from '@meridian/model';
-import { Label, compareEndpoints, convertEndpointSlice, convertService, type ConvertContext } from './convert.ts';
+import { Label, addressProblem, compareEndpoints, convertEndpointSlice, convertService, type ConvertContext } from './convert.ts';
 import { objectKey, type KubeEvent, type WorkloadEntry } from './kube-objects.ts';
 
 export interface ClusterChange {
@@ -63,6 +63,8 @@ export class ClusterRegistry {
   /** Derived model, keyed by `namespace/name` of the Service. */
   private readonly services = new Map<string, { service: ClusterService; fingerprint: string }>();
   private readonly endpointsByService = new Map<string, { endpoints: readonly Endpoint[]; fingerprint: string }>();
+  /** Endpoints left out of a service because their address cannot be served, by service key. */
+  private readonly rejectedByService = new Map<string, readonly RejectedEndpoint[]>();
 
   /** Reverse indexes so a Pod or Node event recomputes only the services it touches. */
   private readonly slicesByService = new Map<string, Set<string>>();
@@ -199,6 +201,7 @@ export class ClusterRegistry {
       since: new Date(this.stateSince).toISOString(),
       lastEventAt: this.lastEventAt ? new Date(this.lastEventAt).toISOString() : null,
       lastError: this.lastError ? { message: this.lastError.message, at: new Date(this.lastError.at).toISOString() } : null,
+      rejectedEndpoints: this.rejectedEndpoints(),
       events: this.eventCount,
       objects: {
         services: this.k8sServices.size,
@@ -209,6 +212,17 @@ export class ClusterRegistry {
         workloadEntries: this.workloads.size,
       },
     };
+  }
+
+  private rejectedEndpoints(): ClusterStatus['rejectedEndpoints'] {
+    let count = 0;
+    const items: RejectedEndpoint[] = [];
+    for (const key of [...this.rejectedByService.keys()].sort()) {
+      const rejected = this.rejectedByService.get(key) ?? [];
+      count += rejected.length;
+      for (const r of rejected) if (items.length < REJECTED_SHOWN) items.push(r);
+    }
+    return { count, items };
   }
 
   private keyOfHostname(hostname: string): string {
@@ -314,13 +328,18 @@ export class ClusterRegistry {
       pod: (namespace: string, name: string) => this.pods.get(`${namespace}/${name}`),
     };
     const endpoints: Endpoint[] = [];
-    for (const sliceKey of this.slicesByService.get(serviceKey) ?? []) {
+    const rejected: RejectedEndpoint[] = [];
+    const service = this.hostnameOfKey(serviceKey);
+    for (const sliceKey of [...(this.slicesByService.get(serviceKey) ?? [])].sort()) {
       const slice = this.slices.get(sliceKey);
       const converted = slice ? convertEndpointSlice(slice, this.ctx, lookup) : undefined;
-      if (converted) endpoints.push(...converted.endpoints);
+      if (!converted) continue;
+      endpoints.push(...converted.endpoints);
+      for (const r of converted.rejected) rejected.push({ service, object: `EndpointSlice ${r.slice}`, address: r.address, reason: r.reason });
     }
-    endpoints.push(...this.workloadEndpoints(serviceKey));
+    endpoints.push(...this.workloadEndpoints(serviceKey, rejected));
     endpoints.sort(compareEndpoints);
+    this.recordRejected(serviceKey, rejected);
     this.reindex(serviceKey, endpoints);
     const previous = this.endpointsByService.get(serviceKey);
     if (endpoints.length === 0) {
@@ -333,8 +352,17 @@ export class ClusterRegistry {
     return true;
   }
 
-  /** Endpoints of WorkloadEntries whose labels match the Service's selector. */
-  private workloadEndpoints(serviceKey: string): Endpoint[] {
+  private recordRejected(serviceKey: string, rejected: readonly RejectedEndpoint[]): void {
+    const previous = this.rejectedByService.get(serviceKey) ?? [];
+    if (rejected.length === 0) this.rejectedByService.delete(serviceKey);
+    else this.rejectedByService.set(serviceKey, rejected);
+    if (rejected.length > 0 && JSON.stringify(previous) !== JSON.stringify(rejected)) {
+      this.logger.warn({ service: this.hostnameOfKey(serviceKey), rejected: rejected.slice(0, REJECTED_SHOWN) }, 'endpoints with invalid addresses left out');
+    }
+  }
+
+  /** Endpoints of WorkloadEntries whose labels match the Service's selector; bad addresses go to `rejected`. */
+  private workloadEndpoints(serviceKey: string, rejected: RejectedEndpoint[]): Endpoint[] {
     const service = this.k8sServices.get(serviceKey);
     const selector = service?.spec?.selector;
     if (!service || !selector || Object.keys(selector).length === 0 || this.workloads.size === 0) return [];
@@ -345,6 +373,12 @@ export class ClusterRegistry {
       const labels = spec?.labels ?? entry.metadata?.labels ?? {};
       if ((entry.metadata?.namespace ?? 'default') !== namespace || !spec?.address) continue;
       if (!Object.entries(selector).every(([k, v]) => labels[k] === v)) continue;
+      const problem = addressProblem(spec.address);
+      if (problem) {
+        const object = `WorkloadEntry ${namespace}/${entry.metadata?.name ?? ''}`;
+        rejected.push({ service: this.hostnameOfKey(serviceKey), object, address: spec.address, reason: problem });
+        continue;
+      }
       const [region = '', zone = '', subzone = ''] = (spec.locality ?? '').split('/');
       for (const p of service.spec?.ports ?? []) {
         const name = p.name ?? '';
@@ -386,6 +420,17 @@ export class ClusterRegistry {
   }
 }
 
+/** How many rejected endpoints status() lists; the count covers them all. */
+const REJECTED_SHOWN = 20;
+
+export interface RejectedEndpoint {
+  readonly service: string;
+  /** The object that declared it: `EndpointSlice ns/name` or `WorkloadEntry ns/name`. */
+  readonly object: string;
+  readonly address: string;
+  readonly reason: string;
+}
+
 export interface ClusterStatus {
   readonly id: ClusterId;
   readonly network: NetworkId;
@@ -393,6 +438,8 @@ export interface ClusterStatus {
   readonly since: string;
   readonly lastEventAt: string | null;
   readonly lastError: { readonly message: string; readonly at: string } | null;
+  /** Endpoints left out because their address is invalid: all counted, the first few listed. */
+  readonly rejectedEndpoints: { readonly count: number; readonly items: readonly RejectedEndpoint[] };
   readonly events: number;
   readonly objects: Readonly<Record<string, number>>;
 }

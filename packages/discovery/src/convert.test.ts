@@ -239,9 +239,9 @@ describe('convertEndpointSlice', () => {
 
   it('has no endpoints when the slice has none or no ports', () => {
     const empty = convertEndpointSlice(slice(undefined), ctx, noObjects);
-    assert.deepEqual(empty, { serviceKey: 'apps/echo', endpoints: [] });
+    assert.deepEqual(empty, { serviceKey: 'apps/echo', endpoints: [], rejected: [] });
     const noPorts = convertEndpointSlice(slice([{ addresses: ['10.0.0.1'] }], { ports: [] }), ctx, noObjects);
-    assert.deepEqual(noPorts, { serviceKey: 'apps/echo', endpoints: [] });
+    assert.deepEqual(noPorts, { serviceKey: 'apps/echo', endpoints: [], rejected: [] });
   });
 
   it('reads the locality from the node, falling back to the endpoint zone', () => {
@@ -327,5 +327,26 @@ describe('convertEndpointSlice', () => {
     assert.equal(convertEndpointSlice(slice([{ addresses: ['db.example.com'] }], { addressType: 'FQDN' }), ctx, noObjects), undefined);
     assert.equal(convertEndpointSlice(slice([{ addresses: ['10.0.0.1'] }], { service: null }), ctx, noObjects), undefined);
     assert.equal(convertEndpointSlice(slice([{ addresses: ['fd00::1'] }], { addressType: 'IPv6' }), ctx, noObjects)?.endpoints.length, 1);
+  });
+
+  it('drops addresses that are not an IP of the slice type, says why, and keeps the rest', () => {
+    const cases = [
+      { addressType: 'IPv4', bad: ['999.1.1.1', 'not-an-ip', 'fd00::1', '10.0.0.1/24', ' 10.0.0.1'], good: ['10.0.0.1', '10.0.0.2'] },
+      { addressType: 'IPv6', bad: ['10.0.0.9', 'fd00::zz', 'fd00::1%eth0x/64'], good: ['fd00::1', '::ffff:10.0.0.1'] },
+    ];
+    for (const c of cases) {
+      const got = convertEndpointSlice(
+        slice([...c.bad, ...c.good].map((address) => ({ addresses: [address] })), { addressType: c.addressType }),
+        ctx,
+        noObjects,
+      );
+      assert.ok(got, c.addressType);
+      assert.deepEqual(got.endpoints.map((e) => e.address), c.good, `${c.addressType}: the valid endpoints stay`);
+      assert.deepEqual(got.rejected.map((r) => r.address), c.bad, `${c.addressType}: each invalid one is reported`);
+      for (const r of got.rejected) {
+        assert.equal(r.slice, 'apps/echo-abc12');
+        assert.match(r.reason, new RegExp(`not an ${c.addressType} address`), r.address);
+      }
+    }
   });
 });

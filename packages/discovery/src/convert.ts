@@ -3,6 +3,7 @@
  * the Kubernetes API) feeds the same functions, so a cluster means the same thing however
  * it is read.
  */
+import { isIP } from 'node:net';
 import type { V1EndpointSlice, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import {
   EMPTY_LOCALITY,
@@ -98,6 +99,27 @@ export interface SliceEndpoints {
   /** `namespace/name` of the Service the slice belongs to. */
   readonly serviceKey: string;
   readonly endpoints: readonly Endpoint[];
+  /** Addresses left out, with why: one bad address must not make clients reject the whole service. */
+  readonly rejected: readonly RejectedAddress[];
+}
+
+export interface RejectedAddress {
+  /** `namespace/name` of the slice. */
+  readonly slice: string;
+  readonly address: string;
+  readonly reason: string;
+}
+
+const IP_VERSION = { IPv4: 4, IPv6: 6 } as const;
+
+/**
+ * Why an address cannot go into EDS, or undefined when it can. Envoy and gRPC clients reject
+ * a whole ClusterLoadAssignment over one bad socket address, so each is checked here.
+ */
+export function addressProblem(address: string, addressType?: 'IPv4' | 'IPv6'): string | undefined {
+  const version = isIP(address);
+  if (addressType === undefined) return version === 0 ? 'not an IP address' : undefined;
+  return version === IP_VERSION[addressType] ? undefined : `not an ${addressType} address (addressType ${addressType})`;
 }
 
 /** Converts an EndpointSlice; slices without a service-name label or of FQDN type are skipped. */
@@ -109,7 +131,11 @@ export function convertEndpointSlice(
   const namespace = slice.metadata?.namespace ?? 'default';
   const serviceName = slice.metadata?.labels?.[Label.ServiceName];
   if (!serviceName || slice.addressType === 'FQDN') return undefined;
+  // The API server allows only these three; anything else is a manifest typo, checked per address below.
+  const addressType = slice.addressType === 'IPv6' ? 'IPv6' : 'IPv4';
+  const sliceKey = `${namespace}/${slice.metadata?.name ?? ''}`;
   const endpoints: Endpoint[] = [];
+  const rejected: RejectedAddress[] = [];
   for (const ep of slice.endpoints ?? []) {
     const pod =
       ep.targetRef?.kind === 'Pod' && ep.targetRef.name
@@ -122,6 +148,11 @@ export function convertEndpointSlice(
     const health = endpointHealth(ep.conditions);
     const serviceAccount = pod?.spec?.serviceAccountName;
     for (const address of ep.addresses) {
+      const problem = addressProblem(address, addressType);
+      if (problem) {
+        rejected.push({ slice: sliceKey, address, reason: problem });
+        continue;
+      }
       for (const port of slice.ports ?? []) {
         if (port.port === undefined) continue;
         endpoints.push({
@@ -141,7 +172,7 @@ export function convertEndpointSlice(
       }
     }
   }
-  return { serviceKey: `${namespace}/${serviceName}`, endpoints };
+  return { serviceKey: `${namespace}/${serviceName}`, endpoints, rejected };
 }
 
 export function compareEndpoints(a: Endpoint, b: Endpoint): number {

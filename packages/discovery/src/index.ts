@@ -16,8 +16,16 @@ export {
   type EndpointLookup,
 } from './convert.ts';
 export { KubeKind, type KubeEvent, type KubeObject, type WorkloadEntry } from './kube-objects.ts';
-export { parseManifest, ManifestError, type ParsedManifest } from './manifest-parser.ts';
-export { ManifestDirectorySource, type ManifestSourceOptions, type ManifestFileStatus } from './manifest-source.ts';
+export { parseManifest, parseManifestInSlices, ManifestError, type ParsedManifest } from './manifest-parser.ts';
+export {
+  MANIFEST_RESCAN_MS,
+  MANIFEST_SETTLE_MS,
+  ManifestDirectorySource,
+  type ManifestFileStatus,
+  type ManifestSourceOptions,
+  type ManifestWatchProblem,
+  type ManifestWatchStatus,
+} from './manifest-source.ts';
 export {
   ClusterManager,
   type ClusterManagerOptions,

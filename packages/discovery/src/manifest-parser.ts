@@ -1,4 +1,5 @@
-import { parseAllDocuments } from 'yaml';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { Composer, LineCounter, Parser, type Document } from 'yaml';
 import { z } from 'zod';
 import { KIND_API_VERSION, isKubeKind, type KubeEvent, type KubeObject } from './kube-objects.ts';
 
@@ -74,37 +75,76 @@ export class ManifestError extends Error {
 
 /** Parses one multi-document YAML (or JSON) file; the first bad document fails the file. */
 export function parseManifest(text: string): ParsedManifest {
-  const objects: KubeEvent[] = [];
-  const ignored: string[] = [];
-  const docs = parseAllDocuments(text);
-  if (!Array.isArray(docs)) throw new ManifestError(1, 'not a YAML stream');
-  docs.forEach((doc, index) => {
-    const n = index + 1;
-    const syntaxError = doc.errors[0];
-    if (syntaxError) throw new ManifestError(n, syntaxError.message.split('\n')[0] ?? 'invalid YAML');
-    const value: unknown = doc.toJS();
-    if (value === null || value === undefined) return;
-    if (typeof value !== 'object' || Array.isArray(value)) throw new ManifestError(n, 'expected a mapping');
-    const { apiVersion, kind } = value as { apiVersion?: unknown; kind?: unknown };
-    if (typeof kind !== 'string') throw new ManifestError(n, 'kind: required string');
-    if (typeof apiVersion !== 'string') throw new ManifestError(n, 'apiVersion: required string');
-    if (kind === 'List') throw new ManifestError(n, 'kind List is not supported; write one document per object');
-    if (!isKubeKind(kind)) {
-      ignored.push(kind);
-      return;
+  const out: MutableParsed = { objects: [], ignored: [] };
+  const lines = new LineCounter();
+  let n = 0;
+  for (const doc of documents(text, lines)) readDocument(doc, ++n, lines, out);
+  return out;
+}
+
+/**
+ * The same as `parseManifest`, giving the event loop back every `sliceMs` between documents,
+ * so a file of tens of thousands of endpoints never stalls the xDS server while it is read.
+ */
+export async function parseManifestInSlices(text: string, sliceMs = 10): Promise<ParsedManifest> {
+  const out: MutableParsed = { objects: [], ignored: [] };
+  const lines = new LineCounter();
+  let n = 0;
+  let sliceStart = performance.now();
+  // The lexer, parser and composer are lazy generators: each step reads only the next document.
+  for (const doc of documents(text, lines)) {
+    readDocument(doc, ++n, lines, out);
+    if (performance.now() - sliceStart >= sliceMs) {
+      await nextTurn();
+      sliceStart = performance.now();
     }
-    if (apiVersion !== KIND_API_VERSION[kind]) {
-      throw new ManifestError(n, `apiVersion: ${kind} must be ${KIND_API_VERSION[kind]}, got ${apiVersion}`);
-    }
-    const result = schemas[kind].safeParse(value);
-    if (!result.success) {
-      const issue = result.error.issues[0];
-      const where = issue?.path.join('.') || '(root)';
-      throw new ManifestError(n, `${kind}: ${where}: ${issue?.message ?? 'invalid'}`);
-    }
-    const object = value as KubeObject & { metadata: { namespace?: string } };
-    if (!CLUSTER_SCOPED.has(kind)) object.metadata.namespace ??= 'default';
-    objects.push({ type: 'upsert', kind, object } as KubeEvent);
-  });
-  return { objects, ignored };
+  }
+  return out;
+}
+
+interface MutableParsed {
+  objects: KubeEvent[];
+  ignored: string[];
+}
+
+function documents(text: string, lines: LineCounter): Iterable<Document.Parsed> {
+  return new Composer().compose(new Parser(lines.addNewLine).parse(text));
+}
+
+function readDocument(doc: Document.Parsed, n: number, lines: LineCounter, out: MutableParsed): void {
+  const syntaxError = doc.errors[0];
+  if (syntaxError) {
+    const { line, col } = lines.linePos(syntaxError.pos[0]);
+    const message = syntaxError.message.split('\n')[0] ?? 'invalid YAML';
+    throw new ManifestError(n, `${message} at line ${line}, column ${col}`);
+  }
+  let value: unknown;
+  try {
+    // Unresolved aliases and alias bombs (more than yaml's maxAliasCount expansions) throw here.
+    value = doc.toJS();
+  } catch (err) {
+    throw new ManifestError(n, err instanceof Error ? err.message : String(err));
+  }
+  if (value === null || value === undefined) return;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ManifestError(n, 'expected a mapping');
+  const { apiVersion, kind } = value as { apiVersion?: unknown; kind?: unknown };
+  if (typeof kind !== 'string') throw new ManifestError(n, 'kind: required string');
+  if (typeof apiVersion !== 'string') throw new ManifestError(n, 'apiVersion: required string');
+  if (kind === 'List') throw new ManifestError(n, 'kind List is not supported; write one document per object');
+  if (!isKubeKind(kind)) {
+    out.ignored.push(kind);
+    return;
+  }
+  if (apiVersion !== KIND_API_VERSION[kind]) {
+    throw new ManifestError(n, `apiVersion: ${kind} must be ${KIND_API_VERSION[kind]}, got ${apiVersion}`);
+  }
+  const result = schemas[kind].safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue?.path.join('.') || '(root)';
+    throw new ManifestError(n, `${kind}: ${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  const object = value as KubeObject & { metadata: { namespace?: string } };
+  if (!CLUSTER_SCOPED.has(kind)) object.metadata.namespace ??= 'default';
+  out.objects.push({ type: 'upsert', kind, object } as KubeEvent);
 }

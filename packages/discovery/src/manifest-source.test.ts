@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { EventEmitter } from 'node:events';
+import type { FSWatcher } from 'node:fs';
+import { mkdir, mkdtemp, open, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Health, silentLogger } from '@meridian/model';
 import { ClusterRegistry, ClusterState } from './cluster-registry.ts';
-import { ManifestDirectorySource } from './manifest-source.ts';
+import { ManifestDirectorySource, type ManifestSourceOptions } from './manifest-source.ts';
 
 const ECHO = 'echo.apps.svc.cluster.local';
 const HELLO = 'hello.apps.svc.cluster.local';
@@ -73,8 +75,8 @@ describe('ManifestDirectorySource', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function start(): Promise<ManifestDirectorySource> {
-    source = new ManifestDirectorySource({ directory: dir, registry, logger: silentLogger(), settleMs: 10 });
+  async function start(options: Partial<ManifestSourceOptions> = {}): Promise<ManifestDirectorySource> {
+    source = new ManifestDirectorySource({ directory: dir, registry, logger: silentLogger(), settleMs: 10, ...options });
     await source.start();
     return source;
   }
@@ -171,5 +173,175 @@ describe('ManifestDirectorySource', () => {
     assert.ok(registry.service(HELLO));
     assert.deepEqual(s.status().files.map((f) => path.basename(f.file)), ['services.yaml']);
     assert.equal(registry.status().objects.endpointSlices, 0);
+  });
+
+  /** What `sed -i` and most editors do: write a new file beside the old one, rename it over. */
+  async function replaceAtomically(file: string, content: string): Promise<void> {
+    const tmp = path.join(path.dirname(file), `sed${Math.random().toString(36).slice(2, 8)}`);
+    await writeFile(tmp, content);
+    await rename(tmp, file);
+  }
+
+  const addresses = (hostname = ECHO) => registry.endpoints(hostname).map((e) => e.address);
+
+  it('sees every atomic replace of a file, and in-place edits after one', async () => {
+    const file = path.join(dir, 'echo.yaml');
+    await writeFile(file, docs(serviceYaml('echo'), sliceYaml('echo', '10.0.0.1')));
+    await start();
+    for (let i = 2; i <= 12; i++) {
+      await replaceAtomically(file, docs(serviceYaml('echo'), sliceYaml('echo', `10.0.0.${i}`)));
+      await waitFor(`replace ${i} seen`, () => addresses()[0] === `10.0.0.${i}`);
+    }
+    await writeFile(file, docs(serviceYaml('echo'), sliceYaml('echo', '10.0.1.1')));
+    await waitFor('an in-place edit after the replaces', () => addresses()[0] === '10.0.1.1');
+  });
+
+  it('watches a directory that was replaced, by removal or by rename', async () => {
+    await mkdir(path.join(dir, 'team'));
+    await writeFile(path.join(dir, 'team', 'echo.yaml'), docs(serviceYaml('echo'), sliceYaml('echo', '10.0.0.1')));
+    await start();
+    await rm(path.join(dir, 'team'), { recursive: true });
+    await waitFor("the removed directory's objects leave", () => registry.service(ECHO) === undefined);
+    await mkdir(path.join(dir, 'team'));
+    await writeFile(path.join(dir, 'team', 'echo.yaml'), docs(serviceYaml('echo'), sliceYaml('echo', '10.0.0.2')));
+    await waitFor('the new directory is read', () => addresses()[0] === '10.0.0.2');
+    await writeFile(path.join(dir, 'team', 'echo.yaml'), docs(serviceYaml('echo'), sliceYaml('echo', '10.0.0.3')));
+    await waitFor('an edit in the new directory', () => addresses()[0] === '10.0.0.3');
+
+    // Staged aside, then renamed over the old one.
+    await mkdir(path.join(dir, '.team-next'));
+    await writeFile(path.join(dir, '.team-next', 'echo.yaml'), docs(serviceYaml('echo'), sliceYaml('echo', '10.0.0.4')));
+    await rename(path.join(dir, 'team'), path.join(dir, '.team-old'));
+    await rename(path.join(dir, '.team-next'), path.join(dir, 'team'));
+    await rm(path.join(dir, '.team-old'), { recursive: true });
+    await waitFor('the renamed directory is read', () => addresses()[0] === '10.0.0.4');
+    await writeFile(path.join(dir, 'team', 'echo.yaml'), docs(serviceYaml('echo'), sliceYaml('echo', '10.0.0.5')));
+    await waitFor('an edit in the renamed directory', () => addresses()[0] === '10.0.0.5');
+  });
+
+  it('follows a mounted ConfigMap: files are symlinks through ..data, updated by swapping ..data', async () => {
+    // The layout the kubelet writes: ..<timestamp>/ holds the files, ..data points at it,
+    // and each visible file is a symlink into ..data.
+    const version = async (name: string, address: string) => {
+      await mkdir(path.join(dir, name));
+      await writeFile(path.join(dir, name, 'echo.yaml'), docs(serviceYaml('echo'), sliceYaml('echo', address)));
+    };
+    await version('..2026_12_01_10_00_00.1', '10.0.0.1');
+    await symlink('..2026_12_01_10_00_00.1', path.join(dir, '..data'));
+    await symlink('..data/echo.yaml', path.join(dir, 'echo.yaml'));
+    const s = await start();
+    assert.deepEqual(addresses(), ['10.0.0.1']);
+    assert.deepEqual(s.status().files.map((f) => [f.file, f.objects]), [[path.join(dir, 'echo.yaml'), 2]], 'read once, through the visible name');
+
+    await version('..2026_12_01_10_05_00.2', '10.0.0.2');
+    await symlink('..2026_12_01_10_05_00.2', path.join(dir, '..data_tmp'));
+    await rename(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+    await rm(path.join(dir, '..2026_12_01_10_00_00.1'), { recursive: true });
+    await waitFor('the swapped content is served', () => addresses()[0] === '10.0.0.2');
+  });
+
+  it('follows a symlink to a file elsewhere, edits of its target included, and reports a dangling one', async () => {
+    const elsewhere = await mkdtemp(path.join(os.tmpdir(), 'meridian-manifest-target-'));
+    try {
+      await writeFile(path.join(elsewhere, 'echo.yaml'), docs(serviceYaml('echo'), sliceYaml('echo', '10.0.0.1')));
+      await symlink(path.join(elsewhere, 'echo.yaml'), path.join(dir, 'echo.yaml'));
+      await symlink(path.join(elsewhere, 'missing.yaml'), path.join(dir, 'gone.yaml'));
+      const s = await start();
+      assert.deepEqual(addresses(), ['10.0.0.1']);
+      const dangling = fileStatus(s, 'gone.yaml');
+      assert.equal(dangling?.objects, 0);
+      assert.match(dangling?.error?.reason ?? '', /symlink to .*missing\.yaml: ENOENT/);
+
+      await writeFile(path.join(elsewhere, 'echo.yaml'), docs(serviceYaml('echo'), sliceYaml('echo', '10.0.0.2')));
+      await waitFor('the edited target is served', () => addresses()[0] === '10.0.0.2');
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it('never applies a file while it is being written, only once it is complete and stable', async () => {
+    await writeFile(path.join(dir, 'echo.yaml'), serviceYaml('echo'));
+    // Default settle time: a writer pausing well under it between chunks is waited for.
+    source = new ManifestDirectorySource({ directory: dir, registry, logger: silentLogger() });
+    await source.start();
+    const seen: number[] = [];
+    registry.onChange(() => seen.push(addresses().length));
+    const slices = Array.from({ length: 8 }, (_, i) => sliceYaml('echo', `10.0.0.${i + 1}`).replace('echo-x1', `echo-x${i}`));
+    // A new file written in chunks that each end on a document boundary, so every prefix parses.
+    const fh = await open(path.join(dir, 'endpoints.yaml'), 'w');
+    try {
+      for (const slice of slices) {
+        await fh.write(`---\n${slice}`);
+        await sleep(80);
+      }
+    } finally {
+      await fh.close();
+    }
+    await waitFor('the whole file is applied', () => addresses().length === 8);
+    assert.deepEqual(seen, [8], 'no partial state was ever served');
+    assert.equal(source.status().watch.settleMs, 200);
+  });
+
+  it('reports a directory that cannot be watched, and still follows it by rescanning', async () => {
+    await writeFile(path.join(dir, 'echo.yaml'), docs(serviceYaml('echo'), sliceYaml('echo', '10.0.0.1')));
+    const noWatches: ManifestSourceOptions['watch'] = () => {
+      throw Object.assign(new Error('ENOSPC: System limit for number of file watchers reached'), { code: 'ENOSPC' });
+    };
+    const s = await start({ watch: noWatches, rescanMs: 200 });
+    const status = s.status();
+    assert.equal(status.watch.state, 'degraded');
+    assert.equal(status.watch.rescanMs, 200);
+    assert.deepEqual(status.watch.problems.map((p) => [p.directory, p.error]), [[dir, 'cannot watch: ENOSPC: System limit for number of file watchers reached']]);
+    assert.equal(registry.state, ClusterState.Degraded);
+    assert.match(registry.status().lastError?.message ?? '', /cannot watch: ENOSPC/);
+
+    await writeFile(path.join(dir, 'echo.yaml'), docs(serviceYaml('echo'), sliceYaml('echo', '10.0.0.2')));
+    await waitFor('the change is seen by the rescan', () => addresses()[0] === '10.0.0.2');
+  });
+
+  it('sets a watch again after it fails, and reports the cluster healthy again', async () => {
+    await writeFile(path.join(dir, 'echo.yaml'), docs(serviceYaml('echo'), sliceYaml('echo', '10.0.0.1')));
+    const watchers: Array<EventEmitter & { closed?: boolean }> = [];
+    const fakeWatch: ManifestSourceOptions['watch'] = () => {
+      const w = Object.assign(new EventEmitter(), { close() { (w as { closed?: boolean }).closed = true; } });
+      watchers.push(w);
+      return w as unknown as FSWatcher;
+    };
+    const s = await start({ watch: fakeWatch, rescanMs: 200 });
+    assert.equal(s.status().watch.state, 'watching');
+    const first = watchers.at(-1);
+    assert.ok(first);
+    first.emit('error', new Error('EIO: the watch broke'));
+    assert.equal(s.status().watch.state, 'degraded');
+    assert.equal(registry.state, ClusterState.Degraded);
+    await waitFor('watched again', () => watchers.length >= 2 && s.status().watch.state === 'watching');
+    assert.equal(first.closed, true);
+    assert.equal(registry.state, ClusterState.Synced);
+  });
+
+  it('picks up a replaced top directory within the rescan period, and reports a missing one', async () => {
+    await writeFile(path.join(dir, 'echo.yaml'), docs(serviceYaml('echo'), sliceYaml('echo', '10.0.0.1')));
+    const s = await start({ rescanMs: 200 });
+    await rename(dir, `${dir}.old`);
+    try {
+      await waitFor('the missing directory is reported', () => s.status().watch.problems.some((p) => /cannot read the directory: .*ENOENT/.test(p.error)));
+      assert.equal(registry.state, ClusterState.Degraded);
+      assert.deepEqual(addresses(), ['10.0.0.1'], 'the last good objects stay');
+      await mkdir(dir);
+      await writeFile(path.join(dir, 'echo.yaml'), docs(serviceYaml('echo'), sliceYaml('echo', '10.0.0.2')));
+      await waitFor('the new directory is read', () => addresses()[0] === '10.0.0.2');
+      await waitFor('healthy again', () => registry.state === ClusterState.Synced && s.status().watch.state === 'watching');
+      await writeFile(path.join(dir, 'echo.yaml'), docs(serviceYaml('echo'), sliceYaml('echo', '10.0.0.3')));
+      await waitFor('and watched', () => addresses()[0] === '10.0.0.3');
+    } finally {
+      await rm(`${dir}.old`, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves out endpoints with invalid addresses and keeps the rest of the file', async () => {
+    await writeFile(path.join(dir, 'echo.yaml'), docs(serviceYaml('echo'), sliceYaml('echo', '10.0.0.1'), sliceYaml('echo', 'not-an-ip').replace('echo-x1', 'echo-x2')));
+    await start();
+    assert.deepEqual(addresses(), ['10.0.0.1']);
+    assert.deepEqual(registry.status().rejectedEndpoints.items.map((r) => [r.object, r.address]), [['EndpointSlice apps/echo-x2', 'not-an-ip']]);
   });
 });

@@ -19,6 +19,8 @@ export interface Metrics {
   readonly clusterServices: Gauge<'cluster'>;
   readonly clusterEvents: Gauge<'cluster'>;
   readonly manifestErrors: Gauge<'cluster'>;
+  readonly rejectedEndpoints: Gauge<'cluster'>;
+  readonly manifestWatchProblems: Gauge<'cluster'>;
   readonly conflicts: Gauge;
   readonly caIssued: Counter;
   readonly caFailed: Counter<'reason'>;
@@ -34,7 +36,12 @@ export interface ClusterFigures {
   readonly state: string;
   readonly events: number;
   readonly objects: Readonly<Record<string, number>>;
-  readonly source: { readonly type: string; readonly files?: ReadonlyArray<{ readonly error?: unknown }> };
+  readonly rejectedEndpoints: { readonly count: number };
+  readonly source: {
+    readonly type: string;
+    readonly files?: ReadonlyArray<{ readonly error?: unknown }>;
+    readonly watch?: { readonly problems: readonly unknown[] };
+  };
 }
 
 /** One registry per server instance, so several instances in one process do not collide. */
@@ -179,6 +186,26 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
       collect() {
         this.reset();
         for (const c of clusterFigures()) if (c.source.type === 'manifests') this.set({ cluster: c.id }, c.source.files?.filter((f) => f.error).length ?? 0);
+      },
+    }),
+    manifestWatchProblems: new Gauge({
+      name: 'meridian_manifest_watch_problems',
+      help: 'Manifest directories that cannot be watched or read, per cluster: changes there are seen by the periodic rescan only; see /debug/clusterz.',
+      labelNames: ['cluster'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of clusterFigures()) if (c.source.type === 'manifests') this.set({ cluster: c.id }, c.source.watch?.problems.length ?? 0);
+      },
+    }),
+    rejectedEndpoints: new Gauge({
+      name: 'meridian_rejected_endpoints',
+      help: 'Endpoints left out because their address is not a valid IP of their slice type, per cluster; see /debug/clusterz.',
+      labelNames: ['cluster'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of clusterFigures()) this.set({ cluster: c.id }, c.rejectedEndpoints.count);
       },
     }),
   };

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { grpcMetadata } from './test-metadata.ts';
 import { withTempDir } from '../test-support.ts';
 import { JwtAuthenticator } from './jwt-authenticator.ts';
@@ -127,6 +129,21 @@ describe('LocalJwtIssuer.loadOrCreate', () => {
       const first = starts[0];
       assert.ok(first);
       assert.equal(authn(again).verify(first.mint({ namespace: 'shop', serviceAccount: 'cart' })).ok, true);
+    });
+  });
+
+  it('leaves no temporary file behind when the key cannot be written (disk full)', async () => {
+    // A file size limit of 0 makes every write to a regular file fail (EFBIG) as a full disk
+    // would (ENOSPC); it applies to the child only, whose output goes through pipes.
+    await withTempDir(async (dir) => {
+      const module = pathToFileURL(path.join(import.meta.dirname, 'local-jwt-issuer.ts')).href;
+      const script = `const { LocalJwtIssuer } = await import(${JSON.stringify(module)});
+        await LocalJwtIssuer.loadOrCreate({ dir: ${JSON.stringify(dir)}, issuer: 'x' }).then(
+          () => console.log('created'), (err) => console.log(err.code, err.cause?.code));`;
+      const run = spawnSync('prlimit', ['--fsize=0', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+      assert.equal(run.error, undefined, 'prlimit (util-linux) runs');
+      assert.match(run.stdout, /CA_ERR_\w+ EFBIG/, run.stderr);
+      assert.deepEqual(await readdir(dir), []);
     });
   });
 

@@ -39,15 +39,16 @@ const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 async function writeNewFile(file: string, data: string): Promise<boolean> {
   // Write aside, make durable, then link into place: link fails if the name exists, so
   // concurrent first starts agree on one key and a crash never leaves a half-written one.
+  // The temporary name is removed on every path, a failed write (disk full) included.
   const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
   const fh = await open(tmp, 'wx', 0o600);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await link(tmp, file);
     return true;
   } catch (err) {
