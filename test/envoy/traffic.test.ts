@@ -11,40 +11,19 @@ import { RealPeer, realPeersMissing, type Received } from '@meridian/testkit';
 import { EnvoyMesh, TRUST_DOMAIN, type Workload } from '../support/envoy-mesh.ts';
 import { eventually } from '../support/eventually.ts';
 import { node, yamlDocs } from '../support/manifests.ts';
+import { ECHO_APP_PORTS, ECHO_PORTS, serviceManifests } from './manifests.ts';
 
 const skip = realPeersMissing([RealPeer.Netns, RealPeer.Iptables, RealPeer.Envoy]);
 
 const ECHO_VIP = '10.96.0.20';
 const ECHO_HOST = 'echo.demo.svc.cluster.local';
-/** Service port → the app's port (targetPort). */
-const PORTS = {
-  http: { name: 'http', port: 8080, target: 18080 },
-  h2c: { name: 'http2-echo', port: 8081, target: 18081 },
-  grpc: { name: 'grpc', port: 7070, target: 17070 },
-  tcp: { name: 'tcp-echo', port: 9000, target: 19000 },
-};
-const ports = Object.values(PORTS);
+const PORTS = ECHO_PORTS;
 
 function echoManifests(cluster: string, pod: { name: string; address: string } | undefined): string {
-  const svc = {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: 'echo', namespace: 'demo' },
-    spec: { clusterIP: ECHO_VIP, ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.target })) },
-  };
-  if (!pod) return yamlDocs(svc);
-  return yamlDocs(
-    svc,
-    { apiVersion: 'v1', kind: 'Pod', metadata: { name: pod.name, namespace: 'demo', labels: { app: 'echo' } }, spec: { serviceAccountName: 'echo', nodeName: `${cluster}-node` } },
-    {
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: { name: `echo-${cluster}`, namespace: 'demo', labels: { 'kubernetes.io/service-name': 'echo' } },
-      addressType: 'IPv4',
-      ports: ports.map((p) => ({ name: p.name, port: p.target, protocol: 'TCP' })),
-      endpoints: [{ addresses: [pod.address], conditions: { ready: true }, nodeName: `${cluster}-node`, targetRef: { kind: 'Pod', name: pod.name, namespace: 'demo' } }],
-    },
-  );
+  return serviceManifests({
+    name: 'echo', namespace: 'demo', vip: ECHO_VIP, ports: Object.values(PORTS), cluster,
+    pods: pod ? [{ name: pod.name, address: pod.address, serviceAccount: 'echo' }] : [],
+  });
 }
 
 /** Envoy's x-forwarded-client-cert, `Key=value;…` with quoted values, as a map. */
@@ -71,7 +50,7 @@ describe('Envoy sidecars across two clusters, strict mTLS', { skip }, () => {
     [server, client] = await Promise.all([
       mesh.sidecar(serverPod, {
         cluster: 'west', namespace: 'demo', serviceAccount: 'echo', locality: 'us-west/us-west-1a',
-        ports: { http1: PORTS.http.target, h2c: PORTS.h2c.target, grpc: PORTS.grpc.target, tcp: PORTS.tcp.target },
+        ports: ECHO_APP_PORTS,
       }),
       mesh.sidecar(clientPod, { cluster: 'east', namespace: 'demo', serviceAccount: 'sleep', locality: 'us-east/us-east-1a', ports: {} }),
     ]);
