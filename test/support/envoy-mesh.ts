@@ -52,10 +52,19 @@ export class EnvoyMesh {
     const host = this.bed.network().hostAddress;
     this.configFile = this.ws.writeConfig({
       ...config,
-      listen: { xds: `${host}:0`, xdsTls: `${host}:0`, http: '127.0.0.1:0' },
+      // Istio's ports: the address is the run's own, so they are free, and a restarted
+      // Meridian comes back where its sidecars' bootstraps point.
+      listen: { xds: `${host}:15010`, xdsTls: `${host}:15012`, http: '127.0.0.1:0' },
     });
     this.meridian = await MeridianProcess.start(['serve', '--config', this.configFile]);
     this.ca ??= await openTestCa(this.ws.path('ca'), TRUST_DOMAIN);
+    return this.meridian;
+  }
+
+  /** Stops Meridian and starts it again on the same config and ports; sidecars keep running. */
+  async restartMeridian(): Promise<MeridianProcess> {
+    await this.server.stop();
+    this.meridian = await MeridianProcess.start(['serve', '--config', this.configFile]);
     return this.meridian;
   }
 
