@@ -35,3 +35,4 @@ export {
 } from './kube-api/index.ts';
 export { DeltaAdsTestClient, type DeltaRequest, type DeltaResource, type DeltaResponse } from './delta-ads-client.ts';
 export { CsdsTestClient, type CsdsClientConfig, type CsdsQuery, type CsdsResource } from './csds-client.ts';
+export * from './netns/index.ts';

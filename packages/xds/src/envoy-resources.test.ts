@@ -260,6 +260,21 @@ describe('Envoy sidecar resources', () => {
     );
   });
 
+  it('strict inbound HTTP tells the application who called (x-forwarded-client-cert); plaintext inbound does not', async () => {
+    const hcmOf = async (m: ReturnType<typeof mesh>) => {
+      const snap = await snapshot(m.resources, sidecar);
+      const inbound = decodeResource(snap.listeners.find((l) => l.name === 'virtualInbound') as GeneratedResource);
+      const chains = inbound['filter_chains'] as Array<{ name: string; filters: Array<{ typed_config: Record<string, unknown> }> }>;
+      return chains.find((c) => c.name === 'inbound|17070||')?.filters[0]?.typed_config;
+    };
+    const strict = await hcmOf(mesh());
+    assert.equal(strict?.['forward_client_cert_details'], 'APPEND_FORWARD');
+    assert.deepEqual(strict?.['set_current_client_cert_details'], { subject: { value: true }, dns: true, uri: true });
+    const plain = await hcmOf(mesh({ mtls: false }));
+    assert.ok(plain, 'the gRPC port has an HTTP chain');
+    assert.equal(plain['forward_client_cert_details'], undefined, "Envoy's default: a caller's header is removed, not trusted");
+  });
+
   it('a pod that serves nothing declared still passes inbound connections through (strict: mTLS only), with no inbound clusters', async () => {
     const other = { ...sidecar, id: 'sidecar~10.9.9.9~client.demo~demo.svc.cluster.local', ipAddresses: ['10.9.9.9'] };
     const snap = await snapshot(mesh().resources, other);

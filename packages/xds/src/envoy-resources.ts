@@ -397,6 +397,16 @@ export function buildOutboundRouteConfiguration(port: number, targets: readonly 
   };
 }
 
+/**
+ * The application learns who called it from `x-forwarded-client-cert` (the caller's SPIFFE ID
+ * as `URI=`, ours as `By=`), as behind Istio's sidecars. Only behind mTLS: a plaintext caller's
+ * header would be forwarded as if it were proven, so without TLS Envoy's default (sanitize) stays.
+ */
+const FORWARD_CLIENT_CERT = {
+  forward_client_cert_details: 'APPEND_FORWARD',
+  set_current_client_cert_details: { subject: { value: true }, dns: true, uri: true },
+};
+
 /** A port the proxy's own workload serves. */
 export interface InboundPort {
   /** The port the application listens on (the endpoint's, i.e. the service's targetPort). */
@@ -425,6 +435,7 @@ export function buildVirtualInboundListener(ports: readonly InboundPort[], passt
                 { name: cluster, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: {} } }] },
               ],
             },
+            ...(p.strict ? FORWARD_CLIENT_CERT : {}),
           });
     return {
       name: cluster,

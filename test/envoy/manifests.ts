@@ -1,0 +1,76 @@
+/** Kubernetes objects for the Envoy tests' manifest clusters: a Service with a ClusterIP, its pods and endpoints. */
+import { yamlDocs } from '../support/manifests.ts';
+
+export interface PortSpec {
+  readonly name: string;
+  readonly port: number;
+  /** The application's port (targetPort, the endpoint's port). */
+  readonly target: number;
+}
+
+/** The echo Service's ports: one per protocol the pod app serves. */
+export const ECHO_PORTS = {
+  http: { name: 'http', port: 8080, target: 18080 },
+  h2c: { name: 'http2-echo', port: 8081, target: 18081 },
+  grpc: { name: 'grpc', port: 7070, target: 17070 },
+  tcp: { name: 'tcp-echo', port: 9000, target: 19000 },
+} as const satisfies Record<string, PortSpec>;
+
+/** What the pod app serves for the echo ports. */
+export const ECHO_APP_PORTS = {
+  http1: ECHO_PORTS.http.target,
+  h2c: ECHO_PORTS.h2c.target,
+  grpc: ECHO_PORTS.grpc.target,
+  tcp: ECHO_PORTS.tcp.target,
+};
+
+export interface PodSpec {
+  readonly name: string;
+  readonly address: string;
+  readonly serviceAccount: string;
+  readonly ready?: boolean;
+}
+
+/** A Service (same ClusterIP in every cluster, as the tests' clients dial it) with this cluster's pods. */
+export function serviceManifests(options: {
+  readonly name: string;
+  readonly namespace: string;
+  readonly vip: string;
+  readonly ports: readonly PortSpec[];
+  readonly cluster: string;
+  readonly pods: readonly PodSpec[];
+}): string {
+  const { name, namespace, cluster } = options;
+  const nodeName = `${cluster}-node`;
+  const objects: object[] = [
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace },
+      spec: { clusterIP: options.vip, ports: options.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.target })) },
+    },
+  ];
+  if (options.pods.length === 0) return yamlDocs(...objects);
+  for (const pod of options.pods) {
+    objects.push({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: pod.name, namespace, labels: { app: name } },
+      spec: { serviceAccountName: pod.serviceAccount, nodeName },
+    });
+  }
+  objects.push({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `${name}-${cluster}`, namespace, labels: { 'kubernetes.io/service-name': name } },
+    addressType: 'IPv4',
+    ports: options.ports.map((p) => ({ name: p.name, port: p.target, protocol: 'TCP' })),
+    endpoints: options.pods.map((pod) => ({
+      addresses: [pod.address],
+      conditions: { ready: pod.ready ?? true },
+      nodeName,
+      targetRef: { kind: 'Pod', name: pod.name, namespace },
+    })),
+  });
+  return yamlDocs(...objects);
+}

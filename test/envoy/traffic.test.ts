@@ -1,0 +1,105 @@
+/**
+ * Real Envoy sidecars, real traffic: an application in cluster east dials the echo Service's
+ * ClusterIP; Istio's capture hands the connection to its sidecar, which sends it with mTLS to
+ * the sidecar of the echo pod in cluster west, which hands it to the echo application. HTTP/1.1,
+ * h2c, gRPC and plain TCP, each checked on what the server application received.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { RealPeer, realPeersMissing, type Received } from '@meridian/testkit';
+import { EnvoyMesh, TRUST_DOMAIN, type Workload } from '../support/envoy-mesh.ts';
+import { eventually } from '../support/eventually.ts';
+import { node, yamlDocs } from '../support/manifests.ts';
+import { ECHO_APP_PORTS, ECHO_PORTS, serviceManifests } from './manifests.ts';
+
+const skip = realPeersMissing([RealPeer.Netns, RealPeer.Iptables, RealPeer.Envoy]);
+
+const ECHO_VIP = '10.96.0.20';
+const ECHO_HOST = 'echo.demo.svc.cluster.local';
+const PORTS = ECHO_PORTS;
+
+function echoManifests(cluster: string, pod: { name: string; address: string } | undefined): string {
+  return serviceManifests({
+    name: 'echo', namespace: 'demo', vip: ECHO_VIP, ports: Object.values(PORTS), cluster,
+    pods: pod ? [{ name: pod.name, address: pod.address, serviceAccount: 'echo' }] : [],
+  });
+}
+
+/** Envoy's x-forwarded-client-cert, `Key=value;…` with quoted values, as a map. */
+function xfcc(received: Received): Map<string, string> {
+  const header = received.headers['x-forwarded-client-cert'] ?? '';
+  return new Map([...header.matchAll(/([A-Za-z]+)=("(?:[^"\\]|\\.)*"|[^;,]*)/g)].map((m) => [m[1] ?? '', (m[2] ?? '').replace(/^"|"$/g, '')]));
+}
+
+describe('Envoy sidecars across two clusters, strict mTLS', { skip }, () => {
+  let mesh: EnvoyMesh;
+  let client: Workload;
+  let server: Workload;
+
+  before(async () => {
+    mesh = new EnvoyMesh();
+    const clientPod = mesh.bed.addPod('sleep-east-0');
+    const serverPod = mesh.bed.addPod('echo-west-0');
+    for (const [cluster, region, pod] of [['east', 'us-east', undefined], ['west', 'us-west', serverPod]] as const) {
+      mkdirSync(mesh.ws.path(cluster));
+      writeFileSync(mesh.ws.path(cluster, 'nodes.yaml'), yamlDocs(node(`${cluster}-node`, region, `${region}-1a`)));
+      writeFileSync(mesh.ws.path(cluster, 'echo.yaml'), echoManifests(cluster, pod));
+    }
+    await mesh.startMeridian({ mtls: { mode: 'strict' }, clusters: [{ id: 'east', manifests: './east' }, { id: 'west', manifests: './west' }] });
+    [server, client] = await Promise.all([
+      mesh.sidecar(serverPod, {
+        cluster: 'west', namespace: 'demo', serviceAccount: 'echo', locality: 'us-west/us-west-1a',
+        ports: ECHO_APP_PORTS,
+      }),
+      mesh.sidecar(clientPod, { cluster: 'east', namespace: 'demo', serviceAccount: 'sleep', locality: 'us-east/us-east-1a', ports: {} }),
+    ]);
+  });
+
+  after(async () => {
+    try {
+      await mesh.assertConfigsAccepted();
+    } finally {
+      await mesh.close();
+    }
+  });
+
+  it('HTTP/1.1 reaches the echo app with the client SVID in x-forwarded-client-cert', async () => {
+    const answer = await eventually('HTTP/1.1 through both sidecars', async () => {
+      const a = await client.app.http1({ host: ECHO_VIP, port: PORTS.http.port, authority: `${ECHO_HOST}:${PORTS.http.port}`, path: '/hello' });
+      return a.status === 200 ? a : undefined;
+    });
+    const got = JSON.parse(answer.body) as Received;
+    assert.equal(got.pod, 'echo-west-0');
+    assert.equal(got.protocol, 'http/1.1');
+    assert.equal(got.path, '/hello');
+    const cert = xfcc(got);
+    assert.equal(cert.get('URI'), client.spiffeId);
+    assert.equal(cert.get('By'), server.spiffeId);
+    assert.equal(client.spiffeId, `spiffe://${TRUST_DOMAIN}/ns/demo/sa/sleep`);
+  });
+
+  it('h2c (HTTP/2 with prior knowledge) reaches the echo app as HTTP/2, mTLS in between', async () => {
+    const answer = await client.app.h2c({ host: ECHO_VIP, port: PORTS.h2c.port, authority: `${ECHO_HOST}:${PORTS.h2c.port}`, path: '/h2' });
+    assert.equal(answer.status, 200);
+    const got = JSON.parse(answer.body) as Received;
+    assert.deepEqual([got.pod, got.protocol, got.path], ['echo-west-0', 'h2', '/h2']);
+    assert.equal(xfcc(got).get('URI'), client.spiffeId);
+  });
+
+  it('gRPC reaches the echo app with the caller identity', async () => {
+    const got = await client.app.grpc({ host: ECHO_VIP, port: PORTS.grpc.port, authority: `${ECHO_HOST}:${PORTS.grpc.port}` });
+    assert.deepEqual([got.pod, got.protocol, got.path], ['echo-west-0', 'grpc', '/meridian.testkit.PodApp/Who']);
+    assert.equal(xfcc(got).get('URI'), client.spiffeId);
+  });
+
+  it('plain TCP to the ClusterIP reaches the echo app, over mTLS between the sidecars', async () => {
+    const before = await server.envoy.stats('ssl.handshake');
+    assert.equal(await client.app.tcp({ host: ECHO_VIP, port: PORTS.tcp.port, data: 'ping' }), 'echo-west-0 ping');
+    const after = await server.envoy.stats('ssl.handshake');
+    const handshakes = (s: Map<string, number>) => s.get('listener.0.0.0.0_15006.ssl.handshake') ?? 0;
+    assert.ok(handshakes(after) > handshakes(before), 'the inbound sidecar terminated TLS for it');
+    const upstream = await client.envoy.stats(`outbound|${PORTS.tcp.port}||${ECHO_HOST}`);
+    assert.ok((upstream.get(`cluster.outbound|${PORTS.tcp.port}||${ECHO_HOST}.ssl.handshake`) ?? 0) >= 1, 'the outbound sidecar originated it');
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * A mesh of real Envoy sidecars around the real `meridian serve`: pods from testkit's network
+ * namespace test bed, each with its application, Istio's capture and an Envoy started from
+ * `meridian bootstrap --envoy` on 15012 with an SVID of its service account.
+ */
+import assert from 'node:assert/strict';
+import { chownSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { EnvoyProxy, PodApp, SIDECAR_GID, SIDECAR_UID, Testbed, type Pod, type PodAppConfig } from '@meridian/testkit';
+import { MeridianProcess, Workspace } from './meridian-process.ts';
+import { openTestCa, writeWorkloadCerts, type TestCa } from './workload-certs.ts';
+
+export const TRUST_DOMAIN = 'cluster.local';
+/** Meridian's serving certificate names this (besides its Service name). */
+const SERVER_NAME = 'localhost';
+
+export interface SidecarSpec {
+  readonly cluster: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  /** `region/zone[/subzone]`. */
+  readonly locality: string;
+  readonly network?: string;
+  /** What the pod's application serves. */
+  readonly ports: PodAppConfig['ports'];
+  /** Connect on the plaintext port 15010 with no certificate (default: 15012 with an SVID). */
+  readonly plaintext?: boolean;
+}
+
+export interface Workload {
+  readonly pod: Pod;
+  readonly app: PodApp;
+  readonly envoy: EnvoyProxy;
+  readonly spiffeId: string;
+}
+
+export class EnvoyMesh {
+  readonly bed: Testbed;
+  readonly ws: Workspace;
+  meridian: MeridianProcess | undefined;
+  private ca: TestCa | undefined;
+  private configFile = '';
+  readonly workloads: Workload[] = [];
+
+  constructor() {
+    this.bed = Testbed.create();
+    this.ws = new Workspace('meridian-envoy-');
+  }
+
+  /** Meridian on the test network's host address (pods reach it there), HTTP on loopback. */
+  async startMeridian(config: Record<string, unknown>): Promise<MeridianProcess> {
+    const host = this.bed.network().hostAddress;
+    this.configFile = this.ws.writeConfig({
+      ...config,
+      // Istio's ports: the address is the run's own, so they are free, and a restarted
+      // Meridian comes back where its sidecars' bootstraps point.
+      listen: { xds: `${host}:15010`, xdsTls: `${host}:15012`, http: '127.0.0.1:0' },
+    });
+    this.meridian = await MeridianProcess.start(['serve', '--config', this.configFile]);
+    this.ca ??= await openTestCa(this.ws.path('ca'), TRUST_DOMAIN);
+    return this.meridian;
+  }
+
+  /** Stops Meridian and starts it again on the same config and ports; sidecars keep running. */
+  async restartMeridian(): Promise<MeridianProcess> {
+    await this.server.stop();
+    this.meridian = await MeridianProcess.start(['serve', '--config', this.configFile]);
+    return this.meridian;
+  }
+
+  private get server(): MeridianProcess {
+    if (!this.meridian) throw new Error('start Meridian first');
+    return this.meridian;
+  }
+
+  /** The pod's application, its capture, and its Envoy sidecar once the app is up. */
+  async sidecar(pod: Pod, spec: SidecarSpec): Promise<Workload> {
+    if (!this.ca) throw new Error('start Meridian first');
+    const app = await PodApp.start(pod, spec.ports);
+    pod.capture();
+    const certDir = path.join(pod.dir, 'certs');
+    const spiffeId = await writeWorkloadCerts(this.ca, certDir, { namespace: spec.namespace, serviceAccount: spec.serviceAccount });
+    giveToSidecar(certDir);
+    const envoy = await EnvoyProxy.start(pod, { bootstrap: await this.bootstrap(pod, spec, certDir) });
+    const workload = { pod, app, envoy, spiffeId };
+    this.workloads.push(workload);
+    return workload;
+  }
+
+  /** `meridian bootstrap --envoy` for the pod, as a user would run it. */
+  async bootstrap(pod: Pod, spec: SidecarSpec, certDir: string): Promise<string> {
+    const args = [
+      'bootstrap', '--envoy',
+      '--node-id', `sidecar~${pod.address}~${pod.name}.${spec.namespace}~${spec.namespace}.svc.cluster.local`,
+      '--cluster', spec.cluster, '--locality', spec.locality, '--namespace', spec.namespace,
+      '--service-account', spec.serviceAccount,
+      ...(spec.network ? ['--network', spec.network] : []),
+      ...(spec.plaintext
+        ? ['--server', this.server.xdsAddress]
+        : ['--server', this.server.xdsTlsAddress, '--tls', '--cert-dir', certDir, '--server-name', SERVER_NAME]),
+    ];
+    const out = await MeridianProcess.run(args);
+    assert.equal(out.code, 0, out.stderr);
+    return out.stdout;
+  }
+
+  /** Every sidecar holds its configuration with nothing rejected and nothing left warming. */
+  async assertConfigsAccepted(): Promise<void> {
+    for (const w of this.workloads) {
+      if (!w.envoy.process.running) continue;
+      assert.deepEqual(await w.envoy.configProblems(), [], `envoy in ${w.pod.name}`);
+    }
+  }
+
+  /** Logs of every process of the run, for a failure message. */
+  logs(): string {
+    const parts = this.workloads.flatMap((w) => [`--- ${w.pod.name} envoy\n${w.envoy.process.log()}`, `--- ${w.pod.name} app\n${w.pod.dir}`]);
+    return [...parts, `--- meridian\n${this.meridian?.stderr.join('') ?? ''}`].join('\n');
+  }
+
+  async close(): Promise<void> {
+    await this.meridian?.stop();
+    await this.bed.close();
+    this.ws.remove();
+  }
+}
+
+function giveToSidecar(dir: string): void {
+  chownSync(dir, SIDECAR_UID, SIDECAR_GID);
+  for (const entry of readdirSync(dir)) chownSync(path.join(dir, entry), SIDECAR_UID, SIDECAR_GID);
+}
