@@ -8,21 +8,31 @@
  *  - xds.build_cds_eds_1k: building and serializing CDS + EDS for 1k services / 10k
  *    endpoints (cold cache); baseline: protobufjs encoding the same resource objects.
  *  - xds.assemble_response_1k: a response from 1k cached resources; baseline: Buffer.concat.
- *  - xds.memory_per_proxy: Meridian heap growth per connected proxy; baseline: the raw
- *    server's heap growth per stream.
+ *  - xds.memory_per_proxy (heap) and xds.memory_per_proxy_rss: Meridian's growth per
+ *    connected proxy, each read after two forced GCs; baseline: the raw server's growth per
+ *    stream. Heap is V8's heap plus Buffers (`heapUsed + external`).
+ *  - xds.full_push_vs_go_control_plane, xds.memory_per_proxy*_vs_go_control_plane and the
+ *    xds.go_control_plane.* lines: envoyproxy/go-control-plane (test/interop, pinned) serving
+ *    the snapshot Meridian generated (captured from Meridian's own responses) to a fresh swarm
+ *    of the same proxies; each side is the other's baseline. Go heap is `HeapAlloc +
+ *    StackInuse` (goroutine stacks hold much of a Go stream's state). Skipped without `go`.
  *  - xds.eds_convergence_p99_1000: endpoint change in the API → EDS received by all 1000
  *    proxies (each ACKs at once), p99 over 5 rounds after 2 warm-up rounds; baseline: the
  *    default debounce quiet period plus the API's own watch latency.
  *  - xds.delta_eds_convergence_*: the same with 1000 delta ADS streams instead.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { CoreV1Api, makeInformer, type V1Service } from '@kubernetes/client-node';
 import { EMPTY_LOCALITY, Health, ProxyType, type Endpoint, type Service, type ServiceDiscovery } from '@meridian/model';
 import { KubeApiServer, type KubeObjectInput } from '@meridian/testkit';
 import { MeshResources, TypeUrl, encodeDiscoveryResponse, protoType } from '@meridian/xds';
+import { buildGoProgram } from '../support/go-interop.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
+import { GoControlPlane } from './support/go-control-plane.ts';
 
 const PROXIES = Number(process.env['BENCH_PROXIES'] ?? 1000);
 const SERVICES = Number(process.env['BENCH_SERVICES'] ?? 1000);
@@ -164,7 +174,7 @@ function microBenchmarks(): void {
 }
 
 /** The raw baseline: a grpc-js server that writes the same bytes to every open stream. */
-async function rawFanout(swarm: Swarm, payload: Buffer): Promise<{ ms: number; heapPerStream: number }> {
+async function rawFanout(swarm: Swarm, payload: Buffer): Promise<{ ms: number; heapPerStream: number; rssPerStream: number }> {
   const server = new grpc.Server({ 'grpc.max_send_message_length': 64 << 20 });
   const calls: Array<grpc.ServerDuplexStream<Buffer, Buffer>> = [];
   server.addService(
@@ -178,12 +188,12 @@ async function rawFanout(swarm: Swarm, payload: Buffer): Promise<{ ms: number; h
     },
   );
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  global.gc?.();
-  const heapBefore = process.memoryUsage().heapUsed;
+  const before = liveMemory();
   swarm.send({ cmd: 'raw', address: `127.0.0.1:${port}`, count: PROXIES });
   await swarm.receive('ready');
-  global.gc?.();
-  const heapPerStream = (process.memoryUsage().heapUsed - heapBefore) / PROXIES;
+  const after = liveMemory();
+  const heapPerStream = (after.heap - before.heap) / PROXIES;
+  const rssPerStream = (after.rss - before.rss) / PROXIES;
   const samples: number[] = [];
   for (let i = 0; i < 3; i++) {
     swarm.send({ cmd: 'arm', typeUrl: 'raw' });
@@ -194,13 +204,64 @@ async function rawFanout(swarm: Swarm, payload: Buffer): Promise<{ ms: number; h
     samples.push(Math.max(...times) - t0);
   }
   server.forceShutdown();
-  return { ms: percentile(samples, 50), heapPerStream };
+  return { ms: percentile(samples, 50), heapPerStream, rssPerStream };
 }
 
-async function heapOf(m: MeridianProcess): Promise<number> {
-  const text = await (await fetch(`http://${m.httpAddress}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('meridian_process_nodejs_heap_size_used_bytes'));
-  return Number(line?.split(' ')[1] ?? NaN);
+interface Memory {
+  readonly heap: number;
+  readonly rss: number;
+}
+
+/** This process after two forced GCs (`pnpm bench` runs it with --expose-gc). */
+function liveMemory(): Memory {
+  if (!global.gc) throw new Error('run with --expose-gc (pnpm bench xds does)');
+  global.gc();
+  global.gc();
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed + m.external, rss: m.rss };
+}
+
+const GC_PROBE = pathToFileURL(path.join(import.meta.dirname, 'support/gc-probe.mjs')).href;
+
+/** Meridian after two forced GCs, from the gc-probe hook it was started with. */
+async function meridianMemory(m: MeridianProcess): Promise<Memory> {
+  const seen = m.logs.length;
+  m.signal('SIGUSR2');
+  const probe = await m.waitForLog((l) => l.msg === 'gc probe' && m.logs.indexOf(l) >= seen);
+  if (probe['gc'] !== true) throw new Error('meridian was started without --expose-gc');
+  return { heap: Number(probe['heapUsed']) + Number(probe['external']), rss: Number(probe['rss']) };
+}
+
+const perProxy = (before: Memory, after: Memory): Memory => ({ heap: (after.heap - before.heap) / PROXIES, rss: (after.rss - before.rss) / PROXIES });
+
+/**
+ * go-control-plane serving the CDS and EDS Meridian sent (`snapshotDir`) to a fresh swarm of
+ * the same proxies: full push (a version with one cluster changed) and memory per proxy.
+ */
+async function goControlPlane(binary: string, snapshotDir: string): Promise<{ fullPushMs: number; perProxy: Memory }> {
+  const server = await GoControlPlane.start(binary, snapshotDir);
+  const swarm = new Swarm();
+  await swarm.receive('started');
+  const goMemory = async (): Promise<Memory> => {
+    const m = await server.memory();
+    return { heap: m.heapAlloc + m.stackInuse, rss: m.rss };
+  };
+  const before = await goMemory();
+  swarm.send({ cmd: 'ads', address: server.address, count: PROXIES, subscriptions: [{ typeUrl: CDS, names: [] }, { typeUrl: EDS, names: [WATCHED] }] });
+  await swarm.receive('ready');
+  await new Promise((r) => setTimeout(r, 2000));
+  const memory = perProxy(before, await goMemory());
+  const samples: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    swarm.send({ cmd: 'arm', typeUrl: CDS });
+    await swarm.receive('armed');
+    const pushAt = await server.push();
+    const { times } = await swarm.receive<{ times: number[] }>('times');
+    samples.push(Math.max(...times) - pushAt);
+  }
+  await swarm.close();
+  server.close();
+  return { fullPushMs: percentile(samples, 50), perProxy: memory };
 }
 
 async function main(): Promise<void> {
@@ -216,15 +277,26 @@ async function main(): Promise<void> {
   const ws = new Workspace('meridian-bench-');
   ws.write('c1.kubeconfig', api.kubeconfigYaml());
   const config = ws.writeConfig({ clusters: [{ id: 'c1', kubeconfig: './c1.kubeconfig' }], log: { level: 'warn' } });
-  const meridian = await MeridianProcess.start(['serve', '--config', config], { MERIDIAN_LOG_LEVEL: 'info' });
+  // Built while the mesh loads; cached between runs (.ci/run builds it ahead).
+  const goPeer = buildGoProgram('gcp-server');
+  goPeer.catch(() => undefined);
+  const meridian = await MeridianProcess.start(['serve', '--config', config], { MERIDIAN_LOG_LEVEL: 'info' }, { nodeArgs: ['--expose-gc', '--import', GC_PROBE] });
   const swarm = new Swarm();
   await swarm.receive('started');
 
-  const heapBefore = await heapOf(meridian);
+  const memoryBefore = await meridianMemory(meridian);
   swarm.send({ cmd: 'ads', address: meridian.xdsAddress, count: PROXIES, subscriptions: [{ typeUrl: CDS, names: [] }, { typeUrl: EDS, names: [WATCHED] }] });
   await swarm.receive('ready');
   await new Promise((r) => setTimeout(r, 2000));
-  const memoryPerProxy = ((await heapOf(meridian)) - heapBefore) / PROXIES;
+  const memoryPerProxy = perProxy(memoryBefore, await meridianMemory(meridian));
+
+  // The snapshot go-control-plane serves: Meridian's own CDS and EDS (every service) for a
+  // proxy of the swarm's kind, as sent.
+  const snapshotDir = ws.path('snapshot');
+  mkdirSync(snapshotDir);
+  const allEds = Array.from({ length: SERVICES }, (_, i) => `outbound|8080||svc-${i}.demo.svc.cluster.local`);
+  swarm.send({ cmd: 'capture', address: meridian.xdsAddress, subscriptions: [{ typeUrl: CDS, names: [] }, { typeUrl: EDS, names: allEds }], files: { [CDS]: path.join(snapshotDir, 'cds.pb'), [EDS]: path.join(snapshotDir, 'eds.pb') } });
+  await swarm.receive('captured');
 
   // Full push: a port of one service changes → every proxy's CDS (all clusters) changes.
   const fullPush: number[] = [];
@@ -280,14 +352,26 @@ async function main(): Promise<void> {
   await informer.stop();
   await meridian.stop();
 
-  // Baselines with a fresh swarm, so both sides start equal.
+  // The peer, then the raw baseline, each with a fresh swarm, so all sides start equal.
+  const built = await goPeer;
+  const peer = 'binary' in built ? await goControlPlane(built.binary, snapshotDir) : undefined;
+  if (!peer && 'missing' in built) process.stderr.write(`go-control-plane comparison skipped: ${built.missing}\n`);
   const rawSwarm = new Swarm();
   await rawSwarm.receive('started');
   const raw = await rawFanout(rawSwarm, Buffer.alloc(Math.round(pushBytes), 7));
   await rawSwarm.close();
 
   print(`xds.full_push_${PROXIES}_proxies_${Math.round(pushBytes / 1024)}kb`, percentile(fullPush, 50), 'ms', raw.ms);
-  print('xds.memory_per_proxy', memoryPerProxy / 1024, 'KiB', raw.heapPerStream / 1024);
+  print('xds.memory_per_proxy', memoryPerProxy.heap / 1024, 'KiB', raw.heapPerStream / 1024);
+  print('xds.memory_per_proxy_rss', memoryPerProxy.rss / 1024, 'KiB', raw.rssPerStream / 1024);
+  if (peer) {
+    print(`xds.full_push_vs_go_control_plane`, percentile(fullPush, 50), 'ms', peer.fullPushMs);
+    print(`xds.go_control_plane.full_push_${PROXIES}_proxies`, peer.fullPushMs, 'ms', percentile(fullPush, 50));
+    print('xds.memory_per_proxy_vs_go_control_plane', memoryPerProxy.heap / 1024, 'KiB', peer.perProxy.heap / 1024);
+    print('xds.go_control_plane.memory_per_proxy', peer.perProxy.heap / 1024, 'KiB', memoryPerProxy.heap / 1024);
+    print('xds.memory_per_proxy_rss_vs_go_control_plane', memoryPerProxy.rss / 1024, 'KiB', peer.perProxy.rss / 1024);
+    print('xds.go_control_plane.memory_per_proxy_rss', peer.perProxy.rss / 1024, 'KiB', memoryPerProxy.rss / 1024);
+  }
   print(`xds.eds_convergence_p50_${PROXIES}_proxies`, percentile(convergence, 50), 'ms', 100 + percentile(watchLatency, 50));
   print(`xds.eds_convergence_p99_${PROXIES}_proxies`, percentile(convergence, 99), 'ms', 100 + percentile(watchLatency, 50));
   print(`xds.delta_eds_convergence_p50_${PROXIES}_proxies`, percentile(deltaConvergence, 50), 'ms', 100 + percentile(watchLatency, 50));

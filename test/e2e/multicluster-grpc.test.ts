@@ -1,13 +1,15 @@
 /**
  * End to end: the real `meridian serve` process on two clusters described by manifest
- * files, real gRPC backends in each "cluster", and @grpc/grpc-js-xds clients making RPCs
- * through the configuration Meridian serves.
+ * files, real gRPC backends in each "cluster", and proxyless gRPC clients making RPCs
+ * through the configuration Meridian serves: @grpc/grpc-js-xds in process, and grpc-go's
+ * xDS client (test/interop) as a second, stricter implementation.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { startEchoBackend, xdsEchoClient, type EchoBackend, type EchoClient } from '@meridian/testkit';
 import { eventually } from '../support/eventually.ts';
+import { GoEchoClient, buildGoProgram, skipOrFail, type Built } from '../support/go-interop.ts';
 import { endpointSlice, node, service, yamlDocs } from '../support/manifests.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 
@@ -18,8 +20,10 @@ describe('two clusters, proxyless gRPC clients', () => {
   const ws = new Workspace();
   const backends: EchoBackend[] = [];
   const clients: EchoClient[] = [];
+  const goClients: GoEchoClient[] = [];
   let meridian: MeridianProcess;
   let port = 0;
+  let goEcho: Promise<Built>;
 
   function writeEcho(c: typeof EAST, ready: boolean): void {
     writeFileSync(
@@ -69,6 +73,9 @@ describe('two clusters, proxyless gRPC clients', () => {
   }
 
   before(async () => {
+    // Built while the rest starts; cached between runs (.ci/run builds it ahead).
+    goEcho = buildGoProgram('xds-echo');
+    goEcho.catch(() => undefined);
     const first = await startEchoBackend({ host: EAST.echo, port: 0, cluster: 'east', name: 'east/echo' });
     port = Number(first.address.split(':')[1]);
     backends.push(
@@ -113,6 +120,7 @@ describe('two clusters, proxyless gRPC clients', () => {
 
   after(async () => {
     for (const c of clients) c.close();
+    for (const c of goClients) c.close();
     const code = await meridian.stop();
     await Promise.all(backends.map((b) => b.close()));
     ws.remove();
@@ -175,6 +183,67 @@ describe('two clusters, proxyless gRPC clients', () => {
       const counts = await answers(east, 4);
       return counts['east/echo'] === 4 ? counts : undefined;
     });
+  });
+
+  /** grpc-go with the bootstrap `meridian bootstrap` prints for `c`; undefined when skipped. */
+  async function goClient(t: TestContext, target: string, id: string, c: typeof EAST): Promise<GoEchoClient | undefined> {
+    const built = await goEcho;
+    if ('missing' in built) {
+      skipOrFail(t, built.missing);
+      return undefined;
+    }
+    const out = await MeridianProcess.run(['bootstrap', '--node-id', id, '--cluster', c.cluster, '--locality', `${c.region}/${c.zone}`, '--server', meridian.xdsAddress]);
+    assert.equal(out.code, 0, out.stderr);
+    const file = ws.path(`${id}.bootstrap.json`);
+    writeFileSync(file, out.stdout);
+    // Warnings include every NACK grpc-go sends, with its reason: shown if a test fails.
+    const x = new GoEchoClient(built.binary, `xds:///${target}`, file, { GRPC_GO_LOG_SEVERITY_LEVEL: 'warning' });
+    goClients.push(x);
+    return x;
+  }
+
+  async function goAnswers(c: GoEchoClient, n: number): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for (const r of await c.call(n)) counts[r.backend ?? `error: ${r.error}`] = (counts[r.backend ?? `error: ${r.error}`] ?? 0) + 1;
+    return counts;
+  }
+
+  /** What Meridian recorded for one node: every type ACKed, none rejected. */
+  async function assertInSyncWithoutNack(id: string, c: GoEchoClient): Promise<void> {
+    type Sync = { proxies: Array<{ node: string; types: Record<string, { synced: boolean; lastNack: { message?: string } | null }> }> };
+    const proxy = await eventually(`${id} ACKed every type`, async () => {
+      const { body } = await meridian.getJson<Sync>(`/debug/syncz?proxy=${id}`);
+      const p = body.proxies[0];
+      return p && Object.values(p.types).every((w) => w.synced) ? p : undefined;
+    });
+    assert.deepEqual(Object.keys(proxy.types).sort(), ['CDS', 'EDS', 'LDS', 'RDS']);
+    for (const [type, w] of Object.entries(proxy.types)) assert.equal(w.lastNack, null, `grpc-go rejected ${type}: ${JSON.stringify(w.lastNack)}\n${c.stderr.join('')}`);
+  }
+
+  it('grpc-go: prefers the client locality, with the bootstrap `meridian bootstrap` prints', async (t) => {
+    const east = await goClient(t, 'echo.demo.svc.cluster.local:7070', 'go-east-local', EAST);
+    const west = await goClient(t, 'echo.demo.svc.cluster.local:7070', 'go-west-local', WEST);
+    if (!east || !west) return;
+    assert.deepEqual(await goAnswers(east, 6), { 'east/echo': 6 }, east.stderr.join(''));
+    assert.deepEqual(await goAnswers(west, 6), { 'west/echo': 6 }, west.stderr.join(''));
+    await assertInSyncWithoutNack('go-east-local', east);
+  });
+
+  it('grpc-go: fails over to the other cluster when local endpoints become not ready, and recovers', async (t) => {
+    const east = await goClient(t, 'echo.demo.svc.cluster.local:7070', 'go-east-failover', EAST);
+    if (!east) return;
+    assert.deepEqual(await goAnswers(east, 4), { 'east/echo': 4 }, east.stderr.join(''));
+    writeEcho(EAST, false);
+    await eventually('grpc-go traffic moved to west', async () => {
+      const counts = await goAnswers(east, 4);
+      return counts['west/echo'] === 4 ? counts : undefined;
+    });
+    writeEcho(EAST, true);
+    await eventually('grpc-go traffic back in east', async () => {
+      const counts = await goAnswers(east, 4);
+      return counts['east/echo'] === 4 ? counts : undefined;
+    });
+    await assertInSyncWithoutNack('go-east-failover', east);
   });
 
   it('keeps serving the last good state of a manifest that becomes invalid', async () => {

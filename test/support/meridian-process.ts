@@ -99,6 +99,11 @@ export class MeridianProcess {
     return { status: res.status, body: (await res.json()) as T };
   }
 
+  /** Sends a signal without waiting (e.g. SIGUSR2 to a hook loaded with `nodeArgs`). */
+  signal(name: NodeJS.Signals): void {
+    this.child.kill(name);
+  }
+
   /** SIGTERM, then the exit code. */
   async stop(): Promise<number | null> {
     if (this.child.exitCode === null) this.child.kill('SIGTERM');

@@ -4,12 +4,14 @@
  * response the parent is waiting for. Responses are not decoded beyond version and nonce,
  * so the swarm costs the same whether it listens to Meridian or to the raw baseline server.
  */
+import { writeFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { envoyPackageDefinition } from '@meridian/testkit';
 
 type Command =
   | { cmd: 'ads'; address: string; count: number; subscriptions: Array<{ typeUrl: string; names: string[] }>; delta?: boolean }
   | { cmd: 'raw'; address: string; count: number }
+  | { cmd: 'capture'; address: string; subscriptions: Array<{ typeUrl: string; names: string[] }>; files: Record<string, string> }
   | { cmd: 'arm'; typeUrl: string }
   | { cmd: 'close' };
 
@@ -115,6 +117,41 @@ function adsSwarm(address: string, count: number, subscriptions: Array<{ typeUrl
   });
 }
 
+/**
+ * One more proxy of the swarm's kind, whose first response of each type is written as it came
+ * (a serialized DiscoveryResponse) to `files[typeUrl]`: the snapshot a peer server then serves.
+ */
+function capture(address: string, subscriptions: Array<{ typeUrl: string; names: string[] }>, files: Record<string, string>): Promise<string[]> {
+  const requestType = envoyPackageDefinition()['envoy.service.discovery.v3.DiscoveryRequest'] as unknown as { serialize(v: object): Buffer };
+  const client = channel(address, -1);
+  const call = client.makeBidiStreamRequest('/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources', (v: object) => requestType.serialize(v), (b: Buffer) => b);
+  const pending = new Set(Object.keys(files));
+  return new Promise((resolve, reject) => {
+    call.on('data', (buf: Buffer) => {
+      const { typeUrl, version, nonce } = header(buf);
+      // ACKed like any proxy, since a server may hold one type until another is ACKed.
+      call.write({ type_url: typeUrl, resource_names: subscriptions.find((x) => x.typeUrl === typeUrl)?.names ?? [], version_info: version, response_nonce: nonce });
+      const file = files[typeUrl];
+      if (!file || !pending.delete(typeUrl)) return;
+      writeFileSync(file, buf);
+      if (pending.size === 0) {
+        call.cancel();
+        resolve(Object.values(files));
+      }
+    });
+    call.on('error', (err: Error & { code?: number }) => {
+      if (err.code !== grpc.status.CANCELLED) reject(err);
+    });
+    subscriptions.forEach((sub, k) =>
+      call.write({
+        type_url: sub.typeUrl,
+        resource_names: sub.names,
+        ...(k === 0 ? { node: { id: 'sidecar~10.255.255.1~capture.demo~demo.svc.cluster.local', locality: { region: 'r1' }, metadata: { fields: { CLUSTER_ID: { stringValue: 'c1' } } } } } : {}),
+      }),
+    );
+  });
+}
+
 function rawSwarm(address: string, count: number): Promise<number> {
   let client: grpc.Client | undefined;
   let connected = 0;
@@ -152,6 +189,9 @@ process.on('message', (m: Command) => {
         break;
       case 'raw':
         send({ ready: await rawSwarm(m.address, m.count) });
+        break;
+      case 'capture':
+        send({ captured: await capture(m.address, m.subscriptions, m.files) });
         break;
       case 'arm': {
         const before = streams.reduce((n, s) => n + s.bytes, 0);

@@ -1,0 +1,84 @@
+// Command xds-echo is grpc-go as a proxyless xDS client of Meridian, for the end-to-end tests:
+// it dials an xds:/// target with the bootstrap named by GRPC_XDS_BOOTSTRAP and calls
+// testkit's echo service (JSON messages, /meridian.testkit.Echo/Echo).
+//
+// Each line on stdin is a number of calls to make; each call prints one JSON line on stdout,
+// {"backend":...,"cluster":...} or {"error":...}, so the test sees which backend answered.
+// The channel stays open between lines, as a real client's would, so xDS updates reach it.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/xds" // registers the xds:/// resolver and the xDS balancers
+)
+
+// jsonCodec speaks testkit's echo service, which has no .proto file.
+type jsonCodec struct{}
+
+func (jsonCodec) Marshal(v any) ([]byte, error)   { return json.Marshal(v) }
+func (jsonCodec) Unmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+func (jsonCodec) Name() string                    { return "json" }
+
+var _ encoding.Codec = jsonCodec{}
+
+type echoRequest struct {
+	Message string `json:"message"`
+}
+
+type echoReply struct {
+	Cluster string `json:"cluster,omitempty"`
+	Backend string `json:"backend,omitempty"`
+	Message string `json:"message,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+func main() {
+	target := flag.String("target", "", "xds:///host:port")
+	deadline := flag.Duration("deadline", 5*time.Second, "deadline of each call")
+	flag.Parse()
+	if *target == "" || os.Getenv("GRPC_XDS_BOOTSTRAP") == "" {
+		fmt.Fprintln(os.Stderr, "usage: GRPC_XDS_BOOTSTRAP=bootstrap.json xds-echo --target xds:///host:port")
+		os.Exit(2)
+	}
+	conn, err := grpc.NewClient(*target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dial %s: %v\n", *target, err)
+		os.Exit(1)
+	}
+	defer conn.Close()
+
+	out := json.NewEncoder(os.Stdout)
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		n, err := strconv.Atoi(strings.TrimSpace(in.Text()))
+		if err != nil {
+			_ = out.Encode(echoReply{Error: fmt.Sprintf("not a number of calls: %q", in.Text())})
+			continue
+		}
+		for i := 0; i < n; i++ {
+			_ = out.Encode(call(conn, *deadline, fmt.Sprintf("call %d", i)))
+		}
+	}
+}
+
+func call(conn *grpc.ClientConn, deadline time.Duration, message string) echoReply {
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	var reply echoReply
+	if err := conn.Invoke(ctx, "/meridian.testkit.Echo/Echo", &echoRequest{Message: message}, &reply, grpc.ForceCodec(jsonCodec{})); err != nil {
+		return echoReply{Error: err.Error()}
+	}
+	return reply
+}
