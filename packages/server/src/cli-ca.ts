@@ -2,7 +2,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { CertificateClient, createCsr, mintIntermediateCacerts, workloadSpiffeId } from '@meridian/ca';
 import { createLogger } from '@meridian/model';
@@ -12,20 +11,16 @@ import { loadConfig, readEnv } from './config.ts';
 export class UsageError extends Error {}
 
 /** Mints a token from the local issuer of a config's CA directory (embedded default, VMs). */
-export async function tokenCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      config: { type: 'string', short: 'c' },
-      namespace: { type: 'string', short: 'n' },
-      'service-account': { type: 'string' },
-      ttl: { type: 'string', default: '3600' },
-      audience: { type: 'string', default: 'istio-ca' },
-    },
-  });
+export async function tokenCommand(values: {
+  config?: string;
+  namespace?: string;
+  serviceAccount?: string;
+  ttl: string;
+  audience: string;
+}): Promise<number> {
   const file = values.config ?? readEnv('MERIDIAN_CONFIG');
   if (!file) throw new UsageError('--config FILE is required (the CA directory and issuer come from it)');
-  if (!values.namespace || !values['service-account']) throw new UsageError('--namespace and --service-account are required');
+  if (!values.namespace || !values.serviceAccount) throw new UsageError('--namespace and --service-account are required');
   const ttlSeconds = Number(values.ttl);
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) throw new UsageError('--ttl must be a positive number of seconds');
   const config = loadConfig(file);
@@ -33,7 +28,7 @@ export async function tokenCommand(args: string[]): Promise<number> {
   // The same key the server verifies with: ca.dir, or the CA Secret when ca.secret is on.
   const issuer = await loadLocalJwtIssuer(config, createLogger({ level: 'warn', destination: process.stderr }));
   process.stdout.write(
-    `${issuer.mint({ namespace: values.namespace, serviceAccount: values['service-account'], ttlSeconds, audience: values.audience })}\n`,
+    `${issuer.mint({ namespace: values.namespace, serviceAccount: values.serviceAccount, ttlSeconds, audience: values.audience })}\n`,
   );
   return 0;
 }
@@ -43,51 +38,46 @@ export async function tokenCommand(args: string[]): Promise<number> {
  * with a token, and cert-chain.pem / key.pem / root-cert.pem written atomically to a
  * directory (what a gRPC `file_watcher` certificate provider reads).
  */
-export async function certificateCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      server: { type: 'string', default: 'localhost:15012' },
-      'server-name': { type: 'string' },
-      'root-cert': { type: 'string' },
-      token: { type: 'string' },
-      'token-file': { type: 'string' },
-      'cluster-id': { type: 'string' },
-      'trust-domain': { type: 'string', default: 'cluster.local' },
-      namespace: { type: 'string', short: 'n' },
-      'service-account': { type: 'string' },
-      ttl: { type: 'string', default: '0' },
-      out: { type: 'string' },
-    },
-  });
-  const { namespace, out } = values;
-  const serviceAccount = values['service-account'];
+export async function certificateCommand(values: {
+  server: string;
+  serverName?: string;
+  rootCert?: string;
+  token?: string;
+  tokenFile?: string;
+  clusterId?: string;
+  trustDomain: string;
+  namespace?: string;
+  serviceAccount?: string;
+  ttl: string;
+  out?: string;
+}): Promise<number> {
+  const { namespace, out, serviceAccount } = values;
   if (!namespace || !serviceAccount || !out) throw new UsageError('--namespace, --service-account and --out are required');
-  if (!values['root-cert']) throw new UsageError('--root-cert FILE is required (from /trust-bundle) to verify the server');
-  const token = values.token ?? (values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : undefined);
+  if (!values.rootCert) throw new UsageError('--root-cert FILE is required (from /trust-bundle) to verify the server');
+  const token = values.token ?? (values.tokenFile ? readFileSync(values.tokenFile, 'utf8').trim() : undefined);
   if (!token) throw new UsageError('--token or --token-file is required');
-  const rootPem = readFileSync(values['root-cert']);
+  const rootPem = readFileSync(values.rootCert);
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const csr = createCsr({ key: privateKey, uris: [workloadSpiffeId(values['trust-domain'], namespace, serviceAccount)] });
+  const csr = createCsr({ key: privateKey, uris: [workloadSpiffeId(values.trustDomain, namespace, serviceAccount)] });
   // The serving certificate names meridian.<ns>.svc and localhost; --server-name says which
   // name to check when --server is an address (a port-forward, a load balancer IP).
   const client = new CertificateClient({
     address: values.server,
     credentials: grpc.credentials.createSsl(rootPem),
-    ...(values['server-name'] ? { channelOptions: { 'grpc.ssl_target_name_override': values['server-name'] } } : {}),
+    ...(values.serverName ? { channelOptions: { 'grpc.ssl_target_name_override': values.serverName } } : {}),
   });
   try {
     const chain = await client.createCertificate({
       csr: csr.pem,
       token,
       validitySeconds: Number(values.ttl),
-      ...(values['cluster-id'] ? { clusterId: values['cluster-id'] } : {}),
+      ...(values.clusterId ? { clusterId: values.clusterId } : {}),
     });
     mkdirSync(out, { recursive: true, mode: 0o700 });
     writeAtomic(path.join(out, 'key.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
     writeAtomic(path.join(out, 'cert-chain.pem'), chain.join(''));
     writeAtomic(path.join(out, 'root-cert.pem'), chain.at(-1) ?? '');
-    process.stdout.write(`wrote ${out}/{cert-chain,key,root-cert}.pem for ${workloadSpiffeId(values['trust-domain'], namespace, serviceAccount)}\n`);
+    process.stdout.write(`wrote ${out}/{cert-chain,key,root-cert}.pem for ${workloadSpiffeId(values.trustDomain, namespace, serviceAccount)}\n`);
     return 0;
   } catch (err) {
     const e = err as { code?: number; details?: string };
@@ -99,19 +89,13 @@ export async function certificateCommand(args: string[]): Promise<number> {
 }
 
 /** `meridian ca intermediate`: an intermediate for another Meridian, from a shared root. */
-export async function caCommand(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub !== 'intermediate') throw new UsageError('usage: meridian ca intermediate --root-dir DIR --cluster ID --out DIR');
-  const { values } = parseArgs({
-    args: rest,
-    options: { 'root-dir': { type: 'string' }, cluster: { type: 'string' }, out: { type: 'string' }, 'trust-domain': { type: 'string' } },
-  });
-  if (!values['root-dir'] || !values.cluster || !values.out) throw new UsageError('--root-dir, --cluster and --out are required');
+export async function caIntermediateCommand(values: { rootDir?: string; cluster?: string; out?: string; trustDomain?: string }): Promise<number> {
+  if (!values.rootDir || !values.cluster || !values.out) throw new UsageError('--root-dir, --cluster and --out are required');
   await mintIntermediateCacerts({
-    rootDir: values['root-dir'],
+    rootDir: values.rootDir,
     clusterId: values.cluster,
     outDir: values.out,
-    ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
+    ...(values.trustDomain ? { trustDomain: values.trustDomain } : {}),
   });
   process.stdout.write(`wrote an intermediate CA for cluster ${values.cluster} to ${values.out} (Istio cacerts layout)\n`);
   return 0;

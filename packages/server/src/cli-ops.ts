@@ -4,7 +4,6 @@
  * the HTTP port), never to Meridian's internals.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import type * as KubeClient from '@kubernetes/client-node';
 import type { CoreV1Api, KubeConfig, V1PolicyRule } from '@kubernetes/client-node';
 import {
@@ -61,28 +60,24 @@ async function ensure(what: string, read: () => Promise<unknown>, create: () => 
  * self-contained (server, CA data, token): nothing that points at local files or programs,
  * which the primary's kubeconfig policy would refuse.
  */
-export async function createRemoteSecretCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      kubeconfig: { type: 'string' },
-      context: { type: 'string' },
-      name: { type: 'string' },
-      namespace: { type: 'string', short: 'n', default: DEFAULT_NAMESPACE },
-      'service-account': { type: 'string', default: READER },
-      server: { type: 'string' },
-      'token-ttl': { type: 'string', default: String(365 * 24 * 3600) },
-      'token-secret': { type: 'string' },
-    },
-  });
+export async function createRemoteSecretCommand(values: {
+  kubeconfig?: string;
+  context?: string;
+  name?: string;
+  namespace: string;
+  serviceAccount: string;
+  server?: string;
+  tokenTtl: string;
+  tokenSecret?: string;
+}): Promise<number> {
   const file = values.kubeconfig;
   if (!file) throw new UsageError('--kubeconfig FILE (of the remote cluster) is required');
   const id = values.name;
   if (!id || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(id)) throw new UsageError('--name CLUSTER_ID is required (lowercase letters, digits, "-" and ".")');
-  const ttl = Number(values['token-ttl']);
+  const ttl = Number(values.tokenTtl);
   if (!Number.isInteger(ttl) || ttl < 600) throw new UsageError('--token-ttl must be at least 600 seconds');
   const { namespace } = values;
-  const sa = values['service-account'];
+  const sa = values.serviceAccount;
   const kc = await loadKubeconfigFile(file, values.context);
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new UsageError(`${file}: no current cluster`);
@@ -113,8 +108,8 @@ export async function createRemoteSecretCommand(args: string[]): Promise<number>
   );
 
   let token: string;
-  if (values['token-secret']) {
-    token = await secretToken(core, namespace, values['token-secret']);
+  if (values.tokenSecret) {
+    token = await secretToken(core, namespace, values.tokenSecret);
   } else {
     const request = await core.createNamespacedServiceAccountToken({
       name: sa,
@@ -283,19 +278,11 @@ function describe(err: unknown): string {
  * primary: reachable, API version, permissions Meridian lacks, credential expiry, network and
  * gateways. Exit 0 when nothing is wrong (warnings allowed), 1 otherwise.
  */
-export async function checkCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      config: { type: 'string', short: 'c' },
-      output: { type: 'string', short: 'o', default: 'table' },
-      timeout: { type: 'string', default: '5000' },
-    },
-  });
+export async function checkCommand(values: { config?: string; output: OutputFormat; timeout: string }): Promise<number> {
   const file = values.config ?? readEnv('MERIDIAN_CONFIG');
   if (!file) throw new UsageError('--config FILE is required (or set MERIDIAN_CONFIG)');
-  if (values.output !== 'table' && values.output !== 'json') throw new UsageError('--output is table or json');
   const timeoutMs = Number(values.timeout);
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError('--timeout must be a positive number of milliseconds');
   const config = loadConfig(file);
   const namespace = config.namespace ?? DEFAULT_NAMESPACE;
   const targets: Target[] = [];
@@ -353,8 +340,8 @@ export async function checkCommand(args: string[]): Promise<number> {
       : r,
   );
   const ok = secretErrors.length === 0 && checks.every((c) => c.errors.length === 0);
-  if (values.output === 'json') {
-    process.stdout.write(`${JSON.stringify({ ok, config: file, namespace, errors: secretErrors, clusters: checks }, null, 2)}\n`);
+  if (values.output !== 'table') {
+    process.stdout.write(formatDocument({ ok, config: file, namespace, errors: secretErrors, clusters: checks }, values.output));
   } else {
     process.stdout.write(`config ${file}: valid (${config.clusters.length} configured clusters, namespace ${namespace})\n\n`);
     process.stdout.write(
@@ -407,12 +394,8 @@ export function syncState(t: SynczBody['proxies'][number]['types'][string] | und
 }
 
 /** `meridian status`: connected proxies with their sync state per type, and clusters with their state. */
-export async function statusCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { server: { type: 'string', default: 'http://localhost:15014' }, output: { type: 'string', short: 'o', default: 'table' } },
-  });
-  const base = values.server.replace(/\/+$/, '');
+export async function statusCommand(values: { server: string; output: OutputFormat }): Promise<number> {
+  const base = httpBase(values.server);
   const get = async <T>(p: string): Promise<T> => {
     const res = await fetch(`${base}${p}`, { signal: AbortSignal.timeout(10_000) });
     if (!res.ok) throw new Error(`${base}${p}: HTTP ${res.status}`);
@@ -426,9 +409,9 @@ export async function statusCommand(args: string[]): Promise<number> {
     process.stderr.write(`cannot read Meridian's status from ${base}: ${errorMessage(err)}\n`);
     return 1;
   }
-  if (values.output === 'json') {
+  if (values.output !== 'table') {
     const proxies = sync.proxies.map((p) => ({ node: p.node, cluster: p.cluster, type: p.type, connectedAt: p.connectedAt, sync: Object.fromEntries(SYNC_TYPES.map((t) => [t, syncState(p.types[t])])) }));
-    process.stdout.write(`${JSON.stringify({ proxies, clusters: clusters.clusters.map((c) => ({ id: c.id, state: c.state, origin: c.origin, network: c.network })) }, null, 2)}\n`);
+    process.stdout.write(formatDocument({ proxies, clusters: clusters.clusters.map((c) => ({ id: c.id, state: c.state, origin: c.origin, network: c.network })) }, values.output));
     return 0;
   }
   process.stdout.write(`PROXIES (${sync.proxies.length})\n`);
@@ -454,6 +437,20 @@ export async function statusCommand(args: string[]): Promise<number> {
     ),
   );
   return 0;
+}
+
+export const OUTPUT_FORMATS = ['table', 'json', 'yaml'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** A machine-readable document in the format `-o` asked for. */
+export function formatDocument(doc: unknown, format: Exclude<OutputFormat, 'table'>): string {
+  return format === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : stringify(doc);
+}
+
+/** Meridian's HTTP port as a base URL; `host:port` without a scheme means http. */
+export function httpBase(server: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `http://${server}`;
+  return withScheme.replace(/\/+$/, '');
 }
 
 /** Columns padded to their widest cell, like kubectl's. */

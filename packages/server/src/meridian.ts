@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
 import type { Logger } from '@meridian/model';
@@ -10,6 +11,7 @@ import { startHttp } from './http.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { svidPeerIdentity } from './peer-identity.ts';
 import { issueWorkloadCertificate, WorkloadSecretStore } from './workload-secrets.ts';
+import { MERIDIAN_VERSION } from './version.ts';
 
 export interface RunningMeridian {
   readonly xdsPort: number;
@@ -27,6 +29,7 @@ export interface RunningMeridian {
 /** Wires discovery → push → ADS and the HTTP views, from a validated config. */
 export async function startMeridian(config: MeridianConfig, logger: Logger): Promise<RunningMeridian> {
   const startedAt = performance.now();
+  const startedAtWall = Date.now();
   // Gauges read the cluster manager and the CA, which exist a few lines below.
   let clusterStatuses: () => ReturnType<ClusterManager['statuses']> = () => [];
   let caNotAfter: () => number | undefined = () => undefined;
@@ -154,6 +157,8 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         '/.well-known/spiffe-bundle': { contentType: 'application/json', body: () => JSON.stringify(ca.spiffeBundle()) },
       },
       debug: {
+        // The pod name in Kubernetes: which replica answered.
+        version: () => ({ version: MERIDIAN_VERSION, replica: hostname(), startedAt: new Date(startedAtWall).toISOString() }),
         ca: () => ca.debugView(),
         registryz: () => registryView(registry),
         clusterz: () => clustersView(clusters, remoteSecrets),

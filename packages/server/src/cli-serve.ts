@@ -1,0 +1,126 @@
+/** The daemon and its local helpers: `meridian serve`, `validate`, `bootstrap`, `version`. */
+import path from 'node:path';
+import { hostname } from 'node:os';
+import { createLogger, errorMessage } from '@meridian/model';
+import { stringify as toYaml } from 'yaml';
+import { envoyBootstrap, grpcBootstrap } from './bootstrap.ts';
+import { UsageError } from './cli-ca.ts';
+import { formatDocument, httpBase, table, type OutputFormat } from './cli-ops.ts';
+import { loadConfig, readEnv } from './config.ts';
+import { startMeridian } from './meridian.ts';
+import { MERIDIAN_VERSION } from './version.ts';
+
+function configPath(values: { config?: string }): string {
+  const file = values.config ?? readEnv('MERIDIAN_CONFIG');
+  if (!file) throw new UsageError('--config FILE is required (or set MERIDIAN_CONFIG)');
+  return file;
+}
+
+export async function serveCommand(values: { config?: string }): Promise<number> {
+  const config = loadConfig(configPath(values));
+  const logger = createLogger({ level: config.log.level });
+  const meridian = await startMeridian(config, logger);
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'signal received');
+      resolve();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  await meridian.stop();
+  return 0;
+}
+
+export function validateCommand(values: { config?: string }): number {
+  const file = configPath(values);
+  const config = loadConfig(file);
+  process.stdout.write(`${file}: valid (${config.clusters.length} clusters)\n`);
+  return 0;
+}
+
+export function bootstrapCommand(values: {
+  nodeId?: string;
+  cluster?: string;
+  locality?: string;
+  namespace?: string;
+  network?: string;
+  server?: string;
+  certDir?: string;
+  envoy: boolean;
+  tls: boolean;
+  serverName?: string;
+  serviceAccount?: string;
+  label?: string[];
+}): number {
+  const nodeId = values.nodeId;
+  if (!nodeId) throw new UsageError('--node-id is required');
+  const common = {
+    nodeId,
+    ...(values.cluster ? { cluster: values.cluster } : {}),
+    ...(values.locality ? { locality: values.locality } : {}),
+    ...(values.namespace ? { namespace: values.namespace } : {}),
+    ...(values.network ? { network: values.network } : {}),
+  };
+  // Absolute: the bootstrap is read by another process, from another working directory.
+  const certDir = values.certDir ? path.resolve(values.certDir) : undefined;
+  if (!values.envoy) {
+    if (values.tls || values.label || values.serviceAccount || values.serverName) {
+      throw new UsageError('--tls, --label, --service-account and --server-name apply to --envoy only');
+    }
+    const doc = grpcBootstrap({ ...common, server: values.server ?? 'localhost:15010', ...(certDir ? { certDir } : {}) });
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    return 0;
+  }
+  if (values.tls && !certDir) throw new UsageError('--tls needs --cert-dir DIR (cert-chain.pem, key.pem, root-cert.pem)');
+  if (!values.tls && certDir) throw new UsageError('--cert-dir with --envoy needs --tls (workload certificates come over SDS)');
+  const server = values.server ?? (values.tls ? 'localhost:15012' : 'localhost:15010');
+  const labels: Record<string, string> = {};
+  for (const pair of values.label ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--label wants key=value, got ${pair}`);
+    labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const host = server.lastIndexOf(':') > 0 ? server.slice(0, server.lastIndexOf(':')) : server;
+  const doc = envoyBootstrap({
+    ...common,
+    server,
+    ...(values.serviceAccount ? { serviceAccount: values.serviceAccount } : {}),
+    ...(Object.keys(labels).length > 0 ? { labels } : {}),
+    ...(values.tls && certDir ? { tls: { certDir, serverName: values.serverName ?? host } } : {}),
+  });
+  // No anchors: plain YAML any reader takes.
+  process.stdout.write(toYaml(doc, { aliasDuplicateObjects: false }));
+  return 0;
+}
+
+/** What `/debug/version` answers; `meridian version --server` prints it beside the client's. */
+export interface ServerVersion {
+  readonly version: string;
+  readonly replica: string;
+  readonly startedAt: string;
+}
+
+/** `meridian version [--server ADDRESS]`: the client's version, and the control plane's. */
+export async function versionCommand(values: { server?: string; output: OutputFormat }): Promise<number> {
+  const client = { version: MERIDIAN_VERSION, node: process.version, host: hostname() };
+  let server: ServerVersion | undefined;
+  if (values.server) {
+    const url = `${httpBase(values.server)}/debug/version`;
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      server = (await res.json()) as ServerVersion;
+    } catch (err) {
+      process.stderr.write(`cannot read the control plane's version from ${url}: ${errorMessage(err)}\n`);
+      return 1;
+    }
+  }
+  if (values.output !== 'table') {
+    process.stdout.write(formatDocument({ client, ...(server ? { server } : {}) }, values.output));
+    return 0;
+  }
+  const rows = [['client', client.version, client.host, '-'], ...(server ? [['control plane', server.version, server.replica, server.startedAt]] : [])];
+  process.stdout.write(table(['COMPONENT', 'VERSION', 'HOST/REPLICA', 'STARTED'], rows));
+  return 0;
+}
