@@ -13,6 +13,19 @@ export interface HttpViews {
   readonly debug: Readonly<Record<string, (query: Record<string, string>) => unknown>>;
 }
 
+/**
+ * Every view reads each parameter once; fastify turns a repeated one into an array, which a
+ * view would misread. Such a request is the caller's mistake: a 400 that names the parameter.
+ */
+function singleValued(query: unknown): { query: Record<string, string> } | { error: string } {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    if (typeof value !== 'string') return { error: `query parameter "${key}" is given more than once; give it once` };
+    out[key] = value;
+  }
+  return { query: out };
+}
+
 export async function startHttp(options: {
   host: string;
   port: number;
@@ -36,14 +49,19 @@ export async function startHttp(options: {
   });
   for (const [path, file] of Object.entries(options.views.files ?? {})) {
     app.get(path, async (req, reply) => {
-      const out = file.body(req.query as Record<string, string>);
+      const parsed = singleValued(req.query);
+      const out = 'error' in parsed ? { status: 400, reason: parsed.error } : file.body(parsed.query);
       if (typeof out === 'string') return reply.header('content-type', file.contentType).send(out);
       return reply.code(out.status).header('content-type', 'text/plain; charset=utf-8').send(`${out.reason}\n`);
     });
   }
   app.get('/debug', async () => ({ endpoints: Object.keys(options.views.debug).map((k) => `/debug/${k}`) }));
   for (const [name, view] of Object.entries(options.views.debug)) {
-    app.get(`/debug/${name}`, async (req) => view(req.query as Record<string, string>));
+    app.get(`/debug/${name}`, async (req, reply) => {
+      const parsed = singleValued(req.query);
+      if ('error' in parsed) return reply.code(400).send({ error: parsed.error });
+      return view(parsed.query);
+    });
   }
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
