@@ -13,17 +13,20 @@ export interface EchoReply {
 const serialize = (v: unknown) => Buffer.from(JSON.stringify(v));
 const deserialize = (b: Buffer) => JSON.parse(b.toString()) as unknown;
 
-export const echoService: grpc.ServiceDefinition = {
-  Echo: {
-    path: '/meridian.testkit.Echo/Echo',
+/** A unary method whose messages are JSON: test services need no .proto of their own. */
+export function jsonUnaryMethod(path: string): grpc.MethodDefinition<unknown, unknown> {
+  return {
+    path,
     requestStream: false,
     responseStream: false,
     requestSerialize: serialize,
     requestDeserialize: deserialize,
     responseSerialize: serialize,
     responseDeserialize: deserialize,
-  },
-};
+  };
+}
+
+export const echoService: grpc.ServiceDefinition = { Echo: jsonUnaryMethod('/meridian.testkit.Echo/Echo') };
 
 export interface EchoBackend {
   readonly address: string;

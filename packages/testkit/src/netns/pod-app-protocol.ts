@@ -1,5 +1,6 @@
 /** What a test pod's application serves and the commands its parent sends it (JSON lines). */
 import type * as grpc from '@grpc/grpc-js';
+import { jsonUnaryMethod } from '../echo.ts';
 
 export interface PodAppConfig {
   readonly pod: string;
@@ -36,17 +37,4 @@ export type PodAppCommand =
   /** Every server answers with this HTTP status from now on (gRPC: UNAVAILABLE when ≥ 500). */
   | { readonly op: 'status'; readonly status: number; readonly timeoutMs?: number };
 
-const serialize = (v: unknown) => Buffer.from(JSON.stringify(v));
-const deserialize = (b: Buffer) => JSON.parse(b.toString()) as unknown;
-
-export const podAppService: grpc.ServiceDefinition = {
-  Who: {
-    path: '/meridian.testkit.PodApp/Who',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: serialize,
-    requestDeserialize: deserialize,
-    responseSerialize: serialize,
-    responseDeserialize: deserialize,
-  },
-};
+export const podAppService: grpc.ServiceDefinition = { Who: jsonUnaryMethod('/meridian.testkit.PodApp/Who') };
