@@ -98,6 +98,7 @@ export function syncView(ads: AdsServer, push: PushCoordinator, query: Record<st
         identity: c.proxy.verifiedIdentity ?? null,
         connectedAt: iso(c.connectedAt),
         blocked: c.isBlocked,
+        bufferedBytes: c.bufferedBytes,
         types: Object.fromEntries(
           [...c.watches.entries()].map(([typeUrl, w]) => [
             TYPE_SHORT_NAME[typeUrl as TypeUrl],

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { DEFAULT_MAX_BUFFERED_BYTES } from './send-queue.ts';
 import { TypeUrl } from './type-url.ts';
 import { ADS_DELTA, ADS_SOTW, encoder, rawStream, startTestXdsServer, type TestXdsServer } from './test-grpc.ts';
 
@@ -47,6 +48,45 @@ describe('AdsServer statuses', () => {
     await until(() => !server.ads.list().some((c) => c.proxy.id === 'malformed-later'));
     const line = server.logs.find((l) => l['msg'] === 'proxy disconnected' && l['node'] === 'malformed-later');
     assert.match(String(line?.['why']), /^stream error: INVALID_ARGUMENT: malformed DiscoveryRequest: /);
+  });
+
+  it('stops building for a client that does not read once about one response is buffered; other proxies are answered', async () => {
+    // Unknown EDS names are answered (empty), so long names make big responses cheaply.
+    const names = (round: number) => Array.from({ length: 500 }, (_, i) => `outbound|80||${'x'.repeat(1000)}-${round}-${i}.demo.svc.cluster.local`);
+    // A connection of its own, as every proxy has: HTTP/2 flow control is per connection too.
+    const own = new grpc.Client(server.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+    const stuck = own.makeBidiStreamRequest(ADS_SOTW, (b: Buffer) => b, (b: Buffer) => b);
+    stuck.on('error', () => undefined); // never reads: no 'data' listener
+    const request = (round: number) =>
+      encodeSotw({ node: { id: 'not-reading' }, type_url: TypeUrl.Endpoint, resource_names: names(round) });
+    stuck.write(request(0));
+    await until(() => server.ads.list().some((c) => c.proxy.id === 'not-reading'));
+    const conn = server.ads.list().find((c) => c.proxy.id === 'not-reading');
+    assert.ok(conn);
+    let largest = 0;
+    let mostBuffered = 0;
+    const responseBytes = 500 * 1050;
+    // The client's own buffers take the first responses (16 messages, then HTTP/2 windows).
+    for (let round = 1; round <= 60 && !conn.isBlocked; round++) {
+      stuck.write(request(round));
+      await new Promise((r) => setTimeout(r, 5));
+      largest = Math.max(largest, responseBytes);
+      mostBuffered = Math.max(mostBuffered, conn.bufferedBytes);
+    }
+    assert.ok(conn.isBlocked, 'marked blocked');
+    for (let round = 61; round <= 80; round++) {
+      stuck.write(request(round));
+      await new Promise((r) => setTimeout(r, 5));
+      mostBuffered = Math.max(mostBuffered, conn.bufferedBytes);
+    }
+    assert.ok(mostBuffered <= DEFAULT_MAX_BUFFERED_BYTES + 2 * largest, `${mostBuffered} bytes buffered at most`);
+    const other = rawStream(server.client, ADS_SOTW);
+    other.call.write(encodeSotw({ node: { id: 'reading' }, type_url: TypeUrl.Cluster }));
+    await until(() => other.responses.length > 0);
+    other.call.cancel();
+    stuck.cancel();
+    own.close();
+    await until(() => !server.ads.list().some((c) => c.proxy.id === 'not-reading'));
   });
 
   it('says in the disconnect log how a drained stream ended, not "[object Object]"', async () => {

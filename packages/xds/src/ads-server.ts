@@ -29,6 +29,8 @@ export interface AdsServerOptions {
   readonly hooks?: Partial<AdsServerHooks>;
   /** Connections pushed to before yielding to the event loop, so ACKs keep flowing. */
   readonly pushBatchSize?: number;
+  /** Per stream: response bytes the client has not taken, past which nothing more is built. */
+  readonly maxBufferedBytes?: number;
 }
 
 export interface AdsServerHooks extends StreamHooks {
@@ -64,6 +66,7 @@ export class AdsServer {
   private readonly proxyDefaults: ProxyDefaults;
   private readonly hooks: Partial<AdsServerHooks>;
   private readonly pushBatchSize: number;
+  private readonly maxBufferedBytes: number | undefined;
   private readonly connections = new Map<string, XdsConnection>();
   private readonly calls = new Set<AdsCall>();
   private connectionSeq = 0;
@@ -76,6 +79,7 @@ export class AdsServer {
     this.proxyDefaults = options.proxyDefaults;
     this.hooks = options.hooks ?? {};
     this.pushBatchSize = options.pushBatchSize ?? 100;
+    this.maxBufferedBytes = options.maxBufferedBytes;
   }
 
   /**
@@ -242,7 +246,7 @@ export class AdsServer {
   ): { conn: XdsConnection; handle: (typeUrl: TypeUrl, request: RequestEnvelope) => void } {
     const id = `${proxy.id.split('~')[2] ?? proxy.id}-${++this.connectionSeq}`;
     const source = connectionSource(this.source, this.secrets, { connection: id, identity: proxy.verifiedIdentity });
-    const options = { id, proxy, stream: call, source, logger: this.logger, hooks: this.hooks, peer };
+    const options = { id, proxy, stream: call, source, logger: this.logger, hooks: this.hooks, peer, maxBufferedBytes: this.maxBufferedBytes };
     let conn: XdsConnection;
     let handle: (typeUrl: TypeUrl, request: RequestEnvelope) => void;
     if (variant === StreamVariant.Delta) {

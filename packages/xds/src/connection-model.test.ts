@@ -191,7 +191,7 @@ function runScenario(seed: number, variant: 'sotw' | 'delta'): void {
   for (const n of NAMES[TypeUrl.Listener] ?? []) if (next() < 0.6) source.set(TypeUrl.Listener, n, pick(clusters()));
   for (const n of ROUTES) source.set(TypeUrl.Route, n, pick(clusters()));
   const stream = new CapturingStream();
-  const options = { id: `m${seed}`, proxy: TEST_PROXY, stream, source, logger: silentLogger() };
+  const options = { id: `m${seed}`, proxy: TEST_PROXY, stream, source, logger: silentLogger(), maxBufferedBytes: 1 };
   const conn = variant === 'sotw' ? new AdsConnection(options) : new DeltaAdsConnection(options);
   const edsNames = someNames().add('e0');
   const client = conn instanceof AdsConnection ? sotwClient(conn, edsNames) : deltaClient(conn, edsNames);

@@ -48,6 +48,8 @@ export interface AdsConnectionOptions {
   readonly logger: Logger;
   readonly hooks?: Partial<ConnectionHooks>;
   readonly peer?: string;
+  /** Bytes not yet taken by the client past which nothing more is built (`SendQueue`). */
+  readonly maxBufferedBytes?: number | undefined;
 }
 
 /**
@@ -80,6 +82,7 @@ export class AdsConnection {
     this.queue = new SendQueue<SendRequest>({
       stream: options.stream,
       logger: this.logger,
+      maxBufferedBytes: options.maxBufferedBytes,
       merge: mergeSends,
       onPush: (push) => {
         for (const [typeUrl, watch] of this.watches) {
@@ -158,6 +161,10 @@ export class AdsConnection {
 
   get isBlocked(): boolean {
     return this.queue.isBlocked;
+  }
+
+  get bufferedBytes(): number {
+    return this.queue.bufferedBytes;
   }
 
   get pushes(): number {

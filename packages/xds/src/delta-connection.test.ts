@@ -53,7 +53,7 @@ function setup() {
   source.set(TypeUrl.Endpoint, 'b', '1');
   source.set(TypeUrl.Listener, 'l', '1');
   const stream = new FakeStream();
-  const conn = new DeltaAdsConnection({ id: 'c', proxy: TEST_PROXY, stream, source, logger: silentLogger() });
+  const conn = new DeltaAdsConnection({ id: 'c', proxy: TEST_PROXY, stream, source, logger: silentLogger(), maxBufferedBytes: 1 });
   return { source, stream, conn };
 }
 

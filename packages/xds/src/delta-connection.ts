@@ -45,6 +45,8 @@ export interface DeltaAdsConnectionOptions {
   readonly logger: Logger;
   readonly hooks?: Partial<StreamHooks>;
   readonly peer?: string;
+  /** Bytes not yet taken by the client past which nothing more is built (`SendQueue`). */
+  readonly maxBufferedBytes?: number | undefined;
 }
 
 /**
@@ -78,6 +80,7 @@ export class DeltaAdsConnection implements XdsConnection {
     this.queue = new SendQueue<Set<string>>({
       stream: options.stream,
       logger: this.logger,
+      maxBufferedBytes: options.maxBufferedBytes,
       merge: (into, from) => {
         for (const n of from) into.add(n);
       },
@@ -90,6 +93,10 @@ export class DeltaAdsConnection implements XdsConnection {
 
   get isBlocked(): boolean {
     return this.queue.isBlocked;
+  }
+
+  get bufferedBytes(): number {
+    return this.queue.bufferedBytes;
   }
 
   get pushes(): number {

@@ -1,15 +1,27 @@
 import { errorMessage, mergePushRequests, type Logger, type PushRequest } from '@meridian/model';
 import { PUSH_ORDER, TYPE_SHORT_NAME, TypeUrl } from './type-url.ts';
 
-/** What a stream needs from grpc-js: write with backpressure. */
+/**
+ * What a stream needs from grpc-js: a write whose callback runs once the bytes are handed
+ * to the connection (for a client that stops reading, not before HTTP/2 flow control lets
+ * them go).
+ */
 export interface ResponseStream {
-  write(chunk: Buffer): boolean;
-  once(event: 'drain', listener: () => void): unknown;
+  write(chunk: Buffer, callback: (error?: Error | null) => void): unknown;
 }
+
+/**
+ * Bytes written to a stream and not yet taken by the connection, past which nothing more is
+ * built for it. A proxy that stops reading costs at most this plus the response that
+ * crossed it; a full push to a sidecar of a thousand services (~330 KB) stays below it.
+ */
+export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
 
 export interface SendQueueOptions<P> {
   readonly stream: ResponseStream;
   readonly logger: Logger;
+  /** Default `DEFAULT_MAX_BUFFERED_BYTES`. */
+  readonly maxBufferedBytes?: number | undefined;
   /** A push reached the front of the queue: queue a send for every type it may change. */
   readonly onPush: (push: PushRequest) => void;
   /** Build and write the response of one type (through `write`). */
@@ -21,23 +33,33 @@ export interface SendQueueOptions<P> {
 /**
  * The per-connection push queue of both ADS variants (Istio's pushqueue idea): at most one
  * pending push, newer ones merged into it, and one pending send per type, flushed in
- * make-before-break order. While the stream does not drain nothing more is built or
- * written, so a slow proxy costs a bounded amount of memory and never holds up others.
+ * make-before-break order. Once the bytes the client has not taken reach the limit,
+ * nothing more is built or written until they fall below it: the bound is on bytes, not on
+ * `write()` returning false, which grpc-js reports only after dozens of responses queued.
+ * So a slow proxy costs a bounded amount of memory and never holds up others.
  */
 export class SendQueue<P> {
   private readonly options: SendQueueOptions<P>;
   private readonly pending = new Map<TypeUrl, P>();
+  private readonly maxBufferedBytes: number;
   private pendingPush: PushRequest | undefined;
+  private buffered = 0;
   private blocked = false;
   private closed = false;
   pushes = 0;
 
   constructor(options: SendQueueOptions<P>) {
     this.options = options;
+    this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
   }
 
   get isBlocked(): boolean {
     return this.blocked;
+  }
+
+  /** Bytes written and not yet taken by the connection. */
+  get bufferedBytes(): number {
+    return this.buffered;
   }
 
   queue(typeUrl: TypeUrl, send: P): void {
@@ -80,26 +102,30 @@ export class SendQueue<P> {
           this.options.logger.error({ err, type: TYPE_SHORT_NAME[typeUrl] }, 'failed to build response');
           continue;
         }
-        if (this.blocked) return; // the rest waits for 'drain'
+        if (this.blocked) return; // the rest waits for the client to take what it was sent
       }
     }
   }
 
-  /** Writes a response; when the stream's buffer is full, pauses the queue until it drains. */
+  /** Writes a response; past the byte limit, pauses the queue until the client takes enough. */
   write(bytes: Buffer): void {
-    let writable = true;
+    const size = bytes.length;
+    this.buffered += size;
     try {
-      writable = this.options.stream.write(bytes);
+      this.options.stream.write(bytes, () => this.taken(size));
     } catch (err) {
+      this.buffered -= size;
       this.options.logger.warn({ err: errorMessage(err) }, 'write failed');
       return;
     }
-    if (writable) return;
-    this.blocked = true;
-    this.options.stream.once('drain', () => {
-      this.blocked = false;
-      this.flush();
-    });
+    if (this.buffered >= this.maxBufferedBytes) this.blocked = true;
+  }
+
+  private taken(size: number): void {
+    this.buffered -= size;
+    if (!this.blocked || this.buffered >= this.maxBufferedBytes) return;
+    this.blocked = false;
+    this.flush();
   }
 
   close(): void {

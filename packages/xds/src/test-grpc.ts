@@ -16,6 +16,8 @@ export interface TestXdsServer {
   readonly ads: AdsServer;
   readonly discovery: StaticDiscovery;
   readonly client: grpc.Client;
+  /** `127.0.0.1:<port>`, for clients that need a connection of their own. */
+  readonly address: string;
   readonly logs: Array<Record<string, unknown>>;
   close(): void;
 }
@@ -47,11 +49,13 @@ export async function startTestXdsServer(options: { services?: Service[]; hooks?
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
-  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const address = `127.0.0.1:${port}`;
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
   return {
     ads,
     discovery,
     client,
+    address,
     logs,
     close() {
       client.close();

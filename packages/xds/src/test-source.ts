@@ -56,25 +56,25 @@ export class TableSource implements ResourceSource {
   invalidate(): void {}
 }
 
-/** Records every write; while `writable` is false a write reports a full buffer until `release()`. */
+/**
+ * Records every write. While `writable` is false the client takes nothing: write callbacks
+ * wait for `release()`, as grpc-js holds them once HTTP/2 flow control stops a stream. Give
+ * the connection `maxBufferedBytes: 1` to block on the first write not taken.
+ */
 export class CapturingStream implements ResponseStream {
   readonly written: Buffer[] = [];
   writable = true;
-  private drain: (() => void) | undefined;
+  private readonly held: Array<() => void> = [];
 
-  write(chunk: Buffer): boolean {
+  write(chunk: Buffer, callback: () => void): boolean {
     this.written.push(chunk);
-    return this.writable;
-  }
-
-  once(_event: 'drain', listener: () => void): void {
-    this.drain = listener;
+    if (this.writable) callback();
+    else this.held.push(callback);
+    return true;
   }
 
   release(): void {
     this.writable = true;
-    const d = this.drain;
-    this.drain = undefined;
-    d?.();
+    for (const callback of this.held.splice(0)) callback();
   }
 }

@@ -15,6 +15,8 @@ export interface XdsConnection {
   readonly peer: string | undefined;
   readonly connectedAt: number;
   readonly isBlocked: boolean;
+  /** Response bytes written and not yet taken by the client. */
+  readonly bufferedBytes: number;
   readonly pushes: number;
   readonly watches: ReadonlyMap<TypeUrl, TypeWatchState>;
   push(request: PushRequest): void;
