@@ -25,6 +25,7 @@ import {
   type CaCertificate,
 } from '@meridian/ca';
 import { eventually } from '../support/eventually.ts';
+import { issueSvidWithCli } from '../support/cli-svid.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 
 const TD = 'cluster.local';
@@ -98,16 +99,7 @@ describe('CA: root rotation of a plugged-in CA (Istio cacerts, Secret volume lay
 
   const ca = async () => (await meridian.getJson<CaView>('/debug/ca')).body;
   const trustBundle = async () => (await fetch(`http://${meridian.httpAddress}/trust-bundle`)).text();
-  const svid = async (name: string, rootCert: string) => {
-    const token = await MeridianProcess.run(['token', '--config', config, '--namespace', 'demo', '--service-account', 'echo']);
-    assert.equal(token.code, 0, token.stderr);
-    const out = ws.path(name);
-    const got = await MeridianProcess.run([
-      'certificate', '--server', meridian.xdsTlsAddress, '--server-name', 'localhost', '--root-cert', rootCert,
-      '--token', token.stdout.trim(), '--namespace', 'demo', '--service-account', 'echo', '--out', out,
-    ]);
-    return { ...got, chainFile: path.join(out, 'cert-chain.pem'), keyFile: path.join(out, 'key.pem') };
-  };
+  const svid = (name: string, rootCert: string) => issueSvidWithCli({ meridian, config, rootCert, out: ws.path(name) });
   /** Renewal the way an agent does it: the SVID it holds as client certificate, no token. */
   const renewWith = async (chainFile: string, keyFile: string, rootCert: string) => {
     const client = new CertificateClient({

@@ -20,6 +20,7 @@ import {
   type CaCertificate,
 } from '@meridian/ca';
 import { AdsTestClient, type AdsResponse } from '@meridian/testkit';
+import { issueSvidWithCli } from '../support/cli-svid.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 
 const TD = 'cluster.local';
@@ -82,11 +83,7 @@ describe('SDS after a CA reload', () => {
     const config = ws.writeConfig({ clusters: [{ id: 'c1', manifests: './c1' }], ca: { dir: './ca', cacerts: './cacerts' } });
     meridian = await MeridianProcess.start(['serve', '--config', config]);
     const rootFile = ws.write('root-a.pem', certToPem(rootA.certDer));
-    const token = await MeridianProcess.run(['token', '--config', config, '--namespace', 'demo', '--service-account', 'echo']);
-    const got = await MeridianProcess.run([
-      'certificate', '--server', meridian.xdsTlsAddress, '--server-name', 'localhost', '--root-cert', rootFile,
-      '--token', token.stdout.trim(), '--namespace', 'demo', '--service-account', 'echo', '--out', ws.path('svid'),
-    ]);
+    const got = await issueSvidWithCli({ meridian, config, rootCert: rootFile, out: ws.path('svid') });
     assert.equal(got.code, 0, got.stderr);
   });
 

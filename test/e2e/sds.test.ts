@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { AdsTestClient, type AdsResponse } from '@meridian/testkit';
+import { issueSvidWithCli } from '../support/cli-svid.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 
 const SECRET = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
@@ -39,11 +40,7 @@ describe('SDS over ADS', () => {
     meridian = await MeridianProcess.start(['serve', '--config', config]);
     root = Buffer.from(await (await fetch(`http://${meridian.httpAddress}/trust-bundle`)).text());
     const rootFile = ws.write('root.pem', root.toString());
-    const token = await MeridianProcess.run(['token', '--config', config, '--namespace', 'demo', '--service-account', 'echo']);
-    const got = await MeridianProcess.run([
-      'certificate', '--server', meridian.xdsTlsAddress, '--server-name', 'localhost', '--root-cert', rootFile,
-      '--token', token.stdout.trim(), '--namespace', 'demo', '--service-account', 'echo', '--out', ws.path('svid'),
-    ]);
+    const got = await issueSvidWithCli({ meridian, config, rootCert: rootFile, out: ws.path('svid') });
     assert.equal(got.code, 0, got.stderr);
   });
 
