@@ -31,7 +31,15 @@ export interface AdsServerOptions {
   readonly pushBatchSize?: number;
   /** Per stream: response bytes the client has not taken, past which nothing more is built. */
   readonly maxBufferedBytes?: number;
+  /** Per stream and type: NACKs past the first in this interval are counted, not logged one by one. */
+  readonly nackLogIntervalMs?: number;
 }
+
+/**
+ * Node ids are shown in every debug view and matched by CSDS; Istio's run to about a hundred
+ * characters. A longer one is refused rather than stored for the stream's lifetime.
+ */
+export const MAX_NODE_ID_LENGTH = 4096;
 
 export interface AdsServerHooks extends StreamHooks {
   onConnect(conn: XdsConnection): void;
@@ -67,6 +75,7 @@ export class AdsServer {
   private readonly hooks: Partial<AdsServerHooks>;
   private readonly pushBatchSize: number;
   private readonly maxBufferedBytes: number | undefined;
+  private readonly nackLogIntervalMs: number | undefined;
   private readonly connections = new Map<string, XdsConnection>();
   private readonly calls = new Set<AdsCall>();
   private connectionSeq = 0;
@@ -80,6 +89,7 @@ export class AdsServer {
     this.hooks = options.hooks ?? {};
     this.pushBatchSize = options.pushBatchSize ?? 100;
     this.maxBufferedBytes = options.maxBufferedBytes;
+    this.nackLogIntervalMs = options.nackLogIntervalMs;
   }
 
   /**
@@ -208,6 +218,12 @@ export class AdsServer {
             call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'first request must carry node.id' });
             return;
           }
+          if (request.node.id.length > MAX_NODE_ID_LENGTH) {
+            const details = `node.id is ${request.node.id.length} characters; at most ${MAX_NODE_ID_LENGTH} are accepted`;
+            this.logger.debug({ peer, details }, 'ADS stream refused');
+            call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details });
+            return;
+          }
           const claimed = proxyFromNode(request.node, this.proxyDefaults);
           const proxy = identity
               ? {
@@ -246,7 +262,7 @@ export class AdsServer {
   ): { conn: XdsConnection; handle: (typeUrl: TypeUrl, request: RequestEnvelope) => void } {
     const id = `${proxy.id.split('~')[2] ?? proxy.id}-${++this.connectionSeq}`;
     const source = connectionSource(this.source, this.secrets, { connection: id, identity: proxy.verifiedIdentity });
-    const options = { id, proxy, stream: call, source, logger: this.logger, hooks: this.hooks, peer, maxBufferedBytes: this.maxBufferedBytes };
+    const options = { id, proxy, stream: call, source, logger: this.logger, hooks: this.hooks, peer, maxBufferedBytes: this.maxBufferedBytes, nackLogIntervalMs: this.nackLogIntervalMs };
     let conn: XdsConnection;
     let handle: (typeUrl: TypeUrl, request: RequestEnvelope) => void;
     if (variant === StreamVariant.Delta) {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger, ProxyNode, PushRequest } from '@meridian/model';
 import { classifyRequest, RequestKind, type SotwRequestView } from './classify.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
+import { capNackMessage, NackLog } from './nack-log.ts';
 import { SendQueue, type ResponseStream } from './send-queue.ts';
 import { TYPE_SHORT_NAME, TypeUrl, requiresFullStateInSotw } from './type-url.ts';
 import { encodeDiscoveryResponse } from './wire.ts';
@@ -50,6 +51,8 @@ export interface AdsConnectionOptions {
   readonly peer?: string;
   /** Bytes not yet taken by the client past which nothing more is built (`SendQueue`). */
   readonly maxBufferedBytes?: number | undefined;
+  /** NACK warnings per type: one, then a count per this interval (`NackLog`). */
+  readonly nackLogIntervalMs?: number | undefined;
 }
 
 /**
@@ -68,6 +71,7 @@ export class AdsConnection {
   private readonly source: ResourceSource;
   private readonly logger: Logger;
   private readonly hooks: Partial<ConnectionHooks>;
+  private readonly nackLog: NackLog;
   private nonceSeq = 0;
   /** The clusters last sent, to hold back removals (make-before-break). */
   private lastClusters: readonly GeneratedResource[] | undefined;
@@ -79,6 +83,7 @@ export class AdsConnection {
     this.peer = options.peer;
     this.hooks = options.hooks ?? {};
     this.logger = options.logger.child({ conn: options.id, node: options.proxy.id });
+    this.nackLog = new NackLog(this.logger, options.nackLogIntervalMs);
     this.queue = new SendQueue<SendRequest>({
       stream: options.stream,
       logger: this.logger,
@@ -121,7 +126,7 @@ export class AdsConnection {
         }
         break;
       case RequestKind.Nack: {
-        const message = request.error_detail?.message ?? '';
+        const message = capNackMessage(request.error_detail?.message ?? '');
         state.lastNack = {
           nonce: request.response_nonce,
           version: request.version_info,
@@ -131,7 +136,7 @@ export class AdsConnection {
         };
         // The client keeps its last good config; the same bytes would fail again, so nothing
         // is resent until the mesh changes.
-        this.logger.warn({ type, nonce: request.response_nonce, message }, 'proxy rejected config (NACK)');
+        this.nackLog.record(type, request.response_nonce, message);
         this.hooks.onNack?.(this, typeUrl, message);
         break;
       }
@@ -157,6 +162,7 @@ export class AdsConnection {
 
   close(): void {
     this.queue.close();
+    this.nackLog.close();
   }
 
   get isBlocked(): boolean {

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { errorMessage, type Logger, type ProxyNode } from '@meridian/model';
-import type { AdsServer, PeerCall, PeerIdentifier } from './ads-server.ts';
+import { MAX_NODE_ID_LENGTH, type AdsServer, type PeerCall, type PeerIdentifier } from './ads-server.ts';
 import { protoType } from './protos.ts';
 import { MalformedRequest, requestCodec } from './request-codec.ts';
 import { resourceStatuses, type ResourceStatus } from './resource-status.ts';
@@ -11,6 +11,7 @@ import type { XdsConnection } from './xds-connection.ts';
 const CSDS_SERVICE = 'envoy.service.status.v3.ClientStatusDiscoveryService';
 
 interface ClientStatusRequestMessage {
+  node?: { id?: string } | null;
   node_matchers?: Array<{ node_id?: StringMatcherMessage | null; node_metadatas?: unknown[] }>;
   exclude_resource_contents?: boolean;
 }
@@ -158,14 +159,30 @@ function timestamp(ms: number): object {
   return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
 }
 
+/** Each matcher costs a compile per request and a test per stream; a real caller sends one or two. */
+export const MAX_NODE_MATCHERS = 64;
+
 function nodeMatcher(request: ClientStatusRequestMessage): (nodeId: string) => boolean {
+  const callerId = request.node?.id ?? '';
+  if (callerId.length > MAX_NODE_ID_LENGTH) {
+    throw new CsdsRequestError(grpc.status.INVALID_ARGUMENT, `node.id is ${callerId.length} characters; at most ${MAX_NODE_ID_LENGTH} are accepted`);
+  }
   const matchers = request.node_matchers ?? [];
   if (matchers.length === 0) return () => true;
+  if (matchers.length > MAX_NODE_MATCHERS) {
+    throw new CsdsRequestError(grpc.status.INVALID_ARGUMENT, `${matchers.length} node_matchers; at most ${MAX_NODE_MATCHERS} are accepted`);
+  }
   const tests = matchers.map((m, i): StringMatch => {
     if ((m.node_metadatas ?? []).length > 0) {
       throw new CsdsRequestError(grpc.status.UNIMPLEMENTED, 'node_metadatas matchers are not supported');
     }
     if (!m.node_id) return () => true;
+    const pattern = m.node_id.exact ?? m.node_id.prefix ?? m.node_id.suffix ?? m.node_id.contains ?? '';
+    if (pattern.length > MAX_NODE_ID_LENGTH) {
+      // No node id that long is accepted, so the matcher could never match.
+      const reason = `pattern is ${pattern.length} characters, longer than any accepted node id (${MAX_NODE_ID_LENGTH})`;
+      throw new CsdsRequestError(grpc.status.INVALID_ARGUMENT, `node_matchers[${i}].node_id: ${reason}`);
+    }
     const match = compileStringMatch(m.node_id);
     if (typeof match !== 'function') throw new CsdsRequestError(grpc.status.INVALID_ARGUMENT, `node_matchers[${i}].node_id: ${match.error}`);
     return match;

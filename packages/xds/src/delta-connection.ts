@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import type { Logger, ProxyNode, PushRequest } from '@meridian/model';
 import { classifyDeltaRequest, DeltaRequestKind, type DeltaRequestView, type DeltaTypeStreamState } from './classify-delta.ts';
 import { newTypeWatch, typeVersion, type TypeWatchState } from './connection.ts';
+import { capNackMessage, NackLog } from './nack-log.ts';
 import { SendQueue, type ResponseStream } from './send-queue.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
 import { TYPE_SHORT_NAME, TypeUrl, requiresFullStateInSotw } from './type-url.ts';
@@ -47,6 +48,8 @@ export interface DeltaAdsConnectionOptions {
   readonly peer?: string;
   /** Bytes not yet taken by the client past which nothing more is built (`SendQueue`). */
   readonly maxBufferedBytes?: number | undefined;
+  /** NACK warnings per type: one, then a count per this interval (`NackLog`). */
+  readonly nackLogIntervalMs?: number | undefined;
 }
 
 /**
@@ -66,6 +69,7 @@ export class DeltaAdsConnection implements XdsConnection {
   private readonly source: ResourceSource;
   private readonly logger: Logger;
   private readonly hooks: Partial<StreamHooks>;
+  private readonly nackLog: NackLog;
   private nonceSeq = 0;
   /** Per wildcard type: the list the client last matched exactly, and the stream's mutations then. */
   private readonly inSync = new Map<TypeUrl, { version: string; mutations: number }>();
@@ -77,6 +81,7 @@ export class DeltaAdsConnection implements XdsConnection {
     this.peer = options.peer;
     this.hooks = options.hooks ?? {};
     this.logger = options.logger.child({ conn: options.id, node: options.proxy.id, variant: 'delta' });
+    this.nackLog = new NackLog(this.logger, options.nackLogIntervalMs);
     this.queue = new SendQueue<Set<string>>({
       stream: options.stream,
       logger: this.logger,
@@ -136,7 +141,7 @@ export class DeltaAdsConnection implements XdsConnection {
         this.hooks.onAck?.(this, typeUrl, c.latest && w.lastChangeAt !== undefined ? now - w.lastChangeAt : undefined);
         break;
       case DeltaRequestKind.Nack: {
-        const message = request.error_detail?.message ?? '';
+        const message = capNackMessage(request.error_detail?.message ?? '');
         this.settle(w, request.response_nonce, 'nacked');
         w.lastNack = {
           nonce: request.response_nonce,
@@ -148,7 +153,7 @@ export class DeltaAdsConnection implements XdsConnection {
         w.outstanding.delete(request.response_nonce);
         // The client keeps what it had; the same bytes would fail again, so nothing is resent
         // until the mesh changes (versions differ again).
-        this.logger.warn({ type, nonce: request.response_nonce, message }, 'proxy rejected config (NACK)');
+        this.nackLog.record(type, request.response_nonce, message);
         this.hooks.onNack?.(this, typeUrl, message);
         break;
       }
@@ -174,6 +179,7 @@ export class DeltaAdsConnection implements XdsConnection {
 
   close(): void {
     this.queue.close();
+    this.nackLog.close();
   }
 
   private settle(w: DeltaWatchState, nonce: string, state: 'acked' | 'nacked'): void {

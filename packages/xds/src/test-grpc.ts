@@ -27,7 +27,9 @@ export const ADS_DELTA = '/envoy.service.discovery.v3.AggregatedDiscoveryService
 export const CSDS_FETCH = '/envoy.service.status.v3.ClientStatusDiscoveryService/FetchClientStatus';
 export const CSDS_STREAM = '/envoy.service.status.v3.ClientStatusDiscoveryService/StreamClientStatus';
 
-export async function startTestXdsServer(options: { services?: Service[]; hooks?: Partial<AdsServerHooks> } = {}): Promise<TestXdsServer> {
+export async function startTestXdsServer(
+  options: { services?: Service[]; hooks?: Partial<AdsServerHooks>; nackLogIntervalMs?: number } = {},
+): Promise<TestXdsServer> {
   const logs: Array<Record<string, unknown>> = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -42,6 +44,7 @@ export async function startTestXdsServer(options: { services?: Service[]; hooks?
     logger,
     proxyDefaults: { cluster: 'east', networkOf: (c) => c },
     ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...(options.nackLogIntervalMs === undefined ? {} : { nackLogIntervalMs: options.nackLogIntervalMs }),
   });
   const server = new grpc.Server();
   ads.addTo(server);
