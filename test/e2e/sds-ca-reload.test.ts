@@ -5,21 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, symlinkSync } from 'node:fs';
-import path from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import {
-  CacertsFile,
-  certToPem,
-  createAuthority,
-  createIntermediate,
-  createSelfSignedRoot,
-  writeCacertsAtomically,
-  type CaAuthority,
-  type CaCertificate,
-} from '@meridian/ca';
+import { certToPem, createAuthority, createIntermediate, createSelfSignedRoot, type CaAuthority, type CaCertificate } from '@meridian/ca';
 import { AdsTestClient, type AdsResponse } from '@meridian/testkit';
+import { CacertsVolume } from '../support/cacerts-volume.ts';
 import { issueSvidWithCli } from '../support/cli-svid.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 
@@ -58,16 +49,8 @@ describe('SDS after a CA reload', () => {
   let rootA: CaAuthority;
   let rootB: CaAuthority;
   let intB: CaCertificate;
-  let version = 0;
+  const volume = new CacertsVolume(cacerts);
   const clients: AdsTestClient[] = [];
-
-  /** A Kubernetes Secret volume update: a new timestamped dir, then `..data` swapped in one rename. */
-  async function publish(signing: CaCertificate, parent: CaAuthority, roots: CaAuthority[]): Promise<void> {
-    const dir = `..v${++version}`;
-    assert.ok(await writeCacertsAtomically(path.join(cacerts, dir), { certDer: signing.certDer, key: signing.key, chainDer: [parent.certDer], rootsDer: roots.map((r) => r.certDer) }));
-    symlinkSync(dir, path.join(cacerts, '..data_tmp'));
-    renameSync(path.join(cacerts, '..data_tmp'), path.join(cacerts, '..data'));
-  }
 
   before(async () => {
     const a = await createSelfSignedRoot({ trustDomain: TD, commonName: 'Root A' });
@@ -76,9 +59,7 @@ describe('SDS after a CA reload', () => {
     rootB = createAuthority({ certDer: b.certDer, key: b.key });
     const intA = await createIntermediate({ parent: rootA, clusterId: 'c1', trustDomain: TD });
     intB = await createIntermediate({ parent: rootB, clusterId: 'c1', trustDomain: TD });
-    mkdirSync(cacerts);
-    await publish(intA, rootA, [rootA]);
-    for (const f of Object.values(CacertsFile)) symlinkSync(path.join('..data', f), path.join(cacerts, f));
+    await volume.publish(intA, rootA, [rootA]);
     mkdirSync(ws.path('c1'));
     const config = ws.writeConfig({ clusters: [{ id: 'c1', manifests: './c1' }], ca: { dir: './ca', cacerts: './cacerts' } });
     meridian = await MeridianProcess.start(['serve', '--config', config]);
@@ -109,7 +90,7 @@ describe('SDS after a CA reload', () => {
       assert.deepEqual(held.roots, [rootA.cert.fingerprint256]);
     }
 
-    await publish(intB, rootB, [rootB, rootA]);
+    await volume.publish(intB, rootB, [rootB, rootA]);
     const intBCert = new X509Certificate(intB.certDer);
     await Promise.all(
       sidecars.map(({ client, held }) => receive(client, held, (h) => h.roots.length === 2 && h.leaf?.checkIssued(intBCert) === true)),

@@ -36,6 +36,8 @@ export function serviceManifests(options: {
   readonly name: string;
   readonly namespace: string;
   readonly vip: string;
+  /** A second ClusterIP (dual stack: the IPv6 one). */
+  readonly vip6?: string;
   readonly ports: readonly PortSpec[];
   readonly cluster: string;
   readonly pods: readonly PodSpec[];
@@ -47,7 +49,11 @@ export function serviceManifests(options: {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name, namespace },
-      spec: { clusterIP: options.vip, ports: options.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.target })) },
+      spec: {
+        clusterIP: options.vip,
+        ...(options.vip6 ? { clusterIPs: [options.vip, options.vip6], ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'PreferDualStack' } : {}),
+        ports: options.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.target })),
+      },
     },
   ];
   if (options.pods.length === 0) return yamlDocs(...objects);

@@ -16,12 +16,14 @@ import { ECHO_APP_PORTS, ECHO_PORTS, serviceManifests } from './manifests.ts';
 const skip = realPeersMissing([RealPeer.Netns, RealPeer.Iptables, RealPeer.Envoy]);
 
 const ECHO_VIP = '10.96.0.20';
+/** The echo Service is dual stack; the test bed's pods speak IPv4, but the Host header may name either. */
+const ECHO_VIP6 = 'fd00:10:96::20';
 const ECHO_HOST = 'echo.demo.svc.cluster.local';
 const PORTS = ECHO_PORTS;
 
 function echoManifests(cluster: string, pod: { name: string; address: string } | undefined): string {
   return serviceManifests({
-    name: 'echo', namespace: 'demo', vip: ECHO_VIP, ports: Object.values(PORTS), cluster,
+    name: 'echo', namespace: 'demo', vip: ECHO_VIP, vip6: ECHO_VIP6, ports: Object.values(PORTS), cluster,
     pods: pod ? [{ name: pod.name, address: pod.address, serviceAccount: 'echo' }] : [],
   });
 }
@@ -77,6 +79,17 @@ describe('Envoy sidecars across two clusters, strict mTLS', { skip }, () => {
     assert.equal(cert.get('URI'), client.spiffeId);
     assert.equal(cert.get('By'), server.spiffeId);
     assert.equal(client.spiffeId, `spiffe://${TRUST_DOMAIN}/ns/demo/sa/sleep`);
+  });
+
+  it('HTTP/1.1 and h2c with a ClusterIP as Host (an app that dialled the address) reach the echo app', async () => {
+    for (const authority of [ECHO_VIP, `${ECHO_VIP}:${PORTS.http.port}`, `[${ECHO_VIP6}]`, `[${ECHO_VIP6}]:${PORTS.http.port}`]) {
+      const a = await client.app.http1({ host: ECHO_VIP, port: PORTS.http.port, authority, path: '/by-ip' });
+      assert.equal(a.status, 200, `Host: ${authority}: ${a.body}`);
+      assert.equal((JSON.parse(a.body) as Received).pod, 'echo-west-0', `Host: ${authority}`);
+    }
+    const h2 = await client.app.h2c({ host: ECHO_VIP, port: PORTS.h2c.port, authority: `${ECHO_VIP}:${PORTS.h2c.port}`, path: '/by-ip' });
+    assert.equal(h2.status, 200, h2.body);
+    assert.equal((JSON.parse(h2.body) as Received).pod, 'echo-west-0');
   });
 
   it('h2c (HTTP/2 with prior knowledge) reaches the echo app as HTTP/2, mTLS in between', async () => {

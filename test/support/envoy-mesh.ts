@@ -47,8 +47,12 @@ export class EnvoyMesh {
     this.ws = new Workspace('meridian-envoy-');
   }
 
-  /** Meridian on the test network's host address (pods reach it there), HTTP on loopback. */
-  async startMeridian(config: Record<string, unknown>): Promise<MeridianProcess> {
+  /**
+   * Meridian on the test network's host address (pods reach it there), HTTP on loopback.
+   * Sidecars' SVIDs for the xDS connection come from `ca` when the config plugs one in
+   * (`ca.cacerts`), else from the self-signed CA Meridian keeps in the workspace.
+   */
+  async startMeridian(config: Record<string, unknown>, options: { ca?: TestCa } = {}): Promise<MeridianProcess> {
     const host = this.bed.network().hostAddress;
     this.configFile = this.ws.writeConfig({
       ...config,
@@ -57,7 +61,7 @@ export class EnvoyMesh {
       listen: { xds: `${host}:15010`, xdsTls: `${host}:15012`, http: '127.0.0.1:0' },
     });
     this.meridian = await MeridianProcess.start(['serve', '--config', this.configFile]);
-    this.ca ??= await openTestCa(this.ws.path('ca'), TRUST_DOMAIN);
+    this.ca ??= options.ca ?? (await openTestCa(this.ws.path('ca'), TRUST_DOMAIN));
     return this.meridian;
   }
 

@@ -5,7 +5,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createCsr, loadOrCreateSelfSignedCa, SvidSigner, trustBundlePem } from '@meridian/ca';
+import { createCsr, loadOrCreateSelfSignedCa, SvidSigner, trustBundlePem, type CaAuthority } from '@meridian/ca';
 
 export interface TestCa {
   readonly trustDomain: string;
@@ -17,6 +17,11 @@ export interface TestCa {
 /** The self-signed CA Meridian itself would create (or load) in `dir`: same layout, same root. */
 export async function openTestCa(dir: string, trustDomain: string): Promise<TestCa> {
   const { authority } = await loadOrCreateSelfSignedCa({ dir, trustDomain });
+  return testCaOf(authority, trustDomain);
+}
+
+/** Issues as `authority` does (a plugged-in CA Meridian loaded too), trusting its roots. */
+export function testCaOf(authority: CaAuthority, trustDomain: string): TestCa {
   return {
     trustDomain,
     signer: new SvidSigner({ trustDomain, authority }),

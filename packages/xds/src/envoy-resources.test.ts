@@ -339,6 +339,20 @@ describe('Envoy sidecar resources', () => {
     assert.equal(new Set(all).size, all.length, 'no domain twice');
   });
 
+  it('routes: every ClusterIP as the Host header carries it, IPv6 in brackets, for callers in any namespace', () => {
+    const { resources, discovery } = mesh();
+    discovery.svcs = [{ ...echo, addresses: { east: ['10.96.0.10', 'fd00:10:96::a'], west: ['10.97.0.10'] } }];
+    resources.invalidate({ kind: 'full', hostnames: new Set(), reasons: [] });
+    const elsewhere = { ...sidecar, id: 'sidecar~10.0.0.9~sleep-0.other~other.svc.cluster.local', namespace: 'other' };
+    for (const caller of [sidecar, elsewhere]) {
+      const [route] = resources.generate(TypeUrl.Route, caller, new Set(['7070']));
+      assert.ok(route);
+      const [vh] = decodeResource(route)['virtual_hosts'] as Array<{ domains: string[] }>;
+      const addresses = vh?.domains.filter((d) => /^[[\d]/.test(d));
+      assert.deepEqual(addresses, ['10.96.0.10', '10.96.0.10:7070', '[fd00:10:96::a]', '[fd00:10:96::a]:7070', '10.97.0.10', '10.97.0.10:7070'], caller.namespace);
+    }
+  });
+
   it('TCP port listener: a chain per service VIP, a VIP two services claim goes to the first', () => {
     const { resources, discovery } = mesh();
     discovery.svcs = [echo, { ...echo, hostname: 'zed.demo.svc.cluster.local', name: 'zed', addresses: { east: ['10.96.0.10', '10.96.0.99'] } }];

@@ -572,20 +572,23 @@ export class MeshResources implements ResourceSource {
   }
 
   /**
-   * HTTP services on one port with the names a client may use for them. A bare short name
-   * (`echo`) means the service in the caller's own namespace, as DNS search paths make it;
-   * and since Envoy rejects a domain listed twice, a name already taken is not repeated.
+   * HTTP services on one port with the names a client may use for them, and its ClusterIPs
+   * as the Host header carries them (IPv6 in brackets). A bare short name (`echo`) means the
+   * service in the caller's own namespace, as DNS search paths make it; and since Envoy
+   * rejects a domain listed twice, a name already taken is not repeated.
    */
   private httpTargets(port: number, proxyNamespace: string): HttpTarget[] {
     const taken = new Set<string>();
     const out: HttpTarget[] = [];
     for (const { service, port: sp } of this.servicesByPort().get(port) ?? []) {
       if (portProtocol(sp) === PortProtocol.Tcp) continue;
+      const names = serviceDomains(service.hostname, port, this.domainSuffix).filter(
+        (d) => service.namespace === proxyNamespace || d.split(':')[0]?.includes('.'),
+      );
       const vips = Object.keys(service.addresses).sort().flatMap((c) => service.addresses[c] ?? []);
-      const names = [...serviceDomains(service.hostname, port, this.domainSuffix), ...vips.flatMap((v) => [v, `${v}:${port}`])];
-      const domains = names.filter((d) => {
+      const hosts = vips.map((v) => (v.includes(':') ? `[${v}]` : v));
+      const domains = [...names, ...hosts.flatMap((h) => [h, `${h}:${port}`])].filter((d) => {
         if (taken.has(d)) return false;
-        if (service.namespace !== proxyNamespace && !d.split(':')[0]?.includes('.')) return false;
         taken.add(d);
         return true;
       });
