@@ -1,0 +1,11 @@
+export * from './kinds.ts';
+export * from './validation.ts';
+export * from './policy-object.ts';
+export * from './policy-store.ts';
+export { parseDurationMs, re2Problem } from './schemas/common.ts';
+export type { VirtualServiceSpec } from './schemas/virtual-service.ts';
+export type { DestinationRuleSpec } from './schemas/destination-rule.ts';
+export type { ServiceEntrySpec, SidecarSpec } from './schemas/service-entry.ts';
+export type { PeerAuthenticationSpec, AuthorizationPolicySpec, RequestAuthenticationSpec } from './schemas/security.ts';
+export type { HttpRouteSpec, GrpcRouteSpec } from './schemas/gateway-api.ts';
+export type { TelemetrySpec } from './schemas/telemetry.ts';
