@@ -3,3 +3,4 @@ export * from './hostname.ts';
 export * from './ports.ts';
 export * from './errors.ts';
 export * from './logger.ts';
+export * from './traffic-policy.ts';

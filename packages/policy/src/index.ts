@@ -9,3 +9,5 @@ export type { ServiceEntrySpec, SidecarSpec } from './schemas/service-entry.ts';
 export type { PeerAuthenticationSpec, AuthorizationPolicySpec, RequestAuthenticationSpec } from './schemas/security.ts';
 export type { HttpRouteSpec, GrpcRouteSpec } from './schemas/gateway-api.ts';
 export type { TelemetrySpec } from './schemas/telemetry.ts';
+export { compileTraffic, type CompiledTraffic, type RouteOverlap, type TrafficCompileOptions } from './compile/traffic-policies.ts';
+export { ProblemSeverity, type CompileProblem } from './compile/problems.ts';

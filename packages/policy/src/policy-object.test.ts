@@ -93,7 +93,7 @@ describe('VirtualService', () => {
       [`  hosts: [reviews]\n  http:\n  - route:\n    - { destination: { host: reviews, subset: v1 }, weight: 0 }\n    - { destination: { host: reviews, subset: v2 } }`, /^spec\.http\[0\]\.route: the weights of several destinations must not all be 0/],
       [`  hosts: [reviews]\n  http:\n  - match: [{ uri: { regex: "(unclosed" } }]\n    route: [{ destination: { host: reviews } }]`, /^spec\.http\[0\]\.match\[0\]\.uri\.regex: not a valid RE2 regex/],
       [`  hosts: [reviews]\n  http:\n  - match: [{ uri: { regex: "(?=lookahead)" } }]\n    route: [{ destination: { host: reviews } }]`, /^spec\.http\[0\]\.match\[0\]\.uri\.regex: not a valid RE2 regex/],
-      [`  hosts: [reviews]\n  http:\n  - match: [{ headers: { x-user: { exact: a, prefix: b } } }]\n    route: [{ destination: { host: reviews } }]`, /^spec\.http\[0\]\.match\[0\]\.headers\["x-user"\]: exactly one of exact, prefix or regex/],
+      [`  hosts: [reviews]\n  http:\n  - match: [{ headers: { x-user: { exact: a, prefix: b } } }]\n    route: [{ destination: { host: reviews } }]`, /^spec\.http\[0\]\.match\[0\]\.headers\["x-user"\]: at most one of exact, prefix or regex/],
       [`  hosts: [reviews]\n  http:\n  - route: [{ destination: { host: reviews } }]\n    redirect: { uri: /v2 }`, /^spec\.http\[0\]: only one of route, redirect, directResponse and delegate may be set/],
       [`  hosts: [reviews]\n  http:\n  - timeout: 1s`, /^spec\.http\[0\]: one of route, redirect, directResponse or delegate is required/],
       [`  hosts: [reviews]\n  http:\n  - route: [{ destination: { host: reviews } }]\n    fault: { abort: { percentage: { value: 10 } } }`, /^spec\.http\[0\]\.fault\.abort: exactly one of httpStatus, grpcStatus or http2Error/],

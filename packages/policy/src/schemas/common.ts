@@ -63,12 +63,15 @@ export const labels = z.record(z.string().min(1), z.string());
 
 export const workloadSelector = z.strictObject({ matchLabels: labels.optional() });
 
-/** Istio's StringMatch: exactly one of exact, prefix or (RE2) regex. */
+/**
+ * Istio's StringMatch: at most one of exact, prefix or (RE2) regex. Empty (`{}`) means "any
+ * value": for a header, that it is present.
+ */
 export const stringMatch = z
   .strictObject({ exact: z.string().optional(), prefix: z.string().optional(), regex: re2Regex.optional() })
   .superRefine((m, ctx) => {
     const set = [m.exact, m.prefix, m.regex].filter((v) => v !== undefined).length;
-    if (set !== 1) ctx.addIssue({ code: 'custom', message: 'exactly one of exact, prefix or regex is required' });
+    if (set > 1) ctx.addIssue({ code: 'custom', message: 'at most one of exact, prefix or regex may be set' });
   });
 
 /**
