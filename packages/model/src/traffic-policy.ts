@@ -5,6 +5,25 @@
  * `xds` reads it through `TrafficPolicies`.
  */
 
+/** The kinds of xDS client a policy is compiled for; each honours a different part of it. */
+export const ClientKind = {
+  /** Envoy sidecars and gateways. */
+  Envoy: 'envoy',
+  /** Proxyless gRPC (grpc-js-xds, grpc-go). */
+  Grpc: 'grpc',
+} as const;
+export type ClientKind = (typeof ClientKind)[keyof typeof ClientKind];
+
+/**
+ * What one client kind cannot honour in a rule or policy, by field path. `omit`: the client
+ * would match or act more loosely than written (or reject the config), so it must not get
+ * the rule at all. `ignored`: the client applies the rest, without these fields.
+ */
+export interface ClientLimits {
+  readonly omit: readonly string[];
+  readonly ignored: readonly string[];
+}
+
 /** Which policy object (and where in it) a piece of compiled config came from. */
 export interface PolicySource {
   readonly kind: string;
@@ -114,6 +133,8 @@ export interface HttpRouteRule {
   readonly rewrite?: { readonly uri?: string; readonly uriRegex?: { readonly match: string; readonly rewrite: string }; readonly authority?: string };
   readonly headers?: { readonly request?: HeaderEdits; readonly response?: HeaderEdits };
   readonly cors?: CorsRule;
+  /** What client kinds cannot honour here; a kind not listed honours all of it. */
+  readonly limits: Readonly<Partial<Record<ClientKind, ClientLimits>>>;
 }
 
 export interface L4Match {
@@ -185,6 +206,8 @@ export interface ClusterPolicy {
   readonly outlierDetection?: OutlierDetectionRule;
   /** Client TLS mode toward the destination; `undefined`: the mesh default. */
   readonly tlsMode?: 'DISABLE' | 'ISTIO_MUTUAL' | 'SIMPLE' | 'MUTUAL';
+  /** What client kinds cannot honour here (`omit`: fall back to the default for that field). */
+  readonly limits: Readonly<Partial<Record<ClientKind, ClientLimits>>>;
 }
 
 export interface Subset {

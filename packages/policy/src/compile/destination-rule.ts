@@ -2,6 +2,7 @@
 import type { ClusterPolicy, ConnectionPoolRule, DestinationPolicy, LoadBalancerRule, OutlierDetectionRule, Subset } from '@meridian/model';
 import type { PolicyObjectOf } from '../policy-object.ts';
 import type { DestinationRuleSpec } from '../schemas/destination-rule.ts';
+import { clusterPolicyLimits } from './client-limits.ts';
 import { resolveHost } from './hosts.ts';
 import { defined, optionalMs } from './virtual-service-routes.ts';
 
@@ -42,6 +43,11 @@ function stripPort(p: NonNullable<TrafficPolicy['portLevelSettings']>[number]): 
 }
 
 export function clusterPolicy(tp: PortSettings): ClusterPolicy {
+  const policy = clusterPolicyBody(tp);
+  return { ...policy, limits: clusterPolicyLimits(policy) };
+}
+
+function clusterPolicyBody(tp: PortSettings): Omit<ClusterPolicy, 'limits'> {
   const lb = tp.loadBalancer;
   const locality = lb?.localityLbSetting;
   return {

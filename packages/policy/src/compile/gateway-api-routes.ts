@@ -8,6 +8,7 @@ import type { HeaderEdits, HeaderMatchRule, HttpRouteRule, PathMatchRule, Policy
 import type { PolicyObjectOf } from '../policy-object.ts';
 import { parseDurationMs } from '../schemas/common.ts';
 import type { GrpcRouteSpec, HttpRouteSpec } from '../schemas/gateway-api.ts';
+import { httpRuleLimits } from './client-limits.ts';
 import { ProblemSeverity } from './problems.ts';
 import { defined, optionalMs, type CompileContext } from './virtual-service-routes.ts';
 
@@ -54,6 +55,10 @@ export function compileServiceRoute(route: PolicyObjectOf<'HTTPRoute'> | PolicyO
   return parents.map((p) => ({ ...p, rules }));
 
   function httpRule(r: HttpRule, path: string): HttpRouteRule {
+    return withLimits(httpRuleBody(r, path));
+  }
+
+  function httpRuleBody(r: HttpRule, path: string): Omit<HttpRouteRule, 'limits'> {
     const matches = (r.matches ?? []).map((m): RequestMatch => ({
       ...(m.path ? { uri: pathMatch(m.path.type ?? 'PathPrefix', m.path.value ?? '/') } : {}),
       ignoreUriCase: false,
@@ -103,6 +108,10 @@ export function compileServiceRoute(route: PolicyObjectOf<'HTTPRoute'> | PolicyO
   }
 
   function grpcRule(r: GrpcRule, path: string): HttpRouteRule {
+    return withLimits(grpcRuleBody(r, path));
+  }
+
+  function grpcRuleBody(r: GrpcRule, path: string): Omit<HttpRouteRule, 'limits'> {
     const matches = (r.matches ?? []).map((m): RequestMatch => {
       const method = m.method;
       let uri: PathMatchRule | undefined;
@@ -152,6 +161,10 @@ export function compileServiceRoute(route: PolicyObjectOf<'HTTPRoute'> | PolicyO
     }
     return request || response ? { headers: { ...(request ? { request } : {}), ...(response ? { response } : {}) } } : {};
   }
+}
+
+function withLimits(rule: Omit<HttpRouteRule, 'limits'>): HttpRouteRule {
+  return { ...rule, limits: httpRuleLimits(rule) };
 }
 
 function pathMatch(type: 'Exact' | 'PathPrefix' | 'RegularExpression', value: string): PathMatchRule {

@@ -222,3 +222,54 @@ spec:
     assert.deepEqual(problems.map((p) => [p.path, p.severity]), [['spec.workloadSelector', 'error']]);
   });
 });
+
+describe('what each client kind honours', () => {
+  it('gRPC: a rule that would match more than written is for Envoy only; what gRPC merely skips is listed as ignored', () => {
+    const { policies } = compile(
+      vs('reviews', 'bookinfo', `  hosts: [reviews]
+  http:
+  - match: [{ queryParams: { debug: { exact: "1" } } }]
+    route: [{ destination: { host: reviews } }]
+  - match: [{ headers: { x-canary: { exact: "true" } } }]
+    route: [{ destination: { host: reviews }, headers: { request: { set: { x-a: b } } } }]
+    mirror: { host: shadow }
+    retries: { attempts: 2, retryOn: "unavailable,5xx" }
+  - redirect: { uri: /v2 }
+  - route: [{ destination: { host: reviews } }]
+    timeout: 2s
+    fault: { delay: { fixedDelay: 1s, percentage: { value: 10 } } }`),
+    );
+    const rules = policies.routesFor(REVIEWS, 9080, { namespace: 'x' })?.rules ?? [];
+    assert.deepEqual(rules.map((r) => r.limits.envoy), [undefined, undefined, undefined, undefined], 'Envoy honours everything');
+    assert.deepEqual(rules[0]?.limits.grpc?.omit, ['match[0].queryParams: gRPC has no query parameters; the rule would match every request']);
+    assert.deepEqual(rules[1]?.limits.grpc, {
+      omit: [],
+      ignored: ['mirror: gRPC clients do not mirror', 'headers: gRPC clients do not edit headers', 'retries.retryOn: not gRPC status conditions: 5xx'],
+    });
+    assert.deepEqual(rules[2]?.limits.grpc?.omit, ['redirect: gRPC clients reject redirects']);
+    assert.deepEqual(rules[3]?.limits, {}, 'timeouts and fault injection are gRPC features too (A31, A33)');
+  });
+
+  it('gRPC: load balancers it lacks fall back to its default; consecutive-error outlier detection is ignored', () => {
+    const { policies } = compile(`---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews, namespace: bookinfo }
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer: { simple: LEAST_REQUEST }
+    outlierDetection: { consecutive5xxErrors: 3 }
+  subsets:
+  - name: sticky
+    labels: { version: v1 }
+    trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: x-user } }, outlierDetection: {} }
+`);
+    const dr = policies.destinationFor(REVIEWS, { namespace: 'x' });
+    assert.deepEqual(dr?.policy.limits.grpc, {
+      omit: ["loadBalancer.simple: gRPC clients do not support LEAST_REQUEST; they keep round robin"],
+      ignored: ['outlierDetection: gRPC clients eject by success rate or failure percentage only, not by consecutive errors'],
+    });
+    assert.deepEqual(dr?.subsets.get('sticky')?.policy.limits.grpc?.omit, []);
+  });
+});

@@ -15,6 +15,7 @@ import type {
 import type { PolicyObjectOf } from '../policy-object.ts';
 import { parseDurationMs } from '../schemas/common.ts';
 import type { VirtualServiceSpec } from '../schemas/virtual-service.ts';
+import { httpRuleLimits } from './client-limits.ts';
 import { resolveHost } from './hosts.ts';
 import { ProblemSeverity, type CompileProblem } from './problems.ts';
 
@@ -64,7 +65,7 @@ export function compileVirtualService(vs: PolicyObjectOf<'VirtualService'>, ctx:
     const matches = (r.match ?? []).filter((m) => !m.gateways?.length || m.gateways.includes('mesh'));
     // A rule whose every match names gateways other than the mesh is not the mesh's rule.
     if (r.match?.length && matches.length === 0) return [];
-    const rule: HttpRouteRule = {
+    const rule: Omit<HttpRouteRule, 'limits'> = {
       source: source(path),
       ...(r.name !== undefined ? { name: r.name } : {}),
       matches: matches.map(requestMatch),
@@ -80,7 +81,7 @@ export function compileVirtualService(vs: PolicyObjectOf<'VirtualService'>, ctx:
       ...(r.headers ? { headers: headerEditsPair(r.headers) } : {}),
       ...(r.corsPolicy ? { cors: cors(r.corsPolicy) } : {}),
     };
-    return [rule];
+    return [{ ...rule, limits: httpRuleLimits(rule) }];
   });
 
   const l4 = (kind: 'tls' | 'tcp') =>
