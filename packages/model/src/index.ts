@@ -4,3 +4,4 @@ export * from './ports.ts';
 export * from './errors.ts';
 export * from './logger.ts';
 export * from './traffic-policy.ts';
+export * from './security-policy.ts';

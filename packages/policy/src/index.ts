@@ -11,3 +11,5 @@ export type { HttpRouteSpec, GrpcRouteSpec } from './schemas/gateway-api.ts';
 export type { TelemetrySpec } from './schemas/telemetry.ts';
 export { compileTraffic, type CompiledTraffic, type RouteOverlap, type TrafficCompileOptions } from './compile/traffic-policies.ts';
 export { ProblemSeverity, type CompileProblem } from './compile/problems.ts';
+export { compileAuthorization, DRY_RUN_ANNOTATION, type AuthorizationCompileOptions } from './authz/compile-authorization.ts';
+export { evaluateAuthorization, patternMatches, policiesFor, type AuthzDecision, type AuthzEvaluationOptions, type AuthzMatch, type AuthzRequest, type AuthzWorkload } from './authz/evaluate.ts';
