@@ -56,3 +56,18 @@ export interface AuthzPolicy {
   /** Mesh-wide (the root namespace) or one namespace. */
   readonly scope: { readonly meshWide: true } | { readonly namespace: string };
 }
+
+export const PeerMtlsMode = { Strict: 'STRICT', Permissive: 'PERMISSIVE', Disable: 'DISABLE' } as const;
+export type PeerMtlsMode = (typeof PeerMtlsMode)[keyof typeof PeerMtlsMode];
+
+/** The mTLS mode a workload's inbound port is served with, and which policy said so. */
+export interface PeerMtlsDecision {
+  readonly mode: PeerMtlsMode;
+  /** `undefined`: the mesh default from Meridian's config (`mtls.mode`). */
+  readonly source?: PolicySource;
+}
+
+/** PeerAuthentication in effect, as inbound generators ask for it. */
+export interface PeerAuthentications {
+  modeFor(workload: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> }, port: number): PeerMtlsDecision;
+}

@@ -13,3 +13,4 @@ export { compileTraffic, type CompiledTraffic, type RouteOverlap, type TrafficCo
 export { ProblemSeverity, type CompileProblem } from './compile/problems.ts';
 export { compileAuthorization, DRY_RUN_ANNOTATION, type AuthorizationCompileOptions } from './authz/compile-authorization.ts';
 export { evaluateAuthorization, patternMatches, policiesFor, type AuthzDecision, type AuthzEvaluationOptions, type AuthzMatch, type AuthzRequest, type AuthzWorkload } from './authz/evaluate.ts';
+export { compilePeerAuthentications, type PeerAuthenticationOptions } from './authz/peer-authentication.ts';
