@@ -3,7 +3,7 @@
  * AuthorizationPolicy compiled, with string patterns kept in upstream's wildcard form
  * (`*` any, `abc*` prefix, `*abc` suffix, else exact). The `policy` package builds it.
  */
-import type { PolicySource } from './traffic-policy.ts';
+import type { PolicySource, TrafficPolicies } from './traffic-policy.ts';
 
 export const AuthzAction = { Allow: 'ALLOW', Deny: 'DENY', Audit: 'AUDIT', Custom: 'CUSTOM' } as const;
 export type AuthzAction = (typeof AuthzAction)[keyof typeof AuthzAction];
@@ -70,4 +70,11 @@ export interface PeerMtlsDecision {
 /** PeerAuthentication in effect, as inbound generators ask for it. */
 export interface PeerAuthentications {
   modeFor(workload: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> }, port: number): PeerMtlsDecision;
+}
+
+/** Every compiled policy of the mesh: what a push snapshot's policy slot holds. */
+export interface MeshPolicies {
+  readonly traffic: TrafficPolicies;
+  readonly peerAuthentications: PeerAuthentications;
+  readonly authorization: readonly AuthzPolicy[];
 }

@@ -38,7 +38,7 @@ export function compileServiceRoute(route: PolicyObjectOf<'HTTPRoute'> | PolicyO
   const ref = { kind: route.kind, namespace, name: route.name };
   const service = (name: string, ns: string | undefined) => `${name}.${ns ?? namespace}.svc.${ctx.domainSuffix}`;
   const source = (path: string): PolicySource => ({ kind: route.kind, namespace, name: route.name, path });
-  const unsupported = (path: string, message: string) => ctx.problems.push({ ref, path, message, severity: ProblemSeverity.Error });
+  const unsupported = (path: string, message: string) => ctx.problems.push({ ref, path, message, severity: ProblemSeverity.Part });
 
   const rules: HttpRouteRule[] =
     route.kind === 'HTTPRoute'

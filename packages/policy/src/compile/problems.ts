@@ -2,8 +2,10 @@
 import type { PolicyRef } from '../policy-object.ts';
 
 export const ProblemSeverity = {
-  /** The object (or the named part of it) is not applied. */
+  /** The object is not applied at all. */
   Error: 'error',
+  /** The named part of the object is not applied; the rest is. */
+  Part: 'part',
   /** Applied, but probably not what the author meant (a route to a subset nobody defines). */
   Warning: 'warning',
 } as const;

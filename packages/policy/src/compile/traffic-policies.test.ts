@@ -173,7 +173,7 @@ spec:
     const rules = policies.routesFor('echo.demo.svc.cluster.local', 7070, { namespace: 'demo' })?.rules ?? [];
     // Each match takes its own place in the merged order (exact method, then service prefix, then others).
     assert.deepEqual(rules.map((r) => r.matches[0]?.uri), [{ exact: '/echo.Echo/Call' }, { prefix: '/echo.Echo/' }, { regex: '/[^/]+/Ping' }]);
-    assert.deepEqual(problems.map((p) => [p.path, p.severity]), [['spec.parentRefs[1]', 'error']]);
+    assert.deepEqual(problems.map((p) => [p.path, p.severity]), [['spec.parentRefs[1]', 'part']]);
   });
 });
 

@@ -12,7 +12,7 @@
  * routes of the same rank are merged rule by rule, ordered by match precedence as that
  * specification says. DestinationRules follow steps 1–2.
  */
-import type { DestinationPolicy, HostRoutes, HttpRouteRule, PolicyCaller, TrafficPolicies } from '@meridian/model';
+import type { ClientKind, ClientLimits, ClusterPolicy, DestinationPolicy, HostRoutes, HttpRouteRule, PolicyCaller, TrafficPolicies } from '@meridian/model';
 import type { PolicyObject, PolicyRef } from '../policy-object.ts';
 import { compileDestinationRule } from './destination-rule.ts';
 import { compileServiceRoute } from './gateway-api-routes.ts';
@@ -38,6 +38,15 @@ export interface CompiledTraffic {
   readonly policies: TrafficPolicies;
   readonly problems: readonly CompileProblem[];
   readonly overlaps: readonly RouteOverlap[];
+  /** Per object and client kind, what that client cannot honour (field paths with reasons). */
+  readonly limits: readonly ObjectLimits[];
+}
+
+export interface ObjectLimits {
+  readonly ref: PolicyRef;
+  readonly client: ClientKind;
+  readonly omit: readonly string[];
+  readonly ignored: readonly string[];
 }
 
 interface RouteEntry {
@@ -89,7 +98,7 @@ export function compileTraffic(objects: readonly PolicyObject[], options: Traffi
 
   const index = new TrafficIndex(routes, destinations, options.domainSuffix);
   problems.push(...undefinedSubsets(routes, destinations));
-  return { policies: index, problems, overlaps: index.overlaps() };
+  return { policies: index, problems, overlaps: index.overlaps(), limits: collectLimits(routes, destinations) };
 }
 
 class TrafficIndex implements TrafficPolicies {
@@ -237,4 +246,30 @@ function undefinedSubsets(routes: readonly RouteEntry[], destinations: readonly 
     }
   }
   return [...out.values()];
+}
+
+/** Every rule's and policy's client limits, gathered per object with the paths they are at. */
+function collectLimits(routes: readonly RouteEntry[], destinations: readonly DestinationEntry[]): ObjectLimits[] {
+  const byObject = new Map<string, { ref: PolicyRef; client: ClientKind; omit: Set<string>; ignored: Set<string> }>();
+  const add = (ref: PolicyRef, at: string, limits: Readonly<Partial<Record<ClientKind, ClientLimits>>>) => {
+    for (const [client, l] of Object.entries(limits) as Array<[ClientKind, ClientLimits]>) {
+      const key = `${ref.kind}/${ref.namespace}/${ref.name}|${client}`;
+      let entry = byObject.get(key);
+      if (!entry) byObject.set(key, (entry = { ref, client, omit: new Set(), ignored: new Set() }));
+      for (const o of l.omit) entry.omit.add(`${at}.${o}`);
+      for (const i of l.ignored) entry.ignored.add(`${at}.${i}`);
+    }
+  };
+  for (const route of routes) for (const rule of route.http) add(route.ref, rule.source.path, rule.limits);
+  const policyLimits = (ref: PolicyRef, at: string, p: ClusterPolicy) => add(ref, at, p.limits);
+  for (const d of destinations) {
+    policyLimits(d.ref, 'spec.trafficPolicy', d.policy.policy);
+    for (const [port, p] of d.policy.portPolicies) policyLimits(d.ref, `spec.trafficPolicy.portLevelSettings[port ${port}]`, p);
+    // A subset inherits the rule's policy: only what its own settings change is listed again.
+    const inherited = JSON.stringify(d.policy.policy.limits);
+    for (const [name, subset] of d.policy.subsets) {
+      if (JSON.stringify(subset.policy.limits) !== inherited) policyLimits(d.ref, `spec.subsets[${name}].trafficPolicy`, subset.policy);
+    }
+  }
+  return [...byObject.values()].map((e) => ({ ref: e.ref, client: e.client, omit: [...e.omit], ignored: [...e.ignored] }));
 }
