@@ -8,8 +8,9 @@ const allowed = {
   discovery: ['model'],
   ca: ['model'],
   xds: ['model'],
+  policy: ['model'],
   testkit: ['model'],
-  server: ['model', 'discovery', 'ca', 'xds'],
+  server: ['model', 'discovery', 'ca', 'xds', 'policy'],
 };
 
 const packageRules = Object.entries(allowed).map(([pkg, deps]) => ({

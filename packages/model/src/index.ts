@@ -3,3 +3,5 @@ export * from './hostname.ts';
 export * from './ports.ts';
 export * from './errors.ts';
 export * from './logger.ts';
+export * from './traffic-policy.ts';
+export * from './security-policy.ts';

@@ -1,0 +1,17 @@
+export * from './kinds.ts';
+export * from './validation.ts';
+export * from './policy-object.ts';
+export * from './policy-store.ts';
+export { parseDurationMs, re2Problem } from './schemas/common.ts';
+export type { VirtualServiceSpec } from './schemas/virtual-service.ts';
+export type { DestinationRuleSpec } from './schemas/destination-rule.ts';
+export type { ServiceEntrySpec, SidecarSpec } from './schemas/service-entry.ts';
+export type { PeerAuthenticationSpec, AuthorizationPolicySpec, RequestAuthenticationSpec } from './schemas/security.ts';
+export type { HttpRouteSpec, GrpcRouteSpec } from './schemas/gateway-api.ts';
+export type { TelemetrySpec } from './schemas/telemetry.ts';
+export { compileTraffic, type CompiledTraffic, type ObjectLimits, type RouteOverlap, type TrafficCompileOptions } from './compile/traffic-policies.ts';
+export { ProblemSeverity, type CompileProblem } from './compile/problems.ts';
+export { compileAuthorization, DRY_RUN_ANNOTATION, type AuthorizationCompileOptions } from './authz/compile-authorization.ts';
+export { evaluateAuthorization, patternMatches, policiesFor, type AuthzDecision, type AuthzEvaluationOptions, type AuthzMatch, type AuthzRequest, type AuthzWorkload } from './authz/evaluate.ts';
+export { compilePeerAuthentications, type PeerAuthenticationOptions } from './authz/peer-authentication.ts';
+export { compileMeshPolicies, policyReport, ReportState, type CompiledMeshPolicies, type MeshPolicyOptions, type PolicyReportRow } from './mesh-policies.ts';
