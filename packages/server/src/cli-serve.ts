@@ -5,8 +5,9 @@ import { createLogger, errorMessage } from '@meridian/model';
 import { stringify as toYaml } from 'yaml';
 import { envoyBootstrap, grpcBootstrap } from './bootstrap.ts';
 import { UsageError } from './cli-ca.ts';
-import { formatDocument, httpBase, table, type OutputFormat } from './cli-ops.ts';
+import { formatDocument, table, type OutputFormat } from './cli-ops.ts';
 import { loadConfig, readEnv } from './config.ts';
+import { debugClient } from './debug-client.ts';
 import { startMeridian } from './meridian.ts';
 import { MERIDIAN_VERSION } from './version.ts';
 
@@ -102,17 +103,15 @@ export interface ServerVersion {
 }
 
 /** `meridian version [--server ADDRESS]`: the client's version, and the control plane's. */
-export async function versionCommand(values: { server?: string; output: OutputFormat }): Promise<number> {
+export async function versionCommand(values: { server?: string; tokenFile?: string; output: OutputFormat }): Promise<number> {
   const client = { version: MERIDIAN_VERSION, node: process.version, host: hostname() };
   let server: ServerVersion | undefined;
   if (values.server) {
-    const url = `${httpBase(values.server)}/debug/version`;
+    const debug = debugClient({ server: values.server, ...(values.tokenFile ? { tokenFile: values.tokenFile } : {}) });
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      server = (await res.json()) as ServerVersion;
+      server = await debug.get<ServerVersion>('/debug/version');
     } catch (err) {
-      process.stderr.write(`cannot read the control plane's version from ${url}: ${errorMessage(err)}\n`);
+      process.stderr.write(`cannot read the control plane's version from ${debug.base}: ${errorMessage(err)}\n`);
       return 1;
     }
   }
