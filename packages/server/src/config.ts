@@ -8,6 +8,8 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
 /** Environment variables, each with its default and what it is for (Istio's env.Register idea). */
 export const ENV = {
   MERIDIAN_CONFIG: { default: '', description: 'Config file used when `serve` gets no --config.' },
@@ -162,7 +164,10 @@ export const configSchema = z.strictObject({
   networks: z.record(z.string().min(1), z.strictObject({ gateways: z.array(gatewaySchema).default([]) })).default({}),
   log: z
     .strictObject({
-      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+      /** Changeable at run time: `PUT /debug/loglevel?level=`, or edit it and send SIGHUP. */
+      level: z.enum(LOG_LEVELS).default('info'),
+      /** `auto`: readable text when stdout is a terminal, JSON lines otherwise (a container). */
+      format: z.enum(['auto', 'json', 'text']).default('auto'),
     })
     .prefault({}),
   shutdown: z

@@ -151,7 +151,7 @@ export async function startHttp(options: {
         const level = parsed.query['level'] ?? '';
         const refused = setLogLevel(level);
         if (refused) return sendProblem(reply, badParameter('level', `query parameter "level": ${refused}`));
-        req.log.warn({ level, from: req.socket.remoteAddress }, 'log level changed');
+        req.log.warn({ logLevel: level, from: req.socket.remoteAddress }, 'log level changed');
         return { level };
       });
     }

@@ -8,6 +8,7 @@ import { clusterSpecFor } from './clusters.ts';
 import { debugTokenReader, splitHostPort, type MeridianConfig } from './config.ts';
 import { clustersView, configDumpView, endpointsView, registryView, syncView } from './debug-views.ts';
 import { startHttp, type ParamSpec } from './http.ts';
+import { changeLogLevel } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { svidPeerIdentity } from './peer-identity.ts';
 import { issueWorkloadCertificate, WorkloadSecretStore } from './workload-secrets.ts';
@@ -192,6 +193,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         secretz: () => secrets.view(),
         cachez: () => ({ ...resources.stats, mergedViews: registry.mergedViews() }),
       },
+      setLogLevel: (level) => changeLogLevel(logger, level),
       debugParams: debugParams({
         knownCluster: (id) => (clusters.ids().includes(id) ? undefined : `no cluster ${id} (clusters: ${clusters.ids().join(', ')})`),
         knownService: (host) => (registry.service(host) ? undefined : `no service ${host} (see /debug/registryz)`),
