@@ -11,10 +11,13 @@ import { HttpErrorCode, problem, Problem } from './http-problem.ts';
  */
 export function registryView(registry: AggregateRegistry): object {
   const services = mergedServices(registry);
+  const networks = [...new Set(registry.clusterStatuses().map((c) => c.network))].sort();
   return {
     digest: registryDigest(services),
     clusters: registry.clusterStatuses(),
     conflicts: registry.conflicts(),
+    // Each network's gateways (configured or discovered): how other networks reach it.
+    gateways: Object.fromEntries(networks.map((n) => [n, registry.networkGateways(n)])),
     services,
   };
 }
@@ -84,6 +87,7 @@ export function syncView(ads: AdsServer, push: PushCoordinator, query: Record<st
   return {
     pushes: push.pushes,
     lastPush: push.lastPush ?? null,
+    recentPushes: push.recentPushes,
     proxies: connections.map((c) => ({
         connection: c.id,
         variant: streamVariant(c),

@@ -174,6 +174,17 @@ describe('access to /debug/* (localhost, or the bearer token from http.debugToke
     assert.match(res.json<ErrorBody>().error, /http\.debugTokenFile/);
   });
 
+  it('serves the status page and its assets under the same rule, with a content security policy', async () => {
+    for (const url of ['/', '/ui/page.js', '/ui/page.css']) {
+      assert.equal((await get(withToken, url, '10.1.2.3')).statusCode, 401, url);
+      const local = await get(withToken, url, '127.0.0.1');
+      assert.equal(local.statusCode, 200, url);
+      assert.match(local.headers['content-security-policy'] as string, /default-src 'none'; script-src 'self'/);
+      assert.equal(local.headers['x-content-type-options'], 'nosniff');
+    }
+    assert.match((await get(withToken, '/', '10.1.2.3', 'first-token')).body, /<script src="\/ui\/page\.js" defer><\/script>/);
+  });
+
   it('keeps /healthz, /readyz and /metrics open to everyone', async () => {
     for (const url of ['/healthz', '/readyz', '/metrics']) {
       assert.equal((await get(withoutToken, url, '10.1.2.3')).statusCode, 200, url);

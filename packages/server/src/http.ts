@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from '@meridian/model';
 import { debugAccessAllowed, type DebugAccess } from './debug-access.ts';
 import type { Metrics } from './metrics.ts';
+import { statusPageRoutes } from './status-page.ts';
 import { problem, problemBody, HttpErrorCode, Problem } from './http-problem.ts';
 
 export { problem, HttpErrorCode, Problem } from './http-problem.ts';
@@ -129,6 +130,7 @@ export async function startHttp(options: {
   // Everything below shows the mesh's inner workings: localhost, or the debug token.
   await app.register(async (debug) => {
     debug.addHook('onRequest', async (req, reply) => refuseStranger(req, reply));
+    statusPageRoutes(debug);
     debug.get('/debug', async () => ({ endpoints: Object.keys(options.views.debug).map((k) => `/debug/${k}`) }));
     for (const [name, view] of Object.entries(options.views.debug)) {
       const spec = options.views.debugParams?.[name];
