@@ -1,0 +1,116 @@
+/**
+ * The status page in a real browser: headless Chromium (Debian's package) driven by
+ * playwright-core, against the real `meridian serve` on the two-clusters example. It loads
+ * without a console error, shows the clusters, services and a connected proxy, shows a node id
+ * full of markup as text, and follows a manifest change (an endpoint going unready) without a
+ * reload. `UPDATE_SCREENSHOTS=1` also writes docs/images/status-page.png.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { AdsTestClient, chromiumPath, RealPeer, realPeersMissing, TypeUrls } from '@meridian/testkit';
+import type { Browser, Page } from 'playwright-core';
+import { MeridianProcess, REPO_ROOT, Workspace } from '../support/meridian-process.ts';
+
+const skip = realPeersMissing([RealPeer.Chromium]);
+const ECHO = 'echo.demo.svc.cluster.local';
+const SIDECAR = 'sidecar~127.0.0.50~web-0.demo~demo.svc.cluster.local';
+// What a hostile client could claim as its node id: it must show as text and never run.
+const HOSTILE = `<img src=x onerror="window.__owned=1">"><script>window.__owned=2</script>`;
+
+describe('status page in Chromium', { skip }, () => {
+  const ws = new Workspace();
+  let meridian: MeridianProcess;
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+  const clients: AdsTestClient[] = [];
+
+  before(async () => {
+    ws.copyExample('two-clusters');
+    const config = ws.writeConfig({
+      clusters: [
+        { id: 'east', network: 'net-east', manifests: './east' },
+        { id: 'west', network: 'net-west', manifests: './west' },
+      ],
+    });
+    meridian = await MeridianProcess.start(['serve', '--config', config]);
+    for (const id of [SIDECAR, HOSTILE]) {
+      const client = AdsTestClient.connect(meridian.xdsAddress, { id, metadata: { CLUSTER_ID: 'east' }, locality: { region: 'us-east', zone: 'us-east-1a' } });
+      clients.push(client);
+      await client.requestAck(TypeUrls.Endpoint, [`outbound|7070||${ECHO}`]);
+    }
+    const { chromium } = await import('playwright-core');
+    // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+    browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
+  });
+  after(async () => {
+    await browser?.close();
+    for (const c of clients) c.close();
+    await meridian?.stop();
+    ws.remove();
+  });
+
+  it('loads with no console error and shows clusters, services, the proxy and the push timeline', async () => {
+    const res = await page.goto(`http://${meridian.httpAddress}/`);
+    assert.equal(res?.status(), 200);
+    assert.match(res?.headers()['content-security-policy'] ?? '', /script-src 'self'/);
+    await page.locator('[data-cluster="east"][data-state="Synced"]').waitFor();
+    await page.locator('[data-cluster="west"][data-state="Synced"]').waitFor();
+    for (const host of [ECHO, 'hello.demo.svc.cluster.local']) await page.locator(`[data-service="${host}"]`).waitFor();
+    await page.locator(`[data-node="${SIDECAR}"]`).waitFor();
+    assert.match(await page.locator('#summary').innerText(), /ready/);
+    assert.match(await page.locator('#pushes').innerText(), /full/);
+    assert.equal(await page.locator('#topology svg').count(), 1);
+    assert.match(await page.locator('#topology').textContent() ?? '', /east · Synced.*west · Synced/s);
+    assert.deepEqual(problems, []);
+  });
+
+  it('shows a node id full of markup as text, never as markup', async () => {
+    const row = page.locator('#proxies tr[data-node]').filter({ hasText: 'onerror' });
+    await row.waitFor();
+    assert.equal(await row.locator('td').first().textContent(), HOSTILE);
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { __owned?: number }).__owned), undefined);
+    assert.equal(await page.locator('#proxies img, #proxies script').count(), 0);
+    // Gone from the page once it disconnects (and from the screenshot for the docs).
+    clients.pop()?.close();
+    await row.waitFor({ state: 'detached' });
+  });
+
+  it('explains endpoints as seen from a chosen proxy', async () => {
+    const connection = (await meridian.getJson<{ proxies: Array<{ connection: string }> }>(`/debug/syncz?proxy=${encodeURIComponent(SIDECAR)}`)).body.proxies[0]?.connection ?? '';
+    await page.selectOption('#seen-from', connection);
+    const echo = page.locator(`[data-service="${ECHO}"]`);
+    await echo.locator('summary').click();
+    await echo.getByText(`as seen from ${SIDECAR}`).waitFor();
+    // The sidecar is in us-east/us-east-1a: the east endpoint is its first choice.
+    assert.equal(await echo.locator('tr[data-endpoint="127.0.0.11:17070"]').getAttribute('data-priority'), '0');
+    await page.selectOption('#seen-from', '');
+    await echo.locator('tr[data-endpoint="127.0.0.11:17070"][data-health]').waitFor();
+  });
+
+  it('shows an endpoint going unready without a reload, and writes the screenshot', async () => {
+    await page.evaluate(() => ((globalThis as unknown as { __sameDocument?: boolean }).__sameDocument = true));
+    const east = page.locator('[data-endpoint="127.0.0.11:17070"]');
+    assert.equal(await east.getAttribute('data-health'), 'healthy');
+    const file = ws.path('east/echo.yaml');
+    ws.write('east/echo.yaml', readFileSync(file, 'utf8').replace('ready: true', 'ready: false'));
+    await page.locator('[data-endpoint="127.0.0.11:17070"][data-health="unhealthy"]').waitFor({ timeout: 15_000 });
+    await page.locator(`[data-service="${ECHO}"] summary`).getByText('1/2 healthy').waitFor();
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument), true, 'no reload');
+
+    const shot = path.join(ws.dir, 'status-page.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.ok(statSync(shot).size > 10_000, 'a real picture');
+    if (process.env['UPDATE_SCREENSHOTS'] === '1') {
+      mkdirSync(path.join(REPO_ROOT, 'docs/images'), { recursive: true });
+      await page.screenshot({ path: path.join(REPO_ROOT, 'docs/images/status-page.png'), fullPage: true });
+    }
+    assert.deepEqual(problems, []);
+  });
+});
