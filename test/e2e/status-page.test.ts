@@ -82,6 +82,17 @@ describe('status page in Chromium', { skip }, () => {
     await row.waitFor({ state: 'detached' });
   });
 
+  it('filters proxies by cluster, type and state', async () => {
+    const rows = page.locator('#proxies tr[data-node]');
+    await page.selectOption('#proxy-state', 'NACKED');
+    await page.getByText('no proxy matches the filters').waitFor();
+    await page.selectOption('#proxy-state', '');
+    await page.selectOption('#proxy-type', 'sidecar');
+    await rows.first().waitFor();
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-node'))), [SIDECAR]);
+    await page.selectOption('#proxy-type', '');
+  });
+
   it('explains endpoints as seen from a chosen proxy', async () => {
     const connection = (await meridian.getJson<{ proxies: Array<{ connection: string }> }>(`/debug/syncz?proxy=${encodeURIComponent(SIDECAR)}`)).body.proxies[0]?.connection ?? '';
     await page.selectOption('#seen-from', connection);
@@ -102,6 +113,12 @@ describe('status page in Chromium', { skip }, () => {
     ws.write('east/echo.yaml', readFileSync(file, 'utf8').replace('ready: true', 'ready: false'));
     await page.locator('[data-endpoint="127.0.0.11:17070"][data-health="unhealthy"]').waitFor({ timeout: 15_000 });
     await page.locator(`[data-service="${ECHO}"] summary`).getByText('1/2 healthy').waitFor();
+    // The sidecar was sent the change; once it ACKs, its row turns from STALE to SYNCED.
+    const sidecar = clients[0] as AdsTestClient;
+    const pushed = await sidecar.next(15_000);
+    await page.locator(`[data-node="${SIDECAR}"][data-state="STALE"]`).waitFor();
+    sidecar.ack(pushed, [`outbound|7070||${ECHO}`]);
+    await page.locator(`[data-node="${SIDECAR}"][data-state="SYNCED"]`).waitFor();
     assert.equal(await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument), true, 'no reload');
 
     const shot = path.join(ws.dir, 'status-page.png');
@@ -111,6 +128,14 @@ describe('status page in Chromium', { skip }, () => {
       mkdirSync(path.join(REPO_ROOT, 'docs/images'), { recursive: true });
       await page.screenshot({ path: path.join(REPO_ROOT, 'docs/images/status-page.png'), fullPage: true });
     }
+    assert.deepEqual(problems, []);
+  });
+
+  it("shows a broken manifest in its cluster's errors as file:line", async () => {
+    ws.write('west/broken.yaml', 'apiVersion: v1\nkind: Service\nmetadata:\n  name: broken\n  namespace: demo\nspec:\n  ports: [\n');
+    const west = page.locator('[data-cluster="west"]');
+    await west.getByText(/^broken\.yaml:8: .*line 8/).waitFor({ timeout: 15_000 });
+    assert.match(await page.locator('#topology').textContent() ?? '', /network net-west · 1 error/);
     assert.deepEqual(problems, []);
   });
 });

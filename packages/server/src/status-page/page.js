@@ -98,6 +98,9 @@ async function getJson(path, allowed = []) {
 }
 
 async function poll() {
+  const started = Date.now();
+  // A hidden tab asks for nothing; a large mesh (slow answers) is asked less often.
+  if (document.hidden) return void setTimeout(poll, POLL_MS);
   try {
     const [version, ready, ca, clusterz, registry, sync] = await Promise.all([
       getJson('/debug/version'),
@@ -116,7 +119,7 @@ async function poll() {
     state.error = err instanceof Error ? err.message : String(err);
     renderFreshness();
   } finally {
-    setTimeout(poll, POLL_MS);
+    setTimeout(poll, Math.max(POLL_MS, 5 * (Date.now() - started)));
   }
 }
 
@@ -181,15 +184,16 @@ function renderFreshness() {
 const STATE_TONE = { Synced: 'ok', Syncing: 'info', Degraded: 'warn', Stale: 'bad' };
 
 /** Where a manifest problem is: file:line when the reason has a line, else the document number. */
-function fileProblem(file, error) {
+function fileProblem(directory, file, error) {
   const line = /line (\d+)/.exec(error.reason);
-  return `${file}${line ? `:${line[1]}` : ` (document ${error.document})`}: ${error.reason}`;
+  const name = directory && file.startsWith(`${directory}/`) ? file.slice(directory.length + 1) : file;
+  return `${name}${line ? `:${line[1]}` : ` (document ${error.document})`}: ${error.reason}`;
 }
 
 function clusterProblems(c) {
   const out = [];
   if (c.lastError) out.push(`${c.lastError.message} (${ago(c.lastError.at)})`);
-  for (const f of (c.source && c.source.files) || []) if (f.error) out.push(fileProblem(f.file, f.error));
+  for (const f of (c.source && c.source.files) || []) if (f.error) out.push(fileProblem(c.source.directory, f.file, f.error));
   for (const p of (c.source && c.source.watch && c.source.watch.problems) || []) out.push(typeof p === 'string' ? p : JSON.stringify(p));
   if (c.missingPermissions && c.missingPermissions.length) out.push(`missing permissions: ${c.missingPermissions.join(', ')}`);
   if (c.rejectedEndpoints && c.rejectedEndpoints.count) {
@@ -437,7 +441,8 @@ function renderTopology() {
     const x = 10 + i * (BOX_W + GAP);
     parts.push(svg('rect', { class: `cluster-box ${c.state === 'Synced' ? '' : 'bad'}`, x, y: 10, width: BOX_W, height: boxH, rx: 8 }));
     parts.push(svg('text', { class: 'cluster-title', x: x + 12, y: 32 }, `${c.id} · ${c.state}`));
-    parts.push(svg('text', { x: x + 12, y: 48, class: 'network' }, `network ${c.network}`));
+    const problems = clusterProblems(c).length;
+    parts.push(svg('text', { x: x + 12, y: 48, class: 'network' }, `network ${c.network}`, problems ? svg('tspan', { class: 'problems' }, ` · ${problems} error${problems > 1 ? 's' : ''}`) : null));
     const list = perCluster[i];
     list.slice(0, MAX_ROWS).forEach((s, r) => {
       const y = 10 + TOP + r * ROW;
