@@ -26,9 +26,10 @@ export async function serveCommand(values: { config?: string }): Promise<number>
     level: config.log.level,
     ...(format === 'text' ? { destination: textLogStream({ colorize: process.stdout.isTTY === true }) } : {}),
   });
-  const meridian = await startMeridian(config, logger);
+  // Before starting: a SIGHUP with no listener would end the process.
   const onHangup = () => reloadLogLevel(file, config, logger);
   process.on('SIGHUP', onHangup);
+  const meridian = await startMeridian(config, logger);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       logger.info({ signal }, 'signal received');

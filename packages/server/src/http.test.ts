@@ -95,6 +95,14 @@ describe('HTTP views and query parameters', () => {
     assert.match(path.error, /no such path: GET \/debug\/nosuchview/);
   });
 
+  it('answers a body fastify cannot parse in the same shape', async () => {
+    const res = await fetch(`${base}/debug/registryz?service=a`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{' });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as ErrorBody;
+    assert.equal(body.code, HttpErrorCode.BadRequest);
+    assert.match(body.error, /JSON/);
+  });
+
   it('refuses a repeated parameter on a document with 400 naming it', async () => {
     const res = await fetch(`${base}/trust-bundle?format=a&format=b`);
     assert.equal(res.status, 400);
