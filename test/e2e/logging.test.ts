@@ -46,6 +46,7 @@ describe('log level at run time', () => {
   it('logs debug lines after PUT /debug/loglevel?level=debug, from components made at start', async () => {
     assert.equal(meridian.logs.some((l) => l.msg === 'cluster model changed'), false, 'no debug lines at info');
     await setLevel('debug');
+    assert.deepEqual((await meridian.getJson('/debug/loglevel')).body, { level: 'debug' });
     await changeManifest();
     await meridian.waitForLog((l) => l.msg === 'cluster model changed' && l.level === 20);
     await meridian.waitForLog((l) => l.msg === 'log level changed' && l.level === 40 && l['logLevel'] === 'debug');

@@ -39,6 +39,7 @@ function debugParams(known: { knownCluster: (id: string) => string | undefined; 
     clusterz: {},
     secretz: {},
     cachez: {},
+    loglevel: {},
     syncz: { proxy },
     config_dump: { proxy: { ...proxy, required: true } },
     endpointz: {
@@ -192,6 +193,8 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         config_dump: (q) => configDumpView(resources, ads, q),
         secretz: () => secrets.view(),
         cachez: () => ({ ...resources.stats, mergedViews: registry.mergedViews() }),
+        // PUT with ?level= changes it (http.ts).
+        loglevel: () => ({ level: logger.level }),
       },
       setLogLevel: (level) => changeLogLevel(logger, level),
       debugParams: debugParams({
