@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '@meridian/model';
+import { LOG_LEVELS } from './config.ts';
 import { debugAccessAllowed, type DebugAccess } from './debug-access.ts';
 import type { Metrics } from './metrics.ts';
 import { statusPageRoutes } from './status-page.ts';
@@ -68,6 +69,13 @@ export function checkParams(view: string, query: Record<string, string>, spec: R
   return undefined;
 }
 
+/** The query as a view reads it, or what is wrong with it. A view without a spec takes any parameter. */
+function queryFor(view: string, raw: unknown, spec: Readonly<Record<string, ParamSpec>> | undefined): Record<string, string> | Problem {
+  const parsed = singleValued(raw);
+  if (parsed instanceof Problem) return parsed;
+  return (spec && checkParams(view, parsed.query, spec)) ?? parsed.query;
+}
+
 function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
   return reply.code(p.status).header('content-type', 'application/json; charset=utf-8').send(problemBody(p));
 }
@@ -87,13 +95,13 @@ export async function startHttp(options: {
     logController: new LogController({ disableRequestLogging: true }),
   });
   const access = options.access ?? {};
-  // One error shape for everything this port answers with an error, routes unknown to fastify too.
   const refuseStranger = (req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined => {
     const verdict = debugAccessAllowed(access, req.socket.remoteAddress, req.headers.authorization);
     if (verdict.allowed) return undefined;
     if (verdict.status === 401) reply.header('www-authenticate', 'Bearer realm="meridian-debug"');
     return sendProblem(reply, problem(verdict.status, verdict.status === 401 ? HttpErrorCode.Unauthorized : HttpErrorCode.Forbidden, verdict.message));
   };
+  // One error shape for everything this port answers with an error, routes unknown to fastify too.
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '';
     // Which debug views exist is for those who may read them.
@@ -135,22 +143,18 @@ export async function startHttp(options: {
     for (const [name, view] of Object.entries(options.views.debug)) {
       const spec = options.views.debugParams?.[name];
       debug.get(`/debug/${name}`, async (req, reply) => {
-        const parsed = singleValued(req.query);
-        if (parsed instanceof Problem) return sendProblem(reply, parsed);
-        const wrong = spec ? checkParams(name, parsed.query, spec) : undefined;
-        if (wrong) return sendProblem(reply, wrong);
-        const out = view(parsed.query);
+        const query = queryFor(name, req.query, spec);
+        if (query instanceof Problem) return sendProblem(reply, query);
+        const out = view(query);
         return out instanceof Problem ? sendProblem(reply, out) : out;
       });
     }
     const setLogLevel = options.views.setLogLevel;
     if (setLogLevel) {
       debug.put('/debug/loglevel', async (req, reply) => {
-        const parsed = singleValued(req.query);
-        if (parsed instanceof Problem) return sendProblem(reply, parsed);
-        const wrong = checkParams('loglevel', parsed.query, { level: { required: true, form: 'trace|debug|info|warn|error|fatal|silent' } });
-        if (wrong) return sendProblem(reply, wrong);
-        const level = parsed.query['level'] ?? '';
+        const query = queryFor('loglevel', req.query, { level: { required: true, form: LOG_LEVELS.join('|') } });
+        if (query instanceof Problem) return sendProblem(reply, query);
+        const level = query['level'] ?? '';
         const refused = setLogLevel(level);
         if (refused) return sendProblem(reply, badParameter('level', `query parameter "level": ${refused}`));
         req.log.warn({ logLevel: level, from: req.socket.remoteAddress }, 'log level changed');
