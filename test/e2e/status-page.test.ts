@@ -34,6 +34,8 @@ describe('status page in Chromium', { skip }, () => {
         { id: 'east', network: 'net-east', manifests: './east' },
         { id: 'west', network: 'net-west', manifests: './west' },
       ],
+      // Only drawn here: nothing sends traffic to it.
+      networks: { 'net-west': { gateways: [{ address: '127.0.0.99', port: 15443 }] } },
     });
     meridian = await MeridianProcess.start(['serve', '--config', config]);
     for (const id of [SIDECAR, HOSTILE]) {
@@ -67,7 +69,7 @@ describe('status page in Chromium', { skip }, () => {
     assert.match(await page.locator('#summary').innerText(), /ready/);
     assert.match(await page.locator('#pushes').innerText(), /full/);
     assert.equal(await page.locator('#topology svg').count(), 1);
-    assert.match(await page.locator('#topology').textContent() ?? '', /east · Synced.*west · Synced/s);
+    assert.match(await page.locator('#topology').textContent() ?? '', /east · Synced.*west · Synced.*gateway 127\.0\.0\.99:15443/s);
     assert.deepEqual(problems, []);
   });
 

@@ -102,15 +102,17 @@ async function poll() {
   // A hidden tab asks for nothing; a large mesh (slow answers) is asked less often.
   if (document.hidden) return void setTimeout(poll, POLL_MS);
   try {
-    const [version, ready, ca, clusterz, registry, sync] = await Promise.all([
+    const [version, ready, ca, clusterz, registry, sync, secretz] = await Promise.all([
       getJson('/debug/version'),
       getJson('/readyz', [503]),
       getJson('/debug/ca'),
       getJson('/debug/clusterz'),
       getJson('/debug/registryz'),
       getJson('/debug/syncz'),
+      getJson('/debug/secretz'),
     ]);
-    state.data = { version, ready, ca, clusterz, registry, sync };
+    const certExpiry = new Map(secretz.connections.map((c) => [c.connection, c.notAfter]));
+    state.data = { version, ready, ca, clusterz, registry, sync, certExpiry };
     await explainServices();
     state.fetchedAt = Date.now();
     state.error = '';
@@ -269,7 +271,7 @@ function renderProxies() {
   replace(
     'proxies',
     table(
-      ['node', 'cluster', 'type', 'connected', 'identity', ...types, 'last NACK', 'config'],
+      ['node', 'cluster', 'type', 'connected', 'identity', 'certificate', ...types, 'last NACK', 'config'],
       shown.map((p) => {
         const nacks = Object.entries(p.types).filter(([, t]) => t.lastNack);
         return el(
@@ -280,6 +282,7 @@ function renderProxies() {
           el('td', { text: `${p.type} (${p.variant})` }),
           el('td', { text: ago(p.connectedAt) }),
           el('td', { class: 'mono', text: p.identity || 'plaintext' }),
+          el('td', { text: state.data.certExpiry.get(p.connection) ? `expires ${until(state.data.certExpiry.get(p.connection))}` : '–' }),
           types.map((type) => {
             const t = p.types[type];
             const s = syncState(t);
