@@ -140,4 +140,11 @@ describe('status page in Chromium', { skip }, () => {
     assert.match(await page.locator('#topology').textContent() ?? '', /network net-west · 1 error/);
     assert.deepEqual(problems, []);
   });
+
+  it('says when Meridian cannot be read, and keeps showing what it last knew', async () => {
+    await meridian.stop();
+    await page.locator('#freshness.stale').getByText(/cannot read Meridian .*showing data from/).waitFor({ timeout: 15_000 });
+    assert.equal(await page.locator('[data-cluster="east"]').count(), 1);
+    assert.equal(problems.filter((p) => !/ERR_CONNECTION_REFUSED|Failed to fetch|request failed/.test(p)).length, 0, problems.join('\n'));
+  });
 });
