@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { RealPeer, realPeersMissing, Testbed, type Pod } from '@meridian/testkit';
-import { CLI, MeridianProcess, REPO_ROOT, Workspace } from '../support/meridian-process.ts';
+import { CLI, MeridianProcess, REPO_ROOT, TWO_CLUSTERS, Workspace } from '../support/meridian-process.ts';
 
 const skip = realPeersMissing([RealPeer.Netns]);
 const TOKEN = 'token-of-the-debug-secret';
@@ -27,10 +27,7 @@ describe('debug access from another host', { skip }, () => {
     ws.write('debug-token', `${TOKEN}\n`);
     ws.write('wrong-token', 'not-the-token\n');
     const config = ws.writeConfig({
-      clusters: [
-        { id: 'east', network: 'net-east', manifests: './east' },
-        { id: 'west', network: 'net-west', manifests: './west' },
-      ],
+      clusters: TWO_CLUSTERS,
       http: { debugTokenFile: './debug-token' },
       // HTTP on the test network's host address, where the pod reaches it (never on 0.0.0.0).
       listen: { xds: '127.0.0.1:0', xdsTls: '127.0.0.1:0', http: `${bed.network().hostAddress}:0` },

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
+import { MeridianProcess, TWO_CLUSTERS, Workspace } from '../support/meridian-process.ts';
 
 interface ErrorBody {
   error: string;
@@ -24,10 +24,7 @@ describe('debug HTTP surface of meridian serve', () => {
     ws.copyExample('two-clusters');
     ws.write('debug-token', 'a-token-from-a-secret\n');
     const config = ws.writeConfig({
-      clusters: [
-        { id: 'east', network: 'net-east', manifests: './east' },
-        { id: 'west', network: 'net-west', manifests: './west' },
-      ],
+      clusters: TWO_CLUSTERS,
       http: { debugTokenFile: './debug-token' },
     });
     meridian = await MeridianProcess.start(['serve', '--config', config]);

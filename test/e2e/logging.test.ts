@@ -7,12 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../support/eventually.ts';
-import { CLI, MeridianProcess, REPO_ROOT, Workspace } from '../support/meridian-process.ts';
-
-const CLUSTERS = [
-  { id: 'east', network: 'net-east', manifests: './east' },
-  { id: 'west', network: 'net-west', manifests: './west' },
-];
+import { CLI, MeridianProcess, REPO_ROOT, TWO_CLUSTERS, Workspace } from '../support/meridian-process.ts';
 
 describe('log level at run time', () => {
   const ws = new Workspace();
@@ -22,7 +17,7 @@ describe('log level at run time', () => {
 
   before(async () => {
     ws.copyExample('two-clusters');
-    config = ws.writeConfig({ clusters: CLUSTERS, log: { level: 'info' } });
+    config = ws.writeConfig({ clusters: TWO_CLUSTERS, log: { level: 'info' } });
     meridian = await MeridianProcess.start(['serve', '--config', config]);
   });
   after(async () => {
@@ -55,7 +50,7 @@ describe('log level at run time', () => {
   it('applies log.level from the config file on SIGHUP, naming keys that would need a restart', async () => {
     await setLevel('warn');
     const quiet = await changeManifest();
-    ws.writeConfig({ clusters: CLUSTERS, log: { level: 'info' }, debounce: { quietMs: 50, maxMs: 500 } });
+    ws.writeConfig({ clusters: TWO_CLUSTERS, log: { level: 'info' }, debounce: { quietMs: 50, maxMs: 500 } });
     meridian.signal('SIGHUP');
     const reloaded = await meridian.waitForLog((l) => l.msg === 'SIGHUP: log level applied from the config');
     assert.deepEqual([reloaded['logLevel'], reloaded['needRestart']], ['info', ['debounce']]);
@@ -79,7 +74,7 @@ describe('log format', () => {
   it('writes readable text with log.format: text (JSON lines are the default in a pipe)', async () => {
     const ws = new Workspace();
     ws.copyExample('two-clusters');
-    const config = ws.writeConfig({ clusters: CLUSTERS, log: { format: 'text' } });
+    const config = ws.writeConfig({ clusters: TWO_CLUSTERS, log: { format: 'text' } });
     const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AdsTestClient, chromiumPath, RealPeer, realPeersMissing, TypeUrls } from '@meridian/testkit';
 import type { Browser, Page } from 'playwright-core';
-import { MeridianProcess, REPO_ROOT, Workspace } from '../support/meridian-process.ts';
+import { MeridianProcess, REPO_ROOT, TWO_CLUSTERS, Workspace } from '../support/meridian-process.ts';
 
 const skip = realPeersMissing([RealPeer.Chromium]);
 const ECHO = 'echo.demo.svc.cluster.local';
@@ -30,10 +30,7 @@ describe('status page in Chromium', { skip }, () => {
   before(async () => {
     ws.copyExample('two-clusters');
     const config = ws.writeConfig({
-      clusters: [
-        { id: 'east', network: 'net-east', manifests: './east' },
-        { id: 'west', network: 'net-west', manifests: './west' },
-      ],
+      clusters: TWO_CLUSTERS,
       // Only drawn here: nothing sends traffic to it.
       networks: { 'net-west': { gateways: [{ address: '127.0.0.99', port: 15443 }] } },
     });
