@@ -138,6 +138,15 @@ describe('status page in Chromium', { skip }, () => {
     assert.deepEqual(problems, []);
   });
 
+  it('lists a service the clusters disagree on under conflicts', async () => {
+    const file = ws.path('west/echo.yaml');
+    ws.write('west/echo.yaml', readFileSync(file, 'utf8').replace('targetPort: 17070', 'targetPort: 17071'));
+    const row = page.locator('#conflicts tr').filter({ hasText: ECHO });
+    await row.waitFor({ timeout: 15_000 });
+    assert.match(await row.innerText(), /targetPort\s+east=17070, west=17071\s+east/);
+    assert.deepEqual(problems, []);
+  });
+
   it('says when Meridian cannot be read, and keeps showing what it last knew', async () => {
     await meridian.stop();
     await page.locator('#freshness.stale').getByText(/cannot read Meridian .*showing data from/).waitFor({ timeout: 15_000 });
