@@ -7,6 +7,8 @@
 'use strict';
 
 const POLL_MS = 2000;
+/** Rows drawn per table: a page of thousands of rows every 2 s would freeze the browser. */
+const MAX_ROWS = 200;
 const SYNC_ORDER = ['NACKED', 'STALE', 'WAITING', 'SYNCED'];
 
 const state = {
@@ -65,6 +67,7 @@ function table(headers, rows) {
 
 const badge = (text, tone) => el('span', { class: `badge ${tone || ''}`, text });
 const empty = (text) => el('p', { class: 'empty', text });
+const more = (total, hint) => (total > MAX_ROWS ? el('p', { class: 'muted', text: `showing ${MAX_ROWS} of ${total}; ${hint}` }) : null);
 
 // ---- time ----
 
@@ -272,7 +275,7 @@ function renderProxies() {
     'proxies',
     table(
       ['node', 'cluster', 'type', 'connected', 'identity', 'certificate', ...types, 'last NACK', 'config'],
-      shown.map((p) => {
+      shown.slice(0, MAX_ROWS).map((p) => {
         const nacks = Object.entries(p.types).filter(([, t]) => t.lastNack);
         return el(
           'tr',
@@ -293,6 +296,7 @@ function renderProxies() {
         );
       }),
     ),
+    more(shown.length, 'narrow it with the filters'),
   );
 }
 
@@ -347,7 +351,8 @@ function renderServices() {
   if (!services.length) return replace('services', empty('no services'));
   replace(
     'services',
-    services.map((s) => {
+    more(services.length, 'the rest are in /debug/registryz'),
+    services.slice(0, MAX_ROWS).map((s) => {
       const healthy = s.endpoints.filter((e) => e.health === 'healthy').length;
       const answer = state.explained.get(s.hostname);
       return el(
@@ -431,9 +436,9 @@ function renderTopology() {
   const GAP = 90;
   const ROW = 24;
   const TOP = 50;
-  const MAX_ROWS = 10;
+  const BOX_ROWS = 10;
   const perCluster = clusters.map((c) => services.filter((s) => s.endpoints.some((e) => e.cluster === c.id)));
-  const rows = Math.min(MAX_ROWS, Math.max(1, ...perCluster.map((list) => list.length)));
+  const rows = Math.min(BOX_ROWS, Math.max(1, ...perCluster.map((list) => list.length)));
   const gwRows = Math.max(0, ...clusters.map((c) => (gateways[c.network] || []).length));
   const boxH = TOP + rows * ROW + (gwRows ? 10 + gwRows * ROW : 0) + 12;
   const width = Math.max(1, clusters.length) * (BOX_W + GAP) - GAP + 20;
@@ -447,7 +452,7 @@ function renderTopology() {
     const problems = clusterProblems(c).length;
     parts.push(svg('text', { x: x + 12, y: 48, class: 'network' }, `network ${c.network}`, problems ? svg('tspan', { class: 'problems' }, ` · ${problems} error${problems > 1 ? 's' : ''}`) : null));
     const list = perCluster[i];
-    list.slice(0, MAX_ROWS).forEach((s, r) => {
+    list.slice(0, BOX_ROWS).forEach((s, r) => {
       const y = 10 + TOP + r * ROW;
       const here = s.endpoints.filter((e) => e.cluster === c.id);
       const unhealthy = here.some((e) => e.health !== 'healthy');
@@ -455,7 +460,7 @@ function renderTopology() {
       parts.push(svg('text', { x: x + 16, y: y + 15 }, `${s.hostname.split('.').slice(0, 2).join('.')} · ${here.filter((e) => e.health === 'healthy').length}/${here.length}`));
       rowY.set(`${c.id}|${s.hostname}`, y + (ROW - 4) / 2);
     });
-    if (list.length > MAX_ROWS) parts.push(svg('text', { x: x + 16, y: 10 + TOP + MAX_ROWS * ROW - 6 }, `+${list.length - MAX_ROWS} more`));
+    if (list.length > BOX_ROWS) parts.push(svg('text', { x: x + 16, y: 10 + TOP + BOX_ROWS * ROW - 6 }, `+${list.length - BOX_ROWS} more`));
     (gateways[c.network] || []).forEach((g, r) => {
       const y = 10 + TOP + rows * ROW + 10 + r * ROW;
       parts.push(svg('rect', { class: 'gateway', x: x + 10, y, width: BOX_W - 20, height: ROW - 4, rx: 4 }));
