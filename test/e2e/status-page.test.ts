@@ -147,6 +147,14 @@ describe('status page in Chromium', { skip }, () => {
     assert.deepEqual(problems, []);
   });
 
+  it('draws at most 200 services and says how many there are', async () => {
+    const many = Array.from({ length: 210 }, (_, i) => `apiVersion: v1\nkind: Service\nmetadata: {name: bulk-${i}, namespace: demo}\nspec:\n  ports: [{port: 80}]\n`);
+    ws.write('west/many.yaml', many.join('---\n'));
+    await page.getByText(/^showing 200 of 21\d; the rest are in \/debug\/registryz$/).waitFor({ timeout: 15_000 });
+    assert.equal(await page.locator('details[data-service]').count(), 200);
+    assert.deepEqual(problems, []);
+  });
+
   it('says when Meridian cannot be read, and keeps showing what it last knew', async () => {
     await meridian.stop();
     await page.locator('#freshness.stale').getByText(/cannot read Meridian .*showing data from/).waitFor({ timeout: 15_000 });
