@@ -41,8 +41,9 @@ describe('status page in Chromium', { skip }, () => {
       await client.requestAck(TypeUrls.Endpoint, [`outbound|7070||${ECHO}`]);
     }
     const { chromium } = await import('playwright-core');
-    // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-    browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] });
+    // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start; containers
+    // often have a small /dev/shm, which crashes Chromium's renderers without the flag.
+    browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox', '--disable-dev-shm-usage'] });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
