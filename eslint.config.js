@@ -33,4 +33,13 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', module: 'writable', require: 'readonly' } },
   },
+  {
+    // The status page's script runs in the browser, as a classic script.
+    files: ['packages/server/src/status-page/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { document: 'readonly', fetch: 'readonly', setTimeout: 'readonly', setInterval: 'readonly', Node: 'readonly' },
+    },
+    rules: { strict: ['error', 'global'], 'no-unused-vars': 'error', eqeqeq: ['error', 'always', { null: 'ignore' }] },
+  },
 );

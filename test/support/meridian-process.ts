@@ -114,6 +114,12 @@ export class MeridianProcess {
   }
 }
 
+/** The clusters of examples/two-clusters, for a config written next to a copy of it. */
+export const TWO_CLUSTERS = [
+  { id: 'east', network: 'net-east', manifests: './east' },
+  { id: 'west', network: 'net-west', manifests: './west' },
+] as const;
+
 /** A scratch directory with a copy of an example, and a config pointing at it on free ports. */
 export class Workspace {
   readonly dir: string;

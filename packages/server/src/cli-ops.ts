@@ -20,6 +20,7 @@ import { stringify } from 'yaml';
 import { UsageError } from './cli-ca.ts';
 import { clusterSpecFor } from './clusters.ts';
 import { loadConfig, readEnv, type MeridianConfig } from './config.ts';
+import { debugClient, type DebugServerOptions } from './debug-client.ts';
 
 const DEFAULT_NAMESPACE = 'meridian-system';
 const READER = 'meridian-reader';
@@ -394,13 +395,8 @@ export function syncState(t: SynczBody['proxies'][number]['types'][string] | und
 }
 
 /** `meridian status`: connected proxies with their sync state per type, and clusters with their state. */
-export async function statusCommand(values: { server: string; output: OutputFormat }): Promise<number> {
-  const base = httpBase(values.server);
-  const get = async <T>(p: string): Promise<T> => {
-    const res = await fetch(`${base}${p}`, { signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) throw new Error(`${base}${p}: HTTP ${res.status}`);
-    return (await res.json()) as T;
-  };
+export async function statusCommand(values: DebugServerOptions & { output: OutputFormat }): Promise<number> {
+  const { base, get } = debugClient(values);
   let sync: SynczBody;
   let clusters: ClusterzBody;
   try {
@@ -445,12 +441,6 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 /** A machine-readable document in the format `-o` asked for. */
 export function formatDocument(doc: unknown, format: Exclude<OutputFormat, 'table'>): string {
   return format === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : stringify(doc);
-}
-
-/** Meridian's HTTP port as a base URL; `host:port` without a scheme means http. */
-export function httpBase(server: string): string {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `http://${server}`;
-  return withScheme.replace(/\/+$/, '');
 }
 
 /** Columns padded to their widest cell, like kubectl's. */

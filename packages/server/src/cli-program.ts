@@ -20,6 +20,7 @@ const examples = (lines: readonly string[]) => `\nExamples:\n${lines.map((l) => 
 const outputOption = (formats: readonly OutputFormat[] = OUTPUT_FORMATS) =>
   new Option('-o, --output <format>', 'output format').choices(formats).default('table');
 
+const TOKEN_FILE_HELP = 'file with the debug bearer token, needed from other hosts than Meridian\'s (default: $MERIDIAN_DEBUG_TOKEN)';
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function buildProgram(result: ProgramResult): Command {
@@ -59,6 +60,7 @@ export function buildProgram(result: ProgramResult): Command {
     .command('version')
     .description("print the client's version and, with --server, the control plane's version and replica")
     .option('--server <address>', "Meridian's HTTP port (host:port or URL)")
+    .option('--token-file <file>', TOKEN_FILE_HELP)
     .addOption(outputOption())
     .addHelpText('after', examples(['meridian version', 'meridian version --server localhost:15014 -o json']))
     .action(run(versionCommand));
@@ -67,6 +69,7 @@ export function buildProgram(result: ProgramResult): Command {
     .command('status')
     .description('connected proxies with their sync state per type, and clusters with their state')
     .option('--server <address>', "Meridian's HTTP port (host:port or URL)", 'http://localhost:15014')
+    .option('--token-file <file>', TOKEN_FILE_HELP)
     .addOption(outputOption())
     .addHelpText('after', examples(['meridian status', 'meridian status --server 10.0.0.5:15014 -o yaml']))
     .action(run(statusCommand));

@@ -1,12 +1,14 @@
 /** The daemon and its local helpers: `meridian serve`, `validate`, `bootstrap`, `version`. */
 import path from 'node:path';
 import { hostname } from 'node:os';
-import { createLogger, errorMessage } from '@meridian/model';
+import { createLogger, errorMessage, type Logger } from '@meridian/model';
 import { stringify as toYaml } from 'yaml';
 import { envoyBootstrap, grpcBootstrap } from './bootstrap.ts';
 import { UsageError } from './cli-ca.ts';
-import { formatDocument, httpBase, table, type OutputFormat } from './cli-ops.ts';
-import { loadConfig, readEnv } from './config.ts';
+import { formatDocument, table, type OutputFormat } from './cli-ops.ts';
+import { loadConfig, readEnv, type MeridianConfig } from './config.ts';
+import { debugClient } from './debug-client.ts';
+import { changeLogLevel, resolveLogFormat, textLogStream } from './logging.ts';
 import { startMeridian } from './meridian.ts';
 import { MERIDIAN_VERSION } from './version.ts';
 
@@ -17,8 +19,16 @@ function configPath(values: { config?: string }): string {
 }
 
 export async function serveCommand(values: { config?: string }): Promise<number> {
-  const config = loadConfig(configPath(values));
-  const logger = createLogger({ level: config.log.level });
+  const file = configPath(values);
+  const config = loadConfig(file);
+  const format = resolveLogFormat(config.log.format, process.stdout.isTTY === true);
+  const logger = createLogger({
+    level: config.log.level,
+    ...(format === 'text' ? { destination: textLogStream({ colorize: process.stdout.isTTY === true }) } : {}),
+  });
+  // Before starting: a SIGHUP with no listener would end the process.
+  const onHangup = () => reloadLogLevel(file, config, logger);
+  process.on('SIGHUP', onHangup);
   const meridian = await startMeridian(config, logger);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
@@ -28,8 +38,26 @@ export async function serveCommand(values: { config?: string }): Promise<number>
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   });
+  process.off('SIGHUP', onHangup);
   await meridian.stop();
   return 0;
+}
+
+/**
+ * SIGHUP: the config file is read again and its `log.level` applied. Nothing else changes
+ * while running; keys that differ from the running config are named so nobody thinks they did.
+ */
+function reloadLogLevel(file: string, running: MeridianConfig, logger: Logger): void {
+  let next: MeridianConfig;
+  try {
+    next = loadConfig(file);
+  } catch (err) {
+    logger.error({ err: errorMessage(err) }, 'SIGHUP: config not re-read; keeping the running log level');
+    return;
+  }
+  changeLogLevel(logger, next.log.level);
+  const needRestart = (Object.keys(next) as Array<keyof MeridianConfig>).filter((k) => k !== 'log' && JSON.stringify(next[k]) !== JSON.stringify(running[k]));
+  logger.info({ logLevel: next.log.level, ...(needRestart.length > 0 ? { needRestart } : {}) }, 'SIGHUP: log level applied from the config');
 }
 
 export function validateCommand(values: { config?: string }): number {
@@ -102,17 +130,15 @@ export interface ServerVersion {
 }
 
 /** `meridian version [--server ADDRESS]`: the client's version, and the control plane's. */
-export async function versionCommand(values: { server?: string; output: OutputFormat }): Promise<number> {
+export async function versionCommand(values: { server?: string; tokenFile?: string; output: OutputFormat }): Promise<number> {
   const client = { version: MERIDIAN_VERSION, node: process.version, host: hostname() };
   let server: ServerVersion | undefined;
   if (values.server) {
-    const url = `${httpBase(values.server)}/debug/version`;
+    const debug = debugClient({ server: values.server, ...(values.tokenFile ? { tokenFile: values.tokenFile } : {}) });
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      server = (await res.json()) as ServerVersion;
+      server = await debug.get<ServerVersion>('/debug/version');
     } catch (err) {
-      process.stderr.write(`cannot read the control plane's version from ${url}: ${errorMessage(err)}\n`);
+      process.stderr.write(`cannot read the control plane's version from ${debug.base}: ${errorMessage(err)}\n`);
       return 1;
     }
   }

@@ -60,6 +60,7 @@ describe('parseConfig', () => {
       trustDomain: 'cluster.local',
       domainSuffix: 'cluster.local',
       listen: { xds: '0.0.0.0:15010', xdsTls: '0.0.0.0:15012', http: '0.0.0.0:15014' },
+      http: {},
       ca: {
         dir: path.join(tmp, '.meridian/ca'),
         keyAlgorithm: 'ECDSA_P256',
@@ -86,7 +87,7 @@ describe('parseConfig', () => {
         kubeconfigPolicy: { allowExec: false, allowAuthProviders: false, allowFileReferences: false },
       },
       networks: {},
-      log: { level: 'info' },
+      log: { level: 'info', format: 'auto' },
       shutdown: { graceMs: 5000, drainMs: 5000 },
     });
   });
@@ -140,6 +141,8 @@ clusters:
     { name: 'debounce.maxMs not a number', text: `${CLUSTERS}debounce: { maxMs: soon }\n`, want: [/^debounce\.maxMs: /] },
     { name: 'debounce.quietMs negative', text: `${CLUSTERS}debounce: { quietMs: -1 }\n`, want: [/^debounce\.quietMs: /] },
     { name: 'log.level unknown', text: `${CLUSTERS}log: { level: verbose }\n`, want: [/^log\.level: /] },
+    { name: 'log.format unknown', text: `${CLUSTERS}log: { format: pretty }\n`, want: [/^log\.format: /] },
+    { name: 'http.debugTokenFile missing', text: `${CLUSTERS}http: { debugTokenFile: ./no-token }\n`, want: [/^http\.debugTokenFile: cannot read .*no-token/] },
     { name: 'trustDomain upper case', text: `${CLUSTERS}trustDomain: Cluster.Local\n`, want: [/^trustDomain: /] },
     { name: 'shutdown.graceMs fractional', text: `${CLUSTERS}shutdown: { graceMs: 1.5 }\n`, want: [/^shutdown\.graceMs: /] },
     { name: 'clusterLocalHosts empty entry', text: `${CLUSTERS}clusterLocalHosts: ["a.b", ""]\n`, want: [/^clusterLocalHosts\[1\]: /] },

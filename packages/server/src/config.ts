@@ -8,6 +8,8 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
 /** Environment variables, each with its default and what it is for (Istio's env.Register idea). */
 export const ENV = {
   MERIDIAN_CONFIG: { default: '', description: 'Config file used when `serve` gets no --config.' },
@@ -15,6 +17,7 @@ export const ENV = {
   POD_NAMESPACE: { default: '', description: "Meridian's namespace when `namespace` is not set (the Downward API sets it)." },
   MERIDIAN_CLUSTER_ID: { default: 'primary', description: 'ID of the in-cluster primary when no cluster is marked primary.' },
   KUBERNETES_SERVICE_HOST: { default: '', description: 'Set by Kubernetes in every pod: Meridian runs in a cluster.' },
+  MERIDIAN_DEBUG_TOKEN: { default: '', description: "CLI: bearer token for Meridian's /debug endpoints when not on localhost (or --token-file)." },
 } as const;
 
 /** Where Kubernetes mounts a pod's service-account token: with the env above, "in a cluster". */
@@ -63,6 +66,16 @@ export const configSchema = z.strictObject({
       xds: hostPort.default('0.0.0.0:15010'),
       xdsTls: hostPort.default('0.0.0.0:15012'),
       http: hostPort.default('0.0.0.0:15014'),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      /**
+       * A file holding the bearer token that callers other than localhost must present for
+       * /debug/* and the status page (a Kubernetes Secret volume); re-read when it changes.
+       * Without it those answer localhost only. /healthz, /readyz and /metrics stay open.
+       */
+      debugTokenFile: z.string().min(1).optional(),
     })
     .prefault({}),
   ca: z
@@ -151,7 +164,10 @@ export const configSchema = z.strictObject({
   networks: z.record(z.string().min(1), z.strictObject({ gateways: z.array(gatewaySchema).default([]) })).default({}),
   log: z
     .strictObject({
-      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+      /** Changeable at run time: `PUT /debug/loglevel?level=`, or edit it and send SIGHUP. */
+      level: z.enum(LOG_LEVELS).default('info'),
+      /** `auto`: readable text when stdout is a terminal, JSON lines otherwise (a container). */
+      format: z.enum(['auto', 'json', 'text']).default('auto'),
     })
     .prefault({}),
   shutdown: z
@@ -214,6 +230,11 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     }
   });
   config.ca.dir = path.resolve(baseDir, config.ca.dir);
+  if (config.http.debugTokenFile !== undefined) {
+    config.http.debugTokenFile = path.resolve(baseDir, config.http.debugTokenFile);
+    const problem = tokenFileProblem(config.http.debugTokenFile);
+    if (problem) problems.push(`http.debugTokenFile: ${problem}`);
+  }
   if (config.ca.cacerts !== undefined) {
     config.ca.cacerts = path.resolve(baseDir, config.ca.cacerts);
     if (!existsSync(config.ca.cacerts)) problems.push(`ca.cacerts: not a directory: ${config.ca.cacerts}`);
@@ -261,6 +282,52 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     throw new ConfigError(file, [`(file): cannot read: ${err instanceof Error ? err.message : String(err)}`]);
   }
   return parseConfig(text, file, env);
+}
+
+function readToken(file: string): string {
+  return readFileSync(file, 'utf8').trim();
+}
+
+function tokenFileProblem(file: string): string | undefined {
+  try {
+    return readToken(file) === '' ? `empty file: ${file}` : undefined;
+  } catch (err) {
+    return `cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/**
+ * The debug token, read again whenever its file changes (a Secret volume swaps a symlink when
+ * the Secret is updated). Undefined while the file is missing or empty: then only localhost
+ * is let in, never everyone.
+ */
+export function debugTokenReader(file: string): () => string | undefined {
+  let seen = '';
+  let token: string | undefined;
+  return () => {
+    try {
+      const st = statSync(file);
+      const key = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      if (key !== seen) {
+        token = readToken(file) || undefined;
+        seen = key;
+      }
+    } catch {
+      seen = '';
+      token = undefined;
+    }
+    return token;
+  };
+}
+
+/** The CLI's debug token: `--token-file`, else MERIDIAN_DEBUG_TOKEN, else none (localhost). */
+export function cliDebugToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (tokenFile !== undefined) {
+    const problem = tokenFileProblem(tokenFile);
+    if (problem) throw new ConfigError('--token-file', [problem]);
+    return readToken(tokenFile);
+  }
+  return readEnv('MERIDIAN_DEBUG_TOKEN', env) || undefined;
 }
 
 export function splitHostPort(address: string): { host: string; port: number } {

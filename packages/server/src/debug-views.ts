@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
 import type { ProxyNode } from '@meridian/model';
 import { configDump, streamVariant, TYPE_SHORT_NAME, TypeUrl, type AdsServer, type MeshResources, type PushCoordinator, type XdsConnection } from '@meridian/xds';
+import { HttpErrorCode, problem, Problem } from './http-problem.ts';
 
 /**
  * `/debug/registryz`: every merged service with its endpoints per cluster, and a digest of
@@ -10,10 +11,13 @@ import { configDump, streamVariant, TYPE_SHORT_NAME, TypeUrl, type AdsServer, ty
  */
 export function registryView(registry: AggregateRegistry): object {
   const services = mergedServices(registry);
+  const networks = [...new Set(registry.clusterStatuses().map((c) => c.network))].sort();
   return {
     digest: registryDigest(services),
     clusters: registry.clusterStatuses(),
     conflicts: registry.conflicts(),
+    // Each network's gateways (configured or discovered): how other networks reach it.
+    gateways: Object.fromEntries(networks.map((n) => [n, registry.networkGateways(n)])),
     services,
   };
 }
@@ -76,15 +80,15 @@ export function clustersView(clusters: ClusterManager, remoteSecrets: RemoteSecr
 const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
 
 /** `/debug/syncz`: per connected proxy and type, what was sent, ACKed and rejected. */
-export function syncView(ads: AdsServer, push: PushCoordinator, query: Record<string, string>): object {
+export function syncView(ads: AdsServer, push: PushCoordinator, query: Record<string, string>): object | Problem {
   const wanted = query['proxy'];
+  const connections = ads.list().filter((c) => !wanted || c.proxy.id === wanted || c.id === wanted);
+  if (wanted && connections.length === 0) return noSuchProxy(wanted);
   return {
     pushes: push.pushes,
     lastPush: push.lastPush ?? null,
-    proxies: ads
-      .list()
-      .filter((c) => !wanted || c.proxy.id === wanted || c.id === wanted)
-      .map((c) => ({
+    recentPushes: push.recentPushes,
+    proxies: connections.map((c) => ({
         connection: c.id,
         variant: streamVariant(c),
         node: c.proxy.id,
@@ -126,11 +130,11 @@ export function endpointsView(
   ads: AdsServer,
   defaults: { cluster: string; networkOf: (cluster: string) => string },
   query: Record<string, string>,
-): object {
+): object | Problem {
   const hostname = query['service'];
-  if (!hostname) return { error: 'service=HOST is required' };
+  if (!hostname) return problem(400, HttpErrorCode.BadParameter, 'query parameter "service" is required: service=HOST', { parameter: 'service' });
   const found = query['proxy'] ? findConnection(ads, query['proxy']) : undefined;
-  if (found && 'error' in found) return found;
+  if (found instanceof Problem) return found;
   const connected = found?.conn;
   const cluster = query['cluster'] ?? defaults.cluster;
   const [region = '', zone = '', subzone = ''] = (query['locality'] ?? '').split('/');
@@ -164,24 +168,29 @@ export function endpointsView(
  * is only a claim: when several connections hold it, the answer lists them instead of
  * picking one (which could be an impostor's view of the mesh).
  */
-export function configDumpView(resources: MeshResources, ads: AdsServer, query: Record<string, string>): object {
+export function configDumpView(resources: MeshResources, ads: AdsServer, query: Record<string, string>): object | Problem {
   const wanted = query['proxy'];
-  if (!wanted) return { error: 'proxy=ID is required (a node id or connection id, see /debug/syncz)' };
+  if (!wanted) return problem(400, HttpErrorCode.BadParameter, 'query parameter "proxy" is required: proxy=ID (a node id or connection id, see /debug/syncz)', { parameter: 'proxy' });
   const found = findConnection(ads, wanted);
-  if ('error' in found) return found;
+  if (found instanceof Problem) return found;
   const conn = found.conn;
   const sds = conn.watches.get(TypeUrl.Secret);
   const secrets = sds ? ads.generate(conn, TypeUrl.Secret, sds.names) : undefined;
   return configDump(conn.proxy, resources, { watches: conn.watches, ...(secrets ? { secrets } : {}) });
 }
 
-function findConnection(ads: AdsServer, wanted: string): { conn: XdsConnection } | { error: string; connections?: string[] } {
+const noSuchProxy = (wanted: string) => problem(404, HttpErrorCode.NotFound, `no connected proxy ${wanted} (see /debug/syncz)`, { parameter: 'proxy' });
+
+function findConnection(ads: AdsServer, wanted: string): { conn: XdsConnection } | Problem {
   const all = ads.list();
   const byId = all.find((c) => c.id === wanted);
   if (byId) return { conn: byId };
   const byNode = all.filter((c) => c.proxy.id === wanted);
   const [only] = byNode;
   if (only && byNode.length === 1) return { conn: only };
-  if (!only) return { error: `no connected proxy ${wanted}` };
-  return { error: `${byNode.length} connections hold node id ${wanted}; name one by connection id`, connections: byNode.map((c) => c.id) };
+  if (!only) return noSuchProxy(wanted);
+  return problem(409, HttpErrorCode.Ambiguous, `${byNode.length} connections hold node id ${wanted}; name one by connection id`, {
+    parameter: 'proxy',
+    connections: byNode.map((c) => c.id),
+  });
 }

@@ -5,9 +5,10 @@ import type { Logger } from '@meridian/model';
 import { addCsdsService, AdsServer, MeshResources, PushCoordinator, TYPE_SHORT_NAME, TypeUrl } from '@meridian/xds';
 import { startCaRuntime, type CaRuntime } from './ca-runtime.ts';
 import { clusterSpecFor } from './clusters.ts';
-import { splitHostPort, type MeridianConfig } from './config.ts';
+import { debugTokenReader, splitHostPort, type MeridianConfig } from './config.ts';
 import { clustersView, configDumpView, endpointsView, registryView, syncView } from './debug-views.ts';
-import { startHttp } from './http.ts';
+import { startHttp, type ParamSpec } from './http.ts';
+import { changeLogLevel } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { svidPeerIdentity } from './peer-identity.ts';
 import { issueWorkloadCertificate, WorkloadSecretStore } from './workload-secrets.ts';
@@ -24,6 +25,31 @@ export interface RunningMeridian {
   readonly metrics: Metrics;
   /** Graceful stop: refuse new streams, ask proxies to reconnect elsewhere, close. */
   stop(): Promise<void>;
+}
+
+/**
+ * The query parameters of each debug view (those not listed take none). registryz is left
+ * out: it takes any, for now.
+ */
+function debugParams(known: { knownCluster: (id: string) => string | undefined; knownService: (host: string) => string | undefined }): Record<string, Record<string, ParamSpec>> {
+  const proxy: ParamSpec = { form: 'ID (a node id or connection id, see /debug/syncz)' };
+  return {
+    version: {},
+    ca: {},
+    clusterz: {},
+    secretz: {},
+    cachez: {},
+    loglevel: {},
+    syncz: { proxy },
+    config_dump: { proxy: { ...proxy, required: true } },
+    endpointz: {
+      service: { required: true, form: 'HOST (a hostname from /debug/registryz)', check: known.knownService },
+      proxy,
+      cluster: { form: 'CLUSTER_ID', check: known.knownCluster },
+      network: { form: 'NETWORK' },
+      locality: { form: 'region/zone/subzone', check: (v) => (v.split('/').length > 3 ? 'at most three parts' : undefined) },
+    },
+  };
 }
 
 /** Wires discovery → push → ADS and the HTTP views, from a validated config. */
@@ -167,8 +193,16 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         config_dump: (q) => configDumpView(resources, ads, q),
         secretz: () => secrets.view(),
         cachez: () => ({ ...resources.stats, mergedViews: registry.mergedViews() }),
+        // PUT with ?level= changes it (http.ts).
+        loglevel: () => ({ level: logger.level }),
       },
+      setLogLevel: (level) => changeLogLevel(logger, level),
+      debugParams: debugParams({
+        knownCluster: (id) => (clusters.ids().includes(id) ? undefined : `no cluster ${id} (clusters: ${clusters.ids().join(', ')})`),
+        knownService: (host) => (registry.service(host) ? undefined : `no service ${host} (see /debug/registryz)`),
+      }),
     },
+    access: config.http.debugTokenFile === undefined ? {} : { token: debugTokenReader(config.http.debugTokenFile) },
   });
 
   const grpcServer = new grpc.Server({

