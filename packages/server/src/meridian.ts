@@ -27,10 +27,7 @@ export interface RunningMeridian {
   stop(): Promise<void>;
 }
 
-/**
- * The query parameters of each debug view (those not listed take none). registryz is left
- * out: it takes any, for now.
- */
+/** The query parameters of each debug view (those not listed take none). */
 function debugParams(known: { knownCluster: (id: string) => string | undefined; knownService: (host: string) => string | undefined }): Record<string, Record<string, ParamSpec>> {
   const proxy: ParamSpec = { form: 'ID (a node id or connection id, see /debug/syncz)' };
   return {
@@ -41,6 +38,12 @@ function debugParams(known: { knownCluster: (id: string) => string | undefined; 
     cachez: {},
     loglevel: {},
     syncz: { proxy },
+    registryz: {
+      service: { form: 'HOST (one service, its endpoints paged with offset and limit)', check: known.knownService },
+      limit: { form: 'N (services per page, or endpoints with service=)', check: wholeNumber(1) },
+      continue: { form: 'HOST (the page after this hostname: page.continue of the last answer)' },
+      offset: { form: 'N (with service=: the first endpoint to show)', check: wholeNumber(0) },
+    },
     config_dump: { proxy: { ...proxy, required: true } },
     endpointz: {
       service: { required: true, form: 'HOST (a hostname from /debug/registryz)', check: known.knownService },
@@ -50,6 +53,10 @@ function debugParams(known: { knownCluster: (id: string) => string | undefined; 
       locality: { form: 'region/zone/subzone', check: (v) => (v.split('/').length > 3 ? 'at most three parts' : undefined) },
     },
   };
+}
+
+function wholeNumber(min: number): (value: string) => string | undefined {
+  return (value) => (/^\d{1,9}$/.test(value) && Number(value) >= min ? undefined : `a whole number of at least ${min}`);
 }
 
 /** Wires discovery → push → ADS and the HTTP views, from a validated config. */
@@ -186,7 +193,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         // The pod name in Kubernetes: which replica answered.
         version: () => ({ version: MERIDIAN_VERSION, replica: hostname(), startedAt: new Date(startedAtWall).toISOString() }),
         ca: () => ca.debugView(),
-        registryz: () => registryView(registry),
+        registryz: (query) => registryView(registry, query),
         clusterz: () => clustersView(clusters, remoteSecrets),
         syncz: (q) => syncView(ads, push, q),
         endpointz: (q) => endpointsView(resources, ads, proxyDefaults, q),

@@ -304,7 +304,7 @@ const locality = (l) => [l.region, l.zone, l.subzone].filter(Boolean).join('/') 
 const HEALTH_TONE = { healthy: 'ok', unhealthy: 'bad', draining: 'warn', terminating: 'warn' };
 
 function endpointRows(service) {
-  const sorted = [...service.endpoints].sort((a, b) => `${a.cluster}|${locality(a.locality)}`.localeCompare(`${b.cluster}|${locality(b.locality)}`));
+  const sorted = [...(service.endpoints ?? [])].sort((a, b) => `${a.cluster}|${locality(a.locality)}`.localeCompare(`${b.cluster}|${locality(b.locality)}`));
   return table(
     ['cluster', 'locality', 'address', 'health', 'pod'],
     sorted.map((e) =>
@@ -353,7 +353,9 @@ function renderServices() {
     'services',
     more(services.length, 'the rest are in /debug/registryz'),
     services.slice(0, MAX_ROWS).map((s) => {
-      const healthy = s.endpoints.filter((e) => e.health === 'healthy').length;
+      // A service too big for one registryz page comes with its count only.
+      const endpoints = s.endpoints ?? [];
+      const healthy = endpoints.filter((e) => e.health === 'healthy').length;
       const answer = state.explained.get(s.hostname);
       return el(
         'details',
@@ -368,7 +370,7 @@ function renderServices() {
           {},
           el('strong', { class: 'mono', text: s.hostname }),
           ` · ports ${s.ports.map((p) => p.port).join(', ')} · clusters ${s.clusters.join(', ')} · `,
-          badge(`${healthy}/${s.endpoints.length} healthy`, healthy === s.endpoints.length ? 'ok' : healthy === 0 ? 'bad' : 'warn'),
+          s.endpoints ? badge(`${healthy}/${endpoints.length} healthy`, healthy === endpoints.length ? 'ok' : healthy === 0 ? 'bad' : 'warn') : badge(`${s.endpointCount} endpoints`, 'warn'),
         ),
         answer ? explainedRows(answer) : endpointRows(s),
       );
@@ -437,7 +439,7 @@ function renderTopology() {
   const ROW = 24;
   const TOP = 50;
   const BOX_ROWS = 10;
-  const perCluster = clusters.map((c) => services.filter((s) => s.endpoints.some((e) => e.cluster === c.id)));
+  const perCluster = clusters.map((c) => services.filter((s) => (s.endpoints ?? []).some((e) => e.cluster === c.id)));
   const rows = Math.min(BOX_ROWS, Math.max(1, ...perCluster.map((list) => list.length)));
   const gwRows = Math.max(0, ...clusters.map((c) => (gateways[c.network] || []).length));
   const boxH = TOP + rows * ROW + (gwRows ? 10 + gwRows * ROW : 0) + 12;
@@ -454,7 +456,7 @@ function renderTopology() {
     const list = perCluster[i];
     list.slice(0, BOX_ROWS).forEach((s, r) => {
       const y = 10 + TOP + r * ROW;
-      const here = s.endpoints.filter((e) => e.cluster === c.id);
+      const here = (s.endpoints ?? []).filter((e) => e.cluster === c.id);
       const unhealthy = here.some((e) => e.health !== 'healthy');
       parts.push(svg('rect', { class: `svc ${unhealthy ? 'unhealthy' : ''}`, x: x + 10, y, width: BOX_W - 20, height: ROW - 4, rx: 4 }));
       parts.push(svg('text', { x: x + 16, y: y + 15 }, `${s.hostname.split('.').slice(0, 2).join('.')} · ${here.filter((e) => e.health === 'healthy').length}/${here.length}`));
