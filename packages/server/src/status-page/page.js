@@ -110,7 +110,8 @@ async function poll() {
       getJson('/readyz', [503]),
       getJson('/debug/ca'),
       getJson('/debug/clusterz'),
-      getJson('/debug/registryz'),
+      // One registryz page as large as the page draws; totals say how many there are in all.
+      getJson(`/debug/registryz?limit=${MAX_ROWS}`),
       getJson('/debug/syncz'),
       getJson('/debug/secretz'),
     ]);
@@ -351,7 +352,7 @@ function renderServices() {
   if (!services.length) return replace('services', empty('no services'));
   replace(
     'services',
-    more(services.length, 'the rest are in /debug/registryz'),
+    more(state.data.registry.totals?.services ?? services.length, 'the rest are in /debug/registryz'),
     services.slice(0, MAX_ROWS).map((s) => {
       // A service too big for one registryz page comes with its count only.
       const endpoints = s.endpoints ?? [];
