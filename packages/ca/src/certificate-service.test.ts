@@ -4,6 +4,7 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import fc from 'fast-check';
 import { createLogger, silentLogger, type Logger } from '@meridian/model';
 import { createAuthority, type CaAuthority } from './authority.ts';
 import { ClientCertAuthenticator, certTrustOf } from './authn/client-cert.ts';
@@ -273,6 +274,80 @@ describe('certificate service over TLS (renewal with the SVID as client certific
     const h = await start({ tls: 'createSsl-required' });
     const foreign = await svidFor(h, 'shop', 'cart', new SvidSigner({ trustDomain: TD, authority: await newAuthority() }));
     await rejects(h.client({ svid: foreign }).createCertificate({ csr: (await makeCsr({ uris: [uri('shop', 'cart')] })).pem, deadlineMs: 3000 }), grpc.status.UNAVAILABLE);
+    assert.equal(h.signer.stats().issued, 0);
+  });
+});
+
+/**
+ * Property tests: whatever CSR or token a caller sends, the answer is the caller's mistake
+ * with a reason (INVALID_ARGUMENT or UNAUTHENTICATED), never a server fault, never a
+ * certificate.
+ */
+describe('certificate service: any CSR, any token', () => {
+  const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+  const b64url = (text: string) => Buffer.from(text).toString('base64url');
+
+  it('a CSR that is not a valid request for the caller is INVALID_ARGUMENT with a reason; nothing is issued', async () => {
+    const h = await start();
+    const c = h.client();
+    const token = h.issuer.mint({ namespace: 'shop', serviceAccount: 'cart' });
+    const csr = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 2000 }),
+      fc.uint8Array({ minLength: 1, maxLength: 1500 }).map((b) => `-----BEGIN CERTIFICATE REQUEST-----\n${base64(b)}\n-----END CERTIFICATE REQUEST-----\n`),
+      // A DER SEQUENCE header over random content: gets past the armour and the first tag.
+      fc.uint8Array({ minLength: 1, maxLength: 120 }).map((b) => `-----BEGIN CERTIFICATE REQUEST-----\n${base64(Buffer.concat([Buffer.from([0x30, b.length]), Buffer.from(b)]))}\n-----END CERTIFICATE REQUEST-----\n`),
+    );
+    await fc.assert(
+      fc.asyncProperty(csr, async (text) => {
+        try {
+          await c.createCertificate({ csr: text, token });
+        } catch (err) {
+          const e = err as grpc.ServiceError;
+          assert.equal(e.code, grpc.status.INVALID_ARGUMENT, `${grpc.status[e.code]}: ${e.details}`);
+          assert.ok(e.details.length > 0, 'says why');
+          return;
+        }
+        assert.fail('a certificate was issued for a random CSR');
+      }),
+      { numRuns: 150 },
+    );
+    assert.equal(h.signer.stats().issued, 0);
+  });
+
+  it('a token that was not minted for the caller is UNAUTHENTICATED, opaque to the caller; nothing is issued', async () => {
+    const h = await start();
+    const c = h.client();
+    const csr = (await makeCsr({ uris: [uri('shop', 'cart')] })).pem;
+    const claims = fc.record(
+      {
+        iss: fc.oneof(fc.constant(h.issuer.issuer), fc.string({ maxLength: 30 })),
+        sub: fc.oneof(fc.constant('system:serviceaccount:shop:cart'), fc.string({ maxLength: 40 })),
+        aud: fc.oneof(fc.string({ maxLength: 20 }), fc.array(fc.string({ maxLength: 20 }), { maxLength: 3 })),
+        exp: fc.integer(),
+        nbf: fc.integer(),
+        kubernetes: fc.jsonValue({ maxDepth: 2 }),
+      },
+      { requiredKeys: [] },
+    );
+    const header = fc.record({ alg: fc.constantFrom('none', 'ES256', 'RS256', 'HS256', 'EdDSA', ''), kid: fc.string({ maxLength: 10 }), typ: fc.constant('JWT') }, { requiredKeys: ['alg'] });
+    const token = fc.oneof(
+      fc.string({ maxLength: 500 }).filter((t) => !/[\r\n\0]/.test(t)),
+      fc.tuple(header, claims, fc.uint8Array({ maxLength: 80 })).map(([hd, cl, sig]) => `${b64url(JSON.stringify(hd))}.${b64url(JSON.stringify(cl))}.${Buffer.from(sig).toString('base64url')}`),
+    );
+    await fc.assert(
+      fc.asyncProperty(token, async (t) => {
+        try {
+          await c.createCertificate({ csr, token: t });
+        } catch (err) {
+          const e = err as grpc.ServiceError;
+          assert.equal(e.code, grpc.status.UNAUTHENTICATED, `${grpc.status[e.code]}: ${e.details}`);
+          assert.equal(e.details, 'authentication failed');
+          return;
+        }
+        assert.fail('a certificate was issued for a forged token');
+      }),
+      { numRuns: 150 },
+    );
     assert.equal(h.signer.stats().issued, 0);
   });
 });
