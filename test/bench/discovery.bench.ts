@@ -15,8 +15,9 @@ import { CoreV1Api, DiscoveryV1Api, makeInformer, type V1Secret } from '@kuberne
 import { mkdirSync, renameSync } from 'node:fs';
 import { AdsTestClient, TypeUrls } from '@meridian/testkit';
 import { SYSTEM_NAMESPACE, remoteSecret, startKubeCluster } from '../support/kube-cluster.ts';
-import { endpointSlice, service, yamlDocs } from '../support/manifests.ts';
+import { service, yamlDocs } from '../support/manifests.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
+import { MANIFEST_SERVICES, SLICES_PER_SERVICE, bigManifest } from './support/big-mesh.ts';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const NAME = 'outbound|7070||echo.demo.svc.cluster.local';
@@ -98,22 +99,6 @@ async function remoteSecrets(): Promise<void> {
   await meridian.stop();
   await primary.api.close();
   ws.remove();
-}
-
-const MANIFEST_SERVICES = 50;
-const SLICES_PER_SERVICE = 10;
-const ENDPOINTS_PER_SLICE = 100;
-
-function bigManifest(): { objects: object[]; endpoints: number } {
-  const objects: object[] = [];
-  for (let s = 0; s < MANIFEST_SERVICES; s++) {
-    objects.push(service(`svc-${s}`, 'demo', [{ name: 'grpc', port: 7070 }]));
-    for (let k = 0; k < SLICES_PER_SERVICE; k++) {
-      const endpoints = Array.from({ length: ENDPOINTS_PER_SLICE }, (_, e) => ({ address: `10.${s}.${k}.${e + 1}`, node: `node-${e % 20}` }));
-      objects.push(endpointSlice(`svc-${s}-${k}`, 'demo', `svc-${s}`, { name: 'grpc', port: 7070 }, endpoints));
-    }
-  }
-  return { objects, endpoints: MANIFEST_SERVICES * SLICES_PER_SERVICE * ENDPOINTS_PER_SLICE };
 }
 
 async function metric(meridian: MeridianProcess, name: string): Promise<number> {

@@ -24,7 +24,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { CoreV1Api, makeInformer, type V1Service } from '@kubernetes/client-node';
 import { EMPTY_LOCALITY, Health, ProxyType, type Endpoint, type Service, type ServiceDiscovery } from '@meridian/model';
@@ -33,6 +32,7 @@ import { MeshResources, TypeUrl, encodeDiscoveryResponse, protoType } from '@mer
 import { buildGoProgram } from '../support/go-interop.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 import { GoControlPlane } from './support/go-control-plane.ts';
+import { GC_PROBE_NODE_ARGS, meridianMemory, type Memory } from './support/meridian-memory.ts';
 
 const PROXIES = Number(process.env['BENCH_PROXIES'] ?? 1000);
 const SERVICES = Number(process.env['BENCH_SERVICES'] ?? 1000);
@@ -207,11 +207,6 @@ async function rawFanout(swarm: Swarm, payload: Buffer): Promise<{ ms: number; h
   return { ms: percentile(samples, 50), heapPerStream, rssPerStream };
 }
 
-interface Memory {
-  readonly heap: number;
-  readonly rss: number;
-}
-
 /** This process after two forced GCs (`pnpm bench` runs it with --expose-gc). */
 function liveMemory(): Memory {
   if (!global.gc) throw new Error('run with --expose-gc (pnpm bench xds does)');
@@ -219,17 +214,6 @@ function liveMemory(): Memory {
   global.gc();
   const m = process.memoryUsage();
   return { heap: m.heapUsed + m.external, rss: m.rss };
-}
-
-const GC_PROBE = pathToFileURL(path.join(import.meta.dirname, 'support/gc-probe.mjs')).href;
-
-/** Meridian after two forced GCs, from the gc-probe hook it was started with. */
-async function meridianMemory(m: MeridianProcess): Promise<Memory> {
-  const seen = m.logs.length;
-  m.signal('SIGUSR2');
-  const probe = await m.waitForLog((l) => l.msg === 'gc probe' && m.logs.indexOf(l) >= seen);
-  if (probe['gc'] !== true) throw new Error('meridian was started without --expose-gc');
-  return { heap: Number(probe['heapUsed']) + Number(probe['external']), rss: Number(probe['rss']) };
 }
 
 const perProxy = (before: Memory, after: Memory): Memory => ({ heap: (after.heap - before.heap) / PROXIES, rss: (after.rss - before.rss) / PROXIES });
@@ -280,7 +264,7 @@ async function main(): Promise<void> {
   // Built while the mesh loads; cached between runs (.ci/run builds it ahead).
   const goPeer = buildGoProgram('gcp-server');
   goPeer.catch(() => undefined);
-  const meridian = await MeridianProcess.start(['serve', '--config', config], { MERIDIAN_LOG_LEVEL: 'info' }, { nodeArgs: ['--expose-gc', '--import', GC_PROBE] });
+  const meridian = await MeridianProcess.start(['serve', '--config', config], { MERIDIAN_LOG_LEVEL: 'info' }, { nodeArgs: GC_PROBE_NODE_ARGS });
   const swarm = new Swarm();
   await swarm.receive('started');
 

@@ -58,5 +58,6 @@ export function adsServiceClient(address: string, credentials: grpc.ChannelCrede
   const pkg = grpc.loadPackageDefinition(envoyPackageDefinition()) as unknown as {
     envoy: { service: { discovery: { v3: { AggregatedDiscoveryService: grpc.ServiceClientConstructor } } } };
   };
-  return new pkg.envoy.service.discovery.v3.AggregatedDiscoveryService(address, credentials);
+  // Envoy takes responses of any size; grpc-js's 4 MiB default would cut a probe short.
+  return new pkg.envoy.service.discovery.v3.AggregatedDiscoveryService(address, credentials, { 'grpc.max_receive_message_length': 256 * 1024 * 1024 });
 }
