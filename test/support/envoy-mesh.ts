@@ -65,9 +65,13 @@ export class EnvoyMesh {
     return this.meridian;
   }
 
-  /** Stops Meridian and starts it again on the same config and ports; sidecars keep running. */
-  async restartMeridian(): Promise<MeridianProcess> {
+  /**
+   * Stops Meridian and starts it again on the same config and ports, `downMs` after it has
+   * exited; sidecars keep running.
+   */
+  async restartMeridian(options: { downMs?: number } = {}): Promise<MeridianProcess> {
     await this.server.stop();
+    if (options.downMs) await new Promise((r) => setTimeout(r, options.downMs));
     this.meridian = await MeridianProcess.start(['serve', '--config', this.configFile]);
     return this.meridian;
   }
