@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { chownSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { EnvoyProxy, PodApp, SIDECAR_GID, SIDECAR_UID, Testbed, type Pod, type PodAppConfig } from '@meridian/testkit';
+import { EnvoyProxy, PodApp, SIDECAR_GID, SIDECAR_UID, Testbed, type Pod, type PodAppConfig, type Received } from '@meridian/testkit';
 import { MeridianProcess, Workspace } from './meridian-process.ts';
 import { openTestCa, writeWorkloadCerts, type TestCa } from './workload-certs.ts';
 
@@ -164,6 +164,12 @@ export class EnvoyMesh {
     await this.bed.close();
     this.ws.remove();
   }
+}
+
+/** Envoy's x-forwarded-client-cert as the server received it, `Key=value;…` with quoted values, as a map. */
+export function xfcc(received: Received): Map<string, string> {
+  const header = received.headers['x-forwarded-client-cert'] ?? '';
+  return new Map([...header.matchAll(/([A-Za-z]+)=("(?:[^"\\]|\\.)*"|[^;,]*)/g)].map((m) => [m[1] ?? '', (m[2] ?? '').replace(/^"|"$/g, '')]));
 }
 
 function giveToSidecar(dir: string): void {
