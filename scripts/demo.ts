@@ -1,26 +1,38 @@
 /**
- * `pnpm demo`: Meridian on the two-cluster example, a gRPC echo backend in each cluster,
+ * `pnpm demo [--envoy] [--rounds N]`: Meridian on the two-cluster example, a gRPC echo backend in each cluster,
  * and a proxyless gRPC client in `east` that finds its backends through xDS. Halfway, the
  * east backend is marked not ready in its manifest: traffic fails over to `west`, then
  * comes back. Runs on a copy of the example, so the repository is left untouched.
+ * `--envoy`: the same story through real Envoy sidecars with mTLS (demo-envoy.ts).
+ * `--rounds N`: requests per phase (default 5).
  */
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { startEchoBackend, xdsEchoClient, type EchoBackend } from '@meridian/testkit';
+import { envoyDemo, envoyDemoMissing } from './demo-envoy.ts';
 
+const { values: flags } = parseArgs({ options: { envoy: { type: 'boolean', default: false }, rounds: { type: 'string', default: '5' } } });
+const rounds = Number(flags.rounds);
 const root = path.resolve(import.meta.dirname, '..');
-const work = mkdtempSync(path.join(tmpdir(), 'meridian-demo-'));
-cpSync(path.join(root, 'examples/two-clusters'), work, { recursive: true });
-const config = path.join(work, 'meridian.yaml');
-const eastEcho = path.join(work, 'east/echo.yaml');
-const logFile = path.join(work, 'meridian.log');
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: a whole number of requests per phase, at least 1 (got ${flags.rounds})`);
+  if (flags.envoy) {
+    const missing = envoyDemoMissing();
+    if (missing) throw new Error(`pnpm demo --envoy ${missing}; plain \`pnpm demo\` needs neither`);
+    return envoyDemo({ rounds });
+  }
+  const work = mkdtempSync(path.join(tmpdir(), 'meridian-demo-'));
+  cpSync(path.join(root, 'examples/two-clusters'), work, { recursive: true });
+  const config = path.join(work, 'meridian.yaml');
+  const eastEcho = path.join(work, 'east/echo.yaml');
+  const logFile = path.join(work, 'meridian.log');
   say(`Meridian demo — two clusters (east, west) from ${path.relative(root, path.join(root, 'examples/two-clusters'))}`);
   say(`  working copy: ${work} (Meridian's log: ${logFile})\n`);
 
@@ -56,16 +68,16 @@ async function main(): Promise<void> {
       }
     };
 
-    await call('local     ', 5);
+    await call('local     ', rounds);
     say(`\n4. marking the east endpoint not ready (ready: false in ${path.relative(work, eastEcho)})`);
     const original = readFileSync(eastEcho, 'utf8');
     writeFileSync(eastEcho, original.replace('ready: true', 'ready: false'));
     await sleep(400);
-    await call('failover  ', 5);
+    await call('failover  ', rounds);
     say('\n5. east is ready again');
     writeFileSync(eastEcho, original);
     await sleep(400);
-    await call('recovered ', 5);
+    await call('recovered ', rounds);
 
     const registry = (await (await fetch('http://127.0.0.1:15014/debug/registryz')).json()) as {
       services: Array<{ hostname: string; endpoints: Array<{ cluster: string; address: string; health: string }> }>;

@@ -2,7 +2,7 @@
  * End to end: mTLS between proxyless gRPC peers, configured only through xDS. The real
  * `meridian serve` with `mtls.mode: strict`; @grpc/grpc-js-xds `XdsServer`s whose listeners
  * come from Meridian (`xds.istio.io/grpc/lds/inbound/<ip>:<port>`); clients with
- * `XdsChannelCredentials`; certificates issued by the CA Meridian uses, on disk the way
+ * `XdsChannelCredentials`, and grpc-go (test/interop) with its xds credentials; certificates issued by the CA Meridian uses, on disk the way
  * Istio's agent leaves them, read through the bootstrap's `file_watcher` provider.
  */
 import assert from 'node:assert/strict';
@@ -15,6 +15,7 @@ import * as grpcXds from '@grpc/grpc-js-xds';
 import { validateBootstrapConfig } from '@grpc/grpc-js-xds/build/src/xds-bootstrap.js';
 import { grpcBootstrap } from '@meridian/server';
 import { echoClient, echoService, type EchoClient, type EchoReply } from '@meridian/testkit';
+import { GoEchoClient, assertInSyncWithoutNack, buildGoProgram, skipOrFail } from '../support/go-interop.ts';
 import { service, yamlDocs } from '../support/manifests.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 import { openTestCa, writeWorkloadCerts, type TestCa } from '../support/workload-certs.ts';
@@ -143,7 +144,24 @@ describe('mTLS between proxyless gRPC peers', () => {
     servers.push((await startXdsEchoServer(`${IMPOSTOR.host}:${impostorPort}`, bootstrapFor('impostor-server', serverDir), 'impostor')).server);
   });
 
+  const goClients: GoEchoClient[] = [];
+
+  /** grpc-go (test/interop xds-echo) with security from xDS and `certDir` in its bootstrap; undefined when skipped. */
+  async function goMtlsClient(t: TestContext, nodeId: string, certDir: string, hostname: string): Promise<GoEchoClient | undefined> {
+    const built = await buildGoProgram('xds-echo');
+    if ('missing' in built) {
+      skipOrFail(t, built.missing);
+      return undefined;
+    }
+    const file = ws.write(`${nodeId}.bootstrap.json`, JSON.stringify(bootstrapFor(nodeId, certDir)));
+    // Warnings include every NACK grpc-go sends, with its reason: shown if a test fails.
+    const c = new GoEchoClient(built.binary, `xds:///${hostname}:7070`, file, { GRPC_GO_LOG_SEVERITY_LEVEL: 'warning' }, ['--xds-creds']);
+    goClients.push(c);
+    return c;
+  }
+
   after(async () => {
+    for (const c of goClients) c.close();
     for (const c of clients) c.close();
     for (const s of servers) s.forceShutdown();
     const code = await meridian?.stop();
@@ -194,5 +212,32 @@ describe('mTLS between proxyless gRPC peers', () => {
     });
     // The same client identity is fine with the real echo: it is the SAN check that failed.
     assert.equal((await mtlsClient('client3', clientDir).echo('hello', 20_000)).backend, 'echo');
+  });
+
+  it('grpc-go: calls over mTLS with the certificate its bootstrap names, the server sees its SPIFFE ID, and nothing is rejected', async (t) => {
+    if (skipIfUnsupported(t)) return;
+    const dir = ws.path('certs', 'go');
+    const id = await writeWorkloadCerts(ca, dir, { namespace: 'demo', serviceAccount: 'go-client' });
+    const go = await goMtlsClient(t, 'go-client', dir, ECHO.hostname);
+    if (!go || !meridian) return;
+    const [reply] = await go.call(1);
+    assert.equal(reply?.backend, 'echo', `${JSON.stringify(reply)}\n${go.stderr.join('')}`);
+    const last = echo.seen.at(-1);
+    assert.equal(last?.security, 'ssl');
+    assert.equal(last?.peer, `URI:${id}`);
+    assert.deepEqual(await assertInSyncWithoutNack(meridian, 'go-client', go), ['CDS', 'EDS', 'LDS', 'RDS']);
+  });
+
+  it('grpc-go: refuses a server whose identity is not among the service accounts of the service', async (t) => {
+    if (skipIfUnsupported(t)) return;
+    const dir = ws.path('certs', 'go2');
+    await writeWorkloadCerts(ca, dir, { namespace: 'demo', serviceAccount: 'go-client' });
+    const go = await goMtlsClient(t, 'go-client-2', dir, IMPOSTOR.hostname);
+    if (!go) return;
+    const calls = echo.seen.length;
+    const [reply] = await go.call(1);
+    // grpc-go's own words: the server's URI SAN (echo's) is not one the cluster accepts (impostor's).
+    assert.match(reply?.error ?? '', /Unavailable.*authentication handshake failed.*sa\/echo\].*do not match any of the accepted SANs/, JSON.stringify(reply));
+    assert.equal(echo.seen.length, calls);
   });
 });

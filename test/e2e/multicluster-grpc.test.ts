@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { startEchoBackend, xdsEchoClient, type EchoBackend, type EchoClient } from '@meridian/testkit';
 import { eventually } from '../support/eventually.ts';
-import { GoEchoClient, buildGoProgram, skipOrFail, type Built } from '../support/go-interop.ts';
+import { GoEchoClient, assertInSyncWithoutNack, buildGoProgram, skipOrFail, type Built } from '../support/go-interop.ts';
 import { endpointSlice, node, service, yamlDocs } from '../support/manifests.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 
@@ -208,25 +208,13 @@ describe('two clusters, proxyless gRPC clients', () => {
     return counts;
   }
 
-  /** What Meridian recorded for one node: every type ACKed, none rejected. */
-  async function assertInSyncWithoutNack(id: string, c: GoEchoClient): Promise<void> {
-    type Sync = { proxies: Array<{ node: string; types: Record<string, { synced: boolean; lastNack: { message?: string } | null }> }> };
-    const proxy = await eventually(`${id} ACKed every type`, async () => {
-      const { body } = await meridian.getJson<Sync>(`/debug/syncz?proxy=${id}`);
-      const p = body.proxies[0];
-      return p && Object.values(p.types).every((w) => w.synced) ? p : undefined;
-    });
-    assert.deepEqual(Object.keys(proxy.types).sort(), ['CDS', 'EDS', 'LDS', 'RDS']);
-    for (const [type, w] of Object.entries(proxy.types)) assert.equal(w.lastNack, null, `grpc-go rejected ${type}: ${JSON.stringify(w.lastNack)}\n${c.stderr.join('')}`);
-  }
-
   it('grpc-go: prefers the client locality, with the bootstrap `meridian bootstrap` prints', async (t) => {
     const east = await goClient(t, 'echo.demo.svc.cluster.local:7070', 'go-east-local', EAST);
     const west = await goClient(t, 'echo.demo.svc.cluster.local:7070', 'go-west-local', WEST);
     if (!east || !west) return;
     assert.deepEqual(await goAnswers(east, 6), { 'east/echo': 6 }, east.stderr.join(''));
     assert.deepEqual(await goAnswers(west, 6), { 'west/echo': 6 }, west.stderr.join(''));
-    await assertInSyncWithoutNack('go-east-local', east);
+    assert.deepEqual(await assertInSyncWithoutNack(meridian, 'go-east-local', east), ['CDS', 'EDS', 'LDS', 'RDS']);
   });
 
   it('grpc-go: fails over to the other cluster when local endpoints become not ready, and recovers', async (t) => {
@@ -243,7 +231,7 @@ describe('two clusters, proxyless gRPC clients', () => {
       const counts = await goAnswers(east, 4);
       return counts['east/echo'] === 4 ? counts : undefined;
     });
-    await assertInSyncWithoutNack('go-east-failover', east);
+    assert.deepEqual(await assertInSyncWithoutNack(meridian, 'go-east-failover', east), ['CDS', 'EDS', 'LDS', 'RDS']);
   });
 
   it('keeps serving the last good state of a manifest that becomes invalid', async () => {

@@ -29,6 +29,8 @@ export interface PodSpec {
   readonly address: string;
   readonly serviceAccount: string;
   readonly ready?: boolean;
+  /** The Node it runs on, which gives its locality (default `<cluster>-node`). */
+  readonly node?: string;
 }
 
 /** A Service (same ClusterIP in every cluster, as the tests' clients dial it) with this cluster's pods. */
@@ -62,7 +64,7 @@ export function serviceManifests(options: {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: pod.name, namespace, labels: { app: name } },
-      spec: { serviceAccountName: pod.serviceAccount, nodeName },
+      spec: { serviceAccountName: pod.serviceAccount, nodeName: pod.node ?? nodeName },
     });
   }
   objects.push({
@@ -74,9 +76,20 @@ export function serviceManifests(options: {
     endpoints: options.pods.map((pod) => ({
       addresses: [pod.address],
       conditions: { ready: pod.ready ?? true },
-      nodeName,
+      nodeName: pod.node ?? nodeName,
       targetRef: { kind: 'Pod', name: pod.name, namespace },
     })),
   });
   return yamlDocs(...objects);
+}
+
+/** Istio's east-west gateway Service for `network`: reached at `address` (its load balancer) on 15443. */
+export function eastWestGatewayService(network: string, address: string): string {
+  return yamlDocs({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'istio-eastwestgateway', namespace: 'istio-system', labels: { 'topology.istio.io/network': network } },
+    spec: { type: 'LoadBalancer', ports: [{ name: 'tls', port: 15443, targetPort: 15443 }] },
+    status: { loadBalancer: { ingress: [{ ip: address }] } },
+  });
 }

@@ -13,6 +13,7 @@ import { CacertsVolume } from '../support/cacerts-volume.ts';
 import { EnvoyMesh, TRUST_DOMAIN, type Workload } from '../support/envoy-mesh.ts';
 import { eventually } from '../support/eventually.ts';
 import { node, yamlDocs } from '../support/manifests.ts';
+import { trafficLoop, type TrafficLoop } from '../support/traffic-loop.ts';
 import { testCaOf } from '../support/workload-certs.ts';
 import { ECHO_APP_PORTS, ECHO_PORTS, serviceManifests } from './manifests.ts';
 
@@ -46,37 +47,16 @@ function serialOf(cert: CaAuthority): string {
   return cert.cert.serialNumber.toLowerCase().replace(/^0+/, '');
 }
 
-/** Requests from `client`, one after another, alternating HTTP and TCP (each TCP one a new mTLS handshake), until stopped. */
-function continuousTraffic(client: Workload) {
-  const failures: string[] = [];
-  let ok = 0;
-  let running = true;
-  const loop = (async () => {
-    for (let i = 0; running; i++) {
-      try {
-        if (i % 2 === 0) {
-          const a = await client.app.http1({ host: ECHO_VIP, port: HTTP.port, authority: `${ECHO_HOST}:${HTTP.port}`, timeoutMs: 3000 });
-          if (a.status === 200 && (JSON.parse(a.body) as Received).pod === 'echo-0') ok++;
-          else failures.push(`HTTP ${a.status} ${a.body.slice(0, 200)}`);
-        } else {
-          const line = await client.app.tcp({ host: ECHO_VIP, port: TCP.port, data: `n${i}`, timeoutMs: 3000 });
-          if (line === `echo-0 n${i}`) ok++;
-          else failures.push(`TCP answered ${JSON.stringify(line)}`);
-        }
-      } catch (err) {
-        failures.push(String(err));
-      }
-      await new Promise((r) => setTimeout(r, 20));
+/** Requests from `client` alternating HTTP and TCP (each TCP one a new mTLS handshake). */
+function continuousTraffic(client: Workload): TrafficLoop {
+  return trafficLoop(async (i) => {
+    if (i % 2 === 0) {
+      const a = await client.app.http1({ host: ECHO_VIP, port: HTTP.port, authority: `${ECHO_HOST}:${HTTP.port}`, timeoutMs: 3000 });
+      return a.status === 200 && (JSON.parse(a.body) as Received).pod === 'echo-0' ? undefined : `HTTP ${a.status} ${a.body.slice(0, 200)}`;
     }
-  })();
-  return {
-    ok: () => ok,
-    async stop(): Promise<{ ok: number; failures: string[] }> {
-      running = false;
-      await loop;
-      return { ok, failures };
-    },
-  };
+    const line = await client.app.tcp({ host: ECHO_VIP, port: TCP.port, data: `n${i}`, timeoutMs: 3000 });
+    return line === `echo-0 n${i}` ? undefined : `TCP answered ${JSON.stringify(line)}`;
+  });
 }
 
 describe('SDS rotation on running Envoys', { skip }, () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { RealPeer, realPeersMissing, type Received } from '@meridian/testkit';
-import { EnvoyMesh, TRUST_DOMAIN, type Workload } from '../support/envoy-mesh.ts';
+import { EnvoyMesh, TRUST_DOMAIN, xfcc, type Workload } from '../support/envoy-mesh.ts';
 import { eventually } from '../support/eventually.ts';
 import { node, yamlDocs } from '../support/manifests.ts';
 import { ECHO_APP_PORTS, ECHO_PORTS, serviceManifests } from './manifests.ts';
@@ -26,12 +26,6 @@ function echoManifests(cluster: string, pod: { name: string; address: string } |
     name: 'echo', namespace: 'demo', vip: ECHO_VIP, vip6: ECHO_VIP6, ports: Object.values(PORTS), cluster,
     pods: pod ? [{ name: pod.name, address: pod.address, serviceAccount: 'echo' }] : [],
   });
-}
-
-/** Envoy's x-forwarded-client-cert, `Key=value;…` with quoted values, as a map. */
-function xfcc(received: Received): Map<string, string> {
-  const header = received.headers['x-forwarded-client-cert'] ?? '';
-  return new Map([...header.matchAll(/([A-Za-z]+)=("(?:[^"\\]|\\.)*"|[^;,]*)/g)].map((m) => [m[1] ?? '', (m[2] ?? '').replace(/^"|"$/g, '')]));
 }
 
 describe('Envoy sidecars across two clusters, strict mTLS', { skip }, () => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { chownSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { EnvoyProxy, PodApp, SIDECAR_GID, SIDECAR_UID, Testbed, type Pod, type PodAppConfig } from '@meridian/testkit';
+import { EnvoyProxy, PodApp, SIDECAR_GID, SIDECAR_UID, Testbed, type Pod, type PodAppConfig, type Received } from '@meridian/testkit';
 import { MeridianProcess, Workspace } from './meridian-process.ts';
 import { openTestCa, writeWorkloadCerts, type TestCa } from './workload-certs.ts';
 
@@ -27,11 +27,25 @@ export interface SidecarSpec {
   readonly plaintext?: boolean;
 }
 
-export interface Workload {
+export interface GatewaySpec {
+  readonly cluster: string;
+  readonly network: string;
+  readonly locality: string;
+}
+
+/** Istio's east-west gateway: a `router` proxy with these labels, in istio-system. */
+const EAST_WEST_GATEWAY = { namespace: 'istio-system', serviceAccount: 'istio-eastwestgateway', labels: ['istio=eastwestgateway'] };
+
+/** A pod with a real Envoy holding an SVID. */
+export interface MeshProxy {
   readonly pod: Pod;
-  readonly app: PodApp;
   readonly envoy: EnvoyProxy;
   readonly spiffeId: string;
+}
+
+/** A pod with its application and sidecar. */
+export interface Workload extends MeshProxy {
+  readonly app: PodApp;
 }
 
 export class EnvoyMesh {
@@ -41,6 +55,7 @@ export class EnvoyMesh {
   private ca: TestCa | undefined;
   private configFile = '';
   readonly workloads: Workload[] = [];
+  readonly gateways: MeshProxy[] = [];
 
   constructor() {
     this.bed = Testbed.create();
@@ -65,9 +80,13 @@ export class EnvoyMesh {
     return this.meridian;
   }
 
-  /** Stops Meridian and starts it again on the same config and ports; sidecars keep running. */
-  async restartMeridian(): Promise<MeridianProcess> {
+  /**
+   * Stops Meridian and starts it again on the same config and ports, `downMs` after it has
+   * exited; sidecars keep running.
+   */
+  async restartMeridian(options: { downMs?: number } = {}): Promise<MeridianProcess> {
     await this.server.stop();
+    if (options.downMs) await new Promise((r) => setTimeout(r, options.downMs));
     this.meridian = await MeridianProcess.start(['serve', '--config', this.configFile]);
     return this.meridian;
   }
@@ -91,14 +110,32 @@ export class EnvoyMesh {
     return workload;
   }
 
+  /**
+   * An east-west gateway in `pod` (no application, no capture): a real Envoy whose config
+   * comes from Meridian, serving 15443 on every address of the pod.
+   */
+  async eastWestGateway(pod: Pod, spec: GatewaySpec): Promise<MeshProxy> {
+    if (!this.ca) throw new Error('start Meridian first');
+    const certDir = path.join(pod.dir, 'certs');
+    const { namespace, serviceAccount, labels } = EAST_WEST_GATEWAY;
+    const spiffeId = await writeWorkloadCerts(this.ca, certDir, { namespace, serviceAccount });
+    giveToSidecar(certDir);
+    const bootstrap = await this.bootstrap(pod, { ...spec, namespace, serviceAccount, ports: {}, kind: 'router', labels }, certDir);
+    const envoy = await EnvoyProxy.start(pod, { bootstrap });
+    const gateway = { pod, envoy, spiffeId };
+    this.gateways.push(gateway);
+    return gateway;
+  }
+
   /** `meridian bootstrap --envoy` for the pod, as a user would run it. */
-  async bootstrap(pod: Pod, spec: SidecarSpec, certDir: string): Promise<string> {
+  async bootstrap(pod: Pod, spec: SidecarSpec & { kind?: 'sidecar' | 'router'; labels?: readonly string[] }, certDir: string): Promise<string> {
     const args = [
       'bootstrap', '--envoy',
-      '--node-id', `sidecar~${pod.address}~${pod.name}.${spec.namespace}~${spec.namespace}.svc.cluster.local`,
+      '--node-id', `${spec.kind ?? 'sidecar'}~${pod.address}~${pod.name}.${spec.namespace}~${spec.namespace}.svc.cluster.local`,
       '--cluster', spec.cluster, '--locality', spec.locality, '--namespace', spec.namespace,
       '--service-account', spec.serviceAccount,
       ...(spec.network ? ['--network', spec.network] : []),
+      ...(spec.labels ?? []).flatMap((l) => ['--label', l]),
       ...(spec.plaintext
         ? ['--server', this.server.xdsAddress]
         : ['--server', this.server.xdsTlsAddress, '--tls', '--cert-dir', certDir, '--server-name', SERVER_NAME]),
@@ -110,7 +147,7 @@ export class EnvoyMesh {
 
   /** Every sidecar holds its configuration with nothing rejected and nothing left warming. */
   async assertConfigsAccepted(): Promise<void> {
-    for (const w of this.workloads) {
+    for (const w of [...this.workloads, ...this.gateways]) {
       if (!w.envoy.process.running) continue;
       assert.deepEqual(await w.envoy.configProblems(), [], `envoy in ${w.pod.name}`);
     }
@@ -118,7 +155,7 @@ export class EnvoyMesh {
 
   /** Logs of every process of the run, for a failure message. */
   logs(): string {
-    const parts = this.workloads.flatMap((w) => [`--- ${w.pod.name} envoy\n${w.envoy.process.log()}`, `--- ${w.pod.name} app\n${w.pod.dir}`]);
+    const parts = [...this.workloads, ...this.gateways].map((w) => `--- ${w.pod.name} envoy (${w.pod.dir})\n${w.envoy.process.log()}`);
     return [...parts, `--- meridian\n${this.meridian?.stderr.join('') ?? ''}`].join('\n');
   }
 
@@ -127,6 +164,12 @@ export class EnvoyMesh {
     await this.bed.close();
     this.ws.remove();
   }
+}
+
+/** Envoy's x-forwarded-client-cert as the server received it, `Key=value;…` with quoted values, as a map. */
+export function xfcc(received: Received): Map<string, string> {
+  const header = received.headers['x-forwarded-client-cert'] ?? '';
+  return new Map([...header.matchAll(/([A-Za-z]+)=("(?:[^"\\]|\\.)*"|[^;,]*)/g)].map((m) => [m[1] ?? '', (m[2] ?? '').replace(/^"|"$/g, '')]));
 }
 
 function giveToSidecar(dir: string): void {

@@ -3,11 +3,13 @@
  * built on demand for tests and benchmarks. A missing `go` toolchain skips what needs them,
  * unless MERIDIAN_REQUIRE_REAL_PEERS=1 (CI), where it fails instead.
  */
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { REPO_ROOT } from './meridian-process.ts';
+import { eventually } from './eventually.ts';
+import { REPO_ROOT, type MeridianProcess } from './meridian-process.ts';
 
 export const INTEROP_DIR = path.join(REPO_ROOT, 'test/interop');
 /** Where the binaries go; `go build` relinks only what changed, so repeated runs are cheap. */
@@ -55,9 +57,10 @@ export class GoEchoClient {
   private exited: number | null | undefined;
   readonly stderr: string[] = [];
 
-  constructor(binary: string, target: string, bootstrapFile: string, env: NodeJS.ProcessEnv = {}) {
+  /** `args`: more flags for xds-echo (`--xds-creds`: security from xDS). */
+  constructor(binary: string, target: string, bootstrapFile: string, env: NodeJS.ProcessEnv = {}, args: readonly string[] = []) {
     // Its own process group, so close() ends it and nothing else.
-    this.child = spawn(binary, ['--target', target], {
+    this.child = spawn(binary, ['--target', target, ...args], {
       env: { ...process.env, GRPC_XDS_BOOTSTRAP: bootstrapFile, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
@@ -97,4 +100,16 @@ export class GoEchoClient {
       // Already gone.
     }
   }
+}
+
+/** What Meridian recorded for grpc-go's node `id`: every type ACKed, none rejected; the types it asked for. */
+export async function assertInSyncWithoutNack(meridian: MeridianProcess, id: string, c: GoEchoClient): Promise<string[]> {
+  type Sync = { proxies: Array<{ node: string; types: Record<string, { synced: boolean; lastNack: { message?: string } | null }> }> };
+  const proxy = await eventually(`${id} ACKed every type`, async () => {
+    const { body } = await meridian.getJson<Sync>(`/debug/syncz?proxy=${id}`);
+    const p = body.proxies[0];
+    return p && Object.values(p.types).every((w) => w.synced) ? p : undefined;
+  });
+  for (const [type, w] of Object.entries(proxy.types)) assert.equal(w.lastNack, null, `grpc-go rejected ${type}: ${JSON.stringify(w.lastNack)}\n${c.stderr.join('')}`);
+  return Object.keys(proxy.types).sort();
 }

@@ -35,10 +35,12 @@ describe('grpcBootstrap', () => {
 describe('envoyBootstrap', () => {
   /** The bootstrap as Envoy's own protos see it, checked by their validate.rules. */
   function validate(doc: object): string[] {
-    // Proto3 JSON spells a Duration as "1s"; protobufjs wants {seconds}.
-    const json = JSON.parse(JSON.stringify(doc), (key, value: unknown) =>
-      key === 'connect_timeout' && typeof value === 'string' ? { seconds: Number(value.replace(/s$/, '')) } : value,
-    ) as object;
+    // Proto3 JSON spells a Duration as "1.5s"; protobufjs wants {seconds, nanos}.
+    const json = JSON.parse(JSON.stringify(doc), (_key, value: unknown) => {
+      if (typeof value !== 'string' || !/^\d+(\.\d+)?s$/.test(value)) return value;
+      const seconds = Number(value.slice(0, -1));
+      return { seconds: Math.trunc(seconds), nanos: Math.round((seconds % 1) * 1e9) };
+    }) as object;
     loadSidecarProtos();
     const typeUrl = 'type.googleapis.com/envoy.config.bootstrap.v3.Bootstrap';
     const result = validateEncoded(typeUrl, encodeMessage(typeUrl, json));
@@ -67,7 +69,8 @@ describe('envoyBootstrap', () => {
         api_type: 'GRPC',
         transport_api_version: 'V3',
         set_node_on_first_message_only: true,
-        grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' } }],
+        // Back within 5 s of Meridian's return, not Envoy's default of up to 30 s.
+        grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc', retry_policy: { retry_back_off: { base_interval: '0.5s', max_interval: '5s' } } } }],
       },
       lds_config: { ads: {}, resource_api_version: 'V3' },
       cds_config: { ads: {}, resource_api_version: 'V3' },
@@ -79,7 +82,11 @@ describe('envoyBootstrap', () => {
       (xds?.['load_assignment'] as { endpoints: Array<{ lb_endpoints: Array<{ endpoint: unknown }> }> }).endpoints[0]?.lb_endpoints[0]?.endpoint,
       { address: { socket_address: { address: 'meridian.istio-system.svc', port_value: 15010 } } },
     );
-    assert.ok(JSON.stringify(xds).includes('http2_protocol_options'), 'gRPC needs HTTP/2 to Meridian');
+    // gRPC needs HTTP/2 to Meridian; pings find a connection to a Meridian that vanished.
+    assert.deepEqual(
+      (xds?.['typed_extension_protocol_options'] as Record<string, { explicit_http_config: unknown }>)['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']?.explicit_http_config,
+      { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' } } },
+    );
     assert.deepEqual(doc['admin'], { address: { socket_address: { address: '127.0.0.1', port_value: 15000 } } });
     assert.deepEqual(validate(doc), []);
   });

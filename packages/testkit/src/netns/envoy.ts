@@ -3,6 +3,7 @@
  * the sidecar user, its admin API (127.0.0.1:15000 inside the pod) read from inside the pod.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, linkSync, mkdirSync, openSync, readlinkSync, readSync, closeSync, renameSync, copyFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -90,6 +91,15 @@ interface WarmingEntry {
   name?: string;
   cluster?: { name?: string };
   warming_state?: unknown;
+}
+
+interface ConfigDumpSection {
+  '@type'?: string;
+  version_info?: string;
+  dynamic_route_configs?: Array<{ version_info?: string; route_config?: { name?: string } }>;
+  dynamic_active_clusters?: Array<{ cluster?: { name?: string; type?: string } }>;
+  dynamic_endpoint_configs?: Array<{ endpoint_config?: { cluster_name?: string } }>;
+  dynamic_active_secrets?: Array<{ version_info?: string; name?: string }>;
 }
 
 export class EnvoyProxy {
@@ -184,7 +194,41 @@ export class EnvoyProxy {
     return problems;
   }
 
+  /**
+   * The version of every xDS resource this Envoy holds, from `/config_dump?include_eds`:
+   * `lds` and `cds` (the last accepted version of each type) and `rds:<name>`, `sds:<name>`
+   * per resource, each the version it came with. Envoy keeps no version for EDS: `eds:<name>`
+   * is a digest of the assignment it holds instead.
+   */
+  async configVersions(): Promise<Record<string, string>> {
+    const dump = JSON.parse(await this.admin('/config_dump?include_eds')) as { configs?: ConfigDumpSection[] };
+    const versions: Record<string, string> = {};
+    const put = (key: string, version: string | undefined) => {
+      if (version !== undefined) versions[key] = version;
+    };
+    // Clusters of type EDS; the others' assignments come with CDS.
+    const edsClusters = new Set(
+      (dump.configs ?? []).flatMap((s) => (s.dynamic_active_clusters ?? []).filter((c) => c.cluster?.type === 'EDS').map((c) => c.cluster?.name)),
+    );
+    for (const section of dump.configs ?? []) {
+      const type = section['@type']?.split('.').at(-1);
+      if (type === 'ListenersConfigDump') put('lds', section.version_info);
+      if (type === 'ClustersConfigDump') put('cds', section.version_info);
+      for (const r of section.dynamic_route_configs ?? []) put(`rds:${r.route_config?.name ?? '?'}`, r.version_info);
+      for (const e of section.dynamic_endpoint_configs ?? []) {
+        const name = e.endpoint_config?.cluster_name;
+        if (edsClusters.has(name)) put(`eds:${name ?? '?'}`, digest(e.endpoint_config));
+      }
+      for (const s of section.dynamic_active_secrets ?? []) put(`sds:${s.name ?? '?'}`, s.version_info);
+    }
+    return versions;
+  }
+
   stop(): Promise<void> {
     return this.process.stop();
   }
+}
+
+function digest(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value ?? null)).digest('base64url').slice(0, 16);
 }

@@ -9,6 +9,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
+import { ENVOY_ADMIN_PORT } from './envoy.ts';
 import { podAppService, type PodAppConfig, type PodAppCommand, type Received } from './pod-app-protocol.ts';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as PodAppConfig;
@@ -131,6 +132,17 @@ async function run(command: PodAppCommand): Promise<unknown> {
         );
       } finally {
         client.close();
+      }
+    }
+    case 'statReaches': {
+      const deadline = Date.now() + timeoutMs;
+      const url = `http://127.0.0.1:${ENVOY_ADMIN_PORT}/stats?filter=${encodeURIComponent(`^${command.name.replace(/[.|]/g, '\\$&')}$`)}`;
+      for (;;) {
+        const text = await (await fetch(url)).text();
+        const at = performance.timeOrigin + performance.now();
+        if (Number(text.slice(text.lastIndexOf(': ') + 2)) === command.value) return at;
+        if (Date.now() > deadline) throw new Error(`${command.name} did not reach ${command.value} within ${timeoutMs} ms (${text.trim()})`);
+        await new Promise((r) => setTimeout(r, command.everyMs ?? 5));
       }
     }
     case 'tcp':

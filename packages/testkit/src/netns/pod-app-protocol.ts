@@ -35,6 +35,11 @@ export type PodAppCommand =
   | ({ readonly op: 'grpc' } & Omit<HttpDial, 'path'>)
   | ({ readonly op: 'tcp'; readonly data: string } & Dial)
   /** Every server answers with this HTTP status from now on (gRPC: UNAVAILABLE when ≥ 500). */
-  | { readonly op: 'status'; readonly status: number; readonly timeoutMs?: number };
+  | { readonly op: 'status'; readonly status: number; readonly timeoutMs?: number }
+  /**
+   * Polls the pod's Envoy admin (127.0.0.1:15000) every `everyMs` until the stat `name` has
+   * `value`; answers the wall-clock time (ms, fractional) it first saw it.
+   */
+  | { readonly op: 'statReaches'; readonly name: string; readonly value: number; readonly everyMs?: number; readonly timeoutMs?: number };
 
 export const podAppService: grpc.ServiceDefinition = { Who: jsonUnaryMethod('/meridian.testkit.PodApp/Who') };

@@ -91,6 +91,11 @@ export class PodApp {
     await this.send({ op: 'status', status });
   }
 
+  /** When (wall clock, ms) the pod's Envoy first showed stat `name` at `value`, polled from inside the pod. */
+  statReaches(name: string, value: number, options: { everyMs?: number; timeoutMs?: number } = {}): Promise<number> {
+    return this.send({ op: 'statReaches', name, value, ...options }) as Promise<number>;
+  }
+
   stop(): Promise<void> {
     return this.process.stop();
   }

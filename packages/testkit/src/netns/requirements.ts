@@ -47,14 +47,19 @@ export function chromiumPath(): string {
   return dirs.map((d) => path.join(d, 'chromium')).find((f) => existsSync(f)) ?? 'chromium';
 }
 
+/** What of `peers` this machine lacks, as `needs …`, or undefined when all are there. */
+export function realPeersNeeded(peers: readonly RealPeer[]): string | undefined {
+  const absent = peers.map(missing).filter((m): m is string => m !== undefined);
+  return absent.length === 0 ? undefined : `needs ${absent.join(', ')}`;
+}
+
 /**
  * The reason to skip a test needing `peers`, or undefined when all are there. With
  * MERIDIAN_REQUIRE_REAL_PEERS=1 a missing peer throws instead, so CI cannot pass by skipping.
  */
 export function realPeersMissing(peers: readonly RealPeer[]): string | undefined {
-  const absent = peers.map(missing).filter((m): m is string => m !== undefined);
-  if (absent.length === 0) return undefined;
-  const reason = `needs ${absent.join(', ')}`;
+  const reason = realPeersNeeded(peers);
+  if (reason === undefined) return undefined;
   if (process.env[REQUIRE_REAL_PEERS_ENV] === '1') throw new Error(`${REQUIRE_REAL_PEERS_ENV}=1 but this test ${reason}`);
   return reason;
 }

@@ -72,6 +72,8 @@ export class Pod {
   readonly network: PodNetwork;
   /** Scratch directory of the pod, readable by the sidecar user. */
   readonly dir: string;
+  /** The pod's address on each network it has a link on (its own, and any `alsoOn`). */
+  readonly addresses = new Map<string, string>();
 
   constructor(name: string, netns: string, address: string, network: PodNetwork, dir: string) {
     this.name = name;
@@ -79,6 +81,14 @@ export class Pod {
     this.address = address;
     this.network = network;
     this.dir = dir;
+    this.addresses.set(network.name, address);
+  }
+
+  /** The pod's address on `network` (a gateway's address where another network reaches it). */
+  addressOn(network: string): string {
+    const address = this.addresses.get(network);
+    if (!address) throw new Error(`pod ${this.name} has no link on network ${network}`);
+    return address;
   }
 
   /** Runs a command inside the pod's network namespace, as root, to completion. */
@@ -206,9 +216,11 @@ export class Testbed {
   /**
    * A pod: a namespace with loopback, `eth0` on the network's bridge, the service range routed
    * to a dead end, and a route to the host address of each network in `reach` (where
-   * Meridian listens) besides its own.
+   * Meridian listens) besides its own. `alsoOn`: a link (`eth1`, …) and an address on each of
+   * these networks too, as an east-west gateway has where other networks reach it; the pod
+   * forwards nothing between its links.
    */
-  addPod(name: string, options: { network?: string; reach?: readonly string[] } = {}): Pod {
+  addPod(name: string, options: { network?: string; reach?: readonly string[]; alsoOn?: readonly string[] } = {}): Pod {
     const net = this.network(options.network);
     const index = this.pods.length;
     const netns = `mr-${this.runId}-${name}`;
@@ -238,6 +250,18 @@ export class Testbed {
       const host = this.network(other).hostAddress;
       if (other !== net.name) inNs('route', 'add', `${host}/32`, 'via', net.hostAddress);
     }
+    for (const [i, other] of (options.alsoOn ?? []).entries()) {
+      const extra = this.network(other);
+      const link = `eth${i + 1}`;
+      const hostEnd = `${veth}x${i}`;
+      const extraAddress = extra.allocate();
+      hostCommand('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', link, 'netns', netns]);
+      hostCommand('ip', ['link', 'set', hostEnd, 'master', extra.bridge, 'up']);
+      inNs('addr', 'add', `${extraAddress}/24`, 'dev', link);
+      inNs('link', 'set', link, 'up');
+      pod.addresses.set(other, extraAddress);
+    }
+    hostCommand('ip', ['netns', 'exec', netns, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=0']);
     return pod;
   }
 

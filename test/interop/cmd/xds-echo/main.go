@@ -5,6 +5,10 @@
 // Each line on stdin is a number of calls to make; each call prints one JSON line on stdout,
 // {"backend":...,"cluster":...} or {"error":...}, so the test sees which backend answered.
 // The channel stays open between lines, as a real client's would, so xDS updates reach it.
+//
+// --xds-creds: the channel's security comes from xDS (grpc-go's xds credentials): mTLS with
+// the bootstrap's certificate provider where the cluster Meridian sends says so, plaintext
+// where it does not.
 package main
 
 import (
@@ -20,6 +24,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	xdscreds "google.golang.org/grpc/credentials/xds"
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/xds" // registers the xds:/// resolver and the xDS balancers
 )
@@ -47,12 +52,21 @@ type echoReply struct {
 func main() {
 	target := flag.String("target", "", "xds:///host:port")
 	deadline := flag.Duration("deadline", 5*time.Second, "deadline of each call")
+	fromXds := flag.Bool("xds-creds", false, "security from xDS (mTLS where Meridian's cluster says so)")
 	flag.Parse()
 	if *target == "" || os.Getenv("GRPC_XDS_BOOTSTRAP") == "" {
 		fmt.Fprintln(os.Stderr, "usage: GRPC_XDS_BOOTSTRAP=bootstrap.json xds-echo --target xds:///host:port")
 		os.Exit(2)
 	}
-	conn, err := grpc.NewClient(*target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds := insecure.NewCredentials()
+	if *fromXds {
+		var err error
+		if creds, err = xdscreds.NewClientCredentials(xdscreds.ClientOptions{FallbackCreds: insecure.NewCredentials()}); err != nil {
+			fmt.Fprintf(os.Stderr, "xds credentials: %v\n", err)
+			os.Exit(1)
+		}
+	}
+	conn, err := grpc.NewClient(*target, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dial %s: %v\n", *target, err)
 		os.Exit(1)
