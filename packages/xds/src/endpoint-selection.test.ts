@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 // not public API of grpc-js-xds; if it moves, these checks fail loudly rather than pass.
 import { EndpointResourceType } from '@grpc/grpc-js-xds/build/src/xds-resource-type/endpoint-resource-type.js';
 import { Health, type Endpoint, type Locality, type NetworkGateway, type ServicePort } from '@meridian/model';
-import { explainEndpoints, isMultiNetwork, selectEndpoints, usableGateways, type EndpointSelection, type SelectionProxy } from './endpoint-selection.ts';
+import { selectPortEndpoints, isMultiNetwork, selectEndpoints, usableGateways, type EndpointSelection, type SelectionProxy } from './endpoint-selection.ts';
 import { encodeLoadAssignment } from './load-assignment.ts';
 import { decodeMessage } from './protos.ts';
 import { TypeUrl } from './type-url.ts';
@@ -280,10 +280,10 @@ describe('selectEndpoints', () => {
   });
 });
 
-describe('explainEndpoints', () => {
+describe('selectPortEndpoints', () => {
   it('selects the endpoints of the given service port only', () => {
     const port: ServicePort = { name: 'grpc', port: 7070, protocol: 'TCP' };
-    const selection = explainEndpoints(proxy(), port, [ep('10.0.0.1', EAST_A), ep('10.0.0.2', EAST_A, { portName: 'http' })], gatewaysFrom([]));
+    const selection = selectPortEndpoints(proxy(), port, [ep('10.0.0.1', EAST_A), ep('10.0.0.2', EAST_A, { portName: 'http' })], gatewaysFrom([]));
     assert.deepEqual(selection.rows.map((r) => r.address), ['10.0.0.1']);
   });
 });

@@ -12,7 +12,7 @@ import { describeLocalityMatch, groupItems, PriorityTier, type DuplicateItem, ty
 
 /**
  * Which endpoints a proxy gets for one service port, where, and why. This is the one
- * computation behind both EDS (`buildLoadAssignment`) and `/debug/endpointz`, so the two
+ * computation behind both EDS (`selectPortEndpoints` → `encodeLoadAssignment`) and `/debug/endpointz`, so the two
  * cannot disagree.
  */
 
@@ -238,7 +238,7 @@ class Selection implements EndpointSelection {
  * `selectEndpoints` for one service port, the way EDS sees it: only endpoints of that port.
  * This is what `/debug/endpointz` shows, and what the EDS generator serves.
  */
-export function explainEndpoints(
+export function selectPortEndpoints(
   proxy: SelectionProxy,
   port: ServicePort,
   endpoints: readonly Endpoint[],

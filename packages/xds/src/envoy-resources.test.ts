@@ -9,7 +9,8 @@ import {
   type Service,
 } from '@meridian/model';
 import { configDump, decodeResource, edsNamesOf, routeNamesOf } from './config-dump.ts';
-import { portProtocol, PortProtocol, sniName } from './envoy-resources.ts';
+import { trafficProtocol, TrafficProtocol } from './envoy-resources.ts';
+import { sniName } from './resource-names.ts';
 import { MeshResources } from './mesh-resources.ts';
 import { MtlsMode, type MtlsOptions } from './mtls.ts';
 import { validateAnyBytes } from './proto-validate.ts';
@@ -374,18 +375,18 @@ describe('Envoy sidecar resources', () => {
   });
 
   it('ports: protocol from appProtocol or name prefix; HTTP/2 upstream only where declared', () => {
-    const table: Array<[{ name: string; appProtocol?: string }, PortProtocol]> = [
-      [{ name: 'grpc' }, PortProtocol.Http2],
-      [{ name: 'grpc-echo' }, PortProtocol.Http2],
-      [{ name: 'http2-web' }, PortProtocol.Http2],
-      [{ name: 'web', appProtocol: 'kubernetes.io/h2c' }, PortProtocol.Http2],
-      [{ name: 'http' }, PortProtocol.Http],
-      [{ name: 'x', appProtocol: 'HTTP' }, PortProtocol.Http],
-      [{ name: 'tcp' }, PortProtocol.Tcp],
-      [{ name: '' }, PortProtocol.Tcp],
-      [{ name: 'mongo' }, PortProtocol.Tcp],
+    const table: Array<[{ name: string; appProtocol?: string }, TrafficProtocol]> = [
+      [{ name: 'grpc' }, TrafficProtocol.Http2],
+      [{ name: 'grpc-echo' }, TrafficProtocol.Http2],
+      [{ name: 'http2-web' }, TrafficProtocol.Http2],
+      [{ name: 'web', appProtocol: 'kubernetes.io/h2c' }, TrafficProtocol.Http2],
+      [{ name: 'http' }, TrafficProtocol.Http],
+      [{ name: 'x', appProtocol: 'HTTP' }, TrafficProtocol.Http],
+      [{ name: 'tcp' }, TrafficProtocol.Tcp],
+      [{ name: '' }, TrafficProtocol.Tcp],
+      [{ name: 'mongo' }, TrafficProtocol.Tcp],
     ];
-    for (const [port, want] of table) assert.equal(portProtocol(port), want, JSON.stringify(port));
+    for (const [port, want] of table) assert.equal(trafficProtocol(port), want, JSON.stringify(port));
   });
 
   it('gateway: one SNI chain per local service port; its EDS holds only its own cluster endpoints', async () => {

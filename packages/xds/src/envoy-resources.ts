@@ -16,18 +16,13 @@
 import type { ServicePort } from '@meridian/model';
 import type { LoadAssignmentPolicy } from './load-assignment.ts';
 import { IDENTITY_CERTIFICATE_NAME, ROOT_CERTIFICATE_NAME, type StringMatcher } from './mtls.ts';
-import { outboundClusterName } from './resource-names.ts';
+import { inboundClusterName, outboundClusterName, outboundPortListenerName, sniName } from './resource-names.ts';
+import { ADS_CONFIG_SOURCE, DOWNSTREAM_TLS_TYPE, HCM_TYPE, ROUTER_FILTER, UPSTREAM_TLS_TYPE } from './xds-constants.ts';
 
-const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
-const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
-const UPSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
-const DOWNSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
 const HTTP_OPTIONS_TYPE = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
 const ORIGINAL_DST_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst';
-const ADS_CONFIG_SOURCE = { ads: {}, resource_api_version: 'V3' };
-const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } };
 const TLS_INSPECTOR = { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': TLS_INSPECTOR_TYPE } };
 const ORIGINAL_DST = { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': ORIGINAL_DST_TYPE } };
 
@@ -78,65 +73,34 @@ const OUTLIER_DETECTION = {
   max_ejection_percent: { value: 100 },
 };
 
-export const PortProtocol = {
+export const TrafficProtocol = {
   Http: 'http',
   Http2: 'http2',
   Tcp: 'tcp',
 } as const;
-export type PortProtocol = (typeof PortProtocol)[keyof typeof PortProtocol];
+export type TrafficProtocol = (typeof TrafficProtocol)[keyof typeof TrafficProtocol];
 
 /**
  * What speaks on a port, from `appProtocol` or the name prefix (Istio's convention). Unknown
  * protocols are TCP: Meridian does no protocol sniffing, so an unnamed HTTP port is proxied
  * as bytes (it still works, just without L7 routing).
  */
-export function portProtocol(port: Pick<ServicePort, 'name' | 'appProtocol'>): PortProtocol {
+export function trafficProtocol(port: Pick<ServicePort, 'name' | 'appProtocol'>): TrafficProtocol {
   const declared = (port.appProtocol ?? port.name.split('-')[0] ?? '').toLowerCase();
   switch (declared) {
     case 'grpc':
     case 'http2':
     case 'h2c':
     case 'kubernetes.io/h2c':
-      return PortProtocol.Http2;
+      return TrafficProtocol.Http2;
     case 'http':
     case 'grpc-web':
-      return PortProtocol.Http;
+      return TrafficProtocol.Http;
     default:
-      return PortProtocol.Tcp;
+      return TrafficProtocol.Tcp;
   }
 }
 
-/** Istio's SNI for a service port, which an east-west gateway routes on: `outbound_.<port>_._.<host>`. */
-export function sniName(hostname: string, port: number): string {
-  return `outbound_.${port}_._.${hostname}`;
-}
-
-export function parseSniName(name: string): { hostname: string; port: number } | undefined {
-  const match = /^outbound_\.(\d+)_\._\.(.+)$/.exec(name);
-  if (!match?.[1] || !match[2]) return undefined;
-  const port = Number(match[1]);
-  return port > 0 && port <= 65535 ? { hostname: match[2], port } : undefined;
-}
-
-export function inboundClusterName(port: number): string {
-  return `inbound|${port}||`;
-}
-
-export function parseInboundClusterName(name: string): number | undefined {
-  const match = /^inbound\|(\d+)\|\|$/.exec(name);
-  const port = Number(match?.[1]);
-  return match && port > 0 && port <= 65535 ? port : undefined;
-}
-
-export function outboundPortListenerName(port: number): string {
-  return `0.0.0.0_${port}`;
-}
-
-export function parseOutboundPortListenerName(name: string): number | undefined {
-  const match = /^0\.0\.0\.0_(\d+)$/.exec(name);
-  const port = Number(match?.[1]);
-  return match && port > 0 && port <= 65535 ? port : undefined;
-}
 
 function sds(name: string): object {
   return { name, sds_config: ADS_CONFIG_SOURCE };
@@ -147,7 +111,7 @@ function sdsTlsContext(validation: object): object {
   return { tls_certificate_sds_secret_configs: [sds(IDENTITY_CERTIFICATE_NAME)], ...validation };
 }
 
-function upstreamTlsSocket(sni: string, serverSans: readonly StringMatcher[], protocol: PortProtocol): object {
+function upstreamTlsSocket(sni: string, serverSans: readonly StringMatcher[], protocol: TrafficProtocol): object {
   return {
     name: 'envoy.transport_sockets.tls',
     typed_config: {
@@ -163,7 +127,7 @@ function upstreamTlsSocket(sni: string, serverSans: readonly StringMatcher[], pr
             validation_context_sds_secret_config: sds(ROOT_CERTIFICATE_NAME),
           },
         }),
-        ...(protocol === PortProtocol.Http2 ? { alpn_protocols: ['h2'] } : {}),
+        ...(protocol === TrafficProtocol.Http2 ? { alpn_protocols: ['h2'] } : {}),
       },
     },
   };
@@ -184,8 +148,8 @@ function downstreamTlsSocket(): object {
   };
 }
 
-function http2Options(protocol: PortProtocol): object {
-  if (protocol !== PortProtocol.Http2) return {};
+function http2Options(protocol: TrafficProtocol): object {
+  if (protocol !== TrafficProtocol.Http2) return {};
   return {
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
@@ -207,7 +171,7 @@ export interface OutboundClusterOptions {
 export function buildSidecarOutboundCluster(options: OutboundClusterOptions): object {
   const { hostname, port, serverSans } = options;
   const name = outboundClusterName(hostname, port.port);
-  const protocol = portProtocol(port);
+  const protocol = trafficProtocol(port);
   return {
     name,
     type: 'EDS',
@@ -241,7 +205,7 @@ export function buildGatewayCluster(hostname: string, port: number): object {
  * loopback: an application bound to the pod IP only must be reachable, and one bound to
  * localhost only must not be exposed to the mesh by its sidecar.
  */
-export function buildInboundCluster(port: number, protocol: PortProtocol): object {
+export function buildInboundCluster(port: number, protocol: TrafficProtocol): object {
   return {
     name: inboundClusterName(port),
     type: 'ORIGINAL_DST',
@@ -411,7 +375,7 @@ const FORWARD_CLIENT_CERT = {
 export interface InboundPort {
   /** The port the application listens on (the endpoint's, i.e. the service's targetPort). */
   readonly port: number;
-  readonly protocol: PortProtocol;
+  readonly protocol: TrafficProtocol;
   /** mTLS strict: only TLS with a client certificate from the mesh's roots gets in. */
   readonly strict: boolean;
 }
@@ -426,7 +390,7 @@ export function buildVirtualInboundListener(ports: readonly InboundPort[], passt
   const declared = ports.filter((p) => p.port !== VIRTUAL_INBOUND_PORT).map((p) => {
     const cluster = inboundClusterName(p.port);
     const filter =
-      p.protocol === PortProtocol.Tcp
+      p.protocol === TrafficProtocol.Tcp
         ? tcpProxy(cluster, cluster)
         : httpConnectionManager(cluster, {
             route_config: {

@@ -14,13 +14,8 @@ import {
   type StringMatcher,
 } from './mtls.ts';
 import { outboundClusterName, serviceDomains } from './resource-names.ts';
+import { ADS_CONFIG_SOURCE, DOWNSTREAM_TLS_TYPE, HCM_TYPE, ROUTER_FILTER, UPSTREAM_TLS_TYPE } from './xds-constants.ts';
 
-const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
-const UPSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
-const DOWNSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
-const ADS_CONFIG_SOURCE = { ads: {}, resource_api_version: 'V3' };
-const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } };
 
 export function buildApiListener(listenerName: string): object {
   return {

@@ -18,7 +18,7 @@ export { groupByPriority, localityMatchLevel, type LocalityGroup } from './prior
 export { decodeMessage, encodeMessage, envoyProtoRoot, protoType } from './protos.ts';
 export { proxyFromNode, type NodeMessage, type ProxyDefaults } from './proxy.ts';
 export { PushCoordinator, type PushCoordinatorOptions, type PushSummary } from './push-coordinator.ts';
-export { outboundClusterName, parseOutboundClusterName } from './resource-names.ts';
+export { inboundClusterName, outboundClusterName, parseClusterName, parseOutboundClusterName, sniName, type ClusterName } from './resource-names.ts';
 export type { GeneratedResource, ResourceSource } from './resource-source.ts';
 export { TypeUrl, TYPE_SHORT_NAME, TYPE_URLS } from './type-url.ts';
 export { encodeAny, encodeDiscoveryResponse } from './wire.ts';
@@ -33,7 +33,7 @@ export {
   type Rankable,
 } from './priority.ts';
 export {
-  explainEndpoints,
+  selectPortEndpoints,
   isMultiNetwork,
   sameNetwork,
   selectEndpoints,
@@ -76,14 +76,12 @@ export {
   BLACKHOLE_CLUSTER,
   INBOUND_PASSTHROUGH_CLUSTER,
   PASSTHROUGH_CLUSTER,
-  PortProtocol,
+  TrafficProtocol,
   VIRTUAL_INBOUND_LISTENER,
   VIRTUAL_INBOUND_PORT,
   VIRTUAL_OUTBOUND_LISTENER,
   VIRTUAL_OUTBOUND_PORT,
-  inboundClusterName,
-  portProtocol,
-  sniName,
+  trafficProtocol,
 } from './envoy-resources.ts';
 export { SECRET_TYPE_URL, secretResources, type SecretSource, type SecretSubject, type WorkloadCertificate } from './sds.ts';
 export { configDump, decodeResource, type ConfigDumpOptions, type DumpWatch } from './config-dump.ts';

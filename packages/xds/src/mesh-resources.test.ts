@@ -116,6 +116,20 @@ describe('MeshResources', () => {
     }
   });
 
+  it('refuses subset names: no cluster, and an empty assignment under the subset name (not the whole service)', () => {
+    const { resources } = setup();
+    const subset = 'outbound|7070|v1|echo.demo.svc.cluster.local';
+    for (const p of [proxy(), { ...proxy(), id: 'sidecar~10.0.0.5~a.demo~demo.svc.cluster.local', type: ProxyType.Sidecar }]) {
+      assert.deepEqual(resources.generate(TypeUrl.Cluster, p, new Set([subset])), [], `${p.type}: no cluster for a subset`);
+      const [cla] = resources.generate(TypeUrl.Endpoint, p, new Set([subset]));
+      const body = decode(TypeUrl.Endpoint, cla) as { cluster_name: string; endpoints?: unknown[] };
+      assert.equal(body.cluster_name, subset);
+      assert.deepEqual(body.endpoints ?? [], [], `${p.type}: the subset gets none of the service's endpoints`);
+    }
+    // The whole service is still served under its own name.
+    assert.equal(resources.generate(TypeUrl.Cluster, proxy(), new Set(['outbound|7070||echo.demo.svc.cluster.local'])).length, 1);
+  });
+
   it('gives locality priorities from the proxy locality', () => {
     const { resources } = setup();
     const name = 'outbound|7070||echo.demo.svc.cluster.local';

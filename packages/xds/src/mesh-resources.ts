@@ -29,7 +29,7 @@ import {
   type MtlsOptions,
   type StringMatcher,
 } from './mtls.ts';
-import { explainEndpoints, type EndpointSelection } from './endpoint-selection.ts';
+import { selectPortEndpoints, type EndpointSelection } from './endpoint-selection.ts';
 import {
   buildGatewayCluster,
   buildGatewayListener,
@@ -47,15 +47,9 @@ import {
   EAST_WEST_GATEWAY_LISTENER,
   INBOUND_PASSTHROUGH_CLUSTER,
   ENVOY_LOAD_ASSIGNMENT_POLICY,
-  inboundClusterName,
-  outboundPortListenerName,
-  parseInboundClusterName,
-  parseOutboundPortListenerName,
-  parseSniName,
   PASSTHROUGH_CLUSTER,
-  portProtocol,
-  PortProtocol,
-  sniName,
+  trafficProtocol,
+  TrafficProtocol,
   VIRTUAL_INBOUND_LISTENER,
   VIRTUAL_OUTBOUND_LISTENER,
   type HttpTarget,
@@ -66,7 +60,19 @@ import { loadSidecarProtos } from './envoy-protos.ts';
 import { encodeLoadAssignment } from './load-assignment.ts';
 import { encodeMessage } from './protos.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
-import { candidateHostnames, outboundClusterName, parseHostPort, parseOutboundClusterName, serviceDomains } from './resource-names.ts';
+import {
+  candidateHostnames,
+  inboundClusterName,
+  outboundClusterName,
+  outboundPortListenerName,
+  parseHostPort,
+  parseInboundClusterName,
+  parseOutboundClusterName,
+  parseOutboundPortListenerName,
+  parseSniName,
+  serviceDomains,
+  sniName,
+} from './resource-names.ts';
 import { TypeUrl } from './type-url.ts';
 import { encodeAny } from './wire.ts';
 import { WorkloadPortIndex } from './workload-port-index.ts';
@@ -380,7 +386,7 @@ export class MeshResources implements ResourceSource {
   }
 
   private select(proxy: ProxyNode, hostname: string, port: ServicePort): EndpointSelection {
-    return explainEndpoints(proxy, port, this.discovery.endpoints(hostname), (n) => this.discovery.networkGateways(n), {
+    return selectPortEndpoints(proxy, port, this.discovery.endpoints(hostname), (n) => this.discovery.networkGateways(n), {
       clusterLocal: matchesAnyHost(this.clusterLocalHosts, hostname),
     });
   }
@@ -394,7 +400,8 @@ export class MeshResources implements ResourceSource {
     const clusterLocal = matchesAnyHost(this.clusterLocalHosts, hostname);
     // Everything the selection reads from the proxy is in here, and the proxy type: Envoy's
     // assignment carries a policy gRPC's does not. Gateways are not: a gateway change arrives
-    // as a full push for every hostname, which empties the whole cache.
+    // as an endpoints push naming every hostname (`gateways@<cluster>`), which drops every
+    // cached assignment.
     const view = `${proxy.type}|${clusterLocal ? proxy.cluster : '*'}|${proxy.network}|${localityString(proxy.locality)}`;
     const policy = isEnvoy(proxy) ? ENVOY_LOAD_ASSIGNMENT_POLICY : undefined;
     return this.cached(TypeUrl.Endpoint, `E|${name}|${view}`, hostname, name, () =>
@@ -486,7 +493,7 @@ export class MeshResources implements ResourceSource {
     const targets = port === undefined ? undefined : this.servicesByPort().get(port);
     if (port === undefined || !targets) return undefined;
     return this.cached(TypeUrl.Listener, `L|${proxy.type}|${name}`, AGGREGATE_BUCKET, name, () => {
-      const hasHttp = targets.some((t) => portProtocol(t.port) !== PortProtocol.Tcp);
+      const hasHttp = targets.some((t) => trafficProtocol(t.port) !== TrafficProtocol.Tcp);
       return buildOutboundPortListener(port, hasHttp, this.tcpTargets(targets));
     });
   }
@@ -497,7 +504,7 @@ export class MeshResources implements ResourceSource {
     const inboundPort = parseInboundClusterName(name);
     if (inboundPort !== undefined) {
       const own = this.inboundPorts(proxy).find((p) => p.port === inboundPort);
-      return this.encode(TypeUrl.Cluster, name, buildInboundCluster(inboundPort, own?.protocol ?? PortProtocol.Tcp));
+      return this.encode(TypeUrl.Cluster, name, buildInboundCluster(inboundPort, own?.protocol ?? TrafficProtocol.Tcp));
     }
     const parsed = parseOutboundClusterName(name);
     const service = parsed && this.discovery.service(parsed.hostname);
@@ -527,7 +534,7 @@ export class MeshResources implements ResourceSource {
     if (!port) return this.encode(TypeUrl.Endpoint, name, { cluster_name: name, endpoints: [] });
     return this.cached(TypeUrl.Endpoint, `E|${name}|${proxy.type}|${proxy.cluster}|${proxy.network}`, hostname, name, () => {
       const local = { cluster: proxy.cluster, network: proxy.network, locality: EMPTY_LOCALITY };
-      const selection = explainEndpoints(local, port, this.discovery.endpoints(hostname), () => [], { clusterLocal: true });
+      const selection = selectPortEndpoints(local, port, this.discovery.endpoints(hostname), () => [], { clusterLocal: true });
       return encodeLoadAssignment(name, selection);
     });
   }
@@ -563,7 +570,7 @@ export class MeshResources implements ResourceSource {
     const claimed = new Set<string>();
     const out: TcpTarget[] = [];
     for (const { service, port } of targets) {
-      if (portProtocol(port) !== PortProtocol.Tcp) continue;
+      if (trafficProtocol(port) !== TrafficProtocol.Tcp) continue;
       const vips = [...new Set(Object.keys(service.addresses).sort().flatMap((c) => service.addresses[c] ?? []))].filter((v) => !claimed.has(v));
       for (const v of vips) claimed.add(v);
       if (vips.length > 0) out.push({ hostname: service.hostname, port: port.port, vips });
@@ -581,7 +588,7 @@ export class MeshResources implements ResourceSource {
     const taken = new Set<string>();
     const out: HttpTarget[] = [];
     for (const { service, port: sp } of this.servicesByPort().get(port) ?? []) {
-      if (portProtocol(sp) === PortProtocol.Tcp) continue;
+      if (trafficProtocol(sp) === TrafficProtocol.Tcp) continue;
       const names = serviceDomains(service.hostname, port, this.domainSuffix).filter(
         (d) => service.namespace === proxyNamespace || d.split(':')[0]?.includes('.'),
       );
@@ -634,10 +641,10 @@ export class MeshResources implements ResourceSource {
 
   private computeInboundPorts(proxy: ProxyNode): InboundPort[] {
     const byPort = new Map<number, InboundPort>();
-    const rank = { [PortProtocol.Tcp]: 0, [PortProtocol.Http]: 1, [PortProtocol.Http2]: 2 };
+    const rank = { [TrafficProtocol.Tcp]: 0, [TrafficProtocol.Http]: 1, [TrafficProtocol.Http2]: 2 };
     for (const address of proxy.ipAddresses) {
       for (const own of this.workloadPorts.at(proxy.cluster, address)) {
-        const protocol = portProtocol(own.port);
+        const protocol = trafficProtocol(own.port);
         const strict = this.mtls !== undefined && this.strict(own.service.hostname);
         const prev = byPort.get(own.endpoint.port);
         byPort.set(own.endpoint.port, {

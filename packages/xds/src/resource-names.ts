@@ -4,11 +4,31 @@ export function outboundClusterName(hostname: string, port: number): string {
   return `outbound|${port}||${hostname}`;
 }
 
+/**
+ * A cluster (and EDS) name in Istio's `<direction>|<port>|<subset>|<host>` form. Inbound
+ * names have neither subset nor host.
+ */
+export type ClusterName =
+  | { readonly direction: 'outbound'; readonly port: number; readonly subset: string; readonly hostname: string }
+  | { readonly direction: 'inbound'; readonly port: number };
+
+export function parseClusterName(name: string): ClusterName | undefined {
+  const [direction, portText = '', subset = '', hostname = '', ...rest] = name.split('|');
+  const port = Number(portText);
+  if (rest.length > 0 || !/^\d{1,5}$/.test(portText) || port < 1 || port > 65535) return undefined;
+  if (direction === 'inbound') return subset === '' && hostname === '' ? { direction, port } : undefined;
+  if (direction === 'outbound' && hostname !== '') return { direction, port, subset, hostname };
+  return undefined;
+}
+
+/**
+ * An outbound cluster of a whole service. A subset's name (`outbound|80|v1|host`) is not one:
+ * until subsets are served with their own endpoints, a request for one is answered like any
+ * unknown name, never with the whole service's cluster under the subset's name.
+ */
 export function parseOutboundClusterName(name: string): { hostname: string; port: number } | undefined {
-  const parts = name.split('|');
-  if (parts.length !== 4 || parts[0] !== 'outbound' || !parts[3]) return undefined;
-  const port = Number(parts[1]);
-  return Number.isInteger(port) && port > 0 ? { hostname: parts[3], port } : undefined;
+  const parsed = parseClusterName(name);
+  return parsed?.direction === 'outbound' && parsed.subset === '' ? { hostname: parsed.hostname, port: parsed.port } : undefined;
 }
 
 /** `host:port` (or a bare `host`) as a proxyless gRPC client names its listener. */
@@ -41,4 +61,35 @@ export function serviceDomains(hostname: string, port: number, domainSuffix: str
     : [];
   const names = short.length === 2 ? [hostname, `${short[0]}.${short[1]}.svc`, `${short[0]}.${short[1]}`, `${short[0]}`] : [hostname];
   return names.flatMap((n) => [n, `${n}:${port}`]);
+}
+
+/** Istio's SNI for a service port, which an east-west gateway routes on: `outbound_.<port>_._.<host>`. */
+export function sniName(hostname: string, port: number): string {
+  return `outbound_.${port}_._.${hostname}`;
+}
+
+export function parseSniName(name: string): { hostname: string; port: number } | undefined {
+  const match = /^outbound_\.(\d+)_\._\.(.+)$/.exec(name);
+  if (!match?.[1] || !match[2]) return undefined;
+  const port = Number(match[1]);
+  return port > 0 && port <= 65535 ? { hostname: match[2], port } : undefined;
+}
+
+export function inboundClusterName(port: number): string {
+  return `inbound|${port}||`;
+}
+
+export function parseInboundClusterName(name: string): number | undefined {
+  const parsed = parseClusterName(name);
+  return parsed?.direction === 'inbound' ? parsed.port : undefined;
+}
+
+export function outboundPortListenerName(port: number): string {
+  return `0.0.0.0_${port}`;
+}
+
+export function parseOutboundPortListenerName(name: string): number | undefined {
+  const match = /^0\.0\.0\.0_(\d+)$/.exec(name);
+  const port = Number(match?.[1]);
+  return match && port > 0 && port <= 65535 ? port : undefined;
 }
