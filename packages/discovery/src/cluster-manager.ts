@@ -1,5 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { MeridianError, errorMessage, type ClusterId, type Logger } from '@meridian/model';
+import { MeridianError, errorMessage, type ClusterId, type ConfigDocument, type ConfigUpdater, type Logger } from '@meridian/model';
 import type { AggregateRegistry } from './aggregate.ts';
 import { ClusterRegistry, type ClusterStatus } from './cluster-registry.ts';
 import { DiscoveryErrorCode } from './errors.ts';
@@ -30,6 +30,8 @@ export interface ClusterManagerOptions {
   readonly staleAfterMs: number;
   readonly backoff: Backoff;
   readonly logger: Logger;
+  /** Where each cluster's configuration (policy) documents go; manifest directories only, for now. */
+  readonly config?: ConfigUpdater;
 }
 
 interface ManagedCluster {
@@ -123,6 +125,7 @@ export class ClusterManager {
     if (!managed) return;
     this.clusters.delete(id);
     this.options.aggregate.removeCluster(id);
+    this.options.config?.removeConfig(id);
     await managed.source.stop();
     this.logger.info({ cluster: id }, 'cluster removed');
   }
@@ -171,7 +174,12 @@ export class ClusterManager {
     });
     const source =
       spec.source.type === 'manifests'
-        ? new ManifestDirectorySource({ directory: spec.source.directory, registry, logger: this.options.logger })
+        ? new ManifestDirectorySource({
+            directory: spec.source.directory,
+            registry,
+            logger: this.options.logger,
+            ...(this.options.config ? { onConfig: (documents: readonly ConfigDocument[]) => this.options.config?.replaceConfig(spec.id, documents) } : {}),
+          })
         : new KubeClusterSource({
             kubeConfig: spec.source.kubeConfig,
             registry,

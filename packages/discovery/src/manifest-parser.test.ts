@@ -94,8 +94,8 @@ describe('parseManifest', () => {
   });
 
   it('skips empty documents and accepts empty files and JSON', () => {
-    assert.deepEqual(parseManifest(''), { objects: [], ignored: [] });
-    assert.deepEqual(parseManifest('# nothing here yet\n'), { objects: [], ignored: [] });
+    assert.deepEqual(parseManifest(''), { objects: [], config: [], ignored: [] });
+    assert.deepEqual(parseManifest('# nothing here yet\n'), { objects: [], config: [], ignored: [] });
     assert.deepEqual(parseManifest(`---\n${NODE}---\n---\n`).objects.length, 1);
     const json = parseManifest(JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n-json' } }));
     assert.deepEqual(json.objects.map((e) => e.object.metadata?.name), ['n-json']);

@@ -56,8 +56,16 @@ const schemas = {
 };
 const CLUSTER_SCOPED = new Set(['Node', 'Namespace']);
 
+/**
+ * API groups of configuration (policy) documents: passed on whole, with their line, for the
+ * policy layer to validate object by object.
+ */
+export const CONFIG_API_GROUPS: ReadonlySet<string> = new Set(['networking.istio.io', 'security.istio.io', 'telemetry.istio.io', 'gateway.networking.k8s.io']);
+
 export interface ParsedManifest {
   readonly objects: readonly KubeEvent[];
+  /** Configuration documents (`CONFIG_API_GROUPS`), with the line each starts on. */
+  readonly config: ReadonlyArray<{ readonly value: unknown; readonly line: number }>;
   /** Documents of kinds Meridian does not read (Deployments and the like), by kind. */
   readonly ignored: readonly string[];
 }
@@ -75,7 +83,7 @@ export class ManifestError extends Error {
 
 /** Parses one multi-document YAML (or JSON) file; the first bad document fails the file. */
 export function parseManifest(text: string): ParsedManifest {
-  const out: MutableParsed = { objects: [], ignored: [] };
+  const out: MutableParsed = { objects: [], config: [], ignored: [] };
   const lines = new LineCounter();
   let n = 0;
   for (const doc of documents(text, lines)) readDocument(doc, ++n, lines, out);
@@ -87,7 +95,7 @@ export function parseManifest(text: string): ParsedManifest {
  * so a file of tens of thousands of endpoints never stalls the xDS server while it is read.
  */
 export async function parseManifestInSlices(text: string, sliceMs = 10): Promise<ParsedManifest> {
-  const out: MutableParsed = { objects: [], ignored: [] };
+  const out: MutableParsed = { objects: [], config: [], ignored: [] };
   const lines = new LineCounter();
   let n = 0;
   let sliceStart = performance.now();
@@ -104,6 +112,7 @@ export async function parseManifestInSlices(text: string, sliceMs = 10): Promise
 
 interface MutableParsed {
   objects: KubeEvent[];
+  config: Array<{ value: unknown; line: number }>;
   ignored: string[];
 }
 
@@ -131,6 +140,11 @@ function readDocument(doc: Document.Parsed, n: number, lines: LineCounter, out: 
   if (typeof kind !== 'string') throw new ManifestError(n, 'kind: required string');
   if (typeof apiVersion !== 'string') throw new ManifestError(n, 'apiVersion: required string');
   if (kind === 'List') throw new ManifestError(n, 'kind List is not supported; write one document per object');
+  if (CONFIG_API_GROUPS.has(apiVersion.split('/')[0] ?? '')) {
+    // The line of its first field, not of the `---` before it.
+    out.config.push({ value, line: lines.linePos(doc.contents?.range[0] ?? doc.range[0]).line });
+    return;
+  }
   if (!isKubeKind(kind)) {
     out.ignored.push(kind);
     return;

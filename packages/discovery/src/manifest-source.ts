@@ -1,7 +1,7 @@
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { errorMessage, type Logger } from '@meridian/model';
+import { errorMessage, type ConfigDocument, type Logger } from '@meridian/model';
 import { ClusterState, type ClusterRegistry } from './cluster-registry.ts';
 import { objectKey, type KubeEvent } from './kube-objects.ts';
 import { listManifests, type ManifestListing } from './manifest-files.ts';
@@ -22,6 +22,8 @@ export interface ManifestSourceOptions {
   /** Full rescan period: the bound on how late a change is seen when a watch misses it. */
   readonly rescanMs?: number;
   readonly watch?: WatchDirectory;
+  /** Told the configuration (policy) documents of the directory whenever they change. */
+  readonly onConfig?: (documents: readonly ConfigDocument[]) => void;
 }
 
 export const MANIFEST_SETTLE_MS = 200;
@@ -34,6 +36,8 @@ interface FileState {
   readonly stamp: string;
   /** The last good objects of this file; kept while the file is broken. */
   readonly objects: readonly KubeEvent[];
+  /** Its configuration documents, likewise. */
+  readonly config: readonly ConfigDocument[];
   readonly error?: FileError;
 }
 
@@ -106,6 +110,8 @@ export class ManifestDirectorySource {
   private rescanRequested = false;
   private stopped = false;
   private lastScanAt: number | undefined;
+  private readonly onConfig: ((documents: readonly ConfigDocument[]) => void) | undefined;
+  private configFingerprint: string | undefined;
 
   constructor(options: ManifestSourceOptions) {
     this.directory = path.resolve(options.directory);
@@ -113,6 +119,7 @@ export class ManifestDirectorySource {
     this.settleMs = options.settleMs ?? MANIFEST_SETTLE_MS;
     this.rescanMs = options.rescanMs ?? MANIFEST_RESCAN_MS;
     this.watchDirectory = options.watch ?? ((dir, listener) => fsWatch(dir, { persistent: false }, listener));
+    this.onConfig = options.onConfig;
     this.logger = options.logger.child({ component: 'manifest-source', cluster: options.registry.id });
   }
 
@@ -349,7 +356,8 @@ export class ManifestDirectorySource {
     this.unsettled.delete(file);
     try {
       const parsed = await parseManifestInSlices(text);
-      this.files.set(file, { stamp: before.stamp, objects: parsed.objects });
+      const config = parsed.config.map((c) => ({ value: c.value, origin: `${this.relative(file)}:${c.line}` }));
+      this.files.set(file, { stamp: before.stamp, objects: parsed.objects, config });
       if (previous?.error) this.logger.info({ file: this.relative(file) }, 'manifest fixed');
     } catch (err) {
       const document = err instanceof ManifestError ? err.document : 0;
@@ -361,7 +369,7 @@ export class ManifestDirectorySource {
   private recordError(file: string, stamp: string, document: number, reason: string): void {
     const previous = this.files.get(file);
     if (previous?.stamp === stamp && previous.error?.reason === reason) return;
-    this.files.set(file, { stamp, objects: previous?.objects ?? [], error: { document, reason, at: new Date().toISOString() } });
+    this.files.set(file, { stamp, objects: previous?.objects ?? [], config: previous?.config ?? [], error: { document, reason, at: new Date().toISOString() } });
     this.logger.error(
       { file: this.relative(file), document, reason, kept: previous?.objects.length ?? 0 },
       'invalid manifest; keeping its last good objects',
@@ -369,6 +377,7 @@ export class ManifestDirectorySource {
   }
 
   private applyDiff(): void {
+    this.applyConfig();
     const next = new Map<string, { event: KubeEvent; fingerprint: string }>();
     for (const [file, state] of this.files) {
       for (const event of state.objects) {
@@ -394,6 +403,16 @@ export class ManifestDirectorySource {
       this.logger.info({ events: events.length, objects: next.size }, 'manifests applied');
       this.registry.apply(events);
     }
+  }
+
+  /** Hands the directory's configuration documents on, when they differ from the last ones. */
+  private applyConfig(): void {
+    if (!this.onConfig) return;
+    const documents = [...this.files.keys()].sort().flatMap((f) => this.files.get(f)?.config ?? []);
+    const fingerprint = JSON.stringify(documents);
+    if (fingerprint === this.configFingerprint) return;
+    this.configFingerprint = fingerprint;
+    this.onConfig(documents);
   }
 
   private relative(file: string): string {

@@ -46,3 +46,21 @@ export function mergePushRequests(a: PushRequest, b: PushRequest): PushRequest {
 export function touchesHostname(request: PushRequest, hostname: string): boolean {
   return (request.kind === 'full' && request.hostnames.size === 0) || request.hostnames.has(hostname);
 }
+
+/**
+ * A configuration document (a policy object: VirtualService, AuthorizationPolicy, …) as a
+ * cluster's source read it. Discovery does not validate it; the receiver does, per object.
+ */
+export interface ConfigDocument {
+  readonly value: unknown;
+  /** Where it came from, for reports: `file.yaml:12`. */
+  readonly origin: string;
+}
+
+/** The port through which discovery hands each cluster's configuration documents on. */
+export interface ConfigUpdater {
+  /** Everything `cluster` holds now (a directory read, a relist). */
+  replaceConfig(cluster: ClusterId, documents: readonly ConfigDocument[]): void;
+  /** `cluster` left the mesh. (An unreachable one keeps its documents: nothing is sent.) */
+  removeConfig(cluster: ClusterId): void;
+}

@@ -11,6 +11,7 @@ import { startHttp, type ParamSpec } from './http.ts';
 import { changeLogLevel } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { svidPeerIdentity } from './peer-identity.ts';
+import { PolicyRuntime } from './policy-runtime.ts';
 import { issueWorkloadCertificate, WorkloadSecretStore } from './workload-secrets.ts';
 import { MERIDIAN_VERSION } from './version.ts';
 
@@ -34,6 +35,7 @@ function debugParams(known: { knownCluster: (id: string) => string | undefined; 
     version: {},
     ca: {},
     clusterz: {},
+    policyz: {},
     secretz: {},
     cachez: {},
     loglevel: {},
@@ -78,7 +80,16 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     ),
   );
   const namespace = config.namespace ?? 'meridian-system';
+  const policy = new PolicyRuntime({
+    domainSuffix: config.domainSuffix,
+    rootNamespace: namespace,
+    defaultMtlsMode: config.mtls.mode === 'strict' ? 'STRICT' : 'DISABLE',
+    primary: (config.clusters.find((c) => c.primary) ?? config.clusters[0])?.id,
+    logger,
+    registry: metrics.registry,
+  });
   const clusters = new ClusterManager({
+    config: policy,
     aggregate: registry,
     domainSuffix: config.domainSuffix,
     systemNamespace: namespace,
@@ -195,6 +206,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         ca: () => ca.debugView(),
         registryz: (query) => registryView(registry, query),
         clusterz: () => clustersView(clusters, remoteSecrets),
+        policyz: () => policy.view(),
         syncz: (q) => syncView(ads, push, q),
         endpointz: (q) => endpointsView(resources, ads, proxyDefaults, q),
         config_dump: (q) => configDumpView(resources, ads, q),

@@ -1,0 +1,103 @@
+/**
+ * The policy layer's running state: every cluster's configuration documents in one
+ * PolicyStore, compiled into MeshPolicies after each change, reported in /debug/policyz, in
+ * metrics and (each new problem once) in the log.
+ */
+import type { ClusterId, ConfigDocument, ConfigUpdater, Logger, MeshPolicies } from '@meridian/model';
+import { compileMeshPolicies, PolicyStore, policyReport, ReportState, type CompiledMeshPolicies, type MeshPolicyOptions, type PolicyReportRow } from '@meridian/policy';
+import { Gauge, type Registry } from 'prom-client';
+
+export interface PolicyRuntimeOptions extends MeshPolicyOptions {
+  /** The primary cluster, whose copies take precedence (then cluster ID order). */
+  readonly primary?: string | undefined;
+  readonly logger: Logger;
+  /** Where the policy gauges are registered (the server's metrics registry). */
+  readonly registry: Registry;
+}
+
+export class PolicyRuntime implements ConfigUpdater {
+  private readonly store: PolicyStore;
+  private readonly options: MeshPolicyOptions;
+  private readonly logger: Logger;
+  private compiled: CompiledMeshPolicies;
+  private rows: PolicyReportRow[] = [];
+  /** Problems already logged, so each is said once while it lasts. */
+  private reported = new Set<string>();
+
+  constructor(options: PolicyRuntimeOptions) {
+    this.store = new PolicyStore({ primary: options.primary });
+    this.options = { domainSuffix: options.domainSuffix, rootNamespace: options.rootNamespace, defaultMtlsMode: options.defaultMtlsMode };
+    this.logger = options.logger.child({ component: 'policy' });
+    this.compiled = compileMeshPolicies([], this.options);
+    const counts = () => this.stateCounts();
+    const conflicts = () => this.store.conflicts().length;
+    new Gauge({
+      name: 'meridian_policy_objects',
+      help: 'Policy objects per source cluster by state (Accepted, PartiallyApplied, NotApplied, Rejected, Conflicted); see /debug/policyz.',
+      labelNames: ['state'],
+      registers: [options.registry],
+      collect() {
+        // Every state is reported, 0 included, so an alert on a state that disappears resolves.
+        const byState = counts();
+        for (const state of Object.values(ReportState)) this.set({ state }, byState.get(state) ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'meridian_policy_conflicts',
+      help: 'Policy objects whose copies differ across clusters (one applies by precedence); see /debug/policyz.',
+      registers: [options.registry],
+      collect() {
+        this.set(conflicts());
+      },
+    });
+  }
+
+  /** What generators read: the policies in effect after precedence and compilation. */
+  get policies(): MeshPolicies {
+    return this.compiled.policies;
+  }
+
+  replaceConfig(cluster: ClusterId, documents: readonly ConfigDocument[]): void {
+    const { changed } = this.store.replace(cluster, documents);
+    this.refresh(cluster, changed.length);
+  }
+
+  removeConfig(cluster: ClusterId): void {
+    const { changed } = this.store.removeCluster(cluster);
+    this.refresh(cluster, changed.length);
+  }
+
+  /** `/debug/policyz`: every object per source cluster with its state, the conflicts and hidden routes. */
+  view(): object {
+    return {
+      totals: Object.fromEntries(this.stateCounts()),
+      objects: this.rows,
+      conflicts: this.store.conflicts(),
+      overlaps: this.compiled.overlaps,
+    };
+  }
+
+  private refresh(cluster: ClusterId, changed: number): void {
+    this.compiled = compileMeshPolicies(this.store.objects(), this.options);
+    this.rows = policyReport(this.store.statuses(), this.compiled);
+    this.logger.info({ cluster, changed, objects: this.store.objects().length }, 'policy updated');
+    const now = new Set<string>();
+    for (const row of this.rows) {
+      if (row.state === ReportState.Accepted) continue;
+      for (const message of row.messages) {
+        const key = `${row.cluster}|${row.origin}|${message}`;
+        now.add(key);
+        if (this.reported.has(key)) continue;
+        const object = row.ref ? `${row.ref.kind}/${row.ref.namespace}/${row.ref.name}` : undefined;
+        this.logger.warn({ cluster: row.cluster, origin: row.origin, object, state: row.state, reason: message }, 'policy not applied as written');
+      }
+    }
+    this.reported = now;
+  }
+
+  private stateCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const row of this.rows) counts.set(row.state, (counts.get(row.state) ?? 0) + 1);
+    return counts;
+  }
+}
