@@ -16,7 +16,8 @@ export {
   type EndpointLookup,
 } from './convert.ts';
 export { KubeKind, type KubeEvent, type KubeObject, type WorkloadEntry } from './kube-objects.ts';
-export { parseManifest, parseManifestInSlices, ManifestError, type ParsedManifest } from './manifest-parser.ts';
+export { parseManifest, parseManifestInSlices, ManifestError, CONFIG_API_GROUPS, type ParsedManifest } from './manifest-parser.ts';
+export { checkManifestDirectory, type ManifestCheck } from './manifest-check.ts';
 export {
   MANIFEST_RESCAN_MS,
   MANIFEST_SETTLE_MS,

@@ -2,6 +2,8 @@
 import path from 'node:path';
 import { hostname } from 'node:os';
 import { createLogger, errorMessage, type Logger } from '@meridian/model';
+import { checkManifestDirectory } from '@meridian/discovery';
+import { PolicyState, PolicyStore } from '@meridian/policy';
 import { stringify as toYaml } from 'yaml';
 import { envoyBootstrap, grpcBootstrap } from './bootstrap.ts';
 import { UsageError } from './cli-ca.ts';
@@ -60,10 +62,33 @@ function reloadLogLevel(file: string, running: MeridianConfig, logger: Logger): 
   logger.info({ logLevel: next.log.level, ...(needRestart.length > 0 ? { needRestart } : {}) }, 'SIGHUP: log level applied from the config');
 }
 
-export function validateCommand(values: { config?: string }): number {
+/**
+ * Everything `serve` would refuse or report, in one pass: the config file, then each
+ * cluster's manifest directory (files that cannot be read or parsed) and the policy objects
+ * in it (each checked on its own, with the field at fault).
+ */
+export async function validateCommand(values: { config?: string }): Promise<number> {
   const file = configPath(values);
   const config = loadConfig(file);
-  process.stdout.write(`${file}: valid (${config.clusters.length} clusters)\n`);
+  const problems: string[] = [];
+  const policy = new PolicyStore();
+  let policies = 0;
+  for (const cluster of config.clusters) {
+    if (cluster.manifests === undefined) continue;
+    const check = await checkManifestDirectory(cluster.manifests);
+    problems.push(...check.problems.map((p) => `clusters[${cluster.id}] ${p}`));
+    policy.replace(cluster.id, check.config);
+    policies += check.config.length;
+  }
+  for (const status of policy.statuses()) {
+    if (status.state !== PolicyState.Rejected) continue;
+    for (const error of status.errors) problems.push(`clusters[${status.cluster}] ${status.origin}: ${error}`);
+  }
+  if (problems.length > 0) {
+    process.stderr.write(`${file}: the config is valid, but its manifests are not:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    return 1;
+  }
+  process.stdout.write(`${file}: valid (${config.clusters.length} clusters${policies ? `, ${policies} policy objects` : ''})\n`);
   return 0;
 }
 

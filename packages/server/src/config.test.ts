@@ -255,6 +255,30 @@ describe('meridian validate (CLI)', () => {
     assert.ok(!stderr.includes('    at '), 'no stack trace');
   });
 
+  it('reports schema problems, duplicate ids and missing directories in one pass, with did-you-mean for misspelt keys', async () => {
+    const file = path.join(tmp, 'several.yaml');
+    writeFileSync(file, 'clustrs: []\nmtls: { mode: strct }\nclusters:\n  - { id: east, manifests: ./east }\n  - { id: east, manifests: ./nowhere }\n');
+    const { code, stderr } = await runCli(['validate', '--config', file]);
+    assert.equal(code, 1);
+    assert.match(stderr, / {2}- \(root\): Unrecognized key: "clustrs"; did you mean "clusters"\?/);
+    assert.match(stderr, / {2}- mtls\.mode: /);
+    assert.match(stderr, / {2}- clusters\[1\]\.id: duplicate cluster id "east" \(also clusters\[0\]\)/);
+    assert.match(stderr, / {2}- clusters\[1\]\.manifests: not a directory: .*nowhere/);
+  });
+
+  it('reads each manifest directory: a file that does not parse and a policy object with a bad field are named', async () => {
+    const dir = path.join(tmp, 'checked');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'broken.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: [broken\n');
+    writeFileSync(path.join(dir, 'route.yaml'), '---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: r }\nspec:\n  hosts: [r]\n  http: [{ route: [{ destination: { host: r } }], timout: 1s }]\n');
+    const file = path.join(tmp, 'checked.yaml');
+    writeFileSync(file, 'clusters:\n  - id: east\n    manifests: ./checked\n');
+    const { code, stderr } = await runCli(['validate', '--config', file]);
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, / {2}- clusters\[east\] broken\.yaml: document 1: /);
+    assert.match(stderr, / {2}- clusters\[east\] route\.yaml:2: spec\.http\[0\]: Unrecognized key: "timout"/);
+  });
+
   it('exits 0 on a valid config', async () => {
     const file = path.join(tmp, 'good.yaml');
     writeFileSync(file, 'clusters:\n  - id: east\n    manifests: ./east\n  - id: west\n    manifests: ./west\n');

@@ -191,6 +191,84 @@ export class ConfigError extends Error {
   }
 }
 
+/** Duplicate ids and missing directories or files, on the typed config or (when it is invalid) the raw one. */
+function clusterProblems(clusters: readonly unknown[], baseDir: string): string[] {
+  const problems: string[] = [];
+  const seen = new Map<string, number>();
+  clusters.forEach((entry, i) => {
+    if (entry === null || typeof entry !== 'object') return;
+    const c = entry as { id?: unknown; manifests?: unknown; kubeconfig?: unknown };
+    if (typeof c.id === 'string') {
+      const first = seen.get(c.id);
+      if (first !== undefined) problems.push(`clusters[${i}].id: duplicate cluster id "${c.id}" (also clusters[${first}])`);
+      else seen.set(c.id, i);
+    }
+    if (typeof c.manifests === 'string') {
+      const dir = path.resolve(baseDir, c.manifests);
+      if (!existsSync(dir) || !statSync(dir).isDirectory()) problems.push(`clusters[${i}].manifests: not a directory: ${dir}`);
+    }
+    if (typeof c.kubeconfig === 'string' && c.kubeconfig !== 'in-cluster') {
+      const kubeconfig = path.resolve(baseDir, c.kubeconfig);
+      if (!existsSync(kubeconfig)) problems.push(`clusters[${i}].kubeconfig: no such file: ${kubeconfig}`);
+    }
+  });
+  return problems;
+}
+
+/** `; did you mean "clusters"?` for a misspelt key, from the keys the schema knows at that place. */
+function suggestionFor(issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'unrecognized_keys') return '';
+  const known = keysAt(configSchema, issue.path);
+  const hints = issue.keys.flatMap((key) => {
+    const best = closest(key, known);
+    return best ? [issue.keys.length === 1 ? `"${best}"` : `"${best}" for "${key}"`] : [];
+  });
+  return hints.length ? `; did you mean ${hints.join(', ')}?` : '';
+}
+
+/** The object keys a schema accepts at `at` (through arrays, optionals, defaults and refinements). */
+function keysAt(schema: z.ZodType, at: readonly PropertyKey[]): string[] {
+  let current: unknown = schema;
+  const unwrap = (s: unknown): unknown => {
+    for (let i = 0; i < 10; i++) {
+      const def = (s as { _zod?: { def?: { innerType?: unknown; in?: unknown; element?: unknown } } })._zod?.def;
+      const next = def?.innerType ?? def?.in;
+      if (!next) return s;
+      s = next;
+    }
+    return s;
+  };
+  for (const step of at) {
+    current = unwrap(current);
+    const def = (current as { _zod?: { def?: { shape?: Record<string, unknown>; element?: unknown; valueType?: unknown } } })._zod?.def;
+    if (typeof step === 'number') current = def?.element;
+    else current = def?.shape?.[String(step)] ?? def?.valueType;
+    if (!current) return [];
+  }
+  const shape = (unwrap(current) as { _zod?: { def?: { shape?: Record<string, unknown> } } })._zod?.def?.shape;
+  return shape ? Object.keys(shape) : [];
+}
+
+/** The known key within edit distance 2 (and less than half the key's length) of `key`. */
+function closest(key: string, known: readonly string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d <= 2 && d < Math.max(2, key.length / 2) && (!best || d < best.distance)) best = { key: k, distance: d };
+  }
+  return best?.key;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min((previous[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = row;
+  }
+  return previous[b.length] ?? 0;
+}
+
 function formatPath(p: readonly PropertyKey[]): string {
   return p.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), '');
 }
@@ -204,31 +282,23 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     throw new ConfigError(file, [`(file): not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`]);
   }
   const result = configSchema.safeParse(raw);
+  const baseDir = path.dirname(path.resolve(file));
   if (!result.success) {
-    throw new ConfigError(
-      file,
-      result.error.issues.map((i) => `${formatPath(i.path) || '(root)'}: ${i.message}`),
-    );
+    // Every problem in one pass: the schema's, with a suggestion for a misspelt key, and
+    // the cluster checks that still make sense on the raw document.
+    const schema = result.error.issues.map((i) => `${formatPath(i.path) || '(root)'}: ${i.message}${suggestionFor(i)}`);
+    const clusters = (raw as { clusters?: unknown }).clusters;
+    // A cluster entry the schema already faults is not checked further: its shape is in doubt.
+    const faulted = new Set(result.error.issues.filter((i) => i.path[0] === 'clusters').map((i) => i.path[1]));
+    const checkable = Array.isArray(clusters) ? clusters.map((c, i) => (faulted.has(i) ? undefined : c)) : [];
+    throw new ConfigError(file, [...schema, ...clusterProblems(checkable, baseDir)]);
   }
   const config = result.data;
-  const baseDir = path.dirname(path.resolve(file));
-  const problems: string[] = [];
-  const seen = new Map<string, number>();
-  config.clusters.forEach((c, i) => {
-    const first = seen.get(c.id);
-    if (first !== undefined) problems.push(`clusters[${i}].id: duplicate cluster id "${c.id}" (also clusters[${first}])`);
-    else seen.set(c.id, i);
-    if (c.manifests !== undefined) {
-      c.manifests = path.resolve(baseDir, c.manifests);
-      if (!existsSync(c.manifests) || !statSync(c.manifests).isDirectory()) {
-        problems.push(`clusters[${i}].manifests: not a directory: ${c.manifests}`);
-      }
-    }
-    if (c.kubeconfig !== undefined && c.kubeconfig !== 'in-cluster') {
-      c.kubeconfig = path.resolve(baseDir, c.kubeconfig);
-      if (!existsSync(c.kubeconfig)) problems.push(`clusters[${i}].kubeconfig: no such file: ${c.kubeconfig}`);
-    }
-  });
+  const problems: string[] = clusterProblems(config.clusters, baseDir);
+  for (const c of config.clusters) {
+    if (c.manifests !== undefined) c.manifests = path.resolve(baseDir, c.manifests);
+    if (c.kubeconfig !== undefined && c.kubeconfig !== 'in-cluster') c.kubeconfig = path.resolve(baseDir, c.kubeconfig);
+  }
   config.ca.dir = path.resolve(baseDir, config.ca.dir);
   if (config.http.debugTokenFile !== undefined) {
     config.http.debugTokenFile = path.resolve(baseDir, config.http.debugTokenFile);
