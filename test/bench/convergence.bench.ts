@@ -13,19 +13,13 @@ import { MANIFEST_SETTLE_MS } from '@meridian/discovery';
 import { AdsTestClient, TypeUrls } from '@meridian/testkit';
 import { endpointSlice, service, yamlDocs } from '../support/manifests.ts';
 import { MeridianProcess, REPO_ROOT, Workspace } from '../support/meridian-process.ts';
+import { percentile, print } from './support/report.ts';
 
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 100);
 const CHANGES = Number(process.env['BENCH_CHANGES'] ?? 20);
 const QUIET_MS = 100;
 const SETTLE_MS = MANIFEST_SETTLE_MS;
 
-const print = (bench: string, value: number, unit: string, baseline: number) =>
-  process.stdout.write(`${JSON.stringify({ bench, value: round(value), unit, baseline: round(baseline), ratio: round(value / baseline) })}\n`);
-const round = (n: number) => Math.round(n * 100) / 100;
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-};
 
 async function timeProcess(args: string[]): Promise<number> {
   const started = performance.now();

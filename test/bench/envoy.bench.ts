@@ -11,6 +11,7 @@ import { AdsTestClient, RealPeer, realPeersMissing, TypeUrls } from '@meridian/t
 import { serviceManifests } from '../envoy/manifests.ts';
 import { EnvoyMesh, type Workload } from '../support/envoy-mesh.ts';
 import { node, yamlDocs } from '../support/manifests.ts';
+import { percentile, print } from './support/report.ts';
 
 const ENVOYS = Number(process.env['BENCH_ENVOYS'] ?? 4);
 const CHANGES = Number(process.env['BENCH_CHANGES'] ?? 20);
@@ -19,13 +20,6 @@ const PORT = { name: 'http', port: 8080, target: 18080 };
 const CLUSTER = 'outbound|8080||echo.demo.svc.cluster.local';
 const HEALTHY_STAT = `cluster.${CLUSTER}.membership_healthy`;
 
-const print = (bench: string, value: number, unit: string, baseline: number) =>
-  process.stdout.write(`${JSON.stringify({ bench, value: round(value), unit, baseline: round(baseline), ratio: round(value / baseline) })}\n`);
-const round = (n: number) => Math.round(n * 100) / 100;
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-};
 const wallClock = () => performance.timeOrigin + performance.now();
 
 function writeEcho(mesh: EnvoyMesh, secondReady: boolean): void {

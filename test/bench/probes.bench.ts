@@ -17,11 +17,10 @@ import { endpointSlice, service, yamlDocs } from '../support/manifests.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 import { bigManifest, MANIFEST_SERVICES, SLICES_PER_SERVICE } from './support/big-mesh.ts';
 import { GC_PROBE_NODE_ARGS, meridianMemory } from './support/meridian-memory.ts';
+import { percentile, print } from './support/report.ts';
 
 const ECHO = 'outbound|7070||echo.demo.svc.cluster.local';
-const print = (bench: string, value: number, baseline: number, unit: string) =>
-  process.stdout.write(`${JSON.stringify({ bench, value: Math.round(value * 10) / 10, unit, baseline: Math.round(baseline * 10) / 10, ratio: Math.round((value / baseline) * 100) / 100 })}\n`);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const median = (xs: readonly number[]) => percentile(xs, 50);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function metric(meridian: MeridianProcess, name: string): Promise<number> {
@@ -83,9 +82,9 @@ async function unknownNames(meridian: MeridianProcess): Promise<void> {
   const after = await meridianMemory(meridian);
   const cache = (await meridian.getJson<{ entries: number }>('/debug/cachez')).body;
   process.stderr.write(`unknown names: RSS ${(before.rss / 1e6).toFixed(0)} → ${(after.rss / 1e6).toFixed(0)} MB (after GC; V8 keeps pages it grew into)\n`);
-  print('probes.unknown_names_heap_growth', (after.heap - small.heap) / 1e6, Math.max(small.heap - before.heap, 1e5) / 1e6, 'MB');
-  print('probes.unknown_names_cache_entries', cache.entries, 50_000, 'entries');
-  print('probes.unknown_names_max_stall', worst, idle, 'ms');
+  print('probes.unknown_names_heap_growth', (after.heap - small.heap) / 1e6, 'MB', Math.max(small.heap - before.heap, 1e5) / 1e6);
+  print('probes.unknown_names_cache_entries', cache.entries, 'entries', 50_000);
+  print('probes.unknown_names_max_stall', worst, 'ms', idle);
 }
 
 /** A protobuf length-delimited field. */
@@ -148,8 +147,8 @@ async function stuckProxy(meridian: MeridianProcess, ws: Workspace): Promise<voi
   const syncz = (await meridian.getJson<{ proxies: Array<{ node: string; blocked: boolean; bufferedBytes: number }> }>('/debug/syncz')).body;
   const row = syncz.proxies.find((p) => p.node === 'probe-stuck');
   process.stderr.write(`stuck proxy after ${ROUNDS} requests of 20k names unread: blocked=${row?.blocked} bufferedBytes=${row?.bufferedBytes}\n`);
-  print('probes.stuck_proxy_buffered', (row?.bufferedBytes ?? NaN) / 1e6, 1.048576, 'MB');
-  print('probes.other_proxy_pushes_while_stuck', received, PUSHES, 'pushes');
+  print('probes.stuck_proxy_buffered', (row?.bufferedBytes ?? NaN) / 1e6, 'MB', 1.048576);
+  print('probes.other_proxy_pushes_while_stuck', received, 'pushes', PUSHES);
   stuck.close();
   session.close();
   other.close();
@@ -165,7 +164,7 @@ async function nacks(meridian: MeridianProcess): Promise<void> {
   const counted = (await metric(meridian, 'meridian_xds_rejects_total')) - before;
   const lines = meridian.logs.filter((l) => l['node'] === 'probe-nacker' && String(l['msg']).startsWith('proxy rejected config')).length;
   process.stderr.write(`nacks: ${counted} counted in meridian_xds_rejects_total\n`);
-  print('probes.nack_log_lines', lines, COUNT, 'lines');
+  print('probes.nack_log_lines', lines, 'lines', COUNT);
   client.close();
 }
 
@@ -190,9 +189,9 @@ async function registryz(meridian: MeridianProcess, ws: Workspace): Promise<void
   const worst = await worstHealthz(meridian, async () => {
     await Promise.all(Array.from({ length: 20 }, () => fetch(`http://${meridian.httpAddress}/debug/registryz`).then((r) => r.arrayBuffer())));
   });
-  print('probes.registryz_50k_bytes', bytes / 1e3, 8000, 'kB');
-  print('probes.registryz_50k_ms', median(times), idle, 'ms');
-  print('probes.registryz_50k_20_concurrent_max_stall', worst, idle, 'ms');
+  print('probes.registryz_50k_bytes', bytes / 1e3, 'kB', 8000);
+  print('probes.registryz_50k_ms', median(times), 'ms', idle);
+  print('probes.registryz_50k_20_concurrent_max_stall', worst, 'ms', idle);
 }
 
 async function main(): Promise<void> {

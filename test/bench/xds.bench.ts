@@ -33,6 +33,7 @@ import { buildGoProgram } from '../support/go-interop.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 import { GoControlPlane } from './support/go-control-plane.ts';
 import { GC_PROBE_NODE_ARGS, meridianMemory, type Memory } from './support/meridian-memory.ts';
+import { percentile, print } from './support/report.ts';
 
 const PROXIES = Number(process.env['BENCH_PROXIES'] ?? 1000);
 const SERVICES = Number(process.env['BENCH_SERVICES'] ?? 1000);
@@ -43,10 +44,6 @@ const WATCHED = `outbound|8080||svc-0.demo.svc.cluster.local`;
 const CONVERGENCE_WARMUP_ROUNDS = 2;
 const WARMUP_RUNS = 15;
 
-const round = (n: number) => Math.round(n * 100) / 100;
-const print = (bench: string, value: number, unit: string, baseline: number) =>
-  process.stdout.write(`${JSON.stringify({ bench, value: round(value), unit, baseline: round(baseline), ratio: round(value / baseline) })}\n`);
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 const k8s = (o: object) => o as KubeObjectInput;
 
 function slice(i: number, ready: boolean): KubeObjectInput {

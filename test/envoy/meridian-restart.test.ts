@@ -6,19 +6,16 @@
  * away for 10 s, and the sidecars are back within the reconnect backoff cap of their bootstrap.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { RealPeer, realPeersMissing, type Received } from '@meridian/testkit';
 import { EnvoyMesh, type Workload } from '../support/envoy-mesh.ts';
 import { eventually } from '../support/eventually.ts';
-import { node, yamlDocs } from '../support/manifests.ts';
 import { trafficLoop } from '../support/traffic-loop.ts';
-import { ECHO_APP_PORTS, ECHO_PORTS, serviceManifests } from './manifests.ts';
+import { ECHO_HOST, ECHO_VIP, startEastToWest } from './east-to-west.ts';
+import { ECHO_PORTS } from './manifests.ts';
 
 const skip = realPeersMissing([RealPeer.Netns, RealPeer.Iptables, RealPeer.Envoy]);
 
-const ECHO_VIP = '10.96.0.20';
-const ECHO_HOST = 'echo.demo.svc.cluster.local';
 const HTTP = ECHO_PORTS.http;
 const TCP = ECHO_PORTS.tcp;
 /**
@@ -42,24 +39,7 @@ describe('Meridian restarted while Envoys run', { skip }, () => {
 
   before(async () => {
     mesh = new EnvoyMesh();
-    const clientPod = mesh.bed.addPod('sleep-east-0');
-    const serverPod = mesh.bed.addPod('echo-west-0');
-    for (const [cluster, region, pod] of [['east', 'us-east', undefined], ['west', 'us-west', serverPod]] as const) {
-      mkdirSync(mesh.ws.path(cluster));
-      writeFileSync(mesh.ws.path(cluster, 'nodes.yaml'), yamlDocs(node(`${cluster}-node`, region, `${region}-1a`)));
-      writeFileSync(
-        mesh.ws.path(cluster, 'echo.yaml'),
-        serviceManifests({
-          name: 'echo', namespace: 'demo', vip: ECHO_VIP, ports: [HTTP, TCP], cluster,
-          pods: pod ? [{ name: pod.name, address: pod.address, serviceAccount: 'echo' }] : [],
-        }),
-      );
-    }
-    await mesh.startMeridian({ mtls: { mode: 'strict' }, clusters: [{ id: 'east', manifests: './east' }, { id: 'west', manifests: './west' }] });
-    [server, client] = await Promise.all([
-      mesh.sidecar(serverPod, { cluster: 'west', namespace: 'demo', serviceAccount: 'echo', locality: 'us-west/us-west-1a', ports: ECHO_APP_PORTS }),
-      mesh.sidecar(clientPod, { cluster: 'east', namespace: 'demo', serviceAccount: 'sleep', locality: 'us-east/us-east-1a', ports: {} }),
-    ]);
+    ({ client, server } = await startEastToWest(mesh, { ports: [HTTP, TCP] }));
   });
 
   after(async () => {

@@ -5,28 +5,18 @@
  * h2c, gRPC and plain TCP, each checked on what the server application received.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { RealPeer, realPeersMissing, type Received } from '@meridian/testkit';
 import { EnvoyMesh, TRUST_DOMAIN, xfcc, type Workload } from '../support/envoy-mesh.ts';
 import { eventually } from '../support/eventually.ts';
-import { node, yamlDocs } from '../support/manifests.ts';
-import { ECHO_APP_PORTS, ECHO_PORTS, serviceManifests } from './manifests.ts';
+import { ECHO_HOST, ECHO_VIP, startEastToWest } from './east-to-west.ts';
+import { ECHO_PORTS } from './manifests.ts';
 
 const skip = realPeersMissing([RealPeer.Netns, RealPeer.Iptables, RealPeer.Envoy]);
 
-const ECHO_VIP = '10.96.0.20';
 /** The echo Service is dual stack; the test bed's pods speak IPv4, but the Host header may name either. */
 const ECHO_VIP6 = 'fd00:10:96::20';
-const ECHO_HOST = 'echo.demo.svc.cluster.local';
 const PORTS = ECHO_PORTS;
-
-function echoManifests(cluster: string, pod: { name: string; address: string } | undefined): string {
-  return serviceManifests({
-    name: 'echo', namespace: 'demo', vip: ECHO_VIP, vip6: ECHO_VIP6, ports: Object.values(PORTS), cluster,
-    pods: pod ? [{ name: pod.name, address: pod.address, serviceAccount: 'echo' }] : [],
-  });
-}
 
 describe('Envoy sidecars across two clusters, strict mTLS', { skip }, () => {
   let mesh: EnvoyMesh;
@@ -35,21 +25,7 @@ describe('Envoy sidecars across two clusters, strict mTLS', { skip }, () => {
 
   before(async () => {
     mesh = new EnvoyMesh();
-    const clientPod = mesh.bed.addPod('sleep-east-0');
-    const serverPod = mesh.bed.addPod('echo-west-0');
-    for (const [cluster, region, pod] of [['east', 'us-east', undefined], ['west', 'us-west', serverPod]] as const) {
-      mkdirSync(mesh.ws.path(cluster));
-      writeFileSync(mesh.ws.path(cluster, 'nodes.yaml'), yamlDocs(node(`${cluster}-node`, region, `${region}-1a`)));
-      writeFileSync(mesh.ws.path(cluster, 'echo.yaml'), echoManifests(cluster, pod));
-    }
-    await mesh.startMeridian({ mtls: { mode: 'strict' }, clusters: [{ id: 'east', manifests: './east' }, { id: 'west', manifests: './west' }] });
-    [server, client] = await Promise.all([
-      mesh.sidecar(serverPod, {
-        cluster: 'west', namespace: 'demo', serviceAccount: 'echo', locality: 'us-west/us-west-1a',
-        ports: ECHO_APP_PORTS,
-      }),
-      mesh.sidecar(clientPod, { cluster: 'east', namespace: 'demo', serviceAccount: 'sleep', locality: 'us-east/us-east-1a', ports: {} }),
-    ]);
+    ({ client, server } = await startEastToWest(mesh, { ports: Object.values(PORTS), vip6: ECHO_VIP6 }));
   });
 
   after(async () => {
