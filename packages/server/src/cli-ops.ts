@@ -4,6 +4,7 @@
  * the HTTP port), never to Meridian's internals.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type * as KubeClient from '@kubernetes/client-node';
 import type { CoreV1Api, KubeConfig, V1PolicyRule } from '@kubernetes/client-node';
 import {
@@ -381,10 +382,40 @@ interface SynczBody {
   }>;
 }
 interface ClusterzBody {
-  clusters: Array<{ id: string; state: string; origin: string; network: string; objects: Record<string, number>; lastError: { message: string } | null; missingPermissions: string[] | null }>;
+  clusters: Array<{
+    id: string;
+    state: string;
+    origin: string;
+    network: string;
+    objects: Record<string, number>;
+    lastError: { message: string } | null;
+    missingPermissions: string[] | null;
+    source?: { directory?: string; files?: Array<{ file: string; error?: { document: number; reason: string } }> };
+  }>;
 }
 
-const SYNC_TYPES = ['LDS', 'RDS', 'CDS', 'EDS'] as const;
+/** The first NACK text of a proxy's types, `TYPE: message` (cut to a line), for the table. */
+function lastNack(p: SynczBody['proxies'][number]): string {
+  for (const t of SYNC_TYPES) {
+    const message = p.types[t]?.lastNack?.message;
+    if (message && syncState(p.types[t]) !== 'SYNCED') return `${t}: ${message.split('\n')[0]?.slice(0, 120)}`;
+  }
+  return '-';
+}
+
+/** What is wrong with a cluster, most telling first: its error, a broken manifest, missing permissions. */
+function clusterError(c: ClusterzBody['clusters'][number]): string {
+  if (c.state !== 'Synced' && c.lastError?.message) return c.lastError.message;
+  const broken = c.source?.files?.find((f) => f.error);
+  if (broken?.error) {
+    const file = c.source?.directory ? path.relative(c.source.directory, broken.file) : broken.file;
+    return `${file}: document ${broken.error.document}: ${broken.error.reason}`;
+  }
+  if (c.missingPermissions && c.missingPermissions.length > 0) return `missing ${c.missingPermissions.join(', ')}`;
+  return '-';
+}
+
+const SYNC_TYPES = ['LDS', 'RDS', 'CDS', 'EDS', 'SDS'] as const;
 
 /** One type's sync state as shown in `meridian status`. */
 export function syncState(t: SynczBody['proxies'][number]['types'][string] | undefined): string {
@@ -406,15 +437,23 @@ export async function statusCommand(values: DebugServerOptions & { output: Outpu
     return 1;
   }
   if (values.output !== 'table') {
-    const proxies = sync.proxies.map((p) => ({ node: p.node, cluster: p.cluster, type: p.type, connectedAt: p.connectedAt, sync: Object.fromEntries(SYNC_TYPES.map((t) => [t, syncState(p.types[t])])) }));
-    process.stdout.write(formatDocument({ proxies, clusters: clusters.clusters.map((c) => ({ id: c.id, state: c.state, origin: c.origin, network: c.network })) }, values.output));
+    const proxies = sync.proxies.map((p) => ({
+      node: p.node,
+      cluster: p.cluster,
+      type: p.type,
+      connectedAt: p.connectedAt,
+      sync: Object.fromEntries(SYNC_TYPES.map((t) => [t, syncState(p.types[t])])),
+      lastNack: lastNack(p) === '-' ? null : lastNack(p),
+    }));
+    const clusterRows = clusters.clusters.map((c) => ({ id: c.id, state: c.state, origin: c.origin, network: c.network, lastError: clusterError(c) === '-' ? null : clusterError(c) }));
+    process.stdout.write(formatDocument({ proxies, clusters: clusterRows }, values.output));
     return 0;
   }
   process.stdout.write(`PROXIES (${sync.proxies.length})\n`);
   process.stdout.write(
     table(
-      ['NODE', 'CLUSTER', 'TYPE', 'CONNECTED', ...SYNC_TYPES],
-      sync.proxies.map((p) => [p.node, p.cluster, p.type, p.connectedAt ?? '-', ...SYNC_TYPES.map((t) => syncState(p.types[t]))]),
+      ['NODE', 'CLUSTER', 'TYPE', 'CONNECTED', ...SYNC_TYPES, 'LAST NACK'],
+      sync.proxies.map((p) => [p.node, p.cluster, p.type, p.connectedAt ?? '-', ...SYNC_TYPES.map((t) => syncState(p.types[t])), lastNack(p)]),
     ),
   );
   process.stdout.write(`\nCLUSTERS (${clusters.clusters.length})\n`);
@@ -428,7 +467,7 @@ export async function statusCommand(values: DebugServerOptions & { output: Outpu
         c.origin,
         String(c.objects['services'] ?? 0),
         String(c.objects['endpointSlices'] ?? 0),
-        (c.state === 'Synced' ? undefined : c.lastError?.message) ?? (c.missingPermissions && c.missingPermissions.length > 0 ? `missing ${c.missingPermissions.join(', ')}` : '-'),
+        clusterError(c),
       ]),
     ),
   );

@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { caIntermediateCommand, certificateCommand, tokenCommand } from './cli-ca.ts';
 import { completionScript, SHELLS, type Shell } from './cli-completion.ts';
 import { checkCommand, createRemoteSecretCommand, OUTPUT_FORMATS, statusCommand, type OutputFormat } from './cli-ops.ts';
+import { PROXY_CONFIG_KINDS, proxyConfigCommand } from './cli-proxy-config.ts';
 import { bootstrapCommand, serveCommand, validateCommand, versionCommand } from './cli-serve.ts';
 import { MERIDIAN_VERSION } from './version.ts';
 
@@ -73,6 +74,19 @@ export function buildProgram(result: ProgramResult): Command {
     .addOption(outputOption())
     .addHelpText('after', examples(['meridian status', 'meridian status --server 10.0.0.5:15014 -o yaml']))
     .action(run(statusCommand));
+
+  program
+    .command('proxy-config')
+    .description(`what one proxy was last sent, as a table: ${PROXY_CONFIG_KINDS.join(', ')} (from /debug/config_dump)`)
+    .argument('<proxy>', 'node id or connection id (see meridian status)')
+    .argument('<kind>', PROXY_CONFIG_KINDS.join('|'))
+    .option('--server <address>', "Meridian's HTTP port (host:port or URL)", 'http://localhost:15014')
+    .option('--token-file <file>', TOKEN_FILE_HELP)
+    .addOption(outputOption())
+    .addHelpText('after', examples(['meridian proxy-config sidecar~10.0.0.7~echo-1.demo~demo.svc.cluster.local clusters', 'meridian proxy-config client-1 endpoints -o json']))
+    .action(async (proxy: string, kind: string, opts: Parameters<typeof proxyConfigCommand>[2]) => {
+      result.code = await proxyConfigCommand(proxy, kind, opts);
+    });
 
   program
     .command('check')
