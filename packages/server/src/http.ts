@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from '@meridian/model';
 import { LOG_LEVELS } from './config.ts';
 import { debugAccessAllowed, type DebugAccess } from './debug-access.ts';
+import { listenError } from './listen-error.ts';
 import type { Metrics } from './metrics.ts';
 import { statusPageRoutes } from './status-page.ts';
 import { problem, problemBody, HttpErrorCode, Problem } from './http-problem.ts';
@@ -81,6 +82,8 @@ function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
 }
 
 export async function startHttp(options: {
+  /** The config key of the address, named when it cannot be opened. */
+  listenKey?: string;
   host: string;
   port: number;
   logger: Logger;
@@ -162,7 +165,11 @@ export async function startHttp(options: {
       });
     }
   });
-  await app.listen({ host: options.host, port: options.port });
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (err) {
+    throw listenError(err as Error, options.listenKey ?? 'listen.http', `${options.host}:${options.port}`);
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   return { app, port };

@@ -8,6 +8,7 @@ import { clusterSpecFor } from './clusters.ts';
 import { debugTokenReader, splitHostPort, type MeridianConfig } from './config.ts';
 import { clustersView, configDumpView, endpointsView, registryView, syncView } from './debug-views.ts';
 import { startHttp, type ParamSpec } from './http.ts';
+import { listenError } from './listen-error.ts';
 import { changeLogLevel } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { svidPeerIdentity } from './peer-identity.ts';
@@ -181,6 +182,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
   // HTTP first, so liveness and readiness answer while clusters sync.
   const httpAddress = splitHostPort(config.listen.http);
   const http = await startHttp({
+    listenKey: 'listen.http',
     host: httpAddress.host,
     port: httpAddress.port,
     logger,
@@ -267,12 +269,12 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     addCsdsService(tlsServer, ads, { logger, identify });
     if (config.ca.plaintext) ca.addCertificateService(grpcServer);
     const xds = splitHostPort(config.listen.xds);
-    xdsPort = await bind(grpcServer, xds, grpc.ServerCredentials.createInsecure());
+    xdsPort = await bind(grpcServer, xds, grpc.ServerCredentials.createInsecure(), 'listen.xds');
     // The TLS port: proxies prove who they are with their SVID; the certificate API lives here.
     ads.addTo(tlsServer, { identify });
     ca.addCertificateService(tlsServer);
     const xdsTls = splitHostPort(config.listen.xdsTls);
-    xdsTlsPort = await bind(tlsServer, xdsTls, ca.serverCredentials);
+    xdsTlsPort = await bind(tlsServer, xdsTls, ca.serverCredentials, 'listen.xdsTls');
     logger.info(
       {
         xds: `${xds.host}:${xdsPort}`,
@@ -326,8 +328,8 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
   return { xdsPort, xdsTlsPort, httpPort: http.port, registry, clusters, ads, ca, metrics, stop };
 }
 
-function bind(server: grpc.Server, address: { host: string; port: number }, credentials: grpc.ServerCredentials): Promise<number> {
+function bind(server: grpc.Server, address: { host: string; port: number }, credentials: grpc.ServerCredentials, key: string): Promise<number> {
   return new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${address.host}:${address.port}`, credentials, (err, port) => (err ? reject(err) : resolve(port))),
+    server.bindAsync(`${address.host}:${address.port}`, credentials, (err, port) => (err ? reject(listenError(err, key, `${address.host}:${address.port}`)) : resolve(port))),
   );
 }
