@@ -137,7 +137,8 @@ describe('certificate service over gRPC (token callers)', () => {
     const h = await start();
     const csr = await makeCsr({ uris: [uri('shop', 'payments')] });
     const e = await rejects(h.client().createCertificate({ csr: csr.pem, token: h.issuer.mint({ namespace: 'shop', serviceAccount: 'cart' }) }), grpc.status.PERMISSION_DENIED);
-    assert.equal(e.details, 'permission denied', 'opaque to the caller');
+    // The caller's own mistake, told with what it sent and what it proved: nothing it did not know.
+    assert.equal(e.details, `permission denied: the CSR asks for ${uri('shop', 'payments')}, but the caller's credential proves namespace shop, service account cart`);
     const other = await makeCsr({ uris: [uri('bank', 'cart')] });
     await rejects(h.client().createCertificate({ csr: other.pem, token: h.issuer.mint({ namespace: 'shop', serviceAccount: 'cart' }) }), grpc.status.PERMISSION_DENIED);
     assert.equal(h.signer.stats().issued, 0);

@@ -80,6 +80,11 @@ type Outcome =
       readonly reason: CertFailureReason;
       /** Full detail, for the log only. */
       readonly detail: string;
+      /**
+       * What the caller is told instead of the opaque message, when the mistake is its own
+       * and telling it reveals nothing it did not send or prove itself.
+       */
+      readonly callerDetail?: string;
       readonly identity?: CallerIdentity;
       readonly err?: unknown;
     };
@@ -196,6 +201,8 @@ export class CertificateService {
           code: grpc.status.PERMISSION_DENIED,
           reason: CertFailure.Impersonation,
           detail: `CSR asks for ${requested.uri}, caller is ${identity.trustDomain ?? '(any trust domain)'}/${identityKey(identity)}`,
+          // Both halves are the caller's own: the CSR it sent, the identity its credential proved.
+          callerDetail: `permission denied: the CSR asks for ${requested.uri}, but the caller's credential proves ${provenIdentity(identity)}`,
           identity,
         };
       }
@@ -228,7 +235,7 @@ export class CertificateService {
       const line = { ...fields, code: grpc.status[outcome.code], reason: outcome.reason, detail: outcome.detail, latencyMs };
       if (outcome.code === grpc.status.INTERNAL) this.#logger.error({ ...line, err: outcome.err }, 'certificate request failed');
       else this.#logger.warn(line, 'certificate request refused');
-      const details = opaqueMessage[outcome.code] ?? `invalid request: ${outcome.detail}`;
+      const details = outcome.callerDetail ?? opaqueMessage[outcome.code] ?? `invalid request: ${outcome.detail}`;
       callback({ code: outcome.code, details });
       const event = { code: outcome.code, reason: outcome.reason, latencyMs, ...(identity === undefined ? {} : { identity }) };
       this.#hook('onFailed', () => this.#callbacks.onFailed?.(event));
@@ -245,6 +252,11 @@ export class CertificateService {
       this.#logger.warn({ err, hook: name }, 'certificate service hook threw');
     }
   }
+}
+
+/** What a caller proved, as it would recognise it. */
+function provenIdentity(id: CallerIdentity): string {
+  return id.trustDomain !== undefined ? `spiffe://${id.trustDomain}/ns/${id.namespace}/sa/${id.serviceAccount}` : `namespace ${id.namespace}, service account ${id.serviceAccount}`;
 }
 
 function peerCertificate(call: grpc.ServerUnaryCall<unknown, unknown>): { peerCertificateDer?: Uint8Array } {
