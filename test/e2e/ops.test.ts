@@ -164,6 +164,8 @@ describe('operator commands: create-remote-secret, check, status', () => {
       const gamma = body.clusters.find((c) => c.id === 'gamma');
       assert.equal(gamma?.reachable, false);
       assert.match(gamma?.errors[0] ?? '', /unreachable/);
+      // Where, and why: the API server's address and the cause behind undici's "fetch failed".
+      assert.match(gamma?.errors[0] ?? '', /^unreachable: https?:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
       assert.equal(body.clusters.find((c) => c.id === 'alpha')?.reachable, true, 'the others are still checked');
     } finally {
       await remote.start();

@@ -221,7 +221,7 @@ async function checkTarget(t: Target, config: MeridianConfig, namespace: string,
     version = v.gitVersion;
     reachable = true;
   } catch (err) {
-    errors.push(`unreachable: ${describe(err)}`);
+    errors.push(`unreachable: ${server ?? '(no server in the kubeconfig)'}: ${describe(err)}`);
   }
   let missing: string[] | null = null;
   let network = t.network;
@@ -272,7 +272,14 @@ async function checkTarget(t: Target, config: MeridianConfig, namespace: string,
 function describe(err: unknown): string {
   const code = statusCode(err);
   const message = errorMessage(err).split('\n')[0] ?? '';
-  return code === undefined ? message : `HTTP ${code}: ${message.slice(0, 200)}`;
+  if (code !== undefined) return `HTTP ${code}: ${message.slice(0, 300)}`;
+  // undici says only "fetch failed"; what happened is in the causes (ECONNREFUSED 10.0.0.1:6443).
+  const causes: string[] = [];
+  for (let cause = (err as { cause?: unknown }).cause, depth = 0; cause !== undefined && depth < 4; cause = (cause as { cause?: unknown }).cause, depth++) {
+    const text = errorMessage(cause).split('\n')[0] ?? '';
+    if (text && !causes.includes(text)) causes.push(text);
+  }
+  return causes.length ? `${message} (${causes.join('; ')})` : message;
 }
 
 /**
