@@ -125,7 +125,7 @@ async function manifestLoad(): Promise<void> {
     return body.clusters[0]?.objects.endpointSlices ?? 0;
   };
   await new Promise((r) => setTimeout(r, 1000));
-  const rssBefore = await metric(meridian, 'meridian_process_process_resident_memory_bytes');
+  const rssBefore = await metric(meridian, 'process_resident_memory_bytes');
 
   let probing = true;
   let worst = 0;
@@ -146,7 +146,7 @@ async function manifestLoad(): Promise<void> {
   await new Promise((r) => setTimeout(r, 1000)); // the push that follows
   probing = false;
   await probe;
-  const rssAfter = await metric(meridian, 'meridian_process_process_resident_memory_bytes');
+  const rssAfter = await metric(meridian, 'process_resident_memory_bytes');
   process.stderr.write(`manifest: ${endpoints} endpoints, ${(text.length / 1e6).toFixed(1)} MB, loaded in ${Math.round(loadedMs)} ms\n`);
   print('discovery.manifest_50k_max_stall', worst, jsonParseMs);
   print('discovery.manifest_50k_rss_growth', (rssAfter - rssBefore) / 1e6, text.length / 1e6, 'MB');

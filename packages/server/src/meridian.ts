@@ -74,6 +74,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     conflicts: () => registry.conflicts().length,
     caNotAfter: () => caNotAfter(),
   });
+  metrics.buildInfo.set({ version: MERIDIAN_VERSION }, 1);
   const registry = new AggregateRegistry({ logger });
   registry.setConfiguredGateways(
     Object.entries(config.networks).flatMap(([network, n]) =>
@@ -123,7 +124,8 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
   // Label children looked up once: these hooks run for every response and ACK of every proxy.
   const perType = new Map(
     Object.values(TypeUrl).map((typeUrl) => {
-      const type = TYPE_SHORT_NAME[typeUrl];
+      // Lower case, as Istio's type labels are (pilot_xds_pushes{type="eds"}).
+      const type = TYPE_SHORT_NAME[typeUrl].toLowerCase();
       return [typeUrl, { pushes: metrics.pushes.labels(type), pushBytes: metrics.pushBytes.labels(type), convergence: metrics.convergence.labels(type) }];
     }),
   );
@@ -143,7 +145,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
       onAck: (_c, typeUrl, ms) => {
         if (ms !== undefined) perType.get(typeUrl)?.convergence.observe(ms / 1000);
       },
-      onNack: (_c, typeUrl) => metrics.rejects.inc({ type: TYPE_SHORT_NAME[typeUrl] }),
+      onNack: (_c, typeUrl) => metrics.rejects.inc({ type: TYPE_SHORT_NAME[typeUrl].toLowerCase() }),
     },
   });
   const push = new PushCoordinator({

@@ -17,7 +17,8 @@ export interface Metrics {
   readonly clusters: Gauge<'state'>;
   readonly clusterState: Gauge<'cluster' | 'state'>;
   readonly clusterServices: Gauge<'cluster'>;
-  readonly clusterEvents: Gauge<'cluster'>;
+  readonly clusterEvents: Counter<'cluster'>;
+  readonly buildInfo: Gauge<'version'>;
   readonly manifestErrors: Gauge<'cluster'>;
   readonly rejectedEndpoints: Gauge<'cluster'>;
   readonly manifestWatchProblems: Gauge<'cluster'>;
@@ -56,7 +57,9 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
   const clusterFigures = () => sources.clusters?.() ?? [];
   const conflictCount = () => sources.conflicts?.() ?? 0;
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'meridian_process_' });
+  // Unprefixed, as every Prometheus client names them (`process_resident_memory_bytes`,
+  // `nodejs_eventloop_lag_p99_seconds`; istiod's are `process_*` too): the job label says whose.
+  collectDefaultMetrics({ register: registry });
   const registers = [registry];
   return {
     registry,
@@ -124,15 +127,22 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
         for (const c of clusterFigures()) this.set({ cluster: c.id, state: c.state }, 1);
       },
     }),
-    clusterEvents: new Gauge({
-      name: 'meridian_cluster_events',
-      help: 'Kubernetes events (or manifest changes) applied per cluster since it was added.',
+    clusterEvents: new Counter({
+      name: 'meridian_cluster_events_total',
+      help: 'Kubernetes events (or manifest changes) applied per cluster since it was added (rate() it).',
       labelNames: ['cluster'],
       registers,
       collect() {
+        // The registry counts; a counter mirrors it (reset when a cluster is re-added, as counters may).
         this.reset();
-        for (const c of clusterFigures()) this.set({ cluster: c.id }, c.events);
+        for (const c of clusterFigures()) this.inc({ cluster: c.id }, c.events);
       },
+    }),
+    buildInfo: new Gauge({
+      name: 'meridian_build_info',
+      help: 'Always 1; the version label says which build runs (like istio_build).',
+      labelNames: ['version'],
+      registers,
     }),
     clusterServices: new Gauge({
       name: 'meridian_cluster_services',
