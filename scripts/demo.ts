@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEchoBackend, xdsEchoClient, type EchoBackend } from '@meridian/testkit';
@@ -19,6 +20,23 @@ const rounds = Number(flags.rounds);
 const root = path.resolve(import.meta.dirname, '..');
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
+
+/** The example's ports (examples/two-clusters/meridian.yaml) and the echo backends'. */
+const DEMO_PORTS: ReadonlyArray<readonly [string, number, string]> = [
+  ['127.0.0.1', 15010, 'listen.xds'],
+  ['127.0.0.1', 15012, 'listen.xdsTls'],
+  ['127.0.0.1', 15014, 'listen.http'],
+  ['127.0.0.11', 17070, 'the east echo backend'],
+  ['127.0.0.21', 17070, 'the west echo backend'],
+];
+
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
+  });
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
@@ -27,6 +45,10 @@ async function main(): Promise<void> {
     const missing = envoyDemoMissing();
     if (missing) throw new Error(`pnpm demo --envoy ${missing}; plain \`pnpm demo\` needs neither`);
     return envoyDemo({ rounds });
+  }
+  // Another server on these ports would answer in Meridian's place: refuse to start instead.
+  for (const [host, port, what] of DEMO_PORTS) {
+    if (!(await portFree(host, port))) throw new Error(`${host}:${port} (${what}) is in use by another process; stop it (another \`pnpm demo\` or \`pnpm start\`?) and run the demo again`);
   }
   const work = mkdtempSync(path.join(tmpdir(), 'meridian-demo-'));
   cpSync(path.join(root, 'examples/two-clusters'), work, { recursive: true });
@@ -42,6 +64,7 @@ async function main(): Promise<void> {
   });
   const exited = new Promise<number | null>((resolve) => meridian.once('exit', resolve));
   const backends: EchoBackend[] = [];
+  let finished = false;
   try {
     await waitForReady();
     say('1. Meridian is up: ADS on 127.0.0.1:15010, HTTP on http://127.0.0.1:15014 (try /debug/registryz)');
@@ -88,11 +111,14 @@ async function main(): Promise<void> {
     }
     client.close();
     say('\nDone. `pnpm start` runs Meridian alone on this example; README.md shows the rest.');
+    finished = true;
   } finally {
     await Promise.all(backends.map((b) => b.close()));
     meridian.kill('SIGTERM');
     await exited;
-    rmSync(work, { recursive: true, force: true });
+    // On failure the working copy stays, with Meridian's log, for whoever looks into it.
+    if (finished) rmSync(work, { recursive: true, force: true });
+    else process.stderr.write(`Meridian's log is kept: ${logFile}\n`);
   }
 
   async function waitForReady(): Promise<void> {
@@ -101,12 +127,8 @@ async function main(): Promise<void> {
       if (meridian.exitCode !== null) {
         throw new Error(`meridian exited (${meridian.exitCode}); is port 15010 or 15014 in use? Log:\n${readFileSync(logFile, 'utf8')}`);
       }
-      try {
-        const res = await fetch('http://127.0.0.1:15014/readyz');
-        if (res.ok) return;
-      } catch {
-        // not listening yet
-      }
+      // Its own log says it is ready: no other server on the port can stand in for it.
+      if (readFileSync(logFile, 'utf8').includes('"msg":"meridian ready"')) return;
       await sleep(100);
     }
     throw new Error('meridian did not become ready within 30 s');
