@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
+import { exportedMetricNames, referencedMetricNames } from '../support/prometheus.ts';
 import { DEPLOY_DIR } from './kustomize.ts';
 
 interface Panel {
@@ -26,20 +27,7 @@ const dashboard = JSON.parse(readFileSync(path.join(DEPLOY_DIR, 'grafana', 'meri
   templating: { list: Array<{ name: string }> };
 };
 const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
-const referenced = [...new Set(exprs.flatMap((e) => e.match(/\bmeridian_[a-z0-9_]+/g) ?? []))].sort();
-
-/** Metric families exported, with the series names a histogram or summary adds. */
-function exportedNames(text: string): Set<string> {
-  const names = new Set<string>();
-  for (const line of text.split('\n')) {
-    const m = /^# TYPE (\S+) (\S+)/.exec(line);
-    if (!m?.[1]) continue;
-    names.add(m[1]);
-    if (m[2] === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(`${m[1]}${s}`);
-    if (m[2] === 'summary') for (const s of ['_sum', '_count']) names.add(`${m[1]}${s}`);
-  }
-  return names;
-}
+const referenced = [...new Set(exprs.flatMap(referencedMetricNames))].sort();
 
 describe('Grafana dashboard', () => {
   const ws = new Workspace();
@@ -71,7 +59,7 @@ describe('Grafana dashboard', () => {
   });
 
   it('references only metrics that Meridian exports', () => {
-    const exported = exportedNames(metrics);
+    const exported = exportedMetricNames(metrics);
     assert.ok(exported.size > 20, 'scraped /metrics');
     const missing = referenced.filter((n) => !exported.has(n));
     assert.deepEqual(missing, [], `not in /metrics: ${missing.join(', ')}`);

@@ -17,6 +17,7 @@ export interface Metrics {
   readonly clusters: Gauge<'state'>;
   readonly clusterState: Gauge<'cluster' | 'state'>;
   readonly clusterServices: Gauge<'cluster'>;
+  readonly clusterCredentialExpiry: Gauge<'cluster'>;
   readonly clusterEvents: Counter<'cluster'>;
   readonly buildInfo: Gauge<'version'>;
   readonly manifestErrors: Gauge<'cluster'>;
@@ -38,6 +39,8 @@ export interface ClusterFigures {
   readonly events: number;
   readonly objects: Readonly<Record<string, number>>;
   readonly rejectedEndpoints: { readonly count: number };
+  /** When the cluster's credential (a kubeconfig token) expires, when it says (ISO time). */
+  readonly credentialExpiry?: string | null;
   readonly source: {
     readonly type: string;
     readonly files?: ReadonlyArray<{ readonly error?: unknown }>;
@@ -143,6 +146,18 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
       help: 'Always 1; the version label says which build runs (like istio_build).',
       labelNames: ['version'],
       registers,
+    }),
+    clusterCredentialExpiry: new Gauge({
+      name: 'meridian_cluster_credential_expiry_seconds',
+      help: "Seconds until a cluster's credential (its kubeconfig token) expires, for clusters whose token says.",
+      labelNames: ['cluster'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of clusterFigures()) {
+          if (c.credentialExpiry) this.set({ cluster: c.id }, Math.round((Date.parse(c.credentialExpiry) - Date.now()) / 1000));
+        }
+      },
     }),
     clusterServices: new Gauge({
       name: 'meridian_cluster_services',

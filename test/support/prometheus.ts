@@ -1,0 +1,19 @@
+/** Reading Prometheus' text format as a scraper would, for tests of dashboards and alerts. */
+
+/** Metric families exported (from `# TYPE` lines), with the series names a histogram or summary adds. */
+export function exportedMetricNames(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of text.split('\n')) {
+    const m = /^# TYPE (\S+) (\S+)/.exec(line);
+    if (!m?.[1]) continue;
+    names.add(m[1]);
+    if (m[2] === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(`${m[1]}${s}`);
+    if (m[2] === 'summary') for (const s of ['_sum', '_count']) names.add(`${m[1]}${s}`);
+  }
+  return names;
+}
+
+/** The metric names a PromQL expression refers to (ours and the process' standard ones). */
+export function referencedMetricNames(expr: string): string[] {
+  return expr.match(/\b(?:meridian|process|nodejs)_[a-z0-9_]+/g) ?? [];
+}
