@@ -18,6 +18,8 @@ import { SYSTEM_NAMESPACE, remoteSecret, startKubeCluster } from '../support/kub
 import { service, yamlDocs } from '../support/manifests.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 import { MANIFEST_SERVICES, SLICES_PER_SERVICE, bigManifest } from './support/big-mesh.ts';
+import { worstHealthz } from './support/healthz.ts';
+import { scrapeMetric } from '../support/prometheus.ts';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const NAME = 'outbound|7070||echo.demo.svc.cluster.local';
@@ -101,11 +103,6 @@ async function remoteSecrets(): Promise<void> {
   ws.remove();
 }
 
-async function metric(meridian: MeridianProcess, name: string): Promise<number> {
-  const text = await (await fetch(`http://${meridian.httpAddress}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) && !l.startsWith('#'));
-  return Number(line?.split(' ')[1] ?? NaN);
-}
 
 async function manifestLoad(): Promise<void> {
   const ws = new Workspace('meridian-bench-');
@@ -125,28 +122,19 @@ async function manifestLoad(): Promise<void> {
     return body.clusters[0]?.objects.endpointSlices ?? 0;
   };
   await new Promise((r) => setTimeout(r, 1000));
-  const rssBefore = await metric(meridian, 'process_resident_memory_bytes');
+  const rssBefore = await scrapeMetric(meridian.httpAddress, 'process_resident_memory_bytes');
 
-  let probing = true;
-  let worst = 0;
-  const probe = (async () => {
-    while (probing) {
-      const t = performance.now();
-      await fetch(`http://${meridian.httpAddress}/healthz`).then((r) => r.text());
-      worst = Math.max(worst, performance.now() - t);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
-  // Written aside and renamed into place: the supported way to replace a manifest.
-  ws.write('mesh/.big.yaml.tmp', text);
-  const start = performance.now();
-  renameSync(ws.path('mesh/.big.yaml.tmp'), ws.path('mesh/big.yaml'));
-  while ((await slicesLoaded()) < MANIFEST_SERVICES * SLICES_PER_SERVICE) await new Promise((r) => setTimeout(r, 20));
-  const loadedMs = performance.now() - start;
-  await new Promise((r) => setTimeout(r, 1000)); // the push that follows
-  probing = false;
-  await probe;
-  const rssAfter = await metric(meridian, 'process_resident_memory_bytes');
+  let loadedMs = 0;
+  const worst = await worstHealthz(meridian, async () => {
+    // Written aside and renamed into place: the supported way to replace a manifest.
+    ws.write('mesh/.big.yaml.tmp', text);
+    const start = performance.now();
+    renameSync(ws.path('mesh/.big.yaml.tmp'), ws.path('mesh/big.yaml'));
+    while ((await slicesLoaded()) < MANIFEST_SERVICES * SLICES_PER_SERVICE) await new Promise((r) => setTimeout(r, 20));
+    loadedMs = performance.now() - start;
+    await new Promise((r) => setTimeout(r, 1000)); // the push that follows
+  });
+  const rssAfter = await scrapeMetric(meridian.httpAddress, 'process_resident_memory_bytes');
   process.stderr.write(`manifest: ${endpoints} endpoints, ${(text.length / 1e6).toFixed(1)} MB, loaded in ${Math.round(loadedMs)} ms\n`);
   print('discovery.manifest_50k_max_stall', worst, jsonParseMs);
   print('discovery.manifest_50k_rss_growth', (rssAfter - rssBefore) / 1e6, text.length / 1e6, 'MB');

@@ -17,48 +17,13 @@ import { endpointSlice, service, yamlDocs } from '../support/manifests.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 import { bigManifest, MANIFEST_SERVICES, SLICES_PER_SERVICE } from './support/big-mesh.ts';
 import { GC_PROBE_NODE_ARGS, meridianMemory } from './support/meridian-memory.ts';
+import { idleHealthz, worstHealthz } from './support/healthz.ts';
 import { percentile, print } from './support/report.ts';
+import { scrapeMetric } from '../support/prometheus.ts';
 
 const ECHO = 'outbound|7070||echo.demo.svc.cluster.local';
 const median = (xs: readonly number[]) => percentile(xs, 50);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function metric(meridian: MeridianProcess, name: string): Promise<number> {
-  const text = await (await fetch(`http://${meridian.httpAddress}/metrics`)).text();
-  return text
-    .split('\n')
-    .filter((l) => (l.startsWith(`${name} `) || l.startsWith(`${name}{`)) && !l.startsWith('#'))
-    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
-}
-
-
-/** The longest /healthz answer while `work` runs. */
-async function worstHealthz(meridian: MeridianProcess, work: () => Promise<void>): Promise<number> {
-  let probing = true;
-  let worst = 0;
-  const probe = (async () => {
-    while (probing) {
-      const t = performance.now();
-      await fetch(`http://${meridian.httpAddress}/healthz`).then((r) => r.text());
-      worst = Math.max(worst, performance.now() - t);
-      await sleep(5);
-    }
-  })();
-  await work();
-  probing = false;
-  await probe;
-  return worst;
-}
-
-async function idleHealthz(meridian: MeridianProcess): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < 20; i++) {
-    const t = performance.now();
-    await fetch(`http://${meridian.httpAddress}/healthz`).then((r) => r.text());
-    times.push(performance.now() - t);
-  }
-  return median(times);
-}
 
 function echoYaml(address: string): string {
   return yamlDocs(service('echo', 'demo', [{ name: 'grpc', port: 7070 }]), endpointSlice('echo-1', 'demo', 'echo', { name: 'grpc', port: 7070 }, [{ address }]));
@@ -157,11 +122,11 @@ async function stuckProxy(meridian: MeridianProcess, ws: Workspace): Promise<voi
 async function nacks(meridian: MeridianProcess): Promise<void> {
   const client = AdsTestClient.connect(meridian.xdsAddress, { id: 'probe-nacker' });
   const first = await client.requestAck(TypeUrls.Cluster);
-  const before = await metric(meridian, 'meridian_xds_rejects_total');
+  const before = await scrapeMetric(meridian.httpAddress, 'meridian_xds_rejects_total');
   const COUNT = 2000;
   for (let i = 0; i < COUNT; i++) client.send({ typeUrl: TypeUrls.Cluster, nonce: first.nonce, version: '', error: { code: 3, message: `rejected ${i}` } });
-  for (let i = 0; i < 500 && (await metric(meridian, 'meridian_xds_rejects_total')) - before < COUNT; i++) await sleep(20);
-  const counted = (await metric(meridian, 'meridian_xds_rejects_total')) - before;
+  for (let i = 0; i < 500 && (await scrapeMetric(meridian.httpAddress, 'meridian_xds_rejects_total')) - before < COUNT; i++) await sleep(20);
+  const counted = (await scrapeMetric(meridian.httpAddress, 'meridian_xds_rejects_total')) - before;
   const lines = meridian.logs.filter((l) => l['node'] === 'probe-nacker' && String(l['msg']).startsWith('proxy rejected config')).length;
   process.stderr.write(`nacks: ${counted} counted in meridian_xds_rejects_total\n`);
   print('probes.nack_log_lines', lines, 'lines', COUNT);

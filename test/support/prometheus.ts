@@ -17,3 +17,12 @@ export function exportedMetricNames(text: string): Set<string> {
 export function referencedMetricNames(expr: string): string[] {
   return expr.match(/\b(?:meridian|process|nodejs)_[a-z0-9_]+/g) ?? [];
 }
+
+/** A metric scraped from a Meridian's /metrics: the sum of its samples (all label sets). */
+export async function scrapeMetric(httpAddress: string, name: string): Promise<number> {
+  const text = await (await fetch(`http://${httpAddress}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => (l.startsWith(`${name} `) || l.startsWith(`${name}{`)) && !l.startsWith('#'))
+    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+}

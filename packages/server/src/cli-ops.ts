@@ -345,7 +345,7 @@ export async function checkCommand(values: { config?: string; output: OutputForm
   // With no gateway anywhere the mesh is flat (every network reaches every other), which is
   // fine: only a multi-network mesh, where some network has a gateway, needs one per network.
   const networks = new Set(results.map((r) => r.networkKnown));
-  const multiNetwork = networks.size > 1 && results.some((r) => r.gateways > 0);
+  const multiNetwork = networks.size > 1 && results.some((r) => (r.gateways ?? 0) > 0);
   const checks: ClusterCheck[] = results.map(({ networkKnown: _n, ...r }) =>
     multiNetwork && r.gateways === 0 && r.reachable
       ? { ...r, warnings: [...r.warnings, `no east-west gateway for network ${r.network}: proxies on other networks cannot reach its endpoints`] }

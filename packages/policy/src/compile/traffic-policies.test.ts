@@ -21,13 +21,15 @@ function compile(text: string) {
   return compileTraffic(store.objects(), { domainSuffix: SUFFIX });
 }
 
-const vs = (name: string, ns: string, spec: string) => `---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
+/** A YAML document of one kind: `(name, namespace, spec lines)`. */
+const documentOf = (apiVersion: string, kind: string) => (name: string, ns: string, spec: string) => `---
+apiVersion: ${apiVersion}
+kind: ${kind}
 metadata: { name: ${name}, namespace: ${ns} }
 spec:
 ${spec}
 `;
+const vs = documentOf('networking.istio.io/v1', 'VirtualService');
 
 describe('VirtualService compiled', () => {
   it('short hosts resolve in the object namespace; upstream defaults for weights, fault and mirror percentages', () => {
@@ -119,13 +121,7 @@ spec:
   });
 });
 
-const httpRoute = (name: string, ns: string, spec: string) => `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: ${name}, namespace: ${ns} }
-spec:
-${spec}
-`;
+const httpRoute = documentOf('gateway.networking.k8s.io/v1', 'HTTPRoute');
 
 describe('Gateway API routes compiled (Service parents)', () => {
   it('producer routes apply to every caller, consumer routes to their own namespace only, and override', () => {
