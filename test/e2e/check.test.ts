@@ -32,4 +32,27 @@ describe('meridian check on manifest clusters', () => {
     assert.match(run.stdout, /^east: warning: no east-west gateway for network net-east/m);
     assert.doesNotMatch(run.stdout, /^west: warning/m);
   });
+
+  it('--server checks Meridian itself: two replicas agreeing, then one that sees less, and one not running', async () => {
+    ws.copyExample('two-clusters');
+    const both = ws.writeConfig({ clusters: [{ id: 'east', manifests: './east' }, { id: 'west', manifests: './west' }] }, 'both.yaml');
+    const eastOnly = ws.writeConfig({ clusters: [{ id: 'east', manifests: './east' }] }, 'east-only.yaml');
+    const [a, b, c] = await Promise.all([both, both, eastOnly].map((config) => MeridianProcess.start(['serve', '--config', config])));
+    try {
+      const agree = await MeridianProcess.run(['check', '--config', both, '--server', a.httpAddress, '--server', b.httpAddress]);
+      assert.equal(agree.code, 0, agree.stdout + agree.stderr);
+      assert.match(agree.stdout, /^MERIDIAN\s+REPLICA\s+VERSION\s+READY\s+REGISTRY DIGEST\s+CA NOT AFTER\s+STATUS$/m);
+      assert.equal((agree.stdout.match(/^http:\/\/127\.0\.0\.1:\d+\s+\S+\s+\S+\s+yes\s+[0-9a-f]{12}\s+\S+\s+OK$/gm) ?? []).length, 2);
+      // Progress while it works: one line per cluster and replica as each finishes.
+      assert.match(agree.stderr, /^checked cluster east: OK$/m);
+      assert.match(agree.stderr, new RegExp(`^checked meridian http://${a.httpAddress.replaceAll('.', '\\.')}: OK$`, 'm'));
+
+      const disagree = await MeridianProcess.run(['check', '--config', both, '--server', a.httpAddress, '--server', c.httpAddress, '--server', '127.0.0.1:1']);
+      assert.equal(disagree.code, 1);
+      assert.match(disagree.stdout, /: error: replicas disagree on the registry \(2 digests\)/);
+      assert.match(disagree.stdout, /^http:\/\/127\.0\.0\.1:1: error: not reachable: .*\(is it running\? --server takes its HTTP port, 15014\)/m);
+    } finally {
+      await Promise.all([a, b, c].map((m) => m.stop()));
+    }
+  });
 });

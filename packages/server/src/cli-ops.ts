@@ -21,6 +21,7 @@ import { stringify } from 'yaml';
 import { UsageError } from './cli-ca.ts';
 import { clusterSpecFor } from './clusters.ts';
 import { loadConfig, readEnv, type MeridianConfig } from './config.ts';
+import { checkReplicas } from './cli-check-replicas.ts';
 import { debugClient, type DebugServerOptions } from './debug-client.ts';
 
 const DEFAULT_NAMESPACE = 'meridian-system';
@@ -287,7 +288,7 @@ function describe(err: unknown): string {
  * primary: reachable, API version, permissions Meridian lacks, credential expiry, network and
  * gateways. Exit 0 when nothing is wrong (warnings allowed), 1 otherwise.
  */
-export async function checkCommand(values: { config?: string; output: OutputFormat; timeout: string }): Promise<number> {
+export async function checkCommand(values: { config?: string; output: OutputFormat; timeout: string; server?: string[]; tokenFile?: string }): Promise<number> {
   const file = values.config ?? readEnv('MERIDIAN_CONFIG');
   if (!file) throw new UsageError('--config FILE is required (or set MERIDIAN_CONFIG)');
   const timeoutMs = Number(values.timeout);
@@ -340,7 +341,19 @@ export async function checkCommand(values: { config?: string; output: OutputForm
     }
   }
   const now = Date.now();
-  const results = await Promise.all(targets.map((t) => checkTarget(t, config, namespace, timeoutMs, now)));
+  // One line per cluster (and replica) as it finishes, on stderr, while the rest is checked.
+  const progress = values.output === 'table' ? (what: string, status: string) => process.stderr.write(`checked ${what}: ${status}\n`) : () => undefined;
+  const statusOf = (c: { errors: readonly string[]; warnings: readonly string[] }) => (c.errors.length > 0 ? 'ERROR' : c.warnings.length > 0 ? 'WARN' : 'OK');
+  const [results, replicas] = await Promise.all([
+    Promise.all(
+      targets.map(async (t) => {
+        const r = await checkTarget(t, config, namespace, timeoutMs, now);
+        progress(`cluster ${t.id}`, statusOf(r));
+        return r;
+      }),
+    ),
+    checkReplicas(values.server ?? [], values.tokenFile, (r) => progress(`meridian ${r.server}`, statusOf(r))),
+  ]);
   // Across networks, a proxy reaches another network's endpoints only through its gateway.
   // With no gateway anywhere the mesh is flat (every network reaches every other), which is
   // fine: only a multi-network mesh, where some network has a gateway, needs one per network.
@@ -351,9 +364,9 @@ export async function checkCommand(values: { config?: string; output: OutputForm
       ? { ...r, warnings: [...r.warnings, `no east-west gateway for network ${r.network}: proxies on other networks cannot reach its endpoints`] }
       : r,
   );
-  const ok = secretErrors.length === 0 && checks.every((c) => c.errors.length === 0);
+  const ok = secretErrors.length === 0 && checks.every((c) => c.errors.length === 0) && replicas.every((r) => r.errors.length === 0);
   if (values.output !== 'table') {
-    process.stdout.write(formatDocument({ ok, config: file, namespace, errors: secretErrors, clusters: checks }, values.output));
+    process.stdout.write(formatDocument({ ok, config: file, namespace, errors: secretErrors, clusters: checks, ...(replicas.length > 0 ? { replicas } : {}) }, values.output));
   } else {
     process.stdout.write(`config ${file}: valid (${config.clusters.length} configured clusters, namespace ${namespace})\n\n`);
     process.stdout.write(
@@ -372,9 +385,19 @@ export async function checkCommand(values: { config?: string; output: OutputForm
         ]),
       ),
     );
+    if (replicas.length > 0) {
+      process.stdout.write('\n');
+      process.stdout.write(
+        table(
+          ['MERIDIAN', 'REPLICA', 'VERSION', 'READY', 'REGISTRY DIGEST', 'CA NOT AFTER', 'STATUS'],
+          replicas.map((r) => [r.server, r.replica ?? '-', r.version ?? '-', r.ready === null ? '-' : r.ready ? 'yes' : 'no', r.digest?.slice(0, 12) ?? '-', r.caNotAfter ?? '-', statusOf(r)]),
+        ),
+      );
+    }
     const notes = [
       ...secretErrors.map((e) => `error: ${e}`),
       ...checks.flatMap((c) => [...c.errors.map((e) => `${c.id}: error: ${e}`), ...c.warnings.map((w) => `${c.id}: warning: ${w}`)]),
+      ...replicas.flatMap((r) => [...r.errors.map((e) => `${r.server}: error: ${e}`), ...r.warnings.map((w) => `${r.server}: warning: ${w}`)]),
     ];
     if (notes.length > 0) process.stdout.write(`\n${notes.join('\n')}\n`);
     process.stdout.write(`\n${ok ? 'all checks passed' : 'some checks failed'}\n`);

@@ -94,7 +94,9 @@ export function buildProgram(result: ProgramResult): Command {
     .option('-c, --config <file>', 'config file (default: $MERIDIAN_CONFIG)')
     .addOption(outputOption())
     .option('--timeout <ms>', 'how long to wait for each API call', '5000')
-    .addHelpText('after', examples(['meridian check --config meridian.yaml', 'meridian check --config meridian.yaml -o json --timeout 2000']))
+    .option('--server <address>', "also check a running Meridian (its HTTP port); repeat for every replica", collect)
+    .option('--token-file <file>', TOKEN_FILE_HELP)
+    .addHelpText('after', examples(['meridian check --config meridian.yaml', 'meridian check --config meridian.yaml --server 10.0.0.5:15014 --server 10.0.0.6:15014', 'meridian check --config meridian.yaml -o json --timeout 2000']))
     .action(run(checkCommand));
 
   program
