@@ -112,6 +112,8 @@ export class ManifestDirectorySource {
   private lastScanAt: number | undefined;
   private readonly onConfig: ((documents: readonly ConfigDocument[]) => void) | undefined;
   private configFingerprint: string | undefined;
+  private synced = false;
+  private readonly syncWaiters: Array<() => void> = [];
 
   constructor(options: ManifestSourceOptions) {
     this.directory = path.resolve(options.directory);
@@ -127,6 +129,8 @@ export class ManifestDirectorySource {
   async start(): Promise<void> {
     await this.scan({ initial: true });
     this.registry.markSynced();
+    this.synced = true;
+    for (const waiter of this.syncWaiters.splice(0)) waiter();
     this.reportHealth();
     this.rescanTimer = setInterval(() => void this.scan(), this.rescanMs);
     this.rescanTimer.unref();
@@ -139,6 +143,26 @@ export class ManifestDirectorySource {
     clearTimeout(this.timer);
     clearInterval(this.rescanTimer);
     await this.scanning;
+  }
+
+  /** The directory has been read once (`start` resolved). */
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  waitForSync(timeoutMs: number): Promise<boolean> {
+    if (this.synced) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.syncWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  sourceStatus(): { readonly type: 'manifests' } & ManifestSourceStatus {
+    return { type: 'manifests', ...this.status() };
   }
 
   status(): ManifestSourceStatus {

@@ -4,7 +4,6 @@ import {
   ProxyType,
   localityString,
   matchesAnyHost,
-  touchesHostname,
   type ProxyNode,
   type PushRequest,
   type Service,
@@ -29,6 +28,7 @@ import {
   type MtlsOptions,
   type StringMatcher,
 } from './mtls.ts';
+import { changedHostnames, changeSetOf, endpointsChanged, serviceChanged, type ChangeSet } from './change-set.ts';
 import { selectPortEndpoints, type EndpointSelection } from './endpoint-selection.ts';
 import {
   buildGatewayCluster,
@@ -215,40 +215,46 @@ export class MeshResources implements ResourceSource {
 
   affects(request: PushRequest, typeUrl: TypeUrl, proxy: ProxyNode, name: string | undefined): boolean {
     if (typeUrl === TypeUrl.Secret) return false;
-    if (isEnvoy(proxy)) return this.envoyAffects(request, typeUrl, name);
-    if (request.kind === 'endpoints' && !this.endpointsAffect(typeUrl, request)) return false;
-    if (request.hostnames.size === 0) return request.kind === 'full';
+    const changes = changeSetOf(request);
+    if (isEnvoy(proxy)) return this.envoyAffects(changes, typeUrl, name);
+    if (changes.everything) return true;
     if (typeUrl === TypeUrl.Listener && (name === undefined || parseInboundListenerName(name))) {
       // Which service owns an ip:port is not known from the name, and may just have changed:
       // only a service with a mode of its own can move a listener away from the global mode.
-      if (this.inboundAffected(request)) return true;
+      if (this.inboundAffected(changes)) return true;
       if (name !== undefined) return false;
     }
-    if (name === undefined) return true;
-    const hostnames = this.hostnamesOf(typeUrl, proxy, name);
-    return hostnames.some((h) => touchesHostname(request, h) && (request.kind === 'full' || this.endpointsAffectHost(typeUrl, h)));
+    if (name === undefined) return changes.anyService || this.endpointsAffect(typeUrl, changes);
+    return this.hostnamesOf(typeUrl, proxy, name).some(
+      (h) => serviceChanged(changes, h) || (changes.endpoints.has(h) && this.endpointsAffectHost(typeUrl, h)) || (typeUrl === TypeUrl.Endpoint && changes.gateways),
+    );
   }
 
   invalidate(request: PushRequest): void {
+    const changes = changeSetOf(request);
     this.endpointOwners = undefined;
     this.workloadPorts.invalidate(request);
     this.generation++;
     this.memo.clear();
     this.stats.sharedAnswers = 0;
-    if (request.kind === 'full' && request.hostnames.size === 0) {
+    if (changes.everything) {
       this.cache.clear();
       this.keysByHostname.clear();
     }
-    if (request.kind === 'full') {
+    if (changes.anyService) {
       for (const key of this.keysByHostname.get(AGGREGATE_BUCKET) ?? []) this.cache.delete(key);
       this.keysByHostname.delete(AGGREGATE_BUCKET);
     }
-    for (const hostname of request.hostnames) {
+    const dropped = (hostname: string, key: string) =>
+      serviceChanged(changes, hostname) ||
+      (key.startsWith('E|') && (changes.gateways || changes.endpoints.has(hostname))) ||
+      (changes.endpoints.has(hostname) && this.strict(hostname) && key.startsWith('C|'));
+    const hostnames = changes.gateways ? [...this.keysByHostname.keys()] : changedHostnames(changes);
+    for (const hostname of hostnames) {
       const keys = this.keysByHostname.get(hostname);
       if (!keys) continue;
-      const dropClusters = this.strict(hostname);
       for (const key of keys) {
-        if (request.kind === 'full' || key.startsWith('E|') || (dropClusters && key.startsWith('C|'))) {
+        if (dropped(hostname, key)) {
           this.cache.delete(key);
           keys.delete(key);
         }
@@ -258,31 +264,31 @@ export class MeshResources implements ResourceSource {
     this.stats.entries = this.cache.size;
   }
 
-  /** Whether an endpoints-only push may change resources of this type at all. */
-  private endpointsAffect(typeUrl: TypeUrl, request: PushRequest): boolean {
+  /** Whether a change of endpoints (or gateways) alone may change resources of this type at all. */
+  private endpointsAffect(typeUrl: TypeUrl, changes: ChangeSet): boolean {
     switch (typeUrl) {
       case TypeUrl.Endpoint:
-        return true;
+        return changes.endpoints.size > 0 || changes.gateways;
       case TypeUrl.Cluster:
-        return this.mtls !== undefined && (request.hostnames.size === 0 || [...request.hostnames].some((h) => this.strict(h)));
+        return this.mtls !== undefined && [...changes.endpoints].some((h) => this.strict(h));
       case TypeUrl.Listener:
-        return this.inboundAffected(request);
+        return this.inboundAffected(changes);
       case TypeUrl.Route:
       case TypeUrl.Secret:
         return false;
     }
   }
 
-  /** For an endpoints push that names `hostname`: does it change this type's resources of it? */
+  /** For a change of `hostname`'s endpoints: does it change this type's resources of it? */
   private endpointsAffectHost(typeUrl: TypeUrl, hostname: string): boolean {
     return typeUrl === TypeUrl.Endpoint || (typeUrl === TypeUrl.Cluster && this.strict(hostname));
   }
 
-  private inboundAffected(request: PushRequest): boolean {
+  private inboundAffected(changes: ChangeSet): boolean {
     if (!hasMtlsOverrides(this.mtls)) return false;
-    if (request.hostnames.size === 0) return true;
+    if (changes.everything) return true;
     const global = this.mtls?.mode ?? MtlsMode.Disable;
-    return [...request.hostnames].some((h) => mtlsModeOf(this.mtls, h) !== global);
+    return changedHostnames(changes).some((h) => mtlsModeOf(this.mtls, h) !== global);
   }
 
   private strict(hostname: string): boolean {
@@ -399,9 +405,8 @@ export class MeshResources implements ResourceSource {
     if (!port) return this.encode(TypeUrl.Endpoint, name, { cluster_name: name, endpoints: [] });
     const clusterLocal = matchesAnyHost(this.clusterLocalHosts, hostname);
     // Everything the selection reads from the proxy is in here, and the proxy type: Envoy's
-    // assignment carries a policy gRPC's does not. Gateways are not: a gateway change arrives
-    // as an endpoints push naming every hostname (`gateways@<cluster>`), which drops every
-    // cached assignment.
+    // assignment carries a policy gRPC's does not. Gateways are not: a Gateway key in a push
+    // drops every cached assignment.
     const view = `${proxy.type}|${clusterLocal ? proxy.cluster : '*'}|${proxy.network}|${localityString(proxy.locality)}`;
     const policy = isEnvoy(proxy) ? ENVOY_LOAD_ASSIGNMENT_POLICY : undefined;
     return this.cached(TypeUrl.Endpoint, `E|${name}|${view}`, hostname, name, () =>
@@ -663,27 +668,25 @@ export class MeshResources implements ResourceSource {
    * An endpoints push may move the proxy's own endpoints (virtualInbound, inbound clusters)
    * and the SANs of strict clusters; routes and port listeners follow services only.
    */
-  private envoyAffects(request: PushRequest, typeUrl: TypeUrl, name: string | undefined): boolean {
-    const touches = (n: string) => {
-      const hostname = hostnameOfClusterName(n);
-      return hostname !== undefined && touchesHostname(request, hostname);
-    };
-    if (typeUrl === TypeUrl.Endpoint) return name === undefined || touches(name);
-    if (request.kind === 'endpoints') {
+  private envoyAffects(changes: ChangeSet, typeUrl: TypeUrl, name: string | undefined): boolean {
+    if (changes.everything) return true;
+    const hostname = name === undefined ? undefined : hostnameOfClusterName(name);
+    if (typeUrl === TypeUrl.Endpoint) {
+      return name === undefined || (hostname !== undefined && (endpointsChanged(changes, hostname) || changes.gateways));
+    }
+    if (!changes.anyService) {
       switch (typeUrl) {
         case TypeUrl.Route:
           return false;
         case TypeUrl.Listener:
           return name === undefined || name === VIRTUAL_INBOUND_LISTENER;
-        case TypeUrl.Cluster: {
+        case TypeUrl.Cluster:
           if (name === undefined || parseInboundClusterName(name) !== undefined) return true;
-          const hostname = hostnameOfClusterName(name);
-          return hostname !== undefined && this.strict(hostname) && touchesHostname(request, hostname);
-        }
+          return hostname !== undefined && this.strict(hostname) && changes.endpoints.has(hostname);
       }
     }
     if (name === undefined || typeUrl !== TypeUrl.Cluster) return true;
-    return hostnameOfClusterName(name) === undefined || touches(name);
+    return hostname === undefined || endpointsChanged(changes, hostname);
   }
 
   /** `build` returns the message as a plain object, or already encoded. */

@@ -1,4 +1,5 @@
 import type { Endpoint, PushRequest, Service, ServiceDiscovery, ServicePort } from '@meridian/model';
+import { changedHostnames, changeSetOf } from './change-set.ts';
 
 /** A service port that an endpoint at some address serves. */
 export interface WorkloadPort {
@@ -29,11 +30,9 @@ export class WorkloadPortIndex {
   /** A push happened: what it names is re-read on the next lookup (everything when it names nothing). */
   invalidate(request: PushRequest): void {
     if (this.stale === 'all') return;
-    if (request.hostnames.size === 0) {
-      if (request.kind === 'full') this.stale = 'all';
-      return;
-    }
-    for (const hostname of request.hostnames) this.stale.add(hostname);
+    const changes = changeSetOf(request);
+    if (changes.everything) this.stale = 'all';
+    else for (const hostname of changedHostnames(changes)) this.stale.add(hostname);
   }
 
   at(cluster: string, address: string): readonly WorkloadPort[] {

@@ -1,6 +1,7 @@
 import type { CoreV1Api, DiscoveryV1Api, KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '@meridian/model';
 import { ClusterState, type ClusterRegistry } from '../cluster-registry.ts';
+import type { ClusterSourceStatus } from '../cluster-source.ts';
 import type { KubeEvent, KubeKind } from '../kube-objects.ts';
 import { ResilientInformer, type Backoff, type InformerStatus } from './resilient-informer.ts';
 
@@ -36,9 +37,12 @@ export class KubeClusterSource {
   private syncWaiters: Array<() => void> = [];
   private stopped = false;
   lastSyncedAt: number | undefined;
+  /** The API server's address, for status. */
+  private readonly server: string | null;
 
   constructor(options: KubeClusterSourceOptions) {
     this.registry = options.registry;
+    this.server = options.kubeConfig.getCurrentCluster()?.server ?? null;
     this.staleAfterMs = options.staleAfterMs;
     this.logger = options.logger.child({ component: 'kube-source', cluster: options.registry.id });
     // client-node is loaded when the first informer starts, not when this module is. A failure
@@ -77,9 +81,11 @@ export class KubeClusterSource {
     ];
   }
 
-  start(): void {
+  /** Starts every informer and returns at once; the first lists arrive later (`waitForSync`). */
+  start(): Promise<void> {
     this.logger.info('connecting');
     for (const i of this.informers) i.start();
+    return Promise.resolve();
   }
 
   /** Resolves once every informer has listed (or `timeoutMs` passed); true if synced. */
@@ -106,6 +112,10 @@ export class KubeClusterSource {
 
   informerStatuses(): InformerStatus[] {
     return this.informers.map((i) => i.status());
+  }
+
+  sourceStatus(): ClusterSourceStatus {
+    return { type: 'kubernetes', server: this.server, informers: this.informerStatuses() };
   }
 
   private enqueue(event: KubeEvent): void {
