@@ -115,8 +115,12 @@ export class AggregateRegistry implements ServiceDiscovery {
   }
 
   networkGateways(network: NetworkId): readonly NetworkGateway[] {
+    return this.allNetworkGateways().filter((g) => g.network === network);
+  }
+
+  allNetworkGateways(): readonly NetworkGateway[] {
     const fromServices = this.clusterIds().flatMap((id) => this.clusters.get(id)?.registry.gateways() ?? []);
-    return [...this.configuredGateways, ...fromServices].filter((g) => g.network === network);
+    return [...this.configuredGateways, ...fromServices];
   }
 
   clusterIds(): readonly ClusterId[] {

@@ -11,6 +11,8 @@ export interface ServiceDiscovery {
   clusterIds(): readonly ClusterId[];
   /** Gateways of a network, from config and from Services labelled with the network. */
   networkGateways(network: NetworkId): readonly NetworkGateway[];
+  /** Every network's gateways: configured ones first, then each cluster's in ID order. */
+  allNetworkGateways(): readonly NetworkGateway[];
 }
 
 /**

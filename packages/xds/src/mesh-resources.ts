@@ -3,11 +3,9 @@ import {
   EMPTY_LOCALITY,
   ProxyType,
   localityString,
-  matchesAnyHost,
   type ProxyNode,
   type PushRequest,
   type Service,
-  type ServiceDiscovery,
   type ServicePort,
 } from '@meridian/model';
 import {
@@ -17,9 +15,7 @@ import {
   buildRouteConfiguration,
 } from './grpc-resources.ts';
 import {
-  endpointKey,
   hasMtlsOverrides,
-  indexEndpointOwners,
   MtlsMode,
   mtlsModeOf,
   parseInboundListenerName,
@@ -75,15 +71,9 @@ import {
 } from './resource-names.ts';
 import { TypeUrl } from './type-url.ts';
 import { encodeAny } from './wire.ts';
-import { WorkloadPortIndex } from './workload-port-index.ts';
+import { PushSnapshot, type SnapshotOptions } from './push-snapshot.ts';
 
-export interface MeshResourcesOptions {
-  readonly discovery: ServiceDiscovery;
-  readonly domainSuffix: string;
-  /** Hosts whose endpoints a proxy only sees from its own cluster. */
-  readonly clusterLocalHosts: readonly string[];
-  /** Absent: no TLS anywhere, every resource as before. */
-  readonly mtls?: MtlsOptions;
+export interface MeshResourcesOptions extends SnapshotOptions {
   /** Most resources whose bytes are kept; beyond it the oldest go. Default `DEFAULT_MAX_CACHE_ENTRIES`. */
   readonly maxCacheEntries?: number;
 }
@@ -155,16 +145,13 @@ export interface CacheStats {
  * built per request and not cached, since no two pods share them.
  */
 export class MeshResources implements ResourceSource {
-  private readonly discovery: ServiceDiscovery;
+  private readonly options: MeshResourcesOptions;
   private readonly domainSuffix: string;
-  private readonly clusterLocalHosts: readonly string[];
   private readonly mtls: MtlsOptions | undefined;
-  private readonly workloadPorts: WorkloadPortIndex;
-  /** Per proxy, until the next push (`generation`): its memo key part and inbound ports. */
+  /** The mesh as the last push saw it; read from the registry on first use before any push. */
+  private snapshot: PushSnapshot | undefined;
+  /** Per proxy, until the next snapshot (`generation`): its memo key part and inbound ports. */
   private readonly proxyViews = new WeakMap<ProxyNode, { generation: number; key: string; inbound: InboundPort[] | undefined }>();
-  private generation = 0;
-  /** `address|port` → hostnames of the endpoints there; rebuilt lazily after every change. */
-  private endpointOwners: Map<string, string[]> | undefined;
   /** In insertion order, so the first entry is the one to evict. */
   private readonly cache = new Map<string, { readonly resource: GeneratedResource; readonly hostname: string }>();
   private readonly maxCacheEntries: number;
@@ -174,12 +161,16 @@ export class MeshResources implements ResourceSource {
   readonly stats: CacheStats = { entries: 0, hits: 0, misses: 0, evictions: 0, sharedAnswers: 0 };
 
   constructor(options: MeshResourcesOptions) {
-    this.discovery = options.discovery;
+    this.options = options;
     this.domainSuffix = options.domainSuffix;
-    this.clusterLocalHosts = options.clusterLocalHosts;
     this.mtls = options.mtls;
-    this.workloadPorts = new WorkloadPortIndex(options.discovery);
     this.maxCacheEntries = options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES;
+  }
+
+  /** The snapshot generators read (Istio's PushContext): built by each push, never changed after. */
+  snap(): PushSnapshot {
+    this.snapshot ??= PushSnapshot.next(this.options, undefined, undefined);
+    return this.snapshot;
   }
 
   generate(typeUrl: TypeUrl, proxy: ProxyNode, names: ReadonlySet<string> | undefined): GeneratedResource[] {
@@ -232,9 +223,7 @@ export class MeshResources implements ResourceSource {
 
   invalidate(request: PushRequest): void {
     const changes = changeSetOf(request);
-    this.endpointOwners = undefined;
-    this.workloadPorts.invalidate(request);
-    this.generation++;
+    this.snapshot = PushSnapshot.next(this.options, this.snapshot, request);
     this.memo.clear();
     this.stats.sharedAnswers = 0;
     if (changes.everything) {
@@ -297,7 +286,7 @@ export class MeshResources implements ResourceSource {
 
   private wildcardNames(typeUrl: TypeUrl): string[] {
     if (typeUrl === TypeUrl.Endpoint || typeUrl === TypeUrl.Route) return [];
-    return this.discovery.services().flatMap((s) =>
+    return this.snap().services.flatMap((s) =>
       s.ports.map((p) =>
         typeUrl === TypeUrl.Cluster ? outboundClusterName(s.hostname, p.port) : `${s.hostname}:${p.port}`,
       ),
@@ -316,7 +305,7 @@ export class MeshResources implements ResourceSource {
   private resolveTarget(name: string, proxy: ProxyNode): Target | undefined {
     const { host, port } = parseHostPort(name);
     for (const hostname of candidateHostnames(host, proxy.namespace, this.domainSuffix)) {
-      const service = this.discovery.service(hostname);
+      const service = this.snap().service(hostname);
       if (!service) continue;
       const servicePort =
         port === undefined ? (service.ports.length === 1 ? service.ports[0] : undefined) : service.ports.find((p) => p.port === port);
@@ -342,7 +331,7 @@ export class MeshResources implements ResourceSource {
       }
       case TypeUrl.Cluster: {
         const parsed = parseOutboundClusterName(name);
-        const service = parsed && this.discovery.service(parsed.hostname);
+        const service = parsed && this.snap().service(parsed.hostname);
         const port = parsed && service?.ports.find((p) => p.port === parsed.port);
         if (!parsed || !service || !port) return undefined;
         return this.cached(typeUrl, `C|${name}`, parsed.hostname, name, () => {
@@ -371,18 +360,17 @@ export class MeshResources implements ResourceSource {
   inboundMode(address: string, port: number): MtlsMode {
     const global = this.mtls?.mode ?? MtlsMode.Disable;
     if (!hasMtlsOverrides(this.mtls)) return global;
-    this.endpointOwners ??= indexEndpointOwners(this.discovery.services(), (h) => this.discovery.endpoints(h));
-    const owners = this.endpointOwners.get(endpointKey(address, port)) ?? [];
+    const owners = this.snap().endpointOwners(address, port);
     if (owners.length === 0) return global;
     return owners.some((h) => this.strict(h)) ? MtlsMode.Strict : MtlsMode.Disable;
   }
 
   /**
    * Why a proxy gets what it gets for each port of a service (`/debug/endpointz`): the same
-   * selection the EDS generator serves, uncached, so it reflects the registry right now.
+   * selection the EDS generator serves, uncached, from the snapshot of the last push.
    */
   explainEndpoints(proxy: ProxyNode, hostname: string): Array<{ clusterName: string; port: ServicePort; selection: EndpointSelection }> {
-    const service = this.discovery.service(hostname);
+    const service = this.snap().service(hostname);
     if (!service) return [];
     return service.ports.map((port) => ({
       clusterName: outboundClusterName(hostname, port.port),
@@ -392,8 +380,9 @@ export class MeshResources implements ResourceSource {
   }
 
   private select(proxy: ProxyNode, hostname: string, port: ServicePort): EndpointSelection {
-    return selectPortEndpoints(proxy, port, this.discovery.endpoints(hostname), (n) => this.discovery.networkGateways(n), {
-      clusterLocal: matchesAnyHost(this.clusterLocalHosts, hostname),
+    const snapshot = this.snap();
+    return selectPortEndpoints(proxy, port, snapshot.endpoints(hostname), (n) => snapshot.gateways(n), {
+      clusterLocal: snapshot.clusterLocal(hostname),
     });
   }
 
@@ -401,9 +390,9 @@ export class MeshResources implements ResourceSource {
     const parsed = parseOutboundClusterName(name);
     if (!parsed) return this.encode(TypeUrl.Endpoint, name, { cluster_name: name, endpoints: [] });
     const { hostname } = parsed;
-    const port = this.discovery.service(hostname)?.ports.find((p) => p.port === parsed.port);
+    const port = this.snap().service(hostname)?.ports.find((p) => p.port === parsed.port);
     if (!port) return this.encode(TypeUrl.Endpoint, name, { cluster_name: name, endpoints: [] });
-    const clusterLocal = matchesAnyHost(this.clusterLocalHosts, hostname);
+    const clusterLocal = this.snap().clusterLocal(hostname);
     // Everything the selection reads from the proxy is in here, and the proxy type: Envoy's
     // assignment carries a policy gRPC's does not. Gateways are not: a Gateway key in a push
     // drops every cached assignment.
@@ -420,18 +409,18 @@ export class MeshResources implements ResourceSource {
     if (proxy.type === ProxyType.Router) {
       // Only east-west gateways: ingress gateways need Gateway config Meridian does not have.
       if (!isEastWestGateway(proxy)) return [];
-      const targets = this.gatewayTargets(proxy);
+      const targets = this.snap().gatewayTargets(proxy.cluster);
       if (typeUrl === TypeUrl.Listener) return targets.length > 0 ? [EAST_WEST_GATEWAY_LISTENER] : [];
       if (typeUrl === TypeUrl.Cluster) return targets.map((t) => sniName(t.hostname, t.port));
       return [];
     }
     switch (typeUrl) {
       case TypeUrl.Listener: {
-        const ports = [...this.servicesByPort().keys()].map(outboundPortListenerName);
+        const ports = [...this.snap().servicesByPort().keys()].map(outboundPortListenerName);
         return [VIRTUAL_OUTBOUND_LISTENER, ...ports, VIRTUAL_INBOUND_LISTENER];
       }
       case TypeUrl.Cluster: {
-        const outbound = this.discovery.services().flatMap((s) => s.ports.map((p) => outboundClusterName(s.hostname, p.port)));
+        const outbound = this.snap().services.flatMap((s) => s.ports.map((p) => outboundClusterName(s.hostname, p.port)));
         const inbound = this.inboundPorts(proxy).map((p) => inboundClusterName(p.port));
         return [...FIXED_SIDECAR_CLUSTERS.keys(), ...outbound, ...inbound];
       }
@@ -464,7 +453,7 @@ export class MeshResources implements ResourceSource {
       case TypeUrl.Listener:
         if (gateway) {
           if (name !== EAST_WEST_GATEWAY_LISTENER) return undefined;
-          const targets = this.gatewayTargets(proxy);
+          const targets = this.snap().gatewayTargets(proxy.cluster);
           if (targets.length === 0) return undefined; // a listener without a filter chain is rejected
           return this.cached(typeUrl, `L|${proxy.type}|${name}|${proxy.cluster}`, AGGREGATE_BUCKET, name, () => buildGatewayListener(targets));
         }
@@ -495,7 +484,7 @@ export class MeshResources implements ResourceSource {
       return this.encode(TypeUrl.Listener, name, buildVirtualInboundListener(this.inboundPorts(proxy), passthroughStrict));
     }
     const port = parseOutboundPortListenerName(name);
-    const targets = port === undefined ? undefined : this.servicesByPort().get(port);
+    const targets = port === undefined ? undefined : this.snap().servicesByPort().get(port);
     if (port === undefined || !targets) return undefined;
     return this.cached(TypeUrl.Listener, `L|${proxy.type}|${name}`, AGGREGATE_BUCKET, name, () => {
       const hasHttp = targets.some((t) => trafficProtocol(t.port) !== TrafficProtocol.Tcp);
@@ -512,7 +501,7 @@ export class MeshResources implements ResourceSource {
       return this.encode(TypeUrl.Cluster, name, buildInboundCluster(inboundPort, own?.protocol ?? TrafficProtocol.Tcp));
     }
     const parsed = parseOutboundClusterName(name);
-    const service = parsed && this.discovery.service(parsed.hostname);
+    const service = parsed && this.snap().service(parsed.hostname);
     const port = parsed && service?.ports.find((p) => p.port === parsed.port);
     if (!parsed || !service || !port) return undefined;
     return this.cached(TypeUrl.Cluster, `C|${proxy.type}|${name}`, parsed.hostname, name, () =>
@@ -528,41 +517,20 @@ export class MeshResources implements ResourceSource {
 
   private gatewayCluster(proxy: ProxyNode, name: string): GeneratedResource | undefined {
     const sni = parseSniName(name);
-    const service = sni && this.discovery.service(sni.hostname);
+    const service = sni && this.snap().service(sni.hostname);
     if (!sni || !service?.ports.some((p) => p.port === sni.port)) return undefined;
     return this.cached(TypeUrl.Cluster, `C|${proxy.type}|${name}`, sni.hostname, name, () => buildGatewayCluster(sni.hostname, sni.port));
   }
 
   /** A gateway forwards to its own cluster's endpoints only: the caller crossed networks already. */
   private gatewayLoadAssignment(proxy: ProxyNode, name: string, hostname: string, portNumber: number): GeneratedResource {
-    const port = this.discovery.service(hostname)?.ports.find((p) => p.port === portNumber);
+    const port = this.snap().service(hostname)?.ports.find((p) => p.port === portNumber);
     if (!port) return this.encode(TypeUrl.Endpoint, name, { cluster_name: name, endpoints: [] });
     return this.cached(TypeUrl.Endpoint, `E|${name}|${proxy.type}|${proxy.cluster}|${proxy.network}`, hostname, name, () => {
       const local = { cluster: proxy.cluster, network: proxy.network, locality: EMPTY_LOCALITY };
-      const selection = selectPortEndpoints(local, port, this.discovery.endpoints(hostname), () => [], { clusterLocal: true });
+      const selection = selectPortEndpoints(local, port, this.snap().endpoints(hostname), () => [], { clusterLocal: true });
       return encodeLoadAssignment(name, selection);
     });
-  }
-
-  /** Service ports with an endpoint in the gateway's cluster, by hostname then port. */
-  private gatewayTargets(proxy: ProxyNode): Array<{ hostname: string; port: number }> {
-    return [...this.discovery.services()]
-      .filter((s) => s.clusters.includes(proxy.cluster))
-      .sort((a, b) => compare(a.hostname, b.hostname))
-      .flatMap((s) => s.ports.map((p) => ({ hostname: s.hostname, port: p.port })));
-  }
-
-  /** Every service port of the mesh by port number; services in hostname order. */
-  private servicesByPort(): Map<number, Array<{ service: Service; port: ServicePort }>> {
-    const byPort = new Map<number, Array<{ service: Service; port: ServicePort }>>();
-    for (const service of [...this.discovery.services()].sort((a, b) => compare(a.hostname, b.hostname))) {
-      for (const port of service.ports) {
-        const list = byPort.get(port.port);
-        if (list) list.push({ service, port });
-        else byPort.set(port.port, [{ service, port }]);
-      }
-    }
-    return new Map([...byPort].sort(([a], [b]) => a - b));
   }
 
   /**
@@ -592,7 +560,7 @@ export class MeshResources implements ResourceSource {
   private httpTargets(port: number, proxyNamespace: string): HttpTarget[] {
     const taken = new Set<string>();
     const out: HttpTarget[] = [];
-    for (const { service, port: sp } of this.servicesByPort().get(port) ?? []) {
+    for (const { service, port: sp } of this.snap().servicesByPort().get(port) ?? []) {
       if (trafficProtocol(sp) === TrafficProtocol.Tcp) continue;
       const names = serviceDomains(service.hostname, port, this.domainSuffix).filter(
         (d) => service.namespace === proxyNamespace || d.split(':')[0]?.includes('.'),
@@ -640,7 +608,8 @@ export class MeshResources implements ResourceSource {
 
   private proxyView(proxy: ProxyNode): { generation: number; key: string; inbound: InboundPort[] | undefined } {
     let view = this.proxyViews.get(proxy);
-    if (view?.generation !== this.generation) this.proxyViews.set(proxy, (view = { generation: this.generation, key: '', inbound: undefined }));
+    const { version } = this.snap();
+    if (view?.generation !== version) this.proxyViews.set(proxy, (view = { generation: version, key: '', inbound: undefined }));
     return view;
   }
 
@@ -648,7 +617,7 @@ export class MeshResources implements ResourceSource {
     const byPort = new Map<number, InboundPort>();
     const rank = { [TrafficProtocol.Tcp]: 0, [TrafficProtocol.Http]: 1, [TrafficProtocol.Http2]: 2 };
     for (const address of proxy.ipAddresses) {
-      for (const own of this.workloadPorts.at(proxy.cluster, address)) {
+      for (const own of this.snap().workloadPorts().at(proxy.cluster, address)) {
         const protocol = trafficProtocol(own.port);
         const strict = this.mtls !== undefined && this.strict(own.service.hostname);
         const prev = byPort.get(own.endpoint.port);
@@ -736,10 +705,6 @@ function isEnvoy(proxy: ProxyNode): boolean {
 
 function isEastWestGateway(proxy: ProxyNode): boolean {
   return proxy.type === ProxyType.Router && proxy.labels[EAST_WEST_GATEWAY_LABEL.key] === EAST_WEST_GATEWAY_LABEL.value;
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function contentVersion(bytes: Uint8Array): string {

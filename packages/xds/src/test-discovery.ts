@@ -33,6 +33,10 @@ export class StaticDiscovery implements ServiceDiscovery {
   networkGateways(network: string): readonly NetworkGateway[] {
     return this.gateways.filter((g) => g.network === network);
   }
+
+  allNetworkGateways(): readonly NetworkGateway[] {
+    return this.gateways;
+  }
 }
 
 /** A proxyless gRPC client in cluster `east`, namespace `demo`, with no locality. */
