@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigKind, hostnameKeys, silentLogger } from '@meridian/model';
-import { AdsConnection } from './connection.ts';
+import { AdsConnection } from './sotw-connection.ts';
 import { DeltaAdsConnection } from './delta-connection.ts';
 import { protoType } from './protos.ts';
 import { CapturingStream, TableSource, TEST_PROXY } from './test-source.ts';
