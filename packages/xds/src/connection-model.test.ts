@@ -17,7 +17,7 @@ import { ConfigKind, hostnameKeys, silentLogger } from '@meridian/model';
 import { AdsConnection } from './sotw-connection.ts';
 import { DeltaAdsConnection } from './delta-connection.ts';
 import { protoType } from './protos.ts';
-import { CapturingStream, TableSource, TEST_PROXY } from './test-source.ts';
+import { CapturingStream, TableSource, TEST_PROXY } from './testing/index.ts';
 import { TypeUrl } from './type-url.ts';
 
 const SCENARIOS = 150;

@@ -4,7 +4,7 @@ import { ConfigKind, hostnameKeys, silentLogger, type PushRequest } from '@merid
 import type { DeltaRequestView } from './classify-delta.ts';
 import { DeltaAdsConnection } from './delta-connection.ts';
 import { protoType } from './protos.ts';
-import { CapturingStream, TableSource, TEST_PROXY } from './test-source.ts';
+import { CapturingStream, TableSource, TEST_PROXY } from './testing/index.ts';
 import { TypeUrl } from './type-url.ts';
 
 interface Sent {

@@ -15,12 +15,12 @@ import { trafficProtocol, TrafficProtocol } from './envoy-resources.ts';
 import { sniName } from './resource-names.ts';
 import { MeshResources } from './mesh-resources.ts';
 import { MtlsMode, type MtlsOptions } from './mtls.ts';
-import { validateAnyBytes } from './proto-validate.ts';
+import { validateAnyBytes } from './testing/index.ts';
 import { proxyFromNode } from './proxy.ts';
 import type { GeneratedResource } from './resource-source.ts';
 import { SECRET_TYPE_URL, secretResources, type WorkloadCertificate } from './sds.ts';
 import { TypeUrl } from './type-url.ts';
-import { StaticDiscovery } from './test-discovery.ts';
+import { StaticDiscovery } from './testing/index.ts';
 
 
 const ECHO = 'echo.demo.svc.cluster.local';

@@ -71,14 +71,6 @@ export {
   type XdsConnection,
 } from './stream-state.ts';
 export { addCsdsService, type CsdsOptions } from './csds.ts';
-export {
-  validateAnyBytes,
-  validateEncoded,
-  validateMessage,
-  type ValidationFailure,
-  type ValidationResult,
-  type ValidationSuccess,
-} from './proto-validate.ts';
 export { loadSidecarProtos } from './envoy-protos.ts';
 export {
   EAST_WEST_GATEWAY_LABEL,

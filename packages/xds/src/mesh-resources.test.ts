@@ -13,7 +13,7 @@ import { MAX_SHARED_ANSWERS, MeshResources } from './mesh-resources.ts';
 import { decodeMessage, protoType } from './protos.ts';
 import type { GeneratedResource } from './resource-source.ts';
 import { TypeUrl } from './type-url.ts';
-import { StaticDiscovery, testProxy } from './test-discovery.ts';
+import { StaticDiscovery, testProxy } from './testing/index.ts';
 
 
 const svc = (name: string, ns: string, ports: number[]): Service => ({

@@ -23,7 +23,7 @@ import { inboundListenerName, MtlsMode, parseInboundListenerName, serverSanMatch
 import { decodeMessage, protoType } from './protos.ts';
 import type { GeneratedResource } from './resource-source.ts';
 import { TypeUrl } from './type-url.ts';
-import { StaticDiscovery, testProxy } from './test-discovery.ts';
+import { StaticDiscovery, testProxy } from './testing/index.ts';
 
 
 const ECHO = 'echo.demo.svc.cluster.local';

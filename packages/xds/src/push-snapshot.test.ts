@@ -14,7 +14,7 @@ import {
 } from '@meridian/model';
 import { MeshResources } from './mesh-resources.ts';
 import { PushSnapshot } from './push-snapshot.ts';
-import { StaticDiscovery, testProxy } from './test-discovery.ts';
+import { StaticDiscovery, testProxy } from './testing/index.ts';
 import { TypeUrl } from './type-url.ts';
 
 const svc = (name: string, port: number, clusters = ['east', 'west']): Service => ({

@@ -1,8 +1,8 @@
 import type { ProxyNode, PushRequest } from '@meridian/model';
-import type { GeneratedResource, ResourceSource } from './resource-source.ts';
-import type { ResponseStream } from './send-queue.ts';
-import { TypeUrl } from './type-url.ts';
-import { encodeAny } from './wire.ts';
+import type { GeneratedResource, ResourceSource } from '../resource-source.ts';
+import type { ResponseStream } from '../send-queue.ts';
+import { TypeUrl } from '../type-url.ts';
+import { encodeAny } from '../wire.ts';
 
 /**
  * Fakes at the connection's boundaries, for this package's tests (not exported by index.ts):

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { x509 } from './x509.ts';
+import { x509 } from '../x509.ts';
 
 export const TestKey = {
   P256: 'p256',
