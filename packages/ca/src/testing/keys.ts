@@ -1,4 +1,4 @@
-// Shared by this package's tests and the ca benchmark only; not part of the public API.
+// Keys, CSRs and openssl for this package's tests and the ca benchmark (`@meridian/ca/testing`).
 import { Buffer } from 'node:buffer';
 import { execFile } from 'node:child_process';
 import { createPrivateKey, webcrypto, type KeyObject } from 'node:crypto';

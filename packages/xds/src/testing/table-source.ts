@@ -5,7 +5,7 @@ import { TypeUrl } from '../type-url.ts';
 import { encodeAny } from '../wire.ts';
 
 /**
- * Fakes at the connection's boundaries, for this package's tests (not exported by index.ts):
+ * Fakes at the connection's boundaries, for tests:
  * a resource source over a plain table and a response stream that records what was written.
  */
 

@@ -9,8 +9,8 @@ import { StaticDiscovery } from './static-discovery.ts';
 
 /**
  * A real grpc-js server with ADS (both variants) and CSDS over a static mesh, and a raw
- * client channel to it, for this package's tests (not exported by index.ts). Log lines are
- * kept as parsed JSON so tests can count and read them.
+ * client channel to it, for tests. Log lines are kept as parsed JSON so tests can count
+ * and read them.
  */
 export interface TestXdsServer {
   readonly ads: AdsServer;
