@@ -16,11 +16,30 @@ export interface ServiceDiscovery {
 }
 
 /**
+ * Istio's and the Gateway API's policy kinds (`packages/policy` validates and compiles them):
+ * the keys a policy change is pushed with.
+ */
+export const PolicyKind = {
+  VirtualService: 'VirtualService',
+  DestinationRule: 'DestinationRule',
+  ServiceEntry: 'ServiceEntry',
+  Sidecar: 'Sidecar',
+  PeerAuthentication: 'PeerAuthentication',
+  AuthorizationPolicy: 'AuthorizationPolicy',
+  RequestAuthentication: 'RequestAuthentication',
+  Telemetry: 'Telemetry',
+  HTTPRoute: 'HTTPRoute',
+  GRPCRoute: 'GRPCRoute',
+} as const;
+export type PolicyKind = (typeof PolicyKind)[keyof typeof PolicyKind];
+
+/**
  * The kinds of configuration a push can name. Service and Endpoints keys name a service by
  * its hostname (as Istio keys a ServiceEntry); a Gateway key names the cluster whose
- * east-west gateways changed. Policy kinds join this list as they are served.
+ * east-west gateways changed; a policy key names the object (kind, namespace, name).
  */
 export const ConfigKind = {
+  ...PolicyKind,
   /** The service's definition changed (ports, addresses, clusters): anything built from it may change, its endpoints included. */
   Service: 'Service',
   /** Only the service's endpoints changed. */
@@ -44,6 +63,7 @@ export const PushReason = {
   Services: 'services',
   Endpoints: 'endpoints',
   Gateways: 'gateways',
+  Policy: 'policy',
 } as const;
 export type PushReason = (typeof PushReason)[keyof typeof PushReason];
 

@@ -159,6 +159,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     onPushed: (request, seconds) => metrics.pushTime.observe({ kind: request.kind }, seconds),
   });
   registry.setUpdater(push);
+  policy.setUpdater(push);
 
   const ca = await startCaRuntime({
     config,

@@ -7,6 +7,7 @@ import {
   hostnameKeys,
   ProxyType,
   type Endpoint,
+  type MeshPolicies,
   type NetworkGateway,
   type PushRequest,
   type Service,
@@ -137,6 +138,24 @@ describe('PushSnapshot', () => {
     assert.equal(second.services.length, 3);
     assert.equal(second.gateways('west').length, 0, 'gateways are read again by every push');
     assert.ok(second.version > first.version);
+  });
+
+  it('a policy change re-reads the policy slot and touches no resource until a generator consumes its kind', () => {
+    const { inner } = mesh();
+    let version = 1;
+    const policies = () => ({ traffic: { version } }) as unknown as MeshPolicies;
+    const resources = new MeshResources({ discovery: inner, domainSuffix: 'cluster.local', clusterLocalHosts: [], policies });
+    assert.deepEqual(resources.snap().policies, { traffic: { version: 1 } });
+    version = 2;
+    const change: PushRequest = { kind: 'full', configs: [{ kind: ConfigKind.DestinationRule, namespace: 'demo', name: 'echo' }], reasons: [] };
+    const sidecar = testProxy({ id: 'sidecar~10.0.0.1~echo-1.demo~demo.svc.cluster.local', type: ProxyType.Sidecar, ipAddresses: ['10.0.0.1'] });
+    for (const proxy of [testProxy(), sidecar]) {
+      for (const typeUrl of [TypeUrl.Listener, TypeUrl.Route, TypeUrl.Cluster, TypeUrl.Endpoint]) {
+        assert.equal(resources.affects(change, typeUrl, proxy, undefined), false, `${proxy.type} ${typeUrl}`);
+      }
+    }
+    resources.invalidate(change);
+    assert.deepEqual(resources.snap().policies, { traffic: { version: 2 } });
   });
 
   it('the workload-port index built from the previous one holds what one built from scratch does', () => {

@@ -50,7 +50,8 @@ export function envoyEndpoints(cache: ResourceCache): Generator {
 }
 
 function envoyEndpointsNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
-  if (changes.everything || name === undefined) return true;
+  if (changes.everything) return true;
+  if (name === undefined) return changes.anyService || changes.endpoints.size > 0 || changes.gateways;
   const hostname = parseOutboundClusterName(name)?.hostname ?? parseSniName(name)?.hostname;
   return hostname !== undefined && (endpointsChanged(changes, hostname) || changes.gateways);
 }

@@ -62,16 +62,15 @@ export function sidecarClusters(cache: ResourceCache, views: ProxyViews): Genera
 }
 
 /**
- * Envoy takes clusters by wildcard. An endpoints change may move the proxy's own endpoints
- * (inbound clusters) and the SANs of a strict service's cluster; other clusters follow
- * their service.
+ * Envoy takes clusters by wildcard. A change of endpoints may move the proxy's own endpoints
+ * (inbound clusters) and the SANs of a strict service's cluster; other clusters follow their
+ * service. Gateways and kinds no cluster is built from touch none.
  */
 export function envoyClustersNeedPush(changes: ChangeSet, snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
-  if (changes.everything || name === undefined) return true;
-  const hostname = parseOutboundClusterName(name)?.hostname ?? parseSniName(name)?.hostname;
-  if (!changes.anyService) {
-    if (parseInboundClusterName(name) !== undefined) return true;
-    return hostname !== undefined && snapshot.strict(hostname) && changes.endpoints.has(hostname);
-  }
-  return hostname === undefined || endpointsChanged(changes, hostname);
+  if (changes.everything) return true;
+  const hostname = name === undefined ? undefined : (parseOutboundClusterName(name)?.hostname ?? parseSniName(name)?.hostname);
+  if (changes.anyService) return name === undefined || hostname === undefined || endpointsChanged(changes, hostname);
+  if (changes.endpoints.size === 0) return false;
+  if (name === undefined || parseInboundClusterName(name) !== undefined) return true;
+  return hostname !== undefined && snapshot.strict(hostname) && changes.endpoints.has(hostname);
 }

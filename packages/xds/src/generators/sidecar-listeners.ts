@@ -65,7 +65,7 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
  */
 export function envoyListenersNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
   if (changes.everything || changes.anyService) return true;
-  return name === undefined || name === VIRTUAL_INBOUND_LISTENER;
+  return changes.endpoints.size > 0 && (name === undefined || name === VIRTUAL_INBOUND_LISTENER);
 }
 
 /**
