@@ -3,13 +3,14 @@ import type { Logger, ProxyNode, PushRequest } from '@meridian/model';
 import { classifyDeltaRequest, DeltaRequestKind, type DeltaRequestView, type DeltaTypeStreamState } from './classify-delta.ts';
 import { capNackMessage, NackLog } from './nack-log.ts';
 import { deltaStatuses } from './resource-status.ts';
-import { SendQueue, type ResponseStream } from './send-queue.ts';
+import { SendQueue } from './send-queue.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
 import {
   newTypeWatch,
   removalsWait,
   StreamVariant,
   typeVersion,
+  type ConnectionOptions,
   type DeltaResourceRecord,
   type DeltaWatchState,
   type GenerateFn,
@@ -25,20 +26,6 @@ import { encodeDeltaDiscoveryResponse } from './wire.ts';
  * map. Evicted responses leave their resources 'sent' (STALE in CSDS), which is honest.
  */
 const MAX_OUTSTANDING = 32;
-
-export interface DeltaAdsConnectionOptions {
-  readonly id: string;
-  readonly proxy: ProxyNode;
-  readonly stream: ResponseStream;
-  readonly source: ResourceSource;
-  readonly logger: Logger;
-  readonly hooks?: Partial<StreamHooks>;
-  readonly peer?: string;
-  /** Bytes not yet taken by the client past which nothing more is built (`SendQueue`). */
-  readonly maxBufferedBytes?: number | undefined;
-  /** NACK warnings per type: one, then a count per this interval (`NackLog`). */
-  readonly nackLogIntervalMs?: number | undefined;
-}
 
 /**
  * One delta (incremental) ADS stream. Tracks per resource what the client has, so a response
@@ -63,7 +50,7 @@ export class DeltaAdsConnection implements XdsConnection {
   /** Per wildcard type: the list the client last matched exactly, and the stream's mutations then. */
   private readonly inSync = new Map<TypeUrl, { version: string; mutations: number }>();
 
-  constructor(options: DeltaAdsConnectionOptions) {
+  constructor(options: ConnectionOptions) {
     this.id = options.id;
     this.proxy = options.proxy;
     this.source = options.source;

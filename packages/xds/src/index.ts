@@ -55,13 +55,14 @@ export {
   type DeltaRequestView,
   type DeltaTypeStreamState,
 } from './classify-delta.ts';
-export { DeltaAdsConnection, type DeltaAdsConnectionOptions } from './delta-connection.ts';
+export { DeltaAdsConnection } from './delta-connection.ts';
 export { encodeDeltaDiscoveryResponse, type DeltaResourceParts, type DeltaResponseParts } from './wire.ts';
 export {
   ClientStatus,
   ConfigStatus,
   StreamVariant,
   typeVersion,
+  type ConnectionOptions,
   type DeltaResourceRecord,
   type DeltaWatchState,
   type GenerateFn,

@@ -3,12 +3,13 @@ import { classifyRequest, RequestKind, type SotwRequestView } from './classify.t
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
 import { capNackMessage, NackLog } from './nack-log.ts';
 import { sotwStatuses } from './resource-status.ts';
-import { SendQueue, type ResponseStream } from './send-queue.ts';
+import { SendQueue } from './send-queue.ts';
 import {
   newTypeWatch,
   removalsWait,
   StreamVariant,
   typeVersion,
+  type ConnectionOptions,
   type GenerateFn,
   type ResourceStatus,
   type StreamHooks,
@@ -18,28 +19,12 @@ import {
 import { TYPE_SHORT_NAME, TypeUrl, requiresFullStateInSotw } from './type-url.ts';
 import { encodeDiscoveryResponse } from './wire.ts';
 
-export type { ResponseStream } from './send-queue.ts';
-
 interface SendRequest {
   fullState: boolean;
   /** Names that must be in the response even if unchanged (new subscriptions). */
   mustInclude: Set<string>;
   /** Set when only a push asked for this response: then its bytes may be shared. */
   push?: PushRequest | undefined;
-}
-
-export interface AdsConnectionOptions {
-  readonly id: string;
-  readonly proxy: ProxyNode;
-  readonly stream: ResponseStream;
-  readonly source: ResourceSource;
-  readonly logger: Logger;
-  readonly hooks?: Partial<StreamHooks>;
-  readonly peer?: string;
-  /** Bytes not yet taken by the client past which nothing more is built (`SendQueue`). */
-  readonly maxBufferedBytes?: number | undefined;
-  /** NACK warnings per type: one, then a count per this interval (`NackLog`). */
-  readonly nackLogIntervalMs?: number | undefined;
 }
 
 /**
@@ -64,7 +49,7 @@ export class AdsConnection implements XdsConnection {
   /** The clusters last sent, to hold back removals (make-before-break). */
   private lastClusters: readonly GeneratedResource[] | undefined;
 
-  constructor(options: AdsConnectionOptions) {
+  constructor(options: ConnectionOptions) {
     this.id = options.id;
     this.proxy = options.proxy;
     this.source = options.source;

@@ -4,8 +4,9 @@
  * removals, and the connection interface the server, its hooks, /debug/syncz and CSDS see.
  */
 import { createHash } from 'node:crypto';
-import type { ProxyNode, PushRequest } from '@meridian/model';
-import type { GeneratedResource } from './resource-source.ts';
+import type { Logger, ProxyNode, PushRequest } from '@meridian/model';
+import type { GeneratedResource, ResourceSource } from './resource-source.ts';
+import type { ResponseStream } from './send-queue.ts';
 import { TypeUrl } from './type-url.ts';
 
 export const StreamVariant = { Sotw: 'sotw', Delta: 'delta' } as const;
@@ -35,6 +36,21 @@ export interface XdsConnection {
   close(): void;
   /** Per resource of every watched type, where it stands with the client (CSDS). */
   resourceStatuses(generate: GenerateFn): ResourceStatus[];
+}
+
+/** What a connection of either variant is made with. */
+export interface ConnectionOptions {
+  readonly id: string;
+  readonly proxy: ProxyNode;
+  readonly stream: ResponseStream;
+  readonly source: ResourceSource;
+  readonly logger: Logger;
+  readonly hooks?: Partial<StreamHooks>;
+  readonly peer?: string;
+  /** Bytes not yet taken by the client past which nothing more is built (`SendQueue`). */
+  readonly maxBufferedBytes?: number | undefined;
+  /** NACK warnings per type: one, then a count per this interval (`NackLog`). */
+  readonly nackLogIntervalMs?: number | undefined;
 }
 
 /** Optional observers for streams of either variant; every hook may be absent. */

@@ -2,6 +2,7 @@ import type { CoreV1Api, DiscoveryV1Api, KubeConfig, KubernetesListObject, Kuber
 import type { Logger } from '@meridian/model';
 import { ClusterState, type ClusterRegistry } from '../cluster-registry.ts';
 import type { ClusterSourceStatus } from '../cluster-source.ts';
+import { SyncSignal } from '../sync-signal.ts';
 import type { KubeEvent, KubeKind } from '../kube-objects.ts';
 import { ResilientInformer, type Backoff, type InformerStatus } from './resilient-informer.ts';
 
@@ -32,9 +33,8 @@ export class KubeClusterSource {
   private readonly staleAfterMs: number;
   private pending: KubeEvent[] = [];
   private flushScheduled = false;
-  private initialSyncDone = false;
+  private readonly initialSync = new SyncSignal();
   private staleTimer: NodeJS.Timeout | undefined;
-  private syncWaiters: Array<() => void> = [];
   private stopped = false;
   lastSyncedAt: number | undefined;
   /** The API server's address, for status. */
@@ -90,18 +90,11 @@ export class KubeClusterSource {
 
   /** Resolves once every informer has listed (or `timeoutMs` passed); true if synced. */
   waitForSync(timeoutMs: number): Promise<boolean> {
-    if (this.initialSyncDone) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.syncWaiters.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
+    return this.initialSync.wait(timeoutMs);
   }
 
   get hasSynced(): boolean {
-    return this.initialSyncDone;
+    return this.initialSync.synced;
   }
 
   async stop(): Promise<void> {
@@ -121,7 +114,7 @@ export class KubeClusterSource {
   private enqueue(event: KubeEvent): void {
     if (this.stopped) return;
     this.pending.push(event);
-    if (!this.initialSyncDone || this.flushScheduled) return;
+    if (!this.initialSync.synced || this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => this.flush());
   }
@@ -143,12 +136,13 @@ export class KubeClusterSource {
     if (this.stopped) return;
     const failed = this.informers.filter((i) => i.state === 'failed');
     const allSynced = this.informers.every((i) => i.state === 'synced');
-    if (!this.initialSyncDone) {
+    if (!this.initialSync.synced) {
       if (!allSynced) return;
-      this.initialSyncDone = true;
+      // Raised before the flush (events enqueued from now on are applied as they come);
+      // waiters resume after it, the promises settling once this turn is over.
+      this.initialSync.raise();
       this.logger.info({ events: this.pending.length }, 'initial sync complete');
       this.flush();
-      for (const w of this.syncWaiters.splice(0)) w();
     }
     if (allSynced) {
       if (this.staleTimer) clearTimeout(this.staleTimer);
