@@ -34,11 +34,18 @@ module.exports = {
       to: { circular: true },
     },
     {
+      name: 'testing-entry-for-tests-only',
+      comment: "A package's testing entry (src/testing/) is for tests and benchmarks: no source module imports it.",
+      severity: 'error',
+      from: { path: '^packages/[^/]+/src/', pathNot: ['\\.test\\.ts$', '^packages/[^/]+/src/testing/'] },
+      to: { path: '^packages/[^/]+/src/testing/' },
+    },
+    {
       name: 'public-entry-only',
-      comment: "Another package is imported through its src/index.ts only.",
+      comment: "Another package is imported through its src/index.ts (or, in tests, src/testing/index.ts) only.",
       severity: 'error',
       from: { path: '^(packages/([^/]+)/|test/|scripts/)' },
-      to: { path: '^packages/([^/]+)/src/(?!index\\.ts$)', pathNot: ['^packages/$2/'] },
+      to: { path: '^packages/([^/]+)/src/(?!index\\.ts$|testing/index\\.ts$)', pathNot: ['^packages/$2/'] },
     },
   ],
   options: {

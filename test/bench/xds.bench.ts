@@ -125,6 +125,7 @@ function microBenchmarks(): void {
     endpoints: (h) => endpoints.get(h) ?? [],
     clusterIds: () => ['c1'],
     networkGateways: () => [],
+    allNetworkGateways: () => [],
   };
   const proxy = { id: 'p', type: ProxyType.ProxylessGrpc, cluster: 'c1', network: 'c1', namespace: 'demo', locality: EMPTY_LOCALITY, ipAddresses: [], labels: {} };
   const names = new Set(services.map((s) => `outbound|8080||${s.hostname}`));

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '@meridian/model';
 import { parseConfig, startMeridian, type RunningMeridian } from '@meridian/server';
 import { AdsTestClient, TypeUrls } from '@meridian/testkit';
-import { validateMessage } from '@meridian/xds';
+import { validateMessage } from '@meridian/xds/testing';
 import { endpointSlice, node, service, yamlDocs } from '../support/manifests.ts';
 import { Workspace } from '../support/meridian-process.ts';
 

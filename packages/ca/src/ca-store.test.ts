@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { loadOrCreateSelfSignedCa, SELF_SIGNED_SUBDIR } from './ca-store.ts';
 import { CacertsFile } from './cacerts.ts';
 import { CaError, CaErrorCode } from './errors.ts';
-import { withTempDir } from './test-support.ts';
+import { withTempDir } from './testing/index.ts';
 
 const START = fileURLToPath(new URL('./testdata/start-ca.ts', import.meta.url));
 

@@ -9,7 +9,7 @@ import { loadOrCreateSelfSignedCa } from './ca-store.ts';
 import { CaError, CaErrorCode } from './errors.ts';
 import { mintIntermediateCacerts } from './intermediate.ts';
 import { SvidSigner } from './signer.ts';
-import { makeCsr, opensslVerify, withTempDir } from './test-support.ts';
+import { makeCsr, opensslVerify, withTempDir } from './testing/index.ts';
 import { x509 } from './x509.ts';
 
 const TD = 'cluster.local';

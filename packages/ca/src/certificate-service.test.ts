@@ -16,7 +16,7 @@ import { CertificateClient } from './certificate-client.ts';
 import { addCertificateService, CertFailure, type CertificateServiceCallbacks, type CertificateServiceOptions } from './certificate-service.ts';
 import type { RateLimitOptions } from './rate-limiter.ts';
 import { SvidSigner } from './signer.ts';
-import { makeCsr, opensslVerify, withTempDir, type TestCsr } from './test-support.ts';
+import { makeCsr, opensslVerify, withTempDir, type TestCsr } from './testing/index.ts';
 import { optionalClientCertCredentials, TlsMaterialProvider } from './tls-credentials.ts';
 
 const TD = 'cluster.local';

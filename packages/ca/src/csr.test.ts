@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { KeyKind, parseCsr } from './csr.ts';
 import { verifyCsrSignature } from './csr-verify.ts';
 import { CaError, CaErrorCode } from './errors.ts';
-import { TestKey, makeCsr } from './test-support.ts';
+import { TestKey, makeCsr } from './testing/index.ts';
 import { x509 } from './x509.ts';
 
 describe('parseCsr (hot-path parser) agrees with @peculiar/x509', () => {
@@ -55,7 +55,7 @@ describe('createCsr', () => {
   it('makes requests that @peculiar/x509 and openssl accept and the signer signs', async () => {
     const { generateKeyPairSync } = await import('node:crypto');
     const { createCsr } = await import('./csr-builder.ts');
-    const { openssl, withTempDir } = await import('./test-support.ts');
+    const { openssl, withTempDir } = await import('./testing/index.ts');
     for (const key of [
       generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
       generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey,

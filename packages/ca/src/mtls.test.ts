@@ -7,7 +7,7 @@ import { createAuthority } from './authority.ts';
 import { createSelfSignedRoot } from './ca-certificates.ts';
 import { SvidSigner } from './signer.ts';
 import { parseSpiffeId } from './spiffe-id.ts';
-import { makeCsr } from './test-support.ts';
+import { makeCsr } from './testing/index.ts';
 import { trustBundlePem } from './trust-bundle.ts';
 
 interface Svid {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ClientCertAuthenticator, certTrustOf, type CertTrust } from './authn/client-cert.ts';
-import { grpcMetadata } from './authn/test-metadata.ts';
+import { grpcMetadata } from './testing/index.ts';
 import { createAuthority, type CaAuthority } from './authority.ts';
 import { createIntermediate, createSelfSignedRoot } from './ca-certificates.ts';
 import { rotatedCertTrust } from './rotation.ts';
 import { SvidSigner } from './signer.ts';
-import { makeCsr } from './test-support.ts';
+import { makeCsr } from './testing/index.ts';
 
 const TD = 'cluster.local';
 

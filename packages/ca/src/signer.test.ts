@@ -9,7 +9,7 @@ import { createIntermediate, createSelfSignedRoot } from './ca-certificates.ts';
 import { CaError, CaErrorCode } from './errors.ts';
 import { CaKeyAlgorithm } from './key-algorithm.ts';
 import { SvidSigner, TtlPolicy } from './signer.ts';
-import { TestKey, makeCsr, openssl, opensslVerify, withTempDir } from './test-support.ts';
+import { TestKey, makeCsr, openssl, opensslVerify, withTempDir } from './testing/index.ts';
 import { x509 } from './x509.ts';
 
 const TD = 'cluster.local';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
-import { silentLogger, type PushRequest, type XdsUpdater } from '@meridian/model';
+import { ConfigKind, silentLogger, type PushRequest, type XdsUpdater } from '@meridian/model';
 import { AggregateRegistry, findConflicts } from './aggregate.ts';
 import { ClusterRegistry } from './cluster-registry.ts';
 import type { KubeEvent } from './kube-objects.ts';
@@ -14,15 +14,20 @@ const HELLO = 'hello.apps.svc.cluster.local';
  * request, and a test takes what arrived since the last look.
  */
 class RecordingUpdater implements XdsUpdater {
-  private readonly requests: PushRequest[] = [];
+  private readonly requests_: PushRequest[] = [];
 
   configUpdate(request: PushRequest): void {
-    this.requests.push(request);
+    this.requests_.push(request);
   }
 
-  /** Everything received since the last call, as `{kind, hostnames}` with sorted hostnames. */
+  /** Everything received since the last call, as it came. */
+  requests(): PushRequest[] {
+    return this.requests_.splice(0);
+  }
+
+  /** Everything received since the last call, as `{kind, hostnames}` with the keys' hostnames sorted. */
   take(): { kind: PushRequest['kind']; hostnames: string[]; reasons: readonly string[] }[] {
-    return this.requests.splice(0).map((r) => ({ kind: r.kind, hostnames: [...r.hostnames].sort(), reasons: r.reasons }));
+    return this.requests_.splice(0).map((r) => ({ kind: r.kind, hostnames: r.configs.map((k) => k.name).sort(), reasons: r.reasons }));
   }
 }
 
@@ -208,7 +213,45 @@ describe('AggregateRegistry', () => {
   });
 });
 
+describe('AggregateRegistry change keys', () => {
+  it('names services by Service and Endpoints keys, and a gateway change by one Gateway key (not every hostname)', () => {
+    const { updater, clusters } = setup('east', 'west');
+    get(clusters, 'east').apply([service('echo'), slice('echo', [{ address: '10.0.0.1' }])]);
+    assert.deepEqual(
+      updater.requests().flatMap((r) => r.configs),
+      [{ kind: ConfigKind.Service, namespace: 'apps', name: ECHO }],
+    );
+    get(clusters, 'east').apply([slice('echo', [{ address: '10.0.0.2' }])]);
+    assert.deepEqual(updater.requests().flatMap((r) => r.configs), [{ kind: ConfigKind.Endpoints, namespace: 'apps', name: ECHO }]);
+    const gateway: KubeEvent = {
+      type: 'upsert',
+      kind: 'Service',
+      object: {
+        metadata: { name: 'eastwest', namespace: 'istio-system', labels: { 'topology.istio.io/network': 'net-west' } },
+        spec: { type: 'LoadBalancer', ports: [{ name: 'tls', port: 15443 }] },
+        status: { loadBalancer: { ingress: [{ ip: '1.2.3.4' }] } },
+      },
+    };
+    get(clusters, 'west').apply([gateway]);
+    const gatewayPush = updater.requests().find((r) => r.reasons.includes('gateways@west'));
+    assert.deepEqual(gatewayPush?.configs, [{ kind: ConfigKind.Gateway, namespace: '', name: 'west' }]);
+    assert.equal(gatewayPush?.kind, 'endpoints');
+  });
+});
+
 describe('AggregateRegistry memory', () => {
+  it('services added then removed leave no merged view behind', () => {
+    const { aggregate, clusters } = setup('east', 'west');
+    for (let i = 0; i < 50; i++) get(clusters, 'east').apply([service(`svc-${i}`), slice(`svc-${i}`, [{ address: `10.0.1.${i}` }])]);
+    get(clusters, 'west').apply([service('svc-1')]);
+    assert.equal(aggregate.services().length, 50);
+    assert.ok(aggregate.mergedViews() >= 50);
+    aggregate.removeCluster('east');
+    aggregate.removeCluster('west');
+    assert.deepEqual(aggregate.services(), []);
+    assert.equal(aggregate.mergedViews(), 0, 'nothing kept for hostnames no cluster has');
+  });
+
   it('keeps merged views only of hostnames some cluster has: lookups of unknown names leave nothing behind', () => {
     const { aggregate, clusters } = setup('east', 'west');
     get(clusters, 'east').apply([service('echo'), slice('echo', [{ address: '10.0.0.1' }])]);

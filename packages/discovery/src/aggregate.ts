@@ -1,15 +1,18 @@
-import type {
-  ClusterId,
-  ClusterService,
-  Endpoint,
-  Logger,
-  NetworkGateway,
-  NetworkId,
-  PushRequest,
-  Service,
-  ServiceDiscovery,
-  ServicePort,
-  XdsUpdater,
+import {
+  ConfigKind,
+  hostnameKeys,
+  PushReason,
+  pushReason,
+  type ClusterId,
+  type ClusterService,
+  type Endpoint,
+  type Logger,
+  type NetworkGateway,
+  type NetworkId,
+  type Service,
+  type ServiceDiscovery,
+  type ServicePort,
+  type XdsUpdater,
 } from '@meridian/model';
 import { ClusterState, type ClusterChange, type ClusterRegistry, type ClusterStatus } from './cluster-registry.ts';
 
@@ -52,7 +55,8 @@ export class AggregateRegistry implements ServiceDiscovery {
   private sortedServices: readonly Service[] | undefined;
   private updater: XdsUpdater | undefined;
   private configuredGateways: readonly NetworkGateway[] = [];
-  private readonly reportedConflicts = new Set<string>();
+  /** Per hostname, the disagreements already logged that still hold. */
+  private readonly reportedConflicts = new Map<string, ReadonlySet<string>>();
   private readonly logger: Logger;
 
   constructor(options: AggregateRegistryOptions) {
@@ -111,8 +115,12 @@ export class AggregateRegistry implements ServiceDiscovery {
   }
 
   networkGateways(network: NetworkId): readonly NetworkGateway[] {
+    return this.allNetworkGateways().filter((g) => g.network === network);
+  }
+
+  allNetworkGateways(): readonly NetworkGateway[] {
     const fromServices = this.clusterIds().flatMap((id) => this.clusters.get(id)?.registry.gateways() ?? []);
-    return [...this.configuredGateways, ...fromServices].filter((g) => g.network === network);
+    return [...this.configuredGateways, ...fromServices];
   }
 
   clusterIds(): readonly ClusterId[] {
@@ -185,32 +193,37 @@ export class AggregateRegistry implements ServiceDiscovery {
       endpoints.push(...(registry.state === ClusterState.Stale ? own.map((e) => ({ ...e, stale: true })) : own));
     }
     const conflicts = findConflicts(perCluster);
+    // Each disagreement is logged once while it lasts; only the live ones are remembered.
+    const live = new Set(conflicts.map((c) => `${c.port}|${c.field}|${JSON.stringify(c.values)}`));
+    const logged = this.reportedConflicts.get(hostname);
     for (const c of conflicts) {
-      const key = `${c.hostname}|${c.port}|${c.field}|${JSON.stringify(c.values)}`;
-      if (this.reportedConflicts.has(key)) continue;
-      this.reportedConflicts.add(key);
+      if (logged?.has(`${c.port}|${c.field}|${JSON.stringify(c.values)}`)) continue;
       this.logger.warn(c, 'clusters disagree on a service port; serving the first cluster\'s value');
     }
+    if (live.size > 0) this.reportedConflicts.set(hostname, live);
+    else this.reportedConflicts.delete(hostname);
     return { service: mergeServices(perCluster, endpoints), endpoints, conflicts };
   }
 
   private onClusterChange(change: ClusterChange): void {
     if (change.gateways) {
-      // Gateways decide how every service's remote endpoints are reached: all EDS may change.
-      const all = new Set<string>();
-      for (const { registry } of this.clusters.values()) for (const h of registry.hostnames()) all.add(h);
-      if (all.size > 0) this.updater?.configUpdate({ kind: 'endpoints', hostnames: all, reasons: [`gateways@${change.cluster}`] });
+      // How every remote endpoint is reached may change; the xDS side knows which assignments.
+      this.updater?.configUpdate({
+        kind: 'endpoints',
+        configs: [{ kind: ConfigKind.Gateway, namespace: '', name: change.cluster }],
+        reasons: [pushReason(PushReason.Gateways, change.cluster)],
+      });
       return;
     }
     for (const h of change.hostnames) this.merged.delete(h);
     // Also on endpoints-only changes: a merged Service's serviceAccounts come from its endpoints.
     this.sortedServices = undefined;
-    const request: PushRequest = {
+    const full = change.kind === 'full';
+    this.updater?.configUpdate({
       kind: change.kind,
-      hostnames: change.hostnames,
-      reasons: [`${change.kind === 'full' ? 'services' : 'endpoints'}@${change.cluster}`],
-    };
-    this.updater?.configUpdate(request);
+      configs: hostnameKeys(full ? ConfigKind.Service : ConfigKind.Endpoints, change.hostnames),
+      reasons: [pushReason(full ? PushReason.Services : PushReason.Endpoints, change.cluster)],
+    });
   }
 }
 

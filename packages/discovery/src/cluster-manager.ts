@@ -6,8 +6,9 @@ import { DiscoveryErrorCode } from './errors.ts';
 import { missingPermissions } from './kube/access-review.ts';
 import { tokenExpiry } from './kube/kubeconfig-policy.ts';
 import { KubeClusterSource } from './kube/kube-cluster-source.ts';
-import type { Backoff, InformerStatus } from './kube/resilient-informer.ts';
-import { ManifestDirectorySource, type ManifestFileStatus, type ManifestWatchStatus } from './manifest-source.ts';
+import type { Backoff } from './kube/resilient-informer.ts';
+import { ManifestDirectorySource } from './manifest-source.ts';
+import type { ClusterSource, ClusterSourceStatus } from './cluster-source.ts';
 
 export type ClusterSourceSpec =
   | { readonly type: 'manifests'; readonly directory: string }
@@ -37,7 +38,7 @@ export interface ClusterManagerOptions {
 interface ManagedCluster {
   readonly spec: ClusterSpec;
   readonly registry: ClusterRegistry;
-  readonly source: ManifestDirectorySource | KubeClusterSource;
+  readonly source: ClusterSource;
   readonly addedAt: number;
   missingPermissions?: string[];
   credentialExpiry?: string;
@@ -46,14 +47,7 @@ interface ManagedCluster {
 export interface ManagedClusterStatus extends ClusterStatus {
   readonly origin: string;
   readonly addedAt: string;
-  readonly source:
-    | {
-        readonly type: 'manifests';
-        readonly directory: string;
-        readonly watch: ManifestWatchStatus;
-        readonly files: readonly ManifestFileStatus[];
-      }
-    | { readonly type: 'kubernetes'; readonly server: string | null; readonly informers: readonly InformerStatus[] };
+  readonly source: ClusterSourceStatus;
   readonly missingPermissions: readonly string[] | null;
   readonly credentialExpiry: string | null;
   /** A rotated connection that is syncing before it replaces this one. */
@@ -107,7 +101,7 @@ export class ClusterManager {
     this.pending.set(spec.id, next);
     this.logger.info({ cluster: spec.id, origin: spec.origin }, 'cluster reconnecting with new settings');
     await this.startSource(next);
-    const synced = next.source instanceof KubeClusterSource ? await next.source.waitForSync(2 ** 31 - 1) : true;
+    const synced = await next.source.waitForSync(2 ** 31 - 1);
     if (this.pending.get(spec.id) !== next) return; // superseded or removed meanwhile
     this.pending.delete(spec.id);
     if (!synced) return;
@@ -135,7 +129,7 @@ export class ClusterManager {
     const results = await Promise.all(
       ids.map(async (id) => {
         const source = this.clusters.get(id)?.source;
-        const ok = source instanceof KubeClusterSource ? await source.waitForSync(timeoutMs) : source !== undefined;
+        const ok = source ? await source.waitForSync(timeoutMs) : false;
         return ok ? undefined : id;
       }),
     );
@@ -150,7 +144,7 @@ export class ClusterManager {
 
   hasSynced(id: ClusterId): boolean {
     const source = this.clusters.get(id)?.source;
-    return source instanceof KubeClusterSource ? source.hasSynced : source !== undefined;
+    return source?.hasSynced ?? false;
   }
 
   statuses(): ManagedClusterStatus[] {
@@ -172,7 +166,7 @@ export class ClusterManager {
       domainSuffix: this.options.domainSuffix,
       logger: this.options.logger,
     });
-    const source =
+    const source: ClusterSource =
       spec.source.type === 'manifests'
         ? new ManifestDirectorySource({
             directory: spec.source.directory,
@@ -192,11 +186,7 @@ export class ClusterManager {
   }
 
   private async startSource(managed: ManagedCluster): Promise<void> {
-    if (managed.source instanceof ManifestDirectorySource) {
-      await managed.source.start();
-      return;
-    }
-    managed.source.start();
+    await managed.source.start();
     const { spec } = managed;
     if (spec.source.type !== 'kubernetes') return;
     // What the credentials may read, reported at add time; a failure here is not fatal.
@@ -213,19 +203,11 @@ export class ClusterManager {
 
   private statusOf(m: ManagedCluster): ManagedClusterStatus {
     const base = m.registry.status();
-    const source: ManagedClusterStatus['source'] =
-      m.source instanceof ManifestDirectorySource
-        ? { type: 'manifests', ...m.source.status() }
-        : {
-            type: 'kubernetes',
-            server: m.spec.source.type === 'kubernetes' ? (m.spec.source.kubeConfig.getCurrentCluster()?.server ?? null) : null,
-            informers: m.source.informerStatuses(),
-          };
     return {
       ...base,
       origin: m.spec.origin,
       addedAt: new Date(m.addedAt).toISOString(),
-      source,
+      source: m.source.sourceStatus(),
       missingPermissions: m.missingPermissions ?? null,
       credentialExpiry: m.credentialExpiry ?? null,
       pendingReplacement: this.pending.has(m.spec.id),

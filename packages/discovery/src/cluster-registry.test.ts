@@ -326,6 +326,15 @@ describe('ClusterRegistry WorkloadEntry (mesh expansion)', () => {
     assert.equal(changes.at(-1)?.kind, 'endpoints');
   });
 
+  it("gives the workload's endpoints its labels", () => {
+    const registry = new ClusterRegistry({ cluster: 'c1', network: 'n1', domainSuffix: 'cluster.local', logger: silentLogger() });
+    registry.apply([svc({ app: 'billing' }), vm({ app: 'billing', version: 'v2' })]);
+    assert.deepEqual(
+      registry.endpoints('billing.shop.svc.cluster.local').map((e) => e.labels),
+      [{ app: 'billing', version: 'v2' }, { app: 'billing', version: 'v2' }],
+    );
+  });
+
   it('ignores Services without a selector', () => {
     const registry = new ClusterRegistry({ cluster: 'c1', network: 'n1', domainSuffix: 'cluster.local', logger: silentLogger() });
     registry.apply([svc(undefined), vm({ app: 'billing' })]);

@@ -1,6 +1,5 @@
 import type { V1EndpointSlice, V1Namespace, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import {
-  Health,
   serviceHostname,
   type ClusterId,
   type ClusterService,
@@ -9,7 +8,15 @@ import {
   type NetworkGateway,
   type NetworkId,
 } from '@meridian/model';
-import { Label, addressProblem, compareEndpoints, convertEndpointSlice, convertService, type ConvertContext } from './convert.ts';
+import {
+  Label,
+  compareEndpoints,
+  convertEndpointSlice,
+  convertService,
+  convertWorkloadEntry,
+  workloadEntryLabels,
+  type ConvertContext,
+} from './convert.ts';
 import { objectKey, type KubeEvent, type WorkloadEntry } from './kube-objects.ts';
 
 export interface ClusterChange {
@@ -369,30 +376,15 @@ export class ClusterRegistry {
     const namespace = service.metadata?.namespace ?? 'default';
     const out: Endpoint[] = [];
     for (const entry of this.workloads.values()) {
-      const spec = entry.spec;
-      const labels = spec?.labels ?? entry.metadata?.labels ?? {};
-      if ((entry.metadata?.namespace ?? 'default') !== namespace || !spec?.address) continue;
+      if ((entry.metadata?.namespace ?? 'default') !== namespace) continue;
+      const labels = workloadEntryLabels(entry);
       if (!Object.entries(selector).every(([k, v]) => labels[k] === v)) continue;
-      const problem = addressProblem(spec.address);
-      if (problem) {
+      const converted = convertWorkloadEntry(entry, service, this.ctx);
+      if (converted && 'rejected' in converted) {
         const object = `WorkloadEntry ${namespace}/${entry.metadata?.name ?? ''}`;
-        rejected.push({ service: this.hostnameOfKey(serviceKey), object, address: spec.address, reason: problem });
-        continue;
-      }
-      const [region = '', zone = '', subzone = ''] = (spec.locality ?? '').split('/');
-      for (const p of service.spec?.ports ?? []) {
-        const name = p.name ?? '';
-        const port = spec.ports?.[name] ?? (typeof p.targetPort === 'number' ? p.targetPort : p.port);
-        out.push({
-          address: spec.address,
-          port,
-          portName: name,
-          cluster: this.id,
-          network: spec.network ?? this.ctx.network,
-          locality: { region, zone, subzone },
-          health: Health.Healthy,
-          ...(spec.serviceAccount ? { serviceAccount: spec.serviceAccount } : {}),
-        });
+        rejected.push({ service: this.hostnameOfKey(serviceKey), object, address: entry.spec?.address ?? '', reason: converted.rejected });
+      } else if (converted) {
+        out.push(...converted.endpoints);
       }
     }
     return out;

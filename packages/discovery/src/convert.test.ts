@@ -268,6 +268,27 @@ describe('convertEndpointSlice', () => {
     }
   });
 
+  it("carries the pod's labels (what subsets and workload selectors match), none for an endpoint without a pod", () => {
+    const pods = [pod('apps', 'echo-1', 'echo-sa', { app: 'echo', version: 'v2' }), pod('apps', 'echo-2', 'echo-sa')];
+    const got = convertEndpointSlice(
+      slice([
+        { addresses: ['10.0.0.1'], targetRef: { kind: 'Pod', name: 'echo-1' } },
+        { addresses: ['10.0.0.2'], targetRef: { kind: 'Pod', name: 'echo-2' } },
+        { addresses: ['10.0.0.3'] },
+      ]),
+      ctx,
+      lookupOf([], pods),
+    );
+    assert.deepEqual(
+      got?.endpoints.map((e) => [e.address, e.labels]),
+      [
+        ['10.0.0.1', { app: 'echo', version: 'v2' }],
+        ['10.0.0.2', undefined],
+        ['10.0.0.3', undefined],
+      ],
+    );
+  });
+
   it('takes the network from the pod label, else the cluster, and the service account from the pod', () => {
     const pods = [
       pod('apps', 'echo-1', 'echo-sa', { 'topology.istio.io/network': 'net-vpc2' }),

@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import type { V1EndpointSlice, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { WorkloadEntry } from './kube-objects.ts';
 import {
   EMPTY_LOCALITY,
   Health,
@@ -147,6 +148,7 @@ export function convertEndpointSlice(
     const network = pod?.metadata?.labels?.[Label.Network] ?? ctx.network;
     const health = endpointHealth(ep.conditions);
     const serviceAccount = pod?.spec?.serviceAccountName;
+    const labels = pod?.metadata?.labels;
     for (const address of ep.addresses) {
       const problem = addressProblem(address, addressType);
       if (problem) {
@@ -168,11 +170,50 @@ export function convertEndpointSlice(
             ? { pod: `${ep.targetRef.namespace ?? namespace}/${ep.targetRef.name}` }
             : {}),
           ...(ep.nodeName ? { nodeName: ep.nodeName } : {}),
+          ...(labels && Object.keys(labels).length > 0 ? { labels } : {}),
         });
       }
     }
   }
   return { serviceKey: `${namespace}/${serviceName}`, endpoints, rejected };
+}
+
+/** The labels a WorkloadEntry's workload carries: its spec's, else its own metadata's. */
+export function workloadEntryLabels(entry: WorkloadEntry): Readonly<Record<string, string>> {
+  return entry.spec?.labels ?? entry.metadata?.labels ?? {};
+}
+
+/**
+ * Converts a WorkloadEntry that joins a Service (same namespace, labels matching its
+ * selector: the caller checks) into one endpoint per Service port. Undefined without an
+ * address; an address that cannot be served is `rejected` with why.
+ */
+export function convertWorkloadEntry(
+  entry: WorkloadEntry,
+  service: V1Service,
+  ctx: ConvertContext,
+): { readonly endpoints: readonly Endpoint[] } | { readonly rejected: string } | undefined {
+  const spec = entry.spec;
+  if (!spec?.address) return undefined;
+  const problem = addressProblem(spec.address);
+  if (problem) return { rejected: problem };
+  const [region = '', zone = '', subzone = ''] = (spec.locality ?? '').split('/');
+  const labels = workloadEntryLabels(entry);
+  const endpoints = (service.spec?.ports ?? []).map((p): Endpoint => {
+    const name = p.name ?? '';
+    return {
+      address: spec.address ?? '',
+      port: spec.ports?.[name] ?? (typeof p.targetPort === 'number' ? p.targetPort : p.port),
+      portName: name,
+      cluster: ctx.cluster,
+      network: spec.network ?? ctx.network,
+      locality: { region, zone, subzone },
+      health: Health.Healthy,
+      ...(spec.serviceAccount ? { serviceAccount: spec.serviceAccount } : {}),
+      ...(Object.keys(labels).length > 0 ? { labels } : {}),
+    };
+  });
+  return { endpoints };
 }
 
 export function compareEndpoints(a: Endpoint, b: Endpoint): number {

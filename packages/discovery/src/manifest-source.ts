@@ -6,6 +6,7 @@ import { ClusterState, type ClusterRegistry } from './cluster-registry.ts';
 import { objectKey, type KubeEvent } from './kube-objects.ts';
 import { listManifests, type ManifestListing } from './manifest-files.ts';
 import { parseManifestInSlices, ManifestError } from './manifest-parser.ts';
+import { SyncSignal } from './sync-signal.ts';
 
 /** How a directory is watched; `fs.watch` unless a test stands in for the kernel. */
 export type WatchDirectory = (directory: string, listener: () => void) => FSWatcher;
@@ -112,6 +113,7 @@ export class ManifestDirectorySource {
   private lastScanAt: number | undefined;
   private readonly onConfig: ((documents: readonly ConfigDocument[]) => void) | undefined;
   private configFingerprint: string | undefined;
+  private readonly initialScan = new SyncSignal();
 
   constructor(options: ManifestSourceOptions) {
     this.directory = path.resolve(options.directory);
@@ -127,6 +129,7 @@ export class ManifestDirectorySource {
   async start(): Promise<void> {
     await this.scan({ initial: true });
     this.registry.markSynced();
+    this.initialScan.raise();
     this.reportHealth();
     this.rescanTimer = setInterval(() => void this.scan(), this.rescanMs);
     this.rescanTimer.unref();
@@ -139,6 +142,19 @@ export class ManifestDirectorySource {
     clearTimeout(this.timer);
     clearInterval(this.rescanTimer);
     await this.scanning;
+  }
+
+  /** The directory has been read once (`start` resolved). */
+  get hasSynced(): boolean {
+    return this.initialScan.synced;
+  }
+
+  waitForSync(timeoutMs: number): Promise<boolean> {
+    return this.initialScan.wait(timeoutMs);
+  }
+
+  sourceStatus(): { readonly type: 'manifests' } & ManifestSourceStatus {
+    return { type: 'manifests', ...this.status() };
   }
 
   status(): ManifestSourceStatus {

@@ -75,6 +75,8 @@ export interface Endpoint {
   readonly serviceAccount?: string;
   /** `namespace/name` of the Pod behind it, when known. */
   readonly pod?: string;
+  /** The Pod's (or WorkloadEntry's) labels, when it has any: what subsets and workload selectors match. */
+  readonly labels?: Readonly<Record<string, string>>;
   readonly nodeName?: string;
   /**
    * The endpoint's cluster has been unreachable for longer than its TTL: it is still served

@@ -2,19 +2,10 @@
  * The policy kinds Meridian accepts, with the API versions each is served under. Upstream's
  * older versions are aliases of the current one: the same schema, the same semantics.
  */
-export const PolicyKind = {
-  VirtualService: 'VirtualService',
-  DestinationRule: 'DestinationRule',
-  ServiceEntry: 'ServiceEntry',
-  Sidecar: 'Sidecar',
-  PeerAuthentication: 'PeerAuthentication',
-  AuthorizationPolicy: 'AuthorizationPolicy',
-  RequestAuthentication: 'RequestAuthentication',
-  Telemetry: 'Telemetry',
-  HTTPRoute: 'HTTPRoute',
-  GRPCRoute: 'GRPCRoute',
-} as const;
-export type PolicyKind = (typeof PolicyKind)[keyof typeof PolicyKind];
+import { PolicyKind } from '@meridian/model';
+
+// The kinds are model vocabulary (a policy change is pushed with keys of its kind).
+export { PolicyKind };
 
 const NETWORKING = ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'];
 const SECURITY = ['security.istio.io/v1', 'security.istio.io/v1beta1'];

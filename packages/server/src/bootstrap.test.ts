@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 // Shape only for gRPC: this package does not depend on grpc-js-xds. test/e2e/grpc-mtls.test.ts runs
 // these bootstraps through its parser and a real XdsServer.
-import { encodeMessage, loadSidecarProtos, validateEncoded } from '@meridian/xds';
+import { encodeMessage, loadSidecarProtos } from '@meridian/xds';
+import { validateEncoded } from '@meridian/xds/testing';
 import { envoyBootstrap, grpcBootstrap } from './bootstrap.ts';
 
 describe('grpcBootstrap', () => {

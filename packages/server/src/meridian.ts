@@ -106,6 +106,8 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     domainSuffix: config.domainSuffix,
     clusterLocalHosts: config.clusterLocalHosts,
     mtls: { mode: config.mtls.mode, services: config.mtls.services, trustDomain: config.trustDomain },
+    // Read into each push's snapshot; no generator consumes them yet.
+    policies: () => policy.policies,
   });
   // The CA starts a few lines below; sidecars ask for secrets only once the ports are open.
   let caStarted: CaRuntime | undefined = undefined;
@@ -157,6 +159,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     onPushed: (request, seconds) => metrics.pushTime.observe({ kind: request.kind }, seconds),
   });
   registry.setUpdater(push);
+  policy.setUpdater(push);
 
   const ca = await startCaRuntime({
     config,

@@ -3,8 +3,8 @@
  * PolicyStore, compiled into MeshPolicies after each change, reported in /debug/policyz, in
  * metrics and (each new problem once) in the log.
  */
-import type { ClusterId, ConfigDocument, ConfigUpdater, Logger, MeshPolicies } from '@meridian/model';
-import { compileMeshPolicies, PolicyStore, policyReport, ReportState, type CompiledMeshPolicies, type MeshPolicyOptions, type PolicyReportRow } from '@meridian/policy';
+import { PushReason, pushReason, type ClusterId, type ConfigDocument, type ConfigUpdater, type Logger, type MeshPolicies, type XdsUpdater } from '@meridian/model';
+import { compileMeshPolicies, PolicyStore, policyReport, ReportState, type CompiledMeshPolicies, type MeshPolicyOptions, type PolicyRef, type PolicyReportRow } from '@meridian/policy';
 import { Gauge, type Registry } from 'prom-client';
 
 export interface PolicyRuntimeOptions extends MeshPolicyOptions {
@@ -23,6 +23,7 @@ export class PolicyRuntime implements ConfigUpdater {
   private rows: PolicyReportRow[] = [];
   /** Problems already logged, so each is said once while it lasts. */
   private reported = new Set<string>();
+  private updater: XdsUpdater | undefined;
 
   constructor(options: PolicyRuntimeOptions) {
     this.store = new PolicyStore({ primary: options.primary });
@@ -52,6 +53,11 @@ export class PolicyRuntime implements ConfigUpdater {
     });
   }
 
+  /** Where a change is pushed, once compiled: keys of each changed object's kind. */
+  setUpdater(updater: XdsUpdater): void {
+    this.updater = updater;
+  }
+
   /** What generators read: the policies in effect after precedence and compilation. */
   get policies(): MeshPolicies {
     return this.compiled.policies;
@@ -59,12 +65,12 @@ export class PolicyRuntime implements ConfigUpdater {
 
   replaceConfig(cluster: ClusterId, documents: readonly ConfigDocument[]): void {
     const { changed } = this.store.replace(cluster, documents);
-    this.refresh(cluster, changed.length);
+    this.refresh(cluster, changed);
   }
 
   removeConfig(cluster: ClusterId): void {
     const { changed } = this.store.removeCluster(cluster);
-    this.refresh(cluster, changed.length);
+    this.refresh(cluster, changed);
   }
 
   /** `/debug/policyz`: every object per source cluster with its state, the conflicts and hidden routes. */
@@ -77,10 +83,14 @@ export class PolicyRuntime implements ConfigUpdater {
     };
   }
 
-  private refresh(cluster: ClusterId, changed: number): void {
+  private refresh(cluster: ClusterId, changed: readonly PolicyRef[]): void {
     this.compiled = compileMeshPolicies(this.store.objects(), this.options);
     this.rows = policyReport(this.store.statuses(), this.compiled);
-    this.logger.info({ cluster, changed, objects: this.store.objects().length }, 'policy updated');
+    this.logger.info({ cluster, changed: changed.length, objects: this.store.objects().length }, 'policy updated');
+    if (changed.length > 0) {
+      const configs = changed.map(({ kind, namespace, name }) => ({ kind, namespace, name }));
+      this.updater?.configUpdate({ kind: 'full', configs, reasons: [pushReason(PushReason.Policy, cluster)] });
+    }
     const now = new Set<string>();
     for (const row of this.rows) {
       if (row.state === ReportState.Accepted) continue;

@@ -5,7 +5,7 @@ import { silentLogger } from '@meridian/model';
 import { AdsServer } from './ads-server.ts';
 import { MeshResources } from './mesh-resources.ts';
 import { protoType } from './protos.ts';
-import { StaticDiscovery } from './test-discovery.ts';
+import { StaticDiscovery } from './testing/index.ts';
 import { TypeUrl } from './type-url.ts';
 
 const SOTW = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';

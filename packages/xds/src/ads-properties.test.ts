@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { TypeUrl } from './type-url.ts';
-import { ADS_DELTA, ADS_SOTW, CSDS_FETCH, encoder, rawStream, startTestXdsServer, unaryStatus, type TestXdsServer } from './test-grpc.ts';
+import { ADS_DELTA, ADS_SOTW, CSDS_FETCH, encoder, rawStream, startTestXdsServer, unaryStatus, type TestXdsServer } from './testing/index.ts';
 
 const encodeSotw = encoder('envoy.service.discovery.v3.DiscoveryRequest');
 const encodeDelta = encoder('envoy.service.discovery.v3.DeltaDiscoveryRequest');

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_MAX_BUFFERED_BYTES } from './send-queue.ts';
 import { TypeUrl } from './type-url.ts';
-import { ADS_DELTA, ADS_SOTW, encoder, rawStream, startTestXdsServer, type TestXdsServer } from './test-grpc.ts';
+import { ADS_DELTA, ADS_SOTW, encoder, rawStream, startTestXdsServer, type TestXdsServer } from './testing/index.ts';
 
 const encodeSotw = encoder('envoy.service.discovery.v3.DiscoveryRequest');
 const encodeDelta = encoder('envoy.service.discovery.v3.DeltaDiscoveryRequest');

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { errorMessage, type Logger, type ProxyNode, type PushRequest } from '@meridian/model';
 import type { DeltaRequestView } from './classify-delta.ts';
 import type { SotwRequestView } from './classify.ts';
-import { AdsConnection } from './connection.ts';
+import { AdsConnection } from './sotw-connection.ts';
 import { connectionSource } from './connection-source.ts';
 import { DeltaAdsConnection } from './delta-connection.ts';
 import { proxyFromNode, type NodeMessage, type ProxyDefaults } from './proxy.ts';
@@ -10,7 +10,7 @@ import { MalformedRequest, requestCodec } from './request-codec.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
 import type { SecretSource } from './sds.ts';
 import { isTypeUrl, type TypeUrl } from './type-url.ts';
-import { StreamVariant, type StreamHooks, type XdsConnection } from './xds-connection.ts';
+import { StreamVariant, type StreamHooks, type XdsConnection } from './stream-state.ts';
 
 interface RequestEnvelope {
   readonly node?: NodeMessage | null;
@@ -287,7 +287,7 @@ export class AdsServer {
 
 /** Which ADS variant a connection speaks. */
 export function streamVariant(conn: XdsConnection): StreamVariant {
-  return conn instanceof DeltaAdsConnection ? StreamVariant.Delta : StreamVariant.Sotw;
+  return conn.variant;
 }
 
 /**

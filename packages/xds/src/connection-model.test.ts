@@ -13,11 +13,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { silentLogger } from '@meridian/model';
-import { AdsConnection } from './connection.ts';
+import { ConfigKind, hostnameKeys, silentLogger } from '@meridian/model';
+import { AdsConnection } from './sotw-connection.ts';
 import { DeltaAdsConnection } from './delta-connection.ts';
 import { protoType } from './protos.ts';
-import { CapturingStream, TableSource, TEST_PROXY } from './test-source.ts';
+import { CapturingStream, TableSource, TEST_PROXY } from './testing/index.ts';
 import { TypeUrl } from './type-url.ts';
 
 const SCENARIOS = 150;
@@ -209,7 +209,7 @@ function runScenario(seed: number, variant: 'sotw' | 'delta'): void {
   /** One push naming everything that changed, as the registry reports a change. */
   const change = (edits: Array<[TypeUrl, string, string | undefined]>) => {
     for (const [type, name, content] of edits) source.set(type, name, content);
-    conn.push({ kind: 'full', hostnames: new Set(edits.map(([, name]) => name)), reasons: ['model'] });
+    conn.push({ kind: 'full', configs: hostnameKeys(ConfigKind.Service, edits.map(([, name]) => name)), reasons: ['model'] });
     trace.push(edits.map(([, name, content]) => `${name}=${content ?? 'gone'}`).join('+'));
   };
 

@@ -17,7 +17,7 @@ import {
   startTestXdsServer,
   unaryStatus,
   type TestXdsServer,
-} from './test-grpc.ts';
+} from './testing/index.ts';
 
 const encodeRequest = encoder('envoy.service.status.v3.ClientStatusRequest');
 const decodeResponse = decoder('envoy.service.status.v3.ClientStatusResponse');

@@ -3,10 +3,9 @@ import { errorMessage, type Logger, type ProxyNode } from '@meridian/model';
 import { MAX_NODE_ID_LENGTH, type AdsServer, type PeerCall, type PeerIdentifier } from './ads-server.ts';
 import { protoType } from './protos.ts';
 import { MalformedRequest, requestCodec } from './request-codec.ts';
-import { resourceStatuses, type ResourceStatus } from './resource-status.ts';
 import { compileStringMatch, type StringMatch, type StringMatcherMessage } from './string-match.ts';
 import { TypeUrl } from './type-url.ts';
-import type { XdsConnection } from './xds-connection.ts';
+import type { ResourceStatus, XdsConnection } from './stream-state.ts';
 
 const CSDS_SERVICE = 'envoy.service.status.v3.ClientStatusDiscoveryService';
 
@@ -37,7 +36,7 @@ export interface CsdsOptions {
 /**
  * Registers `envoy.service.status.v3.ClientStatusDiscoveryService` on a gRPC server: for
  * every ADS stream (both variants) whose node matches, one `ClientConfig` with a
- * `GenericXdsConfig` per resource, as the server sees it (see `resourceStatuses`).
+ * `GenericXdsConfig` per resource, as the server sees it (see `XdsConnection.resourceStatuses`).
  * Node matchers are ORed; none means every proxy. Metadata matchers are not supported
  * (UNIMPLEMENTED) rather than silently matching everything. `safe_regex` is RE2 (linear
  * time, Envoy's own limit on program size); a matcher that does not compile, and bytes that
@@ -122,7 +121,7 @@ function clientStatusResponse(ads: AdsServer, request: ClientStatusRequestMessag
     config: ads
       .list()
       .filter((c) => match(c.proxy.id))
-      .map((c) => clientConfig(c, resourceStatuses(c, (t, _p, n) => ads.generate(c, t, n)), withContents)),
+      .map((c) => clientConfig(c, c.resourceStatuses((t, _p, n) => ads.generate(c, t, n)), withContents)),
   };
 }
 

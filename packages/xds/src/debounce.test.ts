@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PushRequest } from '@meridian/model';
+import { ConfigKind, hostnameKeys, type PushRequest } from '@meridian/model';
 import { debounce, type Clock } from './debounce.ts';
 
 /** A clock the test moves by hand; timers fire in order when their time comes. */
@@ -31,8 +31,8 @@ class FakeClock implements Clock {
   }
 }
 
-const eds = (...hosts: string[]): PushRequest => ({ kind: 'endpoints', hostnames: new Set(hosts), reasons: ['eds'] });
-const full = (...hosts: string[]): PushRequest => ({ kind: 'full', hostnames: new Set(hosts), reasons: ['svc'] });
+const eds = (...hosts: string[]): PushRequest => ({ kind: 'endpoints', configs: hostnameKeys(ConfigKind.Endpoints, hosts), reasons: ['eds'] });
+const full = (...hosts: string[]): PushRequest => ({ kind: 'full', configs: hostnameKeys(ConfigKind.Service, hosts), reasons: ['svc'] });
 
 function setup(quietMs = 100, maxMs = 1000) {
   const clock = new FakeClock();
@@ -51,7 +51,7 @@ describe('debounce', () => {
     assert.equal(pushed.length, 0, 'quiet period restarts on each change');
     clock.advance(1);
     assert.equal(pushed.length, 1);
-    assert.deepEqual([...(pushed[0]?.hostnames ?? [])].sort(), ['a', 'b']);
+    assert.deepEqual((pushed[0]?.configs ?? []).map((k) => k.name).sort(), ['a', 'b']);
     assert.equal(pushed[0]?.kind, 'endpoints');
     assert.equal(pushed[0]?.since, 0, 'since is the time of the first change');
   });
@@ -63,7 +63,7 @@ describe('debounce', () => {
       clock.advance(50);
     }
     assert.ok(pushed.length >= 1, 'pushed before the stream stopped');
-    assert.ok((pushed[0]?.hostnames.size ?? 0) <= 7);
+    assert.ok((pushed[0]?.configs.length ?? 0) <= 7);
   });
 
   it('a full request absorbs endpoint requests; an empty full set means everything', () => {
@@ -73,7 +73,7 @@ describe('debounce', () => {
     d.add(full());
     clock.advance(100);
     assert.equal(pushed[0]?.kind, 'full');
-    assert.equal(pushed[0]?.hostnames.size, 0);
+    assert.equal(pushed[0]?.configs.length, 0);
   });
 
   it('quietMs 0 pushes at once', () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { silentLogger, type PushRequest } from '@meridian/model';
+import { ConfigKind, hostnameKeys, silentLogger, type PushRequest } from '@meridian/model';
 import type { DeltaRequestView } from './classify-delta.ts';
 import { DeltaAdsConnection } from './delta-connection.ts';
 import { protoType } from './protos.ts';
-import { CapturingStream, TableSource, TEST_PROXY } from './test-source.ts';
+import { CapturingStream, TableSource, TEST_PROXY } from './testing/index.ts';
 import { TypeUrl } from './type-url.ts';
 
 interface Sent {
@@ -43,7 +43,7 @@ const req = (r: Partial<DeltaRequestView>): DeltaRequestView => ({
   response_nonce: '',
   ...r,
 });
-const push = (...hostnames: string[]): PushRequest => ({ kind: 'full', hostnames: new Set(hostnames), reasons: ['test'] });
+const push = (...hostnames: string[]): PushRequest => ({ kind: 'full', configs: hostnameKeys(ConfigKind.Service, hostnames), reasons: ['test'] });
 
 function setup() {
   const source = new TableSource();

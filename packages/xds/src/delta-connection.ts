@@ -1,56 +1,31 @@
 import { hash } from 'node:crypto';
 import type { Logger, ProxyNode, PushRequest } from '@meridian/model';
 import { classifyDeltaRequest, DeltaRequestKind, type DeltaRequestView, type DeltaTypeStreamState } from './classify-delta.ts';
-import { newTypeWatch, typeVersion, type TypeWatchState } from './connection.ts';
 import { capNackMessage, NackLog } from './nack-log.ts';
-import { SendQueue, type ResponseStream } from './send-queue.ts';
+import { deltaStatuses } from './resource-status.ts';
+import { SendQueue } from './send-queue.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
+import {
+  newTypeWatch,
+  removalsWait,
+  StreamVariant,
+  typeVersion,
+  type ConnectionOptions,
+  type DeltaResourceRecord,
+  type DeltaWatchState,
+  type GenerateFn,
+  type ResourceStatus,
+  type StreamHooks,
+  type XdsConnection,
+} from './stream-state.ts';
 import { TYPE_SHORT_NAME, TypeUrl, requiresFullStateInSotw } from './type-url.ts';
 import { encodeDeltaDiscoveryResponse } from './wire.ts';
-import type { StreamHooks, XdsConnection } from './xds-connection.ts';
-
-/** Where one resource stands with the client: the version it has and how it got there. */
-export interface DeltaResourceRecord {
-  readonly version: string;
-  /** The response that carried it; '' when the client reported it in initial_resource_versions. */
-  readonly nonce: string;
-  readonly at: number;
-  state: 'sent' | 'acked' | 'nacked';
-}
-
-/**
- * Per-type state of a delta stream. The fields of `TypeWatchState` mean what they mean for
- * SotW (`names` undefined = wildcard), with `sentVersions` = what the client has now, and
- * `lastVersion` = a hash of that set (delta has no type version; it only helps debugging).
- */
-export interface DeltaWatchState extends TypeWatchState {
-  wildcard: boolean;
-  legacyWildcard: boolean;
-  readonly explicit: Set<string>;
-  readonly resources: Map<string, DeltaResourceRecord>;
-  /** Responses not yet (N)ACKed: nonce → what they carried. Bounded by MAX_OUTSTANDING. */
-  readonly outstanding: Map<string, { readonly names: readonly string[]; readonly version: string }>;
-}
 
 /**
  * Each response is (N)ACKed on its own; a client that never answers must not grow this
  * map. Evicted responses leave their resources 'sent' (STALE in CSDS), which is honest.
  */
 const MAX_OUTSTANDING = 32;
-
-export interface DeltaAdsConnectionOptions {
-  readonly id: string;
-  readonly proxy: ProxyNode;
-  readonly stream: ResponseStream;
-  readonly source: ResourceSource;
-  readonly logger: Logger;
-  readonly hooks?: Partial<StreamHooks>;
-  readonly peer?: string;
-  /** Bytes not yet taken by the client past which nothing more is built (`SendQueue`). */
-  readonly maxBufferedBytes?: number | undefined;
-  /** NACK warnings per type: one, then a count per this interval (`NackLog`). */
-  readonly nackLogIntervalMs?: number | undefined;
-}
 
 /**
  * One delta (incremental) ADS stream. Tracks per resource what the client has, so a response
@@ -59,6 +34,7 @@ export interface DeltaAdsConnectionOptions {
  * one pending set of names per type and pushes into one pending push.
  */
 export class DeltaAdsConnection implements XdsConnection {
+  readonly variant = StreamVariant.Delta;
   readonly id: string;
   readonly proxy: ProxyNode;
   readonly connectedAt = Date.now();
@@ -74,7 +50,7 @@ export class DeltaAdsConnection implements XdsConnection {
   /** Per wildcard type: the list the client last matched exactly, and the stream's mutations then. */
   private readonly inSync = new Map<TypeUrl, { version: string; mutations: number }>();
 
-  constructor(options: DeltaAdsConnectionOptions) {
+  constructor(options: ConnectionOptions) {
     this.id = options.id;
     this.proxy = options.proxy;
     this.source = options.source;
@@ -106,6 +82,10 @@ export class DeltaAdsConnection implements XdsConnection {
 
   get pushes(): number {
     return this.queue.pushes;
+  }
+
+  resourceStatuses(generate: GenerateFn): ResourceStatus[] {
+    return deltaStatuses(this.proxy, this.watches, generate);
   }
 
   /** A DeltaDiscoveryRequest from the proxy, already known to be of a served type. */
@@ -219,10 +199,8 @@ export class DeltaAdsConnection implements XdsConnection {
     const desired = this.desired(typeUrl, w, wildcardList);
     const outgoing = [...desired.values()].filter((r) => mustSend.has(r.name) || w.sentVersions.get(r.name) !== r.version);
     let removed = [...w.sentVersions.keys()].filter((n) => !desired.has(n));
-    // Make-before-break for removals: while listeners or routes are still queued behind this
-    // response (they may be what stops using a removed cluster), the removal waits for a
-    // follow-up response queued behind them.
-    const held = typeUrl === TypeUrl.Cluster && removed.length > 0 && this.queue.dependentsPending;
+    // Make-before-break for removals (`removalsWait`): they go in a follow-up response.
+    const held = removed.length > 0 && removalsWait(typeUrl, this.queue);
     if (held) {
       this.queue.queue(TypeUrl.Cluster, new Set());
       removed = [];

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
+  ConfigKind,
+  hostnameKeys,
   Health,
   ProxyType,
   type Endpoint,
@@ -13,12 +15,12 @@ import { trafficProtocol, TrafficProtocol } from './envoy-resources.ts';
 import { sniName } from './resource-names.ts';
 import { MeshResources } from './mesh-resources.ts';
 import { MtlsMode, type MtlsOptions } from './mtls.ts';
-import { validateAnyBytes } from './proto-validate.ts';
+import { validateAnyBytes } from './testing/index.ts';
 import { proxyFromNode } from './proxy.ts';
 import type { GeneratedResource } from './resource-source.ts';
 import { SECRET_TYPE_URL, secretResources, type WorkloadCertificate } from './sds.ts';
 import { TypeUrl } from './type-url.ts';
-import { StaticDiscovery } from './test-discovery.ts';
+import { StaticDiscovery } from './testing/index.ts';
 
 
 const ECHO = 'echo.demo.svc.cluster.local';
@@ -328,7 +330,7 @@ describe('Envoy sidecar resources', () => {
       echo,
       { ...echo, hostname: 'echo.other.svc.cluster.local', namespace: 'other', addresses: { east: ['10.96.0.11'] } },
     ];
-    resources.invalidate({ kind: 'full', hostnames: new Set(), reasons: [] });
+    resources.invalidate({ kind: 'full', configs: [], reasons: [] });
     const [route] = resources.generate(TypeUrl.Route, sidecar, new Set(['7070']));
     assert.ok(route);
     const vhs = decodeResource(route)['virtual_hosts'] as Array<{ name: string; domains: string[] }>;
@@ -343,7 +345,7 @@ describe('Envoy sidecar resources', () => {
   it('routes: every ClusterIP as the Host header carries it, IPv6 in brackets, for callers in any namespace', () => {
     const { resources, discovery } = mesh();
     discovery.svcs = [{ ...echo, addresses: { east: ['10.96.0.10', 'fd00:10:96::a'], west: ['10.97.0.10'] } }];
-    resources.invalidate({ kind: 'full', hostnames: new Set(), reasons: [] });
+    resources.invalidate({ kind: 'full', configs: [], reasons: [] });
     const elsewhere = { ...sidecar, id: 'sidecar~10.0.0.9~sleep-0.other~other.svc.cluster.local', namespace: 'other' };
     for (const caller of [sidecar, elsewhere]) {
       const [route] = resources.generate(TypeUrl.Route, caller, new Set(['7070']));
@@ -357,7 +359,7 @@ describe('Envoy sidecar resources', () => {
   it('TCP port listener: a chain per service VIP, a VIP two services claim goes to the first', () => {
     const { resources, discovery } = mesh();
     discovery.svcs = [echo, { ...echo, hostname: 'zed.demo.svc.cluster.local', name: 'zed', addresses: { east: ['10.96.0.10', '10.96.0.99'] } }];
-    resources.invalidate({ kind: 'full', hostnames: new Set(), reasons: [] });
+    resources.invalidate({ kind: 'full', configs: [], reasons: [] });
     const [l] = resources.generate(TypeUrl.Listener, sidecar, new Set(['0.0.0.0_9090']));
     assert.ok(l);
     const listener = decodeResource(l);
@@ -407,19 +409,19 @@ describe('Envoy sidecar resources', () => {
     assert.equal(await hasInbound(moved), false);
 
     discovery.eps[ECHO] = [...endpoints('10.0.0.9', 'east'), ...endpoints('10.0.0.2', 'east'), ...endpoints('10.1.0.1', 'west')];
-    resources.invalidate({ kind: 'endpoints', hostnames: new Set([ECHO]), reasons: [] });
+    resources.invalidate({ kind: 'endpoints', configs: hostnameKeys(ConfigKind.Endpoints, [ECHO]), reasons: [] });
     assert.equal(await hasInbound(sidecar), false, 'the endpoint left 10.0.0.1');
     assert.equal(await hasInbound(moved), true, 'and arrived at 10.0.0.9');
 
     discovery.svcs = [];
-    resources.invalidate({ kind: 'full', hostnames: new Set([ECHO]), reasons: [] });
+    resources.invalidate({ kind: 'full', configs: hostnameKeys(ConfigKind.Service, [ECHO]), reasons: [] });
     assert.equal(await hasInbound(moved), false, 'a removed service serves no port');
   });
 
   it('affects: endpoints pushes reach EDS, the inbound side and strict clusters; never routes', () => {
     const { resources } = mesh();
-    const endpointsPush = { kind: 'endpoints' as const, hostnames: new Set([ECHO]), reasons: [] };
-    const fullOther = { kind: 'full' as const, hostnames: new Set(['other.demo.svc.cluster.local']), reasons: [] };
+    const endpointsPush = { kind: 'endpoints' as const, configs: hostnameKeys(ConfigKind.Endpoints, [ECHO]), reasons: [] };
+    const fullOther = { kind: 'full' as const, configs: hostnameKeys(ConfigKind.Service, ['other.demo.svc.cluster.local']), reasons: [] };
     assert.equal(resources.affects(endpointsPush, TypeUrl.Endpoint, sidecar, `outbound|7070||${ECHO}`), true);
     assert.equal(resources.affects(endpointsPush, TypeUrl.Endpoint, sidecar, sniName(ECHO, 7070)), true);
     assert.equal(resources.affects(endpointsPush, TypeUrl.Route, sidecar, '7070'), false);
@@ -436,7 +438,7 @@ describe('Envoy sidecar resources', () => {
     const { resources, discovery } = mesh();
     const before = resources.generate(TypeUrl.Route, sidecar, new Set(['7070']))[0];
     discovery.svcs = [echo, { ...echo, hostname: 'new.demo.svc.cluster.local', name: 'new', addresses: {} }];
-    resources.invalidate({ kind: 'full', hostnames: new Set(['new.demo.svc.cluster.local']), reasons: [] });
+    resources.invalidate({ kind: 'full', configs: hostnameKeys(ConfigKind.Service, ['new.demo.svc.cluster.local']), reasons: [] });
     const after = resources.generate(TypeUrl.Route, sidecar, new Set(['7070']))[0];
     assert.notEqual(after?.version, before?.version);
     const vhs = decodeResource(after as GeneratedResource)['virtual_hosts'] as Array<{ name: string }>;

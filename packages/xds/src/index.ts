@@ -1,6 +1,6 @@
 export { AdsServer, type AdsServerHooks, type AdsServerOptions, type PeerCall, type PeerIdentifier, type PeerIdentity } from './ads-server.ts';
 export { classifyRequest, RequestKind, type Classification, type SotwRequestView, type TypeStreamState } from './classify.ts';
-export { AdsConnection, typeVersion, type ConnectionHooks, type TypeWatchState } from './connection.ts';
+export { AdsConnection } from './sotw-connection.ts';
 export { debounce, systemClock, type Clock, type DebounceOptions, type Debouncer } from './debounce.ts';
 export { MeshResources, contentVersion, type MeshResourcesOptions } from './mesh-resources.ts';
 export {
@@ -55,19 +55,23 @@ export {
   type DeltaRequestView,
   type DeltaTypeStreamState,
 } from './classify-delta.ts';
-export { DeltaAdsConnection, type DeltaAdsConnectionOptions, type DeltaResourceRecord, type DeltaWatchState } from './delta-connection.ts';
+export { DeltaAdsConnection } from './delta-connection.ts';
 export { encodeDeltaDiscoveryResponse, type DeltaResourceParts, type DeltaResponseParts } from './wire.ts';
-export { StreamVariant, type StreamHooks, type XdsConnection } from './xds-connection.ts';
-export { addCsdsService, type CsdsOptions } from './csds.ts';
-export { ClientStatus, ConfigStatus, resourceStatuses, type GenerateFn, type ResourceStatus } from './resource-status.ts';
 export {
-  validateAnyBytes,
-  validateEncoded,
-  validateMessage,
-  type ValidationFailure,
-  type ValidationResult,
-  type ValidationSuccess,
-} from './proto-validate.ts';
+  ClientStatus,
+  ConfigStatus,
+  StreamVariant,
+  typeVersion,
+  type ConnectionOptions,
+  type DeltaResourceRecord,
+  type DeltaWatchState,
+  type GenerateFn,
+  type ResourceStatus,
+  type StreamHooks,
+  type TypeWatchState,
+  type XdsConnection,
+} from './stream-state.ts';
+export { addCsdsService, type CsdsOptions } from './csds.ts';
 export { loadSidecarProtos } from './envoy-protos.ts';
 export {
   EAST_WEST_GATEWAY_LABEL,

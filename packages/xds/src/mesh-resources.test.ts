@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  ConfigKind,
+  hostnameKeys,
   Health,
   ProxyType,
   type Endpoint,
@@ -11,7 +13,7 @@ import { MAX_SHARED_ANSWERS, MeshResources } from './mesh-resources.ts';
 import { decodeMessage, protoType } from './protos.ts';
 import type { GeneratedResource } from './resource-source.ts';
 import { TypeUrl } from './type-url.ts';
-import { StaticDiscovery, testProxy } from './test-discovery.ts';
+import { StaticDiscovery, testProxy } from './testing/index.ts';
 
 
 const svc = (name: string, ns: string, ports: number[]): Service => ({
@@ -166,7 +168,7 @@ describe('MeshResources', () => {
     const cluster1 = resources.generate(TypeUrl.Cluster, proxy(), new Set([name]))[0];
 
     discovery.eps['echo.demo.svc.cluster.local'] = [ep('10.0.0.2', 'east', 'us-east')];
-    resources.invalidate({ kind: 'endpoints', hostnames: new Set(['echo.demo.svc.cluster.local']), reasons: [] });
+    resources.invalidate({ kind: 'endpoints', configs: hostnameKeys(ConfigKind.Endpoints, ['echo.demo.svc.cluster.local']), reasons: [] });
     const a3 = gen(proxy());
     assert.notEqual(a3?.version, a1?.version);
     assert.equal(resources.generate(TypeUrl.Cluster, proxy(), new Set([name]))[0]?.any, cluster1?.any, 'CDS kept its cached bytes');
@@ -180,11 +182,11 @@ describe('MeshResources', () => {
 
   it('affects(): endpoint changes touch only EDS resources of the changed hostnames', () => {
     const { resources } = setup();
-    const change = { kind: 'endpoints' as const, hostnames: new Set(['echo.demo.svc.cluster.local']), reasons: [] };
+    const change = { kind: 'endpoints' as const, configs: hostnameKeys(ConfigKind.Endpoints, ['echo.demo.svc.cluster.local']), reasons: [] };
     assert.equal(resources.affects(change, TypeUrl.Endpoint, proxy(), 'outbound|7070||echo.demo.svc.cluster.local'), true);
     assert.equal(resources.affects(change, TypeUrl.Endpoint, proxy(), 'outbound|80||multi.demo.svc.cluster.local'), false);
     assert.equal(resources.affects(change, TypeUrl.Cluster, proxy(), 'outbound|7070||echo.demo.svc.cluster.local'), false);
-    const svcChange = { kind: 'full' as const, hostnames: new Set(['echo.demo.svc.cluster.local']), reasons: [] };
+    const svcChange = { kind: 'full' as const, configs: hostnameKeys(ConfigKind.Service, ['echo.demo.svc.cluster.local']), reasons: [] };
     assert.equal(resources.affects(svcChange, TypeUrl.Listener, proxy(), 'echo:7070'), true);
   });
 
@@ -202,7 +204,7 @@ describe('MeshResources', () => {
       { network: 'west', address: '192.0.2.10', port: 15443, source: 'config' },
       { network: 'east', address: '192.0.2.20', port: 15443, source: 'config' },
     ];
-    resources.invalidate({ kind: 'full', hostnames: new Set(), reasons: ['gateways'] });
+    resources.invalidate({ kind: 'full', configs: [], reasons: ['gateways'] });
     type Cla = {
       endpoints: Array<{
         locality: { region: string };
@@ -243,7 +245,7 @@ describe('MeshResources', () => {
 
     // West's gateway goes away: the discovery side sends a full push for everything.
     discovery.gateways = discovery.gateways.filter((g) => g.network !== 'west');
-    resources.invalidate({ kind: 'full', hostnames: new Set(), reasons: ['gateways'] });
+    resources.invalidate({ kind: 'full', configs: [], reasons: ['gateways'] });
     assert.deepEqual(
       eds(eastProxy),
       [
@@ -286,7 +288,7 @@ describe('MeshResources memory bounds', () => {
     const again = resources.generate(TypeUrl.Endpoint, proxy({ locality: { region: 'r0', zone: '', subzone: '' } }), name)[0];
     assert.equal(again?.version, first?.version, 'an evicted entry is rebuilt with the same content');
     // Invalidation still finds what is left (and forgets what was evicted).
-    resources.invalidate({ kind: 'endpoints', hostnames: new Set(['echo.demo.svc.cluster.local']), reasons: [] });
+    resources.invalidate({ kind: 'endpoints', configs: hostnameKeys(ConfigKind.Endpoints, ['echo.demo.svc.cluster.local']), reasons: [] });
     assert.equal(resources.stats.entries, 0);
   });
 
@@ -294,7 +296,7 @@ describe('MeshResources memory bounds', () => {
     const { resources } = setup();
     for (let i = 0; i < 20_000; i++) resources.generate(TypeUrl.Endpoint, proxy(), new Set([`outbound|80||m${i}.demo.svc.cluster.local`]));
     assert.ok(resources.stats.sharedAnswers <= MAX_SHARED_ANSWERS, `${resources.stats.sharedAnswers} shared answers`);
-    resources.invalidate({ kind: 'endpoints', hostnames: new Set(['echo.demo.svc.cluster.local']), reasons: [] });
+    resources.invalidate({ kind: 'endpoints', configs: hostnameKeys(ConfigKind.Endpoints, ['echo.demo.svc.cluster.local']), reasons: [] });
     assert.equal(resources.stats.sharedAnswers, 0, 'a push drops them all');
   });
 });

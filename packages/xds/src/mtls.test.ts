@@ -10,6 +10,8 @@ import { ListenerResourceType } from '@grpc/grpc-js-xds/build/src/xds-resource-t
 // graph sets up the proto loader it relies on).
 import { setup as registerRouterFilter } from '@grpc/grpc-js-xds/build/src/http-filter/router-filter.js';
 import {
+  ConfigKind,
+  hostnameKeys,
   EMPTY_LOCALITY,
   Health,
   type Endpoint,
@@ -21,7 +23,7 @@ import { inboundListenerName, MtlsMode, parseInboundListenerName, serverSanMatch
 import { decodeMessage, protoType } from './protos.ts';
 import type { GeneratedResource } from './resource-source.ts';
 import { TypeUrl } from './type-url.ts';
-import { StaticDiscovery, testProxy } from './test-discovery.ts';
+import { StaticDiscovery, testProxy } from './testing/index.ts';
 
 
 const ECHO = 'echo.demo.svc.cluster.local';
@@ -243,7 +245,7 @@ describe('mTLS resources', () => {
       decode<DecodedCluster>(TypeUrl.Cluster, r).transport_socket?.typed_config.common_tls_context.validation_context.match_subject_alt_names?.map((m) => m.exact);
     assert.deepEqual(sans(before), ['spiffe://td/ns/demo/sa/echo', 'spiffe://td/ns/demo/sa/echo-canary']);
 
-    const change = (hostname: string): PushRequest => ({ kind: 'endpoints', hostnames: new Set([hostname]), reasons: [] });
+    const change = (hostname: string): PushRequest => ({ kind: 'endpoints', configs: hostnameKeys(ConfigKind.Endpoints, [hostname]), reasons: [] });
     assert.equal(resources.affects(change(ECHO), TypeUrl.Cluster, proxy, ECHO_CLUSTER), true);
     assert.equal(resources.affects(change(ECHO), TypeUrl.Cluster, proxy, PLAIN_CLUSTER), false);
     assert.equal(resources.affects(change(PLAIN), TypeUrl.Cluster, proxy, PLAIN_CLUSTER), false, 'plaintext cluster: endpoints never change it');
@@ -266,10 +268,10 @@ describe('mTLS resources', () => {
   it('inbound listeners follow endpoint ownership only when a service has a mode of its own', () => {
     const uniform = setup(STRICT).resources;
     const name = inboundListenerName('10.0.0.1', 17070);
-    const epPush = (h: string): PushRequest => ({ kind: 'endpoints', hostnames: new Set([h]), reasons: [] });
+    const epPush = (h: string): PushRequest => ({ kind: 'endpoints', configs: hostnameKeys(ConfigKind.Endpoints, [h]), reasons: [] });
     assert.equal(uniform.affects(epPush(ECHO), TypeUrl.Listener, proxy, name), false, 'one mode for all: ownership cannot matter');
-    assert.equal(uniform.affects({ kind: 'full', hostnames: new Set([ECHO]), reasons: [] }, TypeUrl.Listener, proxy, name), false);
-    assert.equal(uniform.affects({ kind: 'full', hostnames: new Set(), reasons: [] }, TypeUrl.Listener, proxy, name), true);
+    assert.equal(uniform.affects({ kind: 'full', configs: hostnameKeys(ConfigKind.Service, [ECHO]), reasons: [] }, TypeUrl.Listener, proxy, name), false);
+    assert.equal(uniform.affects({ kind: 'full', configs: [], reasons: [] }, TypeUrl.Listener, proxy, name), true);
 
     const { resources, discovery } = setup({ ...STRICT, services: { [PLAIN]: MtlsMode.Disable } });
     assert.equal(resources.affects(epPush(PLAIN), TypeUrl.Listener, proxy, name), true, 'plain may just have taken this ip:port');
@@ -285,7 +287,7 @@ describe('mTLS resources', () => {
   it('a pod behind a strict and a disabled service gets a TLS listener (fail loudly, not open)', () => {
     const { resources, discovery } = setup({ mode: MtlsMode.Disable, trustDomain: 'td', services: { [ECHO]: MtlsMode.Strict } });
     discovery.eps[PLAIN] = [ep('10.0.0.1', 17070, 'echo')];
-    resources.invalidate({ kind: 'full', hostnames: new Set(), reasons: [] });
+    resources.invalidate({ kind: 'full', configs: [], reasons: [] });
     assert.equal(resources.inboundMode('10.0.0.1', 17070), MtlsMode.Strict);
   });
 });

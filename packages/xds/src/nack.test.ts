@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { MAX_NODE_ID_LENGTH } from './ads-server.ts';
 import { MAX_NACK_MESSAGE_LENGTH } from './nack-log.ts';
 import { TypeUrl, type TypeUrl as TypeUrlType } from './type-url.ts';
-import { ADS_DELTA, ADS_SOTW, CSDS_FETCH, decoder, encoder, rawStream, startTestXdsServer, unaryStatus, type TestXdsServer } from './test-grpc.ts';
+import { ADS_DELTA, ADS_SOTW, CSDS_FETCH, decoder, encoder, rawStream, startTestXdsServer, unaryStatus, type TestXdsServer } from './testing/index.ts';
 
 const encodeSotw = encoder('envoy.service.discovery.v3.DiscoveryRequest');
 const encodeDelta = encoder('envoy.service.discovery.v3.DeltaDiscoveryRequest');

@@ -18,7 +18,8 @@ export interface PushCoordinatorOptions {
 export interface PushSummary {
   readonly at: string;
   readonly kind: string;
-  readonly hostnames: number;
+  /** Changed objects the push names (0: everything). */
+  readonly configs: number;
   readonly reasons: readonly string[];
   /** Connections the push was handed to. */
   readonly connections: number;
@@ -69,7 +70,7 @@ export class PushCoordinator implements XdsUpdater {
     const lastPush: PushSummary = {
       at: new Date().toISOString(),
       kind: request.kind,
-      hostnames: request.hostnames.size,
+      configs: request.configs.length,
       reasons: request.reasons,
       connections,
       durationMs: undefined,
@@ -81,7 +82,7 @@ export class PushCoordinator implements XdsUpdater {
       {
         push: this.pushes,
         kind: request.kind,
-        hostnames: request.hostnames.size === 0 ? 'all' : request.hostnames.size,
+        configs: request.configs.length === 0 ? 'all' : request.configs.length,
         connections,
         reasons: request.reasons,
         debouncedMs: request.since === undefined ? undefined : Date.now() - request.since,

@@ -1,56 +1,45 @@
 import type { ProxyNode } from '@meridian/model';
-import { typeVersion, type TypeWatchState } from './connection.ts';
-import { DeltaAdsConnection, type DeltaWatchState } from './delta-connection.ts';
 import type { GeneratedResource } from './resource-source.ts';
+import {
+  ClientStatus,
+  ConfigStatus,
+  typeVersion,
+  type DeltaWatchState,
+  type GenerateFn,
+  type ResourceStatus,
+  type TypeWatchState,
+} from './stream-state.ts';
 import { PUSH_ORDER, requiresFullStateInSotw, type TypeUrl } from './type-url.ts';
-import type { XdsConnection } from './xds-connection.ts';
 
-/** CSDS's `ConfigStatus`, from the server's side: what we sent versus what the client said. */
-export const ConfigStatus = { Synced: 'SYNCED', NotSent: 'NOT_SENT', Stale: 'STALE', Error: 'ERROR' } as const;
-export type ConfigStatus = (typeof ConfigStatus)[keyof typeof ConfigStatus];
+/*
+ * Per resource of a connection, where it stands (`XdsConnection.resourceStatuses`). Delta
+ * streams know it per resource (each response is ACKed on its own). SotW streams know it per
+ * type: the newest response was ACKed, NACKed or not answered yet, and every resource of the
+ * type shares that status. The resource bytes are not kept per connection; since versions
+ * are content hashes, the source's current resource is exactly what was sent whenever the
+ * versions are equal.
+ */
 
-/** `envoy.admin.v3.ClientResourceStatus`, the subset a server can tell. */
-export const ClientStatus = { Requested: 'REQUESTED', Acked: 'ACKED', Nacked: 'NACKED' } as const;
-export type ClientStatus = (typeof ClientStatus)[keyof typeof ClientStatus];
-
-export interface ResourceStatus {
-  readonly typeUrl: TypeUrl;
-  readonly name: string;
-  /** The version last sent; undefined when nothing was sent. */
-  readonly version: string | undefined;
-  readonly configStatus: ConfigStatus;
-  readonly clientStatus: ClientStatus;
-  readonly lastUpdated: number | undefined;
-  readonly error: { readonly message: string; readonly at: number; readonly version: string } | undefined;
-  /** The bytes last sent, when the source still produces exactly them (equal content hash). */
-  readonly resource: GeneratedResource | undefined;
+/** A state-of-the-world stream's statuses, type by type in push order. */
+export function sotwStatuses(proxy: ProxyNode, watches: ReadonlyMap<TypeUrl, TypeWatchState>, generate: GenerateFn): ResourceStatus[] {
+  return PUSH_ORDER.flatMap((typeUrl) => {
+    const w = watches.get(typeUrl);
+    return w ? sotwRows(typeUrl, w, current(generate, typeUrl, proxy, w.names)) : [];
+  });
 }
 
-export type GenerateFn = (typeUrl: TypeUrl, proxy: ProxyNode, names: ReadonlySet<string> | undefined) => GeneratedResource[];
+/** A delta stream's statuses, type by type in push order. */
+export function deltaStatuses(proxy: ProxyNode, watches: ReadonlyMap<TypeUrl, DeltaWatchState>, generate: GenerateFn): ResourceStatus[] {
+  return PUSH_ORDER.flatMap((typeUrl) => {
+    const w = watches.get(typeUrl);
+    if (!w) return [];
+    const names = new Set([...w.resources.keys(), ...w.explicit]);
+    return deltaRows(typeUrl, w, names, current(generate, typeUrl, proxy, names));
+  });
+}
 
-/**
- * Per resource of a connection, where it stands. Delta streams know it per resource (each
- * response is ACKed on its own). SotW streams know it per type: the newest response was
- * ACKed, NACKed or not answered yet, and every resource of the type shares that status.
- * The resource bytes are not kept per connection; since versions are content hashes, the
- * source's current resource is exactly what was sent whenever the versions are equal.
- */
-export function resourceStatuses(conn: XdsConnection, generate: GenerateFn): ResourceStatus[] {
-  const out: ResourceStatus[] = [];
-  for (const typeUrl of PUSH_ORDER) {
-    const current = (names: ReadonlySet<string> | undefined) =>
-      new Map(generate(typeUrl, conn.proxy, names).map((r) => [r.name, r]));
-    if (conn instanceof DeltaAdsConnection) {
-      const w = conn.watches.get(typeUrl);
-      if (!w) continue;
-      const names = new Set([...w.resources.keys(), ...w.explicit]);
-      out.push(...deltaRows(typeUrl, w, names, current(names)));
-    } else {
-      const w = conn.watches.get(typeUrl);
-      if (w) out.push(...sotwRows(typeUrl, w, current(w.names)));
-    }
-  }
-  return out;
+function current(generate: GenerateFn, typeUrl: TypeUrl, proxy: ProxyNode, names: ReadonlySet<string> | undefined): Map<string, GeneratedResource> {
+  return new Map(generate(typeUrl, proxy, names).map((r) => [r.name, r]));
 }
 
 function sotwRows(typeUrl: TypeUrl, w: TypeWatchState, current: ReadonlyMap<string, GeneratedResource>): ResourceStatus[] {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { silentLogger, type PushRequest } from '@meridian/model';
+import { ConfigKind, hostnameKeys, silentLogger, type PushRequest } from '@meridian/model';
 import { SendQueue, type ResponseStream } from './send-queue.ts';
 import { TypeUrl, type TypeUrl as TypeUrlT } from './type-url.ts';
 
@@ -28,7 +28,7 @@ class FakeStream implements ResponseStream {
   }
 }
 
-const push = (...hosts: string[]): PushRequest => ({ kind: 'endpoints', hostnames: new Set(hosts), reasons: ['t'] });
+const push = (...hosts: string[]): PushRequest => ({ kind: 'endpoints', configs: hostnameKeys(ConfigKind.Endpoints, hosts), reasons: ['t'] });
 
 function setup(options: { reading?: boolean; maxBufferedBytes?: number; responseBytes?: number } = {}) {
   const stream = new FakeStream(options.reading ?? true);
@@ -40,9 +40,9 @@ function setup(options: { reading?: boolean; maxBufferedBytes?: number; response
     maxBufferedBytes: options.maxBufferedBytes ?? 1,
     merge: (into, from) => from.forEach((h) => into.add(h)),
     onPush: (p) => {
-      queue.queue(TypeUrl.Endpoint, new Set(p.hostnames));
-      queue.queue(TypeUrl.Cluster, new Set(p.hostnames));
-      queue.queue(TypeUrl.Listener, new Set(p.hostnames));
+      queue.queue(TypeUrl.Endpoint, new Set(p.configs.map((k) => k.name)));
+      queue.queue(TypeUrl.Cluster, new Set(p.configs.map((k) => k.name)));
+      queue.queue(TypeUrl.Listener, new Set(p.configs.map((k) => k.name)));
     },
     send: (type, hosts) => {
       built++;

@@ -1,4 +1,4 @@
-import type { Endpoint, PushRequest, Service, ServiceDiscovery, ServicePort } from '@meridian/model';
+import type { Endpoint, Service, ServicePort } from '@meridian/model';
 
 /** A service port that an endpoint at some address serves. */
 export interface WorkloadPort {
@@ -7,65 +7,61 @@ export interface WorkloadPort {
   readonly endpoint: Endpoint;
 }
 
+/** What the index reads a service's endpoints from: a push snapshot. */
+export interface WorkloadSource {
+  readonly services: readonly Service[];
+  service(hostname: string): Service | undefined;
+  endpoints(hostname: string): readonly Endpoint[];
+}
+
 /**
  * Which service ports have endpoints at an address of a cluster: how a sidecar finds its own
- * ports (its inbound listener and clusters). Every push asks it for every sidecar, so it is
- * brought up to date per hostname the push names instead of being rebuilt from the whole
- * registry: an endpoint change then costs its service's endpoints, not the mesh's.
+ * ports (its inbound listener and clusters). Every push asks it for every sidecar, so a new
+ * snapshot's index is the previous one with only the hostnames the push names re-read:
+ * an endpoint change then costs its service's endpoints, not the mesh's. Never changed once
+ * built; `next` copies.
  */
 export class WorkloadPortIndex {
-  private readonly discovery: ServiceDiscovery;
   /** `cluster|address` → the ports endpoints there serve. */
-  private readonly byAddress = new Map<string, WorkloadPort[]>();
+  private readonly byAddress: Map<string, WorkloadPort[]>;
   /** hostname → the `cluster|address` keys its endpoints are under. */
-  private readonly keysByHostname = new Map<string, Set<string>>();
-  /** Hostnames to re-read before the next lookup; `all` before the first one. */
-  private stale: Set<string> | 'all' = 'all';
+  private readonly keysByHostname: Map<string, Set<string>>;
 
-  constructor(discovery: ServiceDiscovery) {
-    this.discovery = discovery;
+  private constructor(byAddress: Map<string, WorkloadPort[]>, keysByHostname: Map<string, Set<string>>) {
+    this.byAddress = byAddress;
+    this.keysByHostname = keysByHostname;
   }
 
-  /** A push happened: what it names is re-read on the next lookup (everything when it names nothing). */
-  invalidate(request: PushRequest): void {
-    if (this.stale === 'all') return;
-    if (request.hostnames.size === 0) {
-      if (request.kind === 'full') this.stale = 'all';
-      return;
+  static build(source: WorkloadSource): WorkloadPortIndex {
+    const index = new WorkloadPortIndex(new Map(), new Map());
+    for (const service of source.services) index.add(service, source.endpoints(service.hostname));
+    return index;
+  }
+
+  /** This index with `hostnames` read again from `source`. */
+  next(source: WorkloadSource, hostnames: Iterable<string>): WorkloadPortIndex {
+    const index = new WorkloadPortIndex(new Map(this.byAddress), new Map(this.keysByHostname));
+    for (const hostname of hostnames) {
+      index.remove(hostname);
+      const service = source.service(hostname);
+      if (service) index.add(service, source.endpoints(hostname));
     }
-    for (const hostname of request.hostnames) this.stale.add(hostname);
+    return index;
   }
 
   at(cluster: string, address: string): readonly WorkloadPort[] {
-    this.refresh();
     return this.byAddress.get(`${cluster}|${address}`) ?? [];
   }
 
-  private refresh(): void {
-    if (this.stale === 'all') {
-      this.byAddress.clear();
-      this.keysByHostname.clear();
-      for (const service of this.discovery.services()) this.add(service);
-    } else {
-      for (const hostname of this.stale) {
-        this.remove(hostname);
-        const service = this.discovery.service(hostname);
-        if (service) this.add(service);
-      }
-    }
-    this.stale = new Set();
-  }
-
-  private add(service: Service): void {
+  private add(service: Service, endpoints: readonly Endpoint[]): void {
     const keys = new Set<string>();
-    for (const endpoint of this.discovery.endpoints(service.hostname)) {
+    for (const endpoint of endpoints) {
       const port = service.ports.find((p) => p.name === endpoint.portName);
       if (!port) continue;
       const key = `${endpoint.cluster}|${endpoint.address}`;
       keys.add(key);
-      const list = this.byAddress.get(key);
-      if (list) list.push({ service, port, endpoint });
-      else this.byAddress.set(key, [{ service, port, endpoint }]);
+      // Arrays are shared with the index this one was copied from: never pushed to in place.
+      this.byAddress.set(key, [...(this.byAddress.get(key) ?? []), { service, port, endpoint }]);
     }
     if (keys.size > 0) this.keysByHostname.set(service.hostname, keys);
   }

@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import { createAuthority, type CaAuthority } from '../authority.ts';
 import { createIntermediate, createSelfSignedRoot } from '../ca-certificates.ts';
 import { SvidSigner } from '../signer.ts';
-import { makeCsr } from '../test-support.ts';
+import { makeCsr } from '../testing/index.ts';
 import { ClientCertAuthenticator, certTrustOf } from './client-cert.ts';
-import { grpcMetadata } from './test-metadata.ts';
+import { grpcMetadata } from '../testing/index.ts';
 import { AuthMethod } from './types.ts';
 
 const TD = 'cluster.local';

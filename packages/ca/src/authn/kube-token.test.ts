@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KubeTokenAuthenticator, type TokenReviewResult, type TokenReviewer } from './kube-token.ts';
-import { grpcMetadata } from './test-metadata.ts';
+import { grpcMetadata } from '../testing/index.ts';
 import { AuthMethod, type AuthResult } from './types.ts';
 
 /** A recording fake: answers from a table, or however `answer` says. */

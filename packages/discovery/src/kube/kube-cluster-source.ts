@@ -1,6 +1,8 @@
 import type { CoreV1Api, DiscoveryV1Api, KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '@meridian/model';
 import { ClusterState, type ClusterRegistry } from '../cluster-registry.ts';
+import type { ClusterSourceStatus } from '../cluster-source.ts';
+import { SyncSignal } from '../sync-signal.ts';
 import type { KubeEvent, KubeKind } from '../kube-objects.ts';
 import { ResilientInformer, type Backoff, type InformerStatus } from './resilient-informer.ts';
 
@@ -31,14 +33,16 @@ export class KubeClusterSource {
   private readonly staleAfterMs: number;
   private pending: KubeEvent[] = [];
   private flushScheduled = false;
-  private initialSyncDone = false;
+  private readonly initialSync = new SyncSignal();
   private staleTimer: NodeJS.Timeout | undefined;
-  private syncWaiters: Array<() => void> = [];
   private stopped = false;
   lastSyncedAt: number | undefined;
+  /** The API server's address, for status. */
+  private readonly server: string | null;
 
   constructor(options: KubeClusterSourceOptions) {
     this.registry = options.registry;
+    this.server = options.kubeConfig.getCurrentCluster()?.server ?? null;
     this.staleAfterMs = options.staleAfterMs;
     this.logger = options.logger.child({ component: 'kube-source', cluster: options.registry.id });
     // client-node is loaded when the first informer starts, not when this module is. A failure
@@ -77,25 +81,20 @@ export class KubeClusterSource {
     ];
   }
 
-  start(): void {
+  /** Starts every informer and returns at once; the first lists arrive later (`waitForSync`). */
+  start(): Promise<void> {
     this.logger.info('connecting');
     for (const i of this.informers) i.start();
+    return Promise.resolve();
   }
 
   /** Resolves once every informer has listed (or `timeoutMs` passed); true if synced. */
   waitForSync(timeoutMs: number): Promise<boolean> {
-    if (this.initialSyncDone) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.syncWaiters.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
+    return this.initialSync.wait(timeoutMs);
   }
 
   get hasSynced(): boolean {
-    return this.initialSyncDone;
+    return this.initialSync.synced;
   }
 
   async stop(): Promise<void> {
@@ -108,10 +107,14 @@ export class KubeClusterSource {
     return this.informers.map((i) => i.status());
   }
 
+  sourceStatus(): ClusterSourceStatus {
+    return { type: 'kubernetes', server: this.server, informers: this.informerStatuses() };
+  }
+
   private enqueue(event: KubeEvent): void {
     if (this.stopped) return;
     this.pending.push(event);
-    if (!this.initialSyncDone || this.flushScheduled) return;
+    if (!this.initialSync.synced || this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => this.flush());
   }
@@ -133,12 +136,13 @@ export class KubeClusterSource {
     if (this.stopped) return;
     const failed = this.informers.filter((i) => i.state === 'failed');
     const allSynced = this.informers.every((i) => i.state === 'synced');
-    if (!this.initialSyncDone) {
+    if (!this.initialSync.synced) {
       if (!allSynced) return;
-      this.initialSyncDone = true;
+      // Raised before the flush (events enqueued from now on are applied as they come);
+      // waiters resume after it, the promises settling once this turn is over.
+      this.initialSync.raise();
       this.logger.info({ events: this.pending.length }, 'initial sync complete');
       this.flush();
-      for (const w of this.syncWaiters.splice(0)) w();
     }
     if (allSynced) {
       if (this.staleTimer) clearTimeout(this.staleTimer);

@@ -23,8 +23,8 @@
  */
 import { isIP } from 'node:net';
 import protobuf from 'protobufjs';
-import { loadSidecarProtos } from './envoy-protos.ts';
-import { decodeMessage, envoyProtoRoot } from './protos.ts';
+import { loadSidecarProtos } from '../envoy-protos.ts';
+import { decodeMessage, envoyProtoRoot } from '../protos.ts';
 
 export interface ValidationSuccess {
   readonly ok: true;

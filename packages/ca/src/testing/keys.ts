@@ -1,4 +1,4 @@
-// Shared by this package's tests and the ca benchmark only; not part of the public API.
+// Keys, CSRs and openssl for this package's tests and the ca benchmark (`@meridian/ca/testing`).
 import { Buffer } from 'node:buffer';
 import { execFile } from 'node:child_process';
 import { createPrivateKey, webcrypto, type KeyObject } from 'node:crypto';
@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { x509 } from './x509.ts';
+import { x509 } from '../x509.ts';
 
 export const TestKey = {
   P256: 'p256',

@@ -1,16 +1,16 @@
 import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { createLogger, type Logger, type Service } from '@meridian/model';
-import { AdsServer, type AdsServerHooks } from './ads-server.ts';
-import { addCsdsService } from './csds.ts';
-import { MeshResources } from './mesh-resources.ts';
-import { protoType } from './protos.ts';
-import { StaticDiscovery } from './test-discovery.ts';
+import { AdsServer, type AdsServerHooks } from '../ads-server.ts';
+import { addCsdsService } from '../csds.ts';
+import { MeshResources } from '../mesh-resources.ts';
+import { protoType } from '../protos.ts';
+import { StaticDiscovery } from './static-discovery.ts';
 
 /**
  * A real grpc-js server with ADS (both variants) and CSDS over a static mesh, and a raw
- * client channel to it, for this package's tests (not exported by index.ts). Log lines are
- * kept as parsed JSON so tests can count and read them.
+ * client channel to it, for tests. Log lines are kept as parsed JSON so tests can count
+ * and read them.
  */
 export interface TestXdsServer {
   readonly ads: AdsServer;

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import protobuf from 'protobufjs';
-import { buildApiListener, buildEdsCluster, buildInboundListener, buildRouteConfiguration } from './grpc-resources.ts';
-import { loadSidecarProtos } from './envoy-protos.ts';
+import { buildApiListener, buildEdsCluster, buildInboundListener, buildRouteConfiguration } from '../grpc-resources.ts';
+import { loadSidecarProtos } from '../envoy-protos.ts';
 import { validateEncoded, validateMessage } from './proto-validate.ts';
-import { encodeMessage } from './protos.ts';
-import { TypeUrl } from './type-url.ts';
+import { encodeMessage } from '../protos.ts';
+import { TypeUrl } from '../type-url.ts';
 
 loadSidecarProtos();
 

@@ -2,7 +2,7 @@ import { EMPTY_LOCALITY, ProxyType, type Endpoint, type NetworkGateway, type Pro
 
 /**
  * An in-memory registry behind the ServiceDiscovery port, for this package's tests: the
- * fields are public so a test can change the mesh between calls. Not exported by index.ts.
+ * fields are public so a test can change the mesh between calls.
  */
 export class StaticDiscovery implements ServiceDiscovery {
   svcs: Service[];
@@ -32,6 +32,10 @@ export class StaticDiscovery implements ServiceDiscovery {
 
   networkGateways(network: string): readonly NetworkGateway[] {
     return this.gateways.filter((g) => g.network === network);
+  }
+
+  allNetworkGateways(): readonly NetworkGateway[] {
+    return this.gateways;
   }
 }
 

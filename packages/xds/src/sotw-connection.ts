@@ -1,37 +1,23 @@
-import { createHash } from 'node:crypto';
 import type { Logger, ProxyNode, PushRequest } from '@meridian/model';
 import { classifyRequest, RequestKind, type SotwRequestView } from './classify.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
 import { capNackMessage, NackLog } from './nack-log.ts';
-import { SendQueue, type ResponseStream } from './send-queue.ts';
+import { sotwStatuses } from './resource-status.ts';
+import { SendQueue } from './send-queue.ts';
+import {
+  newTypeWatch,
+  removalsWait,
+  StreamVariant,
+  typeVersion,
+  type ConnectionOptions,
+  type GenerateFn,
+  type ResourceStatus,
+  type StreamHooks,
+  type TypeWatchState,
+  type XdsConnection,
+} from './stream-state.ts';
 import { TYPE_SHORT_NAME, TypeUrl, requiresFullStateInSotw } from './type-url.ts';
 import { encodeDiscoveryResponse } from './wire.ts';
-
-export type { ResponseStream } from './send-queue.ts';
-
-export interface TypeWatchState {
-  names: ReadonlySet<string> | undefined;
-  /** Version of each resource as last sent, to send only what changed (RDS/EDS). */
-  readonly sentVersions: Map<string, string>;
-  lastNonce: string | undefined;
-  lastVersion: string | undefined;
-  lastSentAt: number | undefined;
-  lastSentCount: number;
-  /** When the change behind the last response happened, for convergence time. */
-  lastChangeAt: number | undefined;
-  ackedVersion: string | undefined;
-  ackedNonce: string | undefined;
-  ackedAt: number | undefined;
-  lastNack: { nonce: string; version: string; code: number; message: string; at: number } | undefined;
-  requests: number;
-}
-
-/** Optional observers (go-control-plane's CallbackFuncs idea); every hook may be absent. */
-export interface ConnectionHooks {
-  onResponse(conn: AdsConnection, typeUrl: TypeUrl, resources: number, bytes: number): void;
-  onAck(conn: AdsConnection, typeUrl: TypeUrl, convergenceMs: number | undefined): void;
-  onNack(conn: AdsConnection, typeUrl: TypeUrl, message: string): void;
-}
 
 interface SendRequest {
   fullState: boolean;
@@ -41,27 +27,14 @@ interface SendRequest {
   push?: PushRequest | undefined;
 }
 
-export interface AdsConnectionOptions {
-  readonly id: string;
-  readonly proxy: ProxyNode;
-  readonly stream: ResponseStream;
-  readonly source: ResourceSource;
-  readonly logger: Logger;
-  readonly hooks?: Partial<ConnectionHooks>;
-  readonly peer?: string;
-  /** Bytes not yet taken by the client past which nothing more is built (`SendQueue`). */
-  readonly maxBufferedBytes?: number | undefined;
-  /** NACK warnings per type: one, then a count per this interval (`NackLog`). */
-  readonly nackLogIntervalMs?: number | undefined;
-}
-
 /**
  * One ADS stream (state of the world). Holds what the proxy subscribed to and what it was
  * sent and acknowledged, per type. Responses go out in make-before-break order; while the
  * stream is not draining its writes, requests and pushes merge into one pending set, so a
  * slow proxy costs a bounded amount of memory and never holds up the others.
  */
-export class AdsConnection {
+export class AdsConnection implements XdsConnection {
+  readonly variant = StreamVariant.Sotw;
   readonly id: string;
   readonly proxy: ProxyNode;
   readonly connectedAt = Date.now();
@@ -70,13 +43,13 @@ export class AdsConnection {
   private readonly queue: SendQueue<SendRequest>;
   private readonly source: ResourceSource;
   private readonly logger: Logger;
-  private readonly hooks: Partial<ConnectionHooks>;
+  private readonly hooks: Partial<StreamHooks>;
   private readonly nackLog: NackLog;
   private nonceSeq = 0;
   /** The clusters last sent, to hold back removals (make-before-break). */
   private lastClusters: readonly GeneratedResource[] | undefined;
 
-  constructor(options: AdsConnectionOptions) {
+  constructor(options: ConnectionOptions) {
     this.id = options.id;
     this.proxy = options.proxy;
     this.source = options.source;
@@ -177,12 +150,11 @@ export class AdsConnection {
     return this.queue.pushes;
   }
 
-  /**
-   * Make-before-break for removals: a cluster that disappears stays in this CDS response
-   * while listeners or routes are still queued behind it (they may be what stops using it),
-   * and a follow-up CDS, queued behind them, drops it. Deciding by what is queued, not by
-   * which push asked, keeps this right when a stalled stream merges several pushes.
-   */
+  resourceStatuses(generate: GenerateFn): ResourceStatus[] {
+    return sotwStatuses(this.proxy, this.watches, generate);
+  }
+
+  /** Make-before-break for removals (`removalsWait`): held clusters go in a follow-up CDS. */
   private holdRemovedClusters(resources: GeneratedResource[], watch: TypeWatchState): GeneratedResource[] {
     // The same list as last sent (an endpoints push re-checks CDS for every sidecar): nothing
     // was removed, and comparing names would cost every proxy a pass over every cluster.
@@ -191,7 +163,7 @@ export class AdsConnection {
       return resources;
     }
     const last = this.lastClusters;
-    const sent = last && this.queue.dependentsPending ? withHeldRemovals(last, resources) : resources;
+    const sent = last && removalsWait(TypeUrl.Cluster, this.queue) ? withHeldRemovals(last, resources) : resources;
     if (sent !== resources) this.queue.queue(TypeUrl.Cluster, { fullState: false, mustInclude: new Set() });
     this.lastClusters = sent;
     return sent;
@@ -248,37 +220,6 @@ function mergeSends(into: SendRequest, from: SendRequest): void {
   into.push = into.push && from.push ? from.push : undefined;
 }
 
-/** A type's stream state before anything was sent or acknowledged (both ADS variants). */
-export function newTypeWatch(names: ReadonlySet<string> | undefined): TypeWatchState {
-  return {
-    names,
-    sentVersions: new Map(),
-    lastNonce: undefined,
-    lastVersion: undefined,
-    lastSentAt: undefined,
-    lastSentCount: 0,
-    lastChangeAt: undefined,
-    ackedVersion: undefined,
-    ackedNonce: undefined,
-    ackedAt: undefined,
-    lastNack: undefined,
-    requests: 0,
-  };
-}
-
-/** A type's version: a hash of its resources' names and versions, the same on every replica. */
-export function typeVersion(resources: readonly GeneratedResource[]): string {
-  const known = typeVersions.get(resources);
-  if (known !== undefined) return known;
-  const hash = createHash('sha256');
-  for (const r of [...resources].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    hash.update(r.name).update('\0').update(r.version).update('\n');
-  }
-  const version = hash.digest('base64url').slice(0, 16);
-  typeVersions.set(resources, version);
-  return version;
-}
-
 /** The last response built from a shared resource list in a push. */
 const sharedResponses = new WeakMap<readonly GeneratedResource[], { nonce: string; version: string; bytes: Buffer }>();
 
@@ -311,5 +252,3 @@ function withHeldRemovals(last: readonly GeneratedResource[], next: GeneratedRes
 
 const heldRemovals = new WeakMap<readonly GeneratedResource[], WeakMap<readonly GeneratedResource[], GeneratedResource[]>>();
 
-/** Shared resource lists (wildcard answers) are hashed once, not once per proxy. */
-const typeVersions = new WeakMap<readonly GeneratedResource[], string>();

@@ -1,11 +1,11 @@
 import type { ProxyNode, PushRequest } from '@meridian/model';
-import type { GeneratedResource, ResourceSource } from './resource-source.ts';
-import type { ResponseStream } from './send-queue.ts';
-import { TypeUrl } from './type-url.ts';
-import { encodeAny } from './wire.ts';
+import type { GeneratedResource, ResourceSource } from '../resource-source.ts';
+import type { ResponseStream } from '../send-queue.ts';
+import { TypeUrl } from '../type-url.ts';
+import { encodeAny } from '../wire.ts';
 
 /**
- * Fakes at the connection's boundaries, for this package's tests (not exported by index.ts):
+ * Fakes at the connection's boundaries, for tests:
  * a resource source over a plain table and a response stream that records what was written.
  */
 
@@ -24,7 +24,8 @@ export const TEST_PROXY: ProxyNode = {
 /**
  * Name → content per type. A resource's version is `name@content` and its `Any` value is
  * `name=content`, so a decoded response says what it carried. EDS answers unknown names
- * with `empty`. `affects` is true when the push names the resource (or names nothing).
+ * with `empty`. `affects` is true when a key of the push has the resource's name (or the push
+ * names nothing).
  */
 export class TableSource implements ResourceSource {
   readonly table = new Map<TypeUrl, Map<string, string>>();
@@ -50,7 +51,7 @@ export class TableSource implements ResourceSource {
   }
 
   affects(request: PushRequest, _typeUrl: TypeUrl, _proxy: ProxyNode, name: string | undefined): boolean {
-    return request.hostnames.size === 0 || name === undefined || request.hostnames.has(name);
+    return request.configs.length === 0 || name === undefined || request.configs.some((k) => k.name === name);
   }
 
   invalidate(): void {}

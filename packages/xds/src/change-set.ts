@@ -1,0 +1,53 @@
+import { ConfigKind, type PushRequest } from '@meridian/model';
+
+/**
+ * A push request's keys as generators ask about them: which hostnames' definitions or
+ * endpoints changed, whether gateways did, or everything. Built once per request (every
+ * connection asks about the same request for each of its resources).
+ */
+export interface ChangeSet {
+  /** A full push naming nothing: anything may have changed. */
+  readonly everything: boolean;
+  /** Hostnames whose Service changed (anything built from it, its endpoints included). */
+  readonly services: ReadonlySet<string>;
+  /** Hostnames whose endpoints alone changed. */
+  readonly endpoints: ReadonlySet<string>;
+  /** Some cluster's east-west gateways changed: every assignment across networks may differ. */
+  readonly gateways: boolean;
+  /** A Service changed, or everything did: resources gathering every service may change. */
+  readonly anyService: boolean;
+}
+
+const changeSets = new WeakMap<PushRequest, ChangeSet>();
+
+export function changeSetOf(request: PushRequest): ChangeSet {
+  let set = changeSets.get(request);
+  if (set) return set;
+  const services = new Set<string>();
+  const endpoints = new Set<string>();
+  let gateways = false;
+  for (const key of request.configs) {
+    if (key.kind === ConfigKind.Service) services.add(key.name);
+    else if (key.kind === ConfigKind.Endpoints) endpoints.add(key.name);
+    else if (key.kind === ConfigKind.Gateway) gateways = true;
+  }
+  const everything = request.kind === 'full' && request.configs.length === 0;
+  set = { everything, services, endpoints, gateways, anyService: everything || services.size > 0 };
+  changeSets.set(request, set);
+  return set;
+}
+
+/** The service's definition changed. */
+export function serviceChanged(changes: ChangeSet, hostname: string): boolean {
+  return changes.everything || changes.services.has(hostname);
+}
+
+/** What the service's endpoints are may have changed (its definition counts: it may have lost a cluster). */
+export function endpointsChanged(changes: ChangeSet, hostname: string): boolean {
+  return serviceChanged(changes, hostname) || changes.endpoints.has(hostname);
+}
+
+/** The hostnames the change names, of either kind. */
+export function changedHostnames(changes: ChangeSet): string[] {
+  return [...new Set([...changes.services, ...changes.endpoints])];
+}

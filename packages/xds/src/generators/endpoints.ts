@@ -1,0 +1,125 @@
+import { EMPTY_LOCALITY, localityString, type ProxyNode, type ServicePort } from '@meridian/model';
+import { endpointsChanged, type ChangeSet } from '../change-set.ts';
+import { selectPortEndpoints, type EndpointSelection } from '../endpoint-selection.ts';
+import { ENVOY_LOAD_ASSIGNMENT_POLICY } from '../envoy-resources.ts';
+import { encodeLoadAssignment, type LoadAssignmentPolicy } from '../load-assignment.ts';
+import type { PushSnapshot } from '../push-snapshot.ts';
+import { outboundClusterName, parseOutboundClusterName, parseSniName } from '../resource-names.ts';
+import type { GeneratedResource } from '../resource-source.ts';
+import { TypeUrl } from '../type-url.ts';
+import { buildEach, encodeResource, type Generator } from './generator.ts';
+import type { ResourceCache } from './resource-cache.ts';
+
+/**
+ * EDS. An assignment depends on its service's endpoints and on every network's gateways
+ * (a remote endpoint is reached through its network's gateway), so either change drops it.
+ * Nothing is wildcard: a proxy names the assignments its clusters refer to, and every name
+ * asked for is answered, empty if need be.
+ */
+
+/** What the EDS generator of proxyless gRPC clients serves: `outbound|<port>||<host>` assignments. */
+export function grpcEndpoints(cache: ResourceCache): Generator {
+  return {
+    needsPush(changes, _snapshot, _proxy, name) {
+      if (changes.everything) return true;
+      if (name === undefined) return changes.anyService || changes.endpoints.size > 0 || changes.gateways;
+      const hostname = parseOutboundClusterName(name)?.hostname;
+      return hostname !== undefined && (endpointsChanged(changes, hostname) || changes.gateways);
+    },
+    generate(snapshot, proxy, names) {
+      return buildEach(names ?? [], (name) => loadAssignment(cache, snapshot, proxy, name, undefined));
+    },
+  };
+}
+
+/**
+ * What the EDS generator of Envoy proxies (sidecars and gateways) serves: outbound
+ * assignments with Envoy's policy, and the SNI-named ones an east-west gateway forwards to.
+ */
+export function envoyEndpoints(cache: ResourceCache): Generator {
+  return {
+    needsPush: envoyEndpointsNeedPush,
+    generate(snapshot, proxy, names) {
+      return buildEach(names ?? [], (name) => {
+        const sni = parseSniName(name);
+        if (sni) return gatewayLoadAssignment(cache, snapshot, proxy, name, sni.hostname, sni.port);
+        return loadAssignment(cache, snapshot, proxy, name, ENVOY_LOAD_ASSIGNMENT_POLICY);
+      });
+    },
+  };
+}
+
+function envoyEndpointsNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
+  if (changes.everything) return true;
+  if (name === undefined) return changes.anyService || changes.endpoints.size > 0 || changes.gateways;
+  const hostname = parseOutboundClusterName(name)?.hostname ?? parseSniName(name)?.hostname;
+  return hostname !== undefined && (endpointsChanged(changes, hostname) || changes.gateways);
+}
+
+/**
+ * Why a proxy gets what it gets for each port of a service (`/debug/endpointz`): the same
+ * selection the EDS generators serve, uncached, from the snapshot.
+ */
+export function explainEndpoints(
+  snapshot: PushSnapshot,
+  proxy: ProxyNode,
+  hostname: string,
+): Array<{ clusterName: string; port: ServicePort; selection: EndpointSelection }> {
+  const service = snapshot.service(hostname);
+  if (!service) return [];
+  return service.ports.map((port) => ({
+    clusterName: outboundClusterName(hostname, port.port),
+    port,
+    selection: select(snapshot, proxy, hostname, port),
+  }));
+}
+
+function select(snapshot: PushSnapshot, proxy: ProxyNode, hostname: string, port: ServicePort): EndpointSelection {
+  return selectPortEndpoints(proxy, port, snapshot.endpoints(hostname), (n) => snapshot.gateways(n), {
+    clusterLocal: snapshot.clusterLocal(hostname),
+  });
+}
+
+function emptyAssignment(name: string): GeneratedResource {
+  return encodeResource(TypeUrl.Endpoint, name, { cluster_name: name, endpoints: [] });
+}
+
+function loadAssignment(
+  cache: ResourceCache,
+  snapshot: PushSnapshot,
+  proxy: ProxyNode,
+  name: string,
+  policy: LoadAssignmentPolicy | undefined,
+): GeneratedResource {
+  const parsed = parseOutboundClusterName(name);
+  if (!parsed) return emptyAssignment(name);
+  const { hostname } = parsed;
+  const port = snapshot.service(hostname)?.ports.find((p) => p.port === parsed.port);
+  if (!port) return emptyAssignment(name);
+  const clusterLocal = snapshot.clusterLocal(hostname);
+  // Everything the selection reads from the proxy is in the view, and the proxy type:
+  // Envoy's assignment carries a policy gRPC's does not.
+  const view = `${proxy.type}|${clusterLocal ? proxy.cluster : '*'}|${proxy.network}|${localityString(proxy.locality)}`;
+  return cache.resource({ type: TypeUrl.Endpoint, name, view }, [{ on: 'endpoints', hostname }, { on: 'gateways' }], () =>
+    encodeLoadAssignment(name, select(snapshot, proxy, hostname, port), policy),
+  );
+}
+
+/** A gateway forwards to its own cluster's endpoints only: the caller crossed networks already. */
+function gatewayLoadAssignment(
+  cache: ResourceCache,
+  snapshot: PushSnapshot,
+  proxy: ProxyNode,
+  name: string,
+  hostname: string,
+  portNumber: number,
+): GeneratedResource {
+  const port = snapshot.service(hostname)?.ports.find((p) => p.port === portNumber);
+  if (!port) return emptyAssignment(name);
+  const view = `${proxy.type}|${proxy.cluster}|${proxy.network}`;
+  return cache.resource({ type: TypeUrl.Endpoint, name, view }, [{ on: 'endpoints', hostname }, { on: 'gateways' }], () => {
+    const local = { cluster: proxy.cluster, network: proxy.network, locality: EMPTY_LOCALITY };
+    const selection = selectPortEndpoints(local, port, snapshot.endpoints(hostname), () => [], { clusterLocal: true });
+    return encodeLoadAssignment(name, selection);
+  });
+}

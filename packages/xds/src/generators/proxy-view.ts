@@ -1,0 +1,72 @@
+import { ProxyType, type ProxyNode } from '@meridian/model';
+import { trafficProtocol, TrafficProtocol, type InboundPort } from '../envoy-resources.ts';
+import type { PushSnapshot } from '../push-snapshot.ts';
+
+interface View {
+  readonly snapshot: number;
+  key: string | undefined;
+  inbound: InboundPort[] | undefined;
+}
+
+/**
+ * What a proxy's resources depend on besides the mesh, worked out once per proxy and
+ * snapshot (every push asks for every connection): its own inbound ports, and the key of
+ * the view it shares answers with.
+ */
+export class ProxyViews {
+  private readonly views = new WeakMap<ProxyNode, View>();
+
+  /**
+   * The ports the proxy's own workload serves: endpoints at one of its addresses in its own
+   * cluster (pod CIDRs of two clusters may overlap). A port two services share is strict if
+   * either is, as for proxyless inbound listeners; its protocol is the most capable declared.
+   */
+  inboundPorts(snapshot: PushSnapshot, proxy: ProxyNode): InboundPort[] {
+    const view = this.view(snapshot, proxy);
+    return (view.inbound ??= computeInboundPorts(snapshot, proxy));
+  }
+
+  /**
+   * Who shares an answer with whom. A sidecar's own part (15006 chains, inbound clusters)
+   * depends only on its inbound ports, so sidecars with the same ports share answers;
+   * gateways are keyed per proxy.
+   */
+  key(snapshot: PushSnapshot, proxy: ProxyNode): string {
+    const view = this.view(snapshot, proxy);
+    if (view.key !== undefined) return view.key;
+    const where = `${proxy.type}|${proxy.namespace}|${proxy.cluster}|${proxy.network}`;
+    view.key =
+      proxy.type === ProxyType.ProxylessGrpc
+        ? where
+        : proxy.type === ProxyType.Sidecar
+          ? `${where}|${this.inboundPorts(snapshot, proxy).map((p) => `${p.port}/${p.protocol}/${p.strict}`).join(',')}`
+          : `${where}|${proxy.id}`;
+    return view.key;
+  }
+
+  private view(snapshot: PushSnapshot, proxy: ProxyNode): View {
+    let view = this.views.get(proxy);
+    if (view?.snapshot !== snapshot.version) this.views.set(proxy, (view = { snapshot: snapshot.version, key: undefined, inbound: undefined }));
+    return view;
+  }
+}
+
+const PROTOCOL_RANK = { [TrafficProtocol.Tcp]: 0, [TrafficProtocol.Http]: 1, [TrafficProtocol.Http2]: 2 };
+
+function computeInboundPorts(snapshot: PushSnapshot, proxy: ProxyNode): InboundPort[] {
+  const byPort = new Map<number, InboundPort>();
+  const index = snapshot.workloadPorts();
+  for (const address of proxy.ipAddresses) {
+    for (const own of index.at(proxy.cluster, address)) {
+      const protocol = trafficProtocol(own.port);
+      const strict = snapshot.mtls !== undefined && snapshot.strict(own.service.hostname);
+      const prev = byPort.get(own.endpoint.port);
+      byPort.set(own.endpoint.port, {
+        port: own.endpoint.port,
+        protocol: prev && PROTOCOL_RANK[prev.protocol] >= PROTOCOL_RANK[protocol] ? prev.protocol : protocol,
+        strict: strict || (prev?.strict ?? false),
+      });
+    }
+  }
+  return [...byPort.values()].sort((a, b) => a.port - b.port);
+}

@@ -1,0 +1,76 @@
+import type { ProxyNode } from '@meridian/model';
+import { endpointsChanged, type ChangeSet } from '../change-set.ts';
+import {
+  BLACKHOLE_CLUSTER,
+  buildBlackholeCluster,
+  buildInboundCluster,
+  buildInboundPassthroughCluster,
+  buildPassthroughCluster,
+  buildSidecarOutboundCluster,
+  INBOUND_PASSTHROUGH_CLUSTER,
+  PASSTHROUGH_CLUSTER,
+  TrafficProtocol,
+} from '../envoy-resources.ts';
+import type { PushSnapshot } from '../push-snapshot.ts';
+import { inboundClusterName, outboundClusterName, parseInboundClusterName, parseOutboundClusterName, parseSniName } from '../resource-names.ts';
+import type { GeneratedResource } from '../resource-source.ts';
+import { TypeUrl } from '../type-url.ts';
+import { buildEach, encodeResource, type Generator } from './generator.ts';
+import { clusterDependencies, grpcCluster, serverSans } from './grpc-clusters.ts';
+import type { ProxyViews } from './proxy-view.ts';
+import type { ResourceCache } from './resource-cache.ts';
+
+/** Clusters every sidecar gets as they are, whatever the mesh holds (in CDS order). */
+const FIXED_SIDECAR_CLUSTERS: ReadonlyMap<string, () => object> = new Map([
+  [PASSTHROUGH_CLUSTER, buildPassthroughCluster],
+  [INBOUND_PASSTHROUGH_CLUSTER, buildInboundPassthroughCluster],
+  [BLACKHOLE_CLUSTER, buildBlackholeCluster],
+]);
+
+/**
+ * CDS for Envoy sidecars: the fixed clusters, an outbound cluster per service port (SDS
+ * certificates when strict), and an inbound cluster per port of the proxy's own workload
+ * (built per request, not cached). A named outbound cluster is a gRPC client's (Envoy takes
+ * CDS by wildcard) and gets the proxyless cluster: no SDS, which grpc-js-xds cannot use.
+ */
+export function sidecarClusters(cache: ResourceCache, views: ProxyViews): Generator {
+  const own = (snapshot: PushSnapshot, proxy: ProxyNode, name: string): GeneratedResource | undefined => {
+    const fixed = FIXED_SIDECAR_CLUSTERS.get(name);
+    if (fixed) return cache.resource({ type: TypeUrl.Cluster, name, view: proxy.type }, [], fixed);
+    const inboundPort = parseInboundClusterName(name);
+    if (inboundPort !== undefined) {
+      const ownPort = views.inboundPorts(snapshot, proxy).find((p) => p.port === inboundPort);
+      return encodeResource(TypeUrl.Cluster, name, buildInboundCluster(inboundPort, ownPort?.protocol ?? TrafficProtocol.Tcp));
+    }
+    const parsed = parseOutboundClusterName(name);
+    const service = parsed && snapshot.service(parsed.hostname);
+    const port = parsed && service?.ports.find((p) => p.port === parsed.port);
+    if (!parsed || !service || !port) return undefined;
+    return cache.resource({ type: TypeUrl.Cluster, name, view: proxy.type }, clusterDependencies(snapshot, parsed.hostname), () =>
+      buildSidecarOutboundCluster({ hostname: parsed.hostname, port, serverSans: serverSans(snapshot, service) }),
+    );
+  };
+  return {
+    needsPush: envoyClustersNeedPush,
+    generate(snapshot, proxy, names) {
+      if (names) return buildEach(names, (name) => (parseOutboundClusterName(name) ? grpcCluster(cache, snapshot, name) : own(snapshot, proxy, name)));
+      const outbound = snapshot.services.flatMap((s) => s.ports.map((p) => outboundClusterName(s.hostname, p.port)));
+      const inbound = views.inboundPorts(snapshot, proxy).map((p) => inboundClusterName(p.port));
+      return buildEach([...FIXED_SIDECAR_CLUSTERS.keys(), ...outbound, ...inbound], (name) => own(snapshot, proxy, name));
+    },
+  };
+}
+
+/**
+ * Envoy takes clusters by wildcard. A change of endpoints may move the proxy's own endpoints
+ * (inbound clusters) and the SANs of a strict service's cluster; other clusters follow their
+ * service. Gateways and kinds no cluster is built from touch none.
+ */
+export function envoyClustersNeedPush(changes: ChangeSet, snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
+  if (changes.everything) return true;
+  const hostname = name === undefined ? undefined : (parseOutboundClusterName(name)?.hostname ?? parseSniName(name)?.hostname);
+  if (changes.anyService) return name === undefined || hostname === undefined || endpointsChanged(changes, hostname);
+  if (changes.endpoints.size === 0) return false;
+  if (name === undefined || parseInboundClusterName(name) !== undefined) return true;
+  return hostname !== undefined && snapshot.strict(hostname) && changes.endpoints.has(hostname);
+}

@@ -1,0 +1,87 @@
+import type { ProxyNode } from '@meridian/model';
+import type { ChangeSet } from '../change-set.ts';
+import {
+  buildOutboundPortListener,
+  buildVirtualInboundListener,
+  buildVirtualOutboundListener,
+  trafficProtocol,
+  TrafficProtocol,
+  VIRTUAL_INBOUND_LISTENER,
+  VIRTUAL_OUTBOUND_LISTENER,
+  type TcpTarget,
+} from '../envoy-resources.ts';
+import { MtlsMode } from '../mtls.ts';
+import type { PushSnapshot, ServicePortRef } from '../push-snapshot.ts';
+import { outboundPortListenerName, parseOutboundPortListenerName } from '../resource-names.ts';
+import type { GeneratedResource } from '../resource-source.ts';
+import { TypeUrl } from '../type-url.ts';
+import { buildEach, encodeResource, type Generator } from './generator.ts';
+import { grpcListener } from './grpc-listeners.ts';
+import type { ProxyViews } from './proxy-view.ts';
+import type { ResourceCache } from './resource-cache.ts';
+
+/**
+ * LDS for Envoy sidecars: virtualOutbound (15001), one `0.0.0.0_<port>` listener per port
+ * any service uses, and virtualInbound (15006) built from the proxy's own endpoints. The
+ * port listeners gather every service on their port, so any service change drops them;
+ * virtualInbound is built per request and not cached, since no two pods share it.
+ *
+ * A proxyless gRPC client may use Istio's node id form too (Istio's own agent writes such
+ * bootstraps), so the id alone does not say Envoy. What does: Envoy takes listeners by
+ * wildcard, while a gRPC client names each one; so a named listener that is not Envoy's
+ * own is looked up as a proxyless one.
+ */
+export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Generator {
+  const own = (snapshot: PushSnapshot, proxy: ProxyNode, name: string): GeneratedResource | undefined => {
+    if (name === VIRTUAL_OUTBOUND_LISTENER) {
+      return cache.resource({ type: TypeUrl.Listener, name, view: proxy.type }, [], buildVirtualOutboundListener);
+    }
+    if (name === VIRTUAL_INBOUND_LISTENER) {
+      const passthroughStrict = snapshot.mtls?.mode === MtlsMode.Strict;
+      return encodeResource(TypeUrl.Listener, name, buildVirtualInboundListener(views.inboundPorts(snapshot, proxy), passthroughStrict));
+    }
+    const port = parseOutboundPortListenerName(name);
+    const targets = port === undefined ? undefined : snapshot.servicesByPort().get(port);
+    if (port === undefined || !targets) return undefined;
+    return cache.resource({ type: TypeUrl.Listener, name, view: proxy.type }, [{ on: 'any-service' }], () => {
+      const hasHttp = targets.some((t) => trafficProtocol(t.port) !== TrafficProtocol.Tcp);
+      return buildOutboundPortListener(port, hasHttp, tcpTargets(targets));
+    });
+  };
+  return {
+    needsPush: envoyListenersNeedPush,
+    generate(snapshot, proxy, names) {
+      if (names) return buildEach(names, (name) => own(snapshot, proxy, name) ?? grpcListener(cache, snapshot, proxy, name));
+      const ports = [...snapshot.servicesByPort().keys()].map(outboundPortListenerName);
+      return buildEach([VIRTUAL_OUTBOUND_LISTENER, ...ports, VIRTUAL_INBOUND_LISTENER], (name) => own(snapshot, proxy, name));
+    },
+  };
+}
+
+/**
+ * Envoy takes listeners by wildcard, so precision matters less than for gRPC: what is
+ * regenerated but unchanged is not sent (versions are content hashes). An endpoints change
+ * may move the proxy's own endpoints (virtualInbound); the rest follows services only.
+ */
+export function envoyListenersNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
+  if (changes.everything || changes.anyService) return true;
+  return changes.endpoints.size > 0 && (name === undefined || name === VIRTUAL_INBOUND_LISTENER);
+}
+
+/**
+ * TCP services on one port, each with the VIPs that pick it (every cluster's ClusterIPs).
+ * Envoy rejects two chains with the same match, so a VIP two services claim (clusters with
+ * overlapping service CIDRs) goes to the first by hostname; a service left without a VIP
+ * (headless, or all claimed) cannot be told apart by address and gets no chain.
+ */
+function tcpTargets(targets: readonly ServicePortRef[]): TcpTarget[] {
+  const claimed = new Set<string>();
+  const out: TcpTarget[] = [];
+  for (const { service, port } of targets) {
+    if (trafficProtocol(port) !== TrafficProtocol.Tcp) continue;
+    const vips = [...new Set(Object.keys(service.addresses).sort().flatMap((c) => service.addresses[c] ?? []))].filter((v) => !claimed.has(v));
+    for (const v of vips) claimed.add(v);
+    if (vips.length > 0) out.push({ hostname: service.hostname, port: port.port, vips });
+  }
+  return out;
+}

@@ -1,0 +1,63 @@
+import type { ProxyNode } from '@meridian/model';
+import type { ChangeSet } from '../change-set.ts';
+import { buildOutboundRouteConfiguration, trafficProtocol, TrafficProtocol, type HttpTarget } from '../envoy-resources.ts';
+import type { PushSnapshot } from '../push-snapshot.ts';
+import { serviceDomains } from '../resource-names.ts';
+import type { GeneratedResource } from '../resource-source.ts';
+import { TypeUrl } from '../type-url.ts';
+import { buildEach, type Generator } from './generator.ts';
+import { grpcRoute } from './grpc-routes.ts';
+import type { ResourceCache } from './resource-cache.ts';
+
+/**
+ * RDS for Envoy proxies: the route configuration `<port>` of each outbound port listener,
+ * one virtual host per HTTP service on the port. It gathers every service on the port, so
+ * any service change drops it; it depends on the proxy's namespace (short names). A named
+ * route that is not a port is looked up as a proxyless one (see sidecarListeners).
+ */
+export function sidecarRoutes(cache: ResourceCache): Generator {
+  const own = (snapshot: PushSnapshot, proxy: ProxyNode, name: string): GeneratedResource | undefined => {
+    const port = Number(name);
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+    return cache.resource({ type: TypeUrl.Route, name, view: `${proxy.type}|${proxy.namespace}` }, [{ on: 'any-service' }], () =>
+      buildOutboundRouteConfiguration(port, httpTargets(snapshot, port, proxy.namespace)),
+    );
+  };
+  return {
+    needsPush: envoyRoutesNeedPush,
+    generate(snapshot, proxy, names) {
+      return buildEach(names ?? [], (name) => own(snapshot, proxy, name) ?? grpcRoute(cache, snapshot, proxy, name));
+    },
+  };
+}
+
+/** Routes follow services only, never endpoints. */
+export function envoyRoutesNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: ProxyNode, _name: string | undefined): boolean {
+  return changes.everything || changes.anyService;
+}
+
+/**
+ * HTTP services on one port with the names a client may use for them, and its ClusterIPs
+ * as the Host header carries them (IPv6 in brackets). A bare short name (`echo`) means the
+ * service in the caller's own namespace, as DNS search paths make it; and since Envoy
+ * rejects a domain listed twice, a name already taken is not repeated.
+ */
+function httpTargets(snapshot: PushSnapshot, port: number, proxyNamespace: string): HttpTarget[] {
+  const taken = new Set<string>();
+  const out: HttpTarget[] = [];
+  for (const { service, port: sp } of snapshot.servicesByPort().get(port) ?? []) {
+    if (trafficProtocol(sp) === TrafficProtocol.Tcp) continue;
+    const names = serviceDomains(service.hostname, port, snapshot.domainSuffix).filter(
+      (d) => service.namespace === proxyNamespace || d.split(':')[0]?.includes('.'),
+    );
+    const vips = Object.keys(service.addresses).sort().flatMap((c) => service.addresses[c] ?? []);
+    const hosts = vips.map((v) => (v.includes(':') ? `[${v}]` : v));
+    const domains = [...names, ...hosts.flatMap((h) => [h, `${h}:${port}`])].filter((d) => {
+      if (taken.has(d)) return false;
+      taken.add(d);
+      return true;
+    });
+    if (domains.length > 0) out.push({ hostname: service.hostname, port, domains });
+  }
+  return out;
+}

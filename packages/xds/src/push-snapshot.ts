@@ -1,0 +1,196 @@
+import {
+  matchesAnyHost,
+  type Endpoint,
+  type MeshPolicies,
+  type NetworkGateway,
+  type NetworkId,
+  type PushRequest,
+  type Service,
+  type ServiceDiscovery,
+  type ServicePort,
+} from '@meridian/model';
+import { changedHostnames, changeSetOf } from './change-set.ts';
+import { endpointKey, indexEndpointOwners, mtlsModeOf, MtlsMode, type MtlsOptions } from './mtls.ts';
+import { WorkloadPortIndex } from './workload-port-index.ts';
+
+/** What every snapshot is built with: the registry to read, and the mesh's own settings. */
+export interface SnapshotOptions {
+  readonly discovery: ServiceDiscovery;
+  readonly domainSuffix: string;
+  /** Hosts whose endpoints a proxy only sees from its own cluster. */
+  readonly clusterLocalHosts: readonly string[];
+  /** Absent: no TLS anywhere. */
+  readonly mtls?: MtlsOptions | undefined;
+  /** The policies in effect, read once per snapshot (the policy slot). */
+  readonly policies?: (() => MeshPolicies) | undefined;
+}
+
+/** A service port, with its service. */
+export interface ServicePortRef {
+  readonly service: Service;
+  readonly port: ServicePort;
+}
+
+const NO_ENDPOINTS: readonly Endpoint[] = Object.freeze([]);
+
+/**
+ * The mesh as one debounced push sees it (Istio's PushContext): read from the registry once
+ * when the push begins, then never changed. Generators read only this and the proxy, so
+ * every resource of one push agrees with every other, and nothing reaches back into
+ * discovery while building. Indexes that not every push needs are computed on first use,
+ * from the snapshot's own data.
+ */
+export class PushSnapshot {
+  /** Increases with every push; a proxy's view of one snapshot is kept until the next. */
+  readonly version: number;
+  readonly domainSuffix: string;
+  /** Every service, in the registry's order (sorted by hostname, says the port). */
+  readonly services: readonly Service[];
+  /** The policies in effect for this push; undefined until a policy source is wired in. */
+  readonly policies: MeshPolicies | undefined;
+  readonly mtls: MtlsOptions | undefined;
+  private readonly byHostname: ReadonlyMap<string, Service>;
+  private readonly endpointsByHostname: ReadonlyMap<string, readonly Endpoint[]>;
+  private readonly gatewaysByNetwork: ReadonlyMap<NetworkId, readonly NetworkGateway[]>;
+  private readonly clusterLocalHosts: readonly string[];
+  private workloadPortIndex: WorkloadPortIndex | undefined;
+  /** The previous snapshot's index and what changed since, to build ours from when first asked. */
+  private readonly workloadPortBase: { readonly index: WorkloadPortIndex; readonly hostnames: readonly string[] } | undefined;
+  private byName: readonly Service[] | undefined;
+  private portIndex: ReadonlyMap<number, readonly ServicePortRef[]> | undefined;
+  private owners: Map<string, string[]> | undefined;
+  private readonly gatewayTargetsByCluster = new Map<string, ReadonlyArray<{ hostname: string; port: number }>>();
+
+  private constructor(init: {
+    version: number;
+    options: SnapshotOptions;
+    services: readonly Service[];
+    endpoints: ReadonlyMap<string, readonly Endpoint[]>;
+    gateways: ReadonlyMap<NetworkId, readonly NetworkGateway[]>;
+    workloadPortBase: PushSnapshot['workloadPortBase'];
+  }) {
+    this.version = init.version;
+    this.domainSuffix = init.options.domainSuffix;
+    this.clusterLocalHosts = init.options.clusterLocalHosts;
+    this.mtls = init.options.mtls;
+    this.policies = init.options.policies?.();
+    this.services = init.services;
+    this.byHostname = new Map(init.services.map((s) => [s.hostname, s]));
+    this.endpointsByHostname = init.endpoints;
+    this.gatewaysByNetwork = init.gateways;
+    this.workloadPortBase = init.workloadPortBase;
+  }
+
+  /**
+   * The snapshot after `request`: services and gateways read again, endpoints only of the
+   * hostnames it names (all of them for a push naming everything, or without a previous).
+   */
+  static next(options: SnapshotOptions, previous: PushSnapshot | undefined, request: PushRequest | undefined): PushSnapshot {
+    const { discovery } = options;
+    const services = [...discovery.services()];
+    const changes = request && changeSetOf(request);
+    const rereadAll = !previous || !changes || changes.everything;
+    const hostnames = rereadAll ? [] : changedHostnames(changes);
+    let endpoints: Map<string, readonly Endpoint[]>;
+    if (rereadAll) {
+      endpoints = new Map(services.map((s) => [s.hostname, discovery.endpoints(s.hostname)]));
+    } else {
+      endpoints = new Map(previous.endpointsByHostname);
+      for (const h of hostnames) endpoints.set(h, discovery.endpoints(h));
+      // A service that went away takes its endpoints along.
+      if (services.length !== endpoints.size) {
+        const known = new Set(services.map((s) => s.hostname));
+        for (const h of endpoints.keys()) if (!known.has(h)) endpoints.delete(h);
+        for (const s of services) if (!endpoints.has(s.hostname)) endpoints.set(s.hostname, discovery.endpoints(s.hostname));
+      }
+    }
+    const gateways = new Map<NetworkId, NetworkGateway[]>();
+    for (const g of discovery.allNetworkGateways()) {
+      const list = gateways.get(g.network);
+      if (list) list.push(g);
+      else gateways.set(g.network, [g]);
+    }
+    const base = !rereadAll && previous.workloadPortIndex ? { index: previous.workloadPortIndex, hostnames } : undefined;
+    return new PushSnapshot({ version: (previous?.version ?? 0) + 1, options, services, endpoints, gateways, workloadPortBase: base });
+  }
+
+  service(hostname: string): Service | undefined {
+    return this.byHostname.get(hostname);
+  }
+
+  /** A service's endpoints from every cluster, sorted by cluster then address. */
+  endpoints(hostname: string): readonly Endpoint[] {
+    return this.endpointsByHostname.get(hostname) ?? NO_ENDPOINTS;
+  }
+
+  /** East-west gateways of a network, configured ones first. */
+  gateways(network: NetworkId): readonly NetworkGateway[] {
+    return this.gatewaysByNetwork.get(network) ?? NO_GATEWAYS;
+  }
+
+  /** Hosts configured cluster-local: their endpoints come from the proxy's own cluster only. */
+  clusterLocal(hostname: string): boolean {
+    return matchesAnyHost(this.clusterLocalHosts, hostname);
+  }
+
+  mtlsMode(hostname: string): MtlsMode {
+    return mtlsModeOf(this.mtls, hostname);
+  }
+
+  strict(hostname: string): boolean {
+    return this.mtlsMode(hostname) === MtlsMode.Strict;
+  }
+
+  /** The services in hostname order, whatever order the registry gave. */
+  private sortedServices(): readonly Service[] {
+    this.byName ??= [...this.services].sort((a, b) => compare(a.hostname, b.hostname));
+    return this.byName;
+  }
+
+  /** Every service port of the mesh by port number (ascending); services in hostname order. */
+  servicesByPort(): ReadonlyMap<number, readonly ServicePortRef[]> {
+    if (this.portIndex) return this.portIndex;
+    const byPort = new Map<number, ServicePortRef[]>();
+    for (const service of this.sortedServices()) {
+      for (const port of service.ports) {
+        const list = byPort.get(port.port);
+        if (list) list.push({ service, port });
+        else byPort.set(port.port, [{ service, port }]);
+      }
+    }
+    this.portIndex = new Map([...byPort].sort(([a], [b]) => a - b));
+    return this.portIndex;
+  }
+
+  /** Which service ports have endpoints at an address of a cluster. */
+  workloadPorts(): WorkloadPortIndex {
+    this.workloadPortIndex ??= this.workloadPortBase
+      ? this.workloadPortBase.index.next(this, this.workloadPortBase.hostnames)
+      : WorkloadPortIndex.build(this);
+    return this.workloadPortIndex;
+  }
+
+  /** Hostnames of the services whose endpoints listen on `address:port`, sorted. */
+  endpointOwners(address: string, port: number): readonly string[] {
+    this.owners ??= indexEndpointOwners(this.services, (h) => this.endpoints(h));
+    return this.owners.get(endpointKey(address, port)) ?? [];
+  }
+
+  /** Service ports with an endpoint in a cluster, by hostname then port: what its east-west gateway exposes. */
+  gatewayTargets(cluster: string): ReadonlyArray<{ hostname: string; port: number }> {
+    let targets = this.gatewayTargetsByCluster.get(cluster);
+    if (!targets) {
+      targets = this.sortedServices()
+        .filter((s) => s.clusters.includes(cluster))
+        .flatMap((s) => s.ports.map((p) => ({ hostname: s.hostname, port: p.port })));
+      this.gatewayTargetsByCluster.set(cluster, targets);
+    }
+    return targets;
+  }
+}
+
+const NO_GATEWAYS: readonly NetworkGateway[] = Object.freeze([]);
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
