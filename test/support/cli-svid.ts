@@ -4,7 +4,7 @@
  * certificate over the TLS port and writes `cert-chain.pem` and `key.pem` into `out`.
  */
 import path from 'node:path';
-import { MeridianProcess } from './meridian-process.ts';
+import { MeridianProcess, type MeridianCommand } from './meridian-process.ts';
 
 export interface CliSvidOptions {
   readonly meridian: MeridianProcess;
@@ -14,6 +14,8 @@ export interface CliSvidOptions {
   readonly out: string;
   readonly namespace?: string;
   readonly serviceAccount?: string;
+  /** The `meridian` to run (default: the sources). */
+  readonly command?: MeridianCommand;
 }
 
 export interface CliSvid {
@@ -25,11 +27,11 @@ export interface CliSvid {
 
 export async function issueSvidWithCli(opts: CliSvidOptions): Promise<CliSvid> {
   const identity = ['--namespace', opts.namespace ?? 'demo', '--service-account', opts.serviceAccount ?? 'echo'];
-  const token = await MeridianProcess.run(['token', '--config', opts.config, ...identity]);
+  const token = await MeridianProcess.run(['token', '--config', opts.config, ...identity], {}, opts.command);
   if (token.code !== 0) return { code: token.code, stderr: token.stderr, chainFile: '', keyFile: '' };
   const got = await MeridianProcess.run([
     'certificate', '--server', opts.meridian.xdsTlsAddress, '--server-name', 'localhost', '--root-cert', opts.rootCert,
     '--token', token.stdout.trim(), ...identity, '--out', opts.out,
-  ]);
+  ], {}, opts.command);
   return { code: got.code, stderr: got.stderr, chainFile: path.join(opts.out, 'cert-chain.pem'), keyFile: path.join(opts.out, 'key.pem') };
 }

@@ -8,6 +8,19 @@ import { stringify } from 'yaml';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(REPO_ROOT, 'packages/server/src/cli.ts');
 
+/**
+ * How to start `meridian`: the sources through tsx (the default), or `bin`, an installed
+ * executable (the packed CLI); `cwd` defaults to the repository root.
+ */
+export interface MeridianCommand {
+  readonly bin?: string;
+  readonly cwd?: string;
+}
+
+function commandLine(command: MeridianCommand, nodeArgs: string[], args: string[]): [string, string[]] {
+  return command.bin ? [command.bin, args] : [process.execPath, [...nodeArgs, '--import', 'tsx', CLI, ...args]];
+}
+
 export interface LogLine {
   level: number;
   msg: string;
@@ -48,9 +61,9 @@ export class MeridianProcess {
    * Starts `meridian <args>`; resolves once it logs "meridian ready" (or rejects if it exits).
    * `nodeArgs` go to Node before the TypeScript loader (e.g. `--import` of a module hook).
    */
-  static async start(args: string[], env: NodeJS.ProcessEnv = {}, options: { nodeArgs?: string[] } = {}): Promise<MeridianProcess> {
-    const child = spawn(process.execPath, [...profileArgs(), ...(options.nodeArgs ?? []), '--import', 'tsx', CLI, ...args], {
-      cwd: REPO_ROOT,
+  static async start(args: string[], env: NodeJS.ProcessEnv = {}, options: { nodeArgs?: string[] } & MeridianCommand = {}): Promise<MeridianProcess> {
+    const child = spawn(...commandLine(options, [...profileArgs(), ...(options.nodeArgs ?? [])], args), {
+      cwd: options.cwd ?? REPO_ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -63,10 +76,10 @@ export class MeridianProcess {
   }
 
   /** Runs `meridian <args>` to completion. */
-  static run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  static run(args: string[], env: NodeJS.ProcessEnv = {}, command: MeridianCommand = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-        cwd: REPO_ROOT,
+      const child = spawn(...commandLine(command, [], args), {
+        cwd: command.cwd ?? REPO_ROOT,
         env: { ...process.env, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

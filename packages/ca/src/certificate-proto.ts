@@ -1,11 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
+import { packedAsset } from '@meridian/model';
 
 /**
- * The repository's `proto/` directory. The only place that knows where it lies relative to
- * this package, so moving either needs one edit.
+ * The repository's `proto/` directory, or the copy the packed CLI ships. The only place that
+ * knows where it lies relative to this package, so moving either needs one edit.
  */
-export const PROTO_DIR: string = fileURLToPath(new URL('../../../proto/', import.meta.url));
+export const PROTO_DIR: string = packedAsset(import.meta.url, 'proto/') ?? fileURLToPath(new URL('../../../proto/', import.meta.url));
 
 export const CERTIFICATE_PROTO_FILE = 'istio/v1/auth/ca.proto';
 export const CERTIFICATE_SERVICE_NAME = 'istio.v1.auth.IstioCertificateService';

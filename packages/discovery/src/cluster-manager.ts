@@ -1,5 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { MeridianError, errorMessage, type ClusterId, type ConfigDocument, type ConfigUpdater, type Logger } from '@meridian/model';
+import { MeridianError, errorMessageWithCauses, type ClusterId, type ConfigDocument, type ConfigUpdater, type Logger } from '@meridian/model';
 import type { AggregateRegistry } from './aggregate.ts';
 import { ClusterRegistry, type ClusterStatus } from './cluster-registry.ts';
 import { DiscoveryErrorCode } from './errors.ts';
@@ -197,7 +197,7 @@ export class ClusterManager {
           this.logger.error({ cluster: spec.id, missing }, 'cluster credentials lack permissions Meridian needs');
         }
       },
-      (err: unknown) => this.logger.warn({ cluster: spec.id, error: errorMessage(err) }, 'could not review cluster permissions'),
+      (err: unknown) => this.logger.warn({ cluster: spec.id, error: errorMessageWithCauses(err) }, 'could not review cluster permissions'),
     );
   }
 

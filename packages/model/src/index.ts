@@ -5,3 +5,4 @@ export * from './errors.ts';
 export * from './logger.ts';
 export * from './traffic-policy.ts';
 export * from './security-policy.ts';
+export * from './packed-assets.ts';

@@ -16,7 +16,7 @@ import {
   missingPermissions,
   tokenExpiry,
 } from '@meridian/discovery';
-import { errorMessage } from '@meridian/model';
+import { errorMessage, errorMessageWithCauses } from '@meridian/model';
 import { stringify } from 'yaml';
 import { UsageError } from './cli-ca.ts';
 import { clusterSpecFor } from './clusters.ts';
@@ -272,15 +272,8 @@ async function checkTarget(t: Target, config: MeridianConfig, namespace: string,
 
 function describe(err: unknown): string {
   const code = statusCode(err);
-  const message = errorMessage(err).split('\n')[0] ?? '';
-  if (code !== undefined) return `HTTP ${code}: ${message.slice(0, 300)}`;
-  // undici says only "fetch failed"; what happened is in the causes (ECONNREFUSED 10.0.0.1:6443).
-  const causes: string[] = [];
-  for (let cause = (err as { cause?: unknown }).cause, depth = 0; cause !== undefined && depth < 4; cause = (cause as { cause?: unknown }).cause, depth++) {
-    const text = errorMessage(cause).split('\n')[0] ?? '';
-    if (text && !causes.includes(text)) causes.push(text);
-  }
-  return causes.length ? `${message} (${causes.join('; ')})` : message;
+  if (code !== undefined) return `HTTP ${code}: ${(errorMessage(err).split('\n')[0] ?? '').slice(0, 300)}`;
+  return errorMessageWithCauses(err);
 }
 
 /**
@@ -423,7 +416,11 @@ interface ClusterzBody {
     objects: Record<string, number>;
     lastError: { message: string } | null;
     missingPermissions: string[] | null;
-    source?: { directory?: string; files?: Array<{ file: string; error?: { document: number; reason: string } }> };
+    source?: {
+      directory?: string;
+      files?: Array<{ file: string; error?: { document: number; reason: string } }>;
+      informers?: Array<{ name: string; lastError: string | null }>;
+    };
   }>;
 }
 
@@ -436,9 +433,14 @@ function lastNack(p: SynczBody['proxies'][number]): string {
   return '-';
 }
 
-/** What is wrong with a cluster, most telling first: its error, a broken manifest, missing permissions. */
+/**
+ * What is wrong with a cluster, most telling first: its error, a watch that fails (the API
+ * server unreachable, a 403), a broken manifest, missing permissions.
+ */
 function clusterError(c: ClusterzBody['clusters'][number]): string {
   if (c.state !== 'Synced' && c.lastError?.message) return c.lastError.message;
+  const failing = c.source?.informers?.find((i) => i.lastError !== null);
+  if (c.state !== 'Synced' && failing) return `${failing.name}: ${failing.lastError}`;
   const broken = c.source?.files?.find((f) => f.error);
   if (broken?.error) {
     const file = c.source?.directory ? path.relative(c.source.directory, broken.file) : broken.file;

