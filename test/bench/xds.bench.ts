@@ -10,7 +10,7 @@
  *  - xds.assemble_response_1k: a response from 1k cached resources; baseline: Buffer.concat.
  *  - xds.memory_per_proxy (heap) and xds.memory_per_proxy_rss: Meridian's growth per
  *    connected proxy, each read after two forced GCs; baseline: the raw server's growth per
- *    stream. Heap is V8's heap plus Buffers (`heapUsed + external`).
+ *    stream, read the same way in the raw server's own process. Heap is V8's heap plus Buffers (`heapUsed + external`).
  *  - xds.full_push_vs_go_control_plane, xds.memory_per_proxy*_vs_go_control_plane and the
  *    xds.go_control_plane.* lines: envoyproxy/go-control-plane (test/interop, pinned) serving
  *    the snapshot Meridian generated (captured from Meridian's own responses) to a fresh swarm
@@ -24,7 +24,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { CoreV1Api, makeInformer, type V1Service } from '@kubernetes/client-node';
 import { EMPTY_LOCALITY, Health, ProxyType, type Endpoint, type Service, type ServiceDiscovery } from '@meridian/model';
 import { KubeApiServer, type KubeObjectInput } from '@meridian/testkit';
@@ -63,33 +62,6 @@ function slice(i: number, ready: boolean): KubeObjectInput {
 
 function service(i: number, port = 8080): KubeObjectInput {
   return k8s({ apiVersion: 'v1', kind: 'Service', metadata: { name: `svc-${i}`, namespace: 'demo' }, spec: { ports: [{ name: 'grpc', port }] } });
-}
-
-class Swarm {
-  private readonly child: ChildProcess;
-  private readonly inbox: object[] = [];
-  private waiter: (() => void) | undefined;
-  constructor() {
-    this.child = fork(path.join(import.meta.dirname, 'support/ads-swarm.ts'), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
-    this.child.on('message', (m: object) => {
-      this.inbox.push(m);
-      this.waiter?.();
-    });
-  }
-  async receive<T>(key: string): Promise<T> {
-    for (;;) {
-      const i = this.inbox.findIndex((m) => key in m);
-      if (i >= 0) return this.inbox.splice(i, 1)[0] as T;
-      await new Promise<void>((r) => (this.waiter = r));
-    }
-  }
-  send(m: object): void {
-    this.child.send(m);
-  }
-  async close(): Promise<void> {
-    this.send({ cmd: 'close' });
-    await this.receive('closed');
-  }
 }
 
 /** Build cost against encode cost, in process (no network). */
@@ -171,47 +143,67 @@ function microBenchmarks(): void {
   print('xds.assemble_response_1k', percentile(Array.from({ length: 9 }, assemble), 50), 'ms', percentile(Array.from({ length: 9 }, concat), 50));
 }
 
-/** The raw baseline: a grpc-js server that writes the same bytes to every open stream. */
-async function rawFanout(swarm: Swarm, payload: Buffer): Promise<{ ms: number; heapPerStream: number; rssPerStream: number }> {
-  const server = new grpc.Server({ 'grpc.max_send_message_length': 64 << 20 });
-  const calls: Array<grpc.ServerDuplexStream<Buffer, Buffer>> = [];
-  server.addService(
-    { Fanout: { path: '/bench.Raw/Fanout', requestStream: true, responseStream: true, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b } },
-    {
-      Fanout: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-        calls.push(call);
-        call.on('error', () => undefined);
-        call.write(Buffer.from([1]));
-      },
-    },
-  );
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  const before = liveMemory();
-  swarm.send({ cmd: 'raw', address: `127.0.0.1:${port}`, count: PROXIES });
+/** A child process (test/bench/support) answering messages by key, like the swarm. */
+class Child {
+  private readonly child: ChildProcess;
+  private readonly inbox: object[] = [];
+  private waiter: (() => void) | undefined;
+  constructor(script: string, execArgv: string[], args: string[] = []) {
+    this.child = fork(path.join(import.meta.dirname, 'support', script), args, { execArgv: [...execArgv, '--import', 'tsx'], stdio: 'inherit' });
+    this.child.on('message', (m: object) => {
+      this.inbox.push(m);
+      this.waiter?.();
+    });
+  }
+  async receive<T>(key: string): Promise<T> {
+    for (;;) {
+      const i = this.inbox.findIndex((m) => key in m);
+      if (i >= 0) return this.inbox.splice(i, 1)[0] as T;
+      await new Promise<void>((r) => (this.waiter = r));
+    }
+  }
+  send(m: object): void {
+    this.child.send(m);
+  }
+}
+
+class Swarm extends Child {
+  constructor() {
+    super('ads-swarm.ts', []);
+  }
+  async close(): Promise<void> {
+    this.send({ cmd: 'close' });
+    await this.receive('closed');
+  }
+}
+
+/**
+ * The raw baseline: a grpc-js server in its own process (support/raw-fanout.ts) that writes
+ * the same bytes to every open stream (greeting each with them, as Meridian greets a proxy
+ * with its CDS); its memory is read there after forced GCs.
+ */
+async function rawFanout(swarm: Swarm, payloadBytes: number): Promise<{ ms: number; perStream: Memory }> {
+  const raw = new Child('raw-fanout.ts', ['--expose-gc'], [String(payloadBytes)]);
+  const { listening } = await raw.receive<{ listening: number }>('listening');
+  const memory = async () => {
+    raw.send({ cmd: 'memory' });
+    return (await raw.receive<{ memory: Memory }>('memory')).memory;
+  };
+  const before = await memory();
+  swarm.send({ cmd: 'raw', address: `127.0.0.1:${listening}`, count: PROXIES });
   await swarm.receive('ready');
-  const after = liveMemory();
-  const heapPerStream = (after.heap - before.heap) / PROXIES;
-  const rssPerStream = (after.rss - before.rss) / PROXIES;
+  const perStream = perProxy(before, await memory());
   const samples: number[] = [];
   for (let i = 0; i < 3; i++) {
     swarm.send({ cmd: 'arm', typeUrl: 'raw' });
     await swarm.receive('armed');
-    const t0 = performance.timeOrigin + performance.now();
-    for (const c of calls) c.write(payload);
+    raw.send({ cmd: 'fanout', bytes: payloadBytes });
+    const { wrote } = await raw.receive<{ wrote: number }>('wrote');
     const { times } = await swarm.receive<{ times: number[] }>('times');
-    samples.push(Math.max(...times) - t0);
+    samples.push(Math.max(...times) - wrote);
   }
-  server.forceShutdown();
-  return { ms: percentile(samples, 50), heapPerStream, rssPerStream };
-}
-
-/** This process after two forced GCs (`pnpm bench` runs it with --expose-gc). */
-function liveMemory(): Memory {
-  if (!global.gc) throw new Error('run with --expose-gc (pnpm bench xds does)');
-  global.gc();
-  global.gc();
-  const m = process.memoryUsage();
-  return { heap: m.heapUsed + m.external, rss: m.rss };
+  raw.send({ cmd: 'close' });
+  return { ms: percentile(samples, 50), perStream };
 }
 
 const perProxy = (before: Memory, after: Memory): Memory => ({ heap: (after.heap - before.heap) / PROXIES, rss: (after.rss - before.rss) / PROXIES });
@@ -340,12 +332,12 @@ async function main(): Promise<void> {
   if (!peer && 'missing' in built) process.stderr.write(`go-control-plane comparison skipped: ${built.missing}\n`);
   const rawSwarm = new Swarm();
   await rawSwarm.receive('started');
-  const raw = await rawFanout(rawSwarm, Buffer.alloc(Math.round(pushBytes), 7));
+  const raw = await rawFanout(rawSwarm, Math.round(pushBytes));
   await rawSwarm.close();
 
   print(`xds.full_push_${PROXIES}_proxies_${Math.round(pushBytes / 1024)}kb`, percentile(fullPush, 50), 'ms', raw.ms);
-  print('xds.memory_per_proxy', memoryPerProxy.heap / 1024, 'KiB', raw.heapPerStream / 1024);
-  print('xds.memory_per_proxy_rss', memoryPerProxy.rss / 1024, 'KiB', raw.rssPerStream / 1024);
+  print('xds.memory_per_proxy', memoryPerProxy.heap / 1024, 'KiB', raw.perStream.heap / 1024);
+  print('xds.memory_per_proxy_rss', memoryPerProxy.rss / 1024, 'KiB', raw.perStream.rss / 1024);
   if (peer) {
     print(`xds.full_push_vs_go_control_plane`, percentile(fullPush, 50), 'ms', peer.fullPushMs);
     print(`xds.go_control_plane.full_push_${PROXIES}_proxies`, peer.fullPushMs, 'ms', percentile(fullPush, 50));

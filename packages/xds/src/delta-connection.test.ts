@@ -161,4 +161,44 @@ describe('DeltaAdsConnection', () => {
     conn.handleRequest(TypeUrl.Endpoint, req({ resource_names_subscribe: ['a'] }));
     assert.deepEqual(stream.sent[1]?.names, ['a']);
   });
+
+  it('gives streams that get the same change in a push one shared response, and versions by content, not order', () => {
+    const source = new TableSource();
+    source.set(TypeUrl.Endpoint, 'a', '1');
+    source.set(TypeUrl.Endpoint, 'b', '1');
+    const open = (id: string, names: string[]) => {
+      const stream = new FakeStream();
+      const conn = new DeltaAdsConnection({ id, proxy: TEST_PROXY, stream, source, logger: silentLogger() });
+      for (const name of names) conn.handleRequest(TypeUrl.Endpoint, req({ resource_names_subscribe: [name] }));
+      return { stream, conn };
+    };
+    // Subscribed in a different order: the same set, so the same version on both.
+    const one = open('one', ['a', 'b']);
+    const two = open('two', ['b', 'a']);
+    const three = open('three', ['a']);
+    const version = (c: { conn: DeltaAdsConnection }) => c.conn.watches.get(TypeUrl.Endpoint)?.lastVersion;
+    assert.equal(version(one), version(two));
+    assert.notEqual(version(one), version(three));
+
+    source.set(TypeUrl.Endpoint, 'a', '2');
+    const change = push('a');
+    for (const c of [one, two, three]) c.conn.push(change);
+    const last = (c: { stream: FakeStream }) => c.stream.written.at(-1);
+    assert.equal(last(one), last(two), 'one buffer for equal responses');
+    assert.notEqual(last(one), last(three), 'a stream that has another set gets its own');
+    const sent = one.stream.sent.at(-1);
+    assert.deepEqual([sent?.names, sent?.versions], [['a'], ['a@2']]);
+    assert.equal(sent?.nonce, three.stream.sent.at(-1)?.nonce, 'the nonce names the push');
+    assert.equal(version(one), version(two));
+
+    // The shared nonce is each stream's own to acknowledge.
+    one.conn.handleRequest(TypeUrl.Endpoint, req({ response_nonce: sent?.nonce ?? '' }));
+    assert.equal(one.conn.watches.get(TypeUrl.Endpoint)?.resources.get('a')?.state, 'acked');
+    assert.equal(two.conn.watches.get(TypeUrl.Endpoint)?.resources.get('a')?.state, 'sent');
+
+    // A second response of the same type on a stream never reuses the push's nonce.
+    source.set(TypeUrl.Endpoint, 'b', '2');
+    one.conn.push(change);
+    assert.notEqual(one.stream.sent.at(-1)?.nonce, sent?.nonce);
+  });
 });

@@ -1,12 +1,13 @@
-import { hash } from 'node:crypto';
 import type { Logger, ProxyNode, PushRequest } from '@meridian/model';
 import { classifyDeltaRequest, DeltaRequestKind, type DeltaRequestView, type DeltaTypeStreamState } from './classify-delta.ts';
 import { capNackMessage, NackLog } from './nack-log.ts';
 import { deltaStatuses } from './resource-status.ts';
 import { SendQueue } from './send-queue.ts';
+import { pairDigest, resourceDigest, SetDigest } from './set-digest.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
 import {
   newTypeWatch,
+  pushId,
   removalsWait,
   StreamVariant,
   typeVersion,
@@ -19,13 +20,16 @@ import {
   type XdsConnection,
 } from './stream-state.ts';
 import { TYPE_SHORT_NAME, TypeUrl, requiresFullStateInSotw } from './type-url.ts';
-import { encodeDeltaDiscoveryResponse } from './wire.ts';
+import { encodeDeltaDiscoveryResponse, type DeltaResponseParts } from './wire.ts';
 
 /**
  * Each response is (N)ACKed on its own; a client that never answers must not grow this
  * map. Evicted responses leave their resources 'sent' (STALE in CSDS), which is honest.
  */
 const MAX_OUTSTANDING = 32;
+
+/** Responses of a push with at most this many changes are shared between streams. */
+const MAX_SHARED_CHANGES = 16;
 
 /**
  * One delta (incremental) ADS stream. Tracks per resource what the client has, so a response
@@ -68,7 +72,7 @@ export class DeltaAdsConnection implements XdsConnection {
       onPush: (push) => {
         for (const [typeUrl, w] of this.watches) if (this.touches(push, typeUrl, w)) this.queue.queue(typeUrl, new Set());
       },
-      send: (typeUrl, mustSend, push) => this.send(typeUrl, mustSend, push?.since),
+      send: (typeUrl, mustSend, push) => this.send(typeUrl, mustSend, push),
     });
   }
 
@@ -105,7 +109,7 @@ export class DeltaAdsConnection implements XdsConnection {
     // The client drops what it unsubscribed from; a wildcard keeps covering such names.
     if (!c.wildcard) for (const n of c.unsubscribed) forget(w, n);
     if (c.wildcardStopped) for (const n of [...w.resources.keys()]) if (!c.names.has(n)) forget(w, n);
-    for (const [name, version] of c.known) remember(w, name, { version, nonce: '', at: now, state: 'acked' });
+    for (const [name, version] of c.known) remember(w, name, { version, nonce: '', at: now, state: 'acked', digest: pairDigest(name, version) });
 
     switch (c.kind) {
       case DeltaRequestKind.Initial:
@@ -185,7 +189,7 @@ export class DeltaAdsConnection implements XdsConnection {
     return out;
   }
 
-  private send(typeUrl: TypeUrl, mustSend: ReadonlySet<string>, changeAt: number | undefined): void {
+  private send(typeUrl: TypeUrl, mustSend: ReadonlySet<string>, push: PushRequest | undefined): void {
     const w = this.watches.get(typeUrl);
     if (!w) return;
     // A pure wildcard watch whose shared list is the one the client was last brought in line
@@ -195,7 +199,7 @@ export class DeltaAdsConnection implements XdsConnection {
     const wildcardList = w.wildcard ? this.source.generate(typeUrl, this.proxy, undefined) : undefined;
     const list = w.explicit.size === 0 && mustSend.size === 0 ? wildcardList : undefined;
     const synced = this.inSync.get(typeUrl);
-    if (list && synced?.version === typeVersion(list) && synced.mutations === mutationsOf(w)) return;
+    if (list && synced?.version === typeVersion(list) && synced.mutations === w.mutations) return;
     const desired = this.desired(typeUrl, w, wildcardList);
     const outgoing = [...desired.values()].filter((r) => mustSend.has(r.name) || w.sentVersions.get(r.name) !== r.version);
     let removed = [...w.sentVersions.keys()].filter((n) => !desired.has(n));
@@ -208,34 +212,35 @@ export class DeltaAdsConnection implements XdsConnection {
     // The client will have exactly `list` once this response is applied (unless a removal waits).
     const inSync = list && !held;
     if (outgoing.length === 0 && removed.length === 0) {
-      if (inSync) this.inSync.set(typeUrl, { version: typeVersion(list), mutations: mutationsOf(w) });
+      if (inSync) this.inSync.set(typeUrl, { version: typeVersion(list), mutations: w.mutations });
       return;
     }
 
-    const nonce = `${this.id}-d${(++this.nonceSeq).toString(36)}`;
+    // A push brings many streams the same few changes: named after the push, their responses
+    // are equal whenever what the client ends up with is, and are built once (`sharedResponse`).
+    const pushNonce = push && mustSend.size === 0 && outgoing.length + removed.length <= MAX_SHARED_CHANGES ? `p${pushId(push)}` : undefined;
+    const shared = pushNonce !== undefined && pushNonce !== w.lastNonce;
+    const nonce = shared ? pushNonce : `${this.id}-d${(++this.nonceSeq).toString(36)}`;
     const now = Date.now();
     for (const n of removed) forget(w, n);
     const changed = outgoing.some((r) => w.sentVersions.get(r.name) !== r.version) || removed.length > 0;
-    for (const r of outgoing) remember(w, r.name, { version: r.version, nonce, at: now, state: 'sent' });
-    const version = setVersion(w.sentVersions);
-    const bytes = encodeDeltaDiscoveryResponse({
-      systemVersionInfo: version,
-      typeUrl,
-      nonce,
-      resources: outgoing,
-      removedResources: removed,
-    });
-    if (inSync) this.inSync.set(typeUrl, { version: typeVersion(list), mutations: mutationsOf(w) });
+    for (const r of outgoing) remember(w, r.name, { version: r.version, nonce, at: now, state: 'sent', digest: resourceDigest(r) });
+    const version = w.digest.toString();
+    const parts = { systemVersionInfo: version, typeUrl, nonce, resources: outgoing, removedResources: removed };
+    const bytes = shared && push ? sharedResponse(push, parts) : encodeDeltaDiscoveryResponse(parts);
+    if (inSync) this.inSync.set(typeUrl, { version: typeVersion(list), mutations: w.mutations });
     w.outstanding.set(nonce, { names: outgoing.map((r) => r.name), version });
-    for (const old of w.outstanding.keys()) {
-      if (w.outstanding.size <= MAX_OUTSTANDING) break;
-      w.outstanding.delete(old);
+    if (w.outstanding.size > MAX_OUTSTANDING) {
+      for (const old of w.outstanding.keys()) {
+        if (w.outstanding.size <= MAX_OUTSTANDING) break;
+        w.outstanding.delete(old);
+      }
     }
     w.lastNonce = nonce;
     w.lastVersion = version;
     w.lastSentAt = now;
     w.lastSentCount = outgoing.length;
-    if (changed) w.lastChangeAt = changeAt ?? now;
+    if (changed) w.lastChangeAt = push?.since ?? now;
     this.logger.debug({ type: TYPE_SHORT_NAME[typeUrl], nonce, resources: outgoing.length, removed: removed.length }, 'sent');
     this.hooks.onResponse?.(this, typeUrl, outgoing.length, bytes.length);
     this.queue.write(bytes);
@@ -250,6 +255,8 @@ function newWatch(): DeltaWatchState {
     explicit: new Set(),
     resources: new Map(),
     outstanding: new Map(),
+    digest: new SetDigest(),
+    mutations: 0,
   };
 }
 
@@ -264,26 +271,31 @@ function streamState(w: DeltaWatchState): DeltaTypeStreamState {
 }
 
 function remember(w: DeltaWatchState, name: string, record: DeltaResourceRecord): void {
+  const old = w.resources.get(name);
+  if (old) w.digest.remove(old.digest);
   w.resources.set(name, record);
   w.sentVersions.set(name, record.version);
-  mutations.set(w, mutationsOf(w) + 1);
+  w.digest.add(record.digest);
+  w.mutations++;
 }
 
 function forget(w: DeltaWatchState, name: string): void {
+  const record = w.resources.get(name);
+  if (!record) return;
   w.resources.delete(name);
   w.sentVersions.delete(name);
-  mutations.set(w, mutationsOf(w) + 1);
+  w.digest.remove(record.digest);
+  w.mutations++;
 }
 
-/** Changes to what a watch says the client has, so a cached "in sync" can tell it is stale. */
-const mutations = new WeakMap<DeltaWatchState, number>();
+/** Responses built for a push, by everything their bytes depend on besides the push's nonce. */
+const sharedResponses = new WeakMap<PushRequest, Map<string, Buffer>>();
 
-function mutationsOf(w: DeltaWatchState): number {
-  return mutations.get(w) ?? 0;
-}
-
-/** A hash of what the client has of a type: equal sets give equal strings on every replica. */
-function setVersion(versions: ReadonlyMap<string, string>): string {
-  const lines = [...versions.keys()].sort().map((name) => `${name}\0${versions.get(name) ?? ''}\n`);
-  return hash('sha256', lines.join(''), 'base64url').slice(0, 16);
+function sharedResponse(push: PushRequest, parts: DeltaResponseParts): Buffer {
+  let built = sharedResponses.get(push);
+  if (!built) sharedResponses.set(push, (built = new Map()));
+  const key = [parts.typeUrl, parts.systemVersionInfo, ...parts.removedResources, '', ...parts.resources.map((r) => `${r.name}\0${r.version}`)].join('\n');
+  let bytes = built.get(key);
+  if (!bytes) built.set(key, (bytes = encodeDeltaDiscoveryResponse(parts)));
+  return bytes;
 }

@@ -5,6 +5,7 @@ import { capNackMessage, NackLog } from './nack-log.ts';
 import { sotwStatuses } from './resource-status.ts';
 import { SendQueue } from './send-queue.ts';
 import {
+  pushId,
   newTypeWatch,
   removalsWait,
   StreamVariant,
@@ -222,15 +223,6 @@ function mergeSends(into: SendRequest, from: SendRequest): void {
 
 /** The last response built from a shared resource list in a push. */
 const sharedResponses = new WeakMap<readonly GeneratedResource[], { nonce: string; version: string; bytes: Buffer }>();
-
-/** Pushes are numbered as connections first see them; a merged pending push is a new one. */
-const pushIds = new WeakMap<PushRequest, string>();
-let pushCounter = 0;
-function pushId(push: PushRequest): string {
-  let id = pushIds.get(push);
-  if (id === undefined) pushIds.set(push, (id = (++pushCounter).toString(36)));
-  return id;
-}
 
 /**
  * `next` plus the clusters of `last` it no longer has, or `next` itself when none went away.

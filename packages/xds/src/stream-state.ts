@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Logger, ProxyNode, PushRequest } from '@meridian/model';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
 import type { ResponseStream } from './send-queue.ts';
+import type { SetDigest } from './set-digest.ts';
 import { TypeUrl } from './type-url.ts';
 
 export const StreamVariant = { Sotw: 'sotw', Delta: 'delta' } as const;
@@ -118,6 +119,8 @@ export interface DeltaResourceRecord {
   readonly nonce: string;
   readonly at: number;
   state: 'sent' | 'acked' | 'nacked';
+  /** This (name, version)'s share of the watch's `digest`, to take it out again. */
+  readonly digest: Uint8Array;
 }
 
 /**
@@ -132,6 +135,10 @@ export interface DeltaWatchState extends TypeWatchState {
   readonly resources: Map<string, DeltaResourceRecord>;
   /** Responses not yet (N)ACKed: nonce → what they carried. Bounded (delta-connection.ts MAX_OUTSTANDING). */
   readonly outstanding: Map<string, { readonly names: readonly string[]; readonly version: string }>;
+  /** Of `sentVersions`, kept as it changes; `lastVersion` is read from it. */
+  readonly digest: SetDigest;
+  /** Changes to `sentVersions`, so a cached "client in sync" can tell it is stale. */
+  mutations: number;
 }
 
 /** CSDS's `ConfigStatus`, from the server's side: what we sent versus what the client said. */
@@ -166,3 +173,16 @@ export type GenerateFn = (typeUrl: TypeUrl, proxy: ProxyNode, names: ReadonlySet
 export function removalsWait(typeUrl: TypeUrl, queue: { readonly dependentsPending: boolean }): boolean {
   return typeUrl === TypeUrl.Cluster && queue.dependentsPending;
 }
+
+/**
+ * A push's number, as connections first see it; a merged pending push is a new one. Responses
+ * a push builds carry `p<number>` as nonce, so streams given equal responses share the bytes.
+ */
+export function pushId(push: PushRequest): string {
+  let id = pushIds.get(push);
+  if (id === undefined) pushIds.set(push, (id = (++pushCounter).toString(36)));
+  return id;
+}
+
+const pushIds = new WeakMap<PushRequest, string>();
+let pushCounter = 0;

@@ -99,35 +99,48 @@ export interface DeltaResponseParts {
 
 /**
  * `DeltaDiscoveryResponse`, fields in protobufjs's order (by field number) so the bytes
- * equal what a generic encoder would produce. Each `Resource` is a small header around the
- * cached `Any` bytes.
+ * equal what a generic encoder would produce. Each `Resource` entry (its tag, length, version,
+ * `Any` and name) is encoded once per resource object and kept while the object lives:
+ * proxies of one view share the objects, so a push to a thousand delta streams encodes each
+ * changed resource once and then only copies it, as a SotW push copies its shared `Any`s.
  */
 export function encodeDeltaDiscoveryResponse(parts: DeltaResponseParts): Buffer {
   const version = Buffer.from(parts.systemVersionInfo, 'utf8');
   const typeUrl = Buffer.from(parts.typeUrl, 'utf8');
   const nonce = Buffer.from(parts.nonce, 'utf8');
-  const resources = parts.resources.map((r) => {
-    const name = Buffer.from(r.name, 'utf8');
-    const rv = Buffer.from(r.version, 'utf8');
-    const body = fieldSize(rv) + 1 + varintSize(r.any.length) + r.any.length + fieldSize(name);
-    return { name, rv, any: r.any, body };
-  });
+  const entries = parts.resources.map(resourceEntry);
   const removed = parts.removedResources.map((n) => Buffer.from(n, 'utf8'));
   let size = fieldSize(version) + fieldSize(typeUrl) + fieldSize(nonce);
-  for (const r of resources) size += 1 + varintSize(r.body) + r.body;
+  for (const e of entries) size += e.length;
   // A removed name is sent even when empty: an element of a repeated field is never implicit.
   for (const n of removed) size += 1 + varintSize(n.length) + n.length;
   const out = Buffer.allocUnsafe(size);
   let o = writeField(out, 0, 1, version);
-  for (const r of resources) {
-    out[o++] = (2 << 3) | WIRE_LEN;
-    o = writeVarint(out, o, r.body);
-    o = writeField(out, o, 1, r.rv);
-    o = writeLen(out, o, 2, r.any);
-    o = writeField(out, o, 3, r.name);
+  for (const e of entries) {
+    out.set(e, o);
+    o += e.length;
   }
   o = writeField(out, o, 4, typeUrl);
   o = writeField(out, o, 5, nonce);
   for (const n of removed) o = writeLen(out, o, 6, n);
   return out;
+}
+
+const resourceEntries = new WeakMap<DeltaResourceParts, Buffer>();
+
+/** Field 2 of a `DeltaDiscoveryResponse`: a `Resource{version, resource, name}` with its tag. */
+function resourceEntry(r: DeltaResourceParts): Buffer {
+  const known = resourceEntries.get(r);
+  if (known) return known;
+  const name = Buffer.from(r.name, 'utf8');
+  const rv = Buffer.from(r.version, 'utf8');
+  const body = fieldSize(rv) + 1 + varintSize(r.any.length) + r.any.length + fieldSize(name);
+  const entry = Buffer.allocUnsafe(1 + varintSize(body) + body);
+  entry[0] = (2 << 3) | WIRE_LEN;
+  let o = writeVarint(entry, 1, body);
+  o = writeField(entry, o, 1, rv);
+  o = writeLen(entry, o, 2, r.any);
+  writeField(entry, o, 3, name);
+  resourceEntries.set(r, entry);
+  return entry;
 }
