@@ -238,4 +238,6 @@ export interface TrafficPolicies {
   routesFor(host: string, port: number, caller: PolicyCaller): HostRoutes | undefined;
   /** The DestinationRule in effect for `host` as `caller` sees it. */
   destinationFor(host: string, caller: PolicyCaller): DestinationPolicy | undefined;
+  /** Some route matches on the caller's labels: routes then differ between callers of one namespace. */
+  readonly usesSourceLabels: boolean;
 }

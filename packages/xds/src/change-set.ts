@@ -16,7 +16,23 @@ export interface ChangeSet {
   readonly gateways: boolean;
   /** A Service changed, or everything did: resources gathering every service may change. */
   readonly anyService: boolean;
+  /**
+   * A traffic policy object changed (or everything did): routes, clusters and subset
+   * assignments may change. Not per host: a wildcard or short host, exportTo and a caller's
+   * namespace decide which hosts an object reaches, so a change is taken to reach all.
+   */
+  readonly trafficPolicy: boolean;
 }
+
+/** The kinds that compile into routes, clusters and subsets. */
+const TRAFFIC_POLICY_KINDS: ReadonlySet<string> = new Set([
+  ConfigKind.VirtualService,
+  ConfigKind.DestinationRule,
+  ConfigKind.HTTPRoute,
+  ConfigKind.GRPCRoute,
+  ConfigKind.ServiceEntry,
+  ConfigKind.Sidecar,
+]);
 
 const changeSets = new WeakMap<PushRequest, ChangeSet>();
 
@@ -26,13 +42,15 @@ export function changeSetOf(request: PushRequest): ChangeSet {
   const services = new Set<string>();
   const endpoints = new Set<string>();
   let gateways = false;
+  let trafficPolicy = false;
   for (const key of request.configs) {
+    if (TRAFFIC_POLICY_KINDS.has(key.kind)) trafficPolicy = true;
     if (key.kind === ConfigKind.Service) services.add(key.name);
     else if (key.kind === ConfigKind.Endpoints) endpoints.add(key.name);
     else if (key.kind === ConfigKind.Gateway) gateways = true;
   }
   const everything = request.kind === 'full' && request.configs.length === 0;
-  set = { everything, services, endpoints, gateways, anyService: everything || services.size > 0 };
+  set = { everything, services, endpoints, gateways, anyService: everything || services.size > 0, trafficPolicy: everything || trafficPolicy };
   changeSets.set(request, set);
   return set;
 }

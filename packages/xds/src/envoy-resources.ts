@@ -13,10 +13,12 @@
  * 7070). Capture keeps applications unchanged, is what a pod injected by Istio's tooling
  * already has, and is the only way the inbound side can terminate mTLS transparently.
  */
-import type { ServicePort } from '@meridian/model';
+import { ClientKind, type ClusterPolicy, type ServicePort } from '@meridian/model';
 import type { LoadAssignmentPolicy } from './load-assignment.ts';
 import { IDENTITY_CERTIFICATE_NAME, ROOT_CERTIFICATE_NAME, type StringMatcher } from './mtls.ts';
 import { inboundClusterName, outboundClusterName, outboundPortListenerName, sniName } from './resource-names.ts';
+import { commonHttpOptions, policyClusterFields } from './policy-clusters.ts';
+import { FAULT_FILTER } from './policy-routes.ts';
 import { ADS_CONFIG_SOURCE, DOWNSTREAM_TLS_TYPE, HCM_TYPE, ROUTER_FILTER, UPSTREAM_TLS_TYPE } from './xds-constants.ts';
 
 const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
@@ -148,13 +150,14 @@ function downstreamTlsSocket(): object {
   };
 }
 
-function http2Options(protocol: TrafficProtocol): object {
-  if (protocol !== TrafficProtocol.Http2) return {};
+function http2Options(protocol: TrafficProtocol, common?: Record<string, unknown>): object {
+  if (protocol !== TrafficProtocol.Http2 && !common) return {};
   return {
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
         '@type': HTTP_OPTIONS_TYPE,
-        explicit_http_config: { http2_protocol_options: {} },
+        ...(common ? { common_http_protocol_options: common } : {}),
+        ...(protocol === TrafficProtocol.Http2 ? { explicit_http_config: { http2_protocol_options: {} } } : { explicit_http_config: { http_protocol_options: {} } }),
       },
     },
   };
@@ -163,15 +166,24 @@ function http2Options(protocol: TrafficProtocol): object {
 export interface OutboundClusterOptions {
   readonly hostname: string;
   readonly port: ServicePort;
+  /** A DestinationRule subset: its own cluster and assignment (`outbound|<port>|<subset>|<host>`). */
+  readonly subset?: string;
   /** Set: mTLS (strict), accepting only servers with one of these URI SANs. */
   readonly serverSans?: readonly StringMatcher[] | undefined;
+  /** The DestinationRule's settings for this subset and port. */
+  readonly policy?: ClusterPolicy | undefined;
 }
 
-/** `outbound|<port>||<host>`: EDS over ADS, locality-weighted, with outlier detection. */
+/**
+ * `outbound|<port>|<subset>|<host>`: EDS over ADS, locality-weighted, with outlier detection;
+ * a DestinationRule's settings replace the defaults they name. Its TLS mode DISABLE turns
+ * mesh mTLS off toward the destination (the server must then accept plaintext).
+ */
 export function buildSidecarOutboundCluster(options: OutboundClusterOptions): object {
-  const { hostname, port, serverSans } = options;
-  const name = outboundClusterName(hostname, port.port);
+  const { hostname, port, serverSans, policy } = options;
+  const name = outboundClusterName(hostname, port.port, options.subset ?? '');
   const protocol = trafficProtocol(port);
+  const tls = serverSans && policy?.tlsMode !== 'DISABLE';
   return {
     name,
     type: 'EDS',
@@ -181,8 +193,9 @@ export function buildSidecarOutboundCluster(options: OutboundClusterOptions): ob
     // Locality weights from EDS count within a priority, as they do for gRPC clients.
     common_lb_config: { locality_weighted_lb_config: {} },
     outlier_detection: OUTLIER_DETECTION,
-    ...http2Options(protocol),
-    ...(serverSans ? { transport_socket: upstreamTlsSocket(sniName(hostname, port.port), serverSans, protocol) } : {}),
+    ...policyClusterFields(policy, ClientKind.Envoy),
+    ...http2Options(protocol, commonHttpOptions(policy)),
+    ...(tls ? { transport_socket: upstreamTlsSocket(sniName(hostname, port.port), serverSans, protocol) } : {}),
   };
 }
 
@@ -257,7 +270,7 @@ function tcpProxy(statPrefix: string, cluster: string): object {
   };
 }
 
-function httpConnectionManager(statPrefix: string, routes: object): object {
+function httpConnectionManager(statPrefix: string, routes: object, filters: readonly object[] = [ROUTER_FILTER]): object {
   return {
     name: 'envoy.filters.network.http_connection_manager',
     typed_config: {
@@ -265,7 +278,7 @@ function httpConnectionManager(statPrefix: string, routes: object): object {
       stat_prefix: statPrefix,
       codec_type: 'AUTO',
       ...routes,
-      http_filters: [ROUTER_FILTER],
+      http_filters: filters,
     },
   };
 }
@@ -322,7 +335,7 @@ export function buildOutboundPortListener(port: number, hasHttp: boolean, tcpTar
   }));
   chains.push(
     hasHttp
-      ? { name: `${name}-http`, filters: [httpConnectionManager(name, { rds: { route_config_name: String(port), config_source: ADS_CONFIG_SOURCE } })] }
+      ? { name: `${name}-http`, filters: [httpConnectionManager(name, { rds: { route_config_name: String(port), config_source: ADS_CONFIG_SOURCE } }, [FAULT_FILTER, ROUTER_FILTER])] }
       : { name: `${name}-passthrough`, filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER)] },
   );
   return {
@@ -338,6 +351,8 @@ export interface HttpTarget {
   readonly hostname: string;
   readonly port: number;
   readonly domains: readonly string[];
+  /** The virtual host's routes (`policy-routes.ts`): the host's compiled rules, or its default route. */
+  readonly routes: readonly object[];
 }
 
 /**
@@ -352,7 +367,7 @@ export function buildOutboundRouteConfiguration(port: number, targets: readonly 
       ...targets.map((t) => ({
         name: `${t.hostname}:${t.port}`,
         domains: t.domains,
-        routes: [{ match: { prefix: '/' }, route: { cluster: outboundClusterName(t.hostname, t.port), timeout: {} } }],
+        routes: t.routes,
       })),
       { name: 'allow_any', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: {} } }] },
     ],

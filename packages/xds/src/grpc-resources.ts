@@ -6,13 +6,15 @@
  * weight; priorities are contiguous from 0. TLS contexts name bootstrap certificate provider
  * instances only: grpc-js-xds supports neither SDS nor inline certificates.
  */
-import type { ServicePort } from '@meridian/model';
+import { ClientKind, type ClusterPolicy, type ServicePort } from '@meridian/model';
 import {
   CERTIFICATE_PROVIDER_INSTANCE,
   IDENTITY_CERTIFICATE_NAME,
   ROOT_CERTIFICATE_NAME,
   type StringMatcher,
 } from './mtls.ts';
+import { policyClusterFields } from './policy-clusters.ts';
+import { FAULT_FILTER } from './policy-routes.ts';
 import { outboundClusterName, serviceDomains } from './resource-names.ts';
 import { ADS_CONFIG_SOURCE, DOWNSTREAM_TLS_TYPE, HCM_TYPE, ROUTER_FILTER, UPSTREAM_TLS_TYPE } from './xds-constants.ts';
 
@@ -25,7 +27,8 @@ export function buildApiListener(listenerName: string): object {
         '@type': HCM_TYPE,
         stat_prefix: listenerName,
         rds: { route_config_name: listenerName, config_source: ADS_CONFIG_SOURCE },
-        http_filters: [ROUTER_FILTER],
+        // gRFC A33: a route's fault config acts only through the fault filter in the chain.
+        http_filters: [FAULT_FILTER, ROUTER_FILTER],
       },
     },
   };
@@ -98,34 +101,28 @@ function upstreamTlsSocket(serverSans: readonly StringMatcher[]): object {
   return tlsSocket(UPSTREAM_TLS_TYPE, { common_tls_context: commonTlsContext(serverSans) });
 }
 
-export function buildRouteConfiguration(
-  routeName: string,
-  hostname: string,
-  port: number,
-  domainSuffix: string,
-): object {
+/** `routes`: the host's compiled rules for gRPC clients, or its default route (`policy-routes.ts`). */
+export function buildRouteConfiguration(routeName: string, hostname: string, port: number, domainSuffix: string, routes: readonly object[]): object {
   const domains = [...new Set([routeName, ...serviceDomains(hostname, port, domainSuffix)])];
   return {
     name: routeName,
-    virtual_hosts: [
-      {
-        name: `${hostname}:${port}`,
-        domains,
-        routes: [{ match: { prefix: '' }, route: { cluster: outboundClusterName(hostname, port) } }],
-      },
-    ],
+    virtual_hosts: [{ name: `${hostname}:${port}`, domains, routes }],
   };
 }
 
-/** `serverSans` set: the cluster speaks mTLS and accepts only servers with one of those SANs. */
-export function buildEdsCluster(hostname: string, port: ServicePort, serverSans?: readonly StringMatcher[]): object {
-  const name = outboundClusterName(hostname, port.port);
+/**
+ * `serverSans` set: the cluster speaks mTLS and accepts only servers with one of those SANs.
+ * A DestinationRule's `policy` adds what gRPC clients honour of it (ring hash, max requests).
+ */
+export function buildEdsCluster(hostname: string, port: ServicePort, serverSans?: readonly StringMatcher[], subset = '', policy?: ClusterPolicy): object {
+  const name = outboundClusterName(hostname, port.port, subset);
   return {
     name,
     type: 'EDS',
     eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE, service_name: name },
     lb_policy: 'ROUND_ROBIN',
     connect_timeout: { seconds: 10 },
-    ...(serverSans ? { transport_socket: upstreamTlsSocket(serverSans) } : {}),
+    ...policyClusterFields(policy, ClientKind.Grpc),
+    ...(serverSans && policy?.tlsMode !== 'DISABLE' ? { transport_socket: upstreamTlsSocket(serverSans) } : {}),
   };
 }

@@ -68,14 +68,14 @@ describe('MeshResources', () => {
     assert.deepEqual(got, ['echo:7070', 'echo.demo:7070', 'echo.demo.svc:7070', 'echo.demo.svc.cluster.local:7070', 'echo']);
   });
 
-  it('builds an API listener whose RDS name is the listener name and whose only filter is the router', () => {
+  it('builds an API listener whose RDS name is the listener name, with the fault filter before the router (gRFC A33)', () => {
     const { resources } = setup();
     const [l] = resources.generate(TypeUrl.Listener, proxy(), new Set(['echo.demo:7070']));
     const listener = decode(TypeUrl.Listener, l) as { name: string; api_listener: { api_listener: Record<string, unknown> } };
     assert.equal(listener.name, 'echo.demo:7070');
     const hcm = listener.api_listener.api_listener as { rds: { route_config_name: string }; http_filters: Array<{ name: string }> };
     assert.equal(hcm.rds.route_config_name, 'echo.demo:7070');
-    assert.deepEqual(hcm.http_filters.map((f) => f.name), ['envoy.filters.http.router']);
+    assert.deepEqual(hcm.http_filters.map((f) => f.name), ['envoy.filters.http.fault', 'envoy.filters.http.router']);
   });
 
   it('routes every name of a service to its outbound cluster', () => {

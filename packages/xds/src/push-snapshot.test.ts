@@ -140,21 +140,29 @@ describe('PushSnapshot', () => {
     assert.ok(second.version > first.version);
   });
 
-  it('a policy change re-reads the policy slot and touches no resource until a generator consumes its kind', () => {
+  it('a policy change re-reads the policy slot; a traffic policy reaches routes, clusters and assignments, never listeners', () => {
     const { inner } = mesh();
     let version = 1;
     const policies = () => ({ traffic: { version } }) as unknown as MeshPolicies;
     const resources = new MeshResources({ discovery: inner, domainSuffix: 'cluster.local', clusterLocalHosts: [], policies });
     assert.deepEqual(resources.snap().policies, { traffic: { version: 1 } });
     version = 2;
-    const change: PushRequest = { kind: 'full', configs: [{ kind: ConfigKind.DestinationRule, namespace: 'demo', name: 'echo' }], reasons: [] };
+    const traffic: PushRequest = { kind: 'full', configs: [{ kind: ConfigKind.DestinationRule, namespace: 'demo', name: 'echo' }], reasons: [] };
+    const security: PushRequest = { kind: 'full', configs: [{ kind: ConfigKind.PeerAuthentication, namespace: 'demo', name: 'strict' }], reasons: [] };
     const sidecar = testProxy({ id: 'sidecar~10.0.0.1~echo-1.demo~demo.svc.cluster.local', type: ProxyType.Sidecar, ipAddresses: ['10.0.0.1'] });
     for (const proxy of [testProxy(), sidecar]) {
+      assert.equal(resources.affects(traffic, TypeUrl.Listener, proxy, undefined), false, `${proxy.type} LDS`);
+      for (const typeUrl of [TypeUrl.Route, TypeUrl.Cluster, TypeUrl.Endpoint]) {
+        assert.equal(resources.affects(traffic, typeUrl, proxy, undefined), true, `${proxy.type} ${typeUrl}`);
+      }
+      // The whole service's assignment does not follow DestinationRules; a subset's does.
+      assert.equal(resources.affects(traffic, TypeUrl.Endpoint, proxy, `outbound|7070||${ECHO}`), false);
+      assert.equal(resources.affects(traffic, TypeUrl.Endpoint, proxy, `outbound|7070|v1|${ECHO}`), true);
       for (const typeUrl of [TypeUrl.Listener, TypeUrl.Route, TypeUrl.Cluster, TypeUrl.Endpoint]) {
-        assert.equal(resources.affects(change, typeUrl, proxy, undefined), false, `${proxy.type} ${typeUrl}`);
+        assert.equal(resources.affects(security, typeUrl, proxy, undefined), false, `security policy: ${proxy.type} ${typeUrl}`);
       }
     }
-    resources.invalidate(change);
+    resources.invalidate(traffic);
     assert.deepEqual(resources.snap().policies, { traffic: { version: 2 } });
   });
 

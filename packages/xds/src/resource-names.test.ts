@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseClusterName, parseInboundClusterName, parseOutboundClusterName, parseSniName } from './resource-names.ts';
+import { outboundClusterName, parseClusterName, parseInboundClusterName, parseOutboundClusterName, parseSniName } from './resource-names.ts';
 
 describe('resource names', () => {
   it("parses Istio's cluster names into a typed union, subsets included", () => {
@@ -12,9 +12,10 @@ describe('resource names', () => {
     }
   });
 
-  it('an outbound cluster of a whole service is not a subset; inbound and SNI names parse on their own', () => {
-    assert.deepEqual(parseOutboundClusterName('outbound|7070||echo.demo.svc.cluster.local'), { hostname: 'echo.demo.svc.cluster.local', port: 7070 });
-    assert.equal(parseOutboundClusterName('outbound|7070|v1|echo.demo.svc.cluster.local'), undefined);
+  it('an outbound cluster names its subset, empty for the whole service; inbound and SNI names parse on their own', () => {
+    assert.deepEqual(parseOutboundClusterName('outbound|7070||echo.demo.svc.cluster.local'), { hostname: 'echo.demo.svc.cluster.local', port: 7070, subset: '' });
+    assert.deepEqual(parseOutboundClusterName('outbound|7070|v1|echo.demo.svc.cluster.local'), { hostname: 'echo.demo.svc.cluster.local', port: 7070, subset: 'v1' });
+    assert.equal(outboundClusterName('echo.demo.svc.cluster.local', 7070, 'v1'), 'outbound|7070|v1|echo.demo.svc.cluster.local');
     assert.equal(parseInboundClusterName('inbound|9080||'), 9080);
     assert.equal(parseInboundClusterName('outbound|9080||a'), undefined);
     assert.deepEqual(parseSniName('outbound_.7070_._.echo.demo.svc.cluster.local'), { hostname: 'echo.demo.svc.cluster.local', port: 7070 });

@@ -1,7 +1,8 @@
 /** Resource names as Istio spells them (DESIGN.md §5, a contract). */
 
-export function outboundClusterName(hostname: string, port: number): string {
-  return `outbound|${port}||${hostname}`;
+/** `outbound|<port>|<subset>|<host>`; a DestinationRule's subset has a cluster of its own. */
+export function outboundClusterName(hostname: string, port: number, subset = ''): string {
+  return `outbound|${port}|${subset}|${hostname}`;
 }
 
 /**
@@ -21,14 +22,10 @@ export function parseClusterName(name: string): ClusterName | undefined {
   return undefined;
 }
 
-/**
- * An outbound cluster of a whole service. A subset's name (`outbound|80|v1|host`) is not one:
- * until subsets are served with their own endpoints, a request for one is answered like any
- * unknown name, never with the whole service's cluster under the subset's name.
- */
-export function parseOutboundClusterName(name: string): { hostname: string; port: number } | undefined {
+/** An outbound cluster: of a whole service (`subset` ''), or of one DestinationRule subset of it. */
+export function parseOutboundClusterName(name: string): { hostname: string; port: number; subset: string } | undefined {
   const parsed = parseClusterName(name);
-  return parsed?.direction === 'outbound' && parsed.subset === '' ? { hostname: parsed.hostname, port: parsed.port } : undefined;
+  return parsed?.direction === 'outbound' ? { hostname: parsed.hostname, port: parsed.port, subset: parsed.subset } : undefined;
 }
 
 /** `host:port` (or a bare `host`) as a proxyless gRPC client names its listener. */

@@ -108,8 +108,10 @@ class TrafficIndex implements TrafficPolicies {
   private readonly routes: readonly RouteEntry[];
   private readonly destinations: readonly DestinationEntry[];
   private readonly domainSuffix: string;
+  readonly usesSourceLabels: boolean;
 
   constructor(routes: readonly RouteEntry[], destinations: readonly DestinationEntry[], domainSuffix: string) {
+    this.usesSourceLabels = routes.some((r) => r.http.some((rule) => rule.matches.some((m) => m.sourceLabels !== undefined)));
     this.routes = routes;
     this.destinations = destinations;
     this.domainSuffix = domainSuffix;

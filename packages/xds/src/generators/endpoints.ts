@@ -3,12 +3,14 @@ import { endpointsChanged, type ChangeSet } from '../change-set.ts';
 import { selectPortEndpoints, type EndpointSelection } from '../endpoint-selection.ts';
 import { ENVOY_LOAD_ASSIGNMENT_POLICY } from '../envoy-resources.ts';
 import { encodeLoadAssignment, type LoadAssignmentPolicy } from '../load-assignment.ts';
+import { subsetEndpoints } from '../policy-clusters.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
 import { outboundClusterName, parseOutboundClusterName, parseSniName } from '../resource-names.ts';
 import type { GeneratedResource } from '../resource-source.ts';
 import { TypeUrl } from '../type-url.ts';
 import { buildEach, encodeResource, type Generator } from './generator.ts';
-import type { ResourceCache } from './resource-cache.ts';
+import { destinationView } from './grpc-clusters.ts';
+import type { Dependency, ResourceCache } from './resource-cache.ts';
 
 /**
  * EDS. An assignment depends on its service's endpoints and on every network's gateways
@@ -20,12 +22,7 @@ import type { ResourceCache } from './resource-cache.ts';
 /** What the EDS generator of proxyless gRPC clients serves: `outbound|<port>||<host>` assignments. */
 export function grpcEndpoints(cache: ResourceCache): Generator {
   return {
-    needsPush(changes, _snapshot, _proxy, name) {
-      if (changes.everything) return true;
-      if (name === undefined) return changes.anyService || changes.endpoints.size > 0 || changes.gateways;
-      const hostname = parseOutboundClusterName(name)?.hostname;
-      return hostname !== undefined && (endpointsChanged(changes, hostname) || changes.gateways);
-    },
+    needsPush: (changes, snapshot, proxy, name) => endpointsNeedPush(changes, snapshot, proxy, name),
     generate(snapshot, proxy, names) {
       return buildEach(names ?? [], (name) => loadAssignment(cache, snapshot, proxy, name, undefined));
     },
@@ -38,7 +35,7 @@ export function grpcEndpoints(cache: ResourceCache): Generator {
  */
 export function envoyEndpoints(cache: ResourceCache): Generator {
   return {
-    needsPush: envoyEndpointsNeedPush,
+    needsPush: endpointsNeedPush,
     generate(snapshot, proxy, names) {
       return buildEach(names ?? [], (name) => {
         const sni = parseSniName(name);
@@ -49,10 +46,13 @@ export function envoyEndpoints(cache: ResourceCache): Generator {
   };
 }
 
-function envoyEndpointsNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
+/** A subset's assignment also follows traffic policy: its DestinationRule says which endpoints it holds. */
+function endpointsNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
   if (changes.everything) return true;
-  if (name === undefined) return changes.anyService || changes.endpoints.size > 0 || changes.gateways;
-  const hostname = parseOutboundClusterName(name)?.hostname ?? parseSniName(name)?.hostname;
+  if (name === undefined) return changes.anyService || changes.endpoints.size > 0 || changes.gateways || changes.trafficPolicy;
+  const outbound = parseOutboundClusterName(name);
+  if (outbound && outbound.subset !== '' && changes.trafficPolicy) return true;
+  const hostname = outbound?.hostname ?? parseSniName(name)?.hostname;
   return hostname !== undefined && (endpointsChanged(changes, hostname) || changes.gateways);
 }
 
@@ -74,8 +74,10 @@ export function explainEndpoints(
   }));
 }
 
-function select(snapshot: PushSnapshot, proxy: ProxyNode, hostname: string, port: ServicePort): EndpointSelection {
-  return selectPortEndpoints(proxy, port, snapshot.endpoints(hostname), (n) => snapshot.gateways(n), {
+/** `subsetLabels`: only the endpoints of a DestinationRule subset, chosen before priorities are. */
+function select(snapshot: PushSnapshot, proxy: ProxyNode, hostname: string, port: ServicePort, subsetLabels?: Readonly<Record<string, string>>): EndpointSelection {
+  const endpoints = subsetLabels ? subsetEndpoints(snapshot.endpoints(hostname), subsetLabels) : snapshot.endpoints(hostname);
+  return selectPortEndpoints(proxy, port, endpoints, (n) => snapshot.gateways(n), {
     clusterLocal: snapshot.clusterLocal(hostname),
   });
 }
@@ -93,15 +95,20 @@ function loadAssignment(
 ): GeneratedResource {
   const parsed = parseOutboundClusterName(name);
   if (!parsed) return emptyAssignment(name);
-  const { hostname } = parsed;
+  const { hostname, subset } = parsed;
   const port = snapshot.service(hostname)?.ports.find((p) => p.port === parsed.port);
   if (!port) return emptyAssignment(name);
+  const destination = subset === '' ? undefined : snapshot.policies?.traffic.destinationFor(hostname, { namespace: proxy.namespace });
+  const labels = destination?.subsets.get(subset)?.labels;
+  if (subset !== '' && !labels) return emptyAssignment(name);
   const clusterLocal = snapshot.clusterLocal(hostname);
   // Everything the selection reads from the proxy is in the view, and the proxy type:
-  // Envoy's assignment carries a policy gRPC's does not.
-  const view = `${proxy.type}|${clusterLocal ? proxy.cluster : '*'}|${proxy.network}|${localityString(proxy.locality)}`;
-  return cache.resource({ type: TypeUrl.Endpoint, name, view }, [{ on: 'endpoints', hostname }, { on: 'gateways' }], () =>
-    encodeLoadAssignment(name, select(snapshot, proxy, hostname, port), policy),
+  // Envoy's assignment carries a policy gRPC's does not. A subset's endpoints come from the
+  // DestinationRule the proxy sees.
+  const view = `${proxy.type}|${clusterLocal ? proxy.cluster : '*'}|${proxy.network}|${localityString(proxy.locality)}|${destinationView(destination)}`;
+  const deps: Dependency[] = [{ on: 'endpoints', hostname }, { on: 'gateways' }, ...(labels ? [{ on: 'traffic-policy' } as const] : [])];
+  return cache.resource({ type: TypeUrl.Endpoint, name, view }, deps, () =>
+    encodeLoadAssignment(name, select(snapshot, proxy, hostname, port, labels), policy),
   );
 }
 

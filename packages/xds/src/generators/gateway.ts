@@ -48,7 +48,7 @@ export function gatewayClusters(cache: ResourceCache): Generator {
   return {
     needsPush: envoyClustersNeedPush,
     generate(snapshot, proxy, names) {
-      if (names) return buildEach(names, (name) => (parseOutboundClusterName(name) ? grpcCluster(cache, snapshot, name) : own(snapshot, proxy, name)));
+      if (names) return buildEach(names, (name) => (parseOutboundClusterName(name) ? grpcCluster(cache, snapshot, proxy, name) : own(snapshot, proxy, name)));
       return buildEach(
         snapshot.gatewayTargets(proxy.cluster).map((t) => sniName(t.hostname, t.port)),
         (name) => own(snapshot, proxy, name),

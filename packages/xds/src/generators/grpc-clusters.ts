@@ -1,5 +1,6 @@
 import { serviceChanged } from '../change-set.ts';
 import { buildEdsCluster } from '../grpc-resources.ts';
+import { clusterPolicyOf } from '../policy-clusters.ts';
 import { serverSanMatchers, serviceIdentities, type StringMatcher } from '../mtls.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
 import { outboundClusterName, parseOutboundClusterName } from '../resource-names.ts';
@@ -7,10 +8,10 @@ import type { GeneratedResource } from '../resource-source.ts';
 import { TypeUrl } from '../type-url.ts';
 import { buildEach, type Generator } from './generator.ts';
 import type { Dependency, ResourceCache } from './resource-cache.ts';
-import type { Service } from '@meridian/model';
+import type { DestinationPolicy, ProxyNode, Service, ServicePort } from '@meridian/model';
 
 /**
- * CDS for proxyless gRPC clients: one EDS cluster per service port. With mTLS strict for a
+ * CDS for proxyless gRPC clients: one EDS cluster per service port and DestinationRule subset. With mTLS strict for a
  * service, its cluster carries the SPIFFE IDs of the service accounts behind it, which come
  * from endpoints: for such a service an endpoints change reaches CDS too. (Since versions
  * are content hashes, a cluster whose SANs did not change is not sent again.)
@@ -18,32 +19,63 @@ import type { Service } from '@meridian/model';
 export function grpcClusters(cache: ResourceCache): Generator {
   return {
     needsPush(changes, snapshot, _proxy, name) {
-      if (changes.everything) return true;
+      if (changes.everything || changes.trafficPolicy) return true;
       if (name === undefined) return changes.anyService || [...changes.endpoints].some((h) => snapshot.strict(h));
       const hostname = parseOutboundClusterName(name)?.hostname;
       return hostname !== undefined && (serviceChanged(changes, hostname) || (changes.endpoints.has(hostname) && snapshot.strict(hostname)));
     },
-    generate(snapshot, _proxy, names) {
-      const wanted = names ?? snapshot.services.flatMap((s) => s.ports.map((p) => outboundClusterName(s.hostname, p.port)));
-      return buildEach(wanted, (name) => grpcCluster(cache, snapshot, name));
+    generate(snapshot, proxy, names) {
+      return buildEach(names ?? outboundClusterNames(snapshot, proxy), (name) => grpcCluster(cache, snapshot, proxy, name));
     },
   };
 }
 
-/** The proxyless cluster of an `outbound|<port>||<host>` name; also what an Envoy naming one gets. */
-export function grpcCluster(cache: ResourceCache, snapshot: PushSnapshot, name: string): GeneratedResource | undefined {
+/**
+ * The proxyless cluster of an `outbound|<port>|<subset>|<host>` name; also what an Envoy
+ * naming one gets. A subset exists while the DestinationRule the proxy sees defines it.
+ */
+export function grpcCluster(cache: ResourceCache, snapshot: PushSnapshot, proxy: ProxyNode, name: string): GeneratedResource | undefined {
+  const found = outboundClusterOf(snapshot, proxy, name);
+  if (!found) return undefined;
+  const { service, port, subset, destination } = found;
+  return cache.resource({ type: TypeUrl.Cluster, name, view: destinationView(destination) }, clusterDependencies(snapshot, service.hostname), () =>
+    buildEdsCluster(service.hostname, port, serverSans(snapshot, service), subset, clusterPolicyOf(destination, subset, port.port)),
+  );
+}
+
+/** A service port's cluster as a proxy sees it: the service, the port, and the DestinationRule in effect. */
+export function outboundClusterOf(
+  snapshot: PushSnapshot,
+  proxy: ProxyNode,
+  name: string,
+): { service: Service; port: ServicePort; subset: string; destination: DestinationPolicy | undefined } | undefined {
   const parsed = parseOutboundClusterName(name);
   const service = parsed && snapshot.service(parsed.hostname);
   const port = parsed && service?.ports.find((p) => p.port === parsed.port);
   if (!parsed || !service || !port) return undefined;
-  return cache.resource({ type: TypeUrl.Cluster, name, view: '' }, clusterDependencies(snapshot, parsed.hostname), () =>
-    buildEdsCluster(parsed.hostname, port, serverSans(snapshot, service)),
-  );
+  const destination = snapshot.policies?.traffic.destinationFor(service.hostname, { namespace: proxy.namespace });
+  if (parsed.subset !== '' && !destination?.subsets.has(parsed.subset)) return undefined;
+  return { service, port, subset: parsed.subset, destination };
+}
+
+/** Every service port's cluster and its subsets' (those the DestinationRule the proxy sees defines). */
+export function outboundClusterNames(snapshot: PushSnapshot, proxy: ProxyNode): string[] {
+  const traffic = snapshot.policies?.traffic;
+  return snapshot.services.flatMap((s) => {
+    const subsets = ['', ...(traffic?.destinationFor(s.hostname, { namespace: proxy.namespace })?.subsets.keys() ?? [])];
+    return s.ports.flatMap((p) => subsets.map((subset) => outboundClusterName(s.hostname, p.port, subset)));
+  });
+}
+
+/** Proxies that see the same DestinationRule for a host share its clusters. */
+export function destinationView(destination: DestinationPolicy | undefined): string {
+  return destination ? `${destination.source.namespace}/${destination.source.name}` : '';
 }
 
 /** A cluster follows its service, and a strict one its endpoints' service accounts too. */
 export function clusterDependencies(snapshot: PushSnapshot, hostname: string): Dependency[] {
-  return snapshot.strict(hostname) ? [{ on: 'service', hostname }, { on: 'endpoints', hostname }] : [{ on: 'service', hostname }];
+  const own: Dependency[] = [{ on: 'service', hostname }, { on: 'traffic-policy' }];
+  return snapshot.strict(hostname) ? [...own, { on: 'endpoints', hostname }] : own;
 }
 
 /** The identities a client accepts from the service's servers; undefined when the service is not strict. */

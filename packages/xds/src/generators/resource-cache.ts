@@ -11,14 +11,15 @@ export const DEFAULT_MAX_CACHE_ENTRIES = 50_000;
 
 /**
  * Where a cached resource's bytes come from. They stay until a push names what they depend on:
- * a service's definition (its endpoints included), its endpoints alone, any gateway, or any
- * service at all (resources gathering every service on a port).
+ * a service's definition (its endpoints included), its endpoints alone, any gateway, any
+ * service at all (resources gathering every service on a port), or any traffic policy.
  */
 export type Dependency =
   | { readonly on: 'service'; readonly hostname: string }
   | { readonly on: 'endpoints'; readonly hostname: string }
   | { readonly on: 'gateways' }
-  | { readonly on: 'any-service' };
+  | { readonly on: 'any-service' }
+  | { readonly on: 'traffic-policy' };
 
 /**
  * A cached resource is one resource name as one view sees it. `view` holds everything the
@@ -89,6 +90,7 @@ export class ResourceCache {
     } else {
       if (changes.anyService) this.drop(dependencyId({ on: 'any-service' }));
       if (changes.gateways) this.drop(dependencyId({ on: 'gateways' }));
+      if (changes.trafficPolicy) this.drop(dependencyId({ on: 'traffic-policy' }));
       for (const hostname of changes.services) {
         this.drop(dependencyId({ on: 'service', hostname }));
         this.drop(dependencyId({ on: 'endpoints', hostname }));

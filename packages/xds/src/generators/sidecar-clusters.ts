@@ -11,12 +11,13 @@ import {
   PASSTHROUGH_CLUSTER,
   TrafficProtocol,
 } from '../envoy-resources.ts';
+import { clusterPolicyOf } from '../policy-clusters.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
-import { inboundClusterName, outboundClusterName, parseInboundClusterName, parseOutboundClusterName, parseSniName } from '../resource-names.ts';
+import { inboundClusterName, parseInboundClusterName, parseOutboundClusterName, parseSniName } from '../resource-names.ts';
 import type { GeneratedResource } from '../resource-source.ts';
 import { TypeUrl } from '../type-url.ts';
 import { buildEach, encodeResource, type Generator } from './generator.ts';
-import { clusterDependencies, grpcCluster, serverSans } from './grpc-clusters.ts';
+import { clusterDependencies, destinationView, grpcCluster, outboundClusterNames, outboundClusterOf, serverSans } from './grpc-clusters.ts';
 import type { ProxyViews } from './proxy-view.ts';
 import type { ResourceCache } from './resource-cache.ts';
 
@@ -28,9 +29,9 @@ const FIXED_SIDECAR_CLUSTERS: ReadonlyMap<string, () => object> = new Map([
 ]);
 
 /**
- * CDS for Envoy sidecars: the fixed clusters, an outbound cluster per service port (SDS
- * certificates when strict), and an inbound cluster per port of the proxy's own workload
- * (built per request, not cached). A named outbound cluster is a gRPC client's (Envoy takes
+ * CDS for Envoy sidecars: the fixed clusters, an outbound cluster per service port and
+ * DestinationRule subset (SDS certificates when strict), and an inbound cluster per port of
+ * the proxy's own workload (built per request, not cached). A named outbound cluster is a gRPC client's (Envoy takes
  * CDS by wildcard) and gets the proxyless cluster: no SDS, which grpc-js-xds cannot use.
  */
 export function sidecarClusters(cache: ResourceCache, views: ProxyViews): Generator {
@@ -42,19 +43,19 @@ export function sidecarClusters(cache: ResourceCache, views: ProxyViews): Genera
       const ownPort = views.inboundPorts(snapshot, proxy).find((p) => p.port === inboundPort);
       return encodeResource(TypeUrl.Cluster, name, buildInboundCluster(inboundPort, ownPort?.protocol ?? TrafficProtocol.Tcp));
     }
-    const parsed = parseOutboundClusterName(name);
-    const service = parsed && snapshot.service(parsed.hostname);
-    const port = parsed && service?.ports.find((p) => p.port === parsed.port);
-    if (!parsed || !service || !port) return undefined;
-    return cache.resource({ type: TypeUrl.Cluster, name, view: proxy.type }, clusterDependencies(snapshot, parsed.hostname), () =>
-      buildSidecarOutboundCluster({ hostname: parsed.hostname, port, serverSans: serverSans(snapshot, service) }),
+    const found = outboundClusterOf(snapshot, proxy, name);
+    if (!found) return undefined;
+    const { service, port, subset, destination } = found;
+    const view = `${proxy.type}|${destinationView(destination)}`;
+    return cache.resource({ type: TypeUrl.Cluster, name, view }, clusterDependencies(snapshot, service.hostname), () =>
+      buildSidecarOutboundCluster({ hostname: service.hostname, port, subset, serverSans: serverSans(snapshot, service), policy: clusterPolicyOf(destination, subset, port.port) }),
     );
   };
   return {
     needsPush: envoyClustersNeedPush,
     generate(snapshot, proxy, names) {
-      if (names) return buildEach(names, (name) => (parseOutboundClusterName(name) ? grpcCluster(cache, snapshot, name) : own(snapshot, proxy, name)));
-      const outbound = snapshot.services.flatMap((s) => s.ports.map((p) => outboundClusterName(s.hostname, p.port)));
+      if (names) return buildEach(names, (name) => (parseOutboundClusterName(name) ? grpcCluster(cache, snapshot, proxy, name) : own(snapshot, proxy, name)));
+      const outbound = outboundClusterNames(snapshot, proxy);
       const inbound = views.inboundPorts(snapshot, proxy).map((p) => inboundClusterName(p.port));
       return buildEach([...FIXED_SIDECAR_CLUSTERS.keys(), ...outbound, ...inbound], (name) => own(snapshot, proxy, name));
     },
@@ -67,7 +68,7 @@ export function sidecarClusters(cache: ResourceCache, views: ProxyViews): Genera
  * service. Gateways and kinds no cluster is built from touch none.
  */
 export function envoyClustersNeedPush(changes: ChangeSet, snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
-  if (changes.everything) return true;
+  if (changes.everything || changes.trafficPolicy) return true;
   const hostname = name === undefined ? undefined : (parseOutboundClusterName(name)?.hostname ?? parseSniName(name)?.hostname);
   if (changes.anyService) return name === undefined || hostname === undefined || endpointsChanged(changes, hostname);
   if (changes.endpoints.size === 0) return false;

@@ -1,4 +1,4 @@
-import type { ProxyNode } from '@meridian/model';
+import { ClientKind, type ProxyNode } from '@meridian/model';
 import type { ChangeSet } from '../change-set.ts';
 import { buildOutboundRouteConfiguration, trafficProtocol, TrafficProtocol, type HttpTarget } from '../envoy-resources.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
@@ -8,19 +8,21 @@ import { TypeUrl } from '../type-url.ts';
 import { buildEach, type Generator } from './generator.ts';
 import { grpcRoute } from './grpc-routes.ts';
 import type { ResourceCache } from './resource-cache.ts';
+import { hostRoutes, routeContext, routeView } from './route-policy.ts';
 
 /**
  * RDS for Envoy proxies: the route configuration `<port>` of each outbound port listener,
- * one virtual host per HTTP service on the port. It gathers every service on the port, so
- * any service change drops it; it depends on the proxy's namespace (short names). A named
+ * one virtual host per HTTP service on the port, with the routes traffic policy gives the
+ * proxy for it (or one to the service's cluster). It gathers every service on the port, so
+ * any service or traffic policy change drops it; it depends on the proxy's namespace. A named
  * route that is not a port is looked up as a proxyless one (see sidecarListeners).
  */
 export function sidecarRoutes(cache: ResourceCache): Generator {
   const own = (snapshot: PushSnapshot, proxy: ProxyNode, name: string): GeneratedResource | undefined => {
     const port = Number(name);
     if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
-    return cache.resource({ type: TypeUrl.Route, name, view: `${proxy.type}|${proxy.namespace}` }, [{ on: 'any-service' }], () =>
-      buildOutboundRouteConfiguration(port, httpTargets(snapshot, port, proxy.namespace)),
+    return cache.resource({ type: TypeUrl.Route, name, view: routeView(snapshot, proxy) }, ROUTE_DEPENDENCIES, () =>
+      buildOutboundRouteConfiguration(port, httpTargets(snapshot, port, proxy)),
     );
   };
   return {
@@ -31,10 +33,12 @@ export function sidecarRoutes(cache: ResourceCache): Generator {
   };
 }
 
-/** Routes follow services only, never endpoints. */
+/** Routes follow services and traffic policy, never endpoints. */
 export function envoyRoutesNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: ProxyNode, _name: string | undefined): boolean {
-  return changes.everything || changes.anyService;
+  return changes.everything || changes.anyService || changes.trafficPolicy;
 }
+
+const ROUTE_DEPENDENCIES = [{ on: 'any-service' }, { on: 'traffic-policy' }] as const;
 
 /**
  * HTTP services on one port with the names a client may use for them, and its ClusterIPs
@@ -42,7 +46,9 @@ export function envoyRoutesNeedPush(changes: ChangeSet, _snapshot: PushSnapshot,
  * service in the caller's own namespace, as DNS search paths make it; and since Envoy
  * rejects a domain listed twice, a name already taken is not repeated.
  */
-function httpTargets(snapshot: PushSnapshot, port: number, proxyNamespace: string): HttpTarget[] {
+function httpTargets(snapshot: PushSnapshot, port: number, proxy: ProxyNode): HttpTarget[] {
+  const proxyNamespace = proxy.namespace;
+  const ctx = routeContext(snapshot, proxy, ClientKind.Envoy, port);
   const taken = new Set<string>();
   const out: HttpTarget[] = [];
   for (const { service, port: sp } of snapshot.servicesByPort().get(port) ?? []) {
@@ -57,7 +63,7 @@ function httpTargets(snapshot: PushSnapshot, port: number, proxyNamespace: strin
       taken.add(d);
       return true;
     });
-    if (domains.length > 0) out.push({ hostname: service.hostname, port, domains });
+    if (domains.length > 0) out.push({ hostname: service.hostname, port, domains, routes: hostRoutes(snapshot, service.hostname, ctx) });
   }
   return out;
 }
