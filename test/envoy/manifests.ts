@@ -31,6 +31,8 @@ export interface PodSpec {
   readonly ready?: boolean;
   /** The Node it runs on, which gives its locality (default `<cluster>-node`). */
   readonly node?: string;
+  /** Labels besides `app: <service name>` (what DestinationRule subsets select). */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 /** A Service (same ClusterIP in every cluster, as the tests' clients dial it) with this cluster's pods. */
@@ -63,7 +65,7 @@ export function serviceManifests(options: {
     objects.push({
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: pod.name, namespace, labels: { app: name } },
+      metadata: { name: pod.name, namespace, labels: { app: name, ...pod.labels } },
       spec: { serviceAccountName: pod.serviceAccount, nodeName: pod.node ?? nodeName },
     });
   }

@@ -84,7 +84,7 @@ async function run(command: PodAppCommand): Promise<unknown> {
     case 'http1':
       return new Promise((resolve, reject) => {
         const req = http.request(
-          { host: command.host, port: command.port, path: command.path ?? '/', headers: { host: command.authority }, agent: false, timeout: timeoutMs },
+          { host: command.host, port: command.port, path: command.path ?? '/', headers: { ...command.headers, host: command.authority }, agent: false, timeout: timeoutMs },
           (res) => {
             let body = '';
             res.setEncoding('utf8');

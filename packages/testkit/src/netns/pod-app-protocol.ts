@@ -27,6 +27,8 @@ interface HttpDial extends Dial {
   /** Host header / :authority: the service's name, as a client that resolved it by DNS sends. */
   readonly authority: string;
   readonly path?: string;
+  /** Request headers besides the Host header (HTTP/1.1 only). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type PodAppCommand =

@@ -162,7 +162,7 @@ describe('validate.rules from Envoy protos', () => {
     const resources: Array<[string, object]> = [
       [TypeUrl.Listener, buildApiListener('echo:7070')],
       [TypeUrl.Listener, buildInboundListener('xds.istio.io/grpc/lds/inbound/10.0.0.1:7070', '10.0.0.1', 7070, true)],
-      [TypeUrl.Route, buildRouteConfiguration('echo:7070', 'echo.demo.svc.cluster.local', 7070, 'cluster.local')],
+      [TypeUrl.Route, buildRouteConfiguration('echo:7070', 'echo.demo.svc.cluster.local', 7070, 'cluster.local', [{ match: { prefix: '' }, route: { cluster: 'outbound|7070||echo.demo.svc.cluster.local' } }])],
       [TypeUrl.Cluster, buildEdsCluster('echo.demo.svc.cluster.local', port, [{ exact: 'spiffe://td/ns/demo/sa/echo' }])],
     ];
     for (const [typeUrl, value] of resources) assert.deepEqual(errorsOf(check(typeUrl, value)), [], typeUrl);
