@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ClientKind, type ClusterPolicy, type DestinationPolicy, type HostRoutes, type HttpRouteRule, type RequestMatch } from '@meridian/model';
+import { ClientKind, type ClusterPolicy, type DestinationPolicy, type HostRoutes, type HttpRouteRule, type RequestMatch, type Subset } from '@meridian/model';
 import { buildSidecarOutboundCluster } from './envoy-resources.ts';
 import { loadSidecarProtos } from './envoy-protos.ts';
 import { buildEdsCluster, buildRouteConfiguration } from './grpc-resources.ts';
@@ -27,7 +27,7 @@ const destination: DestinationPolicy = {
   source: { kind: 'DestinationRule', namespace: 'bookinfo', name: 'reviews', path: 'spec' },
   policy: ringHash,
   portPolicies: new Map(),
-  subsets: new Map([
+  subsets: new Map<string, Subset>([
     ['v1', { name: 'v1', labels: { version: 'v1' }, policy: ringHash, portPolicies: new Map() }],
     ['east', { name: 'east', labels: { 'topology.istio.io/cluster': 'east' }, policy: noPolicy, portPolicies: new Map() }],
   ]),
@@ -174,7 +174,7 @@ describe('DestinationRule settings as clusters', () => {
   it('a subset holds the endpoints with all its labels; topology.istio.io/cluster selects by cluster', () => {
     const ep = (address: string, cluster: string, labels?: Record<string, string>) => ({ address, port: 9080, cluster, network: cluster, locality: { region: '', zone: '', subzone: '' }, health: 'HEALTHY', ...(labels ? { labels } : {}) }) as const;
     const all = [ep('10.0.0.1', 'east', { version: 'v1' }), ep('10.0.0.2', 'west', { version: 'v1' }), ep('10.0.0.3', 'east', { version: 'v2' }), ep('10.0.0.4', 'east')];
-    const addresses = (labels: Record<string, string>) => subsetEndpoints(all as never, labels).map((e) => e.address);
+    const addresses = (labels: Readonly<Record<string, string>>) => subsetEndpoints(all as never, labels).map((e) => e.address);
     assert.deepEqual(addresses({ version: 'v1' }), ['10.0.0.1', '10.0.0.2']);
     assert.deepEqual(addresses({ 'topology.istio.io/cluster': 'east' }), ['10.0.0.1', '10.0.0.3', '10.0.0.4']);
     assert.deepEqual(addresses({ version: 'v1', 'topology.istio.io/cluster': 'west' }), ['10.0.0.2']);

@@ -1,0 +1,145 @@
+/**
+ * Istio traffic policy through real Envoy sidecars, checked on what the echo apps received:
+ * a DestinationRule with subsets by label (v1 in cluster east, v2 in west) and one
+ * VirtualService whose rules route by header, inject an abort and a delay, rewrite the path
+ * and set a header, and split the rest 80/20 between the subsets
+ * (https://istio.io/latest/docs/reference/config/networking/virtual-service/).
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { RealPeer, realPeersMissing, type Pod, type Received } from '@meridian/testkit';
+import { EnvoyMesh, type Workload } from '../support/envoy-mesh.ts';
+import { eventually } from '../support/eventually.ts';
+import { node, yamlDocs } from '../support/manifests.ts';
+import { ECHO_APP_PORTS, ECHO_PORTS, serviceManifests } from './manifests.ts';
+
+const skip = realPeersMissing([RealPeer.Netns, RealPeer.Iptables, RealPeer.Envoy]);
+
+const ECHO_VIP = '10.96.0.30';
+const ECHO_HOST = 'echo.demo.svc.cluster.local';
+const HTTP = ECHO_PORTS.http;
+const destination = (subset: string) => ({ destination: { host: ECHO_HOST, subset } });
+
+const POLICY = yamlDocs(
+  {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'DestinationRule',
+    metadata: { name: 'echo', namespace: 'demo' },
+    spec: { host: ECHO_HOST, subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] },
+  },
+  {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    metadata: { name: 'echo', namespace: 'demo' },
+    spec: {
+      hosts: ['echo'],
+      http: [
+        { name: 'canary', match: [{ headers: { 'x-canary': { exact: 'yes' } } }], route: [destination('v2')] },
+        { name: 'teapot', match: [{ uri: { prefix: '/abort' } }], fault: { abort: { httpStatus: 418, percentage: { value: 100 } } }, route: [destination('v1')] },
+        { name: 'slow', match: [{ uri: { prefix: '/slow' } }], fault: { delay: { fixedDelay: '400ms', percentage: { value: 100 } } }, route: [destination('v1')] },
+        { name: 'moved', match: [{ uri: { prefix: '/old' } }], rewrite: { uri: '/new' }, headers: { request: { set: { 'x-policy': 'applied' } } }, route: [destination('v1')] },
+        { name: 'split', route: [{ ...destination('v1'), weight: 80 }, { ...destination('v2'), weight: 20 }] },
+      ],
+    },
+  },
+);
+
+describe('Istio traffic policy through Envoy sidecars', { skip }, () => {
+  let mesh: EnvoyMesh;
+  let client: Workload;
+  const pods: Record<string, Pod> = {};
+
+  async function get(path: string, headers?: Record<string, string>): Promise<{ status: number; pod: string; got?: Received }> {
+    const a = await client.app.http1({ host: ECHO_VIP, port: HTTP.port, authority: `${ECHO_HOST}:${HTTP.port}`, path, timeoutMs: 5000, ...(headers ? { headers } : {}) });
+    if (a.status !== 200) return { status: a.status, pod: `HTTP ${a.status}` };
+    const got = JSON.parse(a.body) as Received;
+    return { status: a.status, pod: got.pod, got };
+  }
+
+  before(async () => {
+    mesh = new EnvoyMesh();
+    for (const name of ['sleep-east-0', 'echo-east-0', 'echo-west-0']) pods[name] = mesh.bed.addPod(name);
+    const at = (name: string): Pod => {
+      const pod = pods[name];
+      assert.ok(pod);
+      return pod;
+    };
+    for (const [cluster, region, version] of [['east', 'us-east', 'v1'], ['west', 'us-west', 'v2']] as const) {
+      mkdirSync(mesh.ws.path(cluster));
+      writeFileSync(mesh.ws.path(cluster, 'nodes.yaml'), yamlDocs(node(`${cluster}-node`, region, `${region}-1a`)));
+      const pod = at(`echo-${cluster}-0`);
+      writeFileSync(
+        mesh.ws.path(cluster, 'echo.yaml'),
+        serviceManifests({ name: 'echo', namespace: 'demo', vip: ECHO_VIP, ports: Object.values(ECHO_PORTS), cluster, pods: [{ name: pod.name, address: pod.address, serviceAccount: 'echo', labels: { version } }] }),
+      );
+    }
+    writeFileSync(mesh.ws.path('east', 'policy.yaml'), POLICY);
+    await mesh.startMeridian({ mtls: { mode: 'strict' }, clusters: [{ id: 'east', manifests: './east' }, { id: 'west', manifests: './west' }] });
+    [client] = await Promise.all([
+      mesh.sidecar(at('sleep-east-0'), { cluster: 'east', namespace: 'demo', serviceAccount: 'sleep', locality: 'us-east/us-east-1a', ports: {} }),
+      mesh.sidecar(at('echo-east-0'), { cluster: 'east', namespace: 'demo', serviceAccount: 'echo', locality: 'us-east/us-east-1a', ports: ECHO_APP_PORTS }),
+      mesh.sidecar(at('echo-west-0'), { cluster: 'west', namespace: 'demo', serviceAccount: 'echo', locality: 'us-west/us-west-1a', ports: ECHO_APP_PORTS }),
+    ]);
+    // Both subsets answer: the sidecar has the routes, the subset clusters and their endpoints.
+    await eventually('the canary header reaching v2', async () => ((await get('/', { 'x-canary': 'yes' })).pod === 'echo-west-0' ? true : undefined), 20_000, 100);
+    await eventually('the rewrite rule reaching v1', async () => ((await get('/old')).pod === 'echo-east-0' ? true : undefined), 20_000, 100);
+  });
+
+  after(async () => {
+    try {
+      await mesh.assertConfigsAccepted();
+    } finally {
+      await mesh.close();
+    }
+  });
+
+  it('a header match routes to its subset, every time; without the header the split applies', async () => {
+    for (let i = 0; i < 20; i++) assert.equal((await get('/any', { 'x-canary': 'yes' })).pod, 'echo-west-0');
+    const other = await get('/any', { 'x-canary': 'no' });
+    assert.ok(['echo-east-0', 'echo-west-0'].includes(other.pod), other.pod);
+  });
+
+  it('an 80/20 split between subsets holds over 500 requests (within 4.5 standard deviations)', async () => {
+    const n = 500;
+    let v2 = 0;
+    for (let i = 0; i < n; i++) {
+      const { pod } = await get(`/split/${i}`);
+      assert.ok(pod === 'echo-east-0' || pod === 'echo-west-0', pod);
+      if (pod === 'echo-west-0') v2++;
+    }
+    // Binomial(500, 0.2): mean 100, standard deviation sqrt(500 · 0.2 · 0.8) ≈ 8.9.
+    const sd = Math.sqrt(n * 0.2 * 0.8);
+    assert.ok(Math.abs(v2 - n * 0.2) <= 4.5 * sd, `v2 got ${v2} of ${n}`);
+    console.log(`# envoy split: v2 got ${v2} of ${n} (${((100 * v2) / n).toFixed(1)}%)`);
+  });
+
+  it('fault abort answers for the backend, and the backend never sees the request', async () => {
+    const before = await client.envoy.stats('fault.aborts_injected');
+    assert.equal((await get('/abort/me')).status, 418);
+    const after = await client.envoy.stats('fault.aborts_injected');
+    const aborts = (s: Map<string, number>) => [...s].filter(([k]) => k.endsWith('fault.aborts_injected')).reduce((n, [, v]) => n + v, 0);
+    assert.equal(aborts(after) - aborts(before), 1);
+  });
+
+  it('fault delay holds the request for the fixed delay, then it reaches the backend', async () => {
+    const started = performance.now();
+    const slow = await get('/slow/me');
+    const elapsed = performance.now() - started;
+    assert.equal(slow.pod, 'echo-east-0');
+    assert.ok(elapsed >= 390, `answered after ${Math.round(elapsed)} ms`);
+  });
+
+  it('a rewrite changes the path the backend sees, and the rule sets a request header', async () => {
+    const { got } = await get('/old/page');
+    assert.equal(got?.path, '/new/page');
+    assert.equal(got?.headers['x-policy'], 'applied');
+  });
+
+  it('the subsets are clusters of their own, each with only its labelled endpoint', async () => {
+    const stats = await client.envoy.stats('membership_total');
+    assert.equal(stats.get(`cluster.outbound|${HTTP.port}|v1|${ECHO_HOST}.membership_total`), 1);
+    assert.equal(stats.get(`cluster.outbound|${HTTP.port}|v2|${ECHO_HOST}.membership_total`), 1);
+    assert.equal(stats.get(`cluster.outbound|${HTTP.port}||${ECHO_HOST}.membership_total`), 2);
+  });
+});
