@@ -64,22 +64,25 @@ export async function startEchoBackend(options: { host: string; port: number; cl
 const EchoClient = grpc.makeGenericClientConstructor(echoService, 'Echo');
 
 export interface EchoClient {
-  echo(message: string, deadlineMs?: number): Promise<EchoReply>;
+  /** `metadata`: request headers (what route header matches see). */
+  echo(message: string, deadlineMs?: number, metadata?: Readonly<Record<string, string>>): Promise<EchoReply>;
   close(): void;
 }
 
 /** An echo client for any target, e.g. `xds:///echo.demo.svc.cluster.local:7070`. */
 export function echoClient(target: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions = {}): EchoClient {
   const client = new EchoClient(target, credentials, options) as unknown as grpc.Client & {
-    Echo(req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: EchoReply) => void): void;
+    Echo(req: object, metadata: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: EchoReply) => void): void;
   };
   return {
-    echo: (message, deadlineMs = 5000) =>
-      new Promise((resolve, reject) =>
-        client.Echo({ message }, { deadline: Date.now() + deadlineMs }, (err, res) =>
+    echo: (message, deadlineMs = 5000, headers = {}) =>
+      new Promise((resolve, reject) => {
+        const metadata = new grpc.Metadata();
+        for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
+        client.Echo({ message }, metadata, { deadline: Date.now() + deadlineMs }, (err, res) =>
           err || !res ? reject(err ?? new Error('empty reply')) : resolve(res),
-        ),
-      ),
+        );
+      }),
     close: () => client.close(),
   };
 }
