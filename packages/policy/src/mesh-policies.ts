@@ -33,10 +33,30 @@ export function compileMeshPolicies(objects: readonly PolicyObject[], options: M
   const peer = compilePeerAuthentications(objects.filter((o): o is PolicyObjectOf<'PeerAuthentication'> => o.kind === 'PeerAuthentication'), { rootNamespace: options.rootNamespace, defaultMode: options.defaultMtlsMode });
   return {
     policies: { traffic: traffic.policies, peerAuthentications: peer.peerAuthentications, authorization: authz.policies },
-    problems: [...traffic.problems, ...authz.problems, ...peer.problems],
+    problems: [...traffic.problems, ...authz.problems, ...peer.problems, ...notSentYet(objects)],
     overlaps: traffic.overlaps,
     limits: traffic.limits,
   };
+}
+
+/**
+ * Kinds that are validated and compiled but that no client is sent yet: reported as not
+ * applied, so a valid object is never shown as in effect while nothing enforces it.
+ */
+const NOT_SENT_YET: Readonly<Partial<Record<PolicyObject['kind'], string>>> = {
+  ServiceEntry: 'ServiceEntries are not sent to clients yet',
+  Sidecar: 'Sidecar egress scoping is not applied yet: proxies get every service',
+  PeerAuthentication: 'peer authentication is not enforced on inbound listeners yet (the config file\'s mtls.mode is)',
+  AuthorizationPolicy: 'authorization is not enforced by clients yet',
+  RequestAuthentication: 'request authentication is not enforced by clients yet',
+  Telemetry: 'Telemetry is not applied yet',
+};
+
+function notSentYet(objects: readonly PolicyObject[]): CompileProblem[] {
+  return objects.flatMap((o) => {
+    const message = NOT_SENT_YET[o.kind];
+    return message ? [{ ref: { kind: o.kind, namespace: o.namespace, name: o.name }, path: 'spec', message, severity: ProblemSeverity.Error }] : [];
+  });
 }
 
 export const ReportState = {

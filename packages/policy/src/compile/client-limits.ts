@@ -13,9 +13,15 @@ import type { ClientLimits, ClusterPolicy, HttpRouteRule } from '@meridian/model
 /** The retry conditions gRPC knows (gRFC A44); Envoy's HTTP ones mean nothing to it. */
 const GRPC_RETRY_ON = new Set(['cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable']);
 
-function limits(omit: string[], ignored: string[]): Partial<Record<'grpc', ClientLimits>> {
-  return omit.length || ignored.length ? { grpc: { omit, ignored } } : {};
+function limits(omit: string[], ignored: string[], envoyIgnored: string[] = []): Partial<Record<'grpc' | 'envoy', ClientLimits>> {
+  return {
+    ...(omit.length || ignored.length ? { grpc: { omit, ignored } } : {}),
+    ...(envoyIgnored.length ? { envoy: { omit: [], ignored: envoyIgnored } } : {}),
+  };
 }
+
+/** Not compiled for Envoy yet: reported so that nothing is shown applied that is not. */
+const NOT_YET_FOR_ENVOY = 'not compiled for Envoy yet';
 
 export function httpRuleLimits(rule: Omit<HttpRouteRule, 'limits'>): HttpRouteRule['limits'] {
   const omit: string[] = [];
@@ -34,13 +40,14 @@ export function httpRuleLimits(rule: Omit<HttpRouteRule, 'limits'>): HttpRouteRu
   const targetHeaders = rule.action.type === 'forward' && rule.action.targets.some((t) => t.headers);
   if (rule.headers || targetHeaders) ignored.push('headers: gRPC clients do not edit headers');
   if (rule.cors) ignored.push('corsPolicy: a browser concern, not gRPC');
+  const envoyIgnored = rule.cors ? [`corsPolicy: ${NOT_YET_FOR_ENVOY}`] : [];
   if (rule.retries) {
     if (rule.retries.perTryTimeoutMs !== undefined) ignored.push('retries.perTryTimeout: gRPC retries have no per-try timeout');
     const conditions = (rule.retries.retryOn ?? '').split(',').map((c) => c.trim()).filter(Boolean);
     const http = conditions.filter((c) => !GRPC_RETRY_ON.has(c));
     if (http.length) ignored.push(`retries.retryOn: not gRPC status conditions: ${http.join(', ')}`);
   }
-  return limits(omit, ignored);
+  return limits(omit, ignored, envoyIgnored);
 }
 
 export function clusterPolicyLimits(policy: Omit<ClusterPolicy, 'limits'>): ClusterPolicy['limits'] {
@@ -59,5 +66,11 @@ export function clusterPolicyLimits(policy: Omit<ClusterPolicy, 'limits'>): Clus
     if (others.length) ignored.push(`connectionPool: gRPC clients honour http2MaxRequests only (not ${others.join(', ')})`);
   }
   if (policy.tlsMode === 'SIMPLE' || policy.tlsMode === 'MUTUAL') omit.push(`tls.mode ${policy.tlsMode}: gRPC clients here use mesh mTLS or plaintext only`);
-  return limits(omit, ignored);
+  const envoyIgnored = [
+    ...(policy.locality ? [`loadBalancer.localityLbSetting: ${NOT_YET_FOR_ENVOY}; Meridian's own locality and cluster priorities apply`] : []),
+    ...(policy.tlsMode === 'SIMPLE' || policy.tlsMode === 'MUTUAL' ? [`tls.mode ${policy.tlsMode}: ${NOT_YET_FOR_ENVOY}; the mesh's mTLS setting applies`] : []),
+    ...(lb?.type === 'simple' && lb.algorithm === 'PASSTHROUGH' ? [`loadBalancer.simple PASSTHROUGH: ${NOT_YET_FOR_ENVOY}; round robin applies`] : []),
+  ];
+  if (policy.locality) ignored.push('loadBalancer.localityLbSetting: not applied yet; Meridian\'s own locality and cluster priorities apply');
+  return limits(omit, ignored, envoyIgnored);
 }
