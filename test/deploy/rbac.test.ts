@@ -14,6 +14,7 @@ import { KubeApiServer, type PolicyBinding, type PolicyRule, type RequestRecord 
 import { eventually } from '../support/eventually.ts';
 import { SYSTEM_NAMESPACE, remoteSecret } from '../support/kube-cluster.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
+import { POLICY_CRDS } from '../support/policy-crds.ts';
 import { DEPLOY_DIR, build, type KubeManifest } from './kustomize.ts';
 
 interface Rule {
@@ -82,10 +83,12 @@ describe('RBAC in deploy/ equals what Meridian calls', () => {
     primary = await KubeApiServer.start({
       tokens: { 'meridian-token': { username: MERIDIAN }, 'workload-token': workload },
       authorization: policy(MERIDIAN, primaryRules),
+      resources: POLICY_CRDS,
     });
     remote = await KubeApiServer.start({
       tokens: { 'reader-token': { username: READER }, 'workload-token': workload },
       authorization: policy(READER, readerRules),
+      resources: POLICY_CRDS,
     });
     for (const api of [primary, remote]) {
       api.upsert({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: SYSTEM_NAMESPACE } });

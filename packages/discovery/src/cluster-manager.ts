@@ -31,8 +31,10 @@ export interface ClusterManagerOptions {
   readonly staleAfterMs: number;
   readonly backoff: Backoff;
   readonly logger: Logger;
-  /** Where each cluster's configuration (policy) documents go; manifest directories only, for now. */
+  /** Where each cluster's configuration (policy) documents go: from manifest directories, and from the policy CRDs of Kubernetes clusters `policyFrom` names. */
   readonly config?: ConfigUpdater;
+  /** Whether a Kubernetes cluster's policy CRDs are read (config `policy.sources`); default: every cluster. */
+  readonly policyFrom?: (clusterId: string) => boolean;
 }
 
 interface ManagedCluster {
@@ -180,6 +182,9 @@ export class ClusterManager {
             logger: this.options.logger,
             backoff: this.options.backoff,
             staleAfterMs: this.options.staleAfterMs,
+            ...(this.options.config && (this.options.policyFrom?.(spec.id) ?? true)
+              ? { onConfig: (documents: readonly ConfigDocument[]) => this.options.config?.replaceConfig(spec.id, documents) }
+              : {}),
           });
     const expiry = spec.source.type === 'kubernetes' ? tokenExpiry(spec.source.kubeConfig) : undefined;
     return { spec, registry, source, addedAt: Date.now(), ...(expiry ? { credentialExpiry: expiry.toISOString() } : {}) };

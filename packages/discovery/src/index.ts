@@ -45,5 +45,6 @@ export {
   tokenExpiry,
   type KubeconfigPolicy,
 } from './kube/kubeconfig-policy.ts';
+export { POLICY_RESOURCES, type PolicyResource } from './kube/kube-policy-watch.ts';
 export { InformerState, ResilientInformer, type Backoff, type InformerStatus } from './kube/resilient-informer.ts';
 export { REMOTE_SECRET_LABELS, RemoteSecretController, isRemoteSecret, type RemoteSecretStatus } from './remote-secrets.ts';

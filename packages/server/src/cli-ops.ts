@@ -8,6 +8,7 @@ import path from 'node:path';
 import type * as KubeClient from '@kubernetes/client-node';
 import type { CoreV1Api, KubeConfig, V1PolicyRule } from '@kubernetes/client-node';
 import {
+  POLICY_RESOURCES,
   REMOTE_SECRET_LABELS,
   STRICT_KUBECONFIG_POLICY,
   kubeconfigViolations,
@@ -34,6 +35,11 @@ const EXPIRY_WARNING_MS = 7 * 24 * 3600 * 1000;
 export const READER_RULES: readonly V1PolicyRule[] = [
   { apiGroups: [''], resources: ['services', 'pods', 'nodes', 'namespaces'], verbs: ['list', 'watch'] },
   { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+  ...[...new Set(POLICY_RESOURCES.map((r) => r.group))].map((group) => ({
+    apiGroups: [group],
+    resources: POLICY_RESOURCES.filter((r) => r.group === group).map((r) => r.plural),
+    verbs: ['list', 'watch'],
+  })),
   { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
   { apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectrulesreviews'], verbs: ['create'] },
 ];

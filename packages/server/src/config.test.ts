@@ -87,6 +87,7 @@ describe('parseConfig', () => {
         kubeconfigPolicy: { allowExec: false, allowAuthProviders: false, allowFileReferences: false },
       },
       networks: {},
+      policy: { sources: 'all' },
       log: { level: 'info', format: 'auto' },
       shutdown: { graceMs: 5000, drainMs: 5000 },
     });

@@ -162,6 +162,12 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   networks: z.record(z.string().min(1), z.strictObject({ gateways: z.array(gatewaySchema).default([]) })).default({}),
+  /** Whose Kubernetes API policy CRDs are read from; manifest directories are always read. */
+  policy: z
+    .strictObject({
+      sources: z.union([z.enum(['primary', 'all']), z.array(z.string().min(1)).min(1)]).default('all'),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       /** Changeable at run time: `PUT /debug/loglevel?level=`, or edit it and send SIGHUP. */

@@ -62,6 +62,18 @@ function wholeNumber(min: number): (value: string) => string | undefined {
   return (value) => (/^\d{1,9}$/.test(value) && Number(value) >= min ? undefined : `a whole number of at least ${min}`);
 }
 
+/** Which clusters' policy CRDs are read (`policy.sources`): every cluster, the primary only, or those named. */
+function policySourceFilter(config: MeridianConfig): (clusterId: string) => boolean {
+  const sources = config.policy.sources;
+  if (sources === 'all') return () => true;
+  if (sources === 'primary') {
+    const primary = (config.clusters.find((c) => c.primary) ?? config.clusters[0])?.id;
+    return (id) => id === primary;
+  }
+  const named = new Set(sources);
+  return (id) => named.has(id);
+}
+
 /** Wires discovery → push → ADS and the HTTP views, from a validated config. */
 export async function startMeridian(config: MeridianConfig, logger: Logger): Promise<RunningMeridian> {
   const startedAt = performance.now();
@@ -97,6 +109,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     systemNamespace: namespace,
     staleAfterMs: config.discovery.staleAfterMs,
     backoff: config.discovery.backoff,
+    policyFrom: policySourceFilter(config),
     logger,
   });
   clusterStatuses = () => clusters.statuses();

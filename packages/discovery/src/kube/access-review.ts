@@ -1,12 +1,14 @@
 import type { KubeConfig, V1ResourceRule } from '@kubernetes/client-node';
+import { POLICY_RESOURCES } from './kube-policy-watch.ts';
 
-/** What Meridian reads in every cluster: list and watch of these, cluster-wide. */
+/** What Meridian reads in every cluster: list and watch of these, cluster-wide (policy kinds included). */
 export const REQUIRED_ACCESS: ReadonlyArray<{ group: string; resource: string }> = [
   { group: '', resource: 'services' },
   { group: '', resource: 'pods' },
   { group: '', resource: 'nodes' },
   { group: '', resource: 'namespaces' },
   { group: 'discovery.k8s.io', resource: 'endpointslices' },
+  ...POLICY_RESOURCES.map((r) => ({ group: r.group, resource: r.plural })),
 ];
 const VERBS = ['list', 'watch'];
 

@@ -1,9 +1,10 @@
 import type { CoreV1Api, DiscoveryV1Api, KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
-import type { Logger } from '@meridian/model';
+import type { ConfigDocument, Logger } from '@meridian/model';
 import { ClusterState, type ClusterRegistry } from '../cluster-registry.ts';
 import type { ClusterSourceStatus } from '../cluster-source.ts';
 import { SyncSignal } from '../sync-signal.ts';
 import type { KubeEvent, KubeKind } from '../kube-objects.ts';
+import { KubePolicyWatch } from './kube-policy-watch.ts';
 import { ResilientInformer, type Backoff, type InformerStatus } from './resilient-informer.ts';
 
 export interface KubeClusterSourceOptions {
@@ -15,6 +16,8 @@ export interface KubeClusterSourceOptions {
   readonly staleAfterMs: number;
   /** Items per list page. */
   readonly pageSize?: number;
+  /** Set: the cluster's policy CRDs are watched too, and every change hands their documents here. */
+  readonly onConfig?: (documents: readonly ConfigDocument[]) => void;
 }
 
 const PAGE_SIZE = 500;
@@ -39,6 +42,7 @@ export class KubeClusterSource {
   lastSyncedAt: number | undefined;
   /** The API server's address, for status. */
   private readonly server: string | null;
+  private readonly policy: KubePolicyWatch | undefined;
 
   constructor(options: KubeClusterSourceOptions) {
     this.registry = options.registry;
@@ -79,12 +83,23 @@ export class KubeClusterSource {
         (await api()).discovery.listEndpointSliceForAllNamespaces(page(c)),
       ),
     ];
+    this.policy = options.onConfig
+      ? new KubePolicyWatch({
+          kubeConfig: options.kubeConfig,
+          logger: this.logger,
+          backoff: options.backoff,
+          pageSize: limit,
+          onConfig: options.onConfig,
+          onStateChange: () => this.updateState(),
+        })
+      : undefined;
   }
 
   /** Starts every informer and returns at once; the first lists arrive later (`waitForSync`). */
   start(): Promise<void> {
     this.logger.info('connecting');
     for (const i of this.informers) i.start();
+    this.policy?.start();
     return Promise.resolve();
   }
 
@@ -100,11 +115,11 @@ export class KubeClusterSource {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.staleTimer) clearTimeout(this.staleTimer);
-    await Promise.all(this.informers.map((i) => i.stop()));
+    await Promise.all([...this.informers.map((i) => i.stop()), this.policy?.stop()]);
   }
 
   informerStatuses(): InformerStatus[] {
-    return this.informers.map((i) => i.status());
+    return [...this.informers.map((i) => i.status()), ...(this.policy?.statuses() ?? [])];
   }
 
   sourceStatus(): ClusterSourceStatus {
@@ -134,8 +149,9 @@ export class KubeClusterSource {
 
   private updateState(): void {
     if (this.stopped) return;
-    const failed = this.informers.filter((i) => i.state === 'failed');
-    const allSynced = this.informers.every((i) => i.state === 'synced');
+    // Policy kinds count like the others: a cluster whose policies cannot be read is Degraded.
+    const failed = [...this.informers.filter((i) => i.state === 'failed').map((i) => i.status()), ...(this.policy?.failed ?? [])];
+    const allSynced = this.informers.every((i) => i.state === 'synced') && (this.policy?.synced ?? true) && (this.policy?.failed.length ?? 0) === 0;
     if (!this.initialSync.synced) {
       if (!allSynced) return;
       // Raised before the flush (events enqueued from now on are applied as they come);
@@ -152,7 +168,7 @@ export class KubeClusterSource {
       return;
     }
     if (failed.length > 0 && this.registry.state !== ClusterState.Stale) {
-      this.registry.setState(ClusterState.Degraded, failed.map((i) => `${i.name}: ${i.status().lastError ?? 'failed'}`).join('; '));
+      this.registry.setState(ClusterState.Degraded, failed.map((i) => `${i.name}: ${i.lastError ?? 'failed'}`).join('; '));
       this.staleTimer ??= setTimeout(() => {
         this.staleTimer = undefined;
         if (this.registry.state === ClusterState.Degraded) this.registry.setState(ClusterState.Stale);

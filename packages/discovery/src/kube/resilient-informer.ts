@@ -11,6 +11,8 @@ export const InformerState = {
   Synced: 'synced',
   Failed: 'failed',
   Stopped: 'stopped',
+  /** Not watched: the API does not serve the kind (a policy CRD that is not installed). */
+  Absent: 'absent',
 } as const;
 export type InformerState = (typeof InformerState)[keyof typeof InformerState];
 
