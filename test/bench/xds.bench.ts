@@ -21,48 +21,23 @@
  *    default debounce quiet period plus the API's own watch latency.
  *  - xds.delta_eds_convergence_*: the same with 1000 delta ADS streams instead.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { CoreV1Api, makeInformer, type V1Service } from '@kubernetes/client-node';
 import { EMPTY_LOCALITY, Health, ProxyType, type Endpoint, type Service, type ServiceDiscovery } from '@meridian/model';
-import { KubeApiServer, type KubeObjectInput } from '@meridian/testkit';
+import { KubeApiServer } from '@meridian/testkit';
 import { MeshResources, TypeUrl, encodeDiscoveryResponse, protoType } from '@meridian/xds';
 import { buildGoProgram } from '../support/go-interop.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
+import { CDS, Child, EDS, ENDPOINTS_PER_SERVICE, k8s, service, slice, Swarm, WATCHED } from './support/generated-mesh.ts';
 import { GoControlPlane } from './support/go-control-plane.ts';
 import { GC_PROBE_NODE_ARGS, meridianMemory, type Memory } from './support/meridian-memory.ts';
 import { percentile, print } from './support/report.ts';
 
 const PROXIES = Number(process.env['BENCH_PROXIES'] ?? 1000);
 const SERVICES = Number(process.env['BENCH_SERVICES'] ?? 1000);
-const ENDPOINTS_PER_SERVICE = 10;
-const CDS = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
-const EDS = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
-const WATCHED = `outbound|8080||svc-0.demo.svc.cluster.local`;
 const CONVERGENCE_WARMUP_ROUNDS = 2;
 const WARMUP_RUNS = 15;
-
-const k8s = (o: object) => o as KubeObjectInput;
-
-function slice(i: number, ready: boolean): KubeObjectInput {
-  return k8s({
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { name: `svc-${i}-abc`, namespace: 'demo', labels: { 'kubernetes.io/service-name': `svc-${i}` } },
-    addressType: 'IPv4',
-    ports: [{ name: 'grpc', port: 8080 }],
-    endpoints: Array.from({ length: ENDPOINTS_PER_SERVICE }, (_, e) => ({
-      addresses: [`10.${(i >> 8) & 255}.${i & 255}.${e + 1}`],
-      conditions: { ready: e === 0 ? ready : true },
-      nodeName: `node-${e % 3}`,
-    })),
-  });
-}
-
-function service(i: number, port = 8080): KubeObjectInput {
-  return k8s({ apiVersion: 'v1', kind: 'Service', metadata: { name: `svc-${i}`, namespace: 'demo' }, spec: { ports: [{ name: 'grpc', port }] } });
-}
 
 /** Build cost against encode cost, in process (no network). */
 function microBenchmarks(): void {
@@ -141,40 +116,6 @@ function microBenchmarks(): void {
   assemble();
   concat();
   print('xds.assemble_response_1k', percentile(Array.from({ length: 9 }, assemble), 50), 'ms', percentile(Array.from({ length: 9 }, concat), 50));
-}
-
-/** A child process (test/bench/support) answering messages by key, like the swarm. */
-class Child {
-  private readonly child: ChildProcess;
-  private readonly inbox: object[] = [];
-  private waiter: (() => void) | undefined;
-  constructor(script: string, execArgv: string[], args: string[] = []) {
-    this.child = fork(path.join(import.meta.dirname, 'support', script), args, { execArgv: [...execArgv, '--import', 'tsx'], stdio: 'inherit' });
-    this.child.on('message', (m: object) => {
-      this.inbox.push(m);
-      this.waiter?.();
-    });
-  }
-  async receive<T>(key: string): Promise<T> {
-    for (;;) {
-      const i = this.inbox.findIndex((m) => key in m);
-      if (i >= 0) return this.inbox.splice(i, 1)[0] as T;
-      await new Promise<void>((r) => (this.waiter = r));
-    }
-  }
-  send(m: object): void {
-    this.child.send(m);
-  }
-}
-
-class Swarm extends Child {
-  constructor() {
-    super('ads-swarm.ts', []);
-  }
-  async close(): Promise<void> {
-    this.send({ cmd: 'close' });
-    await this.receive('closed');
-  }
 }
 
 /**

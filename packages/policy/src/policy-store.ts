@@ -57,6 +57,8 @@ export interface PolicyChanges {
 
 interface Held {
   readonly ref: PolicyRef;
+  /** The document this was read from: a source handing the same document again (unchanged) is not validated again. */
+  readonly document?: PolicyDocument;
   /** The last valid version, with its canonical form for comparing copies. */
   good?: { readonly object: PolicyObject; readonly canonical: string; readonly origin: string } | undefined;
   rejected?: { readonly errors: readonly string[]; readonly origin: string } | undefined;
@@ -103,7 +105,7 @@ export class PolicyStore {
         continue;
       }
       const previous = before.get(key);
-      after.set(key, this.accept(identity.ref, doc, previous?.good));
+      after.set(key, previous?.document === doc ? previous : this.accept(identity.ref, doc, previous?.good));
     }
     this.clusters.set(cluster, after);
     this.unreadable.set(cluster, unreadable);
@@ -195,8 +197,8 @@ export class PolicyStore {
 
   private accept(ref: PolicyRef, doc: PolicyDocument, previous: Held['good']): Held {
     const result = validatePolicyDocument(ref, doc.value as Record<string, unknown>);
-    if (!result.ok) return { ref, good: previous, rejected: { errors: result.errors, origin: doc.origin } };
-    return { ref, good: { object: result.value, canonical: canonicalOf(result.value), origin: doc.origin } };
+    if (!result.ok) return { ref, document: doc, good: previous, rejected: { errors: result.errors, origin: doc.origin } };
+    return { ref, document: doc, good: { object: result.value, canonical: canonicalOf(result.value), origin: doc.origin } };
   }
 
   private clusterMap(cluster: string): Map<string, Held> {

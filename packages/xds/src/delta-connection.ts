@@ -52,7 +52,7 @@ export class DeltaAdsConnection implements XdsConnection {
   private readonly nackLog: NackLog;
   private nonceSeq = 0;
   /** Per wildcard type: the list the client last matched exactly, and the stream's mutations then. */
-  private readonly inSync = new Map<TypeUrl, { version: string; mutations: number }>();
+  private readonly inSync = new Map<TypeUrl, { list: readonly GeneratedResource[]; version: string; mutations: number }>();
 
   constructor(options: ConnectionOptions) {
     this.id = options.id;
@@ -199,10 +199,19 @@ export class DeltaAdsConnection implements XdsConnection {
     const wildcardList = w.wildcard ? this.source.generate(typeUrl, this.proxy, undefined) : undefined;
     const list = w.explicit.size === 0 && mustSend.size === 0 ? wildcardList : undefined;
     const synced = this.inSync.get(typeUrl);
-    if (list && synced?.version === typeVersion(list) && synced.mutations === w.mutations) return;
-    const desired = this.desired(typeUrl, w, wildcardList);
-    const outgoing = [...desired.values()].filter((r) => mustSend.has(r.name) || w.sentVersions.get(r.name) !== r.version);
-    let removed = [...w.sentVersions.keys()].filter((n) => !desired.has(n));
+    const fromSynced = list && synced?.mutations === w.mutations ? synced : undefined;
+    if (list && fromSynced && (fromSynced.list === list || fromSynced.version === typeVersion(list))) return;
+    let outgoing: readonly GeneratedResource[];
+    let removed: readonly string[];
+    if (list && fromSynced) {
+      // The client has exactly the shared list it was last brought in line with: the change
+      // from that list to this one is the same for every such stream, worked out once.
+      ({ changed: outgoing, removed } = listChanges(fromSynced.list, list));
+    } else {
+      const desired = this.desired(typeUrl, w, wildcardList);
+      outgoing = [...desired.values()].filter((r) => mustSend.has(r.name) || w.sentVersions.get(r.name) !== r.version);
+      removed = [...w.sentVersions.keys()].filter((n) => !desired.has(n));
+    }
     // Make-before-break for removals (`removalsWait`): they go in a follow-up response.
     const held = removed.length > 0 && removalsWait(typeUrl, this.queue);
     if (held) {
@@ -212,7 +221,7 @@ export class DeltaAdsConnection implements XdsConnection {
     // The client will have exactly `list` once this response is applied (unless a removal waits).
     const inSync = list && !held;
     if (outgoing.length === 0 && removed.length === 0) {
-      if (inSync) this.inSync.set(typeUrl, { version: typeVersion(list), mutations: w.mutations });
+      if (inSync) this.inSync.set(typeUrl, { list, version: typeVersion(list), mutations: w.mutations });
       return;
     }
 
@@ -228,7 +237,7 @@ export class DeltaAdsConnection implements XdsConnection {
     const version = w.digest.toString();
     const parts = { systemVersionInfo: version, typeUrl, nonce, resources: outgoing, removedResources: removed };
     const bytes = shared && push ? sharedResponse(push, parts) : encodeDeltaDiscoveryResponse(parts);
-    if (inSync) this.inSync.set(typeUrl, { version: typeVersion(list), mutations: w.mutations });
+    if (inSync) this.inSync.set(typeUrl, { list, version: typeVersion(list), mutations: w.mutations });
     w.outstanding.set(nonce, { names: outgoing.map((r) => r.name), version });
     if (w.outstanding.size > MAX_OUTSTANDING) {
       for (const old of w.outstanding.keys()) {
@@ -286,6 +295,22 @@ function forget(w: DeltaWatchState, name: string): void {
   w.sentVersions.delete(name);
   w.digest.remove(record.digest);
   w.mutations++;
+}
+
+const changesBetween = new WeakMap<readonly GeneratedResource[], WeakMap<readonly GeneratedResource[], { changed: GeneratedResource[]; removed: string[] }>>();
+
+/** What differs from one shared list to the next: resources new or changed, names gone. Computed once per pair. */
+function listChanges(from: readonly GeneratedResource[], to: readonly GeneratedResource[]): { changed: GeneratedResource[]; removed: string[] } {
+  let byTo = changesBetween.get(from);
+  if (!byTo) changesBetween.set(from, (byTo = new WeakMap()));
+  let changes = byTo.get(to);
+  if (!changes) {
+    const before = new Map(from.map((r) => [r.name, r.version]));
+    const names = new Set(to.map((r) => r.name));
+    changes = { changed: to.filter((r) => before.get(r.name) !== r.version), removed: from.filter((r) => !names.has(r.name)).map((r) => r.name) };
+    byTo.set(to, changes);
+  }
+  return changes;
 }
 
 /** Responses built for a push, by everything their bytes depend on besides the push's nonce. */

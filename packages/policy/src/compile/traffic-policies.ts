@@ -109,14 +109,16 @@ class TrafficIndex implements TrafficPolicies {
   private readonly destinationCache = new Map<string, DestinationPolicy | undefined>();
 
   private readonly routes: readonly RouteEntry[];
-  private readonly destinations: readonly DestinationEntry[];
+  private readonly routesByPattern: PatternIndex<RouteEntry>;
+  private readonly destinationsByPattern: PatternIndex<DestinationEntry>;
   private readonly domainSuffix: string;
   readonly usesSourceLabels: boolean;
 
   constructor(routes: readonly RouteEntry[], destinations: readonly DestinationEntry[], domainSuffix: string) {
     this.usesSourceLabels = routes.some((r) => r.http.some((rule) => rule.matches.some((m) => m.sourceLabels !== undefined)));
     this.routes = routes;
-    this.destinations = destinations;
+    this.routesByPattern = new PatternIndex(routes);
+    this.destinationsByPattern = new PatternIndex(destinations);
     this.domainSuffix = domainSuffix;
   }
 
@@ -129,7 +131,7 @@ class TrafficIndex implements TrafficPolicies {
   destinationFor(host: string, caller: PolicyCaller): DestinationPolicy | undefined {
     const key = `${host}|${caller.namespace}`;
     if (!this.destinationCache.has(key)) {
-      const [first] = this.ranked(this.destinations.filter((d) => d.visible(caller.namespace) && matches(d.pattern, host)), host, caller.namespace);
+      const [first] = this.ranked(this.destinationsByPattern.matching(host).filter((d) => d.visible(caller.namespace)), host, caller.namespace);
       this.destinationCache.set(key, first?.policy);
     }
     return this.destinationCache.get(key);
@@ -139,10 +141,10 @@ class TrafficIndex implements TrafficPolicies {
   overlaps(): RouteOverlap[] {
     const out = new Map<string, RouteOverlap>();
     const exactHosts = new Set(this.routes.filter((r) => !r.pattern.includes('*')).map((r) => `${r.pattern}|${r.port ?? ''}`));
+    const namespaces = new Set(['*', ...this.routes.map((r) => r.ref.namespace)]);
     for (const key of exactHosts) {
       const [host = '', portText] = key.split('|');
       const port = portText ? Number(portText) : undefined;
-      const namespaces = new Set(['*', ...this.routes.map((r) => r.ref.namespace)]);
       for (const caller of namespaces) {
         const ranked = this.candidates(host, port, caller);
         const [winner, ...rest] = ranked;
@@ -168,7 +170,7 @@ class TrafficIndex implements TrafficPolicies {
   }
 
   private candidates(host: string, port: number | undefined, caller: string): RouteEntry[] {
-    const fits = this.routes.filter((r) => r.visible(caller) && matches(r.pattern, host) && (r.port === undefined || r.port === port));
+    const fits = this.routesByPattern.matching(host).filter((r) => r.visible(caller) && (r.port === undefined || r.port === port));
     return this.ranked(fits, host, caller);
   }
 
@@ -188,6 +190,28 @@ class TrafficIndex implements TrafficPolicies {
         compare(a.ref.namespace, b.ref.namespace) ||
         compare(a.ref.name, b.ref.name),
     );
+  }
+}
+
+/**
+ * Entries by host pattern: exact hosts in a map, wildcards in a list, so finding what names a
+ * host costs the wildcards, not every object (a mesh has a VirtualService per service).
+ */
+class PatternIndex<T extends { readonly pattern: string }> {
+  private readonly exact = new Map<string, T[]>();
+  private readonly wildcards: T[] = [];
+
+  constructor(entries: readonly T[]) {
+    for (const e of entries) {
+      if (e.pattern.startsWith('*')) this.wildcards.push(e);
+      else this.exact.set(e.pattern, [...(this.exact.get(e.pattern) ?? []), e]);
+    }
+  }
+
+  matching(host: string): T[] {
+    const wild = this.wildcards.filter((e) => matches(e.pattern, host));
+    const exact = this.exact.get(host) ?? [];
+    return wild.length === 0 ? exact : [...exact, ...wild];
   }
 }
 
@@ -237,13 +261,14 @@ function sortByMatchPrecedence(rules: readonly HttpRouteRule[]): HttpRouteRule[]
 /** Routes to a subset no DestinationRule for that host defines: requests to it would fail. */
 function undefinedSubsets(routes: readonly RouteEntry[], destinations: readonly DestinationEntry[]): CompileProblem[] {
   const defined = new Set(destinations.flatMap((d) => [...d.policy.subsets.keys()].map((s) => `${d.pattern}|${s}`)));
+  const wildcards = destinations.filter((d) => d.pattern.startsWith('*'));
   const out = new Map<string, CompileProblem>();
   for (const route of routes) {
     for (const rule of route.http) {
       const targets = [...(rule.action.type === 'forward' ? rule.action.targets : []), ...rule.mirrors.map((m) => m.target)];
       for (const t of targets) {
         if (t.subset === undefined) continue;
-        const wildcardDefines = destinations.some((d) => d.pattern.startsWith('*') && matches(d.pattern, t.host) && d.policy.subsets.has(t.subset ?? ''));
+        const wildcardDefines = wildcards.some((d) => matches(d.pattern, t.host) && d.policy.subsets.has(t.subset ?? ''));
         if (defined.has(`${t.host}|${t.subset}`) || wildcardDefines) continue;
         const message = `subset ${t.subset} of ${t.host} is defined by no DestinationRule: requests routed to it fail`;
         out.set(`${rule.source.path}|${message}`, { ref: route.ref, path: rule.source.path, message, severity: ProblemSeverity.Warning });
