@@ -4,6 +4,7 @@
  * what shell completion is generated from. The commands themselves live in cli-*.ts.
  */
 import { Command, Option } from 'commander';
+import { analyzeCommand } from './cli-analyze.ts';
 import { caIntermediateCommand, certificateCommand, tokenCommand } from './cli-ca.ts';
 import { completionScript, SHELLS, type Shell } from './cli-completion.ts';
 import { checkCommand, createRemoteSecretCommand, OUTPUT_FORMATS, statusCommand, type OutputFormat } from './cli-ops.ts';
@@ -98,6 +99,15 @@ export function buildProgram(result: ProgramResult): Command {
     .option('--token-file <file>', TOKEN_FILE_HELP)
     .addHelpText('after', examples(['meridian check --config meridian.yaml', 'meridian check --config meridian.yaml --server 10.0.0.5:15014 --server 10.0.0.6:15014', 'meridian check --config meridian.yaml -o json --timeout 2000']))
     .action(run(checkCommand));
+
+  program
+    .command('analyze')
+    .description('read every cluster of the config as serve would and report what is wrong with services and policies together (conflicts, dangling hosts, empty subsets, selectors matching nothing); exit 1 on any error')
+    .option('-c, --config <file>', 'config file (default: $MERIDIAN_CONFIG)')
+    .addOption(outputOption())
+    .option('--timeout <ms>', 'how long to wait for each cluster to be read', '10000')
+    .addHelpText('after', examples(['meridian analyze --config meridian.yaml', 'meridian analyze --config meridian.yaml -o json']))
+    .action(run(analyzeCommand));
 
   program
     .command('bootstrap')

@@ -1,0 +1,234 @@
+/**
+ * `meridian analyze`: what is wrong with a mesh's configuration, found offline, without a
+ * running Meridian: every cluster of a config file is read as `serve` reads it (manifest
+ * directories and Kubernetes APIs alike), then services and policies are checked together.
+ * Each finding has a stable code that `docs/analyze.md` explains.
+ */
+import path from 'node:path';
+import { AggregateRegistry, ClusterManager, type ServiceConflict } from '@meridian/discovery';
+import { errorMessage, Health, type ConfigDocument, type ConfigUpdater, type Logger, type Service } from '@meridian/model';
+import { compileMeshPolicies, PolicyStore, PolicyState, ProblemSeverity, type PolicyObject } from '@meridian/policy';
+import { clusterSpecFor } from './clusters.ts';
+import type { MeridianConfig } from './config.ts';
+
+export const Severity = { Error: 'error', Warning: 'warning', Info: 'info' } as const;
+export type Severity = (typeof Severity)[keyof typeof Severity];
+
+export interface Finding {
+  readonly code: string;
+  readonly severity: Severity;
+  /** The cluster(s) the finding is about; empty for the mesh as a whole. */
+  readonly clusters: readonly string[];
+  /** `Kind namespace/name`, or the service's hostname. */
+  readonly object: string;
+  /** `file.yaml:12` or the API object, when known. */
+  readonly origin?: string;
+  readonly message: string;
+}
+
+/** Codes, with what each means (docs/analyze.md has cause and fix). */
+export const CODES = {
+  MA0001: 'a cluster could not be read',
+  MA0002: 'a policy object is invalid',
+  MA0003: 'copies of a policy object differ across clusters',
+  MA0004: 'a policy object is not applied, or only in part',
+  MA0005: 'clusters disagree about a service port',
+  MA0006: 'a route or DestinationRule names a host no service has',
+  MA0007: 'a DestinationRule subset selects no endpoint',
+  MA0008: 'a workload selector matches no workload',
+  MA0009: 'a service has no ready endpoint in a cluster',
+} as const;
+export type Code = keyof typeof CODES;
+
+const finding = (code: Code, severity: Severity, f: Omit<Finding, 'code' | 'severity'>): Finding => ({ code, severity, ...f });
+
+/** Reads every cluster of `config` (waiting at most `timeoutMs` for each to sync) and analyzes them. */
+export async function analyzeConfig(config: MeridianConfig, logger: Logger, timeoutMs: number): Promise<Finding[]> {
+  const registry = new AggregateRegistry({ logger });
+  const primary = (config.clusters.find((c) => c.primary) ?? config.clusters[0])?.id;
+  const store = new PolicyStore(primary === undefined ? {} : { primary });
+  const documents: ConfigUpdater = {
+    replaceConfig: (cluster: string, docs: readonly ConfigDocument[]) => void store.replace(cluster, docs),
+    removeConfig: (cluster: string) => void store.removeCluster(cluster),
+  };
+  const clusters = new ClusterManager({
+    aggregate: registry,
+    config: documents,
+    domainSuffix: config.domainSuffix,
+    systemNamespace: config.namespace ?? 'meridian-system',
+    staleAfterMs: config.discovery.staleAfterMs,
+    backoff: config.discovery.backoff,
+    logger,
+  });
+  const findings: Finding[] = [];
+  try {
+    for (const c of config.clusters) {
+      try {
+        await clusters.add(await clusterSpecFor(c));
+      } catch (err) {
+        findings.push(finding('MA0001', Severity.Error, { clusters: [c.id], object: `cluster ${c.id}`, message: errorMessage(err) }));
+      }
+    }
+    const missing = await clusters.waitForSync(clusters.ids(), timeoutMs);
+    for (const id of missing) {
+      const status = clusters.statuses().find((s) => s.id === id);
+      findings.push(finding('MA0001', Severity.Error, { clusters: [id], object: `cluster ${id}`, message: `not read within ${timeoutMs} ms${status?.lastError ? `: ${status.lastError.message}` : ''}` }));
+    }
+    for (const s of clusters.statuses()) {
+      if (s.source.type !== 'manifests') continue;
+      for (const f of s.source.files) {
+        if (f.error) findings.push(finding('MA0001', Severity.Error, { clusters: [s.id], object: `cluster ${s.id}`, origin: path.relative(s.source.directory, f.file) || f.file, message: f.error.reason }));
+      }
+    }
+    findings.push(...analyzeMesh(registry, store, config.domainSuffix, config.namespace ?? 'meridian-system'));
+  } finally {
+    await clusters.stop();
+  }
+  return findings;
+}
+
+/** Services and policies checked together: what `analyzeConfig` reports once everything is read. */
+export function analyzeMesh(registry: AggregateRegistry, store: PolicyStore, domainSuffix: string, rootNamespace: string): Finding[] {
+  const out: Finding[] = [];
+  const statuses = store.statuses();
+  for (const s of statuses) {
+    if (s.state === PolicyState.Rejected) {
+      for (const e of s.errors) out.push(finding('MA0002', Severity.Error, { clusters: [s.cluster], object: refText(s.ref), origin: s.origin, message: e }));
+    }
+  }
+  for (const c of store.conflicts()) {
+    out.push(
+      finding('MA0003', Severity.Warning, {
+        clusters: [c.winner, ...c.losers],
+        object: refText(c.ref),
+        message: `the copies in ${[c.winner, ...c.losers].join(', ')} differ; ${c.winner}'s applies (primary first, then cluster ID order)`,
+      }),
+    );
+  }
+  const objects = store.objects();
+  const compiled = compileMeshPolicies(objects, { domainSuffix, rootNamespace, defaultMtlsMode: 'DISABLE' });
+  for (const p of compiled.problems) {
+    const severity = p.severity === ProblemSeverity.Error ? Severity.Error : Severity.Warning;
+    out.push(finding('MA0004', severity, { clusters: clustersOf(store, p.ref), object: refText(p.ref), message: `${p.path}: ${p.message}` }));
+  }
+  for (const l of compiled.limits) {
+    for (const o of l.omit) out.push(finding('MA0004', Severity.Info, { clusters: clustersOf(store, l.ref), object: refText(l.ref), message: `${l.client} clients do not get the rule at ${o}` }));
+  }
+  out.push(...serviceConflicts(registry.conflicts()));
+  const services = registry.services();
+  const byHost = new Map(services.map((s) => [s.hostname, s]));
+  for (const o of objects) out.push(...danglingHosts(o, byHost, domainSuffix, store));
+  out.push(...emptySubsets(compiled.policies.traffic, objects, registry, store, domainSuffix));
+  out.push(...unmatchedSelectors(objects, registry, store));
+  out.push(...noReadyEndpoints(services, registry));
+  return out.sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : a.object < b.object ? -1 : a.object > b.object ? 1 : 0));
+}
+
+function refText(ref: { kind: string; namespace: string; name: string } | undefined): string {
+  return ref ? `${ref.kind} ${ref.namespace}/${ref.name}` : '(unreadable object)';
+}
+
+/** Every cluster that holds a copy of the object. */
+function clustersOf(store: PolicyStore, ref: { kind: string; namespace: string; name: string }): string[] {
+  return [...new Set(store.statuses().filter((o) => o.ref?.kind === ref.kind && o.ref.namespace === ref.namespace && o.ref.name === ref.name).map((o) => o.cluster))];
+}
+
+function serviceConflicts(conflicts: readonly ServiceConflict[]): Finding[] {
+  return conflicts.map((c) =>
+    finding('MA0005', Severity.Warning, {
+      clusters: Object.keys(c.values),
+      object: `${c.hostname}:${c.port}`,
+      message: `port ${c.port} ${c.field} differs: ${Object.entries(c.values).map(([k, v]) => `${k}=${v || '(none)'}`).join(', ')}; ${c.winner}'s is served`,
+    }),
+  );
+}
+
+/** A host as the policy names it, made a FQDN the way Istio resolves short names (in the object's namespace). */
+function fqdn(host: string, namespace: string, domainSuffix: string): string {
+  if (host.includes('*')) return host;
+  const labels = host.split('.');
+  if (labels.length === 1) return `${host}.${namespace}.svc.${domainSuffix}`;
+  if (labels.length === 2) return `${host}.svc.${domainSuffix}`;
+  return host;
+}
+
+function danglingHosts(o: PolicyObject, services: ReadonlyMap<string, Service>, domainSuffix: string, store: PolicyStore): Finding[] {
+  const hosts = new Set<string>();
+  const spec = o.spec as Record<string, unknown>;
+  if (o.kind === 'DestinationRule') hosts.add(String(spec['host'] ?? ''));
+  if (o.kind === 'VirtualService') {
+    for (const section of ['http', 'tcp', 'tls'] as const) {
+      for (const rule of (spec[section] as Array<{ route?: Array<{ destination?: { host?: string } }> }> | undefined) ?? []) {
+        for (const r of rule.route ?? []) if (r.destination?.host) hosts.add(r.destination.host);
+      }
+    }
+  }
+  if (o.kind === 'HTTPRoute' || o.kind === 'GRPCRoute') {
+    for (const rule of (spec['rules'] as Array<{ backendRefs?: Array<{ name?: string; namespace?: string; kind?: string }> }> | undefined) ?? []) {
+      for (const b of rule.backendRefs ?? []) if (b.name && (b.kind ?? 'Service') === 'Service') hosts.add(`${b.name}.${b.namespace ?? o.namespace}`);
+    }
+  }
+  const out: Finding[] = [];
+  for (const host of hosts) {
+    const name = fqdn(host, o.namespace, domainSuffix);
+    if (name.includes('*') || name === '' || services.has(name)) continue;
+    // Hosts outside the cluster domain may be external (a ServiceEntry's); only mesh names are checked.
+    if (!name.endsWith(`.svc.${domainSuffix}`)) continue;
+    out.push(finding('MA0006', Severity.Warning, { clusters: clustersOf(store, o), object: refText(o), message: `${host} (${name}) is no service in any cluster: requests routed there fail` }));
+  }
+  return out;
+}
+
+function emptySubsets(
+  traffic: ReturnType<typeof compileMeshPolicies>['policies']['traffic'],
+  objects: readonly PolicyObject[],
+  registry: AggregateRegistry,
+  store: PolicyStore,
+  domainSuffix: string,
+): Finding[] {
+  const out: Finding[] = [];
+  for (const o of objects) {
+    if (o.kind !== 'DestinationRule') continue;
+    const host = fqdn(String((o.spec as { host?: string }).host ?? ''), o.namespace, domainSuffix);
+    const dr = traffic.destinationFor(host, { namespace: o.namespace });
+    if (!dr || !registry.service(host)) continue;
+    const endpoints = registry.endpoints(host);
+    for (const subset of dr.subsets.values()) {
+      const wanted = Object.entries(subset.labels);
+      const any = endpoints.some((e) => wanted.every(([k, v]) => (k === 'topology.istio.io/cluster' ? e.cluster === v : e.labels?.[k] === v)));
+      if (!any) {
+        out.push(finding('MA0007', Severity.Warning, { clusters: clustersOf(store, o), object: refText(o), message: `subset ${subset.name} (${wanted.map(([k, v]) => `${k}=${v}`).join(', ')}) selects none of ${host}'s endpoints in any cluster` }));
+      }
+    }
+  }
+  return out;
+}
+
+function unmatchedSelectors(objects: readonly PolicyObject[], registry: AggregateRegistry, store: PolicyStore): Finding[] {
+  const workloads = registry.services().flatMap((s) => registry.endpoints(s.hostname).map((e) => ({ namespace: s.namespace, labels: e.labels ?? {} })));
+  const out: Finding[] = [];
+  for (const o of objects) {
+    const spec = o.spec as { selector?: { matchLabels?: Record<string, string> }; workloadSelector?: { labels?: Record<string, string> } };
+    const labels = spec.selector?.matchLabels ?? spec.workloadSelector?.labels;
+    if (!labels || Object.keys(labels).length === 0) continue;
+    const match = workloads.some((w) => w.namespace === o.namespace && Object.entries(labels).every(([k, v]) => w.labels[k] === v));
+    if (!match) {
+      out.push(finding('MA0008', Severity.Warning, { clusters: clustersOf(store, o), object: refText(o), message: `selects ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ')} in ${o.namespace}: no workload in any cluster has those labels` }));
+    }
+  }
+  return out;
+}
+
+function noReadyEndpoints(services: readonly Service[], registry: AggregateRegistry): Finding[] {
+  const out: Finding[] = [];
+  for (const s of services) {
+    const endpoints = registry.endpoints(s.hostname);
+    for (const cluster of s.clusters) {
+      const own = endpoints.filter((e) => e.cluster === cluster);
+      if (own.length > 0 && own.every((e) => e.health !== Health.Healthy)) {
+        out.push(finding('MA0009', Severity.Info, { clusters: [cluster], object: s.hostname, message: `all ${own.length} endpoints in ${cluster} are not ready: callers there fail over to other clusters` }));
+      }
+    }
+  }
+  return out;
+}
