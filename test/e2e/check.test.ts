@@ -51,6 +51,19 @@ describe('meridian check on manifest clusters', () => {
       assert.equal(disagree.code, 1);
       assert.match(disagree.stdout, /: error: replicas disagree on the registry \(2 digests\)/);
       assert.match(disagree.stdout, /^http:\/\/127\.0\.0\.1:1: error: not reachable: .*\(is it running\? --server takes its HTTP port, 15014\)/m);
+
+      // `status` with a --server per replica: every replica's view side by side, compared.
+      const side = await MeridianProcess.run(['status', '--server', a.httpAddress, '--server', b.httpAddress]);
+      assert.equal(side.code, 0, side.stdout + side.stderr);
+      assert.match(side.stdout, /^REPLICAS \(2\)$/m);
+      assert.match(side.stdout, /^REPLICA\s+CLUSTER\s+STATE\s+NETWORK/m);
+      assert.equal((side.stdout.match(/^\S+\s+(east|west)\s+Synced\s/gm) ?? []).length, 4, side.stdout);
+      const split = await MeridianProcess.run(['status', '--server', a.httpAddress, '--server', c.httpAddress, '-o', 'json']);
+      assert.equal(split.code, 1);
+      const doc = JSON.parse(split.stdout) as { replicas: Array<{ digest: string }>; clusters: Array<{ replica: string; id: string }>; problems: string[] };
+      assert.equal(new Set(doc.replicas.map((r) => r.digest)).size, 2);
+      assert.equal(doc.clusters.length, 3, 'east and west from one replica, east from the other');
+      assert.match(doc.problems.join('\n'), /replicas disagree on the registry/);
     } finally {
       await Promise.all([a, b, c].map((m) => m.stop()));
     }

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { POLICY_RESOURCES } from '@meridian/discovery';
 import { AdsTestClient, KubeApiServer, TypeUrls, type KubeObjectInput, type ResourceType } from '@meridian/testkit';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { DEPLOY_DIR, readYamlDocs } from '../deploy/kustomize.ts';
@@ -143,13 +144,25 @@ describe('operator commands: create-remote-secret, check, status', () => {
   it('check: missing permissions → exit 1, naming them', async () => {
     remote.setAuthorization([
       { group: 'system:masters', rules: [{ verbs: ['*'], resources: ['*'] }] },
-      { user: READER, rules: [{ verbs: ['list', 'watch'], apiGroups: [''], resources: ['services', 'pods', 'nodes', 'namespaces'] }] },
+      {
+        user: READER,
+        rules: [
+          { verbs: ['list', 'watch'], apiGroups: [''], resources: ['services', 'pods', 'nodes', 'namespaces'] },
+          // Policy kinds granted but the policy CRD VirtualService: only the gaps are named.
+          ...POLICY_RESOURCES.filter((r) => r.kind !== 'VirtualService').map((r) => ({ verbs: ['list', 'watch'], apiGroups: [r.group], resources: [r.plural] })),
+        ],
+      },
     ]);
     try {
       const { code, body } = await check();
       assert.equal(code, 1);
       const gamma = body.clusters.find((c) => c.id === 'gamma');
-      assert.deepEqual(gamma?.missingPermissions, ['list endpointslices.discovery.k8s.io', 'watch endpointslices.discovery.k8s.io']);
+      assert.deepEqual(gamma?.missingPermissions, [
+        'list endpointslices.discovery.k8s.io',
+        'watch endpointslices.discovery.k8s.io',
+        'list virtualservices.networking.istio.io',
+        'watch virtualservices.networking.istio.io',
+      ]);
       assert.match(gamma?.errors.join() ?? '', /missing permissions/);
     } finally {
       remote.setAuthorization('AlwaysAllow');

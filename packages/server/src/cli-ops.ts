@@ -23,7 +23,7 @@ import { UsageError } from './cli-ca.ts';
 import { clusterSpecFor } from './clusters.ts';
 import { loadConfig, readEnv, type MeridianConfig } from './config.ts';
 import { checkReplicas } from './cli-check-replicas.ts';
-import { debugClient, type DebugServerOptions } from './debug-client.ts';
+import { debugClient } from './debug-client.ts';
 
 const DEFAULT_NAMESPACE = 'meridian-system';
 const READER = 'meridian-reader';
@@ -467,52 +467,91 @@ export function syncState(t: SynczBody['proxies'][number]['types'][string] | und
 }
 
 /** `meridian status`: connected proxies with their sync state per type, and clusters with their state. */
-export async function statusCommand(values: DebugServerOptions & { output: OutputFormat }): Promise<number> {
-  const { base, get } = debugClient(values);
-  let sync: SynczBody;
-  let clusters: ClusterzBody;
+/** One replica's view: what `status` shows of it, or why it could not be read. */
+interface ReplicaStatus {
+  readonly server: string;
+  readonly sync?: SynczBody;
+  readonly clusters?: ClusterzBody;
+  readonly error?: string;
+}
+
+async function replicaStatus(server: string, tokenFile: string | undefined): Promise<ReplicaStatus> {
+  const { base, get } = debugClient({ server, ...(tokenFile ? { tokenFile } : {}) });
   try {
-    [sync, clusters] = await Promise.all([get<SynczBody>('/debug/syncz'), get<ClusterzBody>('/debug/clusterz')]);
+    const [sync, clusters] = await Promise.all([get<SynczBody>('/debug/syncz'), get<ClusterzBody>('/debug/clusterz')]);
+    return { server: base, sync, clusters };
   } catch (err) {
-    process.stderr.write(`cannot read Meridian's status from ${base}: ${errorMessage(err)}\n`);
+    return { server: base, error: `cannot read Meridian's status from ${base}: ${errorMessage(err)}` };
+  }
+}
+
+/**
+ * `meridian status`: proxies and clusters as one replica sees them, or, with `--server` given
+ * once per replica, every replica's view side by side, with the replicas compared (version,
+ * readiness, registry digest) and those that disagree flagged. Exit 1 when a replica cannot
+ * be read or replicas disagree.
+ */
+export async function statusCommand(values: { server: string[]; tokenFile?: string; output: OutputFormat }): Promise<number> {
+  const servers = values.server.length > 0 ? values.server : ['http://localhost:15014'];
+  const statuses = await Promise.all(servers.map((s) => replicaStatus(s, values.tokenFile)));
+  const several = servers.length > 1;
+  const replicas = several ? await checkReplicas(servers, values.tokenFile) : [];
+  const problems = [...statuses.flatMap((r) => (r.error ? [r.error] : [])), ...replicas.flatMap((r) => r.errors.filter((e) => e.startsWith('replicas disagree')).map((e) => `${r.server}: ${e}`))];
+  const read = statuses.filter((r): r is ReplicaStatus & { sync: SynczBody; clusters: ClusterzBody } => r.sync !== undefined && r.clusters !== undefined);
+  if (read.length === 0) {
+    for (const p of problems) process.stderr.write(`${p}\n`);
     return 1;
   }
+  const replicaOf = (r: ReplicaStatus) => replicas.find((c) => c.server === r.server)?.replica ?? r.server;
   if (values.output !== 'table') {
-    const proxies = sync.proxies.map((p) => ({
-      node: p.node,
-      cluster: p.cluster,
-      type: p.type,
-      connectedAt: p.connectedAt,
-      sync: Object.fromEntries(SYNC_TYPES.map((t) => [t, syncState(p.types[t])])),
-      lastNack: lastNack(p) === '-' ? null : lastNack(p),
-    }));
-    const clusterRows = clusters.clusters.map((c) => ({ id: c.id, state: c.state, origin: c.origin, network: c.network, lastError: clusterError(c) === '-' ? null : clusterError(c) }));
-    process.stdout.write(formatDocument({ proxies, clusters: clusterRows }, values.output));
-    return 0;
+    const proxies = read.flatMap((r) =>
+      r.sync.proxies.map((p) => ({
+        ...(several ? { replica: replicaOf(r) } : {}),
+        node: p.node,
+        cluster: p.cluster,
+        type: p.type,
+        connectedAt: p.connectedAt,
+        sync: Object.fromEntries(SYNC_TYPES.map((t) => [t, syncState(p.types[t])])),
+        lastNack: lastNack(p) === '-' ? null : lastNack(p),
+      })),
+    );
+    const clusterRows = read.flatMap((r) =>
+      r.clusters.clusters.map((c) => ({ ...(several ? { replica: replicaOf(r) } : {}), id: c.id, state: c.state, origin: c.origin, network: c.network, lastError: clusterError(c) === '-' ? null : clusterError(c) })),
+    );
+    const replicaRows = replicas.map((c) => ({ server: c.server, replica: c.replica, version: c.version, ready: c.ready, digest: c.digest, errors: c.errors }));
+    process.stdout.write(formatDocument({ ...(several ? { replicas: replicaRows } : {}), proxies, clusters: clusterRows, problems }, values.output));
+    return problems.length > 0 ? 1 : 0;
   }
-  process.stdout.write(`PROXIES (${sync.proxies.length})\n`);
+  const replicaColumn = (r: ReplicaStatus) => (several ? [replicaOf(r)] : []);
+  const head = several ? ['REPLICA'] : [];
+  if (several) {
+    process.stdout.write(`REPLICAS (${replicas.length})\n`);
+    process.stdout.write(
+      table(
+        ['SERVER', 'REPLICA', 'VERSION', 'READY', 'REGISTRY DIGEST', 'PROBLEMS'],
+        replicas.map((c) => [c.server, c.replica ?? '-', c.version ?? '-', c.ready === null ? '-' : String(c.ready), c.digest ?? '-', c.errors.join('; ') || '-']),
+      ),
+    );
+    process.stdout.write('\n');
+  }
+  const proxies = read.flatMap((r) => r.sync.proxies.map((p) => ({ r, p })));
+  process.stdout.write(`PROXIES (${proxies.length})\n`);
   process.stdout.write(
     table(
-      ['NODE', 'CLUSTER', 'TYPE', 'CONNECTED', ...SYNC_TYPES, 'LAST NACK'],
-      sync.proxies.map((p) => [p.node, p.cluster, p.type, p.connectedAt ?? '-', ...SYNC_TYPES.map((t) => syncState(p.types[t])), lastNack(p)]),
+      [...head, 'NODE', 'CLUSTER', 'TYPE', 'CONNECTED', ...SYNC_TYPES, 'LAST NACK'],
+      proxies.map(({ r, p }) => [...replicaColumn(r), p.node, p.cluster, p.type, p.connectedAt ?? '-', ...SYNC_TYPES.map((t) => syncState(p.types[t])), lastNack(p)]),
     ),
   );
-  process.stdout.write(`\nCLUSTERS (${clusters.clusters.length})\n`);
+  const clusters = read.flatMap((r) => r.clusters.clusters.map((c) => ({ r, c })));
+  process.stdout.write(`\nCLUSTERS (${several ? `${clusters.length} rows, ${read.length} replicas` : clusters.length})\n`);
   process.stdout.write(
     table(
-      ['CLUSTER', 'STATE', 'NETWORK', 'ORIGIN', 'SERVICES', 'ENDPOINTSLICES', 'LAST ERROR'],
-      clusters.clusters.map((c) => [
-        c.id,
-        c.state,
-        c.network,
-        c.origin,
-        String(c.objects['services'] ?? 0),
-        String(c.objects['endpointSlices'] ?? 0),
-        clusterError(c),
-      ]),
+      [...head, 'CLUSTER', 'STATE', 'NETWORK', 'ORIGIN', 'SERVICES', 'ENDPOINTSLICES', 'LAST ERROR'],
+      clusters.map(({ r, c }) => [...replicaColumn(r), c.id, c.state, c.network, c.origin, String(c.objects['services'] ?? 0), String(c.objects['endpointSlices'] ?? 0), clusterError(c)]),
     ),
   );
-  return 0;
+  for (const p of problems) process.stderr.write(`${p}\n`);
+  return problems.length > 0 ? 1 : 0;
 }
 
 export const OUTPUT_FORMATS = ['table', 'json', 'yaml'] as const;

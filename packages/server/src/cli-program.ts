@@ -69,11 +69,11 @@ export function buildProgram(result: ProgramResult): Command {
 
   program
     .command('status')
-    .description('connected proxies with their sync state per type, and clusters with their state')
-    .option('--server <address>', "Meridian's HTTP port (host:port or URL)", 'http://localhost:15014')
+    .description('connected proxies with their sync state per type, and clusters with their state; with --server per replica, every replica side by side, those that disagree flagged')
+    .option('--server <address>', "Meridian's HTTP port (host:port or URL; default localhost:15014); repeat for every replica", collect, [])
     .option('--token-file <file>', TOKEN_FILE_HELP)
     .addOption(outputOption())
-    .addHelpText('after', examples(['meridian status', 'meridian status --server 10.0.0.5:15014 -o yaml']))
+    .addHelpText('after', examples(['meridian status', 'meridian status --server 10.0.0.5:15014 -o yaml', 'meridian status --server 10.0.0.5:15014 --server 10.0.0.6:15014']))
     .action(run(statusCommand));
 
   program
