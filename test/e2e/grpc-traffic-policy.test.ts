@@ -7,10 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { startEchoBackend, xdsEchoClient, type EchoBackend, type EchoClient } from '@meridian/testkit';
 import { eventually } from '../support/eventually.ts';
+import { GoEchoClient, assertInSyncWithoutNack, buildGoProgram, skipOrFail, type Built } from '../support/go-interop.ts';
 import { node, yamlDocs } from '../support/manifests.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 
@@ -28,6 +29,24 @@ describe('traffic policy for proxyless gRPC clients', () => {
   const backends: EchoBackend[] = [];
   let meridian: MeridianProcess;
   let client: EchoClient;
+  const goClients: GoEchoClient[] = [];
+  let goEcho: Promise<Built>;
+
+  /** grpc-go (test/interop xds-echo) with the bootstrap `meridian bootstrap` prints, sending `headers` on every call. */
+  async function goClient(t: TestContext, id: string, headers: string[] = []): Promise<GoEchoClient | undefined> {
+    const built = await goEcho;
+    if ('missing' in built) {
+      skipOrFail(t, built.missing);
+      return undefined;
+    }
+    const out = await MeridianProcess.run(['bootstrap', '--node-id', id, '--cluster', 'east', '--namespace', 'demo', '--locality', 'us-east/us-east-1a', '--server', meridian.xdsAddress]);
+    assert.equal(out.code, 0, out.stderr);
+    const file = ws.path(`${id}.bootstrap.json`);
+    writeFileSync(file, out.stdout);
+    const c = new GoEchoClient(built.binary, `xds:///${HOST}:7070`, file, { GRPC_GO_LOG_SEVERITY_LEVEL: 'warning' }, headers.flatMap((h) => ['--header', h]));
+    goClients.push(c);
+    return c;
+  }
 
   /** The backend that answered, or the status code the call ended with. */
   async function call(headers: Record<string, string> = {}, deadlineMs = 5000): Promise<string> {
@@ -39,6 +58,9 @@ describe('traffic policy for proxyless gRPC clients', () => {
   }
 
   before(async () => {
+    // Built while the rest starts; cached between runs (.ci/run builds it ahead).
+    goEcho = buildGoProgram('xds-echo');
+    goEcho.catch(() => undefined);
     const first = await startEchoBackend({ host: V1, port: 0, cluster: 'east', name: 'v1' });
     const port = Number(first.address.split(':')[1]);
     backends.push(first, await startEchoBackend({ host: V2, port, cluster: 'east', name: 'v2' }));
@@ -95,6 +117,7 @@ describe('traffic policy for proxyless gRPC clients', () => {
   });
 
   after(async () => {
+    for (const c of goClients) c.close();
     client?.close();
     await meridian?.stop();
     await Promise.all(backends.map((b) => b.close()));
@@ -135,5 +158,21 @@ describe('traffic policy for proxyless gRPC clients', () => {
     const vs = p.objects.find((o) => o.ref?.kind === 'VirtualService' && o.ref.name === 'echo');
     assert.equal(vs?.state, 'PartiallyApplied');
     assert.match(vs?.clients['grpc']?.omit[0] ?? '', /^spec\.http\[0\]\.match\[0\]\.queryParams: /);
+  });
+
+  it('grpc-go gets the same routes and accepts them: header match, abort, split; the query rule not sent', async (t) => {
+    const canary = await goClient(t, 'go-canary', ['x-canary=yes']);
+    const abort = await goClient(t, 'go-abort', ['x-fault=abort']);
+    const plain = await goClient(t, 'go-plain');
+    if (!canary || !abort || !plain) return;
+    assert.deepEqual(new Set((await canary.call(10)).map((r) => r.backend ?? r.error)), new Set(['v2']), canary.stderr.join(''));
+    const [aborted] = await abort.call(1);
+    assert.match(aborted?.error ?? '', /code = ResourceExhausted/);
+    const n = 200;
+    const replies = await plain.call(n);
+    const v2 = replies.filter((r) => r.backend === 'v2').length;
+    assert.equal(replies.filter((r) => r.backend === 'v1').length + v2, n, JSON.stringify(replies.find((r) => r.error)));
+    assert.ok(Math.abs(v2 - n * 0.2) <= 4.5 * Math.sqrt(n * 0.2 * 0.8), `grpc-go: v2 got ${v2} of ${n}`);
+    for (const [c, id] of [[canary, 'go-canary'], [plain, 'go-plain']] as const) await assertInSyncWithoutNack(meridian, id, c);
   });
 });

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { POLICY_RESOURCES } from '@meridian/discovery';
 import { AdsTestClient, TypeUrls, startEchoBackend, xdsEchoClient, type EchoBackend, type EchoClient } from '@meridian/testkit';
 import { eventually } from '../support/eventually.ts';
 import { SYSTEM_NAMESPACE, remoteSecret, startKubeCluster, type KubeTestCluster } from '../support/kube-cluster.ts';
@@ -146,6 +147,7 @@ describe('Kubernetes clusters: primary, remotes from secrets, failures', () => {
           user: `system:serviceaccount:${SYSTEM_NAMESPACE}:meridian-reader`,
           rules: [
             { verbs: ['list', 'watch'], apiGroups: [''], resources: ['services', 'namespaces', 'nodes'] },
+            ...POLICY_RESOURCES.map((r) => ({ verbs: ['list', 'watch'], apiGroups: [r.group], resources: [r.plural] })),
             { verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectrulesreviews'] },
           ],
         },

@@ -1,5 +1,5 @@
 import type { CustomObjectsApi, KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
-import type { ConfigDocument, Logger } from '@meridian/model';
+import { errorMessage, type ConfigDocument, type Logger } from '@meridian/model';
 import { ResilientInformer, InformerState, type Backoff, type InformerStatus } from './resilient-informer.ts';
 
 /** A policy kind as the API serves it (its CRD's group, served version and plural). */
@@ -39,7 +39,14 @@ export interface KubePolicyWatchOptions {
 }
 
 /** Where one kind stands: watched (its informer's state), or not served by this cluster. */
-type KindWatch = { readonly resource: PolicyResource; informer: ResilientInformer<KubernetesObject> | undefined; absent: boolean; checked: boolean };
+type KindWatch = {
+  readonly resource: PolicyResource;
+  informer: ResilientInformer<KubernetesObject> | undefined;
+  absent: boolean;
+  checked: boolean;
+  /** Why the last look failed (the API unreachable, a 403), until one succeeds; retried with backoff. */
+  error: { message: string; at: number; delayMs: number; attempts: number } | undefined;
+};
 
 /**
  * The policy CRDs of one cluster, watched like its Services: an informer per kind, paged
@@ -61,7 +68,7 @@ export class KubePolicyWatch {
   constructor(options: KubePolicyWatchOptions) {
     this.options = options;
     this.logger = options.logger.child({ component: 'kube-policy' });
-    this.kinds = (options.resources ?? POLICY_RESOURCES).map((resource) => ({ resource, informer: undefined, absent: false, checked: false }));
+    this.kinds = (options.resources ?? POLICY_RESOURCES).map((resource) => ({ resource, informer: undefined, absent: false, checked: false, error: undefined }));
   }
 
   start(): void {
@@ -80,35 +87,46 @@ export class KubePolicyWatch {
   }
 
   get failed(): InformerStatus[] {
-    return this.kinds.flatMap((k) => (k.informer && k.informer.state === InformerState.Failed ? [k.informer.status()] : []));
+    return this.statuses().filter((s) => s.state === InformerState.Failed);
   }
 
   statuses(): InformerStatus[] {
-    return this.kinds.map((k) =>
-      k.informer
-        ? k.informer.status()
-        : { name: k.resource.kind, state: k.absent ? InformerState.Absent : InformerState.Starting, syncedOnce: k.absent, restarts: 0, lastError: null, lastErrorAt: null },
-    );
+    return this.kinds.map((k) => {
+      if (k.informer) return k.informer.status();
+      const state = k.absent ? InformerState.Absent : k.error ? InformerState.Failed : InformerState.Starting;
+      const error = k.error ? { lastError: k.error.message, lastErrorAt: new Date(k.error.at).toISOString() } : { lastError: null, lastErrorAt: null };
+      return { name: k.resource.kind, state, syncedOnce: k.absent, restarts: k.error?.attempts ?? 0, ...error };
+    });
   }
 
-  /** Whether the API serves the kind: one list page; a 404 means its CRD is not installed. */
+  /**
+   * Whether the API serves the kind: one list page; a 404 means its CRD is not installed. Only
+   * a kind that answers gets an informer, whose own backoff then keeps it going.
+   */
   private async look(k: KindWatch): Promise<void> {
     if (this.stopped) return;
     try {
       await this.listPage(k.resource, undefined, 1);
     } catch (err) {
-      if (statusOf(err) === 404) {
-        if (!k.absent) this.logger.info({ kind: k.resource.kind, group: k.resource.group }, 'policy kind not served by this cluster (CRD not installed); looking again every minute');
-        k.absent = true;
-        k.checked = true;
+      if (statusOf(err) !== 404) {
+        // Unreachable, forbidden, failing: looked at again with backoff, reported meanwhile.
+        const delayMs = Math.min((k.error?.delayMs ?? this.options.backoff.initialMs / 2) * 2, this.options.backoff.maxMs);
+        k.error = { message: errorMessage(err), at: Date.now(), delayMs, attempts: (k.error?.attempts ?? 0) + 1 };
         this.options.onStateChange();
-        this.scheduleFlush();
-        this.later(() => void this.look(k), ABSENT_RECHECK_MS);
+        this.later(() => void this.look(k), Math.round(delayMs * (0.8 + Math.random() * 0.4)));
         return;
       }
-      // Any other error: the informer's own backoff and status take it from here.
+      if (!k.absent) this.logger.info({ kind: k.resource.kind, group: k.resource.group }, 'policy kind not served by this cluster (CRD not installed); looking again every minute');
+      k.error = undefined;
+      k.absent = true;
+      k.checked = true;
+      this.options.onStateChange();
+      this.scheduleFlush();
+      this.later(() => void this.look(k), ABSENT_RECHECK_MS);
+      return;
     }
     if (this.stopped) return;
+    k.error = undefined;
     k.absent = false;
     k.checked = true;
     const { group, version, plural, kind } = k.resource;

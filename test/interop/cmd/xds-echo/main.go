@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	xdscreds "google.golang.org/grpc/credentials/xds"
 	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/metadata"
 	_ "google.golang.org/grpc/xds" // registers the xds:/// resolver and the xDS balancers
 )
 
@@ -53,6 +54,8 @@ func main() {
 	target := flag.String("target", "", "xds:///host:port")
 	deadline := flag.Duration("deadline", 5*time.Second, "deadline of each call")
 	fromXds := flag.Bool("xds-creds", false, "security from xDS (mTLS where Meridian's cluster says so)")
+	var headers headerFlags
+	flag.Var(&headers, "header", "request metadata name=value sent with every call (repeatable)")
 	flag.Parse()
 	if *target == "" || os.Getenv("GRPC_XDS_BOOTSTRAP") == "" {
 		fmt.Fprintln(os.Stderr, "usage: GRPC_XDS_BOOTSTRAP=bootstrap.json xds-echo --target xds:///host:port")
@@ -82,14 +85,30 @@ func main() {
 			continue
 		}
 		for i := 0; i < n; i++ {
-			_ = out.Encode(call(conn, *deadline, fmt.Sprintf("call %d", i)))
+			_ = out.Encode(call(conn, *deadline, fmt.Sprintf("call %d", i), headers))
 		}
 	}
 }
 
-func call(conn *grpc.ClientConn, deadline time.Duration, message string) echoReply {
+// headerFlags collects --header name=value pairs: what route header matches see.
+type headerFlags []string
+
+func (h *headerFlags) String() string { return strings.Join(*h, ",") }
+func (h *headerFlags) Set(v string) error {
+	if !strings.Contains(v, "=") {
+		return fmt.Errorf("--header takes name=value, got %q", v)
+	}
+	*h = append(*h, v)
+	return nil
+}
+
+func call(conn *grpc.ClientConn, deadline time.Duration, message string, headers headerFlags) echoReply {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
+	for _, kv := range headers {
+		name, value, _ := strings.Cut(kv, "=")
+		ctx = metadata.AppendToOutgoingContext(ctx, name, value)
+	}
 	var reply echoReply
 	if err := conn.Invoke(ctx, "/meridian.testkit.Echo/Echo", &echoRequest{Message: message}, &reply, grpc.ForceCodec(jsonCodec{})); err != nil {
 		return echoReply{Error: err.Error()}
