@@ -15,7 +15,7 @@
 import { KubeApiServer } from '@meridian/testkit';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 import { POLICY_CRDS } from '../support/policy-crds.ts';
-import { CDS, EDS, k8s, service, slice, Swarm, WATCHED } from './support/generated-mesh.ts';
+import { CDS, EDS, k8s, seedMesh, slice, Swarm, WATCHED } from './support/generated-mesh.ts';
 import { GC_PROBE_NODE_ARGS, meridianMemory } from './support/meridian-memory.ts';
 import { percentile, print } from './support/report.ts';
 
@@ -54,12 +54,7 @@ function virtualService(i: number) {
 
 async function main(): Promise<void> {
   const api = await KubeApiServer.start({ resources: POLICY_CRDS });
-  api.upsert(k8s({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'demo' } }));
-  for (let n = 0; n < 3; n++) api.upsert(k8s({ apiVersion: 'v1', kind: 'Node', metadata: { name: `node-${n}`, labels: { 'topology.kubernetes.io/region': 'r1', 'topology.kubernetes.io/zone': `z${n}` } } }));
-  for (let i = 0; i < SERVICES; i++) {
-    api.upsert(service(i));
-    api.upsert(slice(i, true));
-  }
+  seedMesh(api, SERVICES);
   const ws = new Workspace('meridian-bench-policy-');
   ws.write('c1.kubeconfig', api.kubeconfigYaml());
   const config = ws.writeConfig({ clusters: [{ id: 'c1', kubeconfig: './c1.kubeconfig' }], log: { level: 'warn' } });

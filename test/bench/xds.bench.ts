@@ -29,7 +29,7 @@ import { KubeApiServer } from '@meridian/testkit';
 import { MeshResources, TypeUrl, encodeDiscoveryResponse, protoType } from '@meridian/xds';
 import { buildGoProgram } from '../support/go-interop.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
-import { CDS, Child, EDS, ENDPOINTS_PER_SERVICE, k8s, service, slice, Swarm, WATCHED } from './support/generated-mesh.ts';
+import { CDS, Child, EDS, ENDPOINTS_PER_SERVICE, k8s, seedMesh, service, slice, Swarm, WATCHED } from './support/generated-mesh.ts';
 import { GoControlPlane } from './support/go-control-plane.ts';
 import { GC_PROBE_NODE_ARGS, meridianMemory, type Memory } from './support/meridian-memory.ts';
 import { percentile, print } from './support/report.ts';
@@ -183,12 +183,7 @@ async function main(): Promise<void> {
   microBenchmarks();
 
   const api = await KubeApiServer.start({ historySize: 100_000 });
-  api.upsert(k8s({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'demo' } }));
-  for (let n = 0; n < 3; n++) api.upsert(k8s({ apiVersion: 'v1', kind: 'Node', metadata: { name: `node-${n}`, labels: { 'topology.kubernetes.io/region': 'r1', 'topology.kubernetes.io/zone': `z${n}` } } }));
-  for (let i = 0; i < SERVICES; i++) {
-    api.upsert(service(i));
-    api.upsert(slice(i, true));
-  }
+  seedMesh(api, SERVICES);
   const ws = new Workspace('meridian-bench-');
   ws.write('c1.kubeconfig', api.kubeconfigYaml());
   const config = ws.writeConfig({ clusters: [{ id: 'c1', kubeconfig: './c1.kubeconfig' }], log: { level: 'warn' } });

@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { startEchoBackend, xdsEchoClient, type EchoBackend, type EchoClient } from '@meridian/testkit';
 import { eventually } from '../support/eventually.ts';
 import { GoEchoClient, assertInSyncWithoutNack, buildGoProgram, skipOrFail, type Built } from '../support/go-interop.ts';
-import { node, yamlDocs } from '../support/manifests.ts';
+import { echoRoutes, node, versionSubsets, yamlDocs } from '../support/manifests.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 
 const HOST = 'echo.demo.svc.cluster.local';
@@ -83,28 +83,15 @@ describe('traffic policy for proxyless gRPC clients', () => {
     writeFileSync(
       ws.path('east', 'policy.yaml'),
       yamlDocs(
-        {
-          apiVersion: 'networking.istio.io/v1',
-          kind: 'DestinationRule',
-          metadata: { name: 'echo', namespace: 'demo' },
-          spec: { host: 'echo', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] },
-        },
-        {
-          apiVersion: 'networking.istio.io/v1',
-          kind: 'VirtualService',
-          metadata: { name: 'echo', namespace: 'demo' },
-          spec: {
-            hosts: ['echo'],
-            http: [
-              // For Envoy only: a gRPC client would drop the query match and send every call to v2.
-              { name: 'by-query', match: [{ queryParams: { debug: { exact: '1' } } }], route: [destination('v2')] },
-              { name: 'canary', match: [{ headers: { 'x-canary': { exact: 'yes' } } }], route: [destination('v2')] },
-              { name: 'abort', match: [{ headers: { 'x-fault': { exact: 'abort' } } }], fault: { abort: { grpcStatus: 'RESOURCE_EXHAUSTED', percentage: { value: 100 } } }, route: [destination('v1')] },
-              { name: 'slow', match: [{ headers: { 'x-fault': { exact: 'delay' } } }], timeout: '300ms', fault: { delay: { fixedDelay: '3s', percentage: { value: 100 } } }, route: [destination('v1')] },
-              { name: 'split', route: [{ ...destination('v1'), weight: 80 }, { ...destination('v2'), weight: 20 }] },
-            ],
-          },
-        },
+        versionSubsets('echo'),
+        echoRoutes([
+          // For Envoy only: a gRPC client would drop the query match and send every call to v2.
+          { name: 'by-query', match: [{ queryParams: { debug: { exact: '1' } } }], route: [destination('v2')] },
+          { name: 'canary', match: [{ headers: { 'x-canary': { exact: 'yes' } } }], route: [destination('v2')] },
+          { name: 'abort', match: [{ headers: { 'x-fault': { exact: 'abort' } } }], fault: { abort: { grpcStatus: 'RESOURCE_EXHAUSTED', percentage: { value: 100 } } }, route: [destination('v1')] },
+          { name: 'slow', match: [{ headers: { 'x-fault': { exact: 'delay' } } }], timeout: '300ms', fault: { delay: { fixedDelay: '3s', percentage: { value: 100 } } }, route: [destination('v1')] },
+          { name: 'split', route: [{ ...destination('v1'), weight: 80 }, { ...destination('v2'), weight: 20 }] },
+        ]),
       ),
     );
     const config = ws.writeConfig({ clusters: [{ id: 'east', manifests: './east' }] });

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { RealPeer, realPeersMissing, type Pod, type Received } from '@meridian/testkit';
 import { EnvoyMesh, type Workload } from '../support/envoy-mesh.ts';
 import { eventually } from '../support/eventually.ts';
-import { node, yamlDocs } from '../support/manifests.ts';
+import { echoRoutes, node, versionSubsets, yamlDocs } from '../support/manifests.ts';
 import { ECHO_APP_PORTS, ECHO_PORTS, serviceManifests } from './manifests.ts';
 
 const skip = realPeersMissing([RealPeer.Netns, RealPeer.Iptables, RealPeer.Envoy]);
@@ -22,27 +22,14 @@ const HTTP = ECHO_PORTS.http;
 const destination = (subset: string) => ({ destination: { host: ECHO_HOST, subset } });
 
 const POLICY = yamlDocs(
-  {
-    apiVersion: 'networking.istio.io/v1',
-    kind: 'DestinationRule',
-    metadata: { name: 'echo', namespace: 'demo' },
-    spec: { host: ECHO_HOST, subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] },
-  },
-  {
-    apiVersion: 'networking.istio.io/v1',
-    kind: 'VirtualService',
-    metadata: { name: 'echo', namespace: 'demo' },
-    spec: {
-      hosts: ['echo'],
-      http: [
-        { name: 'canary', match: [{ headers: { 'x-canary': { exact: 'yes' } } }], route: [destination('v2')] },
-        { name: 'teapot', match: [{ uri: { prefix: '/abort' } }], fault: { abort: { httpStatus: 418, percentage: { value: 100 } } }, route: [destination('v1')] },
-        { name: 'slow', match: [{ uri: { prefix: '/slow' } }], fault: { delay: { fixedDelay: '400ms', percentage: { value: 100 } } }, route: [destination('v1')] },
-        { name: 'moved', match: [{ uri: { prefix: '/old' } }], rewrite: { uri: '/new' }, headers: { request: { set: { 'x-policy': 'applied' } } }, route: [destination('v1')] },
-        { name: 'split', route: [{ ...destination('v1'), weight: 80 }, { ...destination('v2'), weight: 20 }] },
-      ],
-    },
-  },
+  versionSubsets(ECHO_HOST),
+  echoRoutes([
+    { name: 'canary', match: [{ headers: { 'x-canary': { exact: 'yes' } } }], route: [destination('v2')] },
+    { name: 'teapot', match: [{ uri: { prefix: '/abort' } }], fault: { abort: { httpStatus: 418, percentage: { value: 100 } } }, route: [destination('v1')] },
+    { name: 'slow', match: [{ uri: { prefix: '/slow' } }], fault: { delay: { fixedDelay: '400ms', percentage: { value: 100 } } }, route: [destination('v1')] },
+    { name: 'moved', match: [{ uri: { prefix: '/old' } }], rewrite: { uri: '/new' }, headers: { request: { set: { 'x-policy': 'applied' } } }, route: [destination('v1')] },
+    { name: 'split', route: [{ ...destination('v1'), weight: 80 }, { ...destination('v2'), weight: 20 }] },
+  ]),
 );
 
 describe('Istio traffic policy through Envoy sidecars', { skip }, () => {

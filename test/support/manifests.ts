@@ -45,3 +45,18 @@ export function endpointSlice(
 export function yamlDocs(...objects: object[]): string {
   return objects.map((o) => stringify(o)).join('---\n');
 }
+
+/** A DestinationRule for `host` in `demo` with subsets v1 and v2 by the `version` label: what traffic policy tests route between. */
+export function versionSubsets(host: string): object {
+  return {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'DestinationRule',
+    metadata: { name: 'echo', namespace: 'demo' },
+    spec: { host, subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] },
+  };
+}
+
+/** The VirtualService `echo` in `demo` for host `echo`, with these `http` rules. */
+export function echoRoutes(http: object[]): object {
+  return { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'echo', namespace: 'demo' }, spec: { hosts: ['echo'], http } };
+}

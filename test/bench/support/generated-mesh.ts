@@ -5,7 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import type { KubeObjectInput } from '@meridian/testkit';
+import type { KubeApiServer, KubeObjectInput } from '@meridian/testkit';
 
 export const ENDPOINTS_PER_SERVICE = 10;
 export const CDS = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
@@ -33,6 +33,16 @@ export function slice(i: number, ready: boolean): KubeObjectInput {
 
 export function service(i: number, port = 8080): KubeObjectInput {
   return k8s({ apiVersion: 'v1', kind: 'Service', metadata: { name: `svc-${i}`, namespace: 'demo' }, spec: { ports: [{ name: 'grpc', port }] } });
+}
+
+/** The generated mesh into the API: namespace `demo`, three nodes in zones of region r1, `services` services with their slices. */
+export function seedMesh(api: KubeApiServer, services: number): void {
+  api.upsert(k8s({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'demo' } }));
+  for (let n = 0; n < 3; n++) api.upsert(k8s({ apiVersion: 'v1', kind: 'Node', metadata: { name: `node-${n}`, labels: { 'topology.kubernetes.io/region': 'r1', 'topology.kubernetes.io/zone': `z${n}` } } }));
+  for (let i = 0; i < services; i++) {
+    api.upsert(service(i));
+    api.upsert(slice(i, true));
+  }
 }
 
 /** A child process (test/bench/support) answering messages by key. */
