@@ -7,9 +7,11 @@
  *    (svc-0's max requests) → the changed cluster received by all 1000 proxies; 5 rounds after
  *    2 warm-up rounds. Baseline: an endpoint change (svc-0's first endpoint flips readiness)
  *    → its assignment received by all of them, measured in the same rounds.
- *  - policy.memory_per_proxy: Meridian's live heap per connected proxy with the 2k objects in
- *    effect (subset clusters included: three clusters per service); baseline: the same figure
- *    before any policy existed, in the same process.
+ *  - policy.memory_per_proxy_2k_objects: Meridian's live heap per connected proxy with the 2k
+ *    objects in effect (subset clusters included: three clusters per service); baseline: the
+ *    same figure before any policy existed, in the same process.
+ *  - policy.memory_per_proxy_sidecar_scope_10_services: the same once a mesh-wide Sidecar
+ *    scopes every proxy to 10 services; baseline: the figure before it.
  * Meridian's compile and push of policy go through the same debounce as discovery.
  */
 import { KubeApiServer } from '@meridian/testkit';
@@ -34,6 +36,16 @@ function destinationRule(i: number, maxRequests: number) {
       trafficPolicy: { connectionPool: { http: { http2MaxRequests: maxRequests } } },
       subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }],
     },
+  });
+}
+
+/** The mesh default Sidecar: every proxy sees the first `n` services only. */
+function sidecarScope(n: number) {
+  return k8s({
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'Sidecar',
+    metadata: { name: 'default', namespace: 'meridian-system' },
+    spec: { egress: [{ hosts: Array.from({ length: n }, (_, i) => `demo/svc-${i}.demo.svc.cluster.local`) }] },
   });
 }
 
@@ -95,6 +107,14 @@ async function main(): Promise<void> {
     await timed(CDS, () => api.upsert(destinationRule(0, round % 2 === 0 ? 200 : 100)), counted ? policyChange : undefined);
     await timed(EDS, () => api.upsert(slice(0, round % 2 === 1)), counted ? endpointChange : undefined);
   }
+  // A mesh-wide Sidecar (in Meridian's root namespace) scoping every proxy to 10 services.
+  swarm.send({ cmd: 'arm', typeUrl: CDS });
+  await swarm.receive('armed');
+  api.upsert(sidecarScope(10));
+  await swarm.receive('times');
+  await new Promise((r) => setTimeout(r, 2000));
+  const withScope = await meridianMemory(meridian);
+
   await swarm.close();
   await meridian.stop();
   await api.close();
@@ -104,6 +124,7 @@ async function main(): Promise<void> {
   print(`policy.dr_change_convergence_p99_${PROXIES}_proxies`, percentile(policyChange, 99), 'ms', percentile(endpointChange, 99));
   const perProxy = (after: { heap: number }) => (after.heap - empty.heap) / PROXIES / 1024;
   print('policy.memory_per_proxy_2k_objects', perProxy(withPolicy), 'KiB', perProxy(withoutPolicy));
+  print('policy.memory_per_proxy_sidecar_scope_10_services', perProxy(withScope), 'KiB', perProxy(withPolicy));
 }
 
 main().then(

@@ -227,6 +227,31 @@ export interface DestinationPolicy {
   readonly subsets: ReadonlyMap<string, Subset>;
 }
 
+/**
+ * What a Sidecar lets the proxies it selects see of the mesh (its egress hosts): services
+ * outside it are not sent to them. Absent: everything.
+ */
+export interface EgressScope {
+  readonly source: PolicySource;
+  /** `namespace/host` patterns: namespace `*` for any; host `*` for any, `*.suffix`, or a FQDN. */
+  readonly hosts: ReadonlyArray<{ readonly namespace: string; readonly host: string }>;
+}
+
+/** Whether a scope lets a proxy see a service. */
+export function scopeAllows(scope: EgressScope | undefined, service: { readonly hostname: string; readonly namespace: string }): boolean {
+  if (!scope) return true;
+  return scope.hosts.some(
+    (h) =>
+      (h.namespace === '*' || h.namespace === service.namespace) &&
+      (h.host === '*' || h.host === service.hostname || (h.host.startsWith('*.') && service.hostname.endsWith(h.host.slice(1)))),
+  );
+}
+
+/** A stable name for a scope, for keying what proxies of one scope share. */
+export function scopeKey(scope: EgressScope | undefined): string {
+  return scope ? `${scope.source.namespace}/${scope.source.name}` : '';
+}
+
 /** Who is asking: the caller's namespace decides visibility (exportTo) and consumer overrides. */
 export interface PolicyCaller {
   readonly namespace: string;
@@ -240,4 +265,6 @@ export interface TrafficPolicies {
   destinationFor(host: string, caller: PolicyCaller): DestinationPolicy | undefined;
   /** Some route matches on the caller's labels: routes then differ between callers of one namespace. */
   readonly usesSourceLabels: boolean;
+  /** The Sidecar egress scope of a workload: its own namespace's (a selecting one first), else the root namespace's. */
+  egressFor(workload: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> }): EgressScope | undefined;
 }

@@ -28,7 +28,7 @@ export interface CompiledMeshPolicies {
 
 
 export function compileMeshPolicies(objects: readonly PolicyObject[], options: MeshPolicyOptions): CompiledMeshPolicies {
-  const traffic = compileTraffic(objects, { domainSuffix: options.domainSuffix });
+  const traffic = compileTraffic(objects, { domainSuffix: options.domainSuffix, rootNamespace: options.rootNamespace });
   const authz = compileAuthorization(objects.filter((o): o is PolicyObjectOf<'AuthorizationPolicy'> => o.kind === 'AuthorizationPolicy'), { rootNamespace: options.rootNamespace });
   const peer = compilePeerAuthentications(objects.filter((o): o is PolicyObjectOf<'PeerAuthentication'> => o.kind === 'PeerAuthentication'), { rootNamespace: options.rootNamespace, defaultMode: options.defaultMtlsMode });
   return {
@@ -45,7 +45,6 @@ export function compileMeshPolicies(objects: readonly PolicyObject[], options: M
  */
 const NOT_SENT_YET: Readonly<Partial<Record<PolicyObject['kind'], string>>> = {
   ServiceEntry: 'ServiceEntries are not sent to clients yet',
-  Sidecar: 'Sidecar egress scoping is not applied yet: proxies get every service',
   PeerAuthentication: 'peer authentication is not enforced on inbound listeners yet (the config file\'s mtls.mode is)',
   AuthorizationPolicy: 'authorization is not enforced by clients yet',
   RequestAuthentication: 'request authentication is not enforced by clients yet',

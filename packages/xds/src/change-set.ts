@@ -22,6 +22,8 @@ export interface ChangeSet {
    * namespace decide which hosts an object reaches, so a change is taken to reach all.
    */
   readonly trafficPolicy: boolean;
+  /** A Sidecar changed (or everything did): which services a proxy sees may change, its listeners too. */
+  readonly scopes: boolean;
 }
 
 /** The kinds that compile into routes, clusters and subsets. */
@@ -43,14 +45,16 @@ export function changeSetOf(request: PushRequest): ChangeSet {
   const endpoints = new Set<string>();
   let gateways = false;
   let trafficPolicy = false;
+  let scopes = false;
   for (const key of request.configs) {
+    if (key.kind === ConfigKind.Sidecar) scopes = true;
     if (TRAFFIC_POLICY_KINDS.has(key.kind)) trafficPolicy = true;
     if (key.kind === ConfigKind.Service) services.add(key.name);
     else if (key.kind === ConfigKind.Endpoints) endpoints.add(key.name);
     else if (key.kind === ConfigKind.Gateway) gateways = true;
   }
   const everything = request.kind === 'full' && request.configs.length === 0;
-  set = { everything, services, endpoints, gateways, anyService: everything || services.size > 0, trafficPolicy: everything || trafficPolicy };
+  set = { everything, services, endpoints, gateways, anyService: everything || services.size > 0, trafficPolicy: everything || trafficPolicy, scopes: everything || scopes };
   changeSets.set(request, set);
   return set;
 }

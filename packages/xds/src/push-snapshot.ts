@@ -1,5 +1,9 @@
 import {
   matchesAnyHost,
+  scopeAllows,
+  scopeKey,
+  type EgressScope,
+  type ProxyNode,
   type Endpoint,
   type MeshPolicies,
   type NetworkGateway,
@@ -60,6 +64,7 @@ export class PushSnapshot {
   private portIndex: ReadonlyMap<number, readonly ServicePortRef[]> | undefined;
   private owners: Map<string, string[]> | undefined;
   private readonly gatewayTargetsByCluster = new Map<string, ReadonlyArray<{ hostname: string; port: number }>>();
+  private readonly scopedViews = new Map<string, { services: readonly Service[]; byPort: ReadonlyMap<number, readonly ServicePortRef[]> }>();
 
   private constructor(init: {
     version: number;
@@ -147,19 +152,34 @@ export class PushSnapshot {
     return this.byName;
   }
 
-  /** Every service port of the mesh by port number (ascending); services in hostname order. */
-  servicesByPort(): ReadonlyMap<number, readonly ServicePortRef[]> {
-    if (this.portIndex) return this.portIndex;
-    const byPort = new Map<number, ServicePortRef[]>();
-    for (const service of this.sortedServices()) {
-      for (const port of service.ports) {
-        const list = byPort.get(port.port);
-        if (list) list.push({ service, port });
-        else byPort.set(port.port, [{ service, port }]);
-      }
-    }
-    this.portIndex = new Map([...byPort].sort(([a], [b]) => a - b));
+  /** The Sidecar egress scope of a proxy's workload, if a Sidecar selects it. */
+  scopeOf(proxy: ProxyNode): EgressScope | undefined {
+    return this.policies?.traffic.egressFor(proxy);
+  }
+
+  /** The services a scope lets a proxy see (every one without a scope), in registry order. */
+  visibleServices(scope: EgressScope | undefined): readonly Service[] {
+    return scope ? this.scoped(scope).services : this.services;
+  }
+
+  /**
+   * Every service port a scope lets a proxy see (every one without a scope) by port number
+   * (ascending); services in hostname order.
+   */
+  servicesByPort(scope?: EgressScope): ReadonlyMap<number, readonly ServicePortRef[]> {
+    if (scope) return this.scoped(scope).byPort;
+    this.portIndex ??= indexByPort(this.sortedServices());
     return this.portIndex;
+  }
+
+  private scoped(scope: EgressScope): { services: readonly Service[]; byPort: ReadonlyMap<number, readonly ServicePortRef[]> } {
+    const key = scopeKey(scope);
+    let view = this.scopedViews.get(key);
+    if (!view) {
+      view = { services: this.services.filter((s) => scopeAllows(scope, s)), byPort: indexByPort(this.sortedServices().filter((s) => scopeAllows(scope, s))) };
+      this.scopedViews.set(key, view);
+    }
+    return view;
   }
 
   /** Which service ports have endpoints at an address of a cluster. */
@@ -193,4 +213,16 @@ const NO_GATEWAYS: readonly NetworkGateway[] = Object.freeze([]);
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function indexByPort(services: readonly Service[]): ReadonlyMap<number, readonly ServicePortRef[]> {
+  const byPort = new Map<number, ServicePortRef[]>();
+  for (const service of services) {
+    for (const port of service.ports) {
+      const list = byPort.get(port.port);
+      if (list) list.push({ service, port });
+      else byPort.set(port.port, [{ service, port }]);
+    }
+  }
+  return new Map([...byPort].sort(([a], [b]) => a - b));
 }

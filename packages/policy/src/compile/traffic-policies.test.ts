@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { scopeAllows } from '@meridian/model';
 import { PolicyStore } from '../policy-store.ts';
 import { compileTraffic } from './traffic-policies.ts';
 
@@ -267,5 +268,44 @@ spec:
       ignored: ['outlierDetection: gRPC clients eject by success rate or failure percentage only, not by consecutive errors'],
     });
     assert.deepEqual(dr?.subsets.get('sticky')?.policy.limits.grpc?.omit, []);
+  });
+});
+
+const sidecar = documentOf('networking.istio.io/v1', 'Sidecar');
+
+describe('Sidecar egress scopes', () => {
+  // https://istio.io/latest/docs/reference/config/networking/sidecar/
+  const { policies, problems } = compile(
+    sidecar('default', 'istio-system', '  egress: [{ hosts: ["./*"] }]') +
+      sidecar('default', 'bookinfo', '  egress: [{ hosts: ["./*", "istio-system/*", "~/ignored.example.com"] }]') +
+      sidecar('ratings', 'bookinfo', '  workloadSelector: { labels: { app: ratings } }\n  egress: [{ hosts: ["*/*.example.com"], port: { number: 80, protocol: HTTP, name: web } }]') +
+      sidecar('second', 'bookinfo', '  egress: [{ hosts: ["*/*"] }]'),
+  );
+  const scope = (namespace: string, labels: Record<string, string> = {}) => policies.egressFor({ namespace, labels });
+
+  it('a selecting Sidecar first, then its namespace default, then the root namespace default', () => {
+    assert.equal(scope('bookinfo', { app: 'ratings' })?.source.name, 'ratings');
+    assert.equal(scope('bookinfo', { app: 'reviews' })?.source.name, 'default');
+    assert.equal(scope('bookinfo', { app: 'reviews' })?.source.namespace, 'bookinfo');
+    assert.equal(scope('shop')?.source.namespace, 'istio-system');
+  });
+
+  it('hosts: `.` is the Sidecar own namespace, `~` imports nothing, `*` any namespace, `*.suffix` a domain', () => {
+    assert.deepEqual(scope('bookinfo')?.hosts, [
+      { namespace: 'bookinfo', host: '*' },
+      { namespace: 'istio-system', host: '*' },
+    ]);
+    const svc = (hostname: string, namespace: string) => ({ hostname, namespace });
+    const ratings = scope('bookinfo', { app: 'ratings' });
+    assert.equal(scopeAllows(ratings, svc('api.example.com', 'ext')), true);
+    assert.equal(scopeAllows(ratings, svc(REVIEWS, 'bookinfo')), false);
+    assert.equal(scopeAllows(scope('shop'), svc('cart.shop.svc.cluster.local', 'shop')), false, 'the root default `./*` is istio-system itself');
+    assert.equal(scopeAllows(undefined, svc(REVIEWS, 'bookinfo')), true);
+  });
+
+  it('reports what it does not apply: egress ports, and a second namespace default', () => {
+    const messages = problems.map((p) => `${p.ref.name} ${p.path} ${p.severity}`);
+    assert.ok(messages.includes('ratings spec.egress[0] part'), messages.join('\n'));
+    assert.ok(messages.includes('second spec error'), messages.join('\n'));
   });
 });

@@ -12,16 +12,19 @@
  * routes of the same rank are merged rule by rule, ordered by match precedence as that
  * specification says. DestinationRules follow steps 1–2.
  */
-import type { ClientKind, ClientLimits, ClusterPolicy, DestinationPolicy, HostRoutes, HttpRouteRule, PolicyCaller, TrafficPolicies } from '@meridian/model';
-import type { PolicyObject, PolicyRef } from '../policy-object.ts';
+import type { ClientKind, ClientLimits, ClusterPolicy, DestinationPolicy, EgressScope, HostRoutes, HttpRouteRule, PolicyCaller, TrafficPolicies } from '@meridian/model';
+import type { PolicyObject, PolicyObjectOf, PolicyRef } from '../policy-object.ts';
 import { compileDestinationRule } from './destination-rule.ts';
 import { compileServiceRoute } from './gateway-api-routes.ts';
+import { SidecarScopes } from './sidecar-scope.ts';
 import { serviceNamespaceOf, visibleTo } from './hosts.ts';
 import { ProblemSeverity, type CompileProblem } from './problems.ts';
 import { compileVirtualService, type CompileContext } from './virtual-service-routes.ts';
 
 export interface TrafficCompileOptions {
   readonly domainSuffix: string;
+  /** Where the mesh-wide default Sidecar lives. */
+  readonly rootNamespace?: string;
 }
 
 /** Route objects that name the same host where only one applies. */
@@ -72,6 +75,7 @@ export function compileTraffic(objects: readonly PolicyObject[], options: Traffi
   const ctx: CompileContext = { domainSuffix: options.domainSuffix, problems };
   const routes: RouteEntry[] = [];
   const destinations: DestinationEntry[] = [];
+  const sidecars: Array<PolicyObjectOf<'Sidecar'>> = [];
 
   for (const object of objects) {
     const ref = { kind: object.kind, namespace: object.namespace, name: object.name };
@@ -89,6 +93,8 @@ export function compileTraffic(objects: readonly PolicyObject[], options: Traffi
         const visible = producer ? () => true : (caller: string) => caller === object.namespace;
         routes.push({ pattern: parent.host, port: parent.port, ref, visible, gatewayApi: true, http: parent.rules, tls: [], tcp: [] });
       }
+    } else if (object.kind === 'Sidecar') {
+      sidecars.push(object);
     } else if (object.kind === 'DestinationRule') {
       if (object.spec.workloadSelector) {
         problems.push({ ref, path: 'spec.workloadSelector', message: 'DestinationRules for selected client workloads are not supported; the object is not applied', severity: ProblemSeverity.Error });
@@ -99,7 +105,8 @@ export function compileTraffic(objects: readonly PolicyObject[], options: Traffi
     }
   }
 
-  const index = new TrafficIndex(routes, destinations, options.domainSuffix);
+  const scopes = new SidecarScopes(sidecars, options.rootNamespace ?? 'istio-system', problems);
+  const index = new TrafficIndex(routes, destinations, options.domainSuffix, scopes);
   problems.push(...undefinedSubsets(routes, destinations));
   return { policies: index, problems, overlaps: index.overlaps(), limits: collectLimits(routes, destinations) };
 }
@@ -114,12 +121,19 @@ class TrafficIndex implements TrafficPolicies {
   private readonly domainSuffix: string;
   readonly usesSourceLabels: boolean;
 
-  constructor(routes: readonly RouteEntry[], destinations: readonly DestinationEntry[], domainSuffix: string) {
+  private readonly scopes: SidecarScopes;
+
+  constructor(routes: readonly RouteEntry[], destinations: readonly DestinationEntry[], domainSuffix: string, scopes: SidecarScopes) {
+    this.scopes = scopes;
     this.usesSourceLabels = routes.some((r) => r.http.some((rule) => rule.matches.some((m) => m.sourceLabels !== undefined)));
     this.routes = routes;
     this.routesByPattern = new PatternIndex(routes);
     this.destinationsByPattern = new PatternIndex(destinations);
     this.domainSuffix = domainSuffix;
+  }
+
+  egressFor(workload: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> }): EgressScope | undefined {
+    return this.scopes.egressFor(workload);
   }
 
   routesFor(host: string, port: number, caller: PolicyCaller): HostRoutes | undefined {

@@ -63,6 +63,9 @@ export const labels = z.record(z.string().min(1), z.string());
 
 export const workloadSelector = z.strictObject({ matchLabels: labels.optional() });
 
+/** `networking.istio.io`'s own WorkloadSelector (Sidecar, ServiceEntry): `labels`, not `matchLabels`. */
+export const networkingWorkloadSelector = z.strictObject({ labels: labels.optional() });
+
 /**
  * Istio's StringMatch: at most one of exact, prefix or (RE2) regex. Empty (`{}`) means "any
  * value": for a header, that it is present.

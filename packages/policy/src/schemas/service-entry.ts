@@ -1,7 +1,7 @@
 /** `networking.istio.io/v1` ServiceEntry and Sidecar, as the upstream reference documents them. */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { exportTo, hostName, ipOrCidr, labels, portNumber, workloadSelector } from './common.ts';
+import { exportTo, hostName, ipOrCidr, labels, networkingWorkloadSelector, portNumber } from './common.ts';
 
 const PROTOCOLS = ['HTTP', 'HTTPS', 'GRPC', 'GRPC-WEB', 'HTTP2', 'MONGO', 'TCP', 'TLS', 'UDP', 'REDIS', 'MYSQL'] as const;
 const protocol = z.string().refine((p) => (PROTOCOLS as readonly string[]).includes(p.toUpperCase()), `one of ${PROTOCOLS.join(', ')}`);
@@ -31,7 +31,7 @@ export const serviceEntrySpec = z
     location: z.enum(['MESH_EXTERNAL', 'MESH_INTERNAL']).optional(),
     resolution: z.enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN']).optional(),
     endpoints: z.array(workloadEntry).optional(),
-    workloadSelector: workloadSelector.optional(),
+    workloadSelector: networkingWorkloadSelector.optional(),
     exportTo: exportTo.optional(),
     subjectAltNames: z.array(z.string().min(1)).optional(),
   })
@@ -79,7 +79,7 @@ const sidecarPort = z.strictObject({ number: portNumber, protocol: protocol.opti
 const captureMode = z.enum(['DEFAULT', 'IPTABLES', 'NONE']);
 
 export const sidecarSpec = z.strictObject({
-  workloadSelector: workloadSelector.optional(),
+  workloadSelector: networkingWorkloadSelector.optional(),
   ingress: z
     .array(
       z.strictObject({

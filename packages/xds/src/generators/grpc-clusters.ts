@@ -61,7 +61,7 @@ export function outboundClusterOf(
 /** Every service port's cluster and its subsets' (those the DestinationRule the proxy sees defines). */
 export function outboundClusterNames(snapshot: PushSnapshot, proxy: ProxyNode): string[] {
   const traffic = snapshot.policies?.traffic;
-  return snapshot.services.flatMap((s) => {
+  return snapshot.visibleServices(snapshot.scopeOf(proxy)).flatMap((s) => {
     const subsets = ['', ...(traffic?.destinationFor(s.hostname, { namespace: proxy.namespace })?.subsets.keys() ?? [])];
     return s.ports.flatMap((p) => subsets.map((subset) => outboundClusterName(s.hostname, p.port, subset)));
   });

@@ -1,4 +1,4 @@
-import { ProxyType, type ProxyNode } from '@meridian/model';
+import { ProxyType, scopeKey, type ProxyNode } from '@meridian/model';
 import { trafficProtocol, TrafficProtocol, type InboundPort } from '../envoy-resources.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
 
@@ -34,7 +34,7 @@ export class ProxyViews {
   key(snapshot: PushSnapshot, proxy: ProxyNode): string {
     const view = this.view(snapshot, proxy);
     if (view.key !== undefined) return view.key;
-    const where = `${proxy.type}|${proxy.namespace}|${proxy.cluster}|${proxy.network}`;
+    const where = `${proxy.type}|${proxy.namespace}|${proxy.cluster}|${proxy.network}|${scopeKey(snapshot.scopeOf(proxy))}`;
     view.key =
       proxy.type === ProxyType.ProxylessGrpc
         ? where

@@ -1,4 +1,4 @@
-import type { ClientKind, ProxyNode } from '@meridian/model';
+import { scopeKey, type ClientKind, type ProxyNode } from '@meridian/model';
 import { buildDefaultRoute, buildPolicyRoutes, type RouteBuildContext } from '../policy-routes.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
 
@@ -8,7 +8,7 @@ import type { PushSnapshot } from '../push-snapshot.ts';
  */
 export function routeView(snapshot: PushSnapshot, proxy: ProxyNode): string {
   const labels = snapshot.policies?.traffic.usesSourceLabels ? `|${JSON.stringify(Object.entries(proxy.labels).sort())}` : '';
-  return `${proxy.type}|${proxy.namespace}${labels}`;
+  return `${proxy.type}|${proxy.namespace}|${scopeKey(snapshot.scopeOf(proxy))}${labels}`;
 }
 
 /** How routes are built for this proxy: its client kind, who it is, and the DestinationRules it sees. */

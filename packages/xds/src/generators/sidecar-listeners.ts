@@ -1,4 +1,4 @@
-import type { ProxyNode } from '@meridian/model';
+import { scopeKey, type ProxyNode } from '@meridian/model';
 import type { ChangeSet } from '../change-set.ts';
 import {
   buildOutboundPortListener,
@@ -41,9 +41,11 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
       return encodeResource(TypeUrl.Listener, name, buildVirtualInboundListener(views.inboundPorts(snapshot, proxy), passthroughStrict));
     }
     const port = parseOutboundPortListenerName(name);
-    const targets = port === undefined ? undefined : snapshot.servicesByPort().get(port);
+    const scope = snapshot.scopeOf(proxy);
+    const targets = port === undefined ? undefined : snapshot.servicesByPort(scope).get(port);
     if (port === undefined || !targets) return undefined;
-    return cache.resource({ type: TypeUrl.Listener, name, view: proxy.type }, [{ on: 'any-service' }], () => {
+    // A Sidecar's egress scope decides which services the port's chains know.
+    return cache.resource({ type: TypeUrl.Listener, name, view: `${proxy.type}|${scopeKey(scope)}` }, [{ on: 'any-service' }, { on: 'traffic-policy' }], () => {
       const hasHttp = targets.some((t) => trafficProtocol(t.port) !== TrafficProtocol.Tcp);
       return buildOutboundPortListener(port, hasHttp, tcpTargets(targets));
     });
@@ -52,7 +54,7 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
     needsPush: envoyListenersNeedPush,
     generate(snapshot, proxy, names) {
       if (names) return buildEach(names, (name) => own(snapshot, proxy, name) ?? grpcListener(cache, snapshot, proxy, name));
-      const ports = [...snapshot.servicesByPort().keys()].map(outboundPortListenerName);
+      const ports = [...snapshot.servicesByPort(snapshot.scopeOf(proxy)).keys()].map(outboundPortListenerName);
       return buildEach([VIRTUAL_OUTBOUND_LISTENER, ...ports, VIRTUAL_INBOUND_LISTENER], (name) => own(snapshot, proxy, name));
     },
   };
@@ -64,7 +66,7 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
  * may move the proxy's own endpoints (virtualInbound); the rest follows services only.
  */
 export function envoyListenersNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
-  if (changes.everything || changes.anyService) return true;
+  if (changes.everything || changes.anyService || changes.scopes) return true;
   return changes.endpoints.size > 0 && (name === undefined || name === VIRTUAL_INBOUND_LISTENER);
 }
 

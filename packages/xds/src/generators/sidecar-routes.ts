@@ -51,7 +51,7 @@ function httpTargets(snapshot: PushSnapshot, port: number, proxy: ProxyNode): Ht
   const ctx = routeContext(snapshot, proxy, ClientKind.Envoy, port);
   const taken = new Set<string>();
   const out: HttpTarget[] = [];
-  for (const { service, port: sp } of snapshot.servicesByPort().get(port) ?? []) {
+  for (const { service, port: sp } of snapshot.servicesByPort(snapshot.scopeOf(proxy)).get(port) ?? []) {
     if (trafficProtocol(sp) === TrafficProtocol.Tcp) continue;
     const names = serviceDomains(service.hostname, port, snapshot.domainSuffix).filter(
       (d) => service.namespace === proxyNamespace || d.split(':')[0]?.includes('.'),
