@@ -1,6 +1,6 @@
 import type { CustomObjectsApi, KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
-import { errorMessage, type ConfigDocument, type Logger } from '@meridian/model';
-import { ResilientInformer, InformerState, type Backoff, type InformerStatus } from './resilient-informer.ts';
+import type { ConfigDocument, Logger } from '@meridian/model';
+import { describeError, ResilientInformer, InformerState, type Backoff, type InformerStatus } from './resilient-informer.ts';
 
 /** A policy kind as the API serves it (its CRD's group, served version and plural). */
 export interface PolicyResource {
@@ -111,7 +111,7 @@ export class KubePolicyWatch {
       if (statusOf(err) !== 404) {
         // Unreachable, forbidden, failing: looked at again with backoff, reported meanwhile.
         const delayMs = Math.min((k.error?.delayMs ?? this.options.backoff.initialMs / 2) * 2, this.options.backoff.maxMs);
-        k.error = { message: errorMessage(err), at: Date.now(), delayMs, attempts: (k.error?.attempts ?? 0) + 1 };
+        k.error = { message: describeError(err, this.options.kubeConfig.getCurrentCluster()?.server), at: Date.now(), delayMs, attempts: (k.error?.attempts ?? 0) + 1 };
         this.options.onStateChange();
         this.later(() => void this.look(k), Math.round(delayMs * (0.8 + Math.random() * 0.4)));
         return;

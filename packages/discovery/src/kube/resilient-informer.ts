@@ -184,7 +184,7 @@ async function listAllPages<T extends KubernetesObject>(
  * the user, verb and resource); anything else — the server unreachable, TLS refused — with the
  * server's address and the causes behind client-node's "fetch failed".
  */
-function describeError(err: unknown, server: string | undefined): string {
+export function describeError(err: unknown, server: string | undefined): string {
   const e = err as { code?: unknown; statusCode?: unknown; body?: unknown; message?: unknown } | undefined;
   const status = e?.code ?? e?.statusCode;
   if (typeof status !== 'number') return `${server ?? '(no server in the kubeconfig)'}: ${errorMessageWithCauses(err)}`;
