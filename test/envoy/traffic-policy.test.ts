@@ -28,6 +28,8 @@ const POLICY = yamlDocs(
     { name: 'teapot', match: [{ uri: { prefix: '/abort' } }], fault: { abort: { httpStatus: 418, percentage: { value: 100 } } }, route: [destination('v1')] },
     { name: 'slow', match: [{ uri: { prefix: '/slow' } }], fault: { delay: { fixedDelay: '400ms', percentage: { value: 100 } } }, route: [destination('v1')] },
     { name: 'moved', match: [{ uri: { prefix: '/old' } }], rewrite: { uri: '/new' }, headers: { request: { set: { 'x-policy': 'applied' } } }, route: [destination('v1')] },
+    { name: 'flaky', match: [{ uri: { prefix: '/flaky' } }], retries: { attempts: 3, retryOn: '5xx' }, route: [destination('v1')] },
+    { name: 'deadline', match: [{ uri: { prefix: '/deadline' } }], timeout: '300ms', route: [destination('v1')] },
     { name: 'split', route: [{ ...destination('v1'), weight: 80 }, { ...destination('v2'), weight: 20 }] },
   ]),
 );
@@ -35,6 +37,7 @@ const POLICY = yamlDocs(
 describe('Istio traffic policy through Envoy sidecars', { skip }, () => {
   let mesh: EnvoyMesh;
   let client: Workload;
+  let v1: Workload;
   const pods: Record<string, Pod> = {};
 
   async function get(path: string, headers?: Record<string, string>): Promise<{ status: number; pod: string; got?: Received }> {
@@ -63,7 +66,7 @@ describe('Istio traffic policy through Envoy sidecars', { skip }, () => {
     }
     writeFileSync(mesh.ws.path('east', 'policy.yaml'), POLICY);
     await mesh.startMeridian({ mtls: { mode: 'strict' }, clusters: [{ id: 'east', manifests: './east' }, { id: 'west', manifests: './west' }] });
-    [client] = await Promise.all([
+    [client, v1] = await Promise.all([
       mesh.sidecar(at('sleep-east-0'), { cluster: 'east', namespace: 'demo', serviceAccount: 'sleep', locality: 'us-east/us-east-1a', ports: {} }),
       mesh.sidecar(at('echo-east-0'), { cluster: 'east', namespace: 'demo', serviceAccount: 'echo', locality: 'us-east/us-east-1a', ports: ECHO_APP_PORTS }),
       mesh.sidecar(at('echo-west-0'), { cluster: 'west', namespace: 'demo', serviceAccount: 'echo', locality: 'us-west/us-west-1a', ports: ECHO_APP_PORTS }),
@@ -128,5 +131,34 @@ describe('Istio traffic policy through Envoy sidecars', { skip }, () => {
     assert.equal(stats.get(`cluster.outbound|${HTTP.port}|v1|${ECHO_HOST}.membership_total`), 1);
     assert.equal(stats.get(`cluster.outbound|${HTTP.port}|v2|${ECHO_HOST}.membership_total`), 1);
     assert.equal(stats.get(`cluster.outbound|${HTTP.port}||${ECHO_HOST}.membership_total`), 2);
+  });
+
+  it('retries turn a backend failing every other request into successes; without retries half fail', async () => {
+    await v1.app.setStatus(200, { failEvery: 2 });
+    try {
+      // One at a time, so the backend's count alternates as each request (and its retry) sees it.
+      const retried: number[] = [];
+      for (let i = 0; i < 10; i++) retried.push((await get(`/flaky/${i}`)).status);
+      assert.deepEqual(retried, Array(10).fill(200));
+      const plain: number[] = [];
+      for (let i = 0; i < 10; i++) plain.push((await get(`/old/${i}`)).status);
+      assert.equal(plain.filter((s) => s === 503).length, 5, plain.join(','));
+    } finally {
+      await v1.app.setStatus(200);
+    }
+  });
+
+  it('a route timeout answers 504 when the backend is slower; a route without one waits', async () => {
+    await v1.app.setStatus(200, { delayMs: 1500 });
+    try {
+      let started = performance.now();
+      assert.equal((await get('/deadline/x')).status, 504);
+      assert.ok(performance.now() - started < 1200, `cut after ${Math.round(performance.now() - started)} ms`);
+      started = performance.now();
+      assert.equal((await get('/old/slow')).pod, 'echo-east-0');
+      assert.ok(performance.now() - started >= 1450, 'no timeout: the answer came after the delay');
+    } finally {
+      await v1.app.setStatus(200);
+    }
   });
 });

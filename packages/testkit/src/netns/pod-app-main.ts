@@ -14,6 +14,9 @@ import { podAppService, type PodAppConfig, type PodAppCommand, type Received } f
 
 const config = JSON.parse(process.argv[2] ?? '{}') as PodAppConfig;
 let httpStatus = 200;
+let httpDelayMs = 0;
+let failEvery = 0;
+let http1Requests = 0;
 
 function received(protocol: string, method: string, path: string, headers: Record<string, unknown>): Received {
   const flat: Record<string, string> = {};
@@ -33,8 +36,11 @@ async function startServers(): Promise<void> {
   if (ports.http1) {
     const server = http.createServer((req, res) => {
       req.resume();
-      res.writeHead(httpStatus, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(received(`http/${req.httpVersion}`, req.method ?? '', req.url ?? '', req.headers)));
+      const status = failEvery > 0 && ++http1Requests % failEvery === 0 ? 503 : httpStatus;
+      setTimeout(() => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(received(`http/${req.httpVersion}`, req.method ?? '', req.url ?? '', req.headers)));
+      }, httpDelayMs);
     });
     await listen(server, ports.http1);
   }
@@ -80,6 +86,9 @@ async function run(command: PodAppCommand): Promise<unknown> {
   switch (command.op) {
     case 'status':
       httpStatus = command.status;
+      httpDelayMs = command.delayMs ?? 0;
+      failEvery = command.failEvery ?? 0;
+      http1Requests = 0;
       return httpStatus;
     case 'http1':
       return new Promise((resolve, reject) => {

@@ -37,7 +37,15 @@ export type PodAppCommand =
   | ({ readonly op: 'grpc' } & Omit<HttpDial, 'path'>)
   | ({ readonly op: 'tcp'; readonly data: string } & Dial)
   /** Every server answers with this HTTP status from now on (gRPC: UNAVAILABLE when ≥ 500). */
-  | { readonly op: 'status'; readonly status: number; readonly timeoutMs?: number }
+  | {
+      readonly op: 'status';
+      readonly status: number;
+      readonly timeoutMs?: number;
+      /** HTTP/1.1 only: every answer waits this long. */
+      readonly delayMs?: number;
+      /** HTTP/1.1 only: every `failEvery`-th request is answered 503 (a flaky backend). */
+      readonly failEvery?: number;
+    }
   /**
    * Polls the pod's Envoy admin (127.0.0.1:15000) every `everyMs` until the stat `name` has
    * `value`; answers the wall-clock time (ms, fractional) it first saw it.

@@ -86,9 +86,12 @@ export class PodApp {
     return this.send({ op: 'tcp', ...dial }) as Promise<string>;
   }
 
-  /** From now on every server of this app answers with `status` (gRPC: UNAVAILABLE when ≥ 500). */
-  async setStatus(status: number): Promise<void> {
-    await this.send({ op: 'status', status });
+  /**
+   * From now on every server of this app answers with `status` (gRPC: UNAVAILABLE when ≥ 500);
+   * the HTTP/1.1 server after `delayMs`, and with 503 to every `failEvery`-th request.
+   */
+  async setStatus(status: number, options: { delayMs?: number; failEvery?: number } = {}): Promise<void> {
+    await this.send({ op: 'status', status, ...options });
   }
 
   /** When (wall clock, ms) the pod's Envoy first showed stat `name` at `value`, polled from inside the pod. */
