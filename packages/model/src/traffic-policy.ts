@@ -95,6 +95,9 @@ export type RouteAction =
     }
   | { readonly type: 'respond'; readonly status: number; readonly body?: string };
 
+/** The retry conditions gRPC clients know (gRFC A44): status names; Envoy's HTTP conditions mean nothing to them. */
+export const GRPC_RETRY_CONDITIONS: ReadonlySet<string> = new Set(['cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable']);
+
 export interface RetryRule {
   readonly attempts: number;
   readonly perTryTimeoutMs?: number;

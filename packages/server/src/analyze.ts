@@ -7,7 +7,8 @@
 import path from 'node:path';
 import { AggregateRegistry, ClusterManager, type ServiceConflict } from '@meridian/discovery';
 import { errorMessage, Health, type ConfigDocument, type ConfigUpdater, type Logger, type Service } from '@meridian/model';
-import { compileMeshPolicies, PolicyStore, PolicyState, ProblemSeverity, type PolicyObject } from '@meridian/policy';
+import { compileMeshPolicies, PolicyStore, PolicyState, ProblemSeverity, resolveHost, type PolicyObject } from '@meridian/policy';
+import { subsetEndpoints } from '@meridian/xds';
 import { clusterSpecFor } from './clusters.ts';
 import type { MeridianConfig } from './config.ts';
 
@@ -91,6 +92,13 @@ export async function analyzeConfig(config: MeridianConfig, logger: Logger, time
 export function analyzeMesh(registry: AggregateRegistry, store: PolicyStore, domainSuffix: string, rootNamespace: string): Finding[] {
   const out: Finding[] = [];
   const statuses = store.statuses();
+  const copies = new Map<string, Set<string>>();
+  for (const s of statuses) {
+    if (!s.ref) continue;
+    const key = refText(s.ref);
+    copies.set(key, (copies.get(key) ?? new Set()).add(s.cluster));
+  }
+  const clustersOf: ClustersOf = (ref) => [...(copies.get(refText(ref)) ?? [])];
   for (const s of statuses) {
     if (s.state === PolicyState.Rejected) {
       for (const e of s.errors) out.push(finding('MA0002', Severity.Error, { clusters: [s.cluster], object: refText(s.ref), origin: s.origin, message: e }));
@@ -109,29 +117,28 @@ export function analyzeMesh(registry: AggregateRegistry, store: PolicyStore, dom
   const compiled = compileMeshPolicies(objects, { domainSuffix, rootNamespace, defaultMtlsMode: 'DISABLE' });
   for (const p of compiled.problems) {
     const severity = p.severity === ProblemSeverity.Error ? Severity.Error : Severity.Warning;
-    out.push(finding('MA0004', severity, { clusters: clustersOf(store, p.ref), object: refText(p.ref), message: `${p.path}: ${p.message}` }));
+    out.push(finding('MA0004', severity, { clusters: clustersOf(p.ref), object: refText(p.ref), message: `${p.path}: ${p.message}` }));
   }
   for (const l of compiled.limits) {
-    for (const o of l.omit) out.push(finding('MA0004', Severity.Info, { clusters: clustersOf(store, l.ref), object: refText(l.ref), message: `${l.client} clients do not get the rule at ${o}` }));
+    for (const o of l.omit) out.push(finding('MA0004', Severity.Info, { clusters: clustersOf(l.ref), object: refText(l.ref), message: `${l.client} clients do not get the rule at ${o}` }));
   }
   out.push(...serviceConflicts(registry.conflicts()));
   const services = registry.services();
   const byHost = new Map(services.map((s) => [s.hostname, s]));
-  for (const o of objects) out.push(...danglingHosts(o, byHost, domainSuffix, store));
-  out.push(...emptySubsets(compiled.policies.traffic, objects, registry, store, domainSuffix));
-  out.push(...unmatchedSelectors(objects, registry, store));
+  for (const o of objects) out.push(...danglingHosts(o, byHost, domainSuffix, clustersOf));
+  out.push(...emptySubsets(compiled.policies.traffic, objects, registry, clustersOf, domainSuffix));
+  out.push(...unmatchedSelectors(objects, registry, clustersOf));
   out.push(...noReadyEndpoints(services, registry));
   return out.sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : a.object < b.object ? -1 : a.object > b.object ? 1 : 0));
 }
 
-function refText(ref: { kind: string; namespace: string; name: string } | undefined): string {
+function refText(ref: Ref | undefined): string {
   return ref ? `${ref.kind} ${ref.namespace}/${ref.name}` : '(unreadable object)';
 }
 
-/** Every cluster that holds a copy of the object. */
-function clustersOf(store: PolicyStore, ref: { kind: string; namespace: string; name: string }): string[] {
-  return [...new Set(store.statuses().filter((o) => o.ref?.kind === ref.kind && o.ref.namespace === ref.namespace && o.ref.name === ref.name).map((o) => o.cluster))];
-}
+type Ref = { readonly kind: string; readonly namespace: string; readonly name: string };
+/** Every cluster that holds a copy of an object. */
+type ClustersOf = (ref: Ref) => string[];
 
 function serviceConflicts(conflicts: readonly ServiceConflict[]): Finding[] {
   return conflicts.map((c) =>
@@ -143,16 +150,7 @@ function serviceConflicts(conflicts: readonly ServiceConflict[]): Finding[] {
   );
 }
 
-/** A host as the policy names it, made a FQDN the way Istio resolves short names (in the object's namespace). */
-function fqdn(host: string, namespace: string, domainSuffix: string): string {
-  if (host.includes('*')) return host;
-  const labels = host.split('.');
-  if (labels.length === 1) return `${host}.${namespace}.svc.${domainSuffix}`;
-  if (labels.length === 2) return `${host}.svc.${domainSuffix}`;
-  return host;
-}
-
-function danglingHosts(o: PolicyObject, services: ReadonlyMap<string, Service>, domainSuffix: string, store: PolicyStore): Finding[] {
+function danglingHosts(o: PolicyObject, services: ReadonlyMap<string, Service>, domainSuffix: string, clustersOf: ClustersOf): Finding[] {
   const hosts = new Set<string>();
   const spec = o.spec as Record<string, unknown>;
   if (o.kind === 'DestinationRule') hosts.add(String(spec['host'] ?? ''));
@@ -165,16 +163,16 @@ function danglingHosts(o: PolicyObject, services: ReadonlyMap<string, Service>, 
   }
   if (o.kind === 'HTTPRoute' || o.kind === 'GRPCRoute') {
     for (const rule of (spec['rules'] as Array<{ backendRefs?: Array<{ name?: string; namespace?: string; kind?: string }> }> | undefined) ?? []) {
-      for (const b of rule.backendRefs ?? []) if (b.name && (b.kind ?? 'Service') === 'Service') hosts.add(`${b.name}.${b.namespace ?? o.namespace}`);
+      for (const b of rule.backendRefs ?? []) if (b.name && (b.kind ?? 'Service') === 'Service') hosts.add(`${b.name}.${b.namespace ?? o.namespace}.svc.${domainSuffix}`);
     }
   }
   const out: Finding[] = [];
   for (const host of hosts) {
-    const name = fqdn(host, o.namespace, domainSuffix);
+    const name = resolveHost(host, o.namespace, domainSuffix);
     if (name.includes('*') || name === '' || services.has(name)) continue;
     // Hosts outside the cluster domain may be external (a ServiceEntry's); only mesh names are checked.
     if (!name.endsWith(`.svc.${domainSuffix}`)) continue;
-    out.push(finding('MA0006', Severity.Warning, { clusters: clustersOf(store, o), object: refText(o), message: `${host} (${name}) is no service in any cluster: requests routed there fail` }));
+    out.push(finding('MA0006', Severity.Warning, { clusters: clustersOf(o), object: refText(o), message: `${host} (${name}) is no service in any cluster: requests routed there fail` }));
   }
   return out;
 }
@@ -183,28 +181,27 @@ function emptySubsets(
   traffic: ReturnType<typeof compileMeshPolicies>['policies']['traffic'],
   objects: readonly PolicyObject[],
   registry: AggregateRegistry,
-  store: PolicyStore,
+  clustersOf: ClustersOf,
   domainSuffix: string,
 ): Finding[] {
   const out: Finding[] = [];
   for (const o of objects) {
     if (o.kind !== 'DestinationRule') continue;
-    const host = fqdn(String((o.spec as { host?: string }).host ?? ''), o.namespace, domainSuffix);
+    const host = resolveHost(String((o.spec as { host?: string }).host ?? ''), o.namespace, domainSuffix);
     const dr = traffic.destinationFor(host, { namespace: o.namespace });
     if (!dr || !registry.service(host)) continue;
     const endpoints = registry.endpoints(host);
     for (const subset of dr.subsets.values()) {
       const wanted = Object.entries(subset.labels);
-      const any = endpoints.some((e) => wanted.every(([k, v]) => (k === 'topology.istio.io/cluster' ? e.cluster === v : e.labels?.[k] === v)));
-      if (!any) {
-        out.push(finding('MA0007', Severity.Warning, { clusters: clustersOf(store, o), object: refText(o), message: `subset ${subset.name} (${wanted.map(([k, v]) => `${k}=${v}`).join(', ')}) selects none of ${host}'s endpoints in any cluster` }));
+      if (subsetEndpoints(endpoints, subset.labels).length === 0) {
+        out.push(finding('MA0007', Severity.Warning, { clusters: clustersOf(o), object: refText(o), message: `subset ${subset.name} (${wanted.map(([k, v]) => `${k}=${v}`).join(', ')}) selects none of ${host}'s endpoints in any cluster` }));
       }
     }
   }
   return out;
 }
 
-function unmatchedSelectors(objects: readonly PolicyObject[], registry: AggregateRegistry, store: PolicyStore): Finding[] {
+function unmatchedSelectors(objects: readonly PolicyObject[], registry: AggregateRegistry, clustersOf: ClustersOf): Finding[] {
   const workloads = registry.services().flatMap((s) => registry.endpoints(s.hostname).map((e) => ({ namespace: s.namespace, labels: e.labels ?? {} })));
   const out: Finding[] = [];
   for (const o of objects) {
@@ -213,7 +210,7 @@ function unmatchedSelectors(objects: readonly PolicyObject[], registry: Aggregat
     if (!labels || Object.keys(labels).length === 0) continue;
     const match = workloads.some((w) => w.namespace === o.namespace && Object.entries(labels).every(([k, v]) => w.labels[k] === v));
     if (!match) {
-      out.push(finding('MA0008', Severity.Warning, { clusters: clustersOf(store, o), object: refText(o), message: `selects ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ')} in ${o.namespace}: no workload in any cluster has those labels` }));
+      out.push(finding('MA0008', Severity.Warning, { clusters: clustersOf(o), object: refText(o), message: `selects ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ')} in ${o.namespace}: no workload in any cluster has those labels` }));
     }
   }
   return out;

@@ -89,3 +89,4 @@ export {
 } from './envoy-resources.ts';
 export { SECRET_TYPE_URL, secretResources, type SecretSource, type SecretSubject, type WorkloadCertificate } from './sds.ts';
 export { configDump, decodeResource, type ConfigDumpOptions, type DumpWatch } from './config-dump.ts';
+export { subsetEndpoints } from './policy-clusters.ts';

@@ -8,6 +8,7 @@
  */
 import {
   ClientKind,
+  GRPC_RETRY_CONDITIONS,
   type DestinationPolicy,
   type FaultRule,
   type HeaderEdits,
@@ -181,7 +182,7 @@ function escapeRegex(s: string): string {
 
 function retryPolicy(r: RetryRule, client: ClientKind): object {
   const conditions = (r.retryOn ?? '').split(',').map((c) => c.trim()).filter(Boolean);
-  const retryOn = client === ClientKind.Grpc ? conditions.filter((c) => GRPC_RETRY_ON.has(c)) : conditions;
+  const retryOn = client === ClientKind.Grpc ? conditions.filter((c) => GRPC_RETRY_CONDITIONS.has(c)) : conditions;
   return {
     ...(retryOn.length > 0 ? { retry_on: retryOn.join(',') } : client === ClientKind.Envoy ? { retry_on: DEFAULT_RETRY_ON } : {}),
     num_retries: { value: r.attempts },
@@ -193,7 +194,6 @@ function retryPolicy(r: RetryRule, client: ClientKind): object {
 
 /** Istio's default conditions when a VirtualService sets attempts but no `retryOn`. */
 const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
-const GRPC_RETRY_ON = new Set(['cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable']);
 
 function faultConfig(f: FaultRule): object {
   return {

@@ -176,7 +176,8 @@ export class PushSnapshot {
     const key = scopeKey(scope);
     let view = this.scopedViews.get(key);
     if (!view) {
-      view = { services: this.services.filter((s) => scopeAllows(scope, s)), byPort: indexByPort(this.sortedServices().filter((s) => scopeAllows(scope, s))) };
+      const services = this.services.filter((s) => scopeAllows(scope, s));
+      view = { services, byPort: indexByPort([...services].sort((a, b) => compare(a.hostname, b.hostname))) };
       this.scopedViews.set(key, view);
     }
     return view;

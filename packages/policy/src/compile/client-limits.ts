@@ -8,10 +8,8 @@
  * or send more than written, the rule is not for that client (`omit`); where the client
  * would only do less (no mirror, no extra header), the rest applies (`ignored`).
  */
-import type { ClientLimits, ClusterPolicy, HttpRouteRule } from '@meridian/model';
+import { GRPC_RETRY_CONDITIONS, type ClientLimits, type ClusterPolicy, type HttpRouteRule } from '@meridian/model';
 
-/** The retry conditions gRPC knows (gRFC A44); Envoy's HTTP ones mean nothing to it. */
-const GRPC_RETRY_ON = new Set(['cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable']);
 
 function limits(omit: string[], ignored: string[], envoyIgnored: string[] = []): Partial<Record<'grpc' | 'envoy', ClientLimits>> {
   return {
@@ -44,7 +42,7 @@ export function httpRuleLimits(rule: Omit<HttpRouteRule, 'limits'>): HttpRouteRu
   if (rule.retries) {
     if (rule.retries.perTryTimeoutMs !== undefined) ignored.push('retries.perTryTimeout: gRPC retries have no per-try timeout');
     const conditions = (rule.retries.retryOn ?? '').split(',').map((c) => c.trim()).filter(Boolean);
-    const http = conditions.filter((c) => !GRPC_RETRY_ON.has(c));
+    const http = conditions.filter((c) => !GRPC_RETRY_CONDITIONS.has(c));
     if (http.length) ignored.push(`retries.retryOn: not gRPC status conditions: ${http.join(', ')}`);
   }
   return limits(omit, ignored, envoyIgnored);
