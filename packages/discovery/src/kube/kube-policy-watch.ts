@@ -1,6 +1,6 @@
 import type { CustomObjectsApi, KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { ConfigDocument, Logger } from '@meridian/model';
-import { describeError, ResilientInformer, InformerState, type Backoff, type InformerStatus } from './resilient-informer.ts';
+import { describeError, jittered, ResilientInformer, InformerState, type Backoff, type InformerStatus } from './resilient-informer.ts';
 
 /** A policy kind as the API serves it (its CRD's group, served version and plural). */
 export interface PolicyResource {
@@ -113,7 +113,7 @@ export class KubePolicyWatch {
         const delayMs = Math.min((k.error?.delayMs ?? this.options.backoff.initialMs / 2) * 2, this.options.backoff.maxMs);
         k.error = { message: describeError(err, this.options.kubeConfig.getCurrentCluster()?.server), at: Date.now(), delayMs, attempts: (k.error?.attempts ?? 0) + 1 };
         this.options.onStateChange();
-        this.later(() => void this.look(k), Math.round(delayMs * (0.8 + Math.random() * 0.4)));
+        this.later(() => void this.look(k), jittered(delayMs));
         return;
       }
       if (!k.absent) this.logger.info({ kind: k.resource.kind, group: k.resource.group }, 'policy kind not served by this cluster (CRD not installed); looking again every minute');

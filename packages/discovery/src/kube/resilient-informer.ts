@@ -136,7 +136,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     const message = describeError(err, this.options.kubeConfig.getCurrentCluster()?.server);
     this.lastError = { message, at: Date.now() };
     if (this.timer) return; // a restart is already scheduled
-    const delay = Math.round(this.delayMs * (0.8 + Math.random() * 0.4));
+    const delay = jittered(this.delayMs);
     this.delayMs = Math.min(this.delayMs * 2, this.options.backoff.maxMs);
     this.logger.warn({ error: message, retryInMs: delay }, 'watch failed; restarting');
     this.setState(InformerState.Failed);
@@ -162,6 +162,11 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.stateValue = state;
     this.options.onStateChange();
   }
+}
+
+/** A retry delay spread ±20%, so clients failing together do not retry together. */
+export function jittered(delayMs: number): number {
+  return Math.round(delayMs * (0.8 + Math.random() * 0.4));
 }
 
 /** client-node's ListWatch ignores `continue`, so the list function pages by itself. */
