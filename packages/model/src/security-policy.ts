@@ -57,6 +57,20 @@ export interface AuthzPolicy {
   readonly scope: { readonly meshWide: true } | { readonly namespace: string };
 }
 
+/** A workload as authorization and peer authentication select it. */
+export interface PolicyWorkload {
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** The policies that apply to `workload`: mesh-wide ones, its namespace's, and those whose selector it carries; in their order. */
+export function authzPoliciesFor(policies: readonly AuthzPolicy[], workload: PolicyWorkload): AuthzPolicy[] {
+  return policies.filter((p) => {
+    if (!('meshWide' in p.scope) && p.scope.namespace !== workload.namespace) return false;
+    return !p.selector || Object.entries(p.selector).every(([k, v]) => workload.labels[k] === v);
+  });
+}
+
 export const PeerMtlsMode = { Strict: 'STRICT', Permissive: 'PERMISSIVE', Disable: 'DISABLE' } as const;
 export type PeerMtlsMode = (typeof PeerMtlsMode)[keyof typeof PeerMtlsMode];
 
@@ -69,7 +83,8 @@ export interface PeerMtlsDecision {
 
 /** PeerAuthentication in effect, as inbound generators ask for it. */
 export interface PeerAuthentications {
-  modeFor(workload: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> }, port: number): PeerMtlsDecision;
+  /** The mode a workload's inbound port is served with. */
+  modeFor(workload: PolicyWorkload, port: number): PeerMtlsDecision;
 }
 
 /** Every compiled policy of the mesh: what a push snapshot's policy slot holds. */

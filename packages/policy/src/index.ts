@@ -13,6 +13,6 @@ export type { TelemetrySpec } from './schemas/telemetry.ts';
 export { compileTraffic, type CompiledTraffic, type ObjectLimits, type RouteOverlap, type TrafficCompileOptions } from './compile/traffic-policies.ts';
 export { ProblemSeverity, type CompileProblem } from './compile/problems.ts';
 export { compileAuthorization, DRY_RUN_ANNOTATION, type AuthorizationCompileOptions } from './authz/compile-authorization.ts';
-export { evaluateAuthorization, patternMatches, policiesFor, type AuthzDecision, type AuthzEvaluationOptions, type AuthzMatch, type AuthzRequest, type AuthzWorkload } from './authz/evaluate.ts';
+export { evaluateAuthorization, patternMatches, type AuthzDecision, type AuthzEvaluationOptions, type AuthzMatch, type AuthzRequest } from './authz/evaluate.ts';
 export { compilePeerAuthentications, type PeerAuthenticationOptions } from './authz/peer-authentication.ts';
 export { compileMeshPolicies, policyReport, ReportState, type CompiledMeshPolicies, type MeshPolicyOptions, type PolicyReportRow } from './mesh-policies.ts';

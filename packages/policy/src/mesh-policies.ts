@@ -6,6 +6,7 @@
 import type { MeshPolicies, PeerMtlsMode } from '@meridian/model';
 import { compileAuthorization } from './authz/compile-authorization.ts';
 import { compilePeerAuthentications } from './authz/peer-authentication.ts';
+import { securityLimits } from './authz/security-limits.ts';
 import { ProblemSeverity, type CompileProblem } from './compile/problems.ts';
 import { compileTraffic, type ObjectLimits, type RouteOverlap } from './compile/traffic-policies.ts';
 import { refKey, type PolicyObject, type PolicyObjectOf, type PolicyRef } from './policy-object.ts';
@@ -31,11 +32,12 @@ export function compileMeshPolicies(objects: readonly PolicyObject[], options: M
   const traffic = compileTraffic(objects, { domainSuffix: options.domainSuffix, rootNamespace: options.rootNamespace });
   const authz = compileAuthorization(objects.filter((o): o is PolicyObjectOf<'AuthorizationPolicy'> => o.kind === 'AuthorizationPolicy'), { rootNamespace: options.rootNamespace });
   const peer = compilePeerAuthentications(objects.filter((o): o is PolicyObjectOf<'PeerAuthentication'> => o.kind === 'PeerAuthentication'), { rootNamespace: options.rootNamespace, defaultMode: options.defaultMtlsMode });
+  const security = securityLimits(objects);
   return {
     policies: { traffic: traffic.policies, peerAuthentications: peer.peerAuthentications, authorization: authz.policies },
-    problems: [...traffic.problems, ...authz.problems, ...peer.problems, ...notSentYet(objects)],
+    problems: [...traffic.problems, ...authz.problems, ...peer.problems, ...security.problems, ...notSentYet(objects)],
     overlaps: traffic.overlaps,
-    limits: traffic.limits,
+    limits: [...traffic.limits, ...security.limits],
   };
 }
 
@@ -45,8 +47,6 @@ export function compileMeshPolicies(objects: readonly PolicyObject[], options: M
  */
 const NOT_SENT_YET: Readonly<Partial<Record<PolicyObject['kind'], string>>> = {
   ServiceEntry: 'ServiceEntries are not sent to clients yet',
-  PeerAuthentication: 'peer authentication is not enforced on inbound listeners yet (the config file\'s mtls.mode is)',
-  AuthorizationPolicy: 'authorization is not enforced by clients yet',
   RequestAuthentication: 'request authentication is not enforced by clients yet',
   Telemetry: 'Telemetry is not applied yet',
 };

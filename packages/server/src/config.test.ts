@@ -58,6 +58,7 @@ describe('parseConfig', () => {
     const config = parse(CLUSTERS);
     assert.deepEqual(config, {
       trustDomain: 'cluster.local',
+      trustDomainAliases: [],
       domainSuffix: 'cluster.local',
       listen: { xds: '0.0.0.0:15010', xdsTls: '0.0.0.0:15012', http: '0.0.0.0:15014' },
       http: {},

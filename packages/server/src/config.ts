@@ -60,6 +60,12 @@ const gatewaySchema = z.strictObject({
 
 export const configSchema = z.strictObject({
   trustDomain: dnsLabelish.default('cluster.local'),
+  /**
+   * Trust domains whose identities AuthorizationPolicy's `namespaces` (and `source.namespace`)
+   * treat as the local one's. Empty by default: a federated identity is allowed only where a
+   * policy names its principal, trust domain included.
+   */
+  trustDomainAliases: z.array(dnsLabelish).default([]),
   domainSuffix: dnsLabelish.default('cluster.local'),
   listen: z
     .strictObject({

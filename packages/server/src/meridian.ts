@@ -119,7 +119,8 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     domainSuffix: config.domainSuffix,
     clusterLocalHosts: config.clusterLocalHosts,
     mtls: { mode: config.mtls.mode, services: config.mtls.services, trustDomain: config.trustDomain },
-    // Read into each push's snapshot; no generator consumes them yet.
+    trustDomainAliases: config.trustDomainAliases,
+    // Read into each push's snapshot.
     policies: () => policy.policies,
   });
   // The CA starts a few lines below; sidecars ask for secrets only once the ports are open.

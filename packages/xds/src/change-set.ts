@@ -24,7 +24,15 @@ export interface ChangeSet {
   readonly trafficPolicy: boolean;
   /** A Sidecar changed (or everything did): which services a proxy sees may change, its listeners too. */
   readonly scopes: boolean;
+  /**
+   * A PeerAuthentication or AuthorizationPolicy changed (or everything did): inbound
+   * listeners (mTLS mode, RBAC) and outbound clusters (whether to speak mTLS) may change.
+   */
+  readonly securityPolicy: boolean;
 }
+
+/** The kinds that compile into inbound mTLS modes and RBAC filters (and clients' TLS choice). */
+const SECURITY_POLICY_KINDS: ReadonlySet<string> = new Set([ConfigKind.PeerAuthentication, ConfigKind.AuthorizationPolicy]);
 
 /** The kinds that compile into routes, clusters and subsets. */
 const TRAFFIC_POLICY_KINDS: ReadonlySet<string> = new Set([
@@ -46,15 +54,17 @@ export function changeSetOf(request: PushRequest): ChangeSet {
   let gateways = false;
   let trafficPolicy = false;
   let scopes = false;
+  let securityPolicy = false;
   for (const key of request.configs) {
     if (key.kind === ConfigKind.Sidecar) scopes = true;
     if (TRAFFIC_POLICY_KINDS.has(key.kind)) trafficPolicy = true;
+    if (SECURITY_POLICY_KINDS.has(key.kind)) securityPolicy = true;
     if (key.kind === ConfigKind.Service) services.add(key.name);
     else if (key.kind === ConfigKind.Endpoints) endpoints.add(key.name);
     else if (key.kind === ConfigKind.Gateway) gateways = true;
   }
   const everything = request.kind === 'full' && request.configs.length === 0;
-  set = { everything, services, endpoints, gateways, anyService: everything || services.size > 0, trafficPolicy: everything || trafficPolicy, scopes: everything || scopes };
+  set = { everything, services, endpoints, gateways, anyService: everything || services.size > 0, trafficPolicy: everything || trafficPolicy, scopes: everything || scopes, securityPolicy: everything || securityPolicy };
   changeSets.set(request, set);
   return set;
 }

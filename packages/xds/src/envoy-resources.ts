@@ -13,7 +13,7 @@
  * 7070). Capture keeps applications unchanged, is what a pod injected by Istio's tooling
  * already has, and is the only way the inbound side can terminate mTLS transparently.
  */
-import { ClientKind, type ClusterPolicy, type ServicePort } from '@meridian/model';
+import { ClientKind, PeerMtlsMode, type ClusterPolicy, type ServicePort } from '@meridian/model';
 import type { LoadAssignmentPolicy } from './load-assignment.ts';
 import { IDENTITY_CERTIFICATE_NAME, ROOT_CERTIFICATE_NAME, type StringMatcher } from './mtls.ts';
 import { inboundClusterName, outboundClusterName, outboundPortListenerName, sniName } from './resource-names.ts';
@@ -391,57 +391,82 @@ export interface InboundPort {
   /** The port the application listens on (the endpoint's, i.e. the service's targetPort). */
   readonly port: number;
   readonly protocol: TrafficProtocol;
-  /** mTLS strict: only TLS with a client certificate from the mesh's roots gets in. */
-  readonly strict: boolean;
+  /** STRICT: only mTLS from the mesh's roots; PERMISSIVE: mTLS or plaintext; DISABLE: as it comes. */
+  readonly mtls: PeerMtlsMode;
 }
 
+/** The RBAC filters a chain of the workload runs (`rbac.ts`), by protocol; the stat prefix names a network filter's stats. */
+export type InboundAuthz = (protocol: 'http' | 'tcp', statPrefix: string) => object[];
+
 /**
- * 15006: a chain per workload port, chosen by original destination port (and, when strict,
- * by TLS, so plaintext finds no chain and is refused), then one for every other port that
- * passes the connection on to the pod (Istio's inbound passthrough).
+ * 15006: chains per workload port, chosen by original destination port and by what the
+ * first bytes are (tls_inspector): a TLS chain under STRICT and PERMISSIVE, a plaintext one
+ * under PERMISSIVE (`raw_buffer`) and DISABLE (anything), so under STRICT plaintext finds no
+ * chain and is refused. Then one for every other port that passes the connection on to the
+ * pod (Istio's inbound passthrough). Every chain runs the workload's RBAC filters first.
  */
-export function buildVirtualInboundListener(ports: readonly InboundPort[], passthroughStrict: boolean): object {
+export function buildVirtualInboundListener(ports: readonly InboundPort[], passthroughMode: PeerMtlsMode, authz: InboundAuthz = () => []): object {
   // 15006 is the sidecar's own (Istio reserves it too); its chain is the black hole below.
-  const declared = ports.filter((p) => p.port !== VIRTUAL_INBOUND_PORT).map((p) => {
+  const declared = ports.filter((p) => p.port !== VIRTUAL_INBOUND_PORT).flatMap((p) => {
     const cluster = inboundClusterName(p.port);
-    const filter =
-      p.protocol === TrafficProtocol.Tcp
-        ? tcpProxy(cluster, cluster)
-        : httpConnectionManager(cluster, {
-            route_config: {
-              name: cluster,
-              virtual_hosts: [
-                { name: cluster, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: {} } }] },
-              ],
-            },
-            ...(p.strict ? FORWARD_CLIENT_CERT : {}),
-          });
-    return {
-      name: cluster,
-      filter_chain_match: { destination_port: { value: p.port }, ...(p.strict ? { transport_protocol: 'tls' } : {}) },
-      filters: [filter],
-      ...(p.strict ? { transport_socket: downstreamTlsSocket() } : {}),
+    const chain = (name: string, tls: boolean) => {
+      const filters =
+        p.protocol === TrafficProtocol.Tcp
+          ? [...authz('tcp', name), tcpProxy(name, cluster)]
+          : [
+              httpConnectionManager(
+                name,
+                {
+                  route_config: {
+                    name: cluster,
+                    virtual_hosts: [{ name: cluster, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: {} } }] }],
+                  },
+                  ...(tls ? FORWARD_CLIENT_CERT : {}),
+                },
+                [...authz('http', name), ROUTER_FILTER],
+              ),
+            ];
+      return { name, filters, ...(tls ? { transport_socket: downstreamTlsSocket() } : {}) };
     };
+    return inboundChains(p.mtls, cluster, { destination_port: { value: p.port } }, chain);
   });
   // Every other port: without this chain, iptables capture would reset connections to ports
   // no Service names (metrics scraped from the pod, debug ports) instead of passing them on.
-  // It takes the mesh-wide mode. Under strict mTLS it asks for a client certificate, which
+  // It takes the workload's mode. Under strict mTLS it asks for a client certificate, which
   // sidecars do not present to destinations they know no service for, so in practice an
   // undeclared port is closed under strict mTLS, as in Istio.
-  const passthrough = {
-    name: INBOUND_PASSTHROUGH_CLUSTER,
-    ...(passthroughStrict ? { filter_chain_match: { transport_protocol: 'tls' } } : {}),
-    filters: [tcpProxy(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)],
-    ...(passthroughStrict ? { transport_socket: downstreamTlsSocket() } : {}),
-  };
+  const passthrough = inboundChains(passthroughMode, INBOUND_PASSTHROUGH_CLUSTER, undefined, (name, tls) => ({
+    name,
+    filters: [...authz('tcp', name), tcpProxy(name, INBOUND_PASSTHROUGH_CLUSTER)],
+    ...(tls ? { transport_socket: downstreamTlsSocket() } : {}),
+  }));
   return {
     name: VIRTUAL_INBOUND_LISTENER,
     address: { socket_address: { address: '0.0.0.0', port_value: VIRTUAL_INBOUND_PORT } },
     traffic_direction: 'INBOUND',
     listener_filters: [ORIGINAL_DST, TLS_INSPECTOR],
     // Passing a connection to 15006 itself through would bring it straight back here, forever.
-    filter_chains: [...declared, blackholeChain(VIRTUAL_INBOUND_LISTENER, VIRTUAL_INBOUND_PORT), passthrough],
+    filter_chains: [...declared, blackholeChain(VIRTUAL_INBOUND_LISTENER, VIRTUAL_INBOUND_PORT), ...passthrough],
   };
+}
+
+/**
+ * The chains one port gets under a mode: `name` for the mTLS one (or the only one), and
+ * `<name>-plaintext` beside it under PERMISSIVE.
+ */
+function inboundChains(mode: PeerMtlsMode, name: string, match: object | undefined, chain: (name: string, tls: boolean) => object): object[] {
+  const withMatch = (c: object, extra: object) => {
+    const m = { ...match, ...extra };
+    return Object.keys(m).length ? { ...c, filter_chain_match: m } : c;
+  };
+  switch (mode) {
+    case PeerMtlsMode.Strict:
+      return [withMatch(chain(name, true), { transport_protocol: 'tls' })];
+    case PeerMtlsMode.Permissive:
+      return [withMatch(chain(name, true), { transport_protocol: 'tls' }), withMatch(chain(`${name}-plaintext`, false), { transport_protocol: 'raw_buffer' })];
+    default:
+      return [withMatch(chain(name, false), {})];
+  }
 }
 
 export const EAST_WEST_GATEWAY_LISTENER = `0.0.0.0_${EAST_WEST_GATEWAY_PORT}`;

@@ -39,10 +39,12 @@ export function buildApiListener(listenerName: string): object {
  * match (grpc-js-xds builds its own catch-all match from an unset one, while a set but
  * empty one matches nothing), one HCM with an inline route that lets every call through
  * (`non_forwarding_action`: a server forwards nothing), and, for mTLS, a TLS socket that
- * requires a client certificate signed by the bootstrap's roots. grpc-js-xds also checks
- * that `address` equals the address it bound.
+ * requires a client certificate signed by the bootstrap's roots. `rbac`: the server's RBAC
+ * filters, before the router (grpc-js-xds applies them with `GRPC_XDS_EXPERIMENTAL_RBAC=true`
+ * and rejects the listener without it: never served with its policy left out). grpc-js-xds
+ * also checks that `address` equals the address it bound.
  */
-export function buildInboundListener(name: string, address: string, port: number, mtls: boolean): object {
+export function buildInboundListener(name: string, address: string, port: number, mtls: boolean, rbac: readonly object[] = []): object {
   const inbound = `inbound|${port}||`;
   return {
     name,
@@ -63,7 +65,7 @@ export function buildInboundListener(name: string, address: string, port: number
                   { name: inbound, domains: ['*'], routes: [{ match: { prefix: '' }, non_forwarding_action: {} }] },
                 ],
               },
-              http_filters: [ROUTER_FILTER],
+              http_filters: [...rbac, ROUTER_FILTER],
             },
           },
         ],

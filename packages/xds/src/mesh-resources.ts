@@ -1,4 +1,4 @@
-import { localityString, ProxyType, type ProxyNode, type PushRequest, type ServicePort } from '@meridian/model';
+import { localityString, PeerMtlsMode, ProxyType, type PolicyWorkload, type ProxyNode, type PushRequest, type ServicePort } from '@meridian/model';
 import { changeSetOf } from './change-set.ts';
 import type { EndpointSelection } from './endpoint-selection.ts';
 import { loadSidecarProtos } from './envoy-protos.ts';
@@ -14,7 +14,7 @@ import { DEFAULT_MAX_CACHE_ENTRIES, ResourceCache, type CacheStats } from './gen
 import { envoyClustersNeedPush, sidecarClusters } from './generators/sidecar-clusters.ts';
 import { envoyListenersNeedPush, sidecarListeners } from './generators/sidecar-listeners.ts';
 import { envoyRoutesNeedPush, sidecarRoutes } from './generators/sidecar-routes.ts';
-import type { MtlsMode } from './mtls.ts';
+import { MtlsMode } from './mtls.ts';
 import { PushSnapshot, type SnapshotOptions } from './push-snapshot.ts';
 import type { GeneratedResource, ResourceSource } from './resource-source.ts';
 import { TypeUrl } from './type-url.ts';
@@ -165,9 +165,9 @@ export class MeshResources implements ResourceSource {
     return explainEndpoints(this.snap(), proxy, hostname);
   }
 
-  /** The mTLS mode of the inbound listener at `address:port`. */
-  inboundMode(address: string, port: number): MtlsMode {
-    return inboundMode(this.snap(), address, port);
+  /** Whether the inbound listener at `address:port` of a server in `workload` speaks mTLS. */
+  inboundMode(address: string, port: number, workload: PolicyWorkload = { namespace: '', labels: {} }): MtlsMode {
+    return inboundMode(this.snap(), workload, address, port) === PeerMtlsMode.Disable ? MtlsMode.Disable : MtlsMode.Strict;
   }
 }
 

@@ -22,6 +22,7 @@ import {
 } from '@meridian/model';
 import { clusterPolicyOf, duration } from './policy-clusters.ts';
 import { outboundClusterName } from './resource-names.ts';
+import { escapeRegex } from './string-match.ts';
 
 export const FAULT_FILTER_NAME = 'envoy.filters.http.fault';
 const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
@@ -174,10 +175,6 @@ function stringMatcher(rule: StringMatchRule): object {
   if ('exact' in rule) return { exact: rule.exact };
   if ('prefix' in rule) return { prefix: rule.prefix };
   return { safe_regex: { regex: rule.regex } };
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
 }
 
 function retryPolicy(r: RetryRule, client: ClientKind): object {

@@ -140,7 +140,7 @@ describe('PushSnapshot', () => {
     assert.ok(second.version > first.version);
   });
 
-  it('a policy change re-reads the policy slot; a traffic policy reaches routes, clusters and assignments, never listeners', () => {
+  it('a policy change re-reads the policy slot; a traffic policy reaches routes, clusters and assignments, never listeners; a security policy reaches listeners and clusters only', () => {
     const { inner } = mesh();
     let version = 1;
     const policies = () => ({ traffic: { version } }) as unknown as MeshPolicies;
@@ -158,9 +158,14 @@ describe('PushSnapshot', () => {
       // The whole service's assignment does not follow DestinationRules; a subset's does.
       assert.equal(resources.affects(traffic, TypeUrl.Endpoint, proxy, `outbound|7070||${ECHO}`), false);
       assert.equal(resources.affects(traffic, TypeUrl.Endpoint, proxy, `outbound|7070|v1|${ECHO}`), true);
-      for (const typeUrl of [TypeUrl.Listener, TypeUrl.Route, TypeUrl.Cluster, TypeUrl.Endpoint]) {
+      // Inbound listeners carry the mTLS mode and RBAC; clusters whether to speak mTLS.
+      for (const typeUrl of [TypeUrl.Listener, TypeUrl.Cluster]) {
+        assert.equal(resources.affects(security, typeUrl, proxy, undefined), true, `security policy: ${proxy.type} ${typeUrl}`);
+      }
+      for (const typeUrl of [TypeUrl.Route, TypeUrl.Endpoint]) {
         assert.equal(resources.affects(security, typeUrl, proxy, undefined), false, `security policy: ${proxy.type} ${typeUrl}`);
       }
+      assert.equal(resources.affects(security, TypeUrl.Listener, proxy, `${ECHO}:7070`), false, 'an API listener does not carry it');
     }
     resources.invalidate(traffic);
     assert.deepEqual(resources.snap().policies, { traffic: { version: 2 } });

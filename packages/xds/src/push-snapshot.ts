@@ -1,5 +1,9 @@
 import {
+  authzPoliciesFor,
   matchesAnyHost,
+  PeerMtlsMode,
+  type AuthzPolicy,
+  type PolicyWorkload,
   scopeAllows,
   scopeKey,
   type EgressScope,
@@ -27,6 +31,8 @@ export interface SnapshotOptions {
   readonly mtls?: MtlsOptions | undefined;
   /** The policies in effect, read once per snapshot (the policy slot). */
   readonly policies?: (() => MeshPolicies) | undefined;
+  /** Trust domains whose identities authorization's `namespaces` take as local (config `trustDomainAliases`). */
+  readonly trustDomainAliases?: readonly string[] | undefined;
 }
 
 /** A service port, with its service. */
@@ -53,6 +59,9 @@ export class PushSnapshot {
   /** The policies in effect for this push; undefined until a policy source is wired in. */
   readonly policies: MeshPolicies | undefined;
   readonly mtls: MtlsOptions | undefined;
+  /** The mesh's trust domain (the mTLS settings'; `cluster.local` without them). */
+  readonly trustDomain: string;
+  readonly trustDomainAliases: readonly string[];
   private readonly byHostname: ReadonlyMap<string, Service>;
   private readonly endpointsByHostname: ReadonlyMap<string, readonly Endpoint[]>;
   private readonly gatewaysByNetwork: ReadonlyMap<NetworkId, readonly NetworkGateway[]>;
@@ -64,6 +73,7 @@ export class PushSnapshot {
   private portIndex: ReadonlyMap<number, readonly ServicePortRef[]> | undefined;
   private owners: Map<string, string[]> | undefined;
   private readonly gatewayTargetsByCluster = new Map<string, ReadonlyArray<{ hostname: string; port: number }>>();
+  private readonly clientModes = new Map<string, MtlsMode>();
   private readonly scopedViews = new Map<string, { services: readonly Service[]; byPort: ReadonlyMap<number, readonly ServicePortRef[]> }>();
 
   private constructor(init: {
@@ -78,6 +88,8 @@ export class PushSnapshot {
     this.domainSuffix = init.options.domainSuffix;
     this.clusterLocalHosts = init.options.clusterLocalHosts;
     this.mtls = init.options.mtls;
+    this.trustDomain = init.options.mtls?.trustDomain ?? 'cluster.local';
+    this.trustDomainAliases = init.options.trustDomainAliases ?? [];
     this.policies = init.options.policies?.();
     this.services = init.services;
     this.byHostname = new Map(init.services.map((s) => [s.hostname, s]));
@@ -138,8 +150,41 @@ export class PushSnapshot {
     return matchesAnyHost(this.clusterLocalHosts, hostname);
   }
 
+  /**
+   * Whether clients speak mTLS to a service: plaintext when the PeerAuthentication of its
+   * namespace (or the mesh's) is DISABLE, mTLS when it is STRICT or PERMISSIVE; without one,
+   * the config (`mtls.services`, then `mtls.mode`). Workload-level policies do not count: a
+   * client picks one mode for all of a service's endpoints, as Istio's auto-mTLS does.
+   */
   mtlsMode(hostname: string): MtlsMode {
-    return mtlsModeOf(this.mtls, hostname);
+    let mode = this.clientModes.get(hostname);
+    if (mode === undefined) {
+      const service = this.byHostname.get(hostname);
+      const decision = this.mtls && service ? this.policies?.peerAuthentications.modeFor({ namespace: service.namespace, labels: {} }, 0) : undefined;
+      mode = decision?.source ? (decision.mode === PeerMtlsMode.Disable ? MtlsMode.Disable : MtlsMode.Strict) : mtlsModeOf(this.mtls, hostname);
+      this.clientModes.set(hostname, mode);
+    }
+    return mode;
+  }
+
+  /**
+   * The mode a workload serves one of its ports with: the PeerAuthentication that applies
+   * (workload port, workload, namespace, mesh); without one, the config — strict if any of
+   * `hostnames` (the services whose endpoint it is) is, else the mesh mode. No TLS at all
+   * without mTLS settings (no trust domain, no certificates).
+   */
+  inboundMtls(workload: PolicyWorkload, port: number, hostnames: readonly string[]): PeerMtlsMode {
+    if (!this.mtls) return PeerMtlsMode.Disable;
+    const decision = this.policies?.peerAuthentications.modeFor(workload, port);
+    if (decision?.source) return decision.mode;
+    const configured = hostnames.length ? hostnames.map((h) => mtlsModeOf(this.mtls, h)) : [this.mtls.mode];
+    return configured.includes(MtlsMode.Strict) ? PeerMtlsMode.Strict : PeerMtlsMode.Disable;
+  }
+
+  /** The authorization policies that apply to a workload, in the compiled order. */
+  authorizationFor(workload: PolicyWorkload): readonly AuthzPolicy[] {
+    const all = this.policies?.authorization ?? [];
+    return all.length ? authzPoliciesFor(all, workload) : all;
   }
 
   strict(hostname: string): boolean {

@@ -64,3 +64,8 @@ export function compileStringMatch(m: StringMatcherMessage): StringMatch | { rea
   }
   return { error: 'matcher has no pattern (exact, prefix, suffix, contains or safe_regex)' };
 }
+
+/** `s` as an RE2 pattern that matches exactly `s`. */
+export function escapeRegex(s: string): string {
+  return s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+}

@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { authzPoliciesFor } from '@meridian/model';
 import { parseAllDocuments } from 'yaml';
 import { PolicyStore } from '../policy-store.ts';
 import type { PolicyObjectOf } from '../policy-object.ts';
 import { compileAuthorization } from './compile-authorization.ts';
-import { evaluateAuthorization, policiesFor, type AuthzRequest } from './evaluate.ts';
+import { evaluateAuthorization, type AuthzRequest } from './evaluate.ts';
 
 const TD = 'cluster.local';
 const SLEEP = `spiffe://${TD}/ns/default/sa/sleep`;
@@ -37,7 +38,7 @@ const get = (extra: Partial<AuthzRequest> = {}): AuthzRequest => ({ protocol: 'h
 
 function decide(text: string, request: AuthzRequest, workload = HTTPBIN) {
   const { policies: compiled } = policies(text);
-  return evaluateAuthorization(policiesFor(compiled, workload), request, { trustDomain: TD });
+  return evaluateAuthorization(authzPoliciesFor(compiled, workload), request, { trustDomain: TD });
 }
 
 describe('authorization semantics (upstream reference cases)', () => {

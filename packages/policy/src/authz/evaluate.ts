@@ -14,11 +14,6 @@
 import { BlockList, isIP } from 'node:net';
 import type { AuthzCondition, AuthzOperation, AuthzPolicy, AuthzRule, AuthzSource, Either, PolicySource } from '@meridian/model';
 
-export interface AuthzWorkload {
-  readonly namespace: string;
-  readonly labels: Readonly<Record<string, string>>;
-}
-
 export interface AuthzRequest {
   readonly protocol: 'http' | 'tcp';
   /** The caller's proven identity (a SPIFFE ID or `<td>/ns/<ns>/sa/<sa>`); `undefined` for plaintext. */
@@ -61,14 +56,6 @@ export interface AuthzDecision {
   readonly reason: string;
   /** AUDIT and dry-run policies that matched: what they would have done. */
   readonly shadow: readonly AuthzMatch[];
-}
-
-/** The policies that apply to `workload`: mesh-wide ones, its namespace's, and those whose selector it carries. */
-export function policiesFor(policies: readonly AuthzPolicy[], workload: AuthzWorkload): AuthzPolicy[] {
-  return policies.filter((p) => {
-    if (!('meshWide' in p.scope) && p.scope.namespace !== workload.namespace) return false;
-    return !p.selector || Object.entries(p.selector).every(([k, v]) => workload.labels[k] === v);
-  });
 }
 
 export function evaluateAuthorization(policies: readonly AuthzPolicy[], request: AuthzRequest, options: AuthzEvaluationOptions): AuthzDecision {

@@ -19,7 +19,7 @@ import type { DestinationPolicy, ProxyNode, Service, ServicePort } from '@meridi
 export function grpcClusters(cache: ResourceCache): Generator {
   return {
     needsPush(changes, snapshot, _proxy, name) {
-      if (changes.everything || changes.trafficPolicy) return true;
+      if (changes.everything || changes.trafficPolicy || changes.securityPolicy) return true;
       if (name === undefined) return changes.anyService || [...changes.endpoints].some((h) => snapshot.strict(h));
       const hostname = parseOutboundClusterName(name)?.hostname;
       return hostname !== undefined && (serviceChanged(changes, hostname) || (changes.endpoints.has(hostname) && snapshot.strict(hostname)));
@@ -72,9 +72,12 @@ export function destinationView(destination: DestinationPolicy | undefined): str
   return destination ? `${destination.source.namespace}/${destination.source.name}` : '';
 }
 
-/** A cluster follows its service, and a strict one its endpoints' service accounts too. */
+/**
+ * A cluster follows its service, its DestinationRule, the PeerAuthentication that says
+ * whether to speak mTLS, and a strict one its endpoints' service accounts too.
+ */
 export function clusterDependencies(snapshot: PushSnapshot, hostname: string): Dependency[] {
-  const own: Dependency[] = [{ on: 'service', hostname }, { on: 'traffic-policy' }];
+  const own: Dependency[] = [{ on: 'service', hostname }, { on: 'traffic-policy' }, { on: 'security-policy' }];
   return snapshot.strict(hostname) ? [...own, { on: 'endpoints', hostname }] : own;
 }
 

@@ -1,8 +1,9 @@
-import type { ProxyNode, Service, ServicePort } from '@meridian/model';
+import { ClientKind, PeerMtlsMode, type PolicyWorkload, type ProxyNode, type Service, type ServicePort } from '@meridian/model';
 import { changedHostnames, serviceChanged, type ChangeSet } from '../change-set.ts';
 import { buildApiListener, buildInboundListener } from '../grpc-resources.ts';
 import { hasMtlsOverrides, MtlsMode, parseInboundListenerName } from '../mtls.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
+import { buildRbacFilters, rbacOptions } from '../rbac.ts';
 import { candidateHostnames, parseHostPort } from '../resource-names.ts';
 import type { GeneratedResource } from '../resource-source.ts';
 import { TypeUrl } from '../type-url.ts';
@@ -12,7 +13,9 @@ import type { ResourceCache } from './resource-cache.ts';
 /**
  * LDS for proxyless gRPC: an API listener per `host:port` a client dials, and the inbound
  * listener an `XdsServer` asks for (`xds.istio.io/grpc/lds/inbound/<ip>:<port>`), which
- * takes the mTLS mode of the service whose endpoint is that ip:port, else the global mode.
+ * takes the mTLS mode the server's PeerAuthentication gives that port (else the mode of the
+ * service whose endpoint is that ip:port, else the global mode) and the RBAC of the
+ * AuthorizationPolicies that select the server.
  */
 export function grpcListeners(cache: ResourceCache): Generator {
   return {
@@ -21,7 +24,7 @@ export function grpcListeners(cache: ResourceCache): Generator {
       if (name === undefined || parseInboundListenerName(name)) {
         // Which service owns an ip:port is not known from the name, and may just have changed:
         // only a service with a mode of its own can move a listener away from the global mode.
-        if (inboundAffected(changes, snapshot)) return true;
+        if (changes.securityPolicy || inboundAffected(changes, snapshot)) return true;
         if (name !== undefined) return false;
       }
       if (name === undefined) return changes.anyService;
@@ -38,9 +41,12 @@ export function grpcListeners(cache: ResourceCache): Generator {
 export function grpcListener(cache: ResourceCache, snapshot: PushSnapshot, proxy: ProxyNode, name: string): GeneratedResource | undefined {
   const inbound = parseInboundListenerName(name);
   if (inbound) {
-    const mtls = inboundMode(snapshot, inbound.address, inbound.port) === MtlsMode.Strict;
-    return cache.resource({ type: TypeUrl.Listener, name, view: mtls ? 'tls' : 'plain' }, [], () =>
-      buildInboundListener(name, inbound.address, inbound.port, mtls),
+    // gRPC cannot tell TLS from plaintext on one port: PERMISSIVE is served as STRICT (reported).
+    const tls = inboundMode(snapshot, proxy, inbound.address, inbound.port) !== PeerMtlsMode.Disable;
+    const policies = snapshot.authorizationFor(proxy);
+    const view = `${tls ? 'tls' : 'plain'}|${policies.map((p) => `${p.source.namespace}/${p.source.name}`).join(',')}`;
+    return cache.resource({ type: TypeUrl.Listener, name, view }, [{ on: 'security-policy' }], () =>
+      buildInboundListener(name, inbound.address, inbound.port, tls, buildRbacFilters(policies, rbacOptions(snapshot, 'http', ClientKind.Grpc), name)),
     );
   }
   const target = resolveTarget(snapshot, proxy, name);
@@ -50,16 +56,14 @@ export function grpcListener(cache: ResourceCache, snapshot: PushSnapshot, proxy
 }
 
 /**
- * The mode of the service whose endpoint listens there. When two services share the
- * endpoint and disagree, strict wins: a plaintext listener would let the strict service's
- * callers down silently, a TLS one makes the conflict fail loudly.
+ * The mode a server's port is served with: its PeerAuthentication's, else the config mode of
+ * the service whose endpoint listens there. When two services share the endpoint and
+ * disagree, strict wins: a plaintext listener would let the strict service's callers down
+ * silently, a TLS one makes the conflict fail loudly.
  */
-export function inboundMode(snapshot: PushSnapshot, address: string, port: number): MtlsMode {
-  const global = snapshot.mtls?.mode ?? MtlsMode.Disable;
-  if (!hasMtlsOverrides(snapshot.mtls)) return global;
-  const owners = snapshot.endpointOwners(address, port);
-  if (owners.length === 0) return global;
-  return owners.some((h) => snapshot.strict(h)) ? MtlsMode.Strict : MtlsMode.Disable;
+export function inboundMode(snapshot: PushSnapshot, workload: PolicyWorkload, address: string, port: number): PeerMtlsMode {
+  const owners = hasMtlsOverrides(snapshot.mtls) ? snapshot.endpointOwners(address, port) : [];
+  return snapshot.inboundMtls(workload, port, owners);
 }
 
 function inboundAffected(changes: ChangeSet, snapshot: PushSnapshot): boolean {

@@ -1,4 +1,4 @@
-import { ProxyType, scopeKey, type ProxyNode } from '@meridian/model';
+import { ProxyType, scopeKey, type AuthzPolicy, type ProxyNode } from '@meridian/model';
 import { trafficProtocol, TrafficProtocol, type InboundPort } from '../envoy-resources.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
 
@@ -6,6 +6,7 @@ interface View {
   readonly snapshot: number;
   key: string | undefined;
   inbound: InboundPort[] | undefined;
+  authz: readonly AuthzPolicy[] | undefined;
 }
 
 /**
@@ -20,16 +21,23 @@ export class ProxyViews {
    * The ports the proxy's own workload serves: endpoints at one of its addresses in its own
    * cluster (pod CIDRs of two clusters may overlap). A port two services share is strict if
    * either is, as for proxyless inbound listeners; its protocol is the most capable declared.
+   * A PeerAuthentication that applies to the workload decides its mTLS mode.
    */
   inboundPorts(snapshot: PushSnapshot, proxy: ProxyNode): InboundPort[] {
     const view = this.view(snapshot, proxy);
     return (view.inbound ??= computeInboundPorts(snapshot, proxy));
   }
 
+  /** The AuthorizationPolicies that select the proxy's workload. */
+  authorization(snapshot: PushSnapshot, proxy: ProxyNode): readonly AuthzPolicy[] {
+    const view = this.view(snapshot, proxy);
+    return (view.authz ??= snapshot.authorizationFor({ namespace: proxy.namespace, labels: proxy.labels }));
+  }
+
   /**
    * Who shares an answer with whom. A sidecar's own part (15006 chains, inbound clusters)
-   * depends only on its inbound ports, so sidecars with the same ports share answers;
-   * gateways are keyed per proxy.
+   * depends only on its inbound ports and the policies selecting it, so sidecars with the
+   * same ports and policies share answers; gateways are keyed per proxy.
    */
   key(snapshot: PushSnapshot, proxy: ProxyNode): string {
     const view = this.view(snapshot, proxy);
@@ -39,34 +47,39 @@ export class ProxyViews {
       proxy.type === ProxyType.ProxylessGrpc
         ? where
         : proxy.type === ProxyType.Sidecar
-          ? `${where}|${this.inboundPorts(snapshot, proxy).map((p) => `${p.port}/${p.protocol}/${p.strict}`).join(',')}`
+          ? `${where}|${this.inboundPorts(snapshot, proxy).map((p) => `${p.port}/${p.protocol}/${p.mtls}`).join(',')}|${snapshot.inboundMtls(proxy, 0, [])}|${policyIds(this.authorization(snapshot, proxy))}`
           : `${where}|${proxy.id}`;
     return view.key;
   }
 
   private view(snapshot: PushSnapshot, proxy: ProxyNode): View {
     let view = this.views.get(proxy);
-    if (view?.snapshot !== snapshot.version) this.views.set(proxy, (view = { snapshot: snapshot.version, key: undefined, inbound: undefined }));
+    if (view?.snapshot !== snapshot.version) this.views.set(proxy, (view = { snapshot: snapshot.version, key: undefined, inbound: undefined, authz: undefined }));
     return view;
   }
 }
 
 const PROTOCOL_RANK = { [TrafficProtocol.Tcp]: 0, [TrafficProtocol.Http]: 1, [TrafficProtocol.Http2]: 2 };
 
+function policyIds(policies: readonly AuthzPolicy[]): string {
+  return policies.map((p) => `${p.source.namespace}/${p.source.name}`).join(',');
+}
+
 function computeInboundPorts(snapshot: PushSnapshot, proxy: ProxyNode): InboundPort[] {
-  const byPort = new Map<number, InboundPort>();
+  const byPort = new Map<number, { protocol: TrafficProtocol; hostnames: string[] }>();
   const index = snapshot.workloadPorts();
   for (const address of proxy.ipAddresses) {
     for (const own of index.at(proxy.cluster, address)) {
       const protocol = trafficProtocol(own.port);
-      const strict = snapshot.mtls !== undefined && snapshot.strict(own.service.hostname);
       const prev = byPort.get(own.endpoint.port);
-      byPort.set(own.endpoint.port, {
-        port: own.endpoint.port,
-        protocol: prev && PROTOCOL_RANK[prev.protocol] >= PROTOCOL_RANK[protocol] ? prev.protocol : protocol,
-        strict: strict || (prev?.strict ?? false),
-      });
+      if (!prev) byPort.set(own.endpoint.port, { protocol, hostnames: [own.service.hostname] });
+      else {
+        if (PROTOCOL_RANK[protocol] > PROTOCOL_RANK[prev.protocol]) prev.protocol = protocol;
+        prev.hostnames.push(own.service.hostname);
+      }
     }
   }
-  return [...byPort.values()].sort((a, b) => a.port - b.port);
+  return [...byPort]
+    .map(([port, p]) => ({ port, protocol: p.protocol, mtls: snapshot.inboundMtls(proxy, port, p.hostnames) }))
+    .sort((a, b) => a.port - b.port);
 }

@@ -19,7 +19,8 @@ export type Dependency =
   | { readonly on: 'endpoints'; readonly hostname: string }
   | { readonly on: 'gateways' }
   | { readonly on: 'any-service' }
-  | { readonly on: 'traffic-policy' };
+  | { readonly on: 'traffic-policy' }
+  | { readonly on: 'security-policy' };
 
 /**
  * A cached resource is one resource name as one view sees it. `view` holds everything the
@@ -91,6 +92,7 @@ export class ResourceCache {
       if (changes.anyService) this.drop(dependencyId({ on: 'any-service' }));
       if (changes.gateways) this.drop(dependencyId({ on: 'gateways' }));
       if (changes.trafficPolicy) this.drop(dependencyId({ on: 'traffic-policy' }));
+      if (changes.securityPolicy) this.drop(dependencyId({ on: 'security-policy' }));
       for (const hostname of changes.services) {
         this.drop(dependencyId({ on: 'service', hostname }));
         this.drop(dependencyId({ on: 'endpoints', hostname }));

@@ -68,7 +68,7 @@ export function sidecarClusters(cache: ResourceCache, views: ProxyViews): Genera
  * service. Gateways and kinds no cluster is built from touch none.
  */
 export function envoyClustersNeedPush(changes: ChangeSet, snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
-  if (changes.everything || changes.trafficPolicy) return true;
+  if (changes.everything || changes.trafficPolicy || changes.securityPolicy) return true;
   const hostname = name === undefined ? undefined : (parseOutboundClusterName(name)?.hostname ?? parseSniName(name)?.hostname);
   if (changes.anyService) return name === undefined || hostname === undefined || endpointsChanged(changes, hostname);
   if (changes.endpoints.size === 0) return false;

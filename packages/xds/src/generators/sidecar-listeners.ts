@@ -1,4 +1,4 @@
-import { scopeKey, type ProxyNode } from '@meridian/model';
+import { ClientKind, scopeKey, type ProxyNode } from '@meridian/model';
 import type { ChangeSet } from '../change-set.ts';
 import {
   buildOutboundPortListener,
@@ -10,8 +10,8 @@ import {
   VIRTUAL_OUTBOUND_LISTENER,
   type TcpTarget,
 } from '../envoy-resources.ts';
-import { MtlsMode } from '../mtls.ts';
 import type { PushSnapshot, ServicePortRef } from '../push-snapshot.ts';
+import { buildRbacFilters, rbacOptions } from '../rbac.ts';
 import { outboundPortListenerName, parseOutboundPortListenerName } from '../resource-names.ts';
 import type { GeneratedResource } from '../resource-source.ts';
 import { TypeUrl } from '../type-url.ts';
@@ -37,8 +37,10 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
       return cache.resource({ type: TypeUrl.Listener, name, view: proxy.type }, [], buildVirtualOutboundListener);
     }
     if (name === VIRTUAL_INBOUND_LISTENER) {
-      const passthroughStrict = snapshot.mtls?.mode === MtlsMode.Strict;
-      return encodeResource(TypeUrl.Listener, name, buildVirtualInboundListener(views.inboundPorts(snapshot, proxy), passthroughStrict));
+      const policies = views.authorization(snapshot, proxy);
+      const authz = (protocol: 'http' | 'tcp', statPrefix: string) =>
+        policies.length ? buildRbacFilters(policies, rbacOptions(snapshot, protocol, ClientKind.Envoy), statPrefix) : [];
+      return encodeResource(TypeUrl.Listener, name, buildVirtualInboundListener(views.inboundPorts(snapshot, proxy), snapshot.inboundMtls(proxy, 0, []), authz));
     }
     const port = parseOutboundPortListenerName(name);
     const scope = snapshot.scopeOf(proxy);
@@ -67,6 +69,7 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
  */
 export function envoyListenersNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
   if (changes.everything || changes.anyService || changes.scopes) return true;
+  if (changes.securityPolicy && (name === undefined || name === VIRTUAL_INBOUND_LISTENER)) return true;
   return changes.endpoints.size > 0 && (name === undefined || name === VIRTUAL_INBOUND_LISTENER);
 }
 

@@ -1,0 +1,247 @@
+/**
+ * AuthorizationPolicy compiled to Envoy's RBAC (`config.rbac.v3.RBAC`), for the HTTP filter,
+ * the network filter and gRPC's server-side RBAC, with the semantics of the offline evaluator
+ * (`policy/authz/evaluate.ts`, the reference these compilers are tested against):
+ *
+ * - DENY policies go into one RBAC with action DENY, ALLOW ones into one with action ALLOW,
+ *   placed in that order: a request is refused by the first, or by the second when ALLOW
+ *   policies exist and none matched. An ALLOW group whose policies have no rules allows
+ *   nothing, as upstream says.
+ * - AUDIT policies never decide: Envoy gets them as an RBAC with action LOG. gRPC rejects LOG,
+ *   so gRPC servers get none.
+ * - Dry-run policies (`istio.io/dry-run`) go into `shadow_rules`: counted by Envoy under
+ *   `rbac.<prefix>shadow_denied`, never enforced. gRPC ignores shadow rules; none are sent.
+ * - Principals are matched on the peer certificate's URI SAN (`authenticated`), so a plaintext
+ *   caller has none; `namespaces` match identities of the local trust domain (and listed
+ *   aliases) only, as the evaluator does.
+ * - A field the connection cannot show (an HTTP field over TCP; the SNI for gRPC, which never
+ *   sees it) makes an ALLOW alternative match nothing and is left out of a DENY one (which
+ *   then denies more): never looser than written.
+ * - Request authentication is not enforced yet, so no request carries a request principal or
+ *   claims: such a field matches as absent (`requestPrincipals` never; `notRequestPrincipals` always).
+ */
+import { AuthzAction, ClientKind, type AuthzCondition, type AuthzOperation, type AuthzPolicy, type AuthzRule, type AuthzSource, type Either } from '@meridian/model';
+import { escapeRegex } from './string-match.ts';
+
+export const HTTP_RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
+export const NETWORK_RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC';
+
+/** Prefixes of the dry-run counters, Istio's names so its dashboards read them. */
+export const DRY_RUN_DENY_PREFIX = 'istio_dry_run_deny_';
+export const DRY_RUN_ALLOW_PREFIX = 'istio_dry_run_allow_';
+
+export interface RbacOptions {
+  readonly trustDomain: string;
+  /** Trust domains whose identities `namespaces` treat as local. */
+  readonly trustDomainAliases?: readonly string[];
+  readonly protocol: 'http' | 'tcp';
+  readonly client: ClientKind;
+}
+
+/** The options for a snapshot's mesh: its trust domain and the aliases its config lists. */
+export function rbacOptions(snapshot: { readonly trustDomain: string; readonly trustDomainAliases: readonly string[] }, protocol: RbacOptions['protocol'], client: ClientKind): RbacOptions {
+  return { trustDomain: snapshot.trustDomain, trustDomainAliases: snapshot.trustDomainAliases, protocol, client };
+}
+
+type Principal = object;
+type Permission = object;
+/** A field the connection cannot show. */
+const UNKNOWN: unique symbol = Symbol('unknown');
+type Term<T> = T | typeof UNKNOWN;
+
+const ANY: object = { any: true };
+const NONE_PRINCIPAL: object = { not_id: ANY };
+
+/**
+ * The RBAC filters a workload's inbound chain runs before its last filter, in order (DENY,
+ * ALLOW, AUDIT, then dry-run shadows). Empty when no policy applies. `statPrefix` names the
+ * network filter's stats (the HTTP filter's are under the HCM's).
+ */
+export function buildRbacFilters(policies: readonly AuthzPolicy[], options: RbacOptions, statPrefix: string): object[] {
+  const grpc = options.client === ClientKind.Grpc;
+  const enforced = (action: AuthzAction) => policies.filter((p) => p.action === action && !p.dryRun);
+  const dryRun = (action: AuthzAction) => policies.filter((p) => p.action === action && p.dryRun);
+  const configs: object[] = [];
+  const add = (rbac: object) => configs.push(rbacFilter(rbac, options.protocol, statPrefix));
+  const deny = enforced(AuthzAction.Deny);
+  if (deny.length) add({ rules: rbacRules('DENY', deny, options) });
+  const allow = enforced(AuthzAction.Allow);
+  if (allow.length) add({ rules: rbacRules('ALLOW', allow, options) });
+  if (grpc) return configs;
+  const audit = enforced(AuthzAction.Audit);
+  if (audit.length) add({ rules: rbacRules('LOG', audit, options) });
+  const shadowDeny = dryRun(AuthzAction.Deny);
+  if (shadowDeny.length) add({ shadow_rules: rbacRules('DENY', shadowDeny, options), shadow_rules_stat_prefix: DRY_RUN_DENY_PREFIX });
+  const shadowAllow = dryRun(AuthzAction.Allow);
+  if (shadowAllow.length) add({ shadow_rules: rbacRules('ALLOW', shadowAllow, options), shadow_rules_stat_prefix: DRY_RUN_ALLOW_PREFIX });
+  return configs;
+}
+
+function rbacFilter(config: object, protocol: RbacOptions['protocol'], statPrefix: string): object {
+  return protocol === 'http'
+    ? { name: 'envoy.filters.http.rbac', typed_config: { '@type': HTTP_RBAC_TYPE, ...config } }
+    : { name: 'envoy.filters.network.rbac', typed_config: { '@type': NETWORK_RBAC_TYPE, stat_prefix: statPrefix, ...config } };
+}
+
+/** `config.rbac.v3.RBAC`: one named policy per rule, `ns[<ns>]-policy[<name>]-rule[<i>]` as Istio names them. */
+export function rbacRules(action: 'ALLOW' | 'DENY' | 'LOG', policies: readonly AuthzPolicy[], options: RbacOptions): object {
+  const entries: Array<[string, object]> = [];
+  for (const p of policies) {
+    p.rules.forEach((rule, i) => {
+      const compiled = compileRule(rule, options, p.action === AuthzAction.Deny);
+      if (compiled) entries.push([`ns[${p.source.namespace}]-policy[${p.source.name}]-rule[${i}]`, compiled]);
+    });
+  }
+  return { action, policies: Object.fromEntries(entries) };
+}
+
+/** A rule as one RBAC policy; `undefined` when it can match nothing for this connection. */
+function compileRule(rule: AuthzRule, options: RbacOptions, deny: boolean): { principals: Principal[]; permissions: Permission[] } | undefined {
+  /** All of `terms`: an unknown one fails an ALLOW and is dropped from a DENY. */
+  const all = <T>(terms: Array<Term<T>>, and: (items: T[]) => T, any: T): T | undefined => {
+    if (!deny && terms.includes(UNKNOWN)) return undefined;
+    const known = terms.filter((t): t is T => t !== UNKNOWN);
+    return known.length === 0 ? any : known.length === 1 ? known[0] : and(known);
+  };
+  const andIds = (ids: Principal[]) => ({ and_ids: { ids } });
+  const andRules = (rules: Permission[]) => ({ and_rules: { rules } });
+
+  const sources = rule.from.map((s) => all(sourceTerms(s, options), andIds, ANY)).filter((p): p is Principal => p !== undefined);
+  if (rule.from.length > 0 && sources.length === 0) return undefined;
+  const operations = rule.to.map((o) => all(operationTerms(o, options), andRules, ANY)).filter((p): p is Permission => p !== undefined);
+  if (rule.to.length > 0 && operations.length === 0) return undefined;
+
+  const principalConditions: Array<Term<Principal>> = [];
+  const permissionConditions: Array<Term<Permission>> = [];
+  for (const c of rule.when) {
+    const term = conditionTerm(c, options);
+    if (term.side === 'principal') principalConditions.push(term.term);
+    else permissionConditions.push(term.term);
+  }
+  const principal = all([...(sources.length ? [orOf(sources, 'or_ids', 'ids')] : []), ...principalConditions], andIds, ANY);
+  const permission = all([...(operations.length ? [orOf(operations, 'or_rules', 'rules')] : []), ...permissionConditions], andRules, ANY);
+  if (principal === undefined || permission === undefined) return undefined;
+  return { principals: [principal], permissions: [permission] };
+}
+
+function orOf(items: object[], kind: 'or_ids' | 'or_rules', field: 'ids' | 'rules'): object {
+  return items.length === 1 ? (items[0] as object) : { [kind]: { [field]: items } };
+}
+
+/** `values` (any of) and not any of `not`, each pattern mapped by `one`; `[]` when the field is unset. */
+function eitherTerms<T, R extends object>(e: Either<T>, one: (value: T) => R, side: 'principal' | 'permission'): R[] {
+  const or = side === 'principal' ? (xs: R[]) => orOf(xs, 'or_ids', 'ids') : (xs: R[]) => orOf(xs, 'or_rules', 'rules');
+  const out: object[] = [];
+  if (e.values.length) out.push(or(e.values.map(one)));
+  if (e.not.length) out.push(side === 'principal' ? { not_id: or(e.not.map(one)) } : { not_rule: or(e.not.map(one)) });
+  return out as R[];
+}
+
+/** A field only HTTP requests carry: unknown over TCP. */
+function httpOnly<T>(options: RbacOptions, terms: T[]): Array<Term<T>> {
+  if (terms.length === 0) return [];
+  return options.protocol === 'http' ? terms : [UNKNOWN];
+}
+
+/** A request principal or claim: absent on every request while request authentication is not enforced. */
+function absentField(e: Either<unknown>, options: RbacOptions, none: object, any: object): Array<Term<object>> {
+  if (e.values.length === 0 && e.not.length === 0) return [];
+  if (options.protocol !== 'http') return [UNKNOWN];
+  return [e.values.length ? none : any];
+}
+
+function sourceTerms(s: AuthzSource, options: RbacOptions): Array<Term<Principal>> {
+  return [
+    ...eitherTerms(s.principals, principalMatcher, 'principal'),
+    ...absentField(s.requestPrincipals, options, NONE_PRINCIPAL, ANY),
+    ...eitherTerms(s.namespaces, (n) => namespaceMatcher(n, options), 'principal'),
+    ...eitherTerms(s.ipBlocks, (b) => ({ direct_remote_ip: cidr(b) }), 'principal'),
+    ...eitherTerms(s.remoteIpBlocks, (b) => ({ remote_ip: cidr(b) }), 'principal'),
+  ];
+}
+
+function operationTerms(o: AuthzOperation, options: RbacOptions): Array<Term<Permission>> {
+  return [
+    ...httpOnly(options, eitherTerms(o.hosts, hostMatcher, 'permission')),
+    ...eitherTerms(o.ports, (port) => ({ destination_port: port }), 'permission'),
+    ...httpOnly(options, eitherTerms(o.methods, (m) => ({ header: { name: ':method', string_match: patternMatcher(m) } }), 'permission')),
+    ...httpOnly(options, eitherTerms(o.paths, (p) => ({ url_path: { path: patternMatcher(p) } }), 'permission')),
+  ];
+}
+
+type SidedTerm = { side: 'principal'; term: Term<Principal> } | { side: 'permission'; term: Term<Permission> };
+
+function conditionTerm(c: AuthzCondition, options: RbacOptions): SidedTerm {
+  const either = { values: c.values, not: c.notValues };
+  const principal = (terms: Array<Term<Principal>>): SidedTerm => ({ side: 'principal', term: single(terms, (ids) => ({ and_ids: { ids } })) });
+  const permission = (terms: Array<Term<Permission>>): SidedTerm => ({ side: 'permission', term: single(terms, (rules) => ({ and_rules: { rules } })) });
+  const header = /^request\.headers\[(.+)\]$/.exec(c.key);
+  if (header) return principal(httpOnly(options, eitherTerms(either, (v) => ({ header: { name: (header[1] ?? '').toLowerCase(), string_match: patternMatcher(v) } }), 'principal')));
+  if (c.key.startsWith('request.auth.')) return principal(absentField(either, options, NONE_PRINCIPAL, ANY));
+  switch (c.key) {
+    case 'source.ip':
+      return principal(eitherTerms(either, (b) => ({ direct_remote_ip: cidr(b) }), 'principal'));
+    case 'remote.ip':
+      return principal(eitherTerms(either, (b) => ({ remote_ip: cidr(b) }), 'principal'));
+    case 'source.namespace':
+      return principal(eitherTerms(either, (n) => namespaceMatcher(n, options), 'principal'));
+    case 'source.principal':
+      return principal(eitherTerms(either, principalMatcher, 'principal'));
+    case 'destination.ip':
+      return permission(eitherTerms(either, (b) => ({ destination_ip: cidr(b) }), 'permission'));
+    case 'destination.port':
+      return permission(eitherTerms(either, (p) => ({ destination_port: Number(p) }), 'permission'));
+    case 'connection.sni':
+      // gRPC's RBAC never sees the SNI (it matches an empty name): unknown there.
+      return permission(options.client === ClientKind.Grpc ? [UNKNOWN] : eitherTerms(either, (v) => ({ requested_server_name: patternMatcher(v) }), 'permission'));
+    default:
+      // Validation admits only the keys above; anything else cannot be checked.
+      return permission([UNKNOWN]);
+  }
+}
+
+function single(terms: Array<Term<object>>, and: (items: object[]) => object): Term<object> {
+  if (terms.includes(UNKNOWN)) return UNKNOWN;
+  const known = terms as object[];
+  return known.length === 0 ? ANY : known.length === 1 ? (known[0] as object) : and(known);
+}
+
+/** Upstream's string patterns: `*` (non-empty), `prefix*`, `*suffix`, or exact. */
+function patternMatcher(pattern: string, ignoreCase = false): object {
+  const base = ignoreCase ? { ignore_case: true } : {};
+  if (pattern === '*') return { safe_regex: { regex: '.+' } };
+  if (pattern.endsWith('*')) return { prefix: pattern.slice(0, -1), ...base };
+  if (pattern.startsWith('*')) return { suffix: pattern.slice(1), ...base };
+  return { exact: pattern, ...base };
+}
+
+/** `<td>/ns/<ns>/sa/<sa>` patterns against the URI SAN `spiffe://…`. */
+function principalMatcher(pattern: string): Principal {
+  const p = pattern.startsWith('spiffe://') ? pattern.slice('spiffe://'.length) : pattern;
+  if (p === '*') return { authenticated: { principal_name: { safe_regex: { regex: 'spiffe://.+' } } } };
+  const matcher = p.endsWith('*') ? { prefix: `spiffe://${p.slice(0, -1)}` } : p.startsWith('*') ? { suffix: p.slice(1) } : { exact: `spiffe://${p}` };
+  return { authenticated: { principal_name: matcher } };
+}
+
+/** A namespace pattern: an identity of the local trust domain (or an alias) in a matching namespace. */
+function namespaceMatcher(pattern: string, options: RbacOptions): Principal {
+  const domains = [options.trustDomain, ...(options.trustDomainAliases ?? [])].map(escapeRegex).join('|');
+  const ns =
+    pattern === '*' ? '[^/]+' : pattern.endsWith('*') ? `${escapeRegex(pattern.slice(0, -1))}[^/]*` : pattern.startsWith('*') ? `[^/]*${escapeRegex(pattern.slice(1))}` : escapeRegex(pattern);
+  return { authenticated: { principal_name: { safe_regex: { regex: `spiffe://(${domains})/ns/${ns}/sa/[^/]+` } } } };
+}
+
+/** `hosts` against `:authority`, case-insensitively, with or without a port. */
+function hostMatcher(pattern: string): Permission {
+  const header = (m: object) => ({ header: { name: ':authority', string_match: m } });
+  if (pattern === '*') return header({ safe_regex: { regex: '.+' } });
+  if (pattern.endsWith('*')) return header(patternMatcher(pattern, true));
+  const withPort = pattern.startsWith('*') ? { contains: `${pattern.slice(1)}:` } : { prefix: `${pattern}:` };
+  return { or_rules: { rules: [header(patternMatcher(pattern, true)), header({ ...withPort, ignore_case: true })] } };
+}
+
+function cidr(block: string): object {
+  const [address = '', bits] = block.split('/');
+  const max = address.includes(':') ? 128 : 32;
+  return { address_prefix: address, prefix_len: { value: bits === undefined ? max : Number(bits) } };
+}
