@@ -29,6 +29,7 @@ const POLICY = yamlDocs(
     { name: 'slow', match: [{ uri: { prefix: '/slow' } }], fault: { delay: { fixedDelay: '400ms', percentage: { value: 100 } } }, route: [destination('v1')] },
     { name: 'moved', match: [{ uri: { prefix: '/old' } }], rewrite: { uri: '/new' }, headers: { request: { set: { 'x-policy': 'applied' } } }, route: [destination('v1')] },
     { name: 'flaky', match: [{ uri: { prefix: '/flaky' } }], retries: { attempts: 3, retryOn: '5xx' }, route: [destination('v1')] },
+    { name: 'once', match: [{ uri: { prefix: '/once' } }], retries: { attempts: 0 }, route: [destination('v1')] },
     { name: 'deadline', match: [{ uri: { prefix: '/deadline' } }], timeout: '300ms', route: [destination('v1')] },
     { name: 'split', route: [{ ...destination('v1'), weight: 80 }, { ...destination('v2'), weight: 20 }] },
   ]),
@@ -133,16 +134,19 @@ describe('Istio traffic policy through Envoy sidecars', { skip }, () => {
     assert.equal(stats.get(`cluster.outbound|${HTTP.port}||${ECHO_HOST}.membership_total`), 2);
   });
 
-  it('retries turn a backend failing every other request into successes; without retries half fail', async () => {
+  it('retries turn a backend failing every other request into successes; the mesh default retries a 503 too; with retries off half fail', async () => {
     await v1.app.setStatus(200, { failEvery: 2 });
     try {
       // One at a time, so the backend's count alternates as each request (and its retry) sees it.
       const retried: number[] = [];
       for (let i = 0; i < 10; i++) retried.push((await get(`/flaky/${i}`)).status);
       assert.deepEqual(retried, Array(10).fill(200));
-      const plain: number[] = [];
-      for (let i = 0; i < 10; i++) plain.push((await get(`/old/${i}`)).status);
-      assert.equal(plain.filter((s) => s === 503).length, 5, plain.join(','));
+      const byDefault: number[] = [];
+      for (let i = 0; i < 10; i++) byDefault.push((await get(`/old/${i}`)).status);
+      assert.deepEqual(byDefault, Array(10).fill(200), 'a rule without retries gets the mesh default (503 retried twice, as in Istio)');
+      const once: number[] = [];
+      for (let i = 0; i < 10; i++) once.push((await get(`/once/${i}`)).status);
+      assert.equal(once.filter((s) => s === 503).length, 5, once.join(','));
     } finally {
       await v1.app.setStatus(200);
     }

@@ -25,6 +25,8 @@ export interface SidecarSpec {
   readonly ports: PodAppConfig['ports'];
   /** Connect on the plaintext port 15010 with no certificate (default: 15012 with an SVID). */
   readonly plaintext?: boolean;
+  /** The workload's labels as `key=value` (what policy selectors match). */
+  readonly labels?: readonly string[];
 }
 
 export interface GatewaySpec {
@@ -128,7 +130,7 @@ export class EnvoyMesh {
   }
 
   /** `meridian bootstrap --envoy` for the pod, as a user would run it. */
-  async bootstrap(pod: Pod, spec: SidecarSpec & { kind?: 'sidecar' | 'router'; labels?: readonly string[] }, certDir: string): Promise<string> {
+  async bootstrap(pod: Pod, spec: SidecarSpec & { kind?: 'sidecar' | 'router' }, certDir: string): Promise<string> {
     const args = [
       'bootstrap', '--envoy',
       '--node-id', `${spec.kind ?? 'sidecar'}~${pod.address}~${pod.name}.${spec.namespace}~${spec.namespace}.svc.cluster.local`,

@@ -208,7 +208,7 @@ describe('Envoy sidecar resources', () => {
       'inbound|17070||',
       'inbound|19090||',
     ]);
-    assert.deepEqual(snap.routes.map((r) => r.name), ['7070']);
+    assert.deepEqual(snap.routes.map((r) => r.name), ['7070', 'inbound|17070||']);
     assert.deepEqual(snap.secrets.map((s) => s.name), ['default', 'ROOTCA']);
   });
 
@@ -465,7 +465,7 @@ describe('Envoy sidecar resources', () => {
     assert.deepEqual(listeners?.['dynamic_listeners']?.map((l) => l['name']), ['virtualOutbound', '0.0.0.0_7070', '0.0.0.0_9090', 'virtualInbound']);
     const firstCluster = clusters?.['dynamic_active_clusters']?.[0]?.['cluster'] as Record<string, unknown>;
     assert.equal(firstCluster['@type'], TypeUrl.Cluster);
-    assert.equal(routes?.['dynamic_route_configs']?.length, 1);
+    assert.equal(routes?.['dynamic_route_configs']?.length, 2, 'the outbound port 7070 and the inbound port 17070');
     assert.equal(endpoints?.['dynamic_endpoint_configs']?.length, 2);
     const text = JSON.stringify(secrets);
     assert.ok(text.includes('[redacted]') && !text.includes('TEST KEY'), 'private keys are redacted');

@@ -377,6 +377,25 @@ export function buildOutboundRouteConfiguration(port: number, targets: readonly 
 }
 
 /**
+ * RDS `inbound|<port>||`: everything to the application's port, with the RBAC rules of the
+ * workload's policies for the chain's RBAC filters (`perFilter`, see `rbac.ts`).
+ */
+export function buildInboundRouteConfiguration(port: number, perFilter: Readonly<Record<string, object>>): object {
+  const cluster = inboundClusterName(port);
+  return {
+    name: cluster,
+    virtual_hosts: [
+      {
+        name: cluster,
+        domains: ['*'],
+        routes: [{ match: { prefix: '/' }, route: { cluster, timeout: {} } }],
+        ...(Object.keys(perFilter).length ? { typed_per_filter_config: perFilter } : {}),
+      },
+    ],
+  };
+}
+
+/**
  * The application learns who called it from `x-forwarded-client-cert` (the caller's SPIFFE ID
  * as `URI=`, ours as `By=`), as behind Istio's sidecars. Only behind mTLS: a plaintext caller's
  * header would be forwarded as if it were proven, so without TLS Envoy's default (sanitize) stays.
@@ -395,8 +414,16 @@ export interface InboundPort {
   readonly mtls: PeerMtlsMode;
 }
 
-/** The RBAC filters a chain of the workload runs (`rbac.ts`), by protocol; the stat prefix names a network filter's stats. */
-export type InboundAuthz = (protocol: 'http' | 'tcp', statPrefix: string) => object[];
+/**
+ * The workload's RBAC (`rbac.ts`): the filters every HTTP chain runs (their rules come with
+ * the inbound route configuration), and a TCP chain's filters, whose stats `statPrefix` names.
+ */
+export interface InboundAuthz {
+  readonly http: readonly object[];
+  tcp(statPrefix: string): object[];
+}
+
+const NO_AUTHZ: InboundAuthz = { http: [], tcp: () => [] };
 
 /**
  * 15006: chains per workload port, chosen by original destination port and by what the
@@ -405,25 +432,19 @@ export type InboundAuthz = (protocol: 'http' | 'tcp', statPrefix: string) => obj
  * chain and is refused. Then one for every other port that passes the connection on to the
  * pod (Istio's inbound passthrough). Every chain runs the workload's RBAC filters first.
  */
-export function buildVirtualInboundListener(ports: readonly InboundPort[], passthroughMode: PeerMtlsMode, authz: InboundAuthz = () => []): object {
+export function buildVirtualInboundListener(ports: readonly InboundPort[], passthroughMode: PeerMtlsMode, authz: InboundAuthz = NO_AUTHZ): object {
   // 15006 is the sidecar's own (Istio reserves it too); its chain is the black hole below.
   const declared = ports.filter((p) => p.port !== VIRTUAL_INBOUND_PORT).flatMap((p) => {
     const cluster = inboundClusterName(p.port);
     const chain = (name: string, tls: boolean) => {
       const filters =
         p.protocol === TrafficProtocol.Tcp
-          ? [...authz('tcp', name), tcpProxy(name, cluster)]
+          ? [...authz.tcp(name), tcpProxy(name, cluster)]
           : [
               httpConnectionManager(
                 name,
-                {
-                  route_config: {
-                    name: cluster,
-                    virtual_hosts: [{ name: cluster, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: {} } }] }],
-                  },
-                  ...(tls ? FORWARD_CLIENT_CERT : {}),
-                },
-                [...authz('http', name), ROUTER_FILTER],
+                { rds: { route_config_name: cluster, config_source: ADS_CONFIG_SOURCE }, ...(tls ? FORWARD_CLIENT_CERT : {}) },
+                [...authz.http, ROUTER_FILTER],
               ),
             ];
       return { name, filters, ...(tls ? { transport_socket: downstreamTlsSocket() } : {}) };
@@ -437,7 +458,7 @@ export function buildVirtualInboundListener(ports: readonly InboundPort[], passt
   // undeclared port is closed under strict mTLS, as in Istio.
   const passthrough = inboundChains(passthroughMode, INBOUND_PASSTHROUGH_CLUSTER, undefined, (name, tls) => ({
     name,
-    filters: [...authz('tcp', name), tcpProxy(name, INBOUND_PASSTHROUGH_CLUSTER)],
+    filters: [...authz.tcp(name), tcpProxy(name, INBOUND_PASSTHROUGH_CLUSTER)],
     ...(tls ? { transport_socket: downstreamTlsSocket() } : {}),
   }));
   return {

@@ -92,7 +92,7 @@ export class MeshResources implements ResourceSource {
       [TypeUrl.Endpoint]: grpcEndpoints(cache),
     };
     const envoyEds = envoyEndpoints(cache);
-    const envoyRds = sidecarRoutes(cache);
+    const envoyRds = sidecarRoutes(cache, this.views);
     this.generators = {
       [ProxyKind.ProxylessGrpc]: grpc,
       [ProxyKind.Sidecar]: {

@@ -127,10 +127,15 @@ describe('traffic policy as Envoy routes', () => {
     assertValid(TypeUrl.Route, buildRouteConfiguration('reviews:9080', REVIEWS, 9080, 'cluster.local', built));
   });
 
-  it('routes a host without route policy to its cluster, with the DestinationRule hash key', () => {
+  it('routes a host without route policy to its cluster, with the DestinationRule hash key and (Envoy) the mesh default retries', () => {
     assert.deepEqual(buildDefaultRoute(REVIEWS, ctx(ClientKind.Envoy)), {
       match: { prefix: '/' },
-      route: { cluster: `outbound|9080||${REVIEWS}`, hash_policy: [{ header: { header_name: 'x-user' } }], timeout: {} },
+      route: {
+        cluster: `outbound|9080||${REVIEWS}`,
+        hash_policy: [{ header: { header_name: 'x-user' } }],
+        timeout: {},
+        retry_policy: { retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes,reset-before-request', num_retries: { value: 2 }, retriable_status_codes: [503] },
+      },
     });
     assert.deepEqual(buildDefaultRoute(REVIEWS, ctx(ClientKind.Grpc, { destinationFor: () => undefined })), { match: { prefix: '' }, route: { cluster: `outbound|9080||${REVIEWS}` } });
   });

@@ -68,7 +68,7 @@ export function buildDefaultRoute(host: string, ctx: RouteBuildContext): object 
   const target = { host, port: ctx.port };
   return {
     match: { prefix: ctx.client === ClientKind.Grpc ? '' : '/' },
-    route: { cluster: clusterOf(target, ctx.port), ...hashPolicy([target], ctx), ...(ctx.client === ClientKind.Envoy ? { timeout: {} } : {}) },
+    route: { cluster: clusterOf(target, ctx.port), ...hashPolicy([target], ctx), ...(ctx.client === ClientKind.Envoy ? { timeout: {}, retry_policy: MESH_DEFAULT_RETRY } : {}) },
   };
 }
 
@@ -115,7 +115,7 @@ function buildRoute(rule: HttpRouteRule, m: RequestMatch | undefined, ctx: Route
     Object.assign(forward, hashPolicy(action.targets, ctx));
     if (envoy) {
       forward['timeout'] = duration(rule.timeoutMs ?? 0);
-      if (rule.retries) forward['retry_policy'] = retryPolicy(rule.retries, ctx.client);
+      forward['retry_policy'] = rule.retries ? retryPolicy(rule.retries, ctx.client) : MESH_DEFAULT_RETRY;
       if (rule.mirrors.length > 0) {
         forward['request_mirror_policies'] = rule.mirrors.map((mirror) => ({ cluster: clusterOf(mirror.target, ctx.port), runtime_fraction: { default_value: fraction(mirror.percent) } }));
       }
@@ -191,6 +191,18 @@ function retryPolicy(r: RetryRule, client: ClientKind): object {
 
 /** Istio's default conditions when a VirtualService sets attempts but no `retryOn`. */
 const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
+
+/**
+ * What an Envoy route retries when its rule says nothing (Istio's default, as its users
+ * expect), plus `reset-before-request`: a request whose pooled connection the server closed
+ * before the request reached it — what a listener update draining the server's connections
+ * does — is retried, never one the server may have acted on.
+ */
+const MESH_DEFAULT_RETRY = {
+  retry_on: `${DEFAULT_RETRY_ON},reset-before-request`,
+  num_retries: { value: 2 },
+  retriable_status_codes: [503],
+};
 
 function faultConfig(f: FaultRule): object {
   return {

@@ -162,10 +162,10 @@ describe('PushSnapshot', () => {
       for (const typeUrl of [TypeUrl.Listener, TypeUrl.Cluster]) {
         assert.equal(resources.affects(security, typeUrl, proxy, undefined), true, `security policy: ${proxy.type} ${typeUrl}`);
       }
-      for (const typeUrl of [TypeUrl.Route, TypeUrl.Endpoint]) {
-        assert.equal(resources.affects(security, typeUrl, proxy, undefined), false, `security policy: ${proxy.type} ${typeUrl}`);
-      }
+      assert.equal(resources.affects(security, TypeUrl.Endpoint, proxy, undefined), false, `security policy: ${proxy.type} EDS`);
+      assert.equal(resources.affects(security, TypeUrl.Route, proxy, '7070'), false, `security policy: ${proxy.type} an outbound route`);
       assert.equal(resources.affects(security, TypeUrl.Listener, proxy, `${ECHO}:7070`), false, 'an API listener does not carry it');
+      if (proxy === sidecar) assert.equal(resources.affects(security, TypeUrl.Route, proxy, 'inbound|17070||'), true, 'the inbound route carries the RBAC rules');
     }
     resources.invalidate(traffic);
     assert.deepEqual(resources.snap().policies, { traffic: { version: 2 } });

@@ -24,6 +24,7 @@ import { AuthzAction, ClientKind, type AuthzCondition, type AuthzOperation, type
 import { escapeRegex } from './string-match.ts';
 
 export const HTTP_RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
+export const HTTP_RBAC_PER_ROUTE_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute';
 export const NETWORK_RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC';
 
 /** Prefixes of the dry-run counters, Istio's names so its dashboards read them. */
@@ -52,35 +53,63 @@ type Term<T> = T | typeof UNKNOWN;
 const ANY: object = { any: true };
 const NONE_PRINCIPAL: object = { not_id: ANY };
 
-/**
- * The RBAC filters a workload's inbound chain runs before its last filter, in order (DENY,
- * ALLOW, AUDIT, then dry-run shadows). Empty when no policy applies. `statPrefix` names the
- * network filter's stats (the HTTP filter's are under the HCM's).
- */
-export function buildRbacFilters(policies: readonly AuthzPolicy[], options: RbacOptions, statPrefix: string): object[] {
-  const grpc = options.client === ClientKind.Grpc;
+/** The RBAC stages in the order a request meets them; each is one filter of the chain. */
+export const RbacStage = { Deny: 'deny', Allow: 'allow', Audit: 'audit', DryRunDeny: 'dry_run_deny', DryRunAllow: 'dry_run_allow' } as const;
+export type RbacStage = (typeof RbacStage)[keyof typeof RbacStage];
+const STAGES: readonly RbacStage[] = Object.values(RbacStage);
+
+/** The `RBAC` message of each stage that has policies (gRPC: DENY and ALLOW only). */
+export function rbacStages(policies: readonly AuthzPolicy[], options: RbacOptions): Map<RbacStage, object> {
   const enforced = (action: AuthzAction) => policies.filter((p) => p.action === action && !p.dryRun);
   const dryRun = (action: AuthzAction) => policies.filter((p) => p.action === action && p.dryRun);
-  const configs: object[] = [];
-  const add = (rbac: object) => configs.push(rbacFilter(rbac, options.protocol, statPrefix));
+  const stages = new Map<RbacStage, object>();
   const deny = enforced(AuthzAction.Deny);
-  if (deny.length) add({ rules: rbacRules('DENY', deny, options) });
+  if (deny.length) stages.set(RbacStage.Deny, { rules: rbacRules('DENY', deny, options) });
   const allow = enforced(AuthzAction.Allow);
-  if (allow.length) add({ rules: rbacRules('ALLOW', allow, options) });
-  if (grpc) return configs;
+  if (allow.length) stages.set(RbacStage.Allow, { rules: rbacRules('ALLOW', allow, options) });
+  if (options.client === ClientKind.Grpc) return stages;
   const audit = enforced(AuthzAction.Audit);
-  if (audit.length) add({ rules: rbacRules('LOG', audit, options) });
+  if (audit.length) stages.set(RbacStage.Audit, { rules: rbacRules('LOG', audit, options) });
   const shadowDeny = dryRun(AuthzAction.Deny);
-  if (shadowDeny.length) add({ shadow_rules: rbacRules('DENY', shadowDeny, options), shadow_rules_stat_prefix: DRY_RUN_DENY_PREFIX });
+  if (shadowDeny.length) stages.set(RbacStage.DryRunDeny, { shadow_rules: rbacRules('DENY', shadowDeny, options), shadow_rules_stat_prefix: DRY_RUN_DENY_PREFIX });
   const shadowAllow = dryRun(AuthzAction.Allow);
-  if (shadowAllow.length) add({ shadow_rules: rbacRules('ALLOW', shadowAllow, options), shadow_rules_stat_prefix: DRY_RUN_ALLOW_PREFIX });
-  return configs;
+  if (shadowAllow.length) stages.set(RbacStage.DryRunAllow, { shadow_rules: rbacRules('ALLOW', shadowAllow, options), shadow_rules_stat_prefix: DRY_RUN_ALLOW_PREFIX });
+  return stages;
 }
 
-function rbacFilter(config: object, protocol: RbacOptions['protocol'], statPrefix: string): object {
-  return protocol === 'http'
-    ? { name: 'envoy.filters.http.rbac', typed_config: { '@type': HTTP_RBAC_TYPE, ...config } }
-    : { name: 'envoy.filters.network.rbac', typed_config: { '@type': NETWORK_RBAC_TYPE, stat_prefix: statPrefix, ...config } };
+/**
+ * The RBAC filters of a chain, in stage order, with their rules inline: what gRPC servers
+ * and Envoy's TCP chains get. Empty when no policy applies. `statPrefix` names a network
+ * filter's stats (the HTTP filter's are under the HCM's).
+ */
+export function buildRbacFilters(policies: readonly AuthzPolicy[], options: RbacOptions, statPrefix: string): object[] {
+  return [...rbacStages(policies, options).values()].map((config) =>
+    options.protocol === 'http'
+      ? { name: 'envoy.filters.http.rbac', typed_config: { '@type': HTTP_RBAC_TYPE, ...config } }
+      : { name: 'envoy.filters.network.rbac', typed_config: { '@type': NETWORK_RBAC_TYPE, stat_prefix: statPrefix, ...config } },
+  );
+}
+
+/**
+ * An Envoy HTTP chain's RBAC filters: one per stage, always there and empty (an RBAC without
+ * rules lets everything through); the rules come per route (`rbacPerRoute`) with the inbound
+ * route configuration over RDS. A policy change then changes a route, never the listener, so
+ * Envoy drains no connection for it: a caller the new policy still allows sees no failure.
+ */
+export function httpRbacStageFilters(): object[] {
+  // Envoy names a filter's shadow counters from its own config, not the route's.
+  return STAGES.map((stage) => ({ name: stageFilterName(stage), typed_config: { '@type': HTTP_RBAC_TYPE, ...(STAGE_STAT_PREFIX[stage] ? { shadow_rules_stat_prefix: STAGE_STAT_PREFIX[stage] } : {}) } }));
+}
+
+const STAGE_STAT_PREFIX: Partial<Record<RbacStage, string>> = { [RbacStage.DryRunDeny]: DRY_RUN_DENY_PREFIX, [RbacStage.DryRunAllow]: DRY_RUN_ALLOW_PREFIX };
+
+/** The inbound virtual host's `typed_per_filter_config`: each stage's rules for its filter. */
+export function rbacPerRoute(policies: readonly AuthzPolicy[], options: RbacOptions): Record<string, object> {
+  return Object.fromEntries([...rbacStages(policies, options)].map(([stage, rbac]) => [stageFilterName(stage), { '@type': HTTP_RBAC_PER_ROUTE_TYPE, rbac }]));
+}
+
+function stageFilterName(stage: RbacStage): string {
+  return `meridian.rbac.${stage}`;
 }
 
 /** `config.rbac.v3.RBAC`: one named policy per rule, `ns[<ns>]-policy[<name>]-rule[<i>]` as Istio names them. */

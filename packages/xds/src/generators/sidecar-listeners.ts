@@ -11,7 +11,7 @@ import {
   type TcpTarget,
 } from '../envoy-resources.ts';
 import type { PushSnapshot, ServicePortRef } from '../push-snapshot.ts';
-import { buildRbacFilters, rbacOptions } from '../rbac.ts';
+import { buildRbacFilters, httpRbacStageFilters, rbacOptions } from '../rbac.ts';
 import { outboundPortListenerName, parseOutboundPortListenerName } from '../resource-names.ts';
 import type { GeneratedResource } from '../resource-source.ts';
 import { TypeUrl } from '../type-url.ts';
@@ -38,8 +38,10 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
     }
     if (name === VIRTUAL_INBOUND_LISTENER) {
       const policies = views.authorization(snapshot, proxy);
-      const authz = (protocol: 'http' | 'tcp', statPrefix: string) =>
-        policies.length ? buildRbacFilters(policies, rbacOptions(snapshot, protocol, ClientKind.Envoy), statPrefix) : [];
+      const authz = {
+        http: httpRbacStageFilters(),
+        tcp: (statPrefix: string) => (policies.length ? buildRbacFilters(policies, rbacOptions(snapshot, 'tcp', ClientKind.Envoy), statPrefix) : []),
+      };
       return encodeResource(TypeUrl.Listener, name, buildVirtualInboundListener(views.inboundPorts(snapshot, proxy), snapshot.inboundMtls(proxy, 0, []), authz));
     }
     const port = parseOutboundPortListenerName(name);

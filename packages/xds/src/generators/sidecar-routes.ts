@@ -1,12 +1,14 @@
 import { ClientKind, type ProxyNode } from '@meridian/model';
 import type { ChangeSet } from '../change-set.ts';
-import { buildOutboundRouteConfiguration, trafficProtocol, TrafficProtocol, type HttpTarget } from '../envoy-resources.ts';
+import { buildInboundRouteConfiguration, buildOutboundRouteConfiguration, trafficProtocol, TrafficProtocol, type HttpTarget } from '../envoy-resources.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
-import { serviceDomains } from '../resource-names.ts';
+import { rbacOptions, rbacPerRoute } from '../rbac.ts';
+import { parseInboundClusterName, serviceDomains } from '../resource-names.ts';
 import type { GeneratedResource } from '../resource-source.ts';
 import { TypeUrl } from '../type-url.ts';
-import { buildEach, type Generator } from './generator.ts';
+import { buildEach, encodeResource, type Generator } from './generator.ts';
 import { grpcRoute } from './grpc-routes.ts';
+import type { ProxyViews } from './proxy-view.ts';
 import type { ResourceCache } from './resource-cache.ts';
 import { hostRoutes, routeContext, routeView } from './route-policy.ts';
 
@@ -17,8 +19,14 @@ import { hostRoutes, routeContext, routeView } from './route-policy.ts';
  * any service or traffic policy change drops it; it depends on the proxy's namespace. A named
  * route that is not a port is looked up as a proxyless one (see sidecarListeners).
  */
-export function sidecarRoutes(cache: ResourceCache): Generator {
+export function sidecarRoutes(cache: ResourceCache, views: ProxyViews): Generator {
   const own = (snapshot: PushSnapshot, proxy: ProxyNode, name: string): GeneratedResource | undefined => {
+    const inboundPort = parseInboundClusterName(name);
+    if (inboundPort !== undefined) {
+      // Built per request, like the 15006 listener: it carries the workload's own policies.
+      const policies = views.authorization(snapshot, proxy);
+      return encodeResource(TypeUrl.Route, name, buildInboundRouteConfiguration(inboundPort, rbacPerRoute(policies, rbacOptions(snapshot, 'http', ClientKind.Envoy))));
+    }
     const port = Number(name);
     if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
     return cache.resource({ type: TypeUrl.Route, name, view: routeView(snapshot, proxy) }, ROUTE_DEPENDENCIES, () =>
@@ -33,9 +41,12 @@ export function sidecarRoutes(cache: ResourceCache): Generator {
   };
 }
 
-/** Routes follow services and traffic policy, never endpoints. */
-export function envoyRoutesNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: ProxyNode, _name: string | undefined): boolean {
-  return changes.everything || changes.anyService || changes.trafficPolicy;
+/** Outbound routes follow services and traffic policy, never endpoints; inbound ones security policy. */
+export function envoyRoutesNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
+  if (changes.everything) return true;
+  const inbound = name !== undefined && parseInboundClusterName(name) !== undefined;
+  if (changes.securityPolicy && (name === undefined || inbound)) return true;
+  return !inbound && (changes.anyService || changes.trafficPolicy);
 }
 
 const ROUTE_DEPENDENCIES = [{ on: 'any-service' }, { on: 'traffic-policy' }] as const;
