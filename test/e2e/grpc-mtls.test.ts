@@ -7,16 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as grpcXds from '@grpc/grpc-js-xds';
 // grpc-js-xds's own bootstrap parser (not its public API): the bootstraps must pass it.
 import { validateBootstrapConfig } from '@grpc/grpc-js-xds/build/src/xds-bootstrap.js';
 import { grpcBootstrap } from '@meridian/server';
-import { echoClient, echoService, type EchoClient, type EchoReply } from '@meridian/testkit';
+import { echoClient, type EchoClient } from '@meridian/testkit';
 import { GoEchoClient, assertInSyncWithoutNack, buildGoProgram, skipOrFail } from '../support/go-interop.ts';
-import { service, yamlDocs } from '../support/manifests.ts';
+import { freePort, startXdsEchoServer, workloadManifests, type SeenCall } from '../support/grpc-xds-server.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 import { openTestCa, writeWorkloadCerts, type TestCa } from '../support/workload-certs.ts';
 
@@ -24,60 +23,6 @@ const TRUST_DOMAIN = 'mesh.test';
 const ECHO = { host: '127.0.0.41', hostname: 'echo.demo.svc.cluster.local', sa: 'echo' };
 /** Served by a workload with echo's certificate, while its pods run as `impostor`. */
 const IMPOSTOR = { host: '127.0.0.42', hostname: 'impostor.demo.svc.cluster.local', sa: 'impostor' };
-
-/** A Service port 7070 whose one endpoint is a Pod running as `sa`, so the registry knows its identity. */
-function workloadManifests(name: string, address: string, port: number, sa: string): string {
-  const pod = `${name}-0`;
-  return yamlDocs(
-    service(name, 'demo', [{ name: 'grpc', port: 7070 }]),
-    { apiVersion: 'v1', kind: 'Pod', metadata: { name: pod, namespace: 'demo' }, spec: { serviceAccountName: sa }, status: { podIP: address } },
-    {
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: { name, namespace: 'demo', labels: { 'kubernetes.io/service-name': name } },
-      addressType: 'IPv4',
-      ports: [{ name: 'grpc', port, protocol: 'TCP' }],
-      endpoints: [{ addresses: [address], conditions: { ready: true }, targetRef: { kind: 'Pod', namespace: 'demo', name: pod } }],
-    },
-  );
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-interface SeenCall {
-  readonly security: string | undefined;
-  readonly peer: string | undefined;
-}
-
-/** An echo server whose listener (and so its TLS) comes from Meridian; records each caller's identity. */
-async function startXdsEchoServer(address: string, bootstrap: object, name: string): Promise<{ server: grpcXds.XdsServer; seen: SeenCall[] }> {
-  const seen: SeenCall[] = [];
-  const server = new grpcXds.XdsServer({ 'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config': JSON.stringify(bootstrap) });
-  server.addService(echoService, {
-    Echo: (call: grpc.ServerUnaryCall<{ message?: string }, EchoReply>, callback: grpc.sendUnaryData<EchoReply>) => {
-      const auth = call.getAuthContext();
-      seen.push({ security: auth.transportSecurityType, peer: auth.sslPeerCertificate?.subjectaltname });
-      callback(null, { cluster: 'east', backend: name, message: call.request.message ?? '' });
-    },
-  });
-  // Resolves only once Meridian's listener for this address has arrived and is in use.
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name}: no listener from Meridian within 20 s`)), 20_000);
-    server.bindAsync(address, new grpcXds.XdsServerCredentials(grpc.ServerCredentials.createInsecure()), (err) => {
-      clearTimeout(timer);
-      if (err) reject(err);
-      else resolve();
-    });
-  });
-  return { server, seen };
-}
 
 describe('mTLS between proxyless gRPC peers', () => {
   const ws = new Workspace('meridian-grpc-tls-');

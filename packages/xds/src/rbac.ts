@@ -83,10 +83,11 @@ export function rbacStages(policies: readonly AuthzPolicy[], options: RbacOption
  * filter's stats (the HTTP filter's are under the HCM's).
  */
 export function buildRbacFilters(policies: readonly AuthzPolicy[], options: RbacOptions, statPrefix: string): object[] {
-  return [...rbacStages(policies, options).values()].map((config) =>
+  // Names are unique per chain (gRPC rejects a repeated HTTP filter name): the stage's.
+  return [...rbacStages(policies, options)].map(([stage, config]) =>
     options.protocol === 'http'
-      ? { name: 'envoy.filters.http.rbac', typed_config: { '@type': HTTP_RBAC_TYPE, ...config } }
-      : { name: 'envoy.filters.network.rbac', typed_config: { '@type': NETWORK_RBAC_TYPE, stat_prefix: statPrefix, ...config } },
+      ? { name: stageFilterName(stage), typed_config: { '@type': HTTP_RBAC_TYPE, ...config } }
+      : { name: stageFilterName(stage), typed_config: { '@type': NETWORK_RBAC_TYPE, stat_prefix: statPrefix, ...config } },
   );
 }
 
