@@ -193,10 +193,11 @@ function retryPolicy(r: RetryRule, client: ClientKind): object {
 const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 
 /**
- * What an Envoy route retries when its rule says nothing (Istio's default, as its users
- * expect), plus `reset-before-request`: a request whose pooled connection the server closed
- * before the request reached it — what a listener update draining the server's connections
- * does — is retried, never one the server may have acted on.
+ * What an Envoy route retries when its rule says nothing: Istio's default, as its users
+ * expect, plus `reset-before-request` (a request whose connection failed before any of it was
+ * sent, which the server cannot have acted on). A connection the server closes under a request
+ * already sent is not retried: policy changes avoid causing that by leaving HTTP chains alone
+ * (`rbac.ts`).
  */
 const MESH_DEFAULT_RETRY = {
   retry_on: `${DEFAULT_RETRY_ON},reset-before-request`,

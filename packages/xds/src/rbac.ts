@@ -83,9 +83,14 @@ export function rbacStages(policies: readonly AuthzPolicy[], options: RbacOption
  * filter's stats (the HTTP filter's are under the HCM's).
  */
 export function buildRbacFilters(policies: readonly AuthzPolicy[], options: RbacOptions, statPrefix: string): object[] {
+  return rbacFilters(rbacStages(policies, options), options.protocol, statPrefix);
+}
+
+/** `buildRbacFilters` from stages already compiled (one workload's, for each of its chains). */
+export function rbacFilters(stages: ReadonlyMap<RbacStage, object>, protocol: RbacOptions['protocol'], statPrefix: string): object[] {
   // Names are unique per chain (gRPC rejects a repeated HTTP filter name): the stage's.
-  return [...rbacStages(policies, options)].map(([stage, config]) =>
-    options.protocol === 'http'
+  return [...stages].map(([stage, config]) =>
+    protocol === 'http'
       ? { name: stageFilterName(stage), typed_config: { '@type': HTTP_RBAC_TYPE, ...config } }
       : { name: stageFilterName(stage), typed_config: { '@type': NETWORK_RBAC_TYPE, stat_prefix: statPrefix, ...config } },
   );
@@ -104,9 +109,14 @@ export function httpRbacStageFilters(): object[] {
 
 const STAGE_STAT_PREFIX: Partial<Record<RbacStage, string>> = { [RbacStage.DryRunDeny]: DRY_RUN_DENY_PREFIX, [RbacStage.DryRunAllow]: DRY_RUN_ALLOW_PREFIX };
 
-/** The inbound virtual host's `typed_per_filter_config`: each stage's rules for its filter. */
-export function rbacPerRoute(policies: readonly AuthzPolicy[], options: RbacOptions): Record<string, object> {
-  return Object.fromEntries([...rbacStages(policies, options)].map(([stage, rbac]) => [stageFilterName(stage), { '@type': HTTP_RBAC_PER_ROUTE_TYPE, rbac }]));
+/** The inbound virtual host's `typed_per_filter_config`: each stage's rules (compiled for HTTP) for its filter. */
+export function rbacPerRoute(stages: ReadonlyMap<RbacStage, object>): Record<string, object> {
+  return Object.fromEntries([...stages].map(([stage, rbac]) => [stageFilterName(stage), { '@type': HTTP_RBAC_PER_ROUTE_TYPE, rbac }]));
+}
+
+/** Which policies, by name, a compiled RBAC came from: what proxies with the same policies share answers by. */
+export function policySetKey(policies: readonly AuthzPolicy[]): string {
+  return policies.map((p) => `${p.source.namespace}/${p.source.name}`).join(',');
 }
 
 function stageFilterName(stage: RbacStage): string {
@@ -144,9 +154,8 @@ function compileRule(rule: AuthzRule, options: RbacOptions, deny: boolean): { pr
   const principalConditions: Array<Term<Principal>> = [];
   const permissionConditions: Array<Term<Permission>> = [];
   for (const c of rule.when) {
-    const term = conditionTerm(c, options);
-    if (term.side === 'principal') principalConditions.push(term.term);
-    else permissionConditions.push(term.term);
+    const { side, terms } = conditionTerms(c, options);
+    (side === 'principal' ? principalConditions : permissionConditions).push(...terms);
   }
   const principal = all([...(sources.length ? [orOf(sources, 'or_ids', 'ids')] : []), ...principalConditions], andIds, ANY);
   const permission = all([...(operations.length ? [orOf(operations, 'or_rules', 'rules')] : []), ...permissionConditions], andRules, ANY);
@@ -199,12 +208,13 @@ function operationTerms(o: AuthzOperation, options: RbacOptions): Array<Term<Per
   ];
 }
 
-type SidedTerm = { side: 'principal'; term: Term<Principal> } | { side: 'permission'; term: Term<Permission> };
+/** A condition's terms, all of which must hold, and on which side of the RBAC policy they go. */
+type SidedTerms = { side: 'principal' | 'permission'; terms: Array<Term<object>> };
 
-function conditionTerm(c: AuthzCondition, options: RbacOptions): SidedTerm {
+function conditionTerms(c: AuthzCondition, options: RbacOptions): SidedTerms {
   const either = { values: c.values, not: c.notValues };
-  const principal = (terms: Array<Term<Principal>>): SidedTerm => ({ side: 'principal', term: single(terms, (ids) => ({ and_ids: { ids } })) });
-  const permission = (terms: Array<Term<Permission>>): SidedTerm => ({ side: 'permission', term: single(terms, (rules) => ({ and_rules: { rules } })) });
+  const principal = (terms: Array<Term<Principal>>): SidedTerms => ({ side: 'principal', terms });
+  const permission = (terms: Array<Term<Permission>>): SidedTerms => ({ side: 'permission', terms });
   const header = /^request\.headers\[(.+)\]$/.exec(c.key);
   if (header) return principal(httpOnly(options, eitherTerms(either, (v) => ({ header: { name: (header[1] ?? '').toLowerCase(), string_match: patternMatcher(v) } }), 'principal')));
   if (c.key.startsWith('request.auth.')) return principal(absentField(either, options, NONE_PRINCIPAL, ANY));
@@ -228,12 +238,6 @@ function conditionTerm(c: AuthzCondition, options: RbacOptions): SidedTerm {
       // Validation admits only the keys above; anything else cannot be checked.
       return permission([UNKNOWN]);
   }
-}
-
-function single(terms: Array<Term<object>>, and: (items: object[]) => object): Term<object> {
-  if (terms.includes(UNKNOWN)) return UNKNOWN;
-  const known = terms as object[];
-  return known.length === 0 ? ANY : known.length === 1 ? (known[0] as object) : and(known);
 }
 
 /** Upstream's string patterns: `*` (non-empty), `prefix*`, `*suffix`, or exact. */

@@ -1,9 +1,9 @@
 import { ClientKind, PeerMtlsMode, type PolicyWorkload, type ProxyNode, type Service, type ServicePort } from '@meridian/model';
 import { changedHostnames, serviceChanged, type ChangeSet } from '../change-set.ts';
 import { buildApiListener, buildInboundListener } from '../grpc-resources.ts';
-import { hasMtlsOverrides, MtlsMode, parseInboundListenerName } from '../mtls.ts';
+import { hasMtlsOverrides, MtlsMode, mtlsModeOf, parseInboundListenerName } from '../mtls.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
-import { buildRbacFilters, rbacOptions } from '../rbac.ts';
+import { buildRbacFilters, policySetKey, rbacOptions } from '../rbac.ts';
 import { candidateHostnames, parseHostPort } from '../resource-names.ts';
 import type { GeneratedResource } from '../resource-source.ts';
 import { TypeUrl } from '../type-url.ts';
@@ -44,7 +44,7 @@ export function grpcListener(cache: ResourceCache, snapshot: PushSnapshot, proxy
     // gRPC cannot tell TLS from plaintext on one port: PERMISSIVE is served as STRICT (reported).
     const tls = inboundMode(snapshot, proxy, inbound.address, inbound.port) !== PeerMtlsMode.Disable;
     const policies = snapshot.authorizationFor(proxy);
-    const view = `${tls ? 'tls' : 'plain'}|${policies.map((p) => `${p.source.namespace}/${p.source.name}`).join(',')}`;
+    const view = `${tls ? 'tls' : 'plain'}|${policySetKey(policies)}`;
     return cache.resource({ type: TypeUrl.Listener, name, view }, [{ on: 'security-policy' }], () =>
       buildInboundListener(name, inbound.address, inbound.port, tls, buildRbacFilters(policies, rbacOptions(snapshot, 'http', ClientKind.Grpc), name)),
     );
@@ -69,7 +69,8 @@ export function inboundMode(snapshot: PushSnapshot, workload: PolicyWorkload, ad
 function inboundAffected(changes: ChangeSet, snapshot: PushSnapshot): boolean {
   if (!hasMtlsOverrides(snapshot.mtls)) return false;
   const global = snapshot.mtls?.mode ?? MtlsMode.Disable;
-  return changedHostnames(changes).some((h) => snapshot.mtlsMode(h) !== global);
+  // The config's modes only: a PeerAuthentication change reaches these listeners as such.
+  return changedHostnames(changes).some((h) => mtlsModeOf(snapshot.mtls, h) !== global);
 }
 
 /** The hostnames a `host:port` name may stand for, from the proxy's namespace. */

@@ -1,12 +1,14 @@
-import { ProxyType, scopeKey, type AuthzPolicy, type ProxyNode } from '@meridian/model';
+import { ClientKind, ProxyType, scopeKey, type AuthzPolicy, type ProxyNode } from '@meridian/model';
 import { trafficProtocol, TrafficProtocol, type InboundPort } from '../envoy-resources.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
+import { policySetKey, rbacOptions, rbacStages, type RbacOptions, type RbacStage } from '../rbac.ts';
 
 interface View {
   readonly snapshot: number;
   key: string | undefined;
   inbound: InboundPort[] | undefined;
   authz: readonly AuthzPolicy[] | undefined;
+  rbac: Partial<Record<RbacOptions['protocol'], ReadonlyMap<RbacStage, object>>>;
 }
 
 /**
@@ -35,6 +37,15 @@ export class ProxyViews {
   }
 
   /**
+   * The sidecar's RBAC stages compiled for one protocol: once per snapshot, however many
+   * chains (15006) and inbound routes use them.
+   */
+  rbac(snapshot: PushSnapshot, proxy: ProxyNode, protocol: RbacOptions['protocol']): ReadonlyMap<RbacStage, object> {
+    const view = this.view(snapshot, proxy);
+    return (view.rbac[protocol] ??= rbacStages(this.authorization(snapshot, proxy), rbacOptions(snapshot, protocol, ClientKind.Envoy)));
+  }
+
+  /**
    * Who shares an answer with whom. A sidecar's own part (15006 chains, inbound clusters)
    * depends only on its inbound ports and the policies selecting it, so sidecars with the
    * same ports and policies share answers; gateways are keyed per proxy.
@@ -47,23 +58,19 @@ export class ProxyViews {
       proxy.type === ProxyType.ProxylessGrpc
         ? where
         : proxy.type === ProxyType.Sidecar
-          ? `${where}|${this.inboundPorts(snapshot, proxy).map((p) => `${p.port}/${p.protocol}/${p.mtls}`).join(',')}|${snapshot.inboundMtls(proxy, 0, [])}|${policyIds(this.authorization(snapshot, proxy))}`
+          ? `${where}|${this.inboundPorts(snapshot, proxy).map((p) => `${p.port}/${p.protocol}/${p.mtls}`).join(',')}|${snapshot.inboundMtls(proxy, 0, [])}|${policySetKey(this.authorization(snapshot, proxy))}`
           : `${where}|${proxy.id}`;
     return view.key;
   }
 
   private view(snapshot: PushSnapshot, proxy: ProxyNode): View {
     let view = this.views.get(proxy);
-    if (view?.snapshot !== snapshot.version) this.views.set(proxy, (view = { snapshot: snapshot.version, key: undefined, inbound: undefined, authz: undefined }));
+    if (view?.snapshot !== snapshot.version) this.views.set(proxy, (view = { snapshot: snapshot.version, key: undefined, inbound: undefined, authz: undefined, rbac: {} }));
     return view;
   }
 }
 
 const PROTOCOL_RANK = { [TrafficProtocol.Tcp]: 0, [TrafficProtocol.Http]: 1, [TrafficProtocol.Http2]: 2 };
-
-function policyIds(policies: readonly AuthzPolicy[]): string {
-  return policies.map((p) => `${p.source.namespace}/${p.source.name}`).join(',');
-}
 
 function computeInboundPorts(snapshot: PushSnapshot, proxy: ProxyNode): InboundPort[] {
   const byPort = new Map<number, { protocol: TrafficProtocol; hostnames: string[] }>();

@@ -1,4 +1,4 @@
-import { ClientKind, scopeKey, type ProxyNode } from '@meridian/model';
+import { scopeKey, type ProxyNode } from '@meridian/model';
 import type { ChangeSet } from '../change-set.ts';
 import {
   buildOutboundPortListener,
@@ -11,7 +11,7 @@ import {
   type TcpTarget,
 } from '../envoy-resources.ts';
 import type { PushSnapshot, ServicePortRef } from '../push-snapshot.ts';
-import { buildRbacFilters, httpRbacStageFilters, rbacOptions } from '../rbac.ts';
+import { httpRbacStageFilters, rbacFilters } from '../rbac.ts';
 import { outboundPortListenerName, parseOutboundPortListenerName } from '../resource-names.ts';
 import type { GeneratedResource } from '../resource-source.ts';
 import { TypeUrl } from '../type-url.ts';
@@ -37,11 +37,8 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
       return cache.resource({ type: TypeUrl.Listener, name, view: proxy.type }, [], buildVirtualOutboundListener);
     }
     if (name === VIRTUAL_INBOUND_LISTENER) {
-      const policies = views.authorization(snapshot, proxy);
-      const authz = {
-        http: httpRbacStageFilters(),
-        tcp: (statPrefix: string) => (policies.length ? buildRbacFilters(policies, rbacOptions(snapshot, 'tcp', ClientKind.Envoy), statPrefix) : []),
-      };
+      const tcp = views.rbac(snapshot, proxy, 'tcp');
+      const authz = { http: httpRbacStageFilters(), tcp: (statPrefix: string) => rbacFilters(tcp, 'tcp', statPrefix) };
       return encodeResource(TypeUrl.Listener, name, buildVirtualInboundListener(views.inboundPorts(snapshot, proxy), snapshot.inboundMtls(proxy, 0, []), authz));
     }
     const port = parseOutboundPortListenerName(name);

@@ -2,7 +2,7 @@ import { ClientKind, type ProxyNode } from '@meridian/model';
 import type { ChangeSet } from '../change-set.ts';
 import { buildInboundRouteConfiguration, buildOutboundRouteConfiguration, trafficProtocol, TrafficProtocol, type HttpTarget } from '../envoy-resources.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
-import { rbacOptions, rbacPerRoute } from '../rbac.ts';
+import { rbacPerRoute } from '../rbac.ts';
 import { parseInboundClusterName, serviceDomains } from '../resource-names.ts';
 import type { GeneratedResource } from '../resource-source.ts';
 import { TypeUrl } from '../type-url.ts';
@@ -24,8 +24,7 @@ export function sidecarRoutes(cache: ResourceCache, views: ProxyViews): Generato
     const inboundPort = parseInboundClusterName(name);
     if (inboundPort !== undefined) {
       // Built per request, like the 15006 listener: it carries the workload's own policies.
-      const policies = views.authorization(snapshot, proxy);
-      return encodeResource(TypeUrl.Route, name, buildInboundRouteConfiguration(inboundPort, rbacPerRoute(policies, rbacOptions(snapshot, 'http', ClientKind.Envoy))));
+      return encodeResource(TypeUrl.Route, name, buildInboundRouteConfiguration(inboundPort, rbacPerRoute(views.rbac(snapshot, proxy, 'http'))));
     }
     const port = Number(name);
     if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
