@@ -43,8 +43,25 @@ export type Code = keyof typeof CODES;
 
 const finding = (code: Code, severity: Severity, f: Omit<Finding, 'code' | 'severity'>): Finding => ({ code, severity, ...f });
 
-/** Reads every cluster of `config` (waiting at most `timeoutMs` for each to sync) and analyzes them. */
-export async function analyzeConfig(config: MeridianConfig, logger: Logger, timeoutMs: number): Promise<Finding[]> {
+/** A cluster that could not be read (or not completely). */
+export interface ReadFailure {
+  readonly cluster: string;
+  readonly origin?: string;
+  readonly message: string;
+}
+
+/** Every cluster of a config, read as `serve` reads them: the merged registry and every policy object. */
+export interface MeshRead {
+  readonly registry: AggregateRegistry;
+  readonly store: PolicyStore;
+  readonly failures: readonly ReadFailure[];
+}
+
+/**
+ * Reads every cluster of `config` (waiting at most `timeoutMs` for each to sync), hands the
+ * result to `use`, and stops watching once it returns.
+ */
+export async function withMeshRead<T>(config: MeridianConfig, logger: Logger, timeoutMs: number, use: (mesh: MeshRead) => T): Promise<T> {
   const registry = new AggregateRegistry({ logger });
   const primary = (config.clusters.find((c) => c.primary) ?? config.clusters[0])?.id;
   const store = new PolicyStore(primary === undefined ? {} : { primary });
@@ -61,31 +78,38 @@ export async function analyzeConfig(config: MeridianConfig, logger: Logger, time
     backoff: config.discovery.backoff,
     logger,
   });
-  const findings: Finding[] = [];
+  const failures: ReadFailure[] = [];
   try {
     for (const c of config.clusters) {
       try {
         await clusters.add(await clusterSpecFor(c));
       } catch (err) {
-        findings.push(finding('MA0001', Severity.Error, { clusters: [c.id], object: `cluster ${c.id}`, message: errorMessage(err) }));
+        failures.push({ cluster: c.id, message: errorMessage(err) });
       }
     }
     const missing = await clusters.waitForSync(clusters.ids(), timeoutMs);
     for (const id of missing) {
       const status = clusters.statuses().find((s) => s.id === id);
-      findings.push(finding('MA0001', Severity.Error, { clusters: [id], object: `cluster ${id}`, message: `not read within ${timeoutMs} ms${status?.lastError ? `: ${status.lastError.message}` : ''}` }));
+      failures.push({ cluster: id, message: `not read within ${timeoutMs} ms${status?.lastError ? `: ${status.lastError.message}` : ''}` });
     }
     for (const s of clusters.statuses()) {
       if (s.source.type !== 'manifests') continue;
       for (const f of s.source.files) {
-        if (f.error) findings.push(finding('MA0001', Severity.Error, { clusters: [s.id], object: `cluster ${s.id}`, origin: path.relative(s.source.directory, f.file) || f.file, message: f.error.reason }));
+        if (f.error) failures.push({ cluster: s.id, origin: path.relative(s.source.directory, f.file) || f.file, message: f.error.reason });
       }
     }
-    findings.push(...analyzeMesh(registry, store, config.domainSuffix, config.namespace ?? 'meridian-system'));
+    return use({ registry, store, failures });
   } finally {
     await clusters.stop();
   }
-  return findings;
+}
+
+/** Reads every cluster of `config` (waiting at most `timeoutMs` for each to sync) and analyzes them. */
+export async function analyzeConfig(config: MeridianConfig, logger: Logger, timeoutMs: number): Promise<Finding[]> {
+  return withMeshRead(config, logger, timeoutMs, ({ registry, store, failures }) => [
+    ...failures.map((f) => finding('MA0001', Severity.Error, { clusters: [f.cluster], object: `cluster ${f.cluster}`, ...(f.origin ? { origin: f.origin } : {}), message: f.message })),
+    ...analyzeMesh(registry, store, config.domainSuffix, config.namespace ?? 'meridian-system'),
+  ]);
 }
 
 /** Services and policies checked together: what `analyzeConfig` reports once everything is read. */

@@ -5,6 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { analyzeCommand } from './cli-analyze.ts';
+import { authzCheckCommand } from './cli-authz.ts';
 import { caIntermediateCommand, certificateCommand, tokenCommand } from './cli-ca.ts';
 import { completionScript, SHELLS, type Shell } from './cli-completion.ts';
 import { checkCommand, createRemoteSecretCommand, OUTPUT_FORMATS, statusCommand, type OutputFormat } from './cli-ops.ts';
@@ -108,6 +109,27 @@ export function buildProgram(result: ProgramResult): Command {
     .option('--timeout <ms>', 'how long to wait for each cluster to be read', '10000')
     .addHelpText('after', examples(['meridian analyze --config meridian.yaml', 'meridian analyze --config meridian.yaml -o json']))
     .action(run(analyzeCommand));
+
+  const authz = program.command('authz').description('authorization: who may call what');
+  authz
+    .command('check')
+    .description('may --from call --to, and which AuthorizationPolicy rule decides, for each group of the service\'s endpoints; offline from --config or from a running Meridian with --server; exit 0 when every endpoint allows, else 1')
+    .option('--from <caller>', 'a SPIFFE ID, <trust-domain>/ns/<ns>/sa/<sa>, a pod as <name>.<namespace>, or a pod IP')
+    .option('--to <service>', '<name>.<namespace>[:port] or a hostname[:port]')
+    .option('--method <method>', 'HTTP method', 'GET')
+    .option('--path <path>', 'HTTP path', '/')
+    .option('--header <name:value>', 'a request header (repeatable)', collect)
+    .option('--request-principal <iss/sub>', "a validated JWT's issuer/subject")
+    .option('-c, --config <file>', 'config file, read offline (default: $MERIDIAN_CONFIG)')
+    .option('--server <address>', "ask a running Meridian instead (its HTTP port)")
+    .option('--token-file <file>', TOKEN_FILE_HELP)
+    .option('--timeout <ms>', 'with --config: how long to wait for each cluster to be read', '10000')
+    .addOption(outputOption())
+    .addHelpText('after', examples([
+      'meridian authz check --config meridian.yaml --from client-1.demo --to echo.demo:8080 --path /admin',
+      'meridian authz check --server localhost:15014 --from spiffe://cluster.local/ns/web/sa/frontend --to echo.demo:8080 -o json',
+    ]))
+    .action(run(authzCheckCommand));
 
   program
     .command('bootstrap')

@@ -3,12 +3,14 @@ import * as grpc from '@grpc/grpc-js';
 import { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
 import type { Logger } from '@meridian/model';
 import { addCsdsService, AdsServer, MeshResources, PushCoordinator, TYPE_SHORT_NAME, TypeUrl } from '@meridian/xds';
+import { authzView, headerLinesError } from './authz-explain.ts';
 import { startCaRuntime, type CaRuntime } from './ca-runtime.ts';
 import { clusterSpecFor } from './clusters.ts';
 import { debugTokenReader, splitHostPort, type MeridianConfig } from './config.ts';
 import { clustersView, configDumpView, endpointsView, registryView, syncView } from './debug-views.ts';
 import { startHttp, type ParamSpec } from './http.ts';
 import { listenError } from './listen-error.ts';
+import { meshPolicyOptions, meshResourceSettings, rootNamespace } from './mesh-settings.ts';
 import { changeLogLevel } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { svidPeerIdentity } from './peer-identity.ts';
@@ -48,6 +50,14 @@ function debugParams(known: { knownCluster: (id: string) => string | undefined; 
       offset: { form: 'N (with service=: the first endpoint to show)', check: wholeNumber(0) },
     },
     config_dump: { proxy: { ...proxy, required: true } },
+    authz: {
+      from: { required: true, form: 'SPIFFE_ID | <trust-domain>/ns/<ns>/sa/<sa> | <pod>.<namespace> | POD_IP' },
+      to: { required: true, form: '<name>.<namespace>[:PORT] or HOST[:PORT]' },
+      method: { form: 'METHOD (default GET)' },
+      path: { form: 'PATH (default /)' },
+      headers: { form: 'NAME:VALUE, one per line', check: (v) => headerLinesError(v) },
+      requestPrincipal: { form: 'ISSUER/SUBJECT (a validated JWT\'s)' },
+    },
     endpointz: {
       service: { required: true, form: 'HOST (a hostname from /debug/registryz)', check: known.knownService },
       proxy,
@@ -93,11 +103,9 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
       n.gateways.map((g) => ({ network, address: g.address, port: g.port, source: 'config' })),
     ),
   );
-  const namespace = config.namespace ?? 'meridian-system';
+  const namespace = rootNamespace(config);
   const policy = new PolicyRuntime({
-    domainSuffix: config.domainSuffix,
-    rootNamespace: namespace,
-    defaultMtlsMode: config.mtls.mode === 'strict' ? 'STRICT' : 'DISABLE',
+    ...meshPolicyOptions(config),
     primary: (config.clusters.find((c) => c.primary) ?? config.clusters[0])?.id,
     logger,
     registry: metrics.registry,
@@ -115,11 +123,8 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
   clusterStatuses = () => clusters.statuses();
 
   const resources = new MeshResources({
+    ...meshResourceSettings(config),
     discovery: registry,
-    domainSuffix: config.domainSuffix,
-    clusterLocalHosts: config.clusterLocalHosts,
-    mtls: { mode: config.mtls.mode, services: config.mtls.services, trustDomain: config.trustDomain },
-    trustDomainAliases: config.trustDomainAliases,
     // Read into each push's snapshot.
     policies: () => policy.policies,
   });
@@ -228,6 +233,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         registryz: (query) => registryView(registry, query),
         clusterz: () => clustersView(clusters, remoteSecrets),
         policyz: () => policy.view(),
+        authz: (q) => authzView(resources.snap(), q),
         syncz: (q) => syncView(ads, push, q),
         endpointz: (q) => endpointsView(resources, ads, proxyDefaults, q),
         config_dump: (q) => configDumpView(resources, ads, q),

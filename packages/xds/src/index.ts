@@ -18,6 +18,7 @@ export { groupByPriority, localityMatchLevel, type LocalityGroup } from './prior
 export { decodeMessage, encodeMessage, envoyProtoRoot, protoType } from './protos.ts';
 export { proxyFromNode, type NodeMessage, type ProxyDefaults } from './proxy.ts';
 export { PushCoordinator, type PushCoordinatorOptions, type PushSummary } from './push-coordinator.ts';
+export type { PushSnapshot } from './push-snapshot.ts';
 export { inboundClusterName, outboundClusterName, parseClusterName, parseOutboundClusterName, sniName, type ClusterName } from './resource-names.ts';
 export type { GeneratedResource, ResourceSource } from './resource-source.ts';
 export { TypeUrl, TYPE_SHORT_NAME, TYPE_URLS } from './type-url.ts';

@@ -1,0 +1,30 @@
+/**
+ * What the config says about how the mesh is built, in the shapes the policy compiler and the
+ * resource generators take: one place for `serve` and for the commands that rebuild the
+ * mesh offline (`authz check`), so they cannot drift apart.
+ */
+import type { MeshPolicyOptions } from '@meridian/policy';
+import type { MeshResourcesOptions } from '@meridian/xds';
+import type { MeridianConfig } from './config.ts';
+
+/** Meridian's namespace, where mesh-wide policies live. */
+export function rootNamespace(config: MeridianConfig): string {
+  return config.namespace ?? 'meridian-system';
+}
+
+export function meshPolicyOptions(config: MeridianConfig): MeshPolicyOptions {
+  return {
+    domainSuffix: config.domainSuffix,
+    rootNamespace: rootNamespace(config),
+    defaultMtlsMode: config.mtls.mode === 'strict' ? 'STRICT' : 'DISABLE',
+  };
+}
+
+export function meshResourceSettings(config: MeridianConfig): Omit<MeshResourcesOptions, 'discovery' | 'policies'> {
+  return {
+    domainSuffix: config.domainSuffix,
+    clusterLocalHosts: config.clusterLocalHosts,
+    mtls: { mode: config.mtls.mode, services: config.mtls.services, trustDomain: config.trustDomain },
+    trustDomainAliases: config.trustDomainAliases,
+  };
+}
