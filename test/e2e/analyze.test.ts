@@ -109,6 +109,26 @@ describe('meridian analyze', () => {
     assert.equal(unreadable?.origin, 'torn.yaml');
   });
 
+  it('warns when a security policy is read from fewer source clusters than its workloads run in', async () => {
+    mkdirSync(ws.path('a'));
+    mkdirSync(ws.path('b'));
+    const isolate = istio('AuthorizationPolicy', 'isolate', { rules: [{ from: [{ source: { namespaces: ['demo'] } }] }] });
+    writeFileSync(ws.path('a', 'mesh.yaml'), yamlDocs(node('n1', 'r1'), service('echo', 'demo', [{ name: 'http', port: 8080 }]), ...workload('echo-a', '10.0.0.1', { app: 'echo' }), isolate));
+    writeFileSync(ws.path('b', 'mesh.yaml'), yamlDocs(node('n1', 'r2'), service('echo', 'demo', [{ name: 'http', port: 8080 }]), ...workload('echo-b', '10.1.0.1', { app: 'echo' })));
+    const clusters = [{ id: 'a', manifests: './a', primary: true }, { id: 'b', manifests: './b' }];
+    const { out } = await analyze(ws.writeConfig({ clusters }, 'sources-all.yaml'));
+    const warned = out.findings.filter((f) => f.code === 'MA0010');
+    assert.deepEqual(warned.map((f) => `${f.severity} ${f.clusters.join(',')} ${f.object}`), ['warning a AuthorizationPolicy demo/isolate']);
+    assert.match(warned[0]?.message ?? '', /read only from a, while demo has workloads it selects in b too/);
+    // Policy read from the primary only: one copy there is how it is meant to be.
+    const primaryOnly = await analyze(ws.writeConfig({ clusters, policy: { sources: 'primary' } }, 'sources-primary.yaml'));
+    assert.deepEqual(primaryOnly.out.findings.filter((f) => f.code === 'MA0010'), []);
+    // The same copy in b as well: nothing to warn about.
+    writeFileSync(ws.path('b', 'policy.yaml'), yamlDocs(isolate));
+    const copied = await analyze(ws.writeConfig({ clusters }, 'sources-all.yaml'));
+    assert.deepEqual(copied.out.findings.filter((f) => f.code === 'MA0010'), []);
+  });
+
   it('refuses an unknown output format with a usage error', async () => {
     const run = await MeridianProcess.run(['analyze', '--config', 'examples/two-clusters/meridian.yaml', '-o', 'xml']);
     assert.equal(run.code, 2);

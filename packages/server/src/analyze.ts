@@ -11,6 +11,7 @@ import { compileMeshPolicies, PolicyStore, PolicyState, ProblemSeverity, resolve
 import { subsetEndpoints } from '@meridian/xds';
 import { clusterSpecFor } from './clusters.ts';
 import type { MeridianConfig } from './config.ts';
+import { policySourceFilter, rootNamespace } from './mesh-settings.ts';
 
 export const Severity = { Error: 'error', Warning: 'warning', Info: 'info' } as const;
 export type Severity = (typeof Severity)[keyof typeof Severity];
@@ -38,6 +39,7 @@ export const CODES = {
   MA0007: 'a DestinationRule subset selects no endpoint',
   MA0008: 'a workload selector matches no workload',
   MA0009: 'a service has no ready endpoint in a cluster',
+  MA0010: 'a security policy is read from fewer clusters than its workloads run in',
 } as const;
 export type Code = keyof typeof CODES;
 
@@ -76,6 +78,7 @@ export async function withMeshRead<T>(config: MeridianConfig, logger: Logger, ti
     systemNamespace: config.namespace ?? 'meridian-system',
     staleAfterMs: config.discovery.staleAfterMs,
     backoff: config.discovery.backoff,
+    policyFrom: policySourceFilter(config),
     logger,
   });
   const failures: ReadFailure[] = [];
@@ -108,12 +111,21 @@ export async function withMeshRead<T>(config: MeridianConfig, logger: Logger, ti
 export async function analyzeConfig(config: MeridianConfig, logger: Logger, timeoutMs: number): Promise<Finding[]> {
   return withMeshRead(config, logger, timeoutMs, ({ registry, store, failures }) => [
     ...failures.map((f) => finding('MA0001', Severity.Error, { clusters: [f.cluster], object: `cluster ${f.cluster}`, ...(f.origin ? { origin: f.origin } : {}), message: f.message })),
-    ...analyzeMesh(registry, store, config.domainSuffix, config.namespace ?? 'meridian-system'),
+    ...analyzeMesh(registry, store, { domainSuffix: config.domainSuffix, rootNamespace: rootNamespace(config), policySource: policySourceFilter(config) }),
   ]);
 }
 
 /** Services and policies checked together: what `analyzeConfig` reports once everything is read. */
-export function analyzeMesh(registry: AggregateRegistry, store: PolicyStore, domainSuffix: string, rootNamespace: string): Finding[] {
+export interface MeshAnalysisOptions {
+  readonly domainSuffix: string;
+  /** Meridian's namespace: policies there apply mesh-wide. */
+  readonly rootNamespace: string;
+  /** Whether a cluster's policy objects are read (config `policy.sources`). */
+  readonly policySource: (cluster: string) => boolean;
+}
+
+export function analyzeMesh(registry: AggregateRegistry, store: PolicyStore, options: MeshAnalysisOptions): Finding[] {
+  const { domainSuffix, rootNamespace } = options;
   const out: Finding[] = [];
   const statuses = store.statuses();
   const copies = new Map<string, Set<string>>();
@@ -153,6 +165,7 @@ export function analyzeMesh(registry: AggregateRegistry, store: PolicyStore, dom
   out.push(...emptySubsets(compiled.policies.traffic, objects, registry, clustersOf, domainSuffix));
   out.push(...unmatchedSelectors(objects, registry, clustersOf));
   out.push(...noReadyEndpoints(services, registry));
+  out.push(...securityPolicyInFewerClusters(objects, registry, clustersOf, options));
   return out.sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : a.object < b.object ? -1 : a.object > b.object ? 1 : 0));
 }
 
@@ -250,6 +263,35 @@ function noReadyEndpoints(services: readonly Service[], registry: AggregateRegis
         out.push(finding('MA0009', Severity.Info, { clusters: [cluster], object: s.hostname, message: `all ${own.length} endpoints in ${cluster} are not ready: callers there fail over to other clusters` }));
       }
     }
+  }
+  return out;
+}
+
+/**
+ * A security policy read from one cluster protects its workloads in every cluster, but only
+ * while that cluster is read: if it is removed, or stays unreachable past staleness, the
+ * workloads elsewhere lose the policy with it. Copies in every source cluster that runs the
+ * workloads (identical copies are one) keep the protection where the workloads are.
+ */
+function securityPolicyInFewerClusters(objects: readonly PolicyObject[], registry: AggregateRegistry, clustersOf: ClustersOf, options: MeshAnalysisOptions): Finding[] {
+  const out: Finding[] = [];
+  const workloads = registry.services().flatMap((s) => registry.endpoints(s.hostname).map((e) => ({ namespace: s.namespace, cluster: e.cluster, labels: e.labels ?? {} })));
+  for (const o of objects) {
+    if (o.kind !== 'AuthorizationPolicy' && o.kind !== 'PeerAuthentication') continue;
+    const labels = (o.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels ?? {};
+    const meshWide = o.namespace === options.rootNamespace;
+    const running = new Set(workloads.filter((w) => (meshWide || w.namespace === o.namespace) && Object.entries(labels).every(([k, v]) => w.labels[k] === v)).map((w) => w.cluster));
+    const held = new Set(clustersOf(o));
+    const without = [...running].filter((c) => !held.has(c) && options.policySource(c)).sort();
+    if (without.length === 0) continue;
+    const scope = meshWide ? 'the mesh' : o.namespace;
+    out.push(
+      finding('MA0010', Severity.Warning, {
+        clusters: [...held].sort(),
+        object: refText(o),
+        message: `read only from ${[...held].sort().join(', ')}, while ${scope} has workloads it selects in ${without.join(', ')} too: they lose it if ${[...held].sort().join(', ')} is removed or goes stale; apply the same copy there`,
+      }),
+    );
   }
   return out;
 }

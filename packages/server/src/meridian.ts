@@ -10,7 +10,7 @@ import { debugTokenReader, splitHostPort, type MeridianConfig } from './config.t
 import { clustersView, configDumpView, endpointsView, registryView, syncView } from './debug-views.ts';
 import { startHttp, type ParamSpec } from './http.ts';
 import { listenError } from './listen-error.ts';
-import { meshPolicyOptions, meshResourceSettings, rootNamespace } from './mesh-settings.ts';
+import { meshPolicyOptions, meshResourceSettings, policySourceFilter, rootNamespace } from './mesh-settings.ts';
 import { changeLogLevel } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { svidPeerIdentity } from './peer-identity.ts';
@@ -72,17 +72,6 @@ function wholeNumber(min: number): (value: string) => string | undefined {
   return (value) => (/^\d{1,9}$/.test(value) && Number(value) >= min ? undefined : `a whole number of at least ${min}`);
 }
 
-/** Which clusters' policy CRDs are read (`policy.sources`): every cluster, the primary only, or those named. */
-function policySourceFilter(config: MeridianConfig): (clusterId: string) => boolean {
-  const sources = config.policy.sources;
-  if (sources === 'all') return () => true;
-  if (sources === 'primary') {
-    const primary = (config.clusters.find((c) => c.primary) ?? config.clusters[0])?.id;
-    return (id) => id === primary;
-  }
-  const named = new Set(sources);
-  return (id) => named.has(id);
-}
 
 /** Wires discovery → push → ADS and the HTTP views, from a validated config. */
 export async function startMeridian(config: MeridianConfig, logger: Logger): Promise<RunningMeridian> {

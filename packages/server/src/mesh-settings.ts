@@ -28,3 +28,15 @@ export function meshResourceSettings(config: MeridianConfig): Omit<MeshResources
     trustDomainAliases: config.trustDomainAliases,
   };
 }
+
+/** Which clusters' policy CRDs are read (`policy.sources`): every cluster, the primary only, or those named. */
+export function policySourceFilter(config: MeridianConfig): (clusterId: string) => boolean {
+  const sources = config.policy.sources;
+  if (sources === 'all') return () => true;
+  if (sources === 'primary') {
+    const primary = (config.clusters.find((c) => c.primary) ?? config.clusters[0])?.id;
+    return (id) => id === primary;
+  }
+  const named = new Set(sources);
+  return (id) => named.has(id);
+}
