@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 // grpc-js-xds's own RBAC engine (not its public API): the independent implementation.
 import { parseConfig } from '@grpc/grpc-js-xds/build/src/rbac.js';
-import { authzPoliciesFor, ClientKind } from '@meridian/model';
+import { policiesSelecting, ClientKind } from '@meridian/model';
 import { compileAuthorization, evaluateAuthorization, PolicyStore, type AuthzRequest, type PolicyObjectOf } from '@meridian/policy';
 import { buildRbacFilters, HTTP_RBAC_TYPE, protoType } from '@meridian/xds';
 import { parseAllDocuments } from 'yaml';
@@ -27,7 +27,7 @@ function compile(yamlText: string) {
   store.replace('c1', parseAllDocuments(yamlText).map((d, i) => ({ value: d.toJS() as unknown, origin: `#${i}` })));
   assert.deepEqual(store.statuses().filter((s) => s.state !== 'Accepted').flatMap((s) => s.errors), []);
   const objects = store.objects().filter((o): o is PolicyObjectOf<'AuthorizationPolicy'> => o.kind === 'AuthorizationPolicy');
-  return authzPoliciesFor(compileAuthorization(objects, { rootNamespace: 'meridian-system' }).policies, WORKLOAD);
+  return policiesSelecting(compileAuthorization(objects, { rootNamespace: 'meridian-system' }).policies, WORKLOAD);
 }
 
 const ap = (name: string, spec: string, ns = 'foo') => `---
@@ -113,7 +113,7 @@ const CASES: Array<{ name: string; policy: string; requests: AuthzRequest[] }> =
     requests: [get(), get({ method: 'DELETE' }), get({ principal: ADMIN, method: 'DELETE' }), get({ principal: FOREIGN })],
   },
   {
-    name: 'request principals and claims: absent while request authentication is not enforced',
+    name: 'request principals and claims: absent where no RequestAuthentication selects the workload',
     policy: ap('jwt', '  action: DENY\n  rules: [{ from: [{ source: { notRequestPrincipals: ["*"] } }], to: [{ operation: { paths: ["/secure*"] } }] }]') + ap('claims', '  rules: [{ when: [{ key: "request.auth.claims[group]", values: [admin] }] }, { from: [{ source: { namespaces: [default] } }] }]'),
     requests: [get(), get({ path: '/secure/x' }), get({ principal: ADMIN })],
   },
@@ -151,6 +151,16 @@ describe('compiled RBAC decides as the evaluator does (grpc-js-xds engine)', () 
     assert.deepEqual(buildRbacFilters(policies, { trustDomain: TD, protocol: 'http', client: ClientKind.Grpc }, 'x'), []);
     const envoy = buildRbacFilters(policies, { trustDomain: TD, protocol: 'http', client: ClientKind.Envoy }, 'x') as Array<{ typed_config: Record<string, { action?: string } | string> }>;
     assert.deepEqual(envoy.map((f) => Object.keys(f.typed_config).filter((k) => k !== '@type').sort()), [['rules'], ['shadow_rules', 'shadow_rules_stat_prefix']]);
+  });
+
+  it('a gRPC server under a RequestAuthentication validates no JWT: an ALLOW on a request principal matches nothing, a DENY on one denies every caller', () => {
+    const grpcUnderJwt = { trustDomain: TD, protocol: 'http', client: ClientKind.Grpc, jwtIssuers: ['https://issuer.example'] } as const;
+    const allow = compile(ap('a', '  rules: [{ from: [{ source: { requestPrincipals: ["https://issuer.example/alice"] } }] }]'));
+    assert.equal(rbacAllows(buildRbacFilters(allow, grpcUnderJwt, 'in'), get({ principal: ADMIN })), false);
+    const deny = compile(ap('d', '  action: DENY\n  rules: [{ from: [{ source: { requestPrincipals: ["*"] } }] }]'));
+    assert.equal(rbacAllows(buildRbacFilters(deny, grpcUnderJwt, 'in'), get({ principal: ADMIN })), false, 'never looser than written: a caller with a token would be denied');
+    // Without a RequestAuthentication no request has a principal: the DENY matches none.
+    assert.equal(rbacAllows(buildRbacFilters(deny, { ...grpcUnderJwt, jwtIssuers: [] }, 'in'), get({ principal: ADMIN })), true);
   });
 
   it('over TCP an ALLOW rule with an HTTP-only field matches nothing, a DENY rule drops the field', () => {

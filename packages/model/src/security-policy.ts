@@ -63,8 +63,14 @@ export interface PolicyWorkload {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+/** What selects workloads the way Istio's security policies do. */
+export interface WorkloadScoped {
+  readonly selector?: Readonly<Record<string, string>>;
+  readonly scope: { readonly meshWide: true } | { readonly namespace: string };
+}
+
 /** The policies that apply to `workload`: mesh-wide ones, its namespace's, and those whose selector it carries; in their order. */
-export function authzPoliciesFor(policies: readonly AuthzPolicy[], workload: PolicyWorkload): AuthzPolicy[] {
+export function policiesSelecting<P extends WorkloadScoped>(policies: readonly P[], workload: PolicyWorkload): P[] {
   return policies.filter((p) => {
     if (!('meshWide' in p.scope) && p.scope.namespace !== workload.namespace) return false;
     return !p.selector || Object.entries(p.selector).every(([k, v]) => workload.labels[k] === v);
@@ -87,9 +93,37 @@ export interface PeerAuthentications {
   modeFor(workload: PolicyWorkload, port: number): PeerMtlsDecision;
 }
 
+/** One issuer a RequestAuthentication accepts tokens from, as upstream's JWTRule says. */
+export interface JwtRule {
+  readonly issuer: string;
+  /** Empty: any audience. */
+  readonly audiences: readonly string[];
+  /** The JSON Web Key Set inline, or where to fetch it. */
+  readonly jwks: { readonly inline: string } | { readonly uri: string };
+  /** Empty with `fromParams` and `fromCookies` empty: `Authorization: Bearer` and `?access_token`. */
+  readonly fromHeaders: ReadonlyArray<{ readonly name: string; readonly prefix?: string }>;
+  readonly fromParams: readonly string[];
+  readonly fromCookies: readonly string[];
+  readonly forwardOriginalToken: boolean;
+  readonly outputPayloadToHeader?: string;
+  readonly outputClaimToHeaders: ReadonlyArray<{ readonly header: string; readonly claim: string }>;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * A RequestAuthentication: a request with a token none of its rules validates is refused
+ * (401); one without a token passes with no request principal, for AuthorizationPolicy to
+ * decide.
+ */
+export interface RequestAuthn extends WorkloadScoped {
+  readonly source: PolicySource;
+  readonly rules: readonly JwtRule[];
+}
+
 /** Every compiled policy of the mesh: what a push snapshot's policy slot holds. */
 export interface MeshPolicies {
   readonly traffic: TrafficPolicies;
   readonly peerAuthentications: PeerAuthentications;
   readonly authorization: readonly AuthzPolicy[];
+  readonly requestAuthentication: readonly RequestAuthn[];
 }

@@ -6,6 +6,7 @@
 import type { MeshPolicies, PeerMtlsMode } from '@meridian/model';
 import { compileAuthorization } from './authz/compile-authorization.ts';
 import { compilePeerAuthentications } from './authz/peer-authentication.ts';
+import { compileRequestAuthentication } from './authz/compile-request-authentication.ts';
 import { securityLimits } from './authz/security-limits.ts';
 import { ProblemSeverity, type CompileProblem } from './compile/problems.ts';
 import { compileTraffic, type ObjectLimits, type RouteOverlap } from './compile/traffic-policies.ts';
@@ -32,12 +33,13 @@ export function compileMeshPolicies(objects: readonly PolicyObject[], options: M
   const traffic = compileTraffic(objects, { domainSuffix: options.domainSuffix, rootNamespace: options.rootNamespace });
   const authz = compileAuthorization(objects.filter((o): o is PolicyObjectOf<'AuthorizationPolicy'> => o.kind === 'AuthorizationPolicy'), { rootNamespace: options.rootNamespace });
   const peer = compilePeerAuthentications(objects.filter((o): o is PolicyObjectOf<'PeerAuthentication'> => o.kind === 'PeerAuthentication'), { rootNamespace: options.rootNamespace, defaultMode: options.defaultMtlsMode });
+  const requestAuthn = compileRequestAuthentication(objects.filter((o): o is PolicyObjectOf<'RequestAuthentication'> => o.kind === 'RequestAuthentication'), { rootNamespace: options.rootNamespace });
   const security = securityLimits(objects);
   return {
-    policies: { traffic: traffic.policies, peerAuthentications: peer.peerAuthentications, authorization: authz.policies },
-    problems: [...traffic.problems, ...authz.problems, ...peer.problems, ...security.problems, ...notSentYet(objects)],
+    policies: { traffic: traffic.policies, peerAuthentications: peer.peerAuthentications, authorization: authz.policies, requestAuthentication: requestAuthn.policies },
+    problems: [...traffic.problems, ...authz.problems, ...peer.problems, ...requestAuthn.problems, ...notSentYet(objects)],
     overlaps: traffic.overlaps,
-    limits: [...traffic.limits, ...security.limits],
+    limits: [...traffic.limits, ...security],
   };
 }
 
@@ -47,7 +49,6 @@ export function compileMeshPolicies(objects: readonly PolicyObject[], options: M
  */
 const NOT_SENT_YET: Readonly<Partial<Record<PolicyObject['kind'], string>>> = {
   ServiceEntry: 'ServiceEntries are not sent to clients yet',
-  RequestAuthentication: 'request authentication is not enforced by clients yet',
   Telemetry: 'Telemetry is not applied yet',
 };
 

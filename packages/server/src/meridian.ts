@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
-import type { Logger } from '@meridian/model';
+import { ConfigKind, type Logger } from '@meridian/model';
 import { addCsdsService, AdsServer, MeshResources, PushCoordinator, TYPE_SHORT_NAME, TypeUrl } from '@meridian/xds';
 import { authzView, headerLinesError } from './authz-explain.ts';
 import { startCaRuntime, type CaRuntime } from './ca-runtime.ts';
@@ -9,6 +9,7 @@ import { clusterSpecFor } from './clusters.ts';
 import { debugTokenReader, splitHostPort, type MeridianConfig } from './config.ts';
 import { clustersView, configDumpView, endpointsView, registryView, syncView } from './debug-views.ts';
 import { startHttp, type ParamSpec } from './http.ts';
+import { JwksFetcher } from './jwks-fetcher.ts';
 import { listenError } from './listen-error.ts';
 import { meshPolicyOptions, meshResourceSettings, policySourceFilter, rootNamespace } from './mesh-settings.ts';
 import { changeLogLevel } from './logging.ts';
@@ -111,9 +112,13 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
   });
   clusterStatuses = () => clusters.statuses();
 
+  // A changed key set reaches the proxies with a push of the RequestAuthentications that name it.
+  let pushJwks: (uri: string) => void = () => undefined;
+  const jwks = new JwksFetcher({ logger, onChange: (uri) => pushJwks(uri) });
   const resources = new MeshResources({
     ...meshResourceSettings(config),
     discovery: registry,
+    jwks: (uri) => jwks.get(uri),
     // Read into each push's snapshot.
     policies: () => policy.policies,
   });
@@ -168,6 +173,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
   });
   registry.setUpdater(push);
   policy.setUpdater(push);
+  pushJwks = (uri) => push.configUpdate({ kind: 'full', configs: [{ kind: ConfigKind.RequestAuthentication, namespace: '', name: uri }], reasons: [`jwks ${uri}`] });
 
   const ca = await startCaRuntime({
     config,
@@ -221,7 +227,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         ca: () => ca.debugView(),
         registryz: (query) => registryView(registry, query),
         clusterz: () => clustersView(clusters, remoteSecrets),
-        policyz: () => policy.view(),
+        policyz: () => ({ ...policy.view(), jwks: jwks.view() }),
         authz: (q) => authzView(resources.snap(), q),
         syncz: (q) => syncView(ads, push, q),
         endpointz: (q) => endpointsView(resources, ads, proxyDefaults, q),
@@ -305,6 +311,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     tlsServer.forceShutdown();
     ca.stop();
     secrets.stop();
+    jwks.stop();
     await remoteSecrets?.stop();
     await clusters.stop();
     await http.app.close();
@@ -333,6 +340,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
       logger.info({ drained }, 'streams drained');
       ca.stop();
       secrets.stop();
+      jwks.stop();
       await remoteSecrets?.stop();
       await clusters.stop();
       await http.app.close();

@@ -25,14 +25,14 @@ export interface ChangeSet {
   /** A Sidecar changed (or everything did): which services a proxy sees may change, its listeners too. */
   readonly scopes: boolean;
   /**
-   * A PeerAuthentication or AuthorizationPolicy changed (or everything did): inbound
+   * A PeerAuthentication, AuthorizationPolicy or RequestAuthentication changed (or everything did): inbound
    * listeners (mTLS mode, RBAC) and outbound clusters (whether to speak mTLS) may change.
    */
   readonly securityPolicy: boolean;
 }
 
 /** The kinds that compile into inbound mTLS modes and RBAC filters (and clients' TLS choice). */
-const SECURITY_POLICY_KINDS: ReadonlySet<string> = new Set([ConfigKind.PeerAuthentication, ConfigKind.AuthorizationPolicy]);
+const SECURITY_POLICY_KINDS: ReadonlySet<string> = new Set([ConfigKind.PeerAuthentication, ConfigKind.AuthorizationPolicy, ConfigKind.RequestAuthentication]);
 
 /** The kinds that compile into routes, clusters and subsets. */
 const TRAFFIC_POLICY_KINDS: ReadonlySet<string> = new Set([

@@ -1,9 +1,10 @@
 import {
-  authzPoliciesFor,
+  policiesSelecting,
   matchesAnyHost,
   PeerMtlsMode,
   type AuthzPolicy,
   type PolicyWorkload,
+  type RequestAuthn,
   scopeAllows,
   scopeKey,
   type EgressScope,
@@ -18,6 +19,7 @@ import {
   type ServicePort,
 } from '@meridian/model';
 import { changedHostnames, changeSetOf } from './change-set.ts';
+import type { JwksSource } from './jwt-authn.ts';
 import { endpointKey, indexEndpointOwners, mtlsModeOf, MtlsMode, type MtlsOptions } from './mtls.ts';
 import { WorkloadPortIndex } from './workload-port-index.ts';
 
@@ -33,6 +35,8 @@ export interface SnapshotOptions {
   readonly policies?: (() => MeshPolicies) | undefined;
   /** Trust domains whose identities authorization's `namespaces` take as local (config `trustDomainAliases`). */
   readonly trustDomainAliases?: readonly string[] | undefined;
+  /** The fetched keys of a RequestAuthentication's `jwksUri`, when Meridian has them. */
+  readonly jwks?: JwksSource | undefined;
 }
 
 /** A service port, with its service. */
@@ -62,6 +66,8 @@ export class PushSnapshot {
   /** The mesh's trust domain (the mTLS settings'; `cluster.local` without them). */
   readonly trustDomain: string;
   readonly trustDomainAliases: readonly string[];
+  private readonly jwksSource: JwksSource | undefined;
+  private readonly jwksByUri = new Map<string, string | undefined>();
   private readonly byHostname: ReadonlyMap<string, Service>;
   private readonly endpointsByHostname: ReadonlyMap<string, readonly Endpoint[]>;
   private readonly gatewaysByNetwork: ReadonlyMap<NetworkId, readonly NetworkGateway[]>;
@@ -90,6 +96,7 @@ export class PushSnapshot {
     this.mtls = init.options.mtls;
     this.trustDomain = init.options.mtls?.trustDomain ?? 'cluster.local';
     this.trustDomainAliases = init.options.trustDomainAliases ?? [];
+    this.jwksSource = init.options.jwks;
     this.policies = init.options.policies?.();
     this.services = init.services;
     this.byHostname = new Map(init.services.map((s) => [s.hostname, s]));
@@ -184,7 +191,20 @@ export class PushSnapshot {
   /** The authorization policies that apply to a workload, in the compiled order. */
   authorizationFor(workload: PolicyWorkload): readonly AuthzPolicy[] {
     const all = this.policies?.authorization ?? [];
-    return all.length ? authzPoliciesFor(all, workload) : all;
+    return all.length ? policiesSelecting(all, workload) : all;
+  }
+
+  /** The RequestAuthentications that apply to a workload. */
+  requestAuthenticationFor(workload: PolicyWorkload): readonly RequestAuthn[] {
+    const all = this.policies?.requestAuthentication ?? [];
+    return all.length ? policiesSelecting(all, workload) : all;
+  }
+
+  /** The keys fetched from a `jwksUri`, as of this snapshot's push. */
+  jwks(uri: string): string | undefined {
+    // Read once per snapshot, so every resource of one push carries the same keys.
+    if (!this.jwksByUri.has(uri)) this.jwksByUri.set(uri, this.jwksSource?.(uri));
+    return this.jwksByUri.get(uri);
   }
 
   strict(hostname: string): boolean {

@@ -17,10 +17,14 @@
  * - A field the connection cannot show (an HTTP field over TCP; the SNI for gRPC, which never
  *   sees it) makes an ALLOW alternative match nothing and is left out of a DENY one (which
  *   then denies more): never looser than written.
- * - Request authentication is not enforced yet, so no request carries a request principal or
- *   claims: such a field matches as absent (`requestPrincipals` never; `notRequestPrincipals` always).
+ * - Request principals and JWT claims: Envoy matches them on the payload `jwt_authn` leaves in
+ *   the request's metadata (`jwt-authn.ts`). A workload no RequestAuthentication selects has
+ *   no such payload, so they match as absent. gRPC servers validate no JWT: where a
+ *   RequestAuthentication selects the workload, the fields are unknown there (an ALLOW
+ *   alternative with one matches nothing, a DENY one denies without it); elsewhere absent.
  */
 import { AuthzAction, ClientKind, type AuthzCondition, type AuthzOperation, type AuthzPolicy, type AuthzRule, type AuthzSource, type Either } from '@meridian/model';
+import { JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY } from './jwt-authn.ts';
 import { escapeRegex } from './string-match.ts';
 
 export const HTTP_RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
@@ -37,11 +41,18 @@ export interface RbacOptions {
   readonly trustDomainAliases?: readonly string[];
   readonly protocol: 'http' | 'tcp';
   readonly client: ClientKind;
+  /** Issuers the RequestAuthentications selecting the workload accept; empty when none does. */
+  readonly jwtIssuers?: readonly string[];
 }
 
 /** The options for a snapshot's mesh: its trust domain and the aliases its config lists. */
-export function rbacOptions(snapshot: { readonly trustDomain: string; readonly trustDomainAliases: readonly string[] }, protocol: RbacOptions['protocol'], client: ClientKind): RbacOptions {
-  return { trustDomain: snapshot.trustDomain, trustDomainAliases: snapshot.trustDomainAliases, protocol, client };
+export function rbacOptions(
+  snapshot: { readonly trustDomain: string; readonly trustDomainAliases: readonly string[] },
+  protocol: RbacOptions['protocol'],
+  client: ClientKind,
+  jwtIssuers: readonly string[] = [],
+): RbacOptions {
+  return { trustDomain: snapshot.trustDomain, trustDomainAliases: snapshot.trustDomainAliases, protocol, client, jwtIssuers };
 }
 
 type Principal = object;
@@ -115,7 +126,7 @@ export function rbacPerRoute(stages: ReadonlyMap<RbacStage, object>): Record<str
 }
 
 /** Which policies, by name, a compiled RBAC came from: what proxies with the same policies share answers by. */
-export function policySetKey(policies: readonly AuthzPolicy[]): string {
+export function policySetKey(policies: ReadonlyArray<{ readonly source: { readonly namespace: string; readonly name: string } }>): string {
   return policies.map((p) => `${p.source.namespace}/${p.source.name}`).join(',');
 }
 
@@ -182,17 +193,77 @@ function httpOnly<T>(options: RbacOptions, terms: T[]): Array<Term<T>> {
   return options.protocol === 'http' ? terms : [UNKNOWN];
 }
 
-/** A request principal or claim: absent on every request while request authentication is not enforced. */
-function absentField(e: Either<unknown>, options: RbacOptions, none: object, any: object): Array<Term<object>> {
+/**
+ * A field of the validated JWT (`requestPrincipals`, `request.auth.*`): over TCP unknown; for
+ * gRPC unknown where a RequestAuthentication selects the workload, else absent; for Envoy
+ * HTTP matched on the JWT payload.
+ */
+function jwtField(e: Either<string>, options: RbacOptions, one: (pattern: string) => Principal): Array<Term<Principal>> {
   if (e.values.length === 0 && e.not.length === 0) return [];
   if (options.protocol !== 'http') return [UNKNOWN];
-  return [e.values.length ? none : any];
+  if (options.client === ClientKind.Grpc) return options.jwtIssuers?.length ? [UNKNOWN] : [e.values.length ? NONE_PRINCIPAL : ANY];
+  return eitherTerms(e, one, 'principal');
+}
+
+const payload = (path: readonly string[], value: object): Principal => ({ metadata: { filter: JWT_AUTHN_FILTER, path: [JWT_PAYLOAD_KEY, ...path].map((key) => ({ key })), value } });
+/** A claim that may be a string or a list of strings (`aud`, `groups`): either matches. */
+const claimMatcher = (path: readonly string[], pattern: string): Principal =>
+  orOf([payload(path, { string_match: patternMatcher(pattern) }), payload(path, { list_match: { one_of: { string_match: patternMatcher(pattern) } } })], 'or_ids', 'ids');
+
+/**
+ * A request principal pattern (`<iss>/<sub>`, with upstream's `*`, `prefix*`, `*suffix`)
+ * against the payload's `iss` and `sub`. Issuers hold slashes (URLs), so the pattern is cut
+ * where one of the workload's accepted issuers ends: a principal from any other issuer can
+ * never be validated here, so it need not be matched.
+ */
+function requestPrincipalMatcher(pattern: string, issuers: readonly string[]): Principal {
+  const iss = (v: string) => payload(['iss'], { string_match: { exact: v } });
+  const sub = (m: object) => payload(['sub'], { string_match: m });
+  if (pattern === '*') return payload(['iss'], { present_match: true });
+  const alternatives: Principal[] = [];
+  for (const issuer of issuers) {
+    const head = `${issuer}/`;
+    if (pattern.endsWith('*')) {
+      const prefix = pattern.slice(0, -1);
+      if (head.startsWith(prefix)) alternatives.push(iss(issuer));
+      else if (prefix.startsWith(head)) alternatives.push({ and_ids: { ids: [iss(issuer), sub({ prefix: prefix.slice(head.length) })] } });
+    } else if (pattern.startsWith('*')) {
+      const suffix = pattern.slice(1);
+      // The suffix lies within `sub`, or reaches back into `<iss>/`.
+      const within = [sub({ suffix })];
+      for (let k = 1; k < suffix.length; k++) if (head.endsWith(suffix.slice(0, k))) within.push(sub({ exact: suffix.slice(k) }));
+      if (head.endsWith(suffix)) within.push(payload(['sub'], { present_match: true }));
+      alternatives.push({ and_ids: { ids: [iss(issuer), orOf(within, 'or_ids', 'ids')] } });
+    } else if (pattern.startsWith(head) && pattern.length > head.length) {
+      alternatives.push({ and_ids: { ids: [iss(issuer), sub({ exact: pattern.slice(head.length) })] } });
+    }
+  }
+  return alternatives.length ? orOf(alternatives, 'or_ids', 'ids') : NONE_PRINCIPAL;
+}
+
+/** A `request.auth.*` condition key as the payload path it reads; `undefined` for one no client can check. */
+function jwtConditionMatcher(key: string, options: RbacOptions): ((pattern: string) => Principal) | undefined {
+  const claim = /^request\.auth\.claims((?:\[[^\]]+\])+)$/.exec(key);
+  if (claim) {
+    const path = [...(claim[1] ?? '').matchAll(/\[([^\]]+)\]/g)].map((m) => m[1] ?? '');
+    return (pattern) => claimMatcher(path, pattern);
+  }
+  switch (key) {
+    case 'request.auth.principal':
+      return (pattern) => requestPrincipalMatcher(pattern, options.jwtIssuers ?? []);
+    case 'request.auth.audiences':
+      return (pattern) => claimMatcher(['aud'], pattern);
+    case 'request.auth.presenter':
+      return (pattern) => claimMatcher(['azp'], pattern);
+    default:
+      return undefined;
+  }
 }
 
 function sourceTerms(s: AuthzSource, options: RbacOptions): Array<Term<Principal>> {
   return [
     ...eitherTerms(s.principals, principalMatcher, 'principal'),
-    ...absentField(s.requestPrincipals, options, NONE_PRINCIPAL, ANY),
+    ...jwtField(s.requestPrincipals, options, (p) => requestPrincipalMatcher(p, options.jwtIssuers ?? [])),
     ...eitherTerms(s.namespaces, (n) => namespaceMatcher(n, options), 'principal'),
     ...eitherTerms(s.ipBlocks, (b) => ({ direct_remote_ip: cidr(b) }), 'principal'),
     ...eitherTerms(s.remoteIpBlocks, (b) => ({ remote_ip: cidr(b) }), 'principal'),
@@ -217,7 +288,10 @@ function conditionTerms(c: AuthzCondition, options: RbacOptions): SidedTerms {
   const permission = (terms: Array<Term<Permission>>): SidedTerms => ({ side: 'permission', terms });
   const header = /^request\.headers\[(.+)\]$/.exec(c.key);
   if (header) return principal(httpOnly(options, eitherTerms(either, (v) => ({ header: { name: (header[1] ?? '').toLowerCase(), string_match: patternMatcher(v) } }), 'principal')));
-  if (c.key.startsWith('request.auth.')) return principal(absentField(either, options, NONE_PRINCIPAL, ANY));
+  if (c.key.startsWith('request.auth.')) {
+    const matcher = jwtConditionMatcher(c.key, options);
+    return principal(matcher ? jwtField(either, options, matcher) : [UNKNOWN]);
+  }
   switch (c.key) {
     case 'source.ip':
       return principal(eitherTerms(either, (b) => ({ direct_remote_ip: cidr(b) }), 'principal'));

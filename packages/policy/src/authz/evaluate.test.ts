@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { authzPoliciesFor } from '@meridian/model';
+import { policiesSelecting } from '@meridian/model';
 import { parseAllDocuments } from 'yaml';
 import { PolicyStore } from '../policy-store.ts';
 import type { PolicyObjectOf } from '../policy-object.ts';
@@ -38,7 +38,7 @@ const get = (extra: Partial<AuthzRequest> = {}): AuthzRequest => ({ protocol: 'h
 
 function decide(text: string, request: AuthzRequest, workload = HTTPBIN) {
   const { policies: compiled } = policies(text);
-  return evaluateAuthorization(authzPoliciesFor(compiled, workload), request, { trustDomain: TD });
+  return evaluateAuthorization(policiesSelecting(compiled, workload), request, { trustDomain: TD });
 }
 
 describe('authorization semantics (upstream reference cases)', () => {

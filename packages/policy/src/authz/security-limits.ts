@@ -1,17 +1,15 @@
 /**
- * What proxyless gRPC servers cannot honour of PeerAuthentication and AuthorizationPolicy as
- * written, and what no client enforces yet, for the policy report. The xds compiler acts the
+ * What proxyless gRPC servers cannot honour of PeerAuthentication, AuthorizationPolicy and
+ * RequestAuthentication as written, for the policy report. The xds compiler acts the
  * same way (`xds/src/rbac.ts`, `grpc-listeners.ts`): never looser than written.
  */
 import { ClientKind } from '@meridian/model';
 import type { ObjectLimits } from '../compile/traffic-policies.ts';
-import { ProblemSeverity, type CompileProblem } from '../compile/problems.ts';
 import type { PolicyObject, PolicyObjectOf } from '../policy-object.ts';
 import { DRY_RUN_ANNOTATION } from './compile-authorization.ts';
 
-export function securityLimits(objects: readonly PolicyObject[]): { readonly limits: ObjectLimits[]; readonly problems: CompileProblem[] } {
+export function securityLimits(objects: readonly PolicyObject[]): ObjectLimits[] {
   const limits: ObjectLimits[] = [];
-  const problems: CompileProblem[] = [];
   for (const o of objects) {
     const ref = { kind: o.kind, namespace: o.namespace, name: o.name };
     if (o.kind === 'PeerAuthentication') {
@@ -22,6 +20,10 @@ export function securityLimits(objects: readonly PolicyObject[]): { readonly lim
       ];
       // Stricter, not looser: a gRPC server cannot take plaintext and TLS on one port.
       if (permissive.length) limits.push({ ref, client: ClientKind.Grpc, omit: [], ignored: permissive.map((p) => `${p} (PERMISSIVE is served as STRICT)`) });
+    }
+    if (o.kind === 'RequestAuthentication') {
+      // Not looser either: the RBAC compiler treats request.auth fields as unknown on such servers.
+      limits.push({ ref, client: ClientKind.Grpc, omit: ['spec.jwtRules (proxyless gRPC servers validate no JWT: an AuthorizationPolicy rule on a request principal or claim matches nothing there if it allows, and denies without that field if it denies)'], ignored: [] });
     }
     if (o.kind !== 'AuthorizationPolicy') continue;
     const ap = o as PolicyObjectOf<'AuthorizationPolicy'>;
@@ -34,17 +36,8 @@ export function securityLimits(objects: readonly PolicyObject[]): { readonly lim
       (rule.when ?? []).forEach((c, j) => {
         if (c.key === 'connection.sni') ignored.push(`spec.rules[${i}].when[${j}] (gRPC cannot see the SNI: ${ap.spec.action === 'DENY' ? 'the rule denies without it' : 'the rule matches nothing'})`);
       });
-      const jwtFields = [
-        ...(rule.from ?? []).flatMap((f, j) =>
-          [f.source.requestPrincipals ? `spec.rules[${i}].from[${j}].source.requestPrincipals` : '', f.source.notRequestPrincipals ? `spec.rules[${i}].from[${j}].source.notRequestPrincipals` : ''].filter(Boolean),
-        ),
-        ...(rule.when ?? []).flatMap((c, j) => (c.key.startsWith('request.auth.') ? [`spec.rules[${i}].when[${j}]`] : [])),
-      ];
-      for (const path of jwtFields) {
-        problems.push({ ref, path, message: 'request authentication is not enforced yet, so no request carries a request principal or claims: this field matches as absent', severity: ProblemSeverity.Part });
-      }
     });
     if (omit.length || ignored.length) limits.push({ ref, client: ClientKind.Grpc, omit, ignored });
   }
-  return { limits, problems };
+  return limits;
 }

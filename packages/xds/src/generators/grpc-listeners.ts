@@ -2,6 +2,7 @@ import { ClientKind, PeerMtlsMode, type PolicyWorkload, type ProxyNode, type Ser
 import { changedHostnames, serviceChanged, type ChangeSet } from '../change-set.ts';
 import { buildApiListener, buildInboundListener } from '../grpc-resources.ts';
 import { hasMtlsOverrides, MtlsMode, mtlsModeOf, parseInboundListenerName } from '../mtls.ts';
+import { jwtIssuers } from '../jwt-authn.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
 import { buildRbacFilters, policySetKey, rbacOptions } from '../rbac.ts';
 import { candidateHostnames, parseHostPort } from '../resource-names.ts';
@@ -44,9 +45,11 @@ export function grpcListener(cache: ResourceCache, snapshot: PushSnapshot, proxy
     // gRPC cannot tell TLS from plaintext on one port: PERMISSIVE is served as STRICT (reported).
     const tls = inboundMode(snapshot, proxy, inbound.address, inbound.port) !== PeerMtlsMode.Disable;
     const policies = snapshot.authorizationFor(proxy);
-    const view = `${tls ? 'tls' : 'plain'}|${policySetKey(policies)}`;
+    // No JWT is validated here: where a RequestAuthentication applies, its fields are unknown to RBAC.
+    const issuers = jwtIssuers(snapshot.requestAuthenticationFor(proxy));
+    const view = `${tls ? 'tls' : 'plain'}|${policySetKey(policies)}|${issuers.length > 0}`;
     return cache.resource({ type: TypeUrl.Listener, name, view }, [{ on: 'security-policy' }], () =>
-      buildInboundListener(name, inbound.address, inbound.port, tls, buildRbacFilters(policies, rbacOptions(snapshot, 'http', ClientKind.Grpc), name)),
+      buildInboundListener(name, inbound.address, inbound.port, tls, buildRbacFilters(policies, rbacOptions(snapshot, 'http', ClientKind.Grpc, issuers), name)),
     );
   }
   const target = resolveTarget(snapshot, proxy, name);

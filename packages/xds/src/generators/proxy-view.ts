@@ -1,6 +1,7 @@
-import { ClientKind, ProxyType, scopeKey, type AuthzPolicy, type ProxyNode } from '@meridian/model';
+import { ClientKind, ProxyType, scopeKey, type AuthzPolicy, type ProxyNode, type RequestAuthn } from '@meridian/model';
 import { trafficProtocol, TrafficProtocol, type InboundPort } from '../envoy-resources.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
+import { jwtAuthnFilter, jwtIssuers } from '../jwt-authn.ts';
 import { policySetKey, rbacOptions, rbacStages, type RbacOptions, type RbacStage } from '../rbac.ts';
 
 interface View {
@@ -8,6 +9,8 @@ interface View {
   key: string | undefined;
   inbound: InboundPort[] | undefined;
   authz: readonly AuthzPolicy[] | undefined;
+  requestAuthn: readonly RequestAuthn[] | undefined;
+  jwt: { filter: object | undefined } | undefined;
   rbac: Partial<Record<RbacOptions['protocol'], ReadonlyMap<RbacStage, object>>>;
 }
 
@@ -36,13 +39,27 @@ export class ProxyViews {
     return (view.authz ??= snapshot.authorizationFor({ namespace: proxy.namespace, labels: proxy.labels }));
   }
 
+  /** The RequestAuthentications that select the proxy's workload. */
+  requestAuthentication(snapshot: PushSnapshot, proxy: ProxyNode): readonly RequestAuthn[] {
+    const view = this.view(snapshot, proxy);
+    return (view.requestAuthn ??= snapshot.requestAuthenticationFor({ namespace: proxy.namespace, labels: proxy.labels }));
+  }
+
+  /** The sidecar's JWT filter for its HTTP chains; `undefined` when no RequestAuthentication selects it. */
+  jwtFilter(snapshot: PushSnapshot, proxy: ProxyNode): object | undefined {
+    const view = this.view(snapshot, proxy);
+    view.jwt ??= { filter: jwtAuthnFilter(this.requestAuthentication(snapshot, proxy), (uri) => snapshot.jwks(uri)) };
+    return view.jwt.filter;
+  }
+
   /**
    * The sidecar's RBAC stages compiled for one protocol: once per snapshot, however many
    * chains (15006) and inbound routes use them.
    */
   rbac(snapshot: PushSnapshot, proxy: ProxyNode, protocol: RbacOptions['protocol']): ReadonlyMap<RbacStage, object> {
     const view = this.view(snapshot, proxy);
-    return (view.rbac[protocol] ??= rbacStages(this.authorization(snapshot, proxy), rbacOptions(snapshot, protocol, ClientKind.Envoy)));
+    const issuers = jwtIssuers(this.requestAuthentication(snapshot, proxy));
+    return (view.rbac[protocol] ??= rbacStages(this.authorization(snapshot, proxy), rbacOptions(snapshot, protocol, ClientKind.Envoy, issuers)));
   }
 
   /**
@@ -58,14 +75,14 @@ export class ProxyViews {
       proxy.type === ProxyType.ProxylessGrpc
         ? where
         : proxy.type === ProxyType.Sidecar
-          ? `${where}|${this.inboundPorts(snapshot, proxy).map((p) => `${p.port}/${p.protocol}/${p.mtls}`).join(',')}|${snapshot.inboundMtls(proxy, 0, [])}|${policySetKey(this.authorization(snapshot, proxy))}`
+          ? `${where}|${this.inboundPorts(snapshot, proxy).map((p) => `${p.port}/${p.protocol}/${p.mtls}`).join(',')}|${snapshot.inboundMtls(proxy, 0, [])}|${policySetKey(this.authorization(snapshot, proxy))}|${policySetKey(this.requestAuthentication(snapshot, proxy))}`
           : `${where}|${proxy.id}`;
     return view.key;
   }
 
   private view(snapshot: PushSnapshot, proxy: ProxyNode): View {
     let view = this.views.get(proxy);
-    if (view?.snapshot !== snapshot.version) this.views.set(proxy, (view = { snapshot: snapshot.version, key: undefined, inbound: undefined, authz: undefined, rbac: {} }));
+    if (view?.snapshot !== snapshot.version) this.views.set(proxy, (view = { snapshot: snapshot.version, key: undefined, inbound: undefined, authz: undefined, requestAuthn: undefined, jwt: undefined, rbac: {} }));
     return view;
   }
 }

@@ -38,7 +38,8 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
     }
     if (name === VIRTUAL_INBOUND_LISTENER) {
       const tcp = views.rbac(snapshot, proxy, 'tcp');
-      const authz = { http: httpRbacStageFilters(), tcp: (statPrefix: string) => rbacFilters(tcp, 'tcp', statPrefix) };
+      const jwt = views.jwtFilter(snapshot, proxy);
+      const authz = { http: [...(jwt ? [jwt] : []), ...httpRbacStageFilters()], tcp: (statPrefix: string) => rbacFilters(tcp, 'tcp', statPrefix) };
       return encodeResource(TypeUrl.Listener, name, buildVirtualInboundListener(views.inboundPorts(snapshot, proxy), snapshot.inboundMtls(proxy, 0, []), authz));
     }
     const port = parseOutboundPortListenerName(name);
