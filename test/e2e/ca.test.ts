@@ -104,8 +104,8 @@ describe('CA: SVIDs over the certificate API', () => {
 
   it('publishes the trust bundle as PEM and as a SPIFFE bundle', async () => {
     const { body } = await meridian.getJson<{ keys: Array<{ use: string; x5c: string[] }>; spiffe_refresh_hint: number }>('/.well-known/spiffe-bundle');
-    assert.equal(body.keys.length, 1);
-    assert.equal(body.keys[0]?.use, 'x509-svid');
+    // The root, and the key JWT-SVIDs are signed with (test/e2e/jwt-svid.test.ts).
+    assert.deepEqual(body.keys.map((k) => k.use), ['x509-svid', 'jwt-svid']);
     const root = new X509Certificate(readFileSync(rootFile));
     assert.equal(new X509Certificate(Buffer.from(body.keys[0]?.x5c[0] ?? '', 'base64')).fingerprint256, root.fingerprint256);
     assert.ok(body.spiffe_refresh_hint > 0);

@@ -15,7 +15,7 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { CertificateClient, createCsr } from '@meridian/ca';
+import { CertificateClient, createCsr, jwtSvidServiceDefinition, type FetchJwtSvidRequestMessage, type FetchJwtSvidResponseMessage } from '@meridian/ca';
 import { AdsTestClient, CsdsTestClient, TypeUrls, type AdsResponse } from '@meridian/testkit';
 import { endpointSlice, node, service, yamlDocs } from '../support/manifests.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
@@ -101,10 +101,11 @@ describe('each port, without credentials', () => {
       assert.equal(leaks(JSON.stringify(configs)), false);
     });
 
-    it('does not serve the certificate API', async () => {
+    it('does not serve the certificate API, nor the JWT-SVID API', async () => {
       const client = new CertificateClient({ address: meridian.xdsAddress, credentials: grpc.credentials.createInsecure() });
       closers.push(client);
       await assert.rejects(client.createCertificate({ csr: csr() }), (err) => codeOf(err) === grpc.status.UNIMPLEMENTED);
+      assert.equal(await fetchJwtSvid(meridian.xdsAddress, grpc.credentials.createInsecure()), grpc.status.UNIMPLEMENTED);
     });
   });
 
@@ -139,6 +140,10 @@ describe('each port, without credentials', () => {
       closers.push(client);
       await assert.rejects(client.createCertificate({ csr: csr() }), (err) => codeOf(err) === grpc.status.UNAUTHENTICATED);
     });
+
+    it('refuses a JWT-SVID without a token', async () => {
+      assert.equal(await fetchJwtSvid(meridian.xdsTlsAddress, serverOnlyTls()), grpc.status.UNAUTHENTICATED);
+    });
   });
 
   describe('15014, HTTP', () => {
@@ -159,3 +164,16 @@ describe('each port, without credentials', () => {
     });
   });
 });
+
+/** The status of a FetchJwtSvid call with no credentials beyond the channel's. */
+async function fetchJwtSvid(address: string, credentials: grpc.ChannelCredentials): Promise<grpc.status> {
+  const method = jwtSvidServiceDefinition()['FetchJwtSvid'] as grpc.MethodDefinition<FetchJwtSvidRequestMessage, FetchJwtSvidResponseMessage>;
+  const client = new grpc.Client(address, credentials);
+  try {
+    return await new Promise<grpc.status>((resolve) =>
+      client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, { audience: ['a'] }, new grpc.Metadata(), (err) => resolve(err?.code ?? grpc.status.OK)),
+    );
+  } finally {
+    client.close();
+  }
+}

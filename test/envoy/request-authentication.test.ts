@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { RealPeer, realPeersMissing, type Pod, type Received } from '@meridian/testkit';
 import { EnvoyMesh, type Workload } from '../support/envoy-mesh.ts';
+import { MeridianProcess } from '../support/meridian-process.ts';
 import { eventually } from '../support/eventually.ts';
 import { node, yamlDocs } from '../support/manifests.ts';
 import { ECHO_APP_PORTS, ECHO_PORTS, serviceManifests } from './manifests.ts';
@@ -176,5 +177,35 @@ describe('RequestAuthentication through Envoy sidecars', { skip }, () => {
     assert.deepEqual(Object.values(policyz.jwks).map((j) => [j.fetched, j.keys]), [[true, 1]]);
     // The fetched issuer's tokens are not alice's: /secure stays closed to them.
     assert.equal((await call('/secure/x', bearer)).status, 403);
+  });
+
+  it("a JWT-SVID from Meridian is verified by Envoy's jwt_authn with the keys of Meridian's SPIFFE bundle", async () => {
+    const meridian = mesh.meridian;
+    assert.ok(meridian);
+    const bundleUri = `http://${meridian.httpAddress}/.well-known/spiffe-bundle`;
+    writeFileSync(mesh.ws.path('east', 'svid-policy.yaml'), yamlDocs(
+      {
+        apiVersion: 'security.istio.io/v1',
+        kind: 'RequestAuthentication',
+        metadata: { name: 'echo-jwt-svid', namespace: 'demo' },
+        spec: { selector: { matchLabels: { app: 'echo' } }, jwtRules: [{ issuer: 'spiffe://cluster.local', jwksUri: bundleUri, audiences: ['echo.demo'] }] },
+      },
+      {
+        apiVersion: 'security.istio.io/v1',
+        kind: 'AuthorizationPolicy',
+        metadata: { name: 'svid-needs-sleep', namespace: 'demo' },
+        spec: { selector: { matchLabels: { app: 'echo' } }, action: 'DENY', rules: [{ from: [{ source: { notRequestPrincipals: ['*/ns/demo/sa/sleep'] } }], to: [{ operation: { paths: ['/svid*'] } }] }] },
+      },
+    ));
+    const saToken = await MeridianProcess.run(['token', '--config', mesh.configFile, '--namespace', 'demo', '--service-account', 'sleep']);
+    assert.equal(saToken.code, 0, saToken.stderr);
+    const rootFile = mesh.ws.write('jwt-root.pem', await (await fetch(`http://${meridian.httpAddress}/trust-bundle`)).text());
+    const svid = await MeridianProcess.run(['jwt-svid', '--server', meridian.xdsTlsAddress, '--server-name', 'localhost', '--root-cert', rootFile, '--token', saToken.stdout.trim(), '--audience', 'echo.demo']);
+    assert.equal(svid.code, 0, svid.stderr);
+    const bearer = svid.stdout.trim();
+    await eventually('the JWT-SVID accepted on /svid', async () => ((await call('/svid/x', bearer)).status === 200 ? true : undefined), 20_000, 200);
+    assert.equal((await call('/svid/x')).status, 403, 'no token: denied by the DENY on notRequestPrincipals');
+    const other = await MeridianProcess.run(['jwt-svid', '--server', meridian.xdsTlsAddress, '--server-name', 'localhost', '--root-cert', rootFile, '--token', saToken.stdout.trim(), '--audience', 'billing']);
+    assert.equal((await call('/svid/x', other.stdout.trim())).status, 403, 'a JWT-SVID for another audience');
   });
 });

@@ -55,7 +55,8 @@ export class EnvoyMesh {
   readonly ws: Workspace;
   meridian: MeridianProcess | undefined;
   private ca: TestCa | undefined;
-  private configFile = '';
+  /** The config `meridian serve` runs with (for commands that read it, such as `meridian token`). */
+  configFile = '';
   readonly workloads: Workload[] = [];
   readonly gateways: MeshProxy[] = [];
 

@@ -26,6 +26,8 @@ export {
   type SignerStats,
   type SvidSignerOptions,
 } from './signer.ts';
+export { JwtSvidSigner, JWT_SVID_DEFAULT_TTL_SECONDS, JWT_SVID_MAX_TTL_SECONDS, type JwtSvid, type JwtSvidBundleKey } from './jwt-svid.ts';
+export { addJwtSvidService, JWT_SVID_SERVICE_NAME, jwtSvidServiceDefinition, type FetchJwtSvidRequestMessage, type FetchJwtSvidResponseMessage, type JwtSvidServiceOptions } from './jwt-svid-service.ts';
 export { spiffeBundle, trustBundlePem, type SpiffeBundle, type SpiffeBundleKey, type SpiffeBundleOptions } from './trust-bundle.ts';
 export { certToPem, fromPemAll, toPem } from './pem.ts';
 export {

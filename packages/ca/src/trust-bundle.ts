@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { X509Certificate } from 'node:crypto';
+import type { JwtSvidBundleKey } from './jwt-svid.ts';
 import { certToPem } from './pem.ts';
 
 /** One JWK of a SPIFFE bundle (SPIFFE Trust Domain and Bundle spec §4). */
@@ -16,7 +17,7 @@ export interface SpiffeBundleKey {
 }
 
 export interface SpiffeBundle {
-  readonly keys: readonly SpiffeBundleKey[];
+  readonly keys: ReadonlyArray<SpiffeBundleKey | JwtSvidBundleKey>;
   readonly spiffe_refresh_hint?: number;
   readonly spiffe_sequence?: number;
 }
@@ -31,6 +32,8 @@ export interface SpiffeBundleOptions {
   readonly refreshHintSeconds?: number;
   /** Increases whenever the bundle content changes. */
   readonly sequence?: number;
+  /** The keys JWT-SVIDs of the trust domain are signed with. */
+  readonly jwtKeys?: readonly JwtSvidBundleKey[];
 }
 
 export function spiffeBundle(opts: SpiffeBundleOptions): SpiffeBundle {
@@ -49,7 +52,7 @@ export function spiffeBundle(opts: SpiffeBundleOptions): SpiffeBundle {
     };
   });
   return {
-    keys,
+    keys: [...keys, ...(opts.jwtKeys ?? [])],
     ...(opts.refreshHintSeconds === undefined ? {} : { spiffe_refresh_hint: opts.refreshHintSeconds }),
     ...(opts.sequence === undefined ? {} : { spiffe_sequence: opts.sequence }),
   };

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { X509Certificate as X509, generateKeyPairSync } from 'node:crypto';
+import { X509Certificate as X509, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type * as grpc from '@grpc/grpc-js';
@@ -13,10 +13,12 @@ import {
   JwtAuthenticator,
   KubeTokenAuthenticator,
   KubeTokenReviewer,
+  JwtSvidSigner,
   LocalJwtIssuer,
   SvidSigner,
   TlsMaterialProvider,
   addCertificateService,
+  addJwtSvidService,
   loadCacerts,
   loadOrCreateSelfSignedCa,
   optionalClientCertCredentials,
@@ -42,6 +44,8 @@ export interface CaRuntime {
   /** Server credentials for listen.xdsTls: our serving certificate; client SVIDs requested, not required. */
   readonly serverCredentials: grpc.ServerCredentials;
   addCertificateService(server: grpc.Server): CertificateService;
+  /** `meridian.v1.JwtSvidService`: JWT-SVIDs for callers authenticated as for certificates. */
+  addJwtSvidService(server: grpc.Server): void;
   /** Our own roots, PEM. */
   trustBundlePem(): string;
   /**
@@ -209,6 +213,14 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
   let bundleSequence = 1;
   let bundleRoots = '';
   const roots = () => signer.authority?.rootsDer ?? [];
+  // Derived from the CA key: the same on every replica holding the CA, replaced with it.
+  let jwtSigner: { key: KeyObject; signer: JwtSvidSigner } | undefined;
+  const jwtSvidSigner = (): JwtSvidSigner | undefined => {
+    const key = signer.authority?.key;
+    if (!key) return undefined;
+    if (jwtSigner?.key !== key) jwtSigner = { key, signer: JwtSvidSigner.fromCaKey(key) };
+    return jwtSigner.signer;
+  };
   return {
     signer,
     issuer,
@@ -221,6 +233,8 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
         rateLimit: config.ca.rateLimit,
         ...(options.callbacks ? { callbacks: options.callbacks } : {}),
       }),
+    addJwtSvidService: (server) =>
+      addJwtSvidService(server, { trustDomain, signer: jwtSvidSigner, authenticators, logger: root, rateLimit: config.ca.rateLimit }),
     trustBundlePem: () => trustBundlePem(roots()).join(''),
     trustBundleFor: (td) => {
       if (td === undefined || td === '' || td === trustDomain) return trustBundlePem(roots()).join('');
@@ -231,12 +245,13 @@ export async function startCaRuntime(options: CaRuntimeOptions): Promise<CaRunti
     },
     federation: () => [...fetchers.values()].map((f) => f.state),
     spiffeBundle: () => {
-      const pem = trustBundlePem(roots()).join('');
-      if (pem !== bundleRoots) {
+      const jwtKey = jwtSvidSigner()?.bundleKey;
+      const content = `${trustBundlePem(roots()).join('')}${jwtKey?.kid ?? ''}`;
+      if (content !== bundleRoots) {
         if (bundleRoots) bundleSequence++;
-        bundleRoots = pem;
+        bundleRoots = content;
       }
-      return spiffeBundle({ rootsDer: roots(), refreshHintSeconds: 300, sequence: bundleSequence });
+      return spiffeBundle({ rootsDer: roots(), refreshHintSeconds: 300, sequence: bundleSequence, ...(jwtKey ? { jwtKeys: [jwtKey] } : {}) });
     },
     debugView: () => {
       const a = signer.authority;

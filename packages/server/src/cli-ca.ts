@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { CertificateClient, createCsr, mintIntermediateCacerts, workloadSpiffeId } from '@meridian/ca';
+import { CertificateClient, createCsr, jwtSvidServiceDefinition, mintIntermediateCacerts, workloadSpiffeId, type FetchJwtSvidRequestMessage, type FetchJwtSvidResponseMessage } from '@meridian/ca';
 import { createLogger } from '@meridian/model';
 import { loadLocalJwtIssuer } from './ca-runtime.ts';
 import { loadConfig, readEnv } from './config.ts';
@@ -82,6 +82,45 @@ export async function certificateCommand(values: {
   } catch (err) {
     const e = err as { code?: number; details?: string };
     process.stderr.write(`certificate request failed: ${grpc.status[e.code ?? grpc.status.UNKNOWN] ?? e.code}: ${e.details ?? String(err)}\n`);
+    return 1;
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * `meridian jwt-svid`: a JWT-SVID for the identity the token proves, from the JWT-SVID API on
+ * the TLS port. The token alone goes to stdout, so `$(meridian jwt-svid …)` is usable as is.
+ */
+export async function jwtSvidCommand(values: {
+  server: string;
+  serverName?: string;
+  rootCert?: string;
+  token?: string;
+  tokenFile?: string;
+  clusterId?: string;
+  audience?: string[];
+  ttl: string;
+}): Promise<number> {
+  if (!values.audience?.length) throw new UsageError('--audience is required (repeat it for several)');
+  if (!values.rootCert) throw new UsageError('--root-cert FILE is required (from /trust-bundle) to verify the server');
+  const token = values.token ?? (values.tokenFile ? readFileSync(values.tokenFile, 'utf8').trim() : undefined);
+  if (!token) throw new UsageError('--token or --token-file is required');
+  const client = new grpc.Client(values.server, grpc.credentials.createSsl(readFileSync(values.rootCert)), values.serverName ? { 'grpc.ssl_target_name_override': values.serverName } : {});
+  const method = jwtSvidServiceDefinition()['FetchJwtSvid'] as grpc.MethodDefinition<FetchJwtSvidRequestMessage, FetchJwtSvidResponseMessage>;
+  const metadata = new grpc.Metadata();
+  metadata.set('authorization', `Bearer ${token}`);
+  if (values.clusterId) metadata.set('clusterid', values.clusterId);
+  try {
+    const answer = await new Promise<FetchJwtSvidResponseMessage>((resolve, reject) =>
+      client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, { audience: values.audience ?? [], ttl_seconds: values.ttl }, metadata, { deadline: Date.now() + 10_000 }, (err, res) => (err || !res ? reject(err) : resolve(res))),
+    );
+    process.stdout.write(`${answer.token}\n`);
+    process.stderr.write(`JWT-SVID for ${answer.spiffe_id}, expires ${new Date(Number(answer.expires_at) * 1000).toISOString()}\n`);
+    return 0;
+  } catch (err) {
+    const e = err as { code?: number; details?: string };
+    process.stderr.write(`JWT-SVID request failed: ${grpc.status[e.code ?? grpc.status.UNKNOWN] ?? e.code}: ${e.details ?? String(err)}\n`);
     return 1;
   } finally {
     client.close();

@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { analyzeCommand } from './cli-analyze.ts';
 import { authzCheckCommand } from './cli-authz.ts';
-import { caIntermediateCommand, certificateCommand, tokenCommand } from './cli-ca.ts';
+import { caIntermediateCommand, certificateCommand, jwtSvidCommand, tokenCommand } from './cli-ca.ts';
 import { completionScript, SHELLS, type Shell } from './cli-completion.ts';
 import { checkCommand, createRemoteSecretCommand, OUTPUT_FORMATS, statusCommand, type OutputFormat } from './cli-ops.ts';
 import { PROXY_CONFIG_KINDS, proxyConfigCommand } from './cli-proxy-config.ts';
@@ -181,6 +181,22 @@ export function buildProgram(result: ProgramResult): Command {
       'meridian certificate --server localhost:15012 --root-cert root.pem --token "$(meridian token -c meridian.yaml -n demo --service-account echo)" -n demo --service-account echo --out ./certs',
     ]))
     .action(run(certificateCommand));
+
+  program
+    .command('jwt-svid')
+    .description('get a JWT-SVID (SPIFFE) for the identity a token proves, for the audiences named; prints the token')
+    .option('--server <host:port>', 'JWT-SVID API (TLS port)', 'localhost:15012')
+    .option('--server-name <name>', "the name Meridian's certificate must have, when --server is an address")
+    .option('--root-cert <file>', 'root certificate to verify the server (from /trust-bundle)')
+    .option('--token <jwt>', 'service-account token')
+    .option('--token-file <file>', 'service-account token, from a file')
+    .option('--cluster-id <id>', 'cluster whose API server validates the token (default: the primary)')
+    .option('--audience <aud>', 'the audience the token is for (repeatable)', collect)
+    .option('--ttl <seconds>', 'requested lifetime (0: the server default, 5 minutes)', '0')
+    .addHelpText('after', examples([
+      'meridian jwt-svid --root-cert root.pem --token-file /var/run/secrets/tokens/istio-token --audience payments.example.com',
+    ]))
+    .action(run(jwtSvidCommand));
 
   const ca = program.command('ca').description('certificate authority material');
   ca.command('intermediate')

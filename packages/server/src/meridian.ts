@@ -287,12 +287,16 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
     const identify = svidPeerIdentity(config.trustDomain);
     addCsdsService(grpcServer, ads, { logger });
     addCsdsService(tlsServer, ads, { logger, identify });
-    if (config.ca.plaintext) ca.addCertificateService(grpcServer);
+    if (config.ca.plaintext) {
+      ca.addCertificateService(grpcServer);
+      ca.addJwtSvidService(grpcServer);
+    }
     const xds = splitHostPort(config.listen.xds);
     xdsPort = await bind(grpcServer, xds, grpc.ServerCredentials.createInsecure(), 'listen.xds');
     // The TLS port: proxies prove who they are with their SVID; the certificate API lives here.
     ads.addTo(tlsServer, { identify });
     ca.addCertificateService(tlsServer);
+    ca.addJwtSvidService(tlsServer);
     const xdsTls = splitHostPort(config.listen.xdsTls);
     xdsTlsPort = await bind(tlsServer, xdsTls, ca.serverCredentials, 'listen.xdsTls');
     logger.info(
