@@ -173,8 +173,20 @@ describe('RequestAuthentication through Envoy sidecars', { skip }, () => {
     const bearer = token(fetched.privateKey, { iss: FETCHED_ISSUER, sub: 'dave' });
     await eventually('a token of the fetched issuer accepted', async () => ((await call('/public', bearer)).status === 200 ? true : undefined), 20_000, 200);
     assert.ok(jwksRequests >= 1);
-    const policyz = (await (await fetch(`http://${mesh.meridian?.httpAddress}/debug/policyz`)).json()) as { jwks: Record<string, { fetched: boolean; keys: number }> };
+    const policyz = (await (await fetch(`http://${mesh.meridian?.httpAddress}/debug/policyz`)).json()) as {
+      jwks: Record<string, { fetched: boolean; keys: number }>;
+      enforcement: Array<{ kind: string; policy: string; workloads: Record<string, number>; proxies: { total: number; acked: number; pending: string[]; rejected: unknown[] } }>;
+    };
     assert.deepEqual(Object.values(policyz.jwks).map((j) => [j.fetched, j.keys]), [[true, 1]]);
+    // Each policy: echo's endpoint in west, and echo's sidecar, which holds it (ACKed).
+    assert.deepEqual(
+      policyz.enforcement.map((e) => [e.kind, e.policy, e.workloads, e.proxies.total, e.proxies.acked, e.proxies.rejected.length]),
+      [
+        ['AuthorizationPolicy', 'demo/no-blocked-group', { west: 1 }, 1, 1, 0],
+        ['AuthorizationPolicy', 'demo/secure-needs-alice', { west: 1 }, 1, 1, 0],
+        ['RequestAuthentication', 'demo/echo-jwt', { west: 1 }, 1, 1, 0],
+      ],
+    );
     // The fetched issuer's tokens are not alice's: /secure stays closed to them.
     assert.equal((await call('/secure/x', bearer)).status, 403);
   });

@@ -15,6 +15,7 @@ import { meshPolicyOptions, meshResourceSettings, policySourceFilter, rootNamesp
 import { changeLogLevel } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { svidPeerIdentity } from './peer-identity.ts';
+import { enforcementView } from './policy-enforcement.ts';
 import { PolicyRuntime } from './policy-runtime.ts';
 import { issueWorkloadCertificate, WorkloadSecretStore } from './workload-secrets.ts';
 import { MERIDIAN_VERSION } from './version.ts';
@@ -227,7 +228,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         ca: () => ca.debugView(),
         registryz: (query) => registryView(registry, query),
         clusterz: () => clustersView(clusters, remoteSecrets),
-        policyz: () => ({ ...policy.view(), jwks: jwks.view() }),
+        policyz: () => ({ ...policy.view(), enforcement: enforcementView(resources.snap(), ads), jwks: jwks.view() }),
         authz: (q) => authzView(resources.snap(), q),
         syncz: (q) => syncView(ads, push, q),
         endpointz: (q) => endpointsView(resources, ads, proxyDefaults, q),

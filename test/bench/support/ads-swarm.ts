@@ -9,7 +9,8 @@ import * as grpc from '@grpc/grpc-js';
 import { envoyPackageDefinition } from '@meridian/testkit';
 
 type Command =
-  | { cmd: 'ads'; address: string; count: number; subscriptions: Array<{ typeUrl: string; names: string[] }>; delta?: boolean }
+  /** `labels`: proxy i carries `app: svc-<i>`, the workload behind svc-i's first endpoint. */
+  | { cmd: 'ads'; address: string; count: number; subscriptions: Array<{ typeUrl: string; names: string[] }>; delta?: boolean; labels?: boolean }
   | { cmd: 'raw'; address: string; count: number }
   | { cmd: 'capture'; address: string; subscriptions: Array<{ typeUrl: string; names: string[] }>; files: Record<string, string> }
   | { cmd: 'arm'; typeUrl: string }
@@ -68,7 +69,7 @@ function channel(address: string, index: number): grpc.Client {
   return client;
 }
 
-function adsSwarm(address: string, count: number, subscriptions: Array<{ typeUrl: string; names: string[] }>, delta: boolean): Promise<number> {
+function adsSwarm(address: string, count: number, subscriptions: Array<{ typeUrl: string; names: string[] }>, delta: boolean, labels: boolean): Promise<number> {
   const definitions = envoyPackageDefinition();
   const requestType = definitions[delta ? 'envoy.service.discovery.v3.DeltaDiscoveryRequest' : 'envoy.service.discovery.v3.DiscoveryRequest'] as unknown as {
     serialize(v: object): Buffer;
@@ -109,7 +110,7 @@ function adsSwarm(address: string, count: number, subscriptions: Array<{ typeUrl
         call.write({
           type_url: sub.typeUrl,
           ...(delta ? { resource_names_subscribe: sub.names } : { resource_names: sub.names }),
-          ...(k === 0 ? { node: { id: `sidecar~10.${(i >> 8) & 255}.${i & 255}.1~proxy-${i}.demo~demo.svc.cluster.local`, locality: { region: 'r1' }, metadata: { fields: { CLUSTER_ID: { stringValue: 'c1' } } } } } : {}),
+          ...(k === 0 ? { node: { id: `sidecar~10.${(i >> 8) & 255}.${i & 255}.1~proxy-${i}.demo~demo.svc.cluster.local`, locality: { region: 'r1' }, metadata: { fields: { CLUSTER_ID: { stringValue: 'c1' }, ...(labels ? { LABELS: { structValue: { fields: { app: { stringValue: `svc-${i}` } } } } } : {}) } } } } : {}),
         }),
       );
       streams.push(s);
@@ -185,7 +186,7 @@ process.on('message', (m: Command) => {
   void (async () => {
     switch (m.cmd) {
       case 'ads':
-        send({ ready: await adsSwarm(m.address, m.count, m.subscriptions, m.delta === true) });
+        send({ ready: await adsSwarm(m.address, m.count, m.subscriptions, m.delta === true, m.labels === true) });
         break;
       case 'raw':
         send({ ready: await rawSwarm(m.address, m.count) });
