@@ -5,4 +5,5 @@ export * from './errors.ts';
 export * from './logger.ts';
 export * from './traffic-policy.ts';
 export * from './security-policy.ts';
+export * from './telemetry.ts';
 export * from './packed-assets.ts';

@@ -3,6 +3,7 @@
  * AuthorizationPolicy compiled, with string patterns kept in upstream's wildcard form
  * (`*` any, `abc*` prefix, `*abc` suffix, else exact). The `policy` package builds it.
  */
+import type { TelemetryPolicies } from './telemetry.ts';
 import type { PolicySource, TrafficPolicies } from './traffic-policy.ts';
 
 export const AuthzAction = { Allow: 'ALLOW', Deny: 'DENY', Audit: 'AUDIT', Custom: 'CUSTOM' } as const;
@@ -126,4 +127,5 @@ export interface MeshPolicies {
   readonly peerAuthentications: PeerAuthentications;
   readonly authorization: readonly AuthzPolicy[];
   readonly requestAuthentication: readonly RequestAuthn[];
+  readonly telemetry: TelemetryPolicies;
 }

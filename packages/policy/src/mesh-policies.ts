@@ -7,6 +7,7 @@ import type { MeshPolicies, PeerMtlsMode } from '@meridian/model';
 import { compileAuthorization } from './authz/compile-authorization.ts';
 import { compilePeerAuthentications } from './authz/peer-authentication.ts';
 import { compileRequestAuthentication } from './authz/compile-request-authentication.ts';
+import { compileTelemetry } from './telemetry/compile-telemetry.ts';
 import { securityLimits } from './authz/security-limits.ts';
 import { ProblemSeverity, type CompileProblem } from './compile/problems.ts';
 import { compileTraffic, type ObjectLimits, type RouteOverlap } from './compile/traffic-policies.ts';
@@ -19,6 +20,10 @@ export interface MeshPolicyOptions {
   readonly rootNamespace: string;
   /** The mTLS mode when no PeerAuthentication decides (config `mtls.mode`). */
   readonly defaultMtlsMode: PeerMtlsMode;
+  /** Access-log providers the config defines (`telemetry.providers`); none by default. */
+  readonly telemetryProviders?: readonly string[];
+  /** Where every workload logs when no Telemetry says otherwise (`telemetry.accessLogging`). */
+  readonly defaultAccessLogging?: readonly string[];
 }
 
 export interface CompiledMeshPolicies {
@@ -34,10 +39,15 @@ export function compileMeshPolicies(objects: readonly PolicyObject[], options: M
   const authz = compileAuthorization(objects.filter((o): o is PolicyObjectOf<'AuthorizationPolicy'> => o.kind === 'AuthorizationPolicy'), { rootNamespace: options.rootNamespace });
   const peer = compilePeerAuthentications(objects.filter((o): o is PolicyObjectOf<'PeerAuthentication'> => o.kind === 'PeerAuthentication'), { rootNamespace: options.rootNamespace, defaultMode: options.defaultMtlsMode });
   const requestAuthn = compileRequestAuthentication(objects.filter((o): o is PolicyObjectOf<'RequestAuthentication'> => o.kind === 'RequestAuthentication'), { rootNamespace: options.rootNamespace });
+  const telemetry = compileTelemetry(objects.filter((o): o is PolicyObjectOf<'Telemetry'> => o.kind === 'Telemetry'), {
+    rootNamespace: options.rootNamespace,
+    providers: options.telemetryProviders ?? [],
+    defaultAccessLogging: options.defaultAccessLogging ?? [],
+  });
   const security = securityLimits(objects);
   return {
-    policies: { traffic: traffic.policies, peerAuthentications: peer.peerAuthentications, authorization: authz.policies, requestAuthentication: requestAuthn.policies },
-    problems: [...traffic.problems, ...authz.problems, ...peer.problems, ...requestAuthn.problems, ...notSentYet(objects)],
+    policies: { traffic: traffic.policies, peerAuthentications: peer.peerAuthentications, authorization: authz.policies, requestAuthentication: requestAuthn.policies, telemetry: telemetry.telemetry },
+    problems: [...traffic.problems, ...authz.problems, ...peer.problems, ...requestAuthn.problems, ...telemetry.problems, ...notSentYet(objects)],
     overlaps: traffic.overlaps,
     limits: [...traffic.limits, ...security],
   };
@@ -49,7 +59,6 @@ export function compileMeshPolicies(objects: readonly PolicyObject[], options: M
  */
 const NOT_SENT_YET: Readonly<Partial<Record<PolicyObject['kind'], string>>> = {
   ServiceEntry: 'ServiceEntries are not sent to clients yet',
-  Telemetry: 'Telemetry is not applied yet',
 };
 
 function notSentYet(objects: readonly PolicyObject[]): CompileProblem[] {

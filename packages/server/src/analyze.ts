@@ -111,7 +111,7 @@ export async function withMeshRead<T>(config: MeridianConfig, logger: Logger, ti
 export async function analyzeConfig(config: MeridianConfig, logger: Logger, timeoutMs: number): Promise<Finding[]> {
   return withMeshRead(config, logger, timeoutMs, ({ registry, store, failures }) => [
     ...failures.map((f) => finding('MA0001', Severity.Error, { clusters: [f.cluster], object: `cluster ${f.cluster}`, ...(f.origin ? { origin: f.origin } : {}), message: f.message })),
-    ...analyzeMesh(registry, store, { domainSuffix: config.domainSuffix, rootNamespace: rootNamespace(config), policySource: policySourceFilter(config) }),
+    ...analyzeMesh(registry, store, { domainSuffix: config.domainSuffix, rootNamespace: rootNamespace(config), policySource: policySourceFilter(config), telemetryProviders: Object.keys(config.telemetry.providers) }),
   ]);
 }
 
@@ -122,6 +122,8 @@ export interface MeshAnalysisOptions {
   readonly rootNamespace: string;
   /** Whether a cluster's policy objects are read (config `policy.sources`). */
   readonly policySource: (cluster: string) => boolean;
+  /** Access-log providers the config defines, which Telemetry resources may name. */
+  readonly telemetryProviders?: readonly string[];
 }
 
 export function analyzeMesh(registry: AggregateRegistry, store: PolicyStore, options: MeshAnalysisOptions): Finding[] {
@@ -150,7 +152,7 @@ export function analyzeMesh(registry: AggregateRegistry, store: PolicyStore, opt
     );
   }
   const objects = store.objects();
-  const compiled = compileMeshPolicies(objects, { domainSuffix, rootNamespace, defaultMtlsMode: 'DISABLE' });
+  const compiled = compileMeshPolicies(objects, { domainSuffix, rootNamespace, defaultMtlsMode: 'DISABLE', telemetryProviders: options.telemetryProviders ?? [] });
   for (const p of compiled.problems) {
     const severity = p.severity === ProblemSeverity.Error ? Severity.Error : Severity.Warning;
     out.push(finding('MA0004', severity, { clusters: clustersOf(p.ref), object: refText(p.ref), message: `${p.path}: ${p.message}` }));

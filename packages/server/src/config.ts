@@ -174,6 +174,29 @@ export const configSchema = z.strictObject({
       sources: z.union([z.enum(['primary', 'all']), z.array(z.string().min(1)).min(1)]).default('all'),
     })
     .prefault({}),
+  /** What Telemetry resources name (Istio's MeshConfig extensionProviders), and the mesh defaults. */
+  telemetry: z
+    .strictObject({
+      providers: z
+        .record(
+          z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a lowercase name'),
+          z.strictObject({
+            envoyFileAccessLog: z.strictObject({
+              path: z.string().min(1).default('/dev/stdout'),
+              format: z.enum(['json', 'text']).default('json'),
+            }),
+          }),
+        )
+        .default({}),
+      /** Providers every workload logs to when no Telemetry resource says otherwise. */
+      accessLogging: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({})
+    .superRefine((t, ctx) => {
+      t.accessLogging.forEach((name, i) => {
+        if (!(name in t.providers)) ctx.addIssue({ code: 'custom', message: `no provider ${name} in telemetry.providers`, path: ['accessLogging', i] });
+      });
+    }),
   log: z
     .strictObject({
       /** Changeable at run time: `PUT /debug/loglevel?level=`, or edit it and send SIGHUP. */

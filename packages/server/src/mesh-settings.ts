@@ -17,6 +17,8 @@ export function meshPolicyOptions(config: MeridianConfig): MeshPolicyOptions {
     domainSuffix: config.domainSuffix,
     rootNamespace: rootNamespace(config),
     defaultMtlsMode: config.mtls.mode === 'strict' ? 'STRICT' : 'DISABLE',
+    telemetryProviders: Object.keys(config.telemetry.providers),
+    defaultAccessLogging: config.telemetry.accessLogging,
   };
 }
 
@@ -26,6 +28,7 @@ export function meshResourceSettings(config: MeridianConfig): Omit<MeshResources
     clusterLocalHosts: config.clusterLocalHosts,
     mtls: { mode: config.mtls.mode, services: config.mtls.services, trustDomain: config.trustDomain },
     trustDomainAliases: config.trustDomainAliases,
+    accessLogProviders: Object.entries(config.telemetry.providers).map(([name, p]) => ({ name, ...p.envoyFileAccessLog })),
   };
 }
 

@@ -27,7 +27,8 @@ export class PolicyRuntime implements ConfigUpdater {
 
   constructor(options: PolicyRuntimeOptions) {
     this.store = new PolicyStore({ primary: options.primary });
-    this.options = { domainSuffix: options.domainSuffix, rootNamespace: options.rootNamespace, defaultMtlsMode: options.defaultMtlsMode };
+    const { primary: _primary, logger: _logger, registry: _registry, ...compileOptions } = options;
+    this.options = compileOptions;
     this.logger = options.logger.child({ component: 'policy' });
     this.compiled = compileMeshPolicies([], this.options);
     const counts = () => this.stateCounts();

@@ -29,6 +29,8 @@ export interface ChangeSet {
    * listeners (mTLS mode, RBAC) and outbound clusters (whether to speak mTLS) may change.
    */
   readonly securityPolicy: boolean;
+  /** A Telemetry changed (or everything did): what sidecars' listeners log may change. */
+  readonly telemetry: boolean;
 }
 
 /** The kinds that compile into inbound mTLS modes and RBAC filters (and clients' TLS choice). */
@@ -55,7 +57,9 @@ export function changeSetOf(request: PushRequest): ChangeSet {
   let trafficPolicy = false;
   let scopes = false;
   let securityPolicy = false;
+  let telemetry = false;
   for (const key of request.configs) {
+    if (key.kind === ConfigKind.Telemetry) telemetry = true;
     if (key.kind === ConfigKind.Sidecar) scopes = true;
     if (TRAFFIC_POLICY_KINDS.has(key.kind)) trafficPolicy = true;
     if (SECURITY_POLICY_KINDS.has(key.kind)) securityPolicy = true;
@@ -64,7 +68,7 @@ export function changeSetOf(request: PushRequest): ChangeSet {
     else if (key.kind === ConfigKind.Gateway) gateways = true;
   }
   const everything = request.kind === 'full' && request.configs.length === 0;
-  set = { everything, services, endpoints, gateways, anyService: everything || services.size > 0, trafficPolicy: everything || trafficPolicy, scopes: everything || scopes, securityPolicy: everything || securityPolicy };
+  set = { everything, services, endpoints, gateways, anyService: everything || services.size > 0, trafficPolicy: everything || trafficPolicy, scopes: everything || scopes, securityPolicy: everything || securityPolicy, telemetry: everything || telemetry };
   changeSets.set(request, set);
   return set;
 }

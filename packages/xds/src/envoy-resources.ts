@@ -263,14 +263,14 @@ export const ENVOY_LOAD_ASSIGNMENT_POLICY: LoadAssignmentPolicy = {
   weightedPriorityHealth: true,
 };
 
-function tcpProxy(statPrefix: string, cluster: string): object {
+function tcpProxy(statPrefix: string, cluster: string, accessLog: readonly object[] = []): object {
   return {
     name: 'envoy.filters.network.tcp_proxy',
-    typed_config: { '@type': TCP_PROXY_TYPE, stat_prefix: statPrefix, cluster },
+    typed_config: { '@type': TCP_PROXY_TYPE, stat_prefix: statPrefix, cluster, ...(accessLog.length ? { access_log: accessLog } : {}) },
   };
 }
 
-function httpConnectionManager(statPrefix: string, routes: object, filters: readonly object[] = [ROUTER_FILTER]): object {
+function httpConnectionManager(statPrefix: string, routes: object, filters: readonly object[] = [ROUTER_FILTER], accessLog: readonly object[] = []): object {
   return {
     name: 'envoy.filters.network.http_connection_manager',
     typed_config: {
@@ -279,6 +279,7 @@ function httpConnectionManager(statPrefix: string, routes: object, filters: read
       codec_type: 'AUTO',
       ...routes,
       http_filters: filters,
+      ...(accessLog.length ? { access_log: accessLog } : {}),
     },
   };
 }
@@ -326,17 +327,17 @@ export interface TcpTarget {
  * nothing but the destination address to go by, so each gets a chain for its VIPs. Without
  * an HTTP service the catch-all passes unknown destinations through.
  */
-export function buildOutboundPortListener(port: number, hasHttp: boolean, tcpTargets: readonly TcpTarget[]): object {
+export function buildOutboundPortListener(port: number, hasHttp: boolean, tcpTargets: readonly TcpTarget[], accessLog: readonly object[] = []): object {
   const name = outboundPortListenerName(port);
   const chains: object[] = tcpTargets.map((t) => ({
     name: outboundClusterName(t.hostname, t.port),
     filter_chain_match: { prefix_ranges: t.vips.map((vip) => ({ address_prefix: vip, prefix_len: { value: vip.includes(':') ? 128 : 32 } })) },
-    filters: [tcpProxy(outboundClusterName(t.hostname, t.port), outboundClusterName(t.hostname, t.port))],
+    filters: [tcpProxy(outboundClusterName(t.hostname, t.port), outboundClusterName(t.hostname, t.port), accessLog)],
   }));
   chains.push(
     hasHttp
-      ? { name: `${name}-http`, filters: [httpConnectionManager(name, { rds: { route_config_name: String(port), config_source: ADS_CONFIG_SOURCE } }, [FAULT_FILTER, ROUTER_FILTER])] }
-      : { name: `${name}-passthrough`, filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER)] },
+      ? { name: `${name}-http`, filters: [httpConnectionManager(name, { rds: { route_config_name: String(port), config_source: ADS_CONFIG_SOURCE } }, [FAULT_FILTER, ROUTER_FILTER], accessLog)] }
+      : { name: `${name}-passthrough`, filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER, accessLog)] },
   );
   return {
     name,
@@ -432,19 +433,20 @@ const NO_AUTHZ: InboundAuthz = { http: [], tcp: () => [] };
  * chain and is refused. Then one for every other port that passes the connection on to the
  * pod (Istio's inbound passthrough). Every chain runs the workload's RBAC filters first.
  */
-export function buildVirtualInboundListener(ports: readonly InboundPort[], passthroughMode: PeerMtlsMode, authz: InboundAuthz = NO_AUTHZ): object {
+export function buildVirtualInboundListener(ports: readonly InboundPort[], passthroughMode: PeerMtlsMode, authz: InboundAuthz = NO_AUTHZ, accessLog: readonly object[] = []): object {
   // 15006 is the sidecar's own (Istio reserves it too); its chain is the black hole below.
   const declared = ports.filter((p) => p.port !== VIRTUAL_INBOUND_PORT).flatMap((p) => {
     const cluster = inboundClusterName(p.port);
     const chain = (name: string, tls: boolean) => {
       const filters =
         p.protocol === TrafficProtocol.Tcp
-          ? [...authz.tcp(name), tcpProxy(name, cluster)]
+          ? [...authz.tcp(name), tcpProxy(name, cluster, accessLog)]
           : [
               httpConnectionManager(
                 name,
                 { rds: { route_config_name: cluster, config_source: ADS_CONFIG_SOURCE }, ...(tls ? FORWARD_CLIENT_CERT : {}) },
                 [...authz.http, ROUTER_FILTER],
+                accessLog,
               ),
             ];
       return { name, filters, ...(tls ? { transport_socket: downstreamTlsSocket() } : {}) };
@@ -458,7 +460,7 @@ export function buildVirtualInboundListener(ports: readonly InboundPort[], passt
   // undeclared port is closed under strict mTLS, as in Istio.
   const passthrough = inboundChains(passthroughMode, INBOUND_PASSTHROUGH_CLUSTER, undefined, (name, tls) => ({
     name,
-    filters: [...authz.tcp(name), tcpProxy(name, INBOUND_PASSTHROUGH_CLUSTER)],
+    filters: [...authz.tcp(name), tcpProxy(name, INBOUND_PASSTHROUGH_CLUSTER, accessLog)],
     ...(tls ? { transport_socket: downstreamTlsSocket() } : {}),
   }));
   return {

@@ -3,6 +3,7 @@ import {
   matchesAnyHost,
   PeerMtlsMode,
   type AuthzPolicy,
+  type AccessLogProvider,
   type PolicyWorkload,
   type RequestAuthn,
   scopeAllows,
@@ -37,6 +38,8 @@ export interface SnapshotOptions {
   readonly trustDomainAliases?: readonly string[] | undefined;
   /** The fetched keys of a RequestAuthentication's `jwksUri`, when Meridian has them. */
   readonly jwks?: JwksSource | undefined;
+  /** Access-log sinks Telemetry may name (config `telemetry.providers`). */
+  readonly accessLogProviders?: readonly AccessLogProvider[] | undefined;
 }
 
 /** A service port, with its service. */
@@ -67,6 +70,7 @@ export class PushSnapshot {
   readonly trustDomain: string;
   readonly trustDomainAliases: readonly string[];
   private readonly jwksSource: JwksSource | undefined;
+  private readonly accessLogProviders: readonly AccessLogProvider[];
   private readonly jwksByUri = new Map<string, string | undefined>();
   private readonly byHostname: ReadonlyMap<string, Service>;
   private readonly endpointsByHostname: ReadonlyMap<string, readonly Endpoint[]>;
@@ -97,6 +101,7 @@ export class PushSnapshot {
     this.trustDomain = init.options.mtls?.trustDomain ?? 'cluster.local';
     this.trustDomainAliases = init.options.trustDomainAliases ?? [];
     this.jwksSource = init.options.jwks;
+    this.accessLogProviders = init.options.accessLogProviders ?? [];
     this.policies = init.options.policies?.();
     this.services = init.services;
     this.byHostname = new Map(init.services.map((s) => [s.hostname, s]));
@@ -198,6 +203,12 @@ export class PushSnapshot {
   requestAuthenticationFor(workload: PolicyWorkload): readonly RequestAuthn[] {
     const all = this.policies?.requestAuthentication ?? [];
     return all.length ? policiesSelecting(all, workload) : all;
+  }
+
+  /** The access-log providers a workload's sidecar writes to, in one direction. */
+  accessLogProvidersFor(workload: PolicyWorkload, direction: 'client' | 'server'): readonly AccessLogProvider[] {
+    const names = this.policies?.telemetry.accessLoggingFor(workload)[direction] ?? [];
+    return names.flatMap((n) => this.accessLogProviders.filter((p) => p.name === n));
   }
 
   /** The keys fetched from a `jwksUri`, as of this snapshot's push. */

@@ -23,7 +23,8 @@ function scoped(scope: EgressScope | undefined): () => MeshPolicies {
     usesSourceLabels: false,
     egressFor: (w) => (w.namespace === 'demo' ? scope : undefined),
   };
-  return () => ({ traffic, peerAuthentications: { modeFor: () => undefined }, authorization: [] }) as unknown as MeshPolicies;
+  return () =>
+    ({ traffic, peerAuthentications: { modeFor: () => undefined }, authorization: [], requestAuthentication: [], telemetry: { accessLoggingFor: () => ({ client: [], server: [] }) } }) as unknown as MeshPolicies;
 }
 
 const SCOPE: EgressScope = {

@@ -119,7 +119,8 @@ export class EnvoyProxy {
     pod.giveToSidecar(file);
     const proc = pod.spawn(
       await envoyBinary(),
-      ['-c', file, '--disable-hot-restart', '--concurrency', '1', '-l', options.logLevel ?? 'warning', '--drain-time-s', '1'],
+      // Access logs are flushed every 100 ms (Envoy's default is 10 s), so a test reads a request's line right after it.
+      ['-c', file, '--disable-hot-restart', '--concurrency', '1', '-l', options.logLevel ?? 'warning', '--drain-time-s', '1', '--file-flush-interval-msec', '100'],
       { logName: `${name}.log`, runAs: options.runAs ?? SIDECAR_USER },
     );
     const envoy = new EnvoyProxy(pod, proc);

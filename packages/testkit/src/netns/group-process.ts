@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fchownSync, openSync, readFileSync } from 'node:fs';
 
 export interface GroupProcessOptions {
   /** stdout and stderr go to this file (appended), so a failed test can show them. */
@@ -10,6 +10,11 @@ export interface GroupProcessOptions {
   readonly stdinPipe?: boolean;
   /** stdout as a pipe the caller reads (else into the log file with stderr). */
   readonly stdoutPipe?: boolean;
+  /**
+   * The user the process runs as owns its log file, as a container's process may reopen its
+   * own stdout (`/dev/stdout`, where Envoy writes access logs).
+   */
+  readonly owner?: { readonly uid: number; readonly gid: number };
 }
 
 /**
@@ -24,6 +29,7 @@ export class GroupProcess {
   constructor(command: string, args: readonly string[], options: GroupProcessOptions) {
     const log = openSync(options.logFile, 'a');
     try {
+      if (options.owner) fchownSync(log, options.owner.uid, options.owner.gid);
       this.child = spawn(command, args, {
         cwd: options.cwd,
         env: options.env ?? process.env,

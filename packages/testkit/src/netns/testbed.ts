@@ -107,6 +107,7 @@ export class Pod {
       ...(options.env ? { env: options.env } : {}),
       ...(options.stdinPipe ? { stdinPipe: true } : {}),
       ...(options.stdoutPipe ? { stdoutPipe: true } : {}),
+      ...(options.runAs ? { owner: options.runAs } : {}),
     });
     this.processes.push(proc);
     return proc;

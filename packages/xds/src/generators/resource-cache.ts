@@ -20,7 +20,8 @@ export type Dependency =
   | { readonly on: 'gateways' }
   | { readonly on: 'any-service' }
   | { readonly on: 'traffic-policy' }
-  | { readonly on: 'security-policy' };
+  | { readonly on: 'security-policy' }
+  | { readonly on: 'telemetry' };
 
 /**
  * A cached resource is one resource name as one view sees it. `view` holds everything the
@@ -93,6 +94,7 @@ export class ResourceCache {
       if (changes.gateways) this.drop(dependencyId({ on: 'gateways' }));
       if (changes.trafficPolicy) this.drop(dependencyId({ on: 'traffic-policy' }));
       if (changes.securityPolicy) this.drop(dependencyId({ on: 'security-policy' }));
+      if (changes.telemetry) this.drop(dependencyId({ on: 'telemetry' }));
       for (const hostname of changes.services) {
         this.drop(dependencyId({ on: 'service', hostname }));
         this.drop(dependencyId({ on: 'endpoints', hostname }));

@@ -11,6 +11,7 @@ import {
   type TcpTarget,
 } from '../envoy-resources.ts';
 import type { PushSnapshot, ServicePortRef } from '../push-snapshot.ts';
+import { accessLogKey, accessLogs } from '../access-log.ts';
 import { httpRbacStageFilters, rbacFilters } from '../rbac.ts';
 import { outboundPortListenerName, parseOutboundPortListenerName } from '../resource-names.ts';
 import type { GeneratedResource } from '../resource-source.ts';
@@ -40,16 +41,19 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
       const tcp = views.rbac(snapshot, proxy, 'tcp');
       const jwt = views.jwtFilter(snapshot, proxy);
       const authz = { http: [...(jwt ? [jwt] : []), ...httpRbacStageFilters()], tcp: (statPrefix: string) => rbacFilters(tcp, 'tcp', statPrefix) };
-      return encodeResource(TypeUrl.Listener, name, buildVirtualInboundListener(views.inboundPorts(snapshot, proxy), snapshot.inboundMtls(proxy, 0, []), authz));
+      const logs = accessLogs(snapshot.accessLogProvidersFor(proxy, 'server'), proxy, 'server');
+      return encodeResource(TypeUrl.Listener, name, buildVirtualInboundListener(views.inboundPorts(snapshot, proxy), snapshot.inboundMtls(proxy, 0, []), authz, logs));
     }
     const port = parseOutboundPortListenerName(name);
     const scope = snapshot.scopeOf(proxy);
     const targets = port === undefined ? undefined : snapshot.servicesByPort(scope).get(port);
     if (port === undefined || !targets) return undefined;
-    // A Sidecar's egress scope decides which services the port's chains know.
-    return cache.resource({ type: TypeUrl.Listener, name, view: `${proxy.type}|${scopeKey(scope)}` }, [{ on: 'any-service' }, { on: 'traffic-policy' }], () => {
+    // A Sidecar's egress scope decides which services the port's chains know; Telemetry, what they log.
+    const logProviders = snapshot.accessLogProvidersFor(proxy, 'client');
+    const view = `${proxy.type}|${scopeKey(scope)}|${accessLogKey(logProviders, proxy)}`;
+    return cache.resource({ type: TypeUrl.Listener, name, view }, [{ on: 'any-service' }, { on: 'traffic-policy' }, { on: 'telemetry' }], () => {
       const hasHttp = targets.some((t) => trafficProtocol(t.port) !== TrafficProtocol.Tcp);
-      return buildOutboundPortListener(port, hasHttp, tcpTargets(targets));
+      return buildOutboundPortListener(port, hasHttp, tcpTargets(targets), accessLogs(logProviders, proxy, 'client'));
     });
   };
   return {
@@ -68,7 +72,7 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
  * may move the proxy's own endpoints (virtualInbound); the rest follows services only.
  */
 export function envoyListenersNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
-  if (changes.everything || changes.anyService || changes.scopes) return true;
+  if (changes.everything || changes.anyService || changes.scopes || changes.telemetry) return true;
   if (changes.securityPolicy && (name === undefined || name === VIRTUAL_INBOUND_LISTENER)) return true;
   return changes.endpoints.size > 0 && (name === undefined || name === VIRTUAL_INBOUND_LISTENER);
 }

@@ -1,0 +1,63 @@
+/** Which access-log providers a workload gets from Telemetry resources and the config's defaults. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import type { PolicyObjectOf } from '../policy-object.ts';
+import { PolicyStore } from '../policy-store.ts';
+import { compileTelemetry } from './compile-telemetry.ts';
+
+function compile(text: string, defaults: string[] = ['stdout']) {
+  const store = new PolicyStore();
+  store.replace('c1', parseAllDocuments(text).map((d, i) => ({ value: d.toJS() as unknown, origin: `#${i}` })));
+  assert.deepEqual(store.statuses().flatMap((s) => s.errors), []);
+  const objects = store.objects().filter((o): o is PolicyObjectOf<'Telemetry'> => o.kind === 'Telemetry');
+  return compileTelemetry(objects, { rootNamespace: 'meridian-system', providers: ['stdout', 'audit-file'], defaultAccessLogging: defaults });
+}
+
+const t = (name: string, ns: string, spec: string) => `---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: ${name}, namespace: ${ns} }
+spec:
+${spec}
+`;
+
+const API = { namespace: 'shop', labels: { app: 'api' } };
+const WEB = { namespace: 'shop', labels: { app: 'web' } };
+const OTHER = { namespace: 'bank', labels: {} };
+
+describe('Telemetry accessLogging', () => {
+  it('without a Telemetry, the config defaults log both ways', () => {
+    assert.deepEqual(compile('').telemetry.accessLoggingFor(API), { client: ['stdout'], server: ['stdout'] });
+    assert.deepEqual(compile('', []).telemetry.accessLoggingFor(API), { client: [], server: [] });
+  });
+
+  it('the most specific Telemetry decides: workload over namespace over mesh', () => {
+    const { telemetry, problems } = compile(
+      t('mesh', 'meridian-system', '  accessLogging: [{ providers: [{ name: audit-file }] }]') +
+        t('shop', 'shop', '  accessLogging: [{ disabled: true }]') +
+        t('api', 'shop', '  selector: { matchLabels: { app: api } }\n  accessLogging: [{ match: { mode: SERVER }, providers: [{ name: stdout }, { name: audit-file }] }]'),
+    );
+    assert.deepEqual(problems, []);
+    assert.deepEqual(telemetry.accessLoggingFor(API), { client: [], server: ['audit-file', 'stdout'] });
+    assert.deepEqual(telemetry.accessLoggingFor(WEB), { client: [], server: [] }, 'the namespace turns logging off');
+    assert.deepEqual(telemetry.accessLoggingFor(OTHER), { client: ['audit-file'], server: ['audit-file'] }, 'the mesh-wide one elsewhere');
+  });
+
+  it('disabled removes what an earlier entry of the same resource added, per direction', () => {
+    const { telemetry } = compile(t('mesh', 'meridian-system', '  accessLogging:\n  - providers: [{ name: stdout }, { name: audit-file }]\n  - match: { mode: CLIENT }\n    disabled: true\n    providers: [{ name: stdout }]'));
+    assert.deepEqual(telemetry.accessLoggingFor(API), { client: ['audit-file'], server: ['audit-file', 'stdout'] });
+  });
+
+  it('reports an unknown provider, a filter, tracing and metrics; two namespace Telemetries: the first by name applies', () => {
+    const { telemetry, problems } = compile(
+      t('a', 'shop', '  accessLogging: [{ providers: [{ name: nowhere }], filter: { expression: "response.code >= 400" } }]\n  tracing: [{ randomSamplingPercentage: 10 }]') +
+        t('b', 'shop', '  accessLogging: [{ providers: [{ name: stdout }] }]'),
+    );
+    assert.deepEqual(
+      problems.map((p) => `${p.ref.name} ${p.path} ${p.severity}`),
+      ['a spec.tracing part', 'a spec.accessLogging[0].filter part', 'a spec.accessLogging[0].providers[0] part', 'b spec.accessLogging warning'],
+    );
+    assert.deepEqual(telemetry.accessLoggingFor(API), { client: [], server: [] }, 'a applies, and names no provider Meridian has');
+  });
+});

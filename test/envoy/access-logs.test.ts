@@ -1,0 +1,125 @@
+/**
+ * Access logs configured by Istio's Telemetry API
+ * (https://istio.io/latest/docs/reference/config/telemetry/) on real Envoy sidecars in two
+ * clusters: a mesh-wide Telemetry turns on the config's JSON provider; a call from east to
+ * west leaves one line at each end with Istio's field names, the reporter, the reporting
+ * side's cluster and namespace, and both principals from the mTLS certificates; a namespace
+ * Telemetry that disables logging takes effect at run time.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { RealPeer, realPeersMissing, type Pod } from '@meridian/testkit';
+import { EnvoyMesh, type Workload } from '../support/envoy-mesh.ts';
+import { eventually } from '../support/eventually.ts';
+import { node, yamlDocs } from '../support/manifests.ts';
+import { ECHO_APP_PORTS, ECHO_PORTS, serviceManifests } from './manifests.ts';
+
+const skip = realPeersMissing([RealPeer.Netns, RealPeer.Iptables, RealPeer.Envoy]);
+
+const ECHO = { vip: '10.96.0.50', host: 'echo.demo.svc.cluster.local' };
+const HTTP = ECHO_PORTS.http;
+const TCP = ECHO_PORTS.tcp;
+
+const telemetry = (name: string, namespace: string, accessLogging: object[]) =>
+  yamlDocs({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name, namespace }, spec: { accessLogging } });
+
+type Line = Record<string, unknown>;
+
+describe('access logs from Telemetry on Envoy sidecars', { skip }, () => {
+  let mesh: EnvoyMesh;
+  let sleep: Workload;
+  let echo: Workload;
+
+  /** The JSON access-log lines a sidecar's Envoy wrote (its stdout, in the process log). */
+  const lines = (w: Workload): Line[] =>
+    w.envoy.process
+      .log()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Line);
+  const call = (path: string) => sleep.app.http1({ host: ECHO.vip, port: HTTP.port, authority: `${ECHO.host}:${HTTP.port}`, path, timeoutMs: 5000 });
+  const writePolicy = (text: string) => writeFileSync(mesh.ws.path('east', 'telemetry.yaml'), text);
+
+  before(async () => {
+    mesh = new EnvoyMesh();
+    const pods: Record<string, Pod> = {};
+    for (const name of ['sleep-east-0', 'echo-west-0']) pods[name] = mesh.bed.addPod(name);
+    const at = (name: string): Pod => {
+      const pod = pods[name];
+      assert.ok(pod);
+      return pod;
+    };
+    for (const [cluster, region] of [['east', 'us-east'], ['west', 'us-west']] as const) {
+      mkdirSync(mesh.ws.path(cluster));
+      writeFileSync(mesh.ws.path(cluster, 'nodes.yaml'), yamlDocs(node(`${cluster}-node`, region, `${region}-1a`)));
+    }
+    writeFileSync(
+      mesh.ws.path('west', 'services.yaml'),
+      serviceManifests({ name: 'echo', namespace: 'demo', vip: ECHO.vip, ports: [HTTP, TCP], cluster: 'west', pods: [{ name: 'echo-west-0', address: at('echo-west-0').address, serviceAccount: 'echo' }] }),
+    );
+    writePolicy(telemetry('mesh-default', 'meridian-system', [{ providers: [{ name: 'json-stdout' }] }]));
+    await mesh.startMeridian({
+      namespace: 'meridian-system',
+      mtls: { mode: 'strict' },
+      telemetry: { providers: { 'json-stdout': { envoyFileAccessLog: { path: '/dev/stdout', format: 'json' } } } },
+      clusters: [{ id: 'east', manifests: './east' }, { id: 'west', manifests: './west' }],
+    });
+    [sleep, echo] = await Promise.all([
+      mesh.sidecar(at('sleep-east-0'), { cluster: 'east', namespace: 'demo', serviceAccount: 'sleep', locality: 'us-east/us-east-1a', ports: {} }),
+      mesh.sidecar(at('echo-west-0'), { cluster: 'west', namespace: 'demo', serviceAccount: 'echo', locality: 'us-west/us-west-1a', ports: ECHO_APP_PORTS, labels: ['app=echo'] }),
+    ]);
+    await eventually('echo answering sleep', async () => ((await call('/warm-up')).status === 200 ? true : undefined), 20_000, 100);
+  });
+
+  after(async () => {
+    try {
+      await mesh.assertConfigsAccepted();
+    } finally {
+      await mesh.close();
+    }
+  });
+
+  it('one line at each end of an HTTP call, with the reporter, its cluster and both principals', async () => {
+    assert.equal((await call('/hello?x=1')).status, 200);
+    const sent = await eventually('the client line', async () => lines(sleep).find((l) => l['path'] === '/hello?x=1'), 5000, 100);
+    const received = await eventually('the server line', async () => lines(echo).find((l) => l['path'] === '/hello?x=1'), 5000, 100);
+    assert.deepEqual(
+      [sent['reporter'], sent['source_cluster'], sent['source_namespace'], sent['source_principal'], sent['destination_principal'], sent['response_code'], sent['method']],
+      ['source', 'east', 'demo', 'spiffe://cluster.local/ns/demo/sa/sleep', 'spiffe://cluster.local/ns/demo/sa/echo', 200, 'GET'],
+    );
+    assert.match(String(sent['upstream_cluster']), /^outbound\|8080\|\|echo\.demo\.svc\.cluster\.local/);
+    assert.deepEqual(
+      [received['reporter'], received['destination_cluster'], received['destination_namespace'], received['source_principal'], received['destination_principal'], received['response_code']],
+      ['destination', 'west', 'demo', 'spiffe://cluster.local/ns/demo/sa/sleep', 'spiffe://cluster.local/ns/demo/sa/echo', 200],
+    );
+    assert.equal(sent['request_id'], received['request_id'], 'one request, seen from both ends');
+  });
+
+  it('TCP connections are logged too, with bytes and principals', async () => {
+    assert.equal(await sleep.app.tcp({ host: ECHO.vip, port: TCP.port, data: 'ping' }), 'echo-west-0 ping');
+    const tcpLine = (l: Line) => String(l['upstream_cluster']).startsWith(`outbound|${TCP.port}|`);
+    const sent = await eventually('the client TCP line', async () => lines(sleep).find(tcpLine), 5000, 100);
+    assert.equal(sent['reporter'], 'source');
+    assert.equal(sent['destination_principal'], 'spiffe://cluster.local/ns/demo/sa/echo');
+    assert.ok(Number(sent['bytes_sent']) > 0);
+  });
+
+  it('a namespace Telemetry that disables access logging takes effect at run time', async () => {
+    assert.ok(lines(sleep).length > 0 && lines(echo).length > 0, 'both were logging');
+    writePolicy([telemetry('mesh-default', 'meridian-system', [{ providers: [{ name: 'json-stdout' }] }]), telemetry('quiet', 'demo', [{ disabled: true }])].join('---\n'));
+    let n = 0;
+    await eventually(
+      'no more lines from demo',
+      async () => {
+        const path = `/quiet-${n++}`;
+        await call(path);
+        // Ten flush intervals of the test bed's Envoy: a line that was written is there by now.
+        await new Promise((r) => setTimeout(r, 1000));
+        return lines(sleep).some((l) => l['path'] === path) || lines(echo).some((l) => l['path'] === path) ? undefined : true;
+      },
+      20_000,
+      100,
+    );
+  });
+});
