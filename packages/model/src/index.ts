@@ -6,4 +6,5 @@ export * from './logger.ts';
 export * from './traffic-policy.ts';
 export * from './security-policy.ts';
 export * from './telemetry.ts';
+export * from './mesh-policies.ts';
 export * from './packed-assets.ts';

@@ -3,8 +3,7 @@
  * AuthorizationPolicy compiled, with string patterns kept in upstream's wildcard form
  * (`*` any, `abc*` prefix, `*abc` suffix, else exact). The `policy` package builds it.
  */
-import type { TelemetryPolicies } from './telemetry.ts';
-import type { PolicySource, TrafficPolicies } from './traffic-policy.ts';
+import type { PolicySource } from './traffic-policy.ts';
 
 export const AuthzAction = { Allow: 'ALLOW', Deny: 'DENY', Audit: 'AUDIT', Custom: 'CUSTOM' } as const;
 export type AuthzAction = (typeof AuthzAction)[keyof typeof AuthzAction];
@@ -119,13 +118,4 @@ export interface JwtRule {
 export interface RequestAuthn extends WorkloadScoped {
   readonly source: PolicySource;
   readonly rules: readonly JwtRule[];
-}
-
-/** Every compiled policy of the mesh: what a push snapshot's policy slot holds. */
-export interface MeshPolicies {
-  readonly traffic: TrafficPolicies;
-  readonly peerAuthentications: PeerAuthentications;
-  readonly authorization: readonly AuthzPolicy[];
-  readonly requestAuthentication: readonly RequestAuthn[];
-  readonly telemetry: TelemetryPolicies;
 }

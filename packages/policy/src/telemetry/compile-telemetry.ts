@@ -70,7 +70,10 @@ export function compileTelemetry(objects: readonly Telemetry[], options: Telemet
         const mode = entry.match?.mode ?? 'CLIENT_AND_SERVER';
         for (const [set, applies] of [[client, mode !== 'SERVER'], [server, mode !== 'CLIENT']] as const) {
           if (!applies) continue;
-          for (const n of named) entry.disabled ? set.delete(n) : set.add(n);
+          for (const n of named) {
+            if (entry.disabled) set.delete(n);
+            else set.add(n);
+          }
         }
       }
       return { client: [...client].sort(), server: [...server].sort() };

@@ -1,0 +1,12 @@
+import type { AuthzPolicy, PeerAuthentications, RequestAuthn } from './security-policy.ts';
+import type { TelemetryPolicies } from './telemetry.ts';
+import type { TrafficPolicies } from './traffic-policy.ts';
+
+/** Every compiled policy of the mesh: what a push snapshot's policy slot holds. */
+export interface MeshPolicies {
+  readonly traffic: TrafficPolicies;
+  readonly peerAuthentications: PeerAuthentications;
+  readonly authorization: readonly AuthzPolicy[];
+  readonly requestAuthentication: readonly RequestAuthn[];
+  readonly telemetry: TelemetryPolicies;
+}
