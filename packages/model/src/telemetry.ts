@@ -1,6 +1,6 @@
 /**
  * Telemetry as generators consume it: which access-log providers a workload's sidecar
- * writes to, as a client (outbound) and as a server (inbound). The `policy` package builds it
+ * writes to, as a client (outbound) and as a server (inbound), and how it traces. The `policy` package builds it
  * from Istio's Telemetry resources and the config's defaults.
  */
 import type { PolicyWorkload } from './security-policy.ts';
@@ -18,6 +18,37 @@ export interface AccessLogging {
   readonly server: readonly string[];
 }
 
+/** An OTLP/gRPC trace collector from the config (`telemetry.providers`). */
+export interface TracingProvider {
+  readonly name: string;
+  /** A mesh service's hostname, another host name, or an IP address. */
+  readonly service: string;
+  readonly port: number;
+}
+
+/** A span tag Telemetry adds: a literal, a request header, or an environment variable of the proxy. */
+export interface CustomTag {
+  readonly tag: string;
+  readonly literal?: string;
+  readonly header?: { readonly name: string; readonly defaultValue?: string };
+  readonly environment?: { readonly name: string; readonly defaultValue?: string };
+}
+
+/** How one direction of a workload's traffic is traced. */
+export interface TracingSettings {
+  readonly provider: string;
+  /** 0–100: the share of requests that start a trace (an incoming trace context decides for itself). */
+  readonly samplingPercent: number;
+  readonly customTags: readonly CustomTag[];
+}
+
+/** Per direction; absent: not traced. */
+export interface Tracing {
+  readonly client?: TracingSettings;
+  readonly server?: TracingSettings;
+}
+
 export interface TelemetryPolicies {
   accessLoggingFor(workload: PolicyWorkload): AccessLogging;
+  tracingFor(workload: PolicyWorkload): Tracing;
 }

@@ -24,6 +24,10 @@ export interface MeshPolicyOptions {
   readonly telemetryProviders?: readonly string[];
   /** Where every workload logs when no Telemetry says otherwise (`telemetry.accessLogging`). */
   readonly defaultAccessLogging?: readonly string[];
+  /** Tracing providers the config defines. */
+  readonly tracingProviders?: readonly string[];
+  /** How every workload is traced when no Telemetry says otherwise (`telemetry.tracing`). */
+  readonly defaultTracing?: { readonly provider?: string; readonly samplingPercent: number };
 }
 
 export interface CompiledMeshPolicies {
@@ -43,6 +47,8 @@ export function compileMeshPolicies(objects: readonly PolicyObject[], options: M
     rootNamespace: options.rootNamespace,
     providers: options.telemetryProviders ?? [],
     defaultAccessLogging: options.defaultAccessLogging ?? [],
+    tracingProviders: options.tracingProviders ?? [],
+    ...(options.defaultTracing ? { defaultTracing: options.defaultTracing } : {}),
   });
   const security = securityLimits(objects);
   return {

@@ -11,7 +11,7 @@ import { compileMeshPolicies, PolicyStore, PolicyState, ProblemSeverity, resolve
 import { subsetEndpoints } from '@meridian/xds';
 import { clusterSpecFor } from './clusters.ts';
 import type { MeridianConfig } from './config.ts';
-import { policySourceFilter, rootNamespace } from './mesh-settings.ts';
+import { meshPolicyOptions, policySourceFilter, rootNamespace } from './mesh-settings.ts';
 
 export const Severity = { Error: 'error', Warning: 'warning', Info: 'info' } as const;
 export type Severity = (typeof Severity)[keyof typeof Severity];
@@ -111,7 +111,7 @@ export async function withMeshRead<T>(config: MeridianConfig, logger: Logger, ti
 export async function analyzeConfig(config: MeridianConfig, logger: Logger, timeoutMs: number): Promise<Finding[]> {
   return withMeshRead(config, logger, timeoutMs, ({ registry, store, failures }) => [
     ...failures.map((f) => finding('MA0001', Severity.Error, { clusters: [f.cluster], object: `cluster ${f.cluster}`, ...(f.origin ? { origin: f.origin } : {}), message: f.message })),
-    ...analyzeMesh(registry, store, { domainSuffix: config.domainSuffix, rootNamespace: rootNamespace(config), policySource: policySourceFilter(config), telemetryProviders: Object.keys(config.telemetry.providers) }),
+    ...analyzeMesh(registry, store, { domainSuffix: config.domainSuffix, rootNamespace: rootNamespace(config), policySource: policySourceFilter(config), telemetryProviders: meshPolicyOptions(config).telemetryProviders ?? [], tracingProviders: meshPolicyOptions(config).tracingProviders ?? [] }),
   ]);
 }
 
@@ -122,8 +122,9 @@ export interface MeshAnalysisOptions {
   readonly rootNamespace: string;
   /** Whether a cluster's policy objects are read (config `policy.sources`). */
   readonly policySource: (cluster: string) => boolean;
-  /** Access-log providers the config defines, which Telemetry resources may name. */
+  /** Access-log and tracing providers the config defines, which Telemetry resources may name. */
   readonly telemetryProviders?: readonly string[];
+  readonly tracingProviders?: readonly string[];
 }
 
 export function analyzeMesh(registry: AggregateRegistry, store: PolicyStore, options: MeshAnalysisOptions): Finding[] {
@@ -152,7 +153,7 @@ export function analyzeMesh(registry: AggregateRegistry, store: PolicyStore, opt
     );
   }
   const objects = store.objects();
-  const compiled = compileMeshPolicies(objects, { domainSuffix, rootNamespace, defaultMtlsMode: 'DISABLE', telemetryProviders: options.telemetryProviders ?? [] });
+  const compiled = compileMeshPolicies(objects, { domainSuffix, rootNamespace, defaultMtlsMode: 'DISABLE', telemetryProviders: options.telemetryProviders ?? [], tracingProviders: options.tracingProviders ?? [] });
   for (const p of compiled.problems) {
     const severity = p.severity === ProblemSeverity.Error ? Severity.Error : Severity.Warning;
     out.push(finding('MA0004', severity, { clusters: clustersOf(p.ref), object: refText(p.ref), message: `${p.path}: ${p.message}` }));

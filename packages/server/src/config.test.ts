@@ -91,12 +91,12 @@ describe('parseConfig', () => {
       policy: { sources: 'all' },
       log: { level: 'info', format: 'auto' },
       shutdown: { graceMs: 5000, drainMs: 5000 },
-      telemetry: { providers: {}, accessLogging: [] },
+      telemetry: { providers: {}, accessLogging: [], tracing: { randomSamplingPercentage: 1 } },
     });
   });
 
   it('names a default access-log provider the config does not define', () => {
-    assert.throws(() => parse('telemetry:\n  providers: { stdout: { envoyFileAccessLog: {} } }\n  accessLogging: [stdout, audit]\n'), /telemetry\.accessLogging\[1\]: no provider audit in telemetry\.providers/);
+    assert.throws(() => parse('telemetry:\n  providers: { stdout: { envoyFileAccessLog: {} } }\n  accessLogging: [stdout, audit]\n'), /telemetry\.accessLogging\[1\]: no access-log provider audit in telemetry\.providers/);
   });
 
   it('keeps the values it is given', () => {

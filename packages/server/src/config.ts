@@ -180,22 +180,37 @@ export const configSchema = z.strictObject({
       providers: z
         .record(
           z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a lowercase name'),
-          z.strictObject({
-            envoyFileAccessLog: z.strictObject({
-              path: z.string().min(1).default('/dev/stdout'),
-              format: z.enum(['json', 'text']).default('json'),
+          z.union([
+            z.strictObject({
+              envoyFileAccessLog: z.strictObject({
+                path: z.string().min(1).default('/dev/stdout'),
+                format: z.enum(['json', 'text']).default('json'),
+              }),
             }),
-          }),
+            z.strictObject({
+              /** An OTLP/gRPC trace collector: a mesh service's hostname, another host name, or an IP. */
+              opentelemetry: z.strictObject({ service: z.string().min(1), port: z.number().int().min(1).max(65535) }),
+            }),
+          ]),
         )
         .default({}),
       /** Providers every workload logs to when no Telemetry resource says otherwise. */
       accessLogging: z.array(z.string().min(1)).default([]),
+      /** The tracing provider every workload reports to when no Telemetry says otherwise. */
+      tracing: z.strictObject({ provider: z.string().min(1).optional(), randomSamplingPercentage: z.number().min(0).max(100).default(1) }).prefault({}),
     })
     .prefault({})
     .superRefine((t, ctx) => {
+      const kind = (name: string) => {
+        const p = t.providers[name];
+        return p === undefined ? undefined : 'envoyFileAccessLog' in p ? 'log' : 'trace';
+      };
       t.accessLogging.forEach((name, i) => {
-        if (!(name in t.providers)) ctx.addIssue({ code: 'custom', message: `no provider ${name} in telemetry.providers`, path: ['accessLogging', i] });
+        if (kind(name) !== 'log') ctx.addIssue({ code: 'custom', message: `no access-log provider ${name} in telemetry.providers`, path: ['accessLogging', i] });
       });
+      if (t.tracing.provider !== undefined && kind(t.tracing.provider) !== 'trace') {
+        ctx.addIssue({ code: 'custom', message: `no opentelemetry provider ${t.tracing.provider} in telemetry.providers`, path: ['tracing', 'provider'] });
+      }
     }),
   log: z
     .strictObject({

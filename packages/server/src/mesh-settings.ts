@@ -3,6 +3,7 @@
  * resource generators take: one place for `serve` and for the commands that rebuild the
  * mesh offline (`authz check`), so they cannot drift apart.
  */
+import type { AccessLogProvider, TracingProvider } from '@meridian/model';
 import type { MeshPolicyOptions } from '@meridian/policy';
 import type { MeshResourcesOptions } from '@meridian/xds';
 import type { MeridianConfig } from './config.ts';
@@ -17,9 +18,19 @@ export function meshPolicyOptions(config: MeridianConfig): MeshPolicyOptions {
     domainSuffix: config.domainSuffix,
     rootNamespace: rootNamespace(config),
     defaultMtlsMode: config.mtls.mode === 'strict' ? 'STRICT' : 'DISABLE',
-    telemetryProviders: Object.keys(config.telemetry.providers),
+    telemetryProviders: accessLogProviders(config).map((p) => p.name),
     defaultAccessLogging: config.telemetry.accessLogging,
+    tracingProviders: tracingProviders(config).map((p) => p.name),
+    defaultTracing: { ...(config.telemetry.tracing.provider ? { provider: config.telemetry.tracing.provider } : {}), samplingPercent: config.telemetry.tracing.randomSamplingPercentage },
   };
+}
+
+function accessLogProviders(config: MeridianConfig): AccessLogProvider[] {
+  return Object.entries(config.telemetry.providers).flatMap(([name, p]) => ('envoyFileAccessLog' in p ? [{ name, ...p.envoyFileAccessLog }] : []));
+}
+
+function tracingProviders(config: MeridianConfig): TracingProvider[] {
+  return Object.entries(config.telemetry.providers).flatMap(([name, p]) => ('opentelemetry' in p ? [{ name, ...p.opentelemetry }] : []));
 }
 
 export function meshResourceSettings(config: MeridianConfig): Omit<MeshResourcesOptions, 'discovery' | 'policies'> {
@@ -28,7 +39,8 @@ export function meshResourceSettings(config: MeridianConfig): Omit<MeshResources
     clusterLocalHosts: config.clusterLocalHosts,
     mtls: { mode: config.mtls.mode, services: config.mtls.services, trustDomain: config.trustDomain },
     trustDomainAliases: config.trustDomainAliases,
-    accessLogProviders: Object.entries(config.telemetry.providers).map(([name, p]) => ({ name, ...p.envoyFileAccessLog })),
+    accessLogProviders: accessLogProviders(config),
+    tracingProviders: tracingProviders(config),
   };
 }
 

@@ -22,7 +22,7 @@ import { FAULT_FILTER } from './policy-routes.ts';
 import { ADS_CONFIG_SOURCE, DOWNSTREAM_TLS_TYPE, HCM_TYPE, ROUTER_FILTER, UPSTREAM_TLS_TYPE } from './xds-constants.ts';
 
 const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
-const HTTP_OPTIONS_TYPE = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+export const HTTP_OPTIONS_TYPE = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
 const ORIGINAL_DST_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst';
 const TLS_INSPECTOR = { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': TLS_INSPECTOR_TYPE } };
@@ -270,7 +270,16 @@ function tcpProxy(statPrefix: string, cluster: string, accessLog: readonly objec
   };
 }
 
-function httpConnectionManager(statPrefix: string, routes: object, filters: readonly object[] = [ROUTER_FILTER], accessLog: readonly object[] = []): object {
+/** What a workload's Telemetry adds to its connection managers (and access logs to its TCP proxies). */
+export interface Observability {
+  readonly accessLog: readonly object[];
+  /** The connection manager's `tracing`; absent: not traced. */
+  readonly tracing?: object;
+}
+
+const UNOBSERVED: Observability = { accessLog: [] };
+
+function httpConnectionManager(statPrefix: string, routes: object, filters: readonly object[] = [ROUTER_FILTER], observed: Observability = UNOBSERVED): object {
   return {
     name: 'envoy.filters.network.http_connection_manager',
     typed_config: {
@@ -279,7 +288,8 @@ function httpConnectionManager(statPrefix: string, routes: object, filters: read
       codec_type: 'AUTO',
       ...routes,
       http_filters: filters,
-      ...(accessLog.length ? { access_log: accessLog } : {}),
+      ...(observed.accessLog.length ? { access_log: observed.accessLog } : {}),
+      ...(observed.tracing ? { tracing: observed.tracing } : {}),
     },
   };
 }
@@ -327,7 +337,8 @@ export interface TcpTarget {
  * nothing but the destination address to go by, so each gets a chain for its VIPs. Without
  * an HTTP service the catch-all passes unknown destinations through.
  */
-export function buildOutboundPortListener(port: number, hasHttp: boolean, tcpTargets: readonly TcpTarget[], accessLog: readonly object[] = []): object {
+export function buildOutboundPortListener(port: number, hasHttp: boolean, tcpTargets: readonly TcpTarget[], observed: Observability = UNOBSERVED): object {
+  const { accessLog } = observed;
   const name = outboundPortListenerName(port);
   const chains: object[] = tcpTargets.map((t) => ({
     name: outboundClusterName(t.hostname, t.port),
@@ -336,7 +347,7 @@ export function buildOutboundPortListener(port: number, hasHttp: boolean, tcpTar
   }));
   chains.push(
     hasHttp
-      ? { name: `${name}-http`, filters: [httpConnectionManager(name, { rds: { route_config_name: String(port), config_source: ADS_CONFIG_SOURCE } }, [FAULT_FILTER, ROUTER_FILTER], accessLog)] }
+      ? { name: `${name}-http`, filters: [httpConnectionManager(name, { rds: { route_config_name: String(port), config_source: ADS_CONFIG_SOURCE } }, [FAULT_FILTER, ROUTER_FILTER], observed)] }
       : { name: `${name}-passthrough`, filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER, accessLog)] },
   );
   return {
@@ -433,7 +444,8 @@ const NO_AUTHZ: InboundAuthz = { http: [], tcp: () => [] };
  * chain and is refused. Then one for every other port that passes the connection on to the
  * pod (Istio's inbound passthrough). Every chain runs the workload's RBAC filters first.
  */
-export function buildVirtualInboundListener(ports: readonly InboundPort[], passthroughMode: PeerMtlsMode, authz: InboundAuthz = NO_AUTHZ, accessLog: readonly object[] = []): object {
+export function buildVirtualInboundListener(ports: readonly InboundPort[], passthroughMode: PeerMtlsMode, authz: InboundAuthz = NO_AUTHZ, observed: Observability = UNOBSERVED): object {
+  const { accessLog } = observed;
   // 15006 is the sidecar's own (Istio reserves it too); its chain is the black hole below.
   const declared = ports.filter((p) => p.port !== VIRTUAL_INBOUND_PORT).flatMap((p) => {
     const cluster = inboundClusterName(p.port);
@@ -446,7 +458,7 @@ export function buildVirtualInboundListener(ports: readonly InboundPort[], passt
                 name,
                 { rds: { route_config_name: cluster, config_source: ADS_CONFIG_SOURCE }, ...(tls ? FORWARD_CLIENT_CERT : {}) },
                 [...authz.http, ROUTER_FILTER],
-                accessLog,
+                observed,
               ),
             ];
       return { name, filters, ...(tls ? { transport_socket: downstreamTlsSocket() } : {}) };

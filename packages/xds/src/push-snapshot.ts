@@ -6,6 +6,8 @@ import {
   type AccessLogProvider,
   type PolicyWorkload,
   type RequestAuthn,
+  type TracingProvider,
+  type TracingSettings,
   scopeAllows,
   scopeKey,
   type EgressScope,
@@ -40,6 +42,8 @@ export interface SnapshotOptions {
   readonly jwks?: JwksSource | undefined;
   /** Access-log sinks Telemetry may name (config `telemetry.providers`). */
   readonly accessLogProviders?: readonly AccessLogProvider[] | undefined;
+  /** Trace collectors Telemetry may name. */
+  readonly tracingProviders?: readonly TracingProvider[] | undefined;
 }
 
 /** A service port, with its service. */
@@ -71,6 +75,8 @@ export class PushSnapshot {
   readonly trustDomainAliases: readonly string[];
   private readonly jwksSource: JwksSource | undefined;
   private readonly accessLogProviders: readonly AccessLogProvider[];
+  /** Trace collectors the config defines. */
+  readonly tracingProviders: readonly TracingProvider[];
   private readonly jwksByUri = new Map<string, string | undefined>();
   private readonly byHostname: ReadonlyMap<string, Service>;
   private readonly endpointsByHostname: ReadonlyMap<string, readonly Endpoint[]>;
@@ -102,6 +108,7 @@ export class PushSnapshot {
     this.trustDomainAliases = init.options.trustDomainAliases ?? [];
     this.jwksSource = init.options.jwks;
     this.accessLogProviders = init.options.accessLogProviders ?? [];
+    this.tracingProviders = init.options.tracingProviders ?? [];
     this.policies = init.options.policies?.();
     this.services = init.services;
     this.byHostname = new Map(init.services.map((s) => [s.hostname, s]));
@@ -209,6 +216,13 @@ export class PushSnapshot {
   accessLogProvidersFor(workload: PolicyWorkload, direction: 'client' | 'server'): readonly AccessLogProvider[] {
     const names = this.policies?.telemetry.accessLoggingFor(workload)[direction] ?? [];
     return names.flatMap((n) => this.accessLogProviders.filter((p) => p.name === n));
+  }
+
+  /** How a workload's sidecar traces one direction, and the collector it reports to; undefined: not traced. */
+  tracingFor(workload: PolicyWorkload, direction: 'client' | 'server'): { readonly settings: TracingSettings; readonly provider: TracingProvider } | undefined {
+    const settings = this.policies?.telemetry.tracingFor(workload)[direction];
+    const provider = settings && this.tracingProviders.find((p) => p.name === settings.provider);
+    return settings && provider ? { settings, provider } : undefined;
   }
 
   /** The keys fetched from a `jwksUri`, as of this snapshot's push. */

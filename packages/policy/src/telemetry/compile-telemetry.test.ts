@@ -11,7 +11,13 @@ function compile(text: string, defaults: string[] = ['stdout']) {
   store.replace('c1', parseAllDocuments(text).map((d, i) => ({ value: d.toJS() as unknown, origin: `#${i}` })));
   assert.deepEqual(store.statuses().flatMap((s) => s.errors), []);
   const objects = store.objects().filter((o): o is PolicyObjectOf<'Telemetry'> => o.kind === 'Telemetry');
-  return compileTelemetry(objects, { rootNamespace: 'meridian-system', providers: ['stdout', 'audit-file'], defaultAccessLogging: defaults });
+  return compileTelemetry(objects, {
+    rootNamespace: 'meridian-system',
+    providers: ['stdout', 'audit-file'],
+    defaultAccessLogging: defaults,
+    tracingProviders: ['otel', 'zipkin-ish'],
+    defaultTracing: { samplingPercent: 1 },
+  });
 }
 
 const t = (name: string, ns: string, spec: string) => `---
@@ -49,14 +55,27 @@ describe('Telemetry accessLogging', () => {
     assert.deepEqual(telemetry.accessLoggingFor(API), { client: ['audit-file'], server: ['audit-file', 'stdout'] });
   });
 
-  it('reports an unknown provider, a filter, tracing and metrics; two namespace Telemetries: the first by name applies', () => {
+  it('tracing: the closest Telemetry decides per direction; disableSpanReporting turns one off; tags carry over', () => {
     const { telemetry, problems } = compile(
-      t('a', 'shop', '  accessLogging: [{ providers: [{ name: nowhere }], filter: { expression: "response.code >= 400" } }]\n  tracing: [{ randomSamplingPercentage: 10 }]') +
+      t('mesh', 'meridian-system', '  tracing: [{ providers: [{ name: otel }], randomSamplingPercentage: 10 }]') +
+        t('api', 'shop', '  selector: { matchLabels: { app: api } }\n  tracing:\n  - match: { mode: CLIENT }\n    disableSpanReporting: true\n  - providers: [{ name: otel }, { name: zipkin-ish }]\n    randomSamplingPercentage: 100\n    customTags: { team: { literal: { value: shop } }, user: { header: { name: x-user, defaultValue: none } } }'),
+    );
+    assert.deepEqual(telemetry.tracingFor(WEB), { client: { provider: 'otel', samplingPercent: 10, customTags: [] }, server: { provider: 'otel', samplingPercent: 10, customTags: [] } });
+    assert.deepEqual(telemetry.tracingFor(API), {
+      server: { provider: 'otel', samplingPercent: 100, customTags: [{ tag: 'team', literal: 'shop' }, { tag: 'user', header: { name: 'x-user', defaultValue: 'none' } }] },
+    });
+    assert.deepEqual(problems.map((p) => p.path), ['spec.tracing[1].providers[1]'], 'one tracer per proxy: the second provider is reported');
+    assert.deepEqual(compile('').telemetry.tracingFor(API), {}, 'no default provider: not traced');
+  });
+
+  it('reports an unknown provider, a filter and metrics; two namespace Telemetries: the first by name applies', () => {
+    const { telemetry, problems } = compile(
+      t('a', 'shop', '  accessLogging: [{ providers: [{ name: nowhere }], filter: { expression: "response.code >= 400" } }]\n  metrics: [{ overrides: [{ disabled: true }] }]') +
         t('b', 'shop', '  accessLogging: [{ providers: [{ name: stdout }] }]'),
     );
     assert.deepEqual(
       problems.map((p) => `${p.ref.name} ${p.path} ${p.severity}`),
-      ['a spec.tracing part', 'a spec.accessLogging[0].filter part', 'a spec.accessLogging[0].providers[0] part', 'b spec.accessLogging warning'],
+      ['a spec.metrics part', 'a spec.accessLogging[0].filter part', 'a spec.accessLogging[0].providers[0] part', 'b spec.accessLogging warning'],
     );
     assert.deepEqual(telemetry.accessLoggingFor(API), { client: [], server: [] }, 'a applies, and names no provider Meridian has');
   });

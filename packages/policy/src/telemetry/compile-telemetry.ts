@@ -5,9 +5,12 @@
  * providers; several at one level are ordered by name, the first applies and the others are
  * reported. Within the one that decides, entries add their providers (the defaults when they
  * name none) to the directions their `match.mode` names, and `disabled: true` removes them.
- * Tracing and metrics are not applied yet: objects that set them are reported so.
+ * Tracing is resolved the same way: the closest Telemetry with `tracing` decides, its first
+ * entry for a direction gives the provider (its first; Envoy takes one tracer), sampling and
+ * custom tags; `disableSpanReporting` turns that direction off. Metrics are not applied yet:
+ * objects that set them are reported so.
  */
-import type { AccessLogging, PolicyWorkload, TelemetryPolicies } from '@meridian/model';
+import type { AccessLogging, CustomTag, PolicyWorkload, TelemetryPolicies, Tracing, TracingSettings } from '@meridian/model';
 import { ProblemSeverity, type CompileProblem } from '../compile/problems.ts';
 import type { PolicyObjectOf } from '../policy-object.ts';
 
@@ -15,15 +18,20 @@ type Telemetry = PolicyObjectOf<'Telemetry'>;
 
 export interface TelemetryOptions {
   readonly rootNamespace: string;
-  /** Providers the config defines (`telemetry.providers`). */
+  /** Access-log providers the config defines (`telemetry.providers`). */
   readonly providers: readonly string[];
   /** The config's default access-log providers (`telemetry.accessLogging`). */
   readonly defaultAccessLogging: readonly string[];
+  /** Tracing providers the config defines. */
+  readonly tracingProviders?: readonly string[];
+  /** The config's default tracing (`telemetry.tracing`). */
+  readonly defaultTracing?: { readonly provider?: string; readonly samplingPercent: number };
 }
 
 export function compileTelemetry(objects: readonly Telemetry[], options: TelemetryOptions): { readonly telemetry: TelemetryPolicies; readonly problems: CompileProblem[] } {
   const problems: CompileProblem[] = [];
   const known = new Set(options.providers);
+  const tracers = new Set(options.tracingProviders ?? []);
   const usable: Telemetry[] = [];
   for (const t of [...objects].sort((a, b) => (a.namespace === b.namespace ? (a.name < b.name ? -1 : 1) : a.namespace < b.namespace ? -1 : 1))) {
     const ref = { kind: t.kind, namespace: t.namespace, name: t.name };
@@ -31,7 +39,12 @@ export function compileTelemetry(objects: readonly Telemetry[], options: Telemet
       problems.push({ ref, path: t.spec.targetRef ? 'spec.targetRef' : 'spec.targetRefs', message: 'targetRefs are not supported yet; use a selector. The resource is not applied', severity: ProblemSeverity.Error });
       continue;
     }
-    if (t.spec.tracing) problems.push({ ref, path: 'spec.tracing', message: 'tracing is not configured on proxies yet', severity: ProblemSeverity.Part });
+    (t.spec.tracing ?? []).forEach((tr, i) => {
+      (tr.providers ?? []).forEach((p, j) => {
+        if (!tracers.has(p.name)) problems.push({ ref, path: `spec.tracing[${i}].providers[${j}]`, message: `no opentelemetry provider ${p.name} in Meridian's telemetry.providers: it is left out`, severity: ProblemSeverity.Part });
+        else if (j > 0) problems.push({ ref, path: `spec.tracing[${i}].providers[${j}]`, message: 'a proxy reports to one tracing provider: only the first applies', severity: ProblemSeverity.Part });
+      });
+    });
     if (t.spec.metrics) problems.push({ ref, path: 'spec.metrics', message: 'metrics are not configured on proxies yet', severity: ProblemSeverity.Part });
     (t.spec.accessLogging ?? []).forEach((a, i) => {
       if (a.filter) problems.push({ ref, path: `spec.accessLogging[${i}].filter`, message: 'filter expressions are not applied yet: every request is logged', severity: ProblemSeverity.Part });
@@ -41,27 +54,33 @@ export function compileTelemetry(objects: readonly Telemetry[], options: Telemet
     });
     usable.push(t);
   }
-  const logging = usable.filter((t) => (t.spec.accessLogging ?? []).length > 0);
   const selects = (t: Telemetry) => Object.keys(t.spec.selector?.matchLabels ?? {}).length > 0;
-  const levels = {
-    mesh: logging.filter((t) => t.namespace === options.rootNamespace && !selects(t)),
-    namespace: logging.filter((t) => t.namespace !== options.rootNamespace && !selects(t)),
-    workload: logging.filter(selects),
+  /** The resources that set `field`, by level, each level's hidden ones reported. */
+  const levelsOf = (field: 'accessLogging' | 'tracing') => {
+    const setting = usable.filter((t) => (t.spec[field] ?? []).length > 0);
+    const levels = {
+      mesh: setting.filter((t) => t.namespace === options.rootNamespace && !selects(t)),
+      namespace: setting.filter((t) => t.namespace !== options.rootNamespace && !selects(t)),
+      workload: setting.filter(selects),
+    };
+    const hidden = (list: readonly Telemetry[], scope: string) => {
+      const [winner, ...rest] = list;
+      for (const t of rest) problems.push({ ref: { kind: t.kind, namespace: t.namespace, name: t.name }, path: `spec.${field}`, message: `${scope} has several Telemetry resources with ${field}; ${winner?.namespace}/${winner?.name} applies, this one does not`, severity: ProblemSeverity.Warning });
+    };
+    hidden(levels.mesh, 'the mesh');
+    for (const ns of new Set(levels.namespace.map((t) => t.namespace))) hidden(levels.namespace.filter((t) => t.namespace === ns), `namespace ${ns}`);
+    return (workload: PolicyWorkload): Telemetry | undefined =>
+      levels.workload.find((t) => t.namespace === workload.namespace && Object.entries(t.spec.selector?.matchLabels ?? {}).every(([k, v]) => workload.labels[k] === v)) ??
+      levels.namespace.find((t) => t.namespace === workload.namespace) ??
+      levels.mesh[0];
   };
-  const hidden = (list: readonly Telemetry[], scope: string) => {
-    const [winner, ...rest] = list;
-    for (const t of rest) problems.push({ ref: { kind: t.kind, namespace: t.namespace, name: t.name }, path: 'spec.accessLogging', message: `${scope} has several Telemetry resources with accessLogging; ${winner?.namespace}/${winner?.name} applies, this one does not`, severity: ProblemSeverity.Warning });
-  };
-  hidden(levels.mesh, 'the mesh');
-  for (const ns of new Set(levels.namespace.map((t) => t.namespace))) hidden(levels.namespace.filter((t) => t.namespace === ns), `namespace ${ns}`);
+  const loggingDecider = levelsOf('accessLogging');
+  const tracingDecider = levelsOf('tracing');
 
   const defaults: AccessLogging = { client: [...options.defaultAccessLogging].sort(), server: [...options.defaultAccessLogging].sort() };
   const telemetry: TelemetryPolicies = {
     accessLoggingFor(workload: PolicyWorkload): AccessLogging {
-      const decider =
-        levels.workload.find((t) => t.namespace === workload.namespace && Object.entries(t.spec.selector?.matchLabels ?? {}).every(([k, v]) => workload.labels[k] === v)) ??
-        levels.namespace.find((t) => t.namespace === workload.namespace) ??
-        levels.mesh[0];
+      const decider = loggingDecider(workload);
       if (!decider) return defaults;
       const client = new Set<string>();
       const server = new Set<string>();
@@ -77,6 +96,31 @@ export function compileTelemetry(objects: readonly Telemetry[], options: Telemet
         }
       }
       return { client: [...client].sort(), server: [...server].sort() };
+    },
+    tracingFor(workload: PolicyWorkload): Tracing {
+      const decider = tracingDecider(workload);
+      const fallback = options.defaultTracing;
+      if (!decider) {
+        if (!fallback?.provider) return {};
+        const settings = { provider: fallback.provider, samplingPercent: fallback.samplingPercent, customTags: [] };
+        return { client: settings, server: settings };
+      }
+      const direction = (mode: 'CLIENT' | 'SERVER'): TracingSettings | undefined => {
+        const entry = (decider.spec.tracing ?? []).find((e) => (e.match?.mode ?? 'CLIENT_AND_SERVER') !== (mode === 'CLIENT' ? 'SERVER' : 'CLIENT'));
+        if (!entry || entry.disableSpanReporting) return undefined;
+        const provider = entry.providers?.length ? entry.providers.map((p) => p.name).find((n) => tracers.has(n)) : fallback?.provider;
+        if (!provider) return undefined;
+        const customTags = Object.entries(entry.customTags ?? {}).map(([tag, c]): CustomTag => ({
+          tag,
+          ...(c.literal ? { literal: c.literal.value } : {}),
+          ...(c.header ? { header: c.header } : {}),
+          ...(c.environment ? { environment: c.environment } : {}),
+        }));
+        return { provider, samplingPercent: entry.randomSamplingPercentage ?? fallback?.samplingPercent ?? 1, customTags };
+      };
+      const client = direction('CLIENT');
+      const server = direction('SERVER');
+      return { ...(client ? { client } : {}), ...(server ? { server } : {}) };
     },
   };
   return { telemetry, problems };

@@ -12,6 +12,7 @@ import {
   TrafficProtocol,
 } from '../envoy-resources.ts';
 import { clusterPolicyOf } from '../policy-clusters.ts';
+import { buildCollectorCluster, collectorClusterName, parseCollectorClusterName } from '../tracing.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
 import { inboundClusterName, parseInboundClusterName, parseOutboundClusterName, parseSniName } from '../resource-names.ts';
 import type { GeneratedResource } from '../resource-source.ts';
@@ -38,6 +39,11 @@ export function sidecarClusters(cache: ResourceCache, views: ProxyViews): Genera
   const own = (snapshot: PushSnapshot, proxy: ProxyNode, name: string): GeneratedResource | undefined => {
     const fixed = FIXED_SIDECAR_CLUSTERS.get(name);
     if (fixed) return cache.resource({ type: TypeUrl.Cluster, name, view: proxy.type }, [], fixed);
+    const collector = parseCollectorClusterName(name);
+    if (collector !== undefined) {
+      const provider = snapshot.tracingProviders.find((p) => p.name === collector);
+      return provider && encodeResource(TypeUrl.Cluster, name, buildCollectorCluster(provider));
+    }
     const inboundPort = parseInboundClusterName(name);
     if (inboundPort !== undefined) {
       const ownPort = views.inboundPorts(snapshot, proxy).find((p) => p.port === inboundPort);
@@ -57,7 +63,9 @@ export function sidecarClusters(cache: ResourceCache, views: ProxyViews): Genera
       if (names) return buildEach(names, (name) => (parseOutboundClusterName(name) ? grpcCluster(cache, snapshot, proxy, name) : own(snapshot, proxy, name)));
       const outbound = outboundClusterNames(snapshot, proxy);
       const inbound = views.inboundPorts(snapshot, proxy).map((p) => inboundClusterName(p.port));
-      return buildEach([...FIXED_SIDECAR_CLUSTERS.keys(), ...outbound, ...inbound], (name) => own(snapshot, proxy, name));
+      // Collectors outside the mesh: every sidecar may be told to report to one.
+      const collectors = snapshot.tracingProviders.map((p) => collectorClusterName(p, (h) => snapshot.service(h) !== undefined)).filter((n) => parseCollectorClusterName(n) !== undefined);
+      return buildEach([...FIXED_SIDECAR_CLUSTERS.keys(), ...collectors, ...outbound, ...inbound], (name) => own(snapshot, proxy, name));
     },
   };
 }

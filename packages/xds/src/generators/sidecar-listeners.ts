@@ -8,10 +8,12 @@ import {
   TrafficProtocol,
   VIRTUAL_INBOUND_LISTENER,
   VIRTUAL_OUTBOUND_LISTENER,
+  type Observability,
   type TcpTarget,
 } from '../envoy-resources.ts';
 import type { PushSnapshot, ServicePortRef } from '../push-snapshot.ts';
 import { accessLogKey, accessLogs } from '../access-log.ts';
+import { collectorClusterName, hcmTracing, tracingKey } from '../tracing.ts';
 import { httpRbacStageFilters, rbacFilters } from '../rbac.ts';
 import { outboundPortListenerName, parseOutboundPortListenerName } from '../resource-names.ts';
 import type { GeneratedResource } from '../resource-source.ts';
@@ -41,19 +43,17 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
       const tcp = views.rbac(snapshot, proxy, 'tcp');
       const jwt = views.jwtFilter(snapshot, proxy);
       const authz = { http: [...(jwt ? [jwt] : []), ...httpRbacStageFilters()], tcp: (statPrefix: string) => rbacFilters(tcp, 'tcp', statPrefix) };
-      const logs = accessLogs(snapshot.accessLogProvidersFor(proxy, 'server'), proxy, 'server');
-      return encodeResource(TypeUrl.Listener, name, buildVirtualInboundListener(views.inboundPorts(snapshot, proxy), snapshot.inboundMtls(proxy, 0, []), authz, logs));
+      return encodeResource(TypeUrl.Listener, name, buildVirtualInboundListener(views.inboundPorts(snapshot, proxy), snapshot.inboundMtls(proxy, 0, []), authz, observability(snapshot, proxy, 'server')));
     }
     const port = parseOutboundPortListenerName(name);
     const scope = snapshot.scopeOf(proxy);
     const targets = port === undefined ? undefined : snapshot.servicesByPort(scope).get(port);
     if (port === undefined || !targets) return undefined;
     // A Sidecar's egress scope decides which services the port's chains know; Telemetry, what they log.
-    const logProviders = snapshot.accessLogProvidersFor(proxy, 'client');
-    const view = `${proxy.type}|${scopeKey(scope)}|${accessLogKey(logProviders, proxy)}`;
+    const view = `${proxy.type}|${scopeKey(scope)}|${accessLogKey(snapshot.accessLogProvidersFor(proxy, 'client'), proxy)}|${tracingKey(snapshot.tracingFor(proxy, 'client')?.settings, proxy)}`;
     return cache.resource({ type: TypeUrl.Listener, name, view }, [{ on: 'any-service' }, { on: 'traffic-policy' }, { on: 'telemetry' }], () => {
       const hasHttp = targets.some((t) => trafficProtocol(t.port) !== TrafficProtocol.Tcp);
-      return buildOutboundPortListener(port, hasHttp, tcpTargets(targets), accessLogs(logProviders, proxy, 'client'));
+      return buildOutboundPortListener(port, hasHttp, tcpTargets(targets), observability(snapshot, proxy, 'client'));
     });
   };
   return {
@@ -63,6 +63,17 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
       const ports = [...snapshot.servicesByPort(snapshot.scopeOf(proxy)).keys()].map(outboundPortListenerName);
       return buildEach([VIRTUAL_OUTBOUND_LISTENER, ...ports, VIRTUAL_INBOUND_LISTENER], (name) => own(snapshot, proxy, name));
     },
+  };
+}
+
+/** The access logs and tracing a proxy's Telemetry gives one direction of its traffic. */
+function observability(snapshot: PushSnapshot, proxy: ProxyNode, direction: 'client' | 'server'): Observability {
+  const trace = snapshot.tracingFor(proxy, direction);
+  const cluster = trace && collectorClusterName(trace.provider, (h) => snapshot.service(h) !== undefined);
+  return {
+    accessLog: accessLogs(snapshot.accessLogProvidersFor(proxy, direction), proxy, direction),
+    // The cluster's name is not a valid :authority (a gRPC server refuses it): the collector's address is.
+    ...(trace && cluster ? { tracing: hcmTracing(trace.settings, { cluster, provider: trace.provider }, proxy, direction) } : {}),
   };
 }
 

@@ -1,15 +1,17 @@
 /**
- * Access logs configured by Istio's Telemetry API
+ * Access logs and traces configured by Istio's Telemetry API
  * (https://istio.io/latest/docs/reference/config/telemetry/) on real Envoy sidecars in two
- * clusters: a mesh-wide Telemetry turns on the config's JSON provider; a call from east to
- * west leaves one line at each end with Istio's field names, the reporter, the reporting
- * side's cluster and namespace, and both principals from the mTLS certificates; a namespace
- * Telemetry that disables logging takes effect at run time.
+ * clusters. A mesh-wide Telemetry turns on the config's JSON access-log provider and an
+ * OpenTelemetry collector (the test's, over OTLP/gRPC): a call from east to west leaves one
+ * log line at each end with Istio's field names, the reporter, the reporting side's cluster
+ * and namespace, and both principals from the mTLS certificates; and one trace whose server
+ * span is the child of the client span, each with its side's cluster. Telemetry changes that
+ * disable logging and stop sampling take effect at run time.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { RealPeer, realPeersMissing, type Pod } from '@meridian/testkit';
+import { OtlpCollector, RealPeer, realPeersMissing, type CollectedSpan, type Pod } from '@meridian/testkit';
 import { EnvoyMesh, type Workload } from '../support/envoy-mesh.ts';
 import { eventually } from '../support/eventually.ts';
 import { node, yamlDocs } from '../support/manifests.ts';
@@ -21,15 +23,19 @@ const ECHO = { vip: '10.96.0.50', host: 'echo.demo.svc.cluster.local' };
 const HTTP = ECHO_PORTS.http;
 const TCP = ECHO_PORTS.tcp;
 
-const telemetry = (name: string, namespace: string, accessLogging: object[]) =>
-  yamlDocs({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name, namespace }, spec: { accessLogging } });
+const telemetry = (name: string, namespace: string, spec: object) => yamlDocs({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name, namespace }, spec });
+const MESH_DEFAULT = telemetry('mesh-default', 'meridian-system', {
+  accessLogging: [{ providers: [{ name: 'json-stdout' }] }],
+  tracing: [{ providers: [{ name: 'otel' }], randomSamplingPercentage: 100, customTags: { team: { literal: { value: 'payments' } } } }],
+});
 
 type Line = Record<string, unknown>;
 
-describe('access logs from Telemetry on Envoy sidecars', { skip }, () => {
+describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, () => {
   let mesh: EnvoyMesh;
   let sleep: Workload;
   let echo: Workload;
+  let collector: OtlpCollector;
 
   /** The JSON access-log lines a sidecar's Envoy wrote (its stdout, in the process log). */
   const lines = (w: Workload): Line[] =>
@@ -40,6 +46,8 @@ describe('access logs from Telemetry on Envoy sidecars', { skip }, () => {
       .map((l) => JSON.parse(l) as Line);
   const call = (path: string) => sleep.app.http1({ host: ECHO.vip, port: HTTP.port, authority: `${ECHO.host}:${HTTP.port}`, path, timeoutMs: 5000 });
   const writePolicy = (text: string) => writeFileSync(mesh.ws.path('east', 'telemetry.yaml'), text);
+  /** Spans of requests to `path` (Envoy tags each with the request's URL). */
+  const spansOf = (path: string): CollectedSpan[] => collector.spans.filter((s) => Object.values(s.attributes).some((v) => v.endsWith(path)));
 
   before(async () => {
     mesh = new EnvoyMesh();
@@ -58,15 +66,22 @@ describe('access logs from Telemetry on Envoy sidecars', { skip }, () => {
       mesh.ws.path('west', 'services.yaml'),
       serviceManifests({ name: 'echo', namespace: 'demo', vip: ECHO.vip, ports: [HTTP, TCP], cluster: 'west', pods: [{ name: 'echo-west-0', address: at('echo-west-0').address, serviceAccount: 'echo' }] }),
     );
-    writePolicy(telemetry('mesh-default', 'meridian-system', [{ providers: [{ name: 'json-stdout' }] }]));
+    writePolicy(MESH_DEFAULT);
+    collector = await OtlpCollector.start(mesh.bed.network().hostAddress);
+    const [collectorHost = '', collectorPort = ''] = collector.address.split(':');
     await mesh.startMeridian({
       namespace: 'meridian-system',
       mtls: { mode: 'strict' },
-      telemetry: { providers: { 'json-stdout': { envoyFileAccessLog: { path: '/dev/stdout', format: 'json' } } } },
+      telemetry: {
+        providers: {
+          'json-stdout': { envoyFileAccessLog: { path: '/dev/stdout', format: 'json' } },
+          otel: { opentelemetry: { service: collectorHost, port: Number(collectorPort) } },
+        },
+      },
       clusters: [{ id: 'east', manifests: './east' }, { id: 'west', manifests: './west' }],
     });
     [sleep, echo] = await Promise.all([
-      mesh.sidecar(at('sleep-east-0'), { cluster: 'east', namespace: 'demo', serviceAccount: 'sleep', locality: 'us-east/us-east-1a', ports: {} }),
+      mesh.sidecar(at('sleep-east-0'), { cluster: 'east', namespace: 'demo', serviceAccount: 'sleep', locality: 'us-east/us-east-1a', ports: {}, labels: ['app=sleep'] }),
       mesh.sidecar(at('echo-west-0'), { cluster: 'west', namespace: 'demo', serviceAccount: 'echo', locality: 'us-west/us-west-1a', ports: ECHO_APP_PORTS, labels: ['app=echo'] }),
     ]);
     await eventually('echo answering sleep', async () => ((await call('/warm-up')).status === 200 ? true : undefined), 20_000, 100);
@@ -77,6 +92,7 @@ describe('access logs from Telemetry on Envoy sidecars', { skip }, () => {
       await mesh.assertConfigsAccepted();
     } finally {
       await mesh.close();
+      collector.stop();
     }
   });
 
@@ -105,9 +121,28 @@ describe('access logs from Telemetry on Envoy sidecars', { skip }, () => {
     assert.ok(Number(sent['bytes_sent']) > 0);
   });
 
-  it('a namespace Telemetry that disables access logging takes effect at run time', async () => {
+  it('one trace across the clusters: the server span is the client span\'s child, each with its side\'s cluster and the custom tag', async () => {
+    assert.equal((await call('/traced')).status, 200);
+    const [client, server] = await eventually(
+      'both spans of /traced',
+      async () => {
+        const spans = spansOf('/traced');
+        const c = spans.find((s) => s.kind === 3);
+        const sv = spans.find((s) => s.kind === 2);
+        return c && sv ? ([c, sv] as const) : undefined;
+      },
+      15_000,
+      200,
+    );
+    assert.equal(server.traceId, client.traceId, 'W3C trace context carried from east to west');
+    assert.equal(server.parentSpanId, client.spanId);
+    assert.deepEqual([client.serviceName, client.attributes['source_cluster'], client.attributes['source_namespace'], client.attributes['team']], ['sleep.demo', 'east', 'demo', 'payments']);
+    assert.deepEqual([server.serviceName, server.attributes['destination_cluster'], server.attributes['team']], ['echo.demo', 'west', 'payments']);
+  });
+
+  it('a namespace Telemetry that disables access logging and sampling takes effect at run time', async () => {
     assert.ok(lines(sleep).length > 0 && lines(echo).length > 0, 'both were logging');
-    writePolicy([telemetry('mesh-default', 'meridian-system', [{ providers: [{ name: 'json-stdout' }] }]), telemetry('quiet', 'demo', [{ disabled: true }])].join('---\n'));
+    writePolicy([MESH_DEFAULT, telemetry('quiet', 'demo', { accessLogging: [{ disabled: true }], tracing: [{ providers: [{ name: 'otel' }], randomSamplingPercentage: 0 }] })].join('---\n'));
     let n = 0;
     await eventually(
       'no more lines from demo',
@@ -121,5 +156,10 @@ describe('access logs from Telemetry on Envoy sidecars', { skip }, () => {
       20_000,
       100,
     );
+    // Envoy exports spans every 5 s: a span of this call would be at the collector after 6.
+    assert.equal((await call('/quiet-final')).status, 200);
+    await new Promise((r) => setTimeout(r, 6000));
+    assert.deepEqual(spansOf('/quiet-final'), [], 'not sampled');
+    assert.ok(!lines(sleep).some((l) => l['path'] === '/quiet-final') && !lines(echo).some((l) => l['path'] === '/quiet-final'), 'not logged');
   });
 });

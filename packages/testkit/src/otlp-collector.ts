@@ -1,0 +1,64 @@
+/**
+ * A test OTLP/gRPC trace collector: the `TraceService/Export` a real exporter (Envoy's
+ * OpenTelemetry tracer) sends spans to, keeping every span it receives with its resource's
+ * `service.name`, for tests to read.
+ */
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+export interface CollectedSpan {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string;
+  readonly name: string;
+  /** OTLP's SpanKind: 2 server, 3 client. */
+  readonly kind: number;
+  readonly serviceName: string;
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+interface KeyValue {
+  key: string;
+  value?: { string_value?: string; bool_value?: boolean; int_value?: string; double_value?: number };
+}
+
+interface ExportRequest {
+  resource_spans: Array<{ resource?: { attributes: KeyValue[] }; scope_spans: Array<{ spans: Array<{ trace_id: Buffer; span_id: Buffer; parent_span_id: Buffer; name: string; kind: number; attributes: KeyValue[] }> }> }>;
+}
+
+const attributes = (list: readonly KeyValue[]): Record<string, string> =>
+  Object.fromEntries(list.map((kv) => [kv.key, String(kv.value?.string_value ?? kv.value?.int_value ?? kv.value?.bool_value ?? kv.value?.double_value ?? '')]));
+
+export class OtlpCollector {
+  readonly spans: CollectedSpan[] = [];
+  private readonly server = new grpc.Server();
+  address = '';
+
+  /** Listens on `host` (port chosen by the system). */
+  static async start(host: string): Promise<OtlpCollector> {
+    const collector = new OtlpCollector();
+    const definition = protoLoader.loadSync(fileURLToPath(new URL('../proto/otlp-trace.proto', import.meta.url)), { keepCase: true, longs: String, defaults: true, oneofs: true });
+    const service = (grpc.loadPackageDefinition(definition) as unknown as { opentelemetry: { proto: { collector: { trace: { v1: { TraceService: { service: grpc.ServiceDefinition } } } } } } }).opentelemetry.proto.collector.trace.v1.TraceService.service;
+    collector.server.addService(service, {
+      Export: (call: grpc.ServerUnaryCall<ExportRequest, object>, callback: grpc.sendUnaryData<object>) => {
+        for (const rs of call.request.resource_spans) {
+          const serviceName = attributes(rs.resource?.attributes ?? [])['service.name'] ?? '';
+          for (const ss of rs.scope_spans) {
+            for (const s of ss.spans) {
+              collector.spans.push({ traceId: s.trace_id.toString('hex'), spanId: s.span_id.toString('hex'), parentSpanId: s.parent_span_id.toString('hex'), name: s.name, kind: s.kind, serviceName, attributes: attributes(s.attributes) });
+            }
+          }
+        }
+        callback(null, {});
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => collector.server.bindAsync(`${host}:0`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    collector.address = `${host}:${port}`;
+    return collector;
+  }
+
+  stop(): void {
+    this.server.forceShutdown();
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Tracing on sidecars (Telemetry `tracing`, config `telemetry.providers`): Envoy's
+ * OpenTelemetry tracer on every HTTP connection manager, exporting OTLP over gRPC to the
+ * provider's collector, with W3C trace context (`traceparent`) propagated to the next hop, so
+ * a request crossing clusters is one trace. Spans carry the reporting side's cluster
+ * (`source_cluster` on the client span, `destination_cluster` on the server span) and
+ * namespace as attributes, besides the Telemetry's custom tags.
+ */
+import { isIP } from 'node:net';
+import type { ProxyNode, TracingProvider, TracingSettings } from '@meridian/model';
+import { HTTP_OPTIONS_TYPE } from './envoy-resources.ts';
+import { outboundClusterName } from './resource-names.ts';
+
+const OTEL_TRACER_TYPE = 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig';
+const COLLECTOR_CLUSTER_PREFIX = 'telemetry|';
+
+/** A collector outside the mesh gets a cluster of its own; one in the mesh is reached through its service's. */
+export function collectorClusterName(provider: TracingProvider, meshService: (hostname: string) => boolean): string {
+  return meshService(provider.service) ? outboundClusterName(provider.service, provider.port) : `${COLLECTOR_CLUSTER_PREFIX}${provider.name}`;
+}
+
+/** Whether a cluster name is a collector's own (`telemetry|<provider>`). */
+export function parseCollectorClusterName(name: string): string | undefined {
+  return name.startsWith(COLLECTOR_CLUSTER_PREFIX) ? name.slice(COLLECTOR_CLUSTER_PREFIX.length) : undefined;
+}
+
+/** `telemetry|<provider>`: the collector by address (an IP) or by DNS name, over HTTP/2 (OTLP/gRPC). */
+export function buildCollectorCluster(provider: TracingProvider): object {
+  const name = `${COLLECTOR_CLUSTER_PREFIX}${provider.name}`;
+  return {
+    name,
+    type: isIP(provider.service) ? 'STATIC' : 'STRICT_DNS',
+    connect_timeout: { seconds: 5 },
+    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: provider.service, port_value: provider.port } } } }] }] },
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': HTTP_OPTIONS_TYPE, explicit_http_config: { http2_protocol_options: {} } },
+    },
+  };
+}
+
+/** The HTTP connection manager's `tracing` for one direction of a proxy's traffic. */
+export function hcmTracing(settings: TracingSettings, collector: { readonly cluster: string; readonly provider: TracingProvider }, proxy: ProxyNode, direction: 'client' | 'server'): object {
+  const own = direction === 'client' ? 'source' : 'destination';
+  const tags = [
+    { tag: `${own}_cluster`, literal: { value: proxy.cluster } },
+    { tag: `${own}_namespace`, literal: { value: proxy.namespace } },
+    ...settings.customTags.map((t) =>
+      t.literal !== undefined
+        ? { tag: t.tag, literal: { value: t.literal } }
+        : t.header
+          ? { tag: t.tag, request_header: { name: t.header.name, ...(t.header.defaultValue ? { default_value: t.header.defaultValue } : {}) } }
+          : { tag: t.tag, environment: { name: t.environment?.name ?? '', ...(t.environment?.defaultValue ? { default_value: t.environment.defaultValue } : {}) } },
+    ),
+  ];
+  return {
+    provider: {
+      name: 'envoy.tracers.opentelemetry',
+      typed_config: { '@type': OTEL_TRACER_TYPE, grpc_service: { envoy_grpc: { cluster_name: collector.cluster, authority: `${collector.provider.service}:${collector.provider.port}` }, timeout: { seconds: 2 } }, service_name: `${proxy.labels['app'] ?? 'unknown'}.${proxy.namespace}` },
+    },
+    random_sampling: { value: settings.samplingPercent },
+    custom_tags: tags,
+  };
+}
+
+/** What a connection manager's tracing depends on: proxies alike in it share the listeners carrying it. */
+export function tracingKey(settings: TracingSettings | undefined, proxy: ProxyNode): string {
+  return settings ? `${JSON.stringify(settings)}@${proxy.cluster}/${proxy.namespace}/${proxy.labels['app'] ?? ''}` : '';
+}
