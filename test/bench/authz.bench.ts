@@ -14,13 +14,13 @@
  *    new inbound route; 5 rounds after 2 warm-up rounds. Baseline: an endpoint change → its
  *    assignment at every proxy, in the same rounds.
  */
-import { EMPTY_LOCALITY, Health, ProxyType, type Endpoint, type ProxyNode, type Service, type ServiceDiscovery } from '@meridian/model';
 import { compileMeshPolicies, PolicyStore } from '@meridian/policy';
 import { KubeApiServer } from '@meridian/testkit';
 import { MeshResources, TypeUrl } from '@meridian/xds';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 import { POLICY_CRDS } from '../support/policy-crds.ts';
-import { EDS, ENDPOINTS_PER_SERVICE, k8s, seedMesh, slice, Swarm, WATCHED } from './support/generated-mesh.ts';
+import { EDS, k8s, seedMesh, slice, Swarm, WATCHED } from './support/generated-mesh.ts';
+import { benchSidecar, inProcessMesh } from './support/in-process-mesh.ts';
 import { percentile, print } from './support/report.ts';
 
 const PROXIES = Number(process.env['BENCH_PROXIES'] ?? 1000);
@@ -80,51 +80,8 @@ function inProcess(): void {
   const compiles = validations.map((v) => compile(v.store));
   print('authz.compile_1001_policies', percentile(compiles.map((c) => c.ms), 50), 'ms', percentile(validations.map((v) => v.ms), 50));
 
-  const services: Service[] = Array.from({ length: SERVICES }, (_, i) => ({
-    hostname: `svc-${i}.demo.svc.cluster.local`,
-    name: `svc-${i}`,
-    namespace: 'demo',
-    ports: [{ name: 'grpc', port: 8080, protocol: 'TCP' }],
-    clusters: ['c1'],
-    addresses: { c1: [`10.96.${(i >> 8) & 255}.${i & 255}`] },
-    serviceAccounts: [],
-  }));
-  const endpoints = new Map<string, Endpoint[]>(
-    services.map((s, i) => [
-      s.hostname,
-      Array.from({ length: ENDPOINTS_PER_SERVICE }, (_, e) => ({
-        address: `10.${(i >> 8) & 255}.${i & 255}.${e + 1}`,
-        port: 8080,
-        portName: 'grpc',
-        cluster: 'c1',
-        network: 'c1',
-        locality: { region: 'r1', zone: `z${e % 3}`, subzone: '' },
-        health: Health.Healthy,
-        serviceAccount: `svc-${i}`,
-      })),
-    ]),
-  );
-  const byHostname = new Map(services.map((s) => [s.hostname, s]));
-  const discovery: ServiceDiscovery = {
-    services: () => services,
-    service: (h) => byHostname.get(h),
-    endpoints: (h) => endpoints.get(h) ?? [],
-    clusterIds: () => ['c1'],
-    networkGateways: () => [],
-    allNetworkGateways: () => [],
-  };
-  const sidecar = (i: number): ProxyNode => ({
-    id: `sidecar~10.${(i >> 8) & 255}.${i & 255}.1~svc-${i}-0.demo~demo.svc.cluster.local`,
-    type: ProxyType.Sidecar,
-    cluster: 'c1',
-    network: 'c1',
-    namespace: 'demo',
-    locality: EMPTY_LOCALITY,
-    ipAddresses: [`10.${(i >> 8) & 255}.${i & 255}.1`],
-    labels: { app: `svc-${i}` },
-    serviceAccount: `svc-${i}`,
-  });
-  const proxies = Array.from({ length: PROXIES }, (_, i) => sidecar(i % SERVICES));
+  const discovery = inProcessMesh(SERVICES);
+  const proxies = Array.from({ length: PROXIES }, (_, i) => benchSidecar(i % SERVICES));
   const { compiled } = compiles[0] ?? compile(validate().store);
   const noPolicy = compileMeshPolicies([], options);
   const build = (policies: typeof compiled.policies) => {
