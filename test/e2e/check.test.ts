@@ -4,7 +4,9 @@
  * east-west gateway and another has none warns about the one without.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { KubeApiServer, type KubeObjectInput } from '@meridian/testkit';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 
 describe('meridian check on manifest clusters', () => {
@@ -66,6 +68,42 @@ describe('meridian check on manifest clusters', () => {
       assert.match(doc.problems.join('\n'), /replicas disagree on the registry/);
     } finally {
       await Promise.all([a, b, c].map((m) => m.stop()));
+    }
+  });
+
+  it('status --kubeconfig: every running replica found in the cluster, each read through the API server\'s pod proxy', async () => {
+    ws.copyExample('two-clusters');
+    // Two replicas on one port at two addresses, as two pods would be.
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.2', () => {
+        const p = (probe.address() as { port: number }).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    const replica = (ip: string) =>
+      ws.writeConfig({ clusters: [{ id: 'east', manifests: './east' }, { id: 'west', manifests: './west' }], listen: { xds: `${ip}:0`, xdsTls: `${ip}:0`, http: `${ip}:${port}` } }, `replica-${ip}.yaml`);
+    const replicas = await Promise.all(['127.0.0.2', '127.0.0.3'].map((ip) => MeridianProcess.start(['serve', '--config', replica(ip)])));
+    const api = await KubeApiServer.start();
+    try {
+      const pod = (name: string, ip: string, phase: string) =>
+        ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'meridian-system', labels: { 'app.kubernetes.io/name': 'meridian' } }, spec: {}, status: { phase, podIP: ip } }) as KubeObjectInput;
+      api.upsert(pod('meridian-0', '127.0.0.2', 'Running'));
+      api.upsert(pod('meridian-1', '127.0.0.3', 'Running'));
+      api.upsert(pod('meridian-evicted', '127.0.0.4', 'Failed'));
+      const kubeconfig = ws.write('status.kubeconfig', api.kubeconfigYaml());
+      const run = await MeridianProcess.run(['status', '--kubeconfig', kubeconfig, '--port', String(port), '-o', 'json']);
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      const doc = JSON.parse(run.stdout) as { replicas: Array<{ server: string; ready: boolean; digest: string }>; clusters: Array<{ replica: string; id: string }> };
+      assert.deepEqual(doc.replicas.map((r) => [r.server, r.ready]), [['meridian-system/meridian-0', true], ['meridian-system/meridian-1', true]]);
+      assert.equal(new Set(doc.replicas.map((r) => r.digest)).size, 1, 'they agree');
+      assert.equal(doc.clusters.length, 4);
+      assert.ok(api.requests({ resource: 'pods' }).some((r) => r.subresource === 'proxy' && r.name === 'meridian-0:' + port), 'read through the pod proxy');
+      const none = await MeridianProcess.run(['status', '--kubeconfig', kubeconfig, '-n', 'elsewhere']);
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /no running Meridian pod in namespace elsewhere \(selector app\.kubernetes\.io\/name=meridian\)/);
+    } finally {
+      await Promise.all(replicas.map((m) => m.stop()));
+      await api.close();
     }
   });
 });

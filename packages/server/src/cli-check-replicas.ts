@@ -4,7 +4,7 @@
  * signing certificate far enough from expiry — each problem with what to do about it.
  */
 import { errorMessage } from '@meridian/model';
-import { debugClient } from './debug-client.ts';
+import type { DebugReader } from './debug-client.ts';
 
 /** The signing certificate closer to expiry than this is a warning. */
 export const CA_EXPIRY_WARNING_DAYS = 14;
@@ -20,8 +20,8 @@ export interface ReplicaCheck {
   readonly warnings: readonly string[];
 }
 
-async function checkReplica(server: string, tokenFile: string | undefined, now: number): Promise<ReplicaCheck> {
-  const { base, get } = debugClient({ server, ...(tokenFile ? { tokenFile } : {}) });
+async function checkReplica(reader: DebugReader, now: number): Promise<ReplicaCheck> {
+  const { base, get } = reader;
   const errors: string[] = [];
   const warnings: string[] = [];
   let version: { version: string; replica: string } | undefined;
@@ -34,8 +34,7 @@ async function checkReplica(server: string, tokenFile: string | undefined, now: 
   }
   let ready: boolean | null = null;
   try {
-    const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(10_000) });
-    ready = res.ok;
+    ready = await reader.ok('/readyz');
     if (!ready) errors.push('not ready: some cluster has not synced yet, or it is draining (see meridian status)');
   } catch (err) {
     errors.push(`/readyz: ${errorMessage(err)}`);
@@ -62,11 +61,11 @@ async function checkReplica(server: string, tokenFile: string | undefined, now: 
 }
 
 /** Every replica checked, then compared: replicas that see different registries are each told so. */
-export async function checkReplicas(servers: readonly string[], tokenFile: string | undefined, onDone?: (r: ReplicaCheck) => void): Promise<ReplicaCheck[]> {
+export async function checkReplicas(readers: readonly DebugReader[], onDone?: (r: ReplicaCheck) => void): Promise<ReplicaCheck[]> {
   const now = Date.now();
   const checks = await Promise.all(
-    servers.map(async (s) => {
-      const r = await checkReplica(s, tokenFile, now);
+    readers.map(async (reader) => {
+      const r = await checkReplica(reader, now);
       onDone?.(r);
       return r;
     }),

@@ -23,7 +23,8 @@ import { UsageError } from './cli-ca.ts';
 import { clusterSpecFor } from './clusters.ts';
 import { loadConfig, readEnv, type MeridianConfig } from './config.ts';
 import { checkReplicas } from './cli-check-replicas.ts';
-import { debugClient } from './debug-client.ts';
+import { debugClient, type DebugReader } from './debug-client.ts';
+import { kubeReplicaReaders } from './kube-replicas.ts';
 
 const DEFAULT_NAMESPACE = 'meridian-system';
 const READER = 'meridian-reader';
@@ -351,7 +352,10 @@ export async function checkCommand(values: { config?: string; output: OutputForm
         return r;
       }),
     ),
-    checkReplicas(values.server ?? [], values.tokenFile, (r) => progress(`meridian ${r.server}`, statusOf(r))),
+    checkReplicas(
+      (values.server ?? []).map((server) => debugClient({ server, ...(values.tokenFile ? { tokenFile: values.tokenFile } : {}) })),
+      (r) => progress(`meridian ${r.server}`, statusOf(r)),
+    ),
   ]);
   // Across networks, a proxy reaches another network's endpoints only through its gateway.
   // With no gateway anywhere the mesh is flat (every network reaches every other), which is
@@ -475,8 +479,8 @@ interface ReplicaStatus {
   readonly error?: string;
 }
 
-async function replicaStatus(server: string, tokenFile: string | undefined): Promise<ReplicaStatus> {
-  const { base, get } = debugClient({ server, ...(tokenFile ? { tokenFile } : {}) });
+async function replicaStatus(reader: DebugReader): Promise<ReplicaStatus> {
+  const { base, get } = reader;
   try {
     const [sync, clusters] = await Promise.all([get<SynczBody>('/debug/syncz'), get<ClusterzBody>('/debug/clusterz')]);
     return { server: base, sync, clusters };
@@ -491,11 +495,23 @@ async function replicaStatus(server: string, tokenFile: string | undefined): Pro
  * readiness, registry digest) and those that disagree flagged. Exit 1 when a replica cannot
  * be read or replicas disagree.
  */
-export async function statusCommand(values: { server: string[]; tokenFile?: string; output: OutputFormat }): Promise<number> {
-  const servers = values.server.length > 0 ? values.server : ['http://localhost:15014'];
-  const statuses = await Promise.all(servers.map((s) => replicaStatus(s, values.tokenFile)));
-  const several = servers.length > 1;
-  const replicas = several ? await checkReplicas(servers, values.tokenFile) : [];
+export async function statusCommand(values: {
+  server: string[];
+  tokenFile?: string;
+  kubeconfig?: string;
+  context?: string;
+  namespace: string;
+  selector: string;
+  port: string;
+  output: OutputFormat;
+}): Promise<number> {
+  if (values.kubeconfig && values.server.length > 0) throw new UsageError('give --kubeconfig or --server, not both');
+  const readers = values.kubeconfig
+    ? await kubeReplicaReaders({ kubeconfig: values.kubeconfig, ...(values.context ? { context: values.context } : {}), namespace: values.namespace, selector: values.selector, port: Number(values.port) })
+    : (values.server.length > 0 ? values.server : ['http://localhost:15014']).map((server) => debugClient({ server, ...(values.tokenFile ? { tokenFile: values.tokenFile } : {}) }));
+  const statuses = await Promise.all(readers.map(replicaStatus));
+  const several = readers.length > 1;
+  const replicas = several ? await checkReplicas(readers) : [];
   const problems = [...statuses.flatMap((r) => (r.error ? [r.error] : [])), ...replicas.flatMap((r) => r.errors.filter((e) => e.startsWith('replicas disagree')).map((e) => `${r.server}: ${e}`))];
   const read = statuses.filter((r): r is ReplicaStatus & { sync: SynczBody; clusters: ClusterzBody } => r.sync !== undefined && r.clusters !== undefined);
   if (read.length === 0) {

@@ -73,8 +73,13 @@ export function buildProgram(result: ProgramResult): Command {
     .description('connected proxies with their sync state per type, and clusters with their state; with --server per replica, every replica side by side, those that disagree flagged')
     .option('--server <address>', "Meridian's HTTP port (host:port or URL; default localhost:15014); repeat for every replica", collect, [])
     .option('--token-file <file>', TOKEN_FILE_HELP)
+    .option('--kubeconfig <file>', "find every replica in the cluster and read each through the API server's pod proxy (needs get on pods/proxy)")
+    .option('--context <name>', 'kubeconfig context')
+    .option('-n, --namespace <ns>', "with --kubeconfig: Meridian's namespace", 'meridian-system')
+    .option('--selector <labels>', "with --kubeconfig: Meridian's pods", 'app.kubernetes.io/name=meridian')
+    .option('--port <port>', "with --kubeconfig: Meridian's HTTP port in the pod", '15014')
     .addOption(outputOption())
-    .addHelpText('after', examples(['meridian status', 'meridian status --server 10.0.0.5:15014 -o yaml', 'meridian status --server 10.0.0.5:15014 --server 10.0.0.6:15014']))
+    .addHelpText('after', examples(['meridian status', 'meridian status --server 10.0.0.5:15014 -o yaml', 'meridian status --server 10.0.0.5:15014 --server 10.0.0.6:15014', 'meridian status --kubeconfig ~/.kube/config --context primary']))
     .action(run(statusCommand));
 
   program

@@ -13,8 +13,18 @@ export function httpBase(server: string): string {
   return withScheme.replace(/\/+$/, '');
 }
 
-/** A reader of one Meridian's debug JSON; an error answer throws with the server's own message. */
-export function debugClient(options: DebugServerOptions): { base: string; get: <T>(path: string) => Promise<T> } {
+/** One Meridian replica's HTTP port, however it is reached (directly, or through an API server's pod proxy). */
+export interface DebugReader {
+  /** How the replica is named in output: its URL, or `<namespace>/<pod>`. */
+  readonly base: string;
+  /** A debug view's JSON; an error answer throws with the server's own message. */
+  get<T>(path: string): Promise<T>;
+  /** Whether a path answers 2xx (`/readyz`). */
+  ok(path: string): Promise<boolean>;
+}
+
+/** A reader of one Meridian's debug JSON at its HTTP address. */
+export function debugClient(options: DebugServerOptions): DebugReader {
   const base = httpBase(options.server);
   const token = cliDebugToken(options.tokenFile);
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
@@ -29,5 +39,6 @@ export function debugClient(options: DebugServerOptions): { base: string; get: <
       }
       return (await res.json()) as T;
     },
+    ok: async (path: string): Promise<boolean> => (await fetch(`${base}${path}`, { headers, signal: AbortSignal.timeout(10_000) })).ok,
   };
 }

@@ -23,8 +23,15 @@ function scoped(scope: EgressScope | undefined): () => MeshPolicies {
     usesSourceLabels: false,
     egressFor: (w) => (w.namespace === 'demo' ? scope : undefined),
   };
-  return () =>
-    ({ traffic, peerAuthentications: { modeFor: () => undefined }, authorization: [], requestAuthentication: [], telemetry: { accessLoggingFor: () => ({ client: [], server: [] }) } }) as unknown as MeshPolicies;
+  const policies: MeshPolicies = {
+    traffic,
+    // No PeerAuthentication decides: the config's mode applies.
+    peerAuthentications: { modeFor: () => ({ mode: 'DISABLE' }) },
+    authorization: [],
+    requestAuthentication: [],
+    telemetry: { accessLoggingFor: () => ({ client: [], server: [] }), tracingFor: () => ({}) },
+  };
+  return () => policies;
 }
 
 const SCOPE: EgressScope = {

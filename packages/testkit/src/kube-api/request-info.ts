@@ -15,6 +15,8 @@ export type RequestInfo =
       resource: string;
       name?: string;
       subresource?: string;
+      /** `…/pods/<name>[:<port>]/proxy/<path>`: the path the API server proxies to. */
+      proxyPath?: string;
     };
 
 // Subresources of a namespace object itself, not resources inside it.
@@ -59,6 +61,9 @@ export function parseRequestInfo(method: string, url: URL): RequestInfo | undefi
       rest = rest.slice(2);
     }
   }
+  // The proxy subresource takes the rest of the path as the target's (`pods/web-0:8080/proxy/healthz`).
+  const proxyPath = rest[2] === 'proxy' && rest.length > 3 ? `/${rest.slice(3).join('/')}` : undefined;
+  if (proxyPath !== undefined) rest = rest.slice(0, 3);
   if (rest.length === 0 || rest.length > 3) return undefined;
   const [resource = '', name, subresource] = rest;
 
@@ -92,5 +97,6 @@ export function parseRequestInfo(method: string, url: URL): RequestInfo | undefi
     resource,
     ...(name !== undefined ? { name } : {}),
     ...(subresource !== undefined ? { subresource } : {}),
+    ...(proxyPath !== undefined ? { proxyPath } : subresource === 'proxy' ? { proxyPath: '/' } : {}),
   };
 }

@@ -94,6 +94,10 @@ async function route(deps: RouterDeps, ex: Exchange): Promise<void> {
     );
   }
 
+  if (rt.group === '' && rt.resource === 'pods' && info.subresource === 'proxy') {
+    if (info.verb !== 'get') return sendStatus(ex, Statuses.methodNotAllowed());
+    return proxyToPod(ex, deps.store.get(rt, info.namespace, (info.name ?? '').split(':')[0] ?? ''), info.name ?? '', info.proxyPath ?? '/');
+  }
   if (rt.storage === 'stored' && !(rt.group === '' && rt.resource === 'serviceaccounts' && info.subresource === 'token')) {
     return handleStored(ex, info, rt, deps.store, deps.watches);
   }
@@ -113,6 +117,27 @@ async function route(deps: RouterDeps, ex: Exchange): Promise<void> {
       return respond(ex, selfSubjectAccessReview(deps.authz, user, obj), 201);
     default:
       return sendStatus(ex, Statuses.methodNotAllowed());
+  }
+}
+
+/**
+ * `GET …/pods/<name>[:<port>]/proxy/<path>`: the request forwarded to the pod's IP
+ * (`status.podIP`) and port (default 80), its answer passed back as the pod gave it; 503 when
+ * the pod has no IP or does not answer, as apiserver says.
+ */
+async function proxyToPod(ex: Exchange, pod: KubeObject | undefined, target: string, path: string): Promise<void> {
+  const [name = '', port = '80'] = target.split(':');
+  if (!pod) return sendStatus(ex, Statuses.notFound({ group: '', resource: 'pods', name }));
+  const ip = (pod as { status?: { podIP?: string } }).status?.podIP;
+  if (!ip) return sendStatus(ex, Statuses.serviceUnavailable(`pod ${name} has no IP address`));
+  try {
+    const res = await fetch(`http://${ip.includes(':') ? `[${ip}]` : ip}:${port}${path}${ex.url.search}`, { signal: AbortSignal.timeout(10_000) });
+    const body = Buffer.from(await res.arrayBuffer());
+    ex.res.writeHead(res.status, { 'content-type': res.headers.get('content-type') ?? 'application/octet-stream' });
+    ex.res.end(body);
+    ex.record.status = res.status;
+  } catch (err) {
+    return sendStatus(ex, Statuses.serviceUnavailable(`error trying to reach service: ${err instanceof Error ? err.message : String(err)}`));
   }
 }
 

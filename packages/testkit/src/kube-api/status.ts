@@ -75,6 +75,7 @@ export const Statuses = {
   unsupportedMediaType: (type: string): StatusBody =>
     failure(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/merge-patch+json, application/json-patch+json, application/strategic-merge-patch+json; got ${type}`),
   internal: (message: string): StatusBody => failure(500, 'InternalError', `Internal error occurred: ${message}`),
+  serviceUnavailable: (message: string): StatusBody => failure(503, 'ServiceUnavailable', message),
   tooLargeResourceVersion: (rv: number, current: number): StatusBody =>
     failure(504, 'Timeout', `Too large resource version: ${rv}, current: ${current}`),
   injected: (code: number): StatusBody =>
