@@ -128,19 +128,14 @@ async function convergence(): Promise<void> {
 
   const policyChange: number[] = [];
   const endpointChange: number[] = [];
-  const timed = async (typeUrl: string, change: () => void, into: number[] | undefined) => {
-    swarm.send({ cmd: 'arm', typeUrl });
-    await swarm.receive('armed');
-    const t0 = performance.timeOrigin + performance.now();
-    change();
-    const { times } = await swarm.receive<{ times: number[] }>('times');
-    into?.push(...times.map((t) => t - t0));
-    await new Promise((r) => setTimeout(r, 300));
-  };
   for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
     const counted = round >= WARMUP_ROUNDS;
-    await timed(RDS, () => api.upsert(k8s(namespaceDeny(round + 1))), counted ? policyChange : undefined);
-    await timed(EDS, () => api.upsert(slice(0, round % 2 === 1)), counted ? endpointChange : undefined);
+    const policyTimes = await swarm.timeChange(RDS, () => api.upsert(k8s(namespaceDeny(round + 1))));
+    const endpointTimes = await swarm.timeChange(EDS, () => api.upsert(slice(0, round % 2 === 1)));
+    if (counted) {
+      policyChange.push(...policyTimes);
+      endpointChange.push(...endpointTimes);
+    }
   }
   await swarm.close();
   await meridian.stop();

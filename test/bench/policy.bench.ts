@@ -93,19 +93,14 @@ async function main(): Promise<void> {
 
   const policyChange: number[] = [];
   const endpointChange: number[] = [];
-  const timed = async (typeUrl: string, change: () => void, into: number[] | undefined) => {
-    swarm.send({ cmd: 'arm', typeUrl });
-    await swarm.receive('armed');
-    const t0 = performance.timeOrigin + performance.now();
-    change();
-    const { times } = await swarm.receive<{ times: number[] }>('times');
-    into?.push(...times.map((t) => t - t0));
-    await new Promise((r) => setTimeout(r, 300));
-  };
   for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
     const counted = round >= WARMUP_ROUNDS;
-    await timed(CDS, () => api.upsert(destinationRule(0, round % 2 === 0 ? 200 : 100)), counted ? policyChange : undefined);
-    await timed(EDS, () => api.upsert(slice(0, round % 2 === 1)), counted ? endpointChange : undefined);
+    const policyTimes = await swarm.timeChange(CDS, () => api.upsert(destinationRule(0, round % 2 === 0 ? 200 : 100)));
+    const endpointTimes = await swarm.timeChange(EDS, () => api.upsert(slice(0, round % 2 === 1)));
+    if (counted) {
+      policyChange.push(...policyTimes);
+      endpointChange.push(...endpointTimes);
+    }
   }
   // A mesh-wide Sidecar (in Meridian's root namespace) scoping every proxy to 10 services.
   swarm.send({ cmd: 'arm', typeUrl: CDS });

@@ -24,12 +24,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { CoreV1Api, makeInformer, type V1Service } from '@kubernetes/client-node';
-import { EMPTY_LOCALITY, Health, ProxyType, type Endpoint, type Service, type ServiceDiscovery } from '@meridian/model';
+import { EMPTY_LOCALITY, ProxyType } from '@meridian/model';
 import { KubeApiServer } from '@meridian/testkit';
 import { MeshResources, TypeUrl, encodeDiscoveryResponse, protoType } from '@meridian/xds';
 import { buildGoProgram } from '../support/go-interop.ts';
 import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
-import { CDS, Child, EDS, ENDPOINTS_PER_SERVICE, k8s, seedMesh, service, slice, Swarm, WATCHED } from './support/generated-mesh.ts';
+import { CDS, Child, EDS, k8s, seedMesh, service, slice, Swarm, WATCHED } from './support/generated-mesh.ts';
+import { inProcessMesh } from './support/in-process-mesh.ts';
 import { GoControlPlane } from './support/go-control-plane.ts';
 import { GC_PROBE_NODE_ARGS, meridianMemory, type Memory } from './support/meridian-memory.ts';
 import { percentile, print } from './support/report.ts';
@@ -41,39 +42,8 @@ const WARMUP_RUNS = 15;
 
 /** Build cost against encode cost, in process (no network). */
 function microBenchmarks(): void {
-  const services: Service[] = Array.from({ length: SERVICES }, (_, i) => ({
-    hostname: `svc-${i}.demo.svc.cluster.local`,
-    name: `svc-${i}`,
-    namespace: 'demo',
-    ports: [{ name: 'grpc', port: 8080, protocol: 'TCP' }],
-    clusters: ['c1'],
-    addresses: {},
-    serviceAccounts: [],
-  }));
-  const endpoints = new Map<string, Endpoint[]>(
-    services.map((s, i) => [
-      s.hostname,
-      Array.from({ length: ENDPOINTS_PER_SERVICE }, (_, e) => ({
-        address: `10.${(i >> 8) & 255}.${i & 255}.${e + 1}`,
-        port: 8080,
-        portName: 'grpc',
-        cluster: 'c1',
-        network: 'c1',
-        locality: { region: 'r1', zone: `z${e % 3}`, subzone: '' },
-        health: Health.Healthy,
-      })),
-    ]),
-  );
-  // Indexed like the real registry, so the measure is of building, not of a linear search.
-  const byHostname = new Map(services.map((s) => [s.hostname, s]));
-  const discovery: ServiceDiscovery = {
-    services: () => services,
-    service: (h) => byHostname.get(h),
-    endpoints: (h) => endpoints.get(h) ?? [],
-    clusterIds: () => ['c1'],
-    networkGateways: () => [],
-    allNetworkGateways: () => [],
-  };
+  const discovery = inProcessMesh(SERVICES);
+  const services = discovery.services();
   const proxy = { id: 'p', type: ProxyType.ProxylessGrpc, cluster: 'c1', network: 'c1', namespace: 'demo', locality: EMPTY_LOCALITY, ipAddresses: [], labels: {} };
   const names = new Set(services.map((s) => `outbound|8080||${s.hostname}`));
   const build = () => {

@@ -8,12 +8,12 @@
  * letting plaintext and mTLS onto one port where STRICT refuses plaintext.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { PodApp, RealPeer, realPeersMissing, type Pod, type Received } from '@meridian/testkit';
 import { EnvoyMesh, type Workload } from '../support/envoy-mesh.ts';
 import { eventually } from '../support/eventually.ts';
-import { node, yamlDocs } from '../support/manifests.ts';
+import { yamlDocs } from '../support/manifests.ts';
 import { ECHO_APP_PORTS, ECHO_PORTS, serviceManifests } from './manifests.ts';
 
 const skip = realPeersMissing([RealPeer.Netns, RealPeer.Iptables, RealPeer.Envoy]);
@@ -52,7 +52,6 @@ describe('Istio security policy through Envoy sidecars', { skip }, () => {
   let outsider: Workload;
   let echo: Workload;
   let plain: PodApp;
-  const pods: Record<string, Pod> = {};
 
   const call = async (from: Workload, path = '/', target = ECHO) => {
     const a = await from.app.http1({ host: target.vip, port: HTTP.port, authority: `${target.host}:${HTTP.port}`, path, timeoutMs: 5000 });
@@ -63,16 +62,9 @@ describe('Istio security policy through Envoy sidecars', { skip }, () => {
 
   before(async () => {
     mesh = new EnvoyMesh();
-    for (const name of ['sleep-east-0', 'outsider-east-0', 'echo-west-0', 'billing-west-0', 'plain-0']) pods[name] = mesh.bed.addPod(name);
-    const at = (name: string): Pod => {
-      const pod = pods[name];
-      assert.ok(pod);
-      return pod;
-    };
-    for (const [cluster, region] of [['east', 'us-east'], ['west', 'us-west']] as const) {
-      mkdirSync(mesh.ws.path(cluster));
-      writeFileSync(mesh.ws.path(cluster, 'nodes.yaml'), yamlDocs(node(`${cluster}-node`, region, `${region}-1a`)));
-    }
+    mesh.addPods(['sleep-east-0', 'outsider-east-0', 'echo-west-0', 'billing-west-0', 'plain-0']);
+    const at = (name: string): Pod => mesh.pod(name);
+    mesh.writeClusterNodes([['east', 'us-east'], ['west', 'us-west']]);
     const ports = [HTTP, TCP];
     writeFileSync(
       mesh.ws.path('west', 'services.yaml'),
@@ -151,8 +143,7 @@ describe('Istio security policy through Envoy sidecars', { skip }, () => {
   });
 
   it('STRICT refuses a plaintext caller; a PERMISSIVE PeerAuthentication lets plaintext and mTLS onto the same port', async () => {
-    const billing = pods['billing-west-0'];
-    assert.ok(billing);
+    const billing = mesh.pod('billing-west-0');
     const direct = () => plain.http1({ host: billing.address, port: HTTP.target, authority: `${BILLING.host}:${HTTP.port}`, timeoutMs: 3000 });
     await assert.rejects(direct(), /socket hang up|ECONNRESET|closed/);
     writePolicy([isolation(['demo']), permissiveBilling].join('---\n'));

@@ -1,5 +1,6 @@
 /** Kubernetes objects for the Envoy tests' manifest clusters: a Service with a ClusterIP, its pods and endpoints. */
 import { yamlDocs } from '../support/manifests.ts';
+import type { EnvoyMesh, Workload } from '../support/envoy-mesh.ts';
 
 export interface PortSpec {
   readonly name: string;
@@ -94,4 +95,16 @@ export function eastWestGatewayService(network: string, address: string): string
     spec: { type: 'LoadBalancer', ports: [{ name: 'tls', port: 15443, targetPort: 15443 }] },
     status: { loadBalancer: { ingress: [{ ip: address }] } },
   });
+}
+
+/**
+ * The two sidecars most security and telemetry tests call across: `sleep` (a client, no
+ * ports) in east and `echo` (labelled `app=echo`, serving the echo ports) in west, both in
+ * `demo`, from the pods `sleep-east-0` and `echo-west-0` of `mesh`.
+ */
+export function sleepAndEcho(mesh: EnvoyMesh, sleepLabels: string[] = []): Promise<[Workload, Workload]> {
+  return Promise.all([
+    mesh.sidecar(mesh.pod('sleep-east-0'), { cluster: 'east', namespace: 'demo', serviceAccount: 'sleep', locality: 'us-east/us-east-1a', ports: {}, labels: sleepLabels }),
+    mesh.sidecar(mesh.pod('echo-west-0'), { cluster: 'west', namespace: 'demo', serviceAccount: 'echo', locality: 'us-west/us-west-1a', ports: ECHO_APP_PORTS, labels: ['app=echo'] }),
+  ]);
 }

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -17,8 +17,8 @@ import { RealPeer, realPeersMissing, type Pod, type Received } from '@meridian/t
 import { EnvoyMesh, type Workload } from '../support/envoy-mesh.ts';
 import { MeridianProcess } from '../support/meridian-process.ts';
 import { eventually } from '../support/eventually.ts';
-import { node, yamlDocs } from '../support/manifests.ts';
-import { ECHO_APP_PORTS, ECHO_PORTS, serviceManifests } from './manifests.ts';
+import { yamlDocs } from '../support/manifests.ts';
+import { ECHO_PORTS, serviceManifests, sleepAndEcho } from './manifests.ts';
 
 const skip = realPeersMissing([RealPeer.Netns, RealPeer.Iptables, RealPeer.Envoy]);
 
@@ -89,17 +89,9 @@ describe('RequestAuthentication through Envoy sidecars', { skip }, () => {
 
   before(async () => {
     mesh = new EnvoyMesh();
-    const pods: Record<string, Pod> = {};
-    for (const name of ['sleep-east-0', 'echo-west-0']) pods[name] = mesh.bed.addPod(name);
-    const at = (name: string): Pod => {
-      const pod = pods[name];
-      assert.ok(pod);
-      return pod;
-    };
-    for (const [cluster, region] of [['east', 'us-east'], ['west', 'us-west']] as const) {
-      mkdirSync(mesh.ws.path(cluster));
-      writeFileSync(mesh.ws.path(cluster, 'nodes.yaml'), yamlDocs(node(`${cluster}-node`, region, `${region}-1a`)));
-    }
+    mesh.addPods(['sleep-east-0', 'echo-west-0']);
+    const at = (name: string): Pod => mesh.pod(name);
+    mesh.writeClusterNodes([['east', 'us-east'], ['west', 'us-west']]);
     writeFileSync(
       mesh.ws.path('west', 'services.yaml'),
       serviceManifests({ name: 'echo', namespace: 'demo', vip: ECHO.vip, ports: [HTTP], cluster: 'west', pods: [{ name: 'echo-west-0', address: at('echo-west-0').address, serviceAccount: 'echo' }] }),
@@ -114,10 +106,7 @@ describe('RequestAuthentication through Envoy sidecars', { skip }, () => {
     // The policies are read from east; they protect echo in west.
     writeFileSync(mesh.ws.path('east', 'policy.yaml'), policies(issuer.jwks, jwksUri));
     await mesh.startMeridian({ mtls: { mode: 'strict' }, clusters: [{ id: 'east', manifests: './east' }, { id: 'west', manifests: './west' }] });
-    [sleep] = await Promise.all([
-      mesh.sidecar(at('sleep-east-0'), { cluster: 'east', namespace: 'demo', serviceAccount: 'sleep', locality: 'us-east/us-east-1a', ports: {} }),
-      mesh.sidecar(at('echo-west-0'), { cluster: 'west', namespace: 'demo', serviceAccount: 'echo', locality: 'us-west/us-west-1a', ports: ECHO_APP_PORTS, labels: ['app=echo'] }),
-    ]);
+    [sleep] = await sleepAndEcho(mesh);
     await eventually('echo answering sleep', async () => ((await call('/')).status === 200 ? true : undefined), 20_000, 100);
   });
 

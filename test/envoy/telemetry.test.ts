@@ -9,13 +9,13 @@
  * disable logging and stop sampling take effect at run time.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { OtlpCollector, RealPeer, realPeersMissing, type CollectedSpan, type Pod } from '@meridian/testkit';
 import { EnvoyMesh, type Workload } from '../support/envoy-mesh.ts';
 import { eventually } from '../support/eventually.ts';
-import { node, yamlDocs } from '../support/manifests.ts';
-import { ECHO_APP_PORTS, ECHO_PORTS, serviceManifests } from './manifests.ts';
+import { yamlDocs } from '../support/manifests.ts';
+import { ECHO_PORTS, serviceManifests, sleepAndEcho } from './manifests.ts';
 
 const skip = realPeersMissing([RealPeer.Netns, RealPeer.Iptables, RealPeer.Envoy]);
 
@@ -51,17 +51,9 @@ describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, ()
 
   before(async () => {
     mesh = new EnvoyMesh();
-    const pods: Record<string, Pod> = {};
-    for (const name of ['sleep-east-0', 'echo-west-0']) pods[name] = mesh.bed.addPod(name);
-    const at = (name: string): Pod => {
-      const pod = pods[name];
-      assert.ok(pod);
-      return pod;
-    };
-    for (const [cluster, region] of [['east', 'us-east'], ['west', 'us-west']] as const) {
-      mkdirSync(mesh.ws.path(cluster));
-      writeFileSync(mesh.ws.path(cluster, 'nodes.yaml'), yamlDocs(node(`${cluster}-node`, region, `${region}-1a`)));
-    }
+    mesh.addPods(['sleep-east-0', 'echo-west-0']);
+    const at = (name: string): Pod => mesh.pod(name);
+    mesh.writeClusterNodes([['east', 'us-east'], ['west', 'us-west']]);
     writeFileSync(
       mesh.ws.path('west', 'services.yaml'),
       serviceManifests({ name: 'echo', namespace: 'demo', vip: ECHO.vip, ports: [HTTP, TCP], cluster: 'west', pods: [{ name: 'echo-west-0', address: at('echo-west-0').address, serviceAccount: 'echo' }] }),
@@ -80,10 +72,7 @@ describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, ()
       },
       clusters: [{ id: 'east', manifests: './east' }, { id: 'west', manifests: './west' }],
     });
-    [sleep, echo] = await Promise.all([
-      mesh.sidecar(at('sleep-east-0'), { cluster: 'east', namespace: 'demo', serviceAccount: 'sleep', locality: 'us-east/us-east-1a', ports: {}, labels: ['app=sleep'] }),
-      mesh.sidecar(at('echo-west-0'), { cluster: 'west', namespace: 'demo', serviceAccount: 'echo', locality: 'us-west/us-west-1a', ports: ECHO_APP_PORTS, labels: ['app=echo'] }),
-    ]);
+    [sleep, echo] = await sleepAndEcho(mesh, ['app=sleep']);
     await eventually('echo answering sleep', async () => ((await call('/warm-up')).status === 200 ? true : undefined), 20_000, 100);
   });
 

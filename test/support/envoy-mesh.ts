@@ -4,9 +4,10 @@
  * `meridian bootstrap --envoy` on 15012 with an SVID of its service account.
  */
 import assert from 'node:assert/strict';
-import { chownSync, readdirSync } from 'node:fs';
+import { chownSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { EnvoyProxy, PodApp, SIDECAR_GID, SIDECAR_UID, Testbed, type Pod, type PodAppConfig, type Received } from '@meridian/testkit';
+import { node, yamlDocs } from './manifests.ts';
 import { MeridianProcess, Workspace } from './meridian-process.ts';
 import { openTestCa, writeWorkloadCerts, type TestCa } from './workload-certs.ts';
 
@@ -60,9 +61,30 @@ export class EnvoyMesh {
   readonly workloads: Workload[] = [];
   readonly gateways: MeshProxy[] = [];
 
+  private readonly pods = new Map<string, Pod>();
+
   constructor() {
     this.bed = Testbed.create();
     this.ws = new Workspace('meridian-envoy-');
+  }
+
+  /** Adds pods to the test bed by name; `pod(name)` finds them. */
+  addPods(names: readonly string[]): void {
+    for (const name of names) this.pods.set(name, this.bed.addPod(name));
+  }
+
+  pod(name: string): Pod {
+    const pod = this.pods.get(name);
+    assert.ok(pod, `no pod ${name} was added`);
+    return pod;
+  }
+
+  /** A manifest directory per cluster holding its one node, in `<region>` zone `<region>-1a`. */
+  writeClusterNodes(clusters: ReadonlyArray<readonly [cluster: string, region: string]>): void {
+    for (const [cluster, region] of clusters) {
+      mkdirSync(this.ws.path(cluster));
+      writeFileSync(this.ws.path(cluster, 'nodes.yaml'), yamlDocs(node(`${cluster}-node`, region, `${region}-1a`)));
+    }
   }
 
   /**

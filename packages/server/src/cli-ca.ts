@@ -38,13 +38,25 @@ export async function tokenCommand(values: {
  * with a token, and cert-chain.pem / key.pem / root-cert.pem written atomically to a
  * directory (what a gRPC `file_watcher` certificate provider reads).
  */
-export async function certificateCommand(values: {
+/** How the commands that call Meridian's TLS port as a workload reach it and prove who they are. */
+interface WorkloadCallOptions {
   server: string;
   serverName?: string;
   rootCert?: string;
   token?: string;
   tokenFile?: string;
   clusterId?: string;
+}
+
+/** The root to verify Meridian with and the token to present, or a usage error naming what is missing. */
+function workloadCredentials(values: WorkloadCallOptions): { rootPem: Buffer; token: string } {
+  if (!values.rootCert) throw new UsageError('--root-cert FILE is required (from /trust-bundle) to verify the server');
+  const token = values.token ?? (values.tokenFile ? readFileSync(values.tokenFile, 'utf8').trim() : undefined);
+  if (!token) throw new UsageError('--token or --token-file is required');
+  return { rootPem: readFileSync(values.rootCert), token };
+}
+
+export async function certificateCommand(values: WorkloadCallOptions & {
   trustDomain: string;
   namespace?: string;
   serviceAccount?: string;
@@ -53,10 +65,7 @@ export async function certificateCommand(values: {
 }): Promise<number> {
   const { namespace, out, serviceAccount } = values;
   if (!namespace || !serviceAccount || !out) throw new UsageError('--namespace, --service-account and --out are required');
-  if (!values.rootCert) throw new UsageError('--root-cert FILE is required (from /trust-bundle) to verify the server');
-  const token = values.token ?? (values.tokenFile ? readFileSync(values.tokenFile, 'utf8').trim() : undefined);
-  if (!token) throw new UsageError('--token or --token-file is required');
-  const rootPem = readFileSync(values.rootCert);
+  const { rootPem, token } = workloadCredentials(values);
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const csr = createCsr({ key: privateKey, uris: [workloadSpiffeId(values.trustDomain, namespace, serviceAccount)] });
   // The serving certificate names meridian.<ns>.svc and localhost; --server-name says which
@@ -92,21 +101,10 @@ export async function certificateCommand(values: {
  * `meridian jwt-svid`: a JWT-SVID for the identity the token proves, from the JWT-SVID API on
  * the TLS port. The token alone goes to stdout, so `$(meridian jwt-svid …)` is usable as is.
  */
-export async function jwtSvidCommand(values: {
-  server: string;
-  serverName?: string;
-  rootCert?: string;
-  token?: string;
-  tokenFile?: string;
-  clusterId?: string;
-  audience?: string[];
-  ttl: string;
-}): Promise<number> {
+export async function jwtSvidCommand(values: WorkloadCallOptions & { audience?: string[]; ttl: string }): Promise<number> {
   if (!values.audience?.length) throw new UsageError('--audience is required (repeat it for several)');
-  if (!values.rootCert) throw new UsageError('--root-cert FILE is required (from /trust-bundle) to verify the server');
-  const token = values.token ?? (values.tokenFile ? readFileSync(values.tokenFile, 'utf8').trim() : undefined);
-  if (!token) throw new UsageError('--token or --token-file is required');
-  const client = new grpc.Client(values.server, grpc.credentials.createSsl(readFileSync(values.rootCert)), values.serverName ? { 'grpc.ssl_target_name_override': values.serverName } : {});
+  const { rootPem, token } = workloadCredentials(values);
+  const client = new grpc.Client(values.server, grpc.credentials.createSsl(rootPem), values.serverName ? { 'grpc.ssl_target_name_override': values.serverName } : {});
   const method = jwtSvidServiceDefinition()['FetchJwtSvid'] as grpc.MethodDefinition<FetchJwtSvidRequestMessage, FetchJwtSvidResponseMessage>;
   const metadata = new grpc.Metadata();
   metadata.set('authorization', `Bearer ${token}`);

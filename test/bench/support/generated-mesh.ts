@@ -78,4 +78,18 @@ export class Swarm extends Child {
     this.send({ cmd: 'close' });
     await this.receive('closed');
   }
+
+  /**
+   * Arms every stream for its next response of `typeUrl`, makes `change`, and resolves with
+   * the milliseconds from the change to each stream's receipt, then lets the push settle.
+   */
+  async timeChange(typeUrl: string, change: () => void): Promise<number[]> {
+    this.send({ cmd: 'arm', typeUrl });
+    await this.receive('armed');
+    const t0 = performance.timeOrigin + performance.now();
+    change();
+    const { times } = await this.receive<{ times: number[] }>('times');
+    await new Promise((r) => setTimeout(r, 300));
+    return times.map((t) => t - t0);
+  }
 }
