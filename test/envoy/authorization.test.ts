@@ -74,7 +74,8 @@ describe('Istio security policy through Envoy sidecars', { skip }, () => {
       ].join('---\n'),
     );
     writePolicy(isolation(['demo']));
-    await mesh.startMeridian({ mtls: { mode: 'strict' }, clusters: [{ id: 'east', manifests: './east' }, { id: 'west', manifests: './west' }] });
+    // Dry-run counts are read from the sidecars every 200 ms here (30 s by default).
+    await mesh.startMeridian({ mtls: { mode: 'strict' }, policy: { dryRunReadIntervalMs: 200 }, clusters: [{ id: 'east', manifests: './east' }, { id: 'west', manifests: './west' }] });
     const east = { cluster: 'east', locality: 'us-east/us-east-1a', ports: {} };
     const west = { cluster: 'west', namespace: 'demo', locality: 'us-west/us-west-1a', ports: ECHO_APP_PORTS };
     [sleep, outsider, echo] = await Promise.all([
@@ -116,6 +117,18 @@ describe('Istio security policy through Envoy sidecars', { skip }, () => {
     const before = await rbacStat('istio_dry_run_deny_.shadow_denied');
     for (let i = 0; i < 3; i++) assert.equal((await call(sleep, '/dry')).status, 200);
     assert.equal(await rbacStat('istio_dry_run_deny_.shadow_denied'), before + 3, JSON.stringify([...(await echo.envoy.stats('rbac'))]));
+    // Meridian reads the count back from echo's stats port: every chain's, the TCP one's too (a
+    // dry-run DENY with an HTTP-only field would deny every TCP connection: the earlier test's count).
+    const counted = [...(await echo.envoy.stats('istio_dry_run_deny_'))].filter(([k]) => k.endsWith('.shadow_denied')).reduce((n, [, v]) => n + v, 0);
+    assert.ok(counted >= before + 3);
+    const view = await eventually('the count in /debug/policyz', async () => {
+      const policyz = (await (await fetch(`http://${mesh.meridian?.httpAddress}/debug/policyz`)).json()) as { dryRun: { policies: Array<{ policy: string; wouldDeny: number; proxiesRead: number; sharedWith: string[] }> } };
+      const p = policyz.dryRun.policies.find((x) => x.policy === 'demo/would-deny-dry');
+      return p && p.wouldDeny === counted ? p : undefined;
+    }, 10_000, 100);
+    assert.deepEqual([view.wouldDeny, view.proxiesRead, view.sharedWith], [counted, 1, []]);
+    const metrics = await (await fetch(`http://${mesh.meridian?.httpAddress}/metrics`)).text();
+    assert.match(metrics, new RegExp(`^meridian_policy_dry_run_would_deny\\{policy="demo/would-deny-dry"\\} ${counted}$`, 'm'));
   });
 
   it('a policy change takes effect at run time, with no failed request for a caller it still allows', async () => {

@@ -90,7 +90,10 @@ export interface EnvoyBootstrapOptions {
 }
 
 const ADMIN_PORT = 15000;
+/** Istio's port for a sidecar's Prometheus stats: `/stats/prometheus`, and nothing else of the admin API. */
+export const STATS_PORT = 15090;
 const XDS_CLUSTER = 'xds-grpc';
+const ADMIN_CLUSTER = 'prometheus_stats';
 /**
  * Envoy's reconnect backoff to Meridian. Its default (0.5 s doubling to 30 s, full jitter)
  * leaves a sidecar up to 30 s on stale config after Meridian was away for a few seconds (a
@@ -155,9 +158,43 @@ export function envoyBootstrap(options: EnvoyBootstrapOptions): object {
           },
           ...(options.tls ? { transport_socket: xdsTlsSocket(options.tls.certDir, options.tls.serverName) } : {}),
         },
+        {
+          name: ADMIN_CLUSTER,
+          type: 'STATIC',
+          connect_timeout: '1s',
+          load_assignment: { cluster_name: ADMIN_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: ADMIN_PORT } } } }] }] },
+        },
       ],
+      listeners: [statsListener()],
     },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: ADMIN_PORT } } },
+  };
+}
+
+/**
+ * 0.0.0.0:15090, as in Istio: Prometheus (and Meridian, for dry-run counts) read the sidecar's
+ * stats at `/stats/prometheus` from outside the pod, while the admin API stays on loopback.
+ * Any other path is a 404. The capture leaves this port alone.
+ */
+function statsListener(): object {
+  return {
+    name: 'stats-prometheus',
+    address: { socket_address: { address: '0.0.0.0', port_value: STATS_PORT } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+              stat_prefix: 'stats',
+              route_config: { virtual_hosts: [{ name: 'stats', domains: ['*'], routes: [{ match: { path: '/stats/prometheus' }, route: { cluster: ADMIN_CLUSTER } }] }] },
+              http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+            },
+          },
+        ],
+      },
+    ],
   };
 }
 

@@ -88,7 +88,7 @@ describe('parseConfig', () => {
         kubeconfigPolicy: { allowExec: false, allowAuthProviders: false, allowFileReferences: false },
       },
       networks: {},
-      policy: { sources: 'all' },
+      policy: { sources: 'all', dryRunReadIntervalMs: 30000 },
       log: { level: 'info', format: 'auto' },
       shutdown: { graceMs: 5000, drainMs: 5000 },
       telemetry: { providers: {}, accessLogging: [], tracing: { randomSamplingPercentage: 1 } },

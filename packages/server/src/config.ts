@@ -172,6 +172,8 @@ export const configSchema = z.strictObject({
   policy: z
     .strictObject({
       sources: z.union([z.enum(['primary', 'all']), z.array(z.string().min(1)).min(1)]).default('all'),
+      /** How often sidecars under a dry-run AuthorizationPolicy are read for its counts (their port 15090); 0: never. */
+      dryRunReadIntervalMs: z.number().int().min(0).default(30_000),
     })
     .prefault({}),
   /** What Telemetry resources name (Istio's MeshConfig extensionProviders), and the mesh defaults. */

@@ -15,6 +15,7 @@ import { meshPolicyOptions, meshResourceSettings, policySourceFilter, rootNamesp
 import { changeLogLevel } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { svidPeerIdentity } from './peer-identity.ts';
+import { DryRunCounter } from './dry-run-counts.ts';
 import { enforcementView } from './policy-enforcement.ts';
 import { PolicyRuntime } from './policy-runtime.ts';
 import { issueWorkloadCertificate, WorkloadSecretStore } from './workload-secrets.ts';
@@ -174,6 +175,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
   });
   registry.setUpdater(push);
   policy.setUpdater(push);
+  const dryRun = new DryRunCounter({ ads, snapshot: () => resources.snap(), intervalMs: config.policy.dryRunReadIntervalMs, logger, registry: metrics.registry });
   pushJwks = (uri) => push.configUpdate({ kind: 'full', configs: [{ kind: ConfigKind.RequestAuthentication, namespace: '', name: uri }], reasons: [`jwks ${uri}`] });
 
   const ca = await startCaRuntime({
@@ -228,7 +230,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         ca: () => ca.debugView(),
         registryz: (query) => registryView(registry, query),
         clusterz: () => clustersView(clusters, remoteSecrets),
-        policyz: () => ({ ...policy.view(), enforcement: enforcementView(resources.snap(), ads), jwks: jwks.view() }),
+        policyz: () => ({ ...policy.view(), enforcement: enforcementView(resources.snap(), ads), dryRun: dryRun.view(), jwks: jwks.view() }),
         authz: (q) => authzView(resources.snap(), q),
         syncz: (q) => syncView(ads, push, q),
         endpointz: (q) => endpointsView(resources, ads, proxyDefaults, q),
@@ -311,6 +313,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
       },
       'meridian ready',
     );
+    dryRun.start();
   } catch (err) {
     grpcServer.forceShutdown();
     tlsServer.forceShutdown();
@@ -346,6 +349,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
       ca.stop();
       secrets.stop();
       jwks.stop();
+      dryRun.stop();
       await remoteSecrets?.stop();
       await clusters.stop();
       await http.app.close();
