@@ -55,7 +55,7 @@ export function compileMeshPolicies(objects: readonly PolicyObject[], options: M
     policies: { traffic: traffic.policies, peerAuthentications: peer.peerAuthentications, authorization: authz.policies, requestAuthentication: requestAuthn.policies, telemetry: telemetry.telemetry },
     problems: [...traffic.problems, ...authz.problems, ...peer.problems, ...requestAuthn.problems, ...telemetry.problems, ...notSentYet(objects)],
     overlaps: traffic.overlaps,
-    limits: [...traffic.limits, ...security],
+    limits: [...traffic.limits, ...security, ...telemetry.limits],
   };
 }
 

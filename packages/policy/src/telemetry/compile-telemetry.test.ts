@@ -65,6 +65,11 @@ describe('Telemetry accessLogging', () => {
       server: { provider: 'otel', samplingPercent: 100, customTags: [{ tag: 'team', literal: 'shop' }, { tag: 'user', header: { name: 'x-user', defaultValue: 'none' } }] },
     });
     assert.deepEqual(problems.map((p) => p.path), ['spec.tracing[1].providers[1]'], 'one tracer per proxy: the second provider is reported');
+    assert.deepEqual(
+      compile(t('both', 'shop', '  accessLogging: [{}]\n  tracing: [{}]')).limits.map((l) => [l.client, l.omit]),
+      [['grpc', ['spec.accessLogging (proxyless gRPC has no access logs)', 'spec.tracing (proxyless gRPC is not traced)']]],
+      'proxyless gRPC gets neither: reported per client kind',
+    );
     assert.deepEqual(compile('').telemetry.tracingFor(API), {}, 'no default provider: not traced');
   });
 

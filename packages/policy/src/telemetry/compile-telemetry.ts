@@ -10,7 +10,8 @@
  * custom tags; `disableSpanReporting` turns that direction off. Metrics are not applied yet:
  * objects that set them are reported so.
  */
-import type { AccessLogging, CustomTag, PolicyWorkload, TelemetryPolicies, Tracing, TracingSettings } from '@meridian/model';
+import { ClientKind, type AccessLogging, type CustomTag, type PolicyWorkload, type TelemetryPolicies, type Tracing, type TracingSettings } from '@meridian/model';
+import type { ObjectLimits } from '../compile/traffic-policies.ts';
 import { ProblemSeverity, type CompileProblem } from '../compile/problems.ts';
 import type { PolicyObjectOf } from '../policy-object.ts';
 
@@ -28,8 +29,12 @@ export interface TelemetryOptions {
   readonly defaultTracing?: { readonly provider?: string; readonly samplingPercent: number };
 }
 
-export function compileTelemetry(objects: readonly Telemetry[], options: TelemetryOptions): { readonly telemetry: TelemetryPolicies; readonly problems: CompileProblem[] } {
+export function compileTelemetry(
+  objects: readonly Telemetry[],
+  options: TelemetryOptions,
+): { readonly telemetry: TelemetryPolicies; readonly problems: CompileProblem[]; readonly limits: ObjectLimits[] } {
   const problems: CompileProblem[] = [];
+  const limits: ObjectLimits[] = [];
   const known = new Set(options.providers);
   const tracers = new Set(options.tracingProviders ?? []);
   const usable: Telemetry[] = [];
@@ -52,6 +57,9 @@ export function compileTelemetry(objects: readonly Telemetry[], options: Telemet
         if (!known.has(p.name)) problems.push({ ref, path: `spec.accessLogging[${i}].providers[${j}]`, message: `no provider ${p.name} in Meridian's telemetry.providers: it is left out`, severity: ProblemSeverity.Part });
       });
     });
+    // grpc-js-xds has neither access logs nor tracing: proxyless clients and servers get none.
+    const proxyless = [...(t.spec.accessLogging?.length ? ['spec.accessLogging (proxyless gRPC has no access logs)'] : []), ...(t.spec.tracing?.length ? ['spec.tracing (proxyless gRPC is not traced)'] : [])];
+    if (proxyless.length) limits.push({ ref, client: ClientKind.Grpc, omit: proxyless, ignored: [] });
     usable.push(t);
   }
   const selects = (t: Telemetry) => Object.keys(t.spec.selector?.matchLabels ?? {}).length > 0;
@@ -123,5 +131,5 @@ export function compileTelemetry(objects: readonly Telemetry[], options: Telemet
       return { ...(client ? { client } : {}), ...(server ? { server } : {}) };
     },
   };
-  return { telemetry, problems };
+  return { telemetry, problems, limits };
 }
