@@ -31,6 +31,12 @@ const POLICY = yamlDocs(
     { name: 'flaky', match: [{ uri: { prefix: '/flaky' } }], retries: { attempts: 3, retryOn: '5xx' }, route: [destination('v1')] },
     { name: 'once', match: [{ uri: { prefix: '/once' } }], retries: { attempts: 0 }, route: [destination('v1')] },
     { name: 'deadline', match: [{ uri: { prefix: '/deadline' } }], timeout: '300ms', route: [destination('v1')] },
+    {
+      name: 'browser',
+      match: [{ uri: { prefix: '/api' } }],
+      corsPolicy: { allowOrigins: [{ exact: 'https://shop.example.com' }, { regex: 'https://.*\\.internal\\.example' }], allowMethods: ['GET', 'POST'], allowHeaders: ['x-user'], exposeHeaders: ['x-trace'], maxAge: '1h', allowCredentials: true },
+      route: [destination('v1')],
+    },
     { name: 'split', route: [{ ...destination('v1'), weight: 80 }, { ...destination('v2'), weight: 20 }] },
   ]),
 );
@@ -125,6 +131,35 @@ describe('Istio traffic policy through Envoy sidecars', { skip }, () => {
     const { got } = await get('/old/page');
     assert.equal(got?.path, '/new/page');
     assert.equal(got?.headers['x-policy'], 'applied');
+  });
+
+  it('corsPolicy: a preflight from an allowed origin is answered by the sidecar, another origin gets no grant', async () => {
+    const preflight = (origin: string) =>
+      client.app.http1({
+        host: ECHO_VIP,
+        port: HTTP.port,
+        authority: `${ECHO_HOST}:${HTTP.port}`,
+        path: '/api/cart',
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-user' },
+        timeoutMs: 5000,
+      });
+    const allowed = await preflight('https://shop.example.com');
+    assert.equal(allowed.status, 200);
+    assert.equal(allowed.headers?.['access-control-allow-origin'], 'https://shop.example.com');
+    assert.equal(allowed.headers?.['access-control-allow-methods'], 'GET,POST');
+    assert.equal(allowed.headers?.['access-control-allow-headers'], 'x-user');
+    assert.equal(allowed.headers?.['access-control-max-age'], '3600');
+    assert.equal(allowed.headers?.['access-control-allow-credentials'], 'true');
+    const byRegex = await preflight('https://tools.internal.example');
+    assert.equal(byRegex.headers?.['access-control-allow-origin'], 'https://tools.internal.example');
+    const other = await preflight('https://evil.example.org');
+    assert.equal(other.headers?.['access-control-allow-origin'], undefined, 'no grant for another origin');
+    // A simple request from the allowed origin reaches the backend and carries the grant back.
+    const actual = await client.app.http1({ host: ECHO_VIP, port: HTTP.port, authority: `${ECHO_HOST}:${HTTP.port}`, path: '/api/cart', headers: { origin: 'https://shop.example.com' }, timeoutMs: 5000 });
+    assert.equal(actual.status, 200);
+    assert.equal(actual.headers?.['access-control-allow-origin'], 'https://shop.example.com');
+    assert.equal(actual.headers?.['access-control-expose-headers'], 'x-trace');
   });
 
   it('the subsets are clusters of their own, each with only its labelled endpoint', async () => {

@@ -13,6 +13,7 @@ const SIDECAR_PROTO_FILES = [
   'envoy/extensions/filters/http/jwt_authn/v3/config.proto',
   'envoy/extensions/access_loggers/file/v3/file.proto',
   'envoy/config/trace/v3/opentelemetry.proto',
+  'envoy/extensions/filters/http/cors/v3/cors.proto',
   'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
   'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',

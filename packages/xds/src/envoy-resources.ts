@@ -18,7 +18,7 @@ import type { LoadAssignmentPolicy } from './load-assignment.ts';
 import { IDENTITY_CERTIFICATE_NAME, ROOT_CERTIFICATE_NAME, type StringMatcher } from './mtls.ts';
 import { inboundClusterName, outboundClusterName, outboundPortListenerName, sniName } from './resource-names.ts';
 import { commonHttpOptions, policyClusterFields } from './policy-clusters.ts';
-import { FAULT_FILTER } from './policy-routes.ts';
+import { CORS_FILTER, FAULT_FILTER } from './policy-routes.ts';
 import { ADS_CONFIG_SOURCE, DOWNSTREAM_TLS_TYPE, HCM_TYPE, ROUTER_FILTER, UPSTREAM_TLS_TYPE } from './xds-constants.ts';
 
 const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
@@ -347,7 +347,7 @@ export function buildOutboundPortListener(port: number, hasHttp: boolean, tcpTar
   }));
   chains.push(
     hasHttp
-      ? { name: `${name}-http`, filters: [httpConnectionManager(name, { rds: { route_config_name: String(port), config_source: ADS_CONFIG_SOURCE } }, [FAULT_FILTER, ROUTER_FILTER], observed)] }
+      ? { name: `${name}-http`, filters: [httpConnectionManager(name, { rds: { route_config_name: String(port), config_source: ADS_CONFIG_SOURCE } }, [FAULT_FILTER, CORS_FILTER, ROUTER_FILTER], observed)] }
       : { name: `${name}-passthrough`, filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER, accessLog)] },
   );
   return {

@@ -19,6 +19,7 @@ import {
   type RetryRule,
   type RouteTarget,
   type StringMatchRule,
+  type CorsRule,
 } from '@meridian/model';
 import { clusterPolicyOf, duration } from './policy-clusters.ts';
 import { outboundClusterName } from './resource-names.ts';
@@ -31,6 +32,16 @@ const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.H
  * (gRFC A33 reads it the same way). It sits before the router in every outbound HTTP chain.
  */
 export const FAULT_FILTER = { name: FAULT_FILTER_NAME, typed_config: { '@type': FAULT_TYPE } };
+
+export const CORS_FILTER_NAME = 'envoy.filters.http.cors';
+const CORS_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors';
+const CORS_POLICY_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy';
+/**
+ * The CORS filter with no policy of its own, in a sidecar's outbound HTTP chains (Istio applies
+ * a VirtualService's corsPolicy on the client side too): a route's `typed_per_filter_config`
+ * gives it one. Envoy sidecars only; gRPC clients have no browser to answer.
+ */
+export const CORS_FILTER = { name: CORS_FILTER_NAME, typed_config: { '@type': CORS_TYPE } };
 
 /** Who the route configuration is for: what source matches are decided against. */
 export interface RouteCaller {
@@ -130,7 +141,10 @@ function buildRoute(rule: HttpRouteRule, m: RequestMatch | undefined, ctx: Route
     route['route'] = forward;
   }
   if (envoy && rule.headers) Object.assign(route, headerEditFields(rule.headers));
-  if (rule.fault) route['typed_per_filter_config'] = { [FAULT_FILTER_NAME]: faultConfig(rule.fault) };
+  const perFilter: Record<string, object> = {};
+  if (rule.fault) perFilter[FAULT_FILTER_NAME] = faultConfig(rule.fault);
+  if (envoy && rule.cors) perFilter[CORS_FILTER_NAME] = corsPolicy(rule.cors);
+  if (Object.keys(perFilter).length) route['typed_per_filter_config'] = perFilter;
   return route;
 }
 
@@ -204,6 +218,19 @@ const MESH_DEFAULT_RETRY = {
   num_retries: { value: 2 },
   retriable_status_codes: [503],
 };
+
+/** Istio's corsPolicy as Envoy's: origins as string matchers, lists comma-joined, max age in seconds. */
+function corsPolicy(c: CorsRule): object {
+  return {
+    '@type': CORS_POLICY_TYPE,
+    allow_origin_string_match: c.allowOrigins.map(stringMatcher),
+    ...(c.allowMethods.length ? { allow_methods: c.allowMethods.join(',') } : {}),
+    ...(c.allowHeaders.length ? { allow_headers: c.allowHeaders.join(',') } : {}),
+    ...(c.exposeHeaders.length ? { expose_headers: c.exposeHeaders.join(',') } : {}),
+    ...(c.maxAgeMs !== undefined ? { max_age: String(Math.floor(c.maxAgeMs / 1000)) } : {}),
+    ...(c.allowCredentials !== undefined ? { allow_credentials: { value: c.allowCredentials } } : {}),
+  };
+}
 
 function faultConfig(f: FaultRule): object {
   return {

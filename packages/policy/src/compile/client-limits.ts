@@ -38,14 +38,13 @@ export function httpRuleLimits(rule: Omit<HttpRouteRule, 'limits'>): HttpRouteRu
   const targetHeaders = rule.action.type === 'forward' && rule.action.targets.some((t) => t.headers);
   if (rule.headers || targetHeaders) ignored.push('headers: gRPC clients do not edit headers');
   if (rule.cors) ignored.push('corsPolicy: a browser concern, not gRPC');
-  const envoyIgnored = rule.cors ? [`corsPolicy: ${NOT_YET_FOR_ENVOY}`] : [];
   if (rule.retries) {
     if (rule.retries.perTryTimeoutMs !== undefined) ignored.push('retries.perTryTimeout: gRPC retries have no per-try timeout');
     const conditions = (rule.retries.retryOn ?? '').split(',').map((c) => c.trim()).filter(Boolean);
     const http = conditions.filter((c) => !GRPC_RETRY_CONDITIONS.has(c));
     if (http.length) ignored.push(`retries.retryOn: not gRPC status conditions: ${http.join(', ')}`);
   }
-  return limits(omit, ignored, envoyIgnored);
+  return limits(omit, ignored);
 }
 
 export function clusterPolicyLimits(policy: Omit<ClusterPolicy, 'limits'>): ClusterPolicy['limits'] {

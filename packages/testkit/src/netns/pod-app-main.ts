@@ -93,12 +93,13 @@ async function run(command: PodAppCommand): Promise<unknown> {
     case 'http1':
       return new Promise((resolve, reject) => {
         const req = http.request(
-          { host: command.host, port: command.port, path: command.path ?? '/', headers: { ...command.headers, host: command.authority }, agent: false, timeout: timeoutMs },
+          { host: command.host, port: command.port, path: command.path ?? '/', method: command.method ?? 'GET', headers: { ...command.headers, host: command.authority }, agent: false, timeout: timeoutMs },
           (res) => {
             let body = '';
             res.setEncoding('utf8');
             res.on('data', (c: string) => (body += c));
-            res.on('end', () => resolve({ status: res.statusCode, body }));
+            const headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
+            res.on('end', () => resolve({ status: res.statusCode, body, headers }));
             res.on('error', reject);
           },
         );

@@ -29,6 +29,8 @@ interface HttpDial extends Dial {
   readonly path?: string;
   /** Request headers besides the Host header (HTTP/1.1 only). */
   readonly headers?: Readonly<Record<string, string>>;
+  /** HTTP/1.1 only; default GET. */
+  readonly method?: string;
 }
 
 export type PodAppCommand =

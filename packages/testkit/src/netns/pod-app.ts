@@ -9,6 +9,8 @@ const MAIN = fileURLToPath(new URL('./pod-app-main.ts', import.meta.url));
 export interface HttpAnswer {
   readonly status: number;
   readonly body: string;
+  /** Response headers, lower-case (HTTP/1.1 only). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 type Waiter = { resolve: (v: unknown) => void; reject: (e: Error) => void };
