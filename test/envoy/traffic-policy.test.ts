@@ -38,6 +38,9 @@ const POLICY = yamlDocs(
       route: [destination('v1')],
     },
     { name: 'split', route: [{ ...destination('v1'), weight: 80 }, { ...destination('v2'), weight: 20 }] },
+  ], [
+    // TCP connections to the echo TCP port: all to v2 (west), whatever locality would prefer.
+    { match: [{ port: ECHO_PORTS.tcp.port }], route: [{ destination: { host: ECHO_HOST, subset: 'v2', port: { number: ECHO_PORTS.tcp.port } } }] },
   ]),
 );
 
@@ -160,6 +163,12 @@ describe('Istio traffic policy through Envoy sidecars', { skip }, () => {
     assert.equal(actual.status, 200);
     assert.equal(actual.headers?.['access-control-allow-origin'], 'https://shop.example.com');
     assert.equal(actual.headers?.['access-control-expose-headers'], 'x-trace');
+  });
+
+  it('a tcp route sends every connection to its subset, where locality alone would pick the other cluster', async () => {
+    for (let i = 0; i < 5; i++) assert.equal(await client.app.tcp({ host: ECHO_VIP, port: ECHO_PORTS.tcp.port, data: 'ping' }), 'echo-west-0 ping');
+    const stats = await client.envoy.stats('upstream_cx_total');
+    assert.equal(stats.get(`cluster.outbound|${ECHO_PORTS.tcp.port}|v2|${ECHO_HOST}.upstream_cx_total`), 5, 'through the subset cluster');
   });
 
   it('the subsets are clusters of their own, each with only its labelled endpoint', async () => {

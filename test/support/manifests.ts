@@ -56,7 +56,7 @@ export function versionSubsets(host: string): object {
   };
 }
 
-/** The VirtualService `echo` in `demo` for host `echo`, with these `http` rules. */
-export function echoRoutes(http: object[]): object {
-  return { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'echo', namespace: 'demo' }, spec: { hosts: ['echo'], http } };
+/** The VirtualService `echo` in `demo` for host `echo`, with these `http` (and `tcp`) rules. */
+export function echoRoutes(http: object[], tcp?: object[]): object {
+  return { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'echo', namespace: 'demo' }, spec: { hosts: ['echo'], http, ...(tcp ? { tcp } : {}) } };
 }

@@ -279,6 +279,19 @@ export interface Observability {
 
 const UNOBSERVED: Observability = { accessLog: [] };
 
+/** A TCP proxy splitting connections across clusters by weight (a VirtualService's `tcp` route). */
+function weightedTcpProxy(statPrefix: string, routes: ReadonlyArray<{ readonly cluster: string; readonly weight: number }>, accessLog: readonly object[]): object {
+  return {
+    name: 'envoy.filters.network.tcp_proxy',
+    typed_config: {
+      '@type': TCP_PROXY_TYPE,
+      stat_prefix: statPrefix,
+      weighted_clusters: { clusters: routes.map((r) => ({ name: r.cluster, weight: r.weight })) },
+      ...(accessLog.length ? { access_log: accessLog } : {}),
+    },
+  };
+}
+
 function httpConnectionManager(statPrefix: string, routes: object, filters: readonly object[] = [ROUTER_FILTER], observed: Observability = UNOBSERVED): object {
   return {
     name: 'envoy.filters.network.http_connection_manager',
@@ -329,6 +342,8 @@ export interface TcpTarget {
   readonly hostname: string;
   readonly port: number;
   readonly vips: readonly string[];
+  /** A VirtualService's `tcp` route: the clusters and their weights; absent: the service's own cluster. */
+  readonly routes?: ReadonlyArray<{ readonly cluster: string; readonly weight: number }>;
 }
 
 /**
@@ -343,7 +358,7 @@ export function buildOutboundPortListener(port: number, hasHttp: boolean, tcpTar
   const chains: object[] = tcpTargets.map((t) => ({
     name: outboundClusterName(t.hostname, t.port),
     filter_chain_match: { prefix_ranges: t.vips.map((vip) => ({ address_prefix: vip, prefix_len: { value: vip.includes(':') ? 128 : 32 } })) },
-    filters: [tcpProxy(outboundClusterName(t.hostname, t.port), outboundClusterName(t.hostname, t.port), accessLog)],
+    filters: [t.routes && t.routes.length > 1 ? weightedTcpProxy(outboundClusterName(t.hostname, t.port), t.routes, accessLog) : tcpProxy(outboundClusterName(t.hostname, t.port), t.routes?.[0]?.cluster ?? outboundClusterName(t.hostname, t.port), accessLog)],
   }));
   chains.push(
     hasHttp

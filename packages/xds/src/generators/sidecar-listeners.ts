@@ -1,4 +1,5 @@
-import { scopeKey, type ProxyNode } from '@meridian/model';
+import { BlockList, isIP } from 'node:net';
+import type { L4Match, ProxyNode } from '@meridian/model';
 import type { ChangeSet } from '../change-set.ts';
 import {
   buildOutboundPortListener,
@@ -15,13 +16,14 @@ import type { PushSnapshot, ServicePortRef } from '../push-snapshot.ts';
 import { accessLogKey, accessLogs } from '../access-log.ts';
 import { collectorClusterName, hcmTracing, tracingKey } from '../tracing.ts';
 import { httpRbacStageFilters, rbacFilters } from '../rbac.ts';
-import { outboundPortListenerName, parseOutboundPortListenerName } from '../resource-names.ts';
+import { outboundClusterName, outboundPortListenerName, parseOutboundPortListenerName } from '../resource-names.ts';
 import type { GeneratedResource } from '../resource-source.ts';
 import { TypeUrl } from '../type-url.ts';
 import { buildEach, encodeResource, type Generator } from './generator.ts';
 import { grpcListener } from './grpc-listeners.ts';
 import type { ProxyViews } from './proxy-view.ts';
 import type { ResourceCache } from './resource-cache.ts';
+import { routeView } from './route-policy.ts';
 
 /**
  * LDS for Envoy sidecars: virtualOutbound (15001), one `0.0.0.0_<port>` listener per port
@@ -50,10 +52,12 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
     const targets = port === undefined ? undefined : snapshot.servicesByPort(scope).get(port);
     if (port === undefined || !targets) return undefined;
     // A Sidecar's egress scope decides which services the port's chains know; Telemetry, what they log.
-    const view = `${proxy.type}|${scopeKey(scope)}|${accessLogKey(snapshot.accessLogProvidersFor(proxy, 'client'), proxy)}|${tracingKey(snapshot.tracingFor(proxy, 'client')?.settings, proxy)}`;
+    // TCP routes depend on who calls (exportTo, source matches), as HTTP routes do: the same view.
+    const view = `${routeView(snapshot, proxy)}|${accessLogKey(snapshot.accessLogProvidersFor(proxy, 'client'), proxy)}|${tracingKey(snapshot.tracingFor(proxy, 'client')?.settings, proxy)}`;
     return cache.resource({ type: TypeUrl.Listener, name, view }, [{ on: 'any-service' }, { on: 'traffic-policy' }, { on: 'telemetry' }], () => {
       const hasHttp = targets.some((t) => trafficProtocol(t.port) !== TrafficProtocol.Tcp);
-      return buildOutboundPortListener(port, hasHttp, tcpTargets(targets), observability(snapshot, proxy, 'client'));
+      const routed = tcpTargets(targets).map((t) => ({ ...t, ...tcpRoutes(snapshot, proxy, t) }));
+      return buildOutboundPortListener(port, hasHttp, routed, observability(snapshot, proxy, 'client'));
     });
   };
   return {
@@ -86,6 +90,35 @@ export function envoyListenersNeedPush(changes: ChangeSet, _snapshot: PushSnapsh
   if (changes.everything || changes.anyService || changes.scopes || changes.telemetry) return true;
   if (changes.securityPolicy && (name === undefined || name === VIRTUAL_INBOUND_LISTENER)) return true;
   return changes.endpoints.size > 0 && (name === undefined || name === VIRTUAL_INBOUND_LISTENER);
+}
+
+/**
+ * A VirtualService's `tcp` route for a TCP service port, as this proxy is given it: the first
+ * rule whose match holds (port, source namespace and labels, destination subnets against the
+ * service's VIPs), as its weighted clusters; nothing when no rule applies.
+ */
+function tcpRoutes(snapshot: PushSnapshot, proxy: ProxyNode, target: TcpTarget): Pick<TcpTarget, 'routes'> {
+  const routes = snapshot.policies?.traffic.routesFor(target.hostname, target.port, { namespace: proxy.namespace });
+  const rule = routes?.tcp.find((r) => r.matches.length === 0 || r.matches.some((m) => l4Matches(m, proxy, target)));
+  if (!rule) return {};
+  return { routes: rule.targets.map((t) => ({ cluster: outboundClusterName(t.host, t.port ?? target.port, t.subset ?? ''), weight: t.weight })) };
+}
+
+function l4Matches(m: L4Match, proxy: ProxyNode, target: TcpTarget): boolean {
+  if (m.port !== undefined && m.port !== target.port) return false;
+  if (m.sourceNamespace !== undefined && m.sourceNamespace !== proxy.namespace) return false;
+  if (m.sourceLabels && !Object.entries(m.sourceLabels).every(([k, v]) => proxy.labels[k] === v)) return false;
+  if (m.destinationSubnets.length > 0) {
+    const subnets = new BlockList();
+    for (const cidr of m.destinationSubnets) {
+      const [address = '', bits] = cidr.split('/');
+      const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+      if (bits === undefined) subnets.addAddress(address, type);
+      else subnets.addSubnet(address, Number(bits), type);
+    }
+    if (!target.vips.some((vip) => subnets.check(vip, isIP(vip) === 6 ? 'ipv6' : 'ipv4'))) return false;
+  }
+  return true;
 }
 
 /**
