@@ -18,6 +18,16 @@ import { MeridianProcess, Workspace } from '../support/meridian-process.ts';
 const HOST = 'echo.demo.svc.cluster.local';
 const V1 = '127.0.0.31';
 const V2 = '127.0.0.32';
+/** `far`: endpoints only in regions other than the clients' (eu-west, ap-south). */
+const FAR_HOST = 'far.demo.svc.cluster.local';
+const FAR_EU = '127.0.0.33';
+const FAR_AP = '127.0.0.34';
+const farRule = yamlDocs({
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'DestinationRule',
+  metadata: { name: 'far', namespace: 'demo' },
+  spec: { host: 'far', trafficPolicy: { loadBalancer: { localityLbSetting: { failover: [{ from: 'us-east', to: 'ap-south' }] } } } },
+});
 const destination = (subset: string) => ({ destination: { host: HOST, subset } });
 
 interface Policyz {
@@ -29,6 +39,7 @@ describe('traffic policy for proxyless gRPC clients', () => {
   const backends: EchoBackend[] = [];
   let meridian: MeridianProcess;
   let client: EchoClient;
+  let farClient: EchoClient;
   const goClients: GoEchoClient[] = [];
   let goEcho: Promise<Built>;
 
@@ -64,12 +75,15 @@ describe('traffic policy for proxyless gRPC clients', () => {
     const first = await startEchoBackend({ host: V1, port: 0, cluster: 'east', name: 'v1' });
     const port = Number(first.address.split(':')[1]);
     backends.push(first, await startEchoBackend({ host: V2, port, cluster: 'east', name: 'v2' }));
+    const farFirst = await startEchoBackend({ host: FAR_EU, port: 0, cluster: 'east', name: 'eu' });
+    const farPort = Number(farFirst.address.split(':')[1]);
+    backends.push(farFirst, await startEchoBackend({ host: FAR_AP, port: farPort, cluster: 'east', name: 'ap' }));
     mkdirSync(ws.path('east'));
-    const workload = (name: string, address: string, version: string) => ({
+    const workload = (name: string, address: string, version: string, app = 'echo', locality = 'us-east/us-east-1a') => ({
       apiVersion: 'meridian.dev/v1alpha1',
       kind: 'WorkloadEntry',
       metadata: { name, namespace: 'demo' },
-      spec: { address, labels: { app: 'echo', version }, locality: 'us-east/us-east-1a', serviceAccount: 'echo' },
+      spec: { address, labels: { app, version }, locality, serviceAccount: app },
     });
     writeFileSync(
       ws.path('east', 'echo.yaml'),
@@ -78,8 +92,12 @@ describe('traffic policy for proxyless gRPC clients', () => {
         { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: 'demo' }, spec: { selector: { app: 'echo' }, ports: [{ name: 'grpc', port: 7070, targetPort: port }] } },
         workload('echo-v1', V1, 'v1'),
         workload('echo-v2', V2, 'v2'),
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'far', namespace: 'demo' }, spec: { selector: { app: 'far' }, ports: [{ name: 'grpc', port: 7071, targetPort: farPort }] } },
+        workload('far-eu', FAR_EU, 'v1', 'far', 'eu-west/eu-west-1a'),
+        workload('far-ap', FAR_AP, 'v1', 'far', 'ap-south/ap-south-1a'),
       ),
     );
+    writeFileSync(ws.path('east', 'far-policy.yaml'), farRule);
     writeFileSync(
       ws.path('east', 'policy.yaml'),
       yamlDocs(
@@ -101,11 +119,16 @@ describe('traffic policy for proxyless gRPC clients', () => {
       node: { id: 'grpc-policy-client', locality: { region: 'us-east', zone: 'us-east-1a' }, metadata: { CLUSTER_ID: 'east', NAMESPACE: 'demo' } },
     });
     await eventually('the canary rule in effect', async () => ((await call({ 'x-canary': 'yes' })) === 'v2' ? true : undefined), 20_000, 100);
+    farClient = xdsEchoClient(`xds:///${FAR_HOST}:7071`, {
+      xds_servers: [{ server_uri: meridian.xdsAddress, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+      node: { id: 'grpc-far-client', locality: { region: 'us-east', zone: 'us-east-1a' }, metadata: { CLUSTER_ID: 'east', NAMESPACE: 'demo' } },
+    });
   });
 
   after(async () => {
     for (const c of goClients) c.close();
     client?.close();
+    farClient?.close();
     await meridian?.stop();
     await Promise.all(backends.map((b) => b.close()));
     ws.remove();
@@ -138,6 +161,26 @@ describe('traffic policy for proxyless gRPC clients', () => {
     const sd = Math.sqrt(n * 0.2 * 0.8);
     assert.ok(Math.abs(v2 - n * 0.2) <= 4.5 * sd, `v2 got ${v2} of ${n}`);
     console.log(`# grpc split: v2 got ${v2} of ${n}`);
+  });
+
+  it('localityLbSetting failover: with no endpoint in the client\'s region, every call goes to the region named; without the rule both share', async () => {
+    const farCall = async () => {
+      try {
+        return (await farClient.echo('hi', 5000)).backend;
+      } catch (err) {
+        return grpc.status[(err as grpc.ServiceError).code] ?? String(err);
+      }
+    };
+    await eventually('the far service answering', async () => ((await farCall()) === 'ap' ? true : undefined), 20_000, 100);
+    const answers = new Set<string>();
+    for (let i = 0; i < 30; i++) answers.add(await farCall());
+    assert.deepEqual([...answers], ['ap'], 'ap-south is the failover region for us-east');
+    writeFileSync(ws.path('east', 'far-policy.yaml'), '');
+    await eventually('both regions answering once the rule is gone', async () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 40; i++) seen.add(await farCall());
+      return seen.has('eu') && seen.has('ap') ? true : undefined;
+    }, 20_000, 200);
   });
 
   it('reports the VirtualService partially applied for gRPC, naming the field left out', async () => {

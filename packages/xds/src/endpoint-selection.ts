@@ -3,11 +3,13 @@ import {
   Health,
   type Endpoint,
   type Locality,
+  type LocalityLbRule,
   type NetworkGateway,
   type NetworkId,
   type ProxyNode,
   type ServicePort,
 } from '@meridian/model';
+import { localityRuleLevels } from './locality-rule.ts';
 import { describeLocalityMatch, groupItems, PriorityTier, type DuplicateItem, type LocalityGroup } from './priority.ts';
 
 /**
@@ -19,7 +21,7 @@ import { describeLocalityMatch, groupItems, PriorityTier, type DuplicateItem, ty
 export type GatewaysOf = (network: NetworkId) => readonly NetworkGateway[];
 
 /** What of the proxy the selection depends on; all of it is in the EDS cache view key. */
-export type SelectionProxy = Pick<ProxyNode, 'cluster' | 'network' | 'locality'>;
+export type SelectionProxy = Pick<ProxyNode, 'cluster' | 'network' | 'locality'> & { readonly labels?: Readonly<Record<string, string>> };
 
 /** One lb_endpoint of the assignment: a registry endpoint, or a gateway standing for several. */
 export interface LbEndpointChoice {
@@ -68,6 +70,8 @@ export interface EndpointSelection {
 export interface SelectOptions {
   /** A cluster-local host: only endpoints of the proxy's own cluster count. */
   readonly clusterLocal?: boolean;
+  /** The DestinationRule's localityLbSetting: its priority levels instead of the default. */
+  readonly locality?: LocalityLbRule | undefined;
 }
 
 /**
@@ -196,14 +200,16 @@ export function selectEndpoints(
   }));
   items.push(...gatewayItems(remote, gatewaysByNetwork, scale));
 
+  const levels = localityRuleLevels(options.locality, proxy);
   const { groups, duplicates } = groupItems(proxy.locality, items, {
+    ...(levels ? { matchLevel: levels } : {}),
     addressOf: (i) => `${i.address} ${i.port}`,
     merge: (kept, dup) =>
       kept.kind === 'gateway' && dup.kind === 'gateway'
         ? { ...kept, weight: kept.weight + dup.weight, behind: [...kept.behind, ...dup.behind] }
         : undefined,
   });
-  return new Selection(proxy, groups, duplicates, excluded, multiNetwork);
+  return new Selection(proxy, groups, duplicates, excluded, multiNetwork, levels !== undefined);
 }
 
 /** Rows are only for /debug/endpointz: computed on first read, so building EDS never pays for them. */
@@ -213,6 +219,7 @@ class Selection implements EndpointSelection {
   private readonly proxy: SelectionProxy;
   private readonly duplicates: readonly DuplicateItem<LbEndpointChoice>[];
   private readonly excluded: readonly Excluded[];
+  private readonly byRule: boolean;
   private explained: EndpointRow[] | undefined;
 
   constructor(
@@ -221,16 +228,18 @@ class Selection implements EndpointSelection {
     duplicates: readonly DuplicateItem<LbEndpointChoice>[],
     excluded: readonly Excluded[],
     multiNetwork: boolean,
+    byRule: boolean,
   ) {
     this.proxy = proxy;
     this.localities = localities;
     this.duplicates = duplicates;
     this.excluded = excluded;
     this.multiNetwork = multiNetwork;
+    this.byRule = byRule;
   }
 
   get rows(): readonly EndpointRow[] {
-    return (this.explained ??= explainRows(this.proxy, this.localities, this.duplicates, this.excluded));
+    return (this.explained ??= explainRows(this.proxy, this.localities, this.duplicates, this.excluded, this.byRule));
   }
 }
 
@@ -295,14 +304,17 @@ function explainRows(
   groups: readonly LocalityGroup<LbEndpointChoice>[],
   duplicates: readonly DuplicateItem<LbEndpointChoice>[],
   excluded: readonly Excluded[],
+  byRule: boolean,
 ): EndpointRow[] {
   const rows: EndpointRow[] = [];
+  const match = (group: LocalityGroup<LbEndpointChoice>): string =>
+    byRule ? `DestinationRule localityLbSetting level ${group.matchLevel}` : describeLocalityMatch(proxy.locality, group.locality);
   const placement = (group: LocalityGroup<LbEndpointChoice>): string => {
     switch (group.tier) {
       case PriorityTier.Fresh:
-        return describeLocalityMatch(proxy.locality, group.locality);
+        return match(group);
       case PriorityTier.Stale:
-        return `stale cluster (demoted); ${describeLocalityMatch(proxy.locality, group.locality)}`;
+        return `stale cluster (demoted); ${match(group)}`;
       case PriorityTier.NoHealthy:
         return 'no healthy endpoint in locality';
     }

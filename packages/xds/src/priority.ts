@@ -43,7 +43,8 @@ export const PriorityTier = {
 } as const;
 export type PriorityTier = (typeof PriorityTier)[keyof typeof PriorityTier];
 
-const MATCH_LEVELS = 4;
+/** Room for every level a rule can make (failoverPriority labels, failover's extra region level); ranks are renumbered after. */
+const MATCH_LEVELS = 16;
 
 /** Rank before renumbering: fresh 0..3, stale 4..7, no healthy endpoint 8. */
 export function priorityRank(tier: PriorityTier, matchLevel: number): number {
@@ -103,6 +104,11 @@ export interface GroupOptions<T extends Rankable> {
    * Duplicates at a worse priority are always dropped: the address is already reachable earlier.
    */
   readonly merge?: (kept: T, duplicate: T) => T | undefined;
+  /**
+   * How well an item matches the proxy, 0 best: a DestinationRule's localityLbSetting.
+   * Default: `localityMatchLevel` of the item's locality.
+   */
+  readonly matchLevel?: (item: T) => number;
 }
 
 export interface Grouping<T extends Rankable> {
@@ -128,7 +134,7 @@ interface Partition<T> {
  * locality is never listed twice in that last band.
  */
 export function groupItems<T extends Rankable>(proxy: Locality, items: readonly T[], options: GroupOptions<T> = {}): Grouping<T> {
-  const partitions = partition(proxy, items);
+  const partitions = partition(proxy, items, options.matchLevel);
   partitions.sort(byRankThenLocality);
   const duplicates = options.addressOf ? dedupe(partitions, options.addressOf, options.merge) : [];
   const kept = partitions.filter((p) => p.items.length > 0);
@@ -161,13 +167,15 @@ export function groupByPriority<T extends Rankable = Endpoint>(proxy: Locality, 
   return groupItems(proxy, items).groups;
 }
 
-function partition<T extends Rankable>(proxy: Locality, items: readonly T[]): Partition<T>[] {
+function partition<T extends Rankable>(proxy: Locality, items: readonly T[], levelOf?: (item: T) => number): Partition<T>[] {
   const byKey = new Map<string, Partition<T>>();
   for (const item of items) {
-    const key = `${localityKey(item.locality)}|${item.stale ? 'stale' : 'fresh'}`;
+    // A rule may rank two items of one locality apart (by cluster or network): they part too.
+    const level = levelOf ? Math.min(levelOf(item), MATCH_LEVELS - 1) : localityMatchLevel(proxy, item.locality);
+    const key = `${localityKey(item.locality)}|${item.stale ? 'stale' : 'fresh'}|${level}`;
     let p = byKey.get(key);
     if (!p) {
-      p = { locality: item.locality, key, items: [], tier: PriorityTier.Fresh, matchLevel: 0, rank: 0 };
+      p = { locality: item.locality, key, items: [], tier: PriorityTier.Fresh, matchLevel: level, rank: 0 };
       byKey.set(key, p);
     }
     p.items.push(item);
@@ -175,9 +183,8 @@ function partition<T extends Rankable>(proxy: Locality, items: readonly T[]): Pa
   const out: Partition<T>[] = [];
   const noHealthyByLocality = new Map<string, Partition<T>>();
   for (const p of byKey.values()) {
-    p.matchLevel = localityMatchLevel(proxy, p.locality);
     if (healthyWeight(p.items) > 0) {
-      p.tier = p.key.endsWith('|stale') ? PriorityTier.Stale : PriorityTier.Fresh;
+      p.tier = p.key.includes('|stale|') ? PriorityTier.Stale : PriorityTier.Fresh;
     } else {
       p.tier = PriorityTier.NoHealthy;
       const lk = localityKey(p.locality);

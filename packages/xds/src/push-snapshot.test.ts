@@ -155,8 +155,8 @@ describe('PushSnapshot', () => {
       for (const typeUrl of [TypeUrl.Route, TypeUrl.Cluster, TypeUrl.Endpoint]) {
         assert.equal(resources.affects(traffic, typeUrl, proxy, undefined), true, `${proxy.type} ${typeUrl}`);
       }
-      // The whole service's assignment does not follow DestinationRules; a subset's does.
-      assert.equal(resources.affects(traffic, TypeUrl.Endpoint, proxy, `outbound|7070||${ECHO}`), false);
+      // A subset's endpoints and any assignment's locality priorities follow the DestinationRule.
+      assert.equal(resources.affects(traffic, TypeUrl.Endpoint, proxy, `outbound|7070||${ECHO}`), true);
       assert.equal(resources.affects(traffic, TypeUrl.Endpoint, proxy, `outbound|7070|v1|${ECHO}`), true);
       // Inbound listeners carry the mTLS mode and RBAC; clusters whether to speak mTLS.
       for (const typeUrl of [TypeUrl.Listener, TypeUrl.Cluster]) {

@@ -63,11 +63,22 @@ export function clusterPolicyLimits(policy: Omit<ClusterPolicy, 'limits'>): Clus
     if (others.length) ignored.push(`connectionPool: gRPC clients honour http2MaxRequests only (not ${others.join(', ')})`);
   }
   if (policy.tlsMode === 'SIMPLE' || policy.tlsMode === 'MUTUAL') omit.push(`tls.mode ${policy.tlsMode}: gRPC clients here use mesh mTLS or plaintext only`);
+  // Both kinds of client get the same priorities (EDS): what is not applied is not, for either.
+  const locality = localityNotApplied(policy.locality);
+  ignored.push(...locality);
   const envoyIgnored = [
-    ...(policy.locality ? [`loadBalancer.localityLbSetting: ${NOT_YET_FOR_ENVOY}; Meridian's own locality and cluster priorities apply`] : []),
+    ...locality,
     ...(policy.tlsMode === 'SIMPLE' || policy.tlsMode === 'MUTUAL' ? [`tls.mode ${policy.tlsMode}: ${NOT_YET_FOR_ENVOY}; the mesh's mTLS setting applies`] : []),
     ...(lb?.type === 'simple' && lb.algorithm === 'PASSTHROUGH' ? [`loadBalancer.simple PASSTHROUGH: ${NOT_YET_FOR_ENVOY}; round robin applies`] : []),
   ];
-  if (policy.locality) ignored.push('loadBalancer.localityLbSetting: not applied yet; Meridian\'s own locality and cluster priorities apply');
   return limits(omit, ignored, envoyIgnored);
+}
+
+/** The parts of a localityLbSetting no client is given (see xds `locality-rule.ts`). */
+function localityNotApplied(rule: ClusterPolicy['locality']): string[] {
+  if (!rule) return [];
+  return [
+    ...(rule.distribute.length ? ['loadBalancer.localityLbSetting.distribute: not applied yet; the priorities alone order the localities'] : []),
+    ...(rule.failoverPriority.some((l) => l.includes('=')) ? ['loadBalancer.localityLbSetting.failoverPriority: a label=value override compares the proxy\'s own value instead'] : []),
+  ];
 }

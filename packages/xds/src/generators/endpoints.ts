@@ -1,9 +1,9 @@
-import { EMPTY_LOCALITY, localityString, type ProxyNode, type ServicePort } from '@meridian/model';
+import { EMPTY_LOCALITY, localityString, type LocalityLbRule, type ProxyNode, type ServicePort } from '@meridian/model';
 import { endpointsChanged, type ChangeSet } from '../change-set.ts';
 import { selectPortEndpoints, type EndpointSelection } from '../endpoint-selection.ts';
 import { ENVOY_LOAD_ASSIGNMENT_POLICY } from '../envoy-resources.ts';
 import { encodeLoadAssignment, type LoadAssignmentPolicy } from '../load-assignment.ts';
-import { subsetEndpoints } from '../policy-clusters.ts';
+import { clusterPolicyOf, subsetEndpoints } from '../policy-clusters.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
 import { outboundClusterName, parseOutboundClusterName, parseSniName } from '../resource-names.ts';
 import type { GeneratedResource } from '../resource-source.ts';
@@ -46,12 +46,16 @@ export function envoyEndpoints(cache: ResourceCache): Generator {
   };
 }
 
-/** A subset's assignment also follows traffic policy: its DestinationRule says which endpoints it holds. */
+/**
+ * An outbound assignment also follows traffic policy: a DestinationRule says which endpoints
+ * a subset holds, and its localityLbSetting orders any assignment's priorities. (Unchanged
+ * assignments are rebuilt from the cache and not sent again.)
+ */
 function endpointsNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
   if (changes.everything) return true;
   if (name === undefined) return changes.anyService || changes.endpoints.size > 0 || changes.gateways || changes.trafficPolicy;
   const outbound = parseOutboundClusterName(name);
-  if (outbound && outbound.subset !== '' && changes.trafficPolicy) return true;
+  if (outbound && changes.trafficPolicy) return true;
   const hostname = outbound?.hostname ?? parseSniName(name)?.hostname;
   return hostname !== undefined && (endpointsChanged(changes, hostname) || changes.gateways);
 }
@@ -67,18 +71,27 @@ export function explainEndpoints(
 ): Array<{ clusterName: string; port: ServicePort; selection: EndpointSelection }> {
   const service = snapshot.service(hostname);
   if (!service) return [];
+  const destination = snapshot.policies?.traffic.destinationFor(hostname, { namespace: proxy.namespace });
   return service.ports.map((port) => ({
     clusterName: outboundClusterName(hostname, port.port),
     port,
-    selection: select(snapshot, proxy, hostname, port),
+    selection: select(snapshot, proxy, hostname, port, undefined, clusterPolicyOf(destination, '', port.port)?.locality),
   }));
 }
 
 /** `subsetLabels`: only the endpoints of a DestinationRule subset, chosen before priorities are. */
-function select(snapshot: PushSnapshot, proxy: ProxyNode, hostname: string, port: ServicePort, subsetLabels?: Readonly<Record<string, string>>): EndpointSelection {
+function select(
+  snapshot: PushSnapshot,
+  proxy: ProxyNode,
+  hostname: string,
+  port: ServicePort,
+  subsetLabels?: Readonly<Record<string, string>>,
+  locality?: LocalityLbRule,
+): EndpointSelection {
   const endpoints = subsetLabels ? subsetEndpoints(snapshot.endpoints(hostname), subsetLabels) : snapshot.endpoints(hostname);
   return selectPortEndpoints(proxy, port, endpoints, (n) => snapshot.gateways(n), {
     clusterLocal: snapshot.clusterLocal(hostname),
+    ...(locality ? { locality } : {}),
   });
 }
 
@@ -98,17 +111,20 @@ function loadAssignment(
   const { hostname, subset } = parsed;
   const port = snapshot.service(hostname)?.ports.find((p) => p.port === parsed.port);
   if (!port) return emptyAssignment(name);
-  const destination = subset === '' ? undefined : snapshot.policies?.traffic.destinationFor(hostname, { namespace: proxy.namespace });
-  const labels = destination?.subsets.get(subset)?.labels;
+  const destination = snapshot.policies?.traffic.destinationFor(hostname, { namespace: proxy.namespace });
+  const labels = subset === '' ? undefined : destination?.subsets.get(subset)?.labels;
   if (subset !== '' && !labels) return emptyAssignment(name);
+  const locality = clusterPolicyOf(destination, subset, port.port)?.locality;
   const clusterLocal = snapshot.clusterLocal(hostname);
   // Everything the selection reads from the proxy is in the view, and the proxy type:
-  // Envoy's assignment carries a policy gRPC's does not. A subset's endpoints come from the
-  // DestinationRule the proxy sees.
-  const view = `${proxy.type}|${clusterLocal ? proxy.cluster : '*'}|${proxy.network}|${localityString(proxy.locality)}|${destinationView(destination)}`;
-  const deps: Dependency[] = [{ on: 'endpoints', hostname }, { on: 'gateways' }, ...(labels ? [{ on: 'traffic-policy' } as const] : [])];
+  // Envoy's assignment carries a policy gRPC's does not. A subset's endpoints and the
+  // locality ordering come from the DestinationRule the proxy sees; a failoverPriority on
+  // workload labels reads the proxy's.
+  const byLabels = locality?.failoverPriority.some((l) => !l.startsWith('topology.')) ? `|${JSON.stringify(Object.entries(proxy.labels).sort())}` : '';
+  const view = `${proxy.type}|${clusterLocal ? proxy.cluster : '*'}|${proxy.network}|${localityString(proxy.locality)}|${destinationView(destination)}${locality ? `|${proxy.cluster}${byLabels}` : ''}`;
+  const deps: Dependency[] = [{ on: 'endpoints', hostname }, { on: 'gateways' }, ...(labels || destination ? [{ on: 'traffic-policy' } as const] : [])];
   return cache.resource({ type: TypeUrl.Endpoint, name, view }, deps, () =>
-    encodeLoadAssignment(name, select(snapshot, proxy, hostname, port, labels), policy),
+    encodeLoadAssignment(name, select(snapshot, proxy, hostname, port, labels, locality), policy),
   );
 }
 
