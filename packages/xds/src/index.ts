@@ -91,4 +91,5 @@ export {
 export { SECRET_TYPE_URL, secretResources, type SecretSource, type SecretSubject, type WorkloadCertificate } from './sds.ts';
 export { configDump, decodeResource, type ConfigDumpOptions, type DumpWatch } from './config-dump.ts';
 export { subsetEndpoints } from './policy-clusters.ts';
+export { jwtAuthnFilter, jwtIssuers } from './jwt-authn.ts';
 export { buildRbacFilters, DRY_RUN_ALLOW_PREFIX, DRY_RUN_DENY_PREFIX, HTTP_RBAC_TYPE, NETWORK_RBAC_TYPE, type RbacOptions } from './rbac.ts';
