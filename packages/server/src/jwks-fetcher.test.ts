@@ -57,6 +57,21 @@ describe('JwksFetcher against a real HTTP server', () => {
     }
   });
 
+  it('forgets a URI no policy names any more', async () => {
+    answer = { status: 200, body: '{"keys":[]}' };
+    const fetcher = new JwksFetcher({ logger: silentLogger(), onChange: () => undefined, refreshMs: 20 });
+    try {
+      fetcher.get(uri);
+      await fetcher.settled();
+      fetcher.retain(new Set());
+      assert.deepEqual(fetcher.view(), {});
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(fetcher.view(), {}, 'no refresh brought it back');
+    } finally {
+      fetcher.stop();
+    }
+  });
+
   it('refuses what is not a key set, and says why', async () => {
     answer = { status: 200, body: '{"issuer":"x"}' };
     const fetcher = new JwksFetcher({ logger: silentLogger(), onChange: () => assert.fail('no keys to push') });

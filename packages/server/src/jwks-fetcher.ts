@@ -51,6 +51,15 @@ export class JwksFetcher {
     return entry.keys;
   }
 
+  /** Stops fetching URIs no policy names any more (they would be refreshed forever). */
+  retain(uris: ReadonlySet<string>): void {
+    for (const [uri, entry] of this.entries) {
+      if (uris.has(uri)) continue;
+      clearTimeout(entry.timer);
+      this.entries.delete(uri);
+    }
+  }
+
   /** Resolves once every fetch under way has ended (for tests and the first push). */
   async settled(): Promise<void> {
     await Promise.all([...this.entries.values()].map((e) => e.inFlight));
@@ -89,7 +98,8 @@ export class JwksFetcher {
         this.logger.warn({ uri, reason: entry.error, keptKeys: entry.keys !== undefined }, 'JWKS fetch failed');
       } finally {
         entry.inFlight = undefined;
-        if (!this.stopped) {
+        // Dropped by `retain` meanwhile: no more refreshes.
+        if (!this.stopped && this.entries.get(uri) === entry) {
           entry.timer = setTimeout(() => void this.refresh(uri, entry), next);
           entry.timer.unref();
         }

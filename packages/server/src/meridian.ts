@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { AggregateRegistry, ClusterManager, RemoteSecretController } from '@meridian/discovery';
-import { ConfigKind, type Logger } from '@meridian/model';
+import { ConfigKind, type Logger, type MeshPolicies } from '@meridian/model';
 import { addCsdsService, AdsServer, MeshResources, PushCoordinator, TYPE_SHORT_NAME, TypeUrl } from '@meridian/xds';
 import { authzView, headerLinesError } from './authz-explain.ts';
 import { startCaRuntime, type CaRuntime } from './ca-runtime.ts';
@@ -117,12 +117,20 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
   // A changed key set reaches the proxies with a push of the RequestAuthentications that name it.
   let pushJwks: (uri: string) => void = () => undefined;
   const jwks = new JwksFetcher({ logger, onChange: (uri) => pushJwks(uri) });
+  let retainedFor: MeshPolicies | undefined;
   const resources = new MeshResources({
     ...meshResourceSettings(config),
     discovery: registry,
     jwks: (uri) => jwks.get(uri),
-    // Read into each push's snapshot.
-    policies: () => policy.policies,
+    // Read into each push's snapshot; a new compilation also tells the JWKS fetcher which URIs still matter.
+    policies: () => {
+      const current = policy.policies;
+      if (current !== retainedFor) {
+        retainedFor = current;
+        jwks.retain(new Set(current.requestAuthentication.flatMap((ra) => ra.rules.flatMap((r) => ('uri' in r.jwks ? [r.jwks.uri] : [])))));
+      }
+      return current;
+    },
   });
   // The CA starts a few lines below; sidecars ask for secrets only once the ports are open.
   let caStarted: CaRuntime | undefined = undefined;
