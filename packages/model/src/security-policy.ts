@@ -3,7 +3,7 @@
  * AuthorizationPolicy compiled, with string patterns kept in upstream's wildcard form
  * (`*` any, `abc*` prefix, `*abc` suffix, else exact). The `policy` package builds it.
  */
-import type { PolicySource } from './traffic-policy.ts';
+import { ClientKind, type PolicySource } from './traffic-policy.ts';
 
 export const AuthzAction = { Allow: 'ALLOW', Deny: 'DENY', Audit: 'AUDIT', Custom: 'CUSTOM' } as const;
 export type AuthzAction = (typeof AuthzAction)[keyof typeof AuthzAction];
@@ -119,3 +119,28 @@ export interface RequestAuthn extends WorkloadScoped {
   readonly source: PolicySource;
   readonly rules: readonly JwtRule[];
 }
+
+/**
+ * What a client kind's server side can enforce of security policy. The RBAC compiler (xds)
+ * leaves out or makes unknown what a kind lacks, and the policy report (policy) says so per
+ * object: both read this one declaration, so they cannot disagree.
+ */
+export interface ServerSecurityCapabilities {
+  /** RBAC action LOG: AUDIT policies. */
+  readonly auditLog: boolean;
+  /** RBAC shadow rules: dry-run policies, counted. */
+  readonly shadowRules: boolean;
+  /** The SNI the connection asked for (`connection.sni`). */
+  readonly sni: boolean;
+  /** JWT validation: RequestAuthentication and the `request.auth.*` fields. */
+  readonly jwt: boolean;
+  /** Plaintext and mTLS on one port (PERMISSIVE). */
+  readonly permissive: boolean;
+}
+
+export const SERVER_SECURITY: Readonly<Record<ClientKind, ServerSecurityCapabilities>> = {
+  [ClientKind.Envoy]: { auditLog: true, shadowRules: true, sni: true, jwt: true, permissive: true },
+  // grpc-js-xds: NACKs RBAC LOG, ignores shadow rules, matches an empty SNI, has no JWT filter,
+  // and cannot tell TLS from plaintext on one port.
+  [ClientKind.Grpc]: { auditLog: false, shadowRules: false, sni: false, jwt: false, permissive: false },
+};

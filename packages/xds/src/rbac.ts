@@ -23,7 +23,7 @@
  *   RequestAuthentication selects the workload, the fields are unknown there (an ALLOW
  *   alternative with one matches nothing, a DENY one denies without it); elsewhere absent.
  */
-import { AuthzAction, ClientKind, type AuthzCondition, type AuthzOperation, type AuthzPolicy, type AuthzRule, type AuthzSource, type Either } from '@meridian/model';
+import { AuthzAction, SERVER_SECURITY, type AuthzCondition, type ClientKind, type AuthzOperation, type AuthzPolicy, type AuthzRule, type AuthzSource, type Either } from '@meridian/model';
 import { JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY } from './jwt-authn.ts';
 import { escapeRegex } from './string-match.ts';
 
@@ -78,9 +78,10 @@ export function rbacStages(policies: readonly AuthzPolicy[], options: RbacOption
   if (deny.length) stages.set(RbacStage.Deny, { rules: rbacRules('DENY', deny, options) });
   const allow = enforced(AuthzAction.Allow);
   if (allow.length) stages.set(RbacStage.Allow, { rules: rbacRules('ALLOW', allow, options) });
-  if (options.client === ClientKind.Grpc) return stages;
+  const can = SERVER_SECURITY[options.client];
   const audit = enforced(AuthzAction.Audit);
-  if (audit.length) stages.set(RbacStage.Audit, { rules: rbacRules('LOG', audit, options) });
+  if (audit.length && can.auditLog) stages.set(RbacStage.Audit, { rules: rbacRules('LOG', audit, options) });
+  if (!can.shadowRules) return stages;
   const shadowDeny = dryRun(AuthzAction.Deny);
   if (shadowDeny.length) stages.set(RbacStage.DryRunDeny, { shadow_rules: rbacRules('DENY', shadowDeny, options), shadow_rules_stat_prefix: DRY_RUN_DENY_PREFIX });
   const shadowAllow = dryRun(AuthzAction.Allow);
@@ -201,7 +202,7 @@ function httpOnly<T>(options: RbacOptions, terms: T[]): Array<Term<T>> {
 function jwtField(e: Either<string>, options: RbacOptions, one: (pattern: string) => Principal): Array<Term<Principal>> {
   if (e.values.length === 0 && e.not.length === 0) return [];
   if (options.protocol !== 'http') return [UNKNOWN];
-  if (options.client === ClientKind.Grpc) return options.jwtIssuers?.length ? [UNKNOWN] : [e.values.length ? NONE_PRINCIPAL : ANY];
+  if (!SERVER_SECURITY[options.client].jwt) return options.jwtIssuers?.length ? [UNKNOWN] : [e.values.length ? NONE_PRINCIPAL : ANY];
   return eitherTerms(e, one, 'principal');
 }
 
@@ -307,7 +308,7 @@ function conditionTerms(c: AuthzCondition, options: RbacOptions): SidedTerms {
       return permission(eitherTerms(either, (p) => ({ destination_port: Number(p) }), 'permission'));
     case 'connection.sni':
       // gRPC's RBAC never sees the SNI (it matches an empty name): unknown there.
-      return permission(options.client === ClientKind.Grpc ? [UNKNOWN] : eitherTerms(either, (v) => ({ requested_server_name: patternMatcher(v) }), 'permission'));
+      return permission(SERVER_SECURITY[options.client].sni ? eitherTerms(either, (v) => ({ requested_server_name: patternMatcher(v) }), 'permission') : [UNKNOWN]);
     default:
       // Validation admits only the keys above; anything else cannot be checked.
       return permission([UNKNOWN]);
