@@ -8,3 +8,4 @@ export * from './security-policy.ts';
 export * from './telemetry.ts';
 export * from './mesh-policies.ts';
 export * from './packed-assets.ts';
+export { ipInBlock } from './ip-block.ts';

@@ -109,9 +109,11 @@ export async function withMeshRead<T>(config: MeridianConfig, logger: Logger, ti
 
 /** Reads every cluster of `config` (waiting at most `timeoutMs` for each to sync) and analyzes them. */
 export async function analyzeConfig(config: MeridianConfig, logger: Logger, timeoutMs: number): Promise<Finding[]> {
+  const { telemetryProviders = [], tracingProviders = [] } = meshPolicyOptions(config);
+  const options: MeshAnalysisOptions = { domainSuffix: config.domainSuffix, rootNamespace: rootNamespace(config), policySource: policySourceFilter(config), telemetryProviders, tracingProviders };
   return withMeshRead(config, logger, timeoutMs, ({ registry, store, failures }) => [
     ...failures.map((f) => finding('MA0001', Severity.Error, { clusters: [f.cluster], object: `cluster ${f.cluster}`, ...(f.origin ? { origin: f.origin } : {}), message: f.message })),
-    ...analyzeMesh(registry, store, { domainSuffix: config.domainSuffix, rootNamespace: rootNamespace(config), policySource: policySourceFilter(config), telemetryProviders: meshPolicyOptions(config).telemetryProviders ?? [], tracingProviders: meshPolicyOptions(config).tracingProviders ?? [] }),
+    ...analyzeMesh(registry, store, options),
   ]);
 }
 

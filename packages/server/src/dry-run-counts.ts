@@ -88,15 +88,19 @@ export class DryRunCounter {
   view(): { readonly lastRound: string | null; readonly policies: readonly DryRunPolicyView[]; readonly unread: Readonly<Record<string, string>> } {
     const snapshot = this.options.snapshot();
     const dryRun = (snapshot.policies?.authorization ?? []).filter((p) => p.dryRun);
-    const sidecars = this.options.ads.list().filter((c) => c.proxy.type === ProxyType.Sidecar);
+    // Each sidecar's policies once: the view (and every metrics scrape) reads them per dry-run policy.
+    const sidecars = this.options.ads
+      .list()
+      .filter((c) => c.proxy.type === ProxyType.Sidecar)
+      .map((c) => ({ id: c.proxy.id, policies: snapshot.authorizationFor(c.proxy) }));
     const policies = dryRun.map((p): DryRunPolicyView => {
-      const selected = sidecars.filter((c) => snapshot.authorizationFor(c.proxy).includes(p));
+      const selected = sidecars.filter((c) => c.policies.includes(p));
       const read = selected.flatMap((c) => {
-        const counts = this.counts.get(c.proxy.id);
+        const counts = this.counts.get(c.id);
         return counts ? [counts] : [];
       });
       const sharing = new Set<string>();
-      for (const c of selected) for (const other of snapshot.authorizationFor(c.proxy)) if (other !== p && other.dryRun && other.action === p.action) sharing.add(name(other));
+      for (const c of selected) for (const other of c.policies) if (other !== p && other.dryRun && other.action === p.action) sharing.add(name(other));
       return {
         policy: name(p),
         action: p.action,

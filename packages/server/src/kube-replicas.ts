@@ -42,7 +42,9 @@ function podProxyReader(kc: KubeConfig, namespace: string, pod: string, port: nu
       if (status < 200 || status >= 300) {
         let reason = body.trim().slice(0, 300);
         try {
-          reason = String((JSON.parse(body) as { error?: string; message?: string }).error ?? (JSON.parse(body) as { message?: string }).message ?? reason);
+          // Meridian's own error shape, or the API server's Status.
+          const parsed = JSON.parse(body) as { error?: string; message?: string };
+          reason = parsed.error ?? parsed.message ?? reason;
         } catch {
           // Not JSON: the text as it came.
         }

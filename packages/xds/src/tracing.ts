@@ -9,14 +9,15 @@
 import { isIP } from 'node:net';
 import type { ProxyNode, TracingProvider, TracingSettings } from '@meridian/model';
 import { HTTP_OPTIONS_TYPE } from './envoy-resources.ts';
+import type { PushSnapshot } from './push-snapshot.ts';
 import { outboundClusterName } from './resource-names.ts';
 
 const OTEL_TRACER_TYPE = 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig';
 const COLLECTOR_CLUSTER_PREFIX = 'telemetry|';
 
 /** A collector outside the mesh gets a cluster of its own; one in the mesh is reached through its service's. */
-export function collectorClusterName(provider: TracingProvider, meshService: (hostname: string) => boolean): string {
-  return meshService(provider.service) ? outboundClusterName(provider.service, provider.port) : `${COLLECTOR_CLUSTER_PREFIX}${provider.name}`;
+export function collectorClusterName(provider: TracingProvider, snapshot: Pick<PushSnapshot, 'service'>): string {
+  return snapshot.service(provider.service) ? outboundClusterName(provider.service, provider.port) : `${COLLECTOR_CLUSTER_PREFIX}${provider.name}`;
 }
 
 /** Whether a cluster name is a collector's own (`telemetry|<provider>`). */

@@ -11,8 +11,7 @@
  * headers and JWT claims) cannot be checked: an ALLOW rule with one never matches (fail
  * closed) and a DENY rule ignores them (so it denies more), as upstream does.
  */
-import { BlockList, isIP } from 'node:net';
-import type { AuthzCondition, AuthzOperation, AuthzPolicy, AuthzRule, AuthzSource, Either, PolicySource } from '@meridian/model';
+import { ipInBlock, type AuthzCondition, type AuthzOperation, type AuthzPolicy, type AuthzRule, type AuthzSource, type Either, type PolicySource } from '@meridian/model';
 
 export interface AuthzRequest {
   readonly protocol: 'http' | 'tcp';
@@ -134,26 +133,14 @@ function localNamespace(principal: string | undefined, options: AuthzEvaluationO
   return local ? m[2] : undefined;
 }
 
-function inBlock(block: string, ip: string): boolean {
-  const family = isIP(ip);
-  if (family === 0) return false;
-  const [address = '', bits] = block.split('/');
-  const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-  if ((family === 6 ? 'ipv6' : 'ipv4') !== type) return false;
-  const list = new BlockList();
-  if (bits === undefined) list.addAddress(address, type);
-  else list.addSubnet(address, Number(bits), type);
-  return list.check(ip, type);
-}
-
 function sourceMatches(s: AuthzSource, request: AuthzRequest, options: AuthzEvaluationOptions): Tri[] {
   const principal = istioPrincipal(request.principal);
   return [
     field(s.principals, principal, patternMatches, false, request),
     field(s.requestPrincipals, request.requestPrincipal, patternMatches, true, request),
     field(s.namespaces, localNamespace(principal, options), patternMatches, false, request),
-    field(s.ipBlocks, request.sourceIp, inBlock, false, request),
-    field(s.remoteIpBlocks, request.remoteIp ?? request.sourceIp, inBlock, false, request),
+    field(s.ipBlocks, request.sourceIp, ipInBlock, false, request),
+    field(s.remoteIpBlocks, request.remoteIp ?? request.sourceIp, ipInBlock, false, request),
   ];
 }
 
@@ -171,7 +158,7 @@ function conditionMatches(c: AuthzCondition, request: AuthzRequest, options: Aut
   const value = conditionValue(c.key, request, options);
   if (value === undefined && httpOnlyKey(c.key) && request.protocol !== 'http') return undefined;
   const values = value === undefined ? [] : Array.isArray(value) ? value : [value];
-  const hit = (patterns: readonly string[]) => values.some((v) => patterns.some((p) => (c.key.endsWith('.ip') ? inBlock(p, v) : patternMatches(p, v))));
+  const hit = (patterns: readonly string[]) => values.some((v) => patterns.some((p) => (c.key.endsWith('.ip') ? ipInBlock(p, v) : patternMatches(p, v))));
   if (c.values.length && !hit(c.values)) return false;
   return !hit(c.notValues);
 }

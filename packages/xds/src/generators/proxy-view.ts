@@ -1,8 +1,10 @@
 import { ClientKind, ProxyType, scopeKey, type AuthzPolicy, type ProxyNode, type RequestAuthn } from '@meridian/model';
-import { trafficProtocol, TrafficProtocol, type InboundPort } from '../envoy-resources.ts';
+import { accessLogKey, accessLogs } from '../access-log.ts';
+import { trafficProtocol, TrafficProtocol, type InboundPort, type Observability } from '../envoy-resources.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
 import { jwtAuthnFilter, jwtIssuers } from '../jwt-authn.ts';
 import { policySetKey, rbacOptions, rbacStages, type RbacOptions, type RbacStage } from '../rbac.ts';
+import { collectorClusterName, hcmTracing, tracingKey } from '../tracing.ts';
 
 interface View {
   readonly snapshot: number;
@@ -12,6 +14,15 @@ interface View {
   requestAuthn: readonly RequestAuthn[] | undefined;
   jwt: { filter: object | undefined } | undefined;
   rbac: Partial<Record<RbacOptions['protocol'], ReadonlyMap<RbacStage, object>>>;
+  observed: Partial<Record<Direction, Observed>>;
+}
+
+type Direction = 'client' | 'server';
+
+/** What a workload's Telemetry adds to one direction of its connection managers, and the key proxies alike in it share by. */
+interface Observed {
+  readonly config: Observability;
+  readonly key: string;
 }
 
 /**
@@ -58,8 +69,16 @@ export class ProxyViews {
    */
   rbac(snapshot: PushSnapshot, proxy: ProxyNode, protocol: RbacOptions['protocol']): ReadonlyMap<RbacStage, object> {
     const view = this.view(snapshot, proxy);
-    const issuers = jwtIssuers(this.requestAuthentication(snapshot, proxy));
-    return (view.rbac[protocol] ??= rbacStages(this.authorization(snapshot, proxy), rbacOptions(snapshot, protocol, ClientKind.Envoy, issuers)));
+    return (view.rbac[protocol] ??= rbacStages(this.authorization(snapshot, proxy), rbacOptions(snapshot, protocol, ClientKind.Envoy, jwtIssuers(this.requestAuthentication(snapshot, proxy)))));
+  }
+
+  /**
+   * The access logs and tracing the proxy's Telemetry gives one direction of its traffic:
+   * once per snapshot, however many port listeners carry them.
+   */
+  observability(snapshot: PushSnapshot, proxy: ProxyNode, direction: Direction): Observed {
+    const view = this.view(snapshot, proxy);
+    return (view.observed[direction] ??= computeObserved(snapshot, proxy, direction));
   }
 
   /**
@@ -82,9 +101,22 @@ export class ProxyViews {
 
   private view(snapshot: PushSnapshot, proxy: ProxyNode): View {
     let view = this.views.get(proxy);
-    if (view?.snapshot !== snapshot.version) this.views.set(proxy, (view = { snapshot: snapshot.version, key: undefined, inbound: undefined, authz: undefined, requestAuthn: undefined, jwt: undefined, rbac: {} }));
+    if (view?.snapshot !== snapshot.version) this.views.set(proxy, (view = { snapshot: snapshot.version, key: undefined, inbound: undefined, authz: undefined, requestAuthn: undefined, jwt: undefined, rbac: {}, observed: {} }));
     return view;
   }
+}
+
+function computeObserved(snapshot: PushSnapshot, proxy: ProxyNode, direction: Direction): Observed {
+  const logProviders = snapshot.accessLogProvidersFor(proxy, direction);
+  const trace = snapshot.tracingFor(proxy, direction);
+  return {
+    config: {
+      accessLog: accessLogs(logProviders, proxy, direction),
+      // The cluster's name is not a valid :authority (a gRPC server refuses it): the collector's address is.
+      ...(trace ? { tracing: hcmTracing(trace.settings, { cluster: collectorClusterName(trace.provider, snapshot), provider: trace.provider }, proxy, direction) } : {}),
+    },
+    key: `${accessLogKey(logProviders, proxy)}|${tracingKey(trace?.settings, proxy)}`,
+  };
 }
 
 const PROTOCOL_RANK = { [TrafficProtocol.Tcp]: 0, [TrafficProtocol.Http]: 1, [TrafficProtocol.Http2]: 2 };

@@ -64,7 +64,7 @@ export function sidecarClusters(cache: ResourceCache, views: ProxyViews): Genera
       const outbound = outboundClusterNames(snapshot, proxy);
       const inbound = views.inboundPorts(snapshot, proxy).map((p) => inboundClusterName(p.port));
       // Collectors outside the mesh: every sidecar may be told to report to one.
-      const collectors = snapshot.tracingProviders.map((p) => collectorClusterName(p, (h) => snapshot.service(h) !== undefined)).filter((n) => parseCollectorClusterName(n) !== undefined);
+      const collectors = snapshot.tracingProviders.map((p) => collectorClusterName(p, snapshot)).filter((n) => parseCollectorClusterName(n) !== undefined);
       return buildEach([...FIXED_SIDECAR_CLUSTERS.keys(), ...collectors, ...outbound, ...inbound], (name) => own(snapshot, proxy, name));
     },
   };

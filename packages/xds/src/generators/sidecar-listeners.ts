@@ -1,5 +1,4 @@
-import { BlockList, isIP } from 'node:net';
-import type { L4Match, ProxyNode } from '@meridian/model';
+import { ipInBlock, type L4Match, type ProxyNode } from '@meridian/model';
 import type { ChangeSet } from '../change-set.ts';
 import {
   buildOutboundPortListener,
@@ -9,12 +8,9 @@ import {
   TrafficProtocol,
   VIRTUAL_INBOUND_LISTENER,
   VIRTUAL_OUTBOUND_LISTENER,
-  type Observability,
   type TcpTarget,
 } from '../envoy-resources.ts';
 import type { PushSnapshot, ServicePortRef } from '../push-snapshot.ts';
-import { accessLogKey, accessLogs } from '../access-log.ts';
-import { collectorClusterName, hcmTracing, tracingKey } from '../tracing.ts';
 import { httpRbacStageFilters, rbacFilters } from '../rbac.ts';
 import { outboundClusterName, outboundPortListenerName, parseOutboundPortListenerName } from '../resource-names.ts';
 import type { GeneratedResource } from '../resource-source.ts';
@@ -45,7 +41,7 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
       const tcp = views.rbac(snapshot, proxy, 'tcp');
       const jwt = views.jwtFilter(snapshot, proxy);
       const authz = { http: [...(jwt ? [jwt] : []), ...httpRbacStageFilters()], tcp: (statPrefix: string) => rbacFilters(tcp, 'tcp', statPrefix) };
-      return encodeResource(TypeUrl.Listener, name, buildVirtualInboundListener(views.inboundPorts(snapshot, proxy), snapshot.inboundMtls(proxy, 0, []), authz, observability(snapshot, proxy, 'server')));
+      return encodeResource(TypeUrl.Listener, name, buildVirtualInboundListener(views.inboundPorts(snapshot, proxy), snapshot.inboundMtls(proxy, 0, []), authz, views.observability(snapshot, proxy, 'server').config));
     }
     const port = parseOutboundPortListenerName(name);
     const scope = snapshot.scopeOf(proxy);
@@ -53,11 +49,12 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
     if (port === undefined || !targets) return undefined;
     // A Sidecar's egress scope decides which services the port's chains know; Telemetry, what they log.
     // TCP routes depend on who calls (exportTo, source matches), as HTTP routes do: the same view.
-    const view = `${routeView(snapshot, proxy)}|${accessLogKey(snapshot.accessLogProvidersFor(proxy, 'client'), proxy)}|${tracingKey(snapshot.tracingFor(proxy, 'client')?.settings, proxy)}`;
+    const observed = views.observability(snapshot, proxy, 'client');
+    const view = `${routeView(snapshot, proxy)}|${observed.key}`;
     return cache.resource({ type: TypeUrl.Listener, name, view }, [{ on: 'any-service' }, { on: 'traffic-policy' }, { on: 'telemetry' }], () => {
       const hasHttp = targets.some((t) => trafficProtocol(t.port) !== TrafficProtocol.Tcp);
       const routed = tcpTargets(targets).map((t) => ({ ...t, ...tcpRoutes(snapshot, proxy, t) }));
-      return buildOutboundPortListener(port, hasHttp, routed, observability(snapshot, proxy, 'client'));
+      return buildOutboundPortListener(port, hasHttp, routed, observed.config);
     });
   };
   return {
@@ -67,17 +64,6 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
       const ports = [...snapshot.servicesByPort(snapshot.scopeOf(proxy)).keys()].map(outboundPortListenerName);
       return buildEach([VIRTUAL_OUTBOUND_LISTENER, ...ports, VIRTUAL_INBOUND_LISTENER], (name) => own(snapshot, proxy, name));
     },
-  };
-}
-
-/** The access logs and tracing a proxy's Telemetry gives one direction of its traffic. */
-function observability(snapshot: PushSnapshot, proxy: ProxyNode, direction: 'client' | 'server'): Observability {
-  const trace = snapshot.tracingFor(proxy, direction);
-  const cluster = trace && collectorClusterName(trace.provider, (h) => snapshot.service(h) !== undefined);
-  return {
-    accessLog: accessLogs(snapshot.accessLogProvidersFor(proxy, direction), proxy, direction),
-    // The cluster's name is not a valid :authority (a gRPC server refuses it): the collector's address is.
-    ...(trace && cluster ? { tracing: hcmTracing(trace.settings, { cluster, provider: trace.provider }, proxy, direction) } : {}),
   };
 }
 
@@ -108,16 +94,7 @@ function l4Matches(m: L4Match, proxy: ProxyNode, target: TcpTarget): boolean {
   if (m.port !== undefined && m.port !== target.port) return false;
   if (m.sourceNamespace !== undefined && m.sourceNamespace !== proxy.namespace) return false;
   if (m.sourceLabels && !Object.entries(m.sourceLabels).every(([k, v]) => proxy.labels[k] === v)) return false;
-  if (m.destinationSubnets.length > 0) {
-    const subnets = new BlockList();
-    for (const cidr of m.destinationSubnets) {
-      const [address = '', bits] = cidr.split('/');
-      const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-      if (bits === undefined) subnets.addAddress(address, type);
-      else subnets.addSubnet(address, Number(bits), type);
-    }
-    if (!target.vips.some((vip) => subnets.check(vip, isIP(vip) === 6 ? 'ipv6' : 'ipv4'))) return false;
-  }
+  if (m.destinationSubnets.length > 0 && !target.vips.some((vip) => m.destinationSubnets.some((block) => ipInBlock(block, vip)))) return false;
   return true;
 }
 
