@@ -244,7 +244,8 @@ describe('two clusters, proxyless gRPC clients', () => {
       return file?.error ? file : undefined;
     });
     assert.equal(status.error?.document, 1);
-    assert.ok(meridian.logs.some((l) => l.msg.startsWith('invalid manifest') && String(l['file']).endsWith('echo.yaml')));
+    // The log line comes over Meridian's stdout pipe, which may arrive after the HTTP answer above.
+    await meridian.waitForLog((l) => l.msg.startsWith('invalid manifest') && String(l['file']).endsWith('echo.yaml'), 5000);
     assert.deepEqual(await answers(east, 3), { 'east/echo': 3 }, 'the last good endpoints still serve');
     const { body } = await meridian.getJson<{ services: Array<{ hostname: string; endpoints: Array<{ cluster: string }> }> }>('/debug/registryz');
     const echo = body.services.find((s) => s.hostname === 'echo.demo.svc.cluster.local');
