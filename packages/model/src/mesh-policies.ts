@@ -1,3 +1,4 @@
+import type { EntryService } from './mesh.ts';
 import type { AuthzPolicy, PeerAuthentications, RequestAuthn } from './security-policy.ts';
 import type { TelemetryPolicies } from './telemetry.ts';
 import type { TrafficPolicies } from './traffic-policy.ts';
@@ -9,4 +10,6 @@ export interface MeshPolicies {
   readonly authorization: readonly AuthzPolicy[];
   readonly requestAuthentication: readonly RequestAuthn[];
   readonly telemetry: TelemetryPolicies;
+  /** Services ServiceEntries define, by hostname; a cluster's Service of the same hostname wins. */
+  readonly serviceEntries: readonly EntryService[];
 }

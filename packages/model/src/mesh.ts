@@ -60,6 +60,44 @@ export interface Service {
   readonly addresses: Readonly<Record<ClusterId, readonly string[]>>;
   /** Service accounts of the endpoints behind it, across clusters, sorted. */
   readonly serviceAccounts: readonly string[];
+  /** Set when a ServiceEntry defines the service rather than a cluster's Service. */
+  readonly entry?: ServiceEntryInfo;
+}
+
+/** How a ServiceEntry's endpoints are found (`spec.resolution`). */
+export const EntryResolution = {
+  /** No endpoints: connections go where the application sent them. */
+  None: 'NONE',
+  /** The entry's endpoints, by IP address (sent over EDS like any service's). */
+  Static: 'STATIC',
+  /** The client resolves the endpoints' names (the host itself without endpoints) and uses every address. */
+  Dns: 'DNS',
+  /** The client resolves one name and uses one address per connection. */
+  DnsRoundRobin: 'DNS_ROUND_ROBIN',
+} as const;
+export type EntryResolution = (typeof EntryResolution)[keyof typeof EntryResolution];
+
+/** What a service defined by a ServiceEntry carries besides what every service does. */
+export interface ServiceEntryInfo {
+  /** `namespace/name` of the ServiceEntry. */
+  readonly source: string;
+  readonly resolution: EntryResolution;
+  /** MESH_EXTERNAL: outside the mesh, so never spoken to with the mesh's mTLS. */
+  readonly external: boolean;
+  /** The namespaces whose callers see it (`exportTo` resolved); undefined: every namespace. */
+  readonly visibleIn?: readonly string[];
+}
+
+/** A service a ServiceEntry defines, with its endpoints (IP addresses, or names to resolve for DNS). */
+export interface EntryService {
+  readonly service: Service;
+  readonly endpoints: readonly Endpoint[];
+}
+
+/** Whether callers in `namespace` see a service (a ServiceEntry's `exportTo`; cluster services are seen by all). */
+export function serviceVisibleIn(service: Pick<Service, 'entry'>, namespace: string): boolean {
+  const visibleIn = service.entry?.visibleIn;
+  return !visibleIn || visibleIn.includes(namespace);
 }
 
 export interface Endpoint {

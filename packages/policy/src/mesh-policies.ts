@@ -10,6 +10,7 @@ import { compileRequestAuthentication } from './authz/compile-request-authentica
 import { compileTelemetry } from './telemetry/compile-telemetry.ts';
 import { securityLimits } from './authz/security-limits.ts';
 import { ProblemSeverity, type CompileProblem } from './compile/problems.ts';
+import { compileServiceEntries } from './compile/service-entries.ts';
 import { compileTraffic, type ObjectLimits, type RouteOverlap } from './compile/traffic-policies.ts';
 import { refKey, type PolicyObject, type PolicyObjectOf, type PolicyRef } from './policy-object.ts';
 import { PolicyState, type PolicyStatus } from './policy-store.ts';
@@ -50,28 +51,14 @@ export function compileMeshPolicies(objects: readonly PolicyObject[], options: M
     tracingProviders: options.tracingProviders ?? [],
     ...(options.defaultTracing ? { defaultTracing: options.defaultTracing } : {}),
   });
+  const entries = compileServiceEntries(objects.filter((o): o is PolicyObjectOf<'ServiceEntry'> => o.kind === 'ServiceEntry'), { domainSuffix: options.domainSuffix });
   const security = securityLimits(objects);
   return {
-    policies: { traffic: traffic.policies, peerAuthentications: peer.peerAuthentications, authorization: authz.policies, requestAuthentication: requestAuthn.policies, telemetry: telemetry.telemetry },
-    problems: [...traffic.problems, ...authz.problems, ...peer.problems, ...requestAuthn.problems, ...telemetry.problems, ...notSentYet(objects)],
+    policies: { traffic: traffic.policies, peerAuthentications: peer.peerAuthentications, authorization: authz.policies, requestAuthentication: requestAuthn.policies, telemetry: telemetry.telemetry, serviceEntries: entries.entries },
+    problems: [...traffic.problems, ...authz.problems, ...peer.problems, ...requestAuthn.problems, ...telemetry.problems, ...entries.problems],
     overlaps: traffic.overlaps,
-    limits: [...traffic.limits, ...security, ...telemetry.limits],
+    limits: [...traffic.limits, ...security, ...telemetry.limits, ...entries.limits],
   };
-}
-
-/**
- * Kinds that are validated and compiled but that no client is sent yet: reported as not
- * applied, so a valid object is never shown as in effect while nothing enforces it.
- */
-const NOT_SENT_YET: Readonly<Partial<Record<PolicyObject['kind'], string>>> = {
-  ServiceEntry: 'ServiceEntries are not sent to clients yet',
-};
-
-function notSentYet(objects: readonly PolicyObject[]): CompileProblem[] {
-  return objects.flatMap((o) => {
-    const message = NOT_SENT_YET[o.kind];
-    return message ? [{ ref: { kind: o.kind, namespace: o.namespace, name: o.name }, path: 'spec', message, severity: ProblemSeverity.Error }] : [];
-  });
 }
 
 export const ReportState = {

@@ -6,7 +6,7 @@ import { ConfigKind, type PushRequest } from '@meridian/model';
  * connection asks about the same request for each of its resources).
  */
 export interface ChangeSet {
-  /** A full push naming nothing: anything may have changed. */
+  /** A full push naming nothing, or a ServiceEntry change: anything may have changed. */
   readonly everything: boolean;
   /** Hostnames whose Service changed (anything built from it, its endpoints included). */
   readonly services: ReadonlySet<string>;
@@ -67,7 +67,9 @@ export function changeSetOf(request: PushRequest): ChangeSet {
     else if (key.kind === ConfigKind.Endpoints) endpoints.add(key.name);
     else if (key.kind === ConfigKind.Gateway) gateways = true;
   }
-  const everything = request.kind === 'full' && request.configs.length === 0;
+  // A ServiceEntry defines services, their endpoints and who sees them: like a new registry
+  // snapshot, everything is read again (entries change seldom; Istio pushes them in full too).
+  const everything = (request.kind === 'full' && request.configs.length === 0) || request.configs.some((k) => k.kind === ConfigKind.ServiceEntry);
   set = { everything, services, endpoints, gateways, anyService: everything || services.size > 0, trafficPolicy: everything || trafficPolicy, scopes: everything || scopes, securityPolicy: everything || securityPolicy, telemetry: everything || telemetry };
   changeSets.set(request, set);
   return set;

@@ -13,6 +13,7 @@
  * 7070). Capture keeps applications unchanged, is what a pod injected by Istio's tooling
  * already has, and is the only way the inbound side can terminate mTLS transparently.
  */
+import { discoveryFields, type ClusterDiscovery } from './cluster-discovery.ts';
 import { ClientKind, PeerMtlsMode, type ClusterPolicy, type ServicePort } from '@meridian/model';
 import type { LoadAssignmentPolicy } from './load-assignment.ts';
 import { IDENTITY_CERTIFICATE_NAME, ROOT_CERTIFICATE_NAME, type StringMatcher } from './mtls.ts';
@@ -74,6 +75,12 @@ const OUTLIER_DETECTION = {
   base_ejection_time: { seconds: 30 },
   max_ejection_percent: { value: 100 },
 };
+
+/** A port whose clients speak TLS themselves (`tls` or `https`): the sidecar passes it through, routed by SNI. */
+export function isTlsPort(port: Pick<ServicePort, 'name' | 'appProtocol'>): boolean {
+  const declared = (port.appProtocol ?? port.name.split('-')[0] ?? '').toLowerCase();
+  return declared === 'tls' || declared === 'https';
+}
 
 export const TrafficProtocol = {
   Http: 'http',
@@ -172,6 +179,8 @@ export interface OutboundClusterOptions {
   readonly serverSans?: readonly StringMatcher[] | undefined;
   /** The DestinationRule's settings for this subset and port. */
   readonly policy?: ClusterPolicy | undefined;
+  /** Where its endpoints come from; EDS when absent. */
+  readonly discovery?: ClusterDiscovery | undefined;
 }
 
 /**
@@ -184,18 +193,17 @@ export function buildSidecarOutboundCluster(options: OutboundClusterOptions): ob
   const name = outboundClusterName(hostname, port.port, options.subset ?? '');
   const protocol = trafficProtocol(port);
   const tls = serverSans && policy?.tlsMode !== 'DISABLE';
+  const discovery = options.discovery ?? { type: 'eds' };
   return {
     name,
-    type: 'EDS',
-    eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE, service_name: name },
     connect_timeout: CONNECT_TIMEOUT,
     lb_policy: 'ROUND_ROBIN',
     // Locality weights from EDS count within a priority, as they do for gRPC clients.
-    common_lb_config: { locality_weighted_lb_config: {} },
-    outlier_detection: OUTLIER_DETECTION,
+    ...(discovery.type === 'original-dst' ? {} : { common_lb_config: { locality_weighted_lb_config: {} }, outlier_detection: OUTLIER_DETECTION }),
     ...policyClusterFields(policy, ClientKind.Envoy),
     ...http2Options(protocol, commonHttpOptions(policy)),
     ...(tls ? { transport_socket: upstreamTlsSocket(sniName(hostname, port.port), serverSans, protocol) } : {}),
+    ...discoveryFields(name, discovery),
   };
 }
 
@@ -337,11 +345,19 @@ export function buildBlackholeCluster(): object {
   return { name: BLACKHOLE_CLUSTER, type: 'STATIC', connect_timeout: CONNECT_TIMEOUT };
 }
 
-/** A TCP service port on an outbound port listener: matched by the service's VIPs. */
+/** An address, or a CIDR block (a ServiceEntry's `addresses` may hold either), as a chain matches it. */
+function prefixRange(vip: string): object {
+  const [address = vip, length] = vip.split('/');
+  return { address_prefix: address, prefix_len: { value: length !== undefined ? Number(length) : address.includes(':') ? 128 : 32 } };
+}
+
+/** A TCP service port on an outbound port listener: matched by the service's VIPs (or blocks). */
 export interface TcpTarget {
   readonly hostname: string;
   readonly port: number;
   readonly vips: readonly string[];
+  /** TLS the client starts itself, picked by the SNI it sends where the service has no VIP. */
+  readonly serverNames?: readonly string[];
   /** A VirtualService's `tcp` route: the clusters and their weights; absent: the service's own cluster. */
   readonly routes?: ReadonlyArray<{ readonly cluster: string; readonly weight: number }>;
 }
@@ -357,7 +373,7 @@ export function buildOutboundPortListener(port: number, hasHttp: boolean, tcpTar
   const name = outboundPortListenerName(port);
   const chains: object[] = tcpTargets.map((t) => ({
     name: outboundClusterName(t.hostname, t.port),
-    filter_chain_match: { prefix_ranges: t.vips.map((vip) => ({ address_prefix: vip, prefix_len: { value: vip.includes(':') ? 128 : 32 } })) },
+    filter_chain_match: t.vips.length ? { prefix_ranges: t.vips.map(prefixRange) } : { server_names: t.serverNames ?? [], transport_protocol: 'tls' },
     filters: [t.routes && t.routes.length > 1 ? weightedTcpProxy(outboundClusterName(t.hostname, t.port), t.routes, accessLog) : tcpProxy(outboundClusterName(t.hostname, t.port), t.routes?.[0]?.cluster ?? outboundClusterName(t.hostname, t.port), accessLog)],
   }));
   chains.push(
@@ -370,6 +386,7 @@ export function buildOutboundPortListener(port: number, hasHttp: boolean, tcpTar
     address: { socket_address: { address: '0.0.0.0', port_value: port } },
     bind_to_port: { value: false },
     traffic_direction: 'OUTBOUND',
+    ...(tcpTargets.some((t) => t.vips.length === 0) ? { listener_filters: [TLS_INSPECTOR] } : {}),
     filter_chains: chains,
   };
 }

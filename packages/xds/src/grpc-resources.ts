@@ -6,6 +6,7 @@
  * weight; priorities are contiguous from 0. TLS contexts name bootstrap certificate provider
  * instances only: grpc-js-xds supports neither SDS nor inline certificates.
  */
+import { discoveryFields, type ClusterDiscovery } from './cluster-discovery.ts';
 import { ClientKind, type ClusterPolicy, type ServicePort } from '@meridian/model';
 import {
   CERTIFICATE_PROVIDER_INSTANCE,
@@ -116,15 +117,15 @@ export function buildRouteConfiguration(routeName: string, hostname: string, por
  * `serverSans` set: the cluster speaks mTLS and accepts only servers with one of those SANs.
  * A DestinationRule's `policy` adds what gRPC clients honour of it (ring hash, max requests).
  */
-export function buildEdsCluster(hostname: string, port: ServicePort, serverSans?: readonly StringMatcher[], subset = '', policy?: ClusterPolicy): object {
+export function buildEdsCluster(hostname: string, port: ServicePort, serverSans?: readonly StringMatcher[], subset = '', policy?: ClusterPolicy, discovery?: ClusterDiscovery): object {
   const name = outboundClusterName(hostname, port.port, subset);
   return {
     name,
-    type: 'EDS',
-    eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE, service_name: name },
     lb_policy: 'ROUND_ROBIN',
     connect_timeout: { seconds: 10 },
     ...policyClusterFields(policy, ClientKind.Grpc),
     ...(serverSans && policy?.tlsMode !== 'DISABLE' ? { transport_socket: upstreamTlsSocket(serverSans) } : {}),
+    // gRPC resolves one name per cluster (gRFC A37's logical DNS): it takes no other DNS kind.
+    ...discoveryFields(name, discovery?.type === 'dns' ? { ...discovery, logical: true } : (discovery ?? { type: 'eds' })),
   };
 }

@@ -13,6 +13,10 @@ import {
   type EgressScope,
   type ProxyNode,
   type Endpoint,
+  type EntryService,
+  EntryResolution,
+  ProxyType,
+  serviceVisibleIn,
   type MeshPolicies,
   type NetworkGateway,
   type NetworkId,
@@ -86,6 +90,8 @@ export class PushSnapshot {
   /** The previous snapshot's index and what changed since, to build ours from when first asked. */
   private readonly workloadPortBase: { readonly index: WorkloadPortIndex; readonly hostnames: readonly string[] } | undefined;
   private byName: readonly Service[] | undefined;
+  /** Whether some ServiceEntry is seen by some namespaces only, or cannot be called by gRPC clients. */
+  private entryLimits: { byNamespace: boolean; grpcUnusable: boolean } | undefined;
   private portIndex: ReadonlyMap<number, readonly ServicePortRef[]> | undefined;
   private owners: Map<string, string[]> | undefined;
   private readonly gatewayTargetsByCluster = new Map<string, ReadonlyArray<{ hostname: string; port: number }>>();
@@ -95,6 +101,7 @@ export class PushSnapshot {
   private constructor(init: {
     version: number;
     options: SnapshotOptions;
+    policies: MeshPolicies | undefined;
     services: readonly Service[];
     endpoints: ReadonlyMap<string, readonly Endpoint[]>;
     gateways: ReadonlyMap<NetworkId, readonly NetworkGateway[]>;
@@ -109,7 +116,7 @@ export class PushSnapshot {
     this.jwksSource = init.options.jwks;
     this.accessLogProviders = init.options.accessLogProviders ?? [];
     this.tracingProviders = init.options.tracingProviders ?? [];
-    this.policies = init.options.policies?.();
+    this.policies = init.policies;
     this.services = init.services;
     this.byHostname = new Map(init.services.map((s) => [s.hostname, s]));
     this.endpointsByHostname = init.endpoints;
@@ -123,21 +130,26 @@ export class PushSnapshot {
    */
   static next(options: SnapshotOptions, previous: PushSnapshot | undefined, request: PushRequest | undefined): PushSnapshot {
     const { discovery } = options;
-    const services = [...discovery.services()];
+    const policies = options.policies?.();
+    const entries = policies?.serviceEntries ?? [];
+    const services = entries.length ? withEntries([...discovery.services()], entries) : [...discovery.services()];
     const changes = request && changeSetOf(request);
     const rereadAll = !previous || !changes || changes.everything;
     const hostnames = rereadAll ? [] : changedHostnames(changes);
     let endpoints: Map<string, readonly Endpoint[]>;
+    const added = new Set(services.filter((s) => s.entry));
+    const entryEndpoints = new Map(entries.filter((e) => added.has(e.service)).map((e) => [e.service.hostname, e.endpoints]));
+    const read = (hostname: string) => entryEndpoints.get(hostname) ?? discovery.endpoints(hostname);
     if (rereadAll) {
-      endpoints = new Map(services.map((s) => [s.hostname, discovery.endpoints(s.hostname)]));
+      endpoints = new Map(services.map((s) => [s.hostname, read(s.hostname)]));
     } else {
       endpoints = new Map(previous.endpointsByHostname);
-      for (const h of hostnames) endpoints.set(h, discovery.endpoints(h));
+      for (const h of hostnames) endpoints.set(h, read(h));
       // A service that went away takes its endpoints along.
       if (services.length !== endpoints.size) {
         const known = new Set(services.map((s) => s.hostname));
         for (const h of endpoints.keys()) if (!known.has(h)) endpoints.delete(h);
-        for (const s of services) if (!endpoints.has(s.hostname)) endpoints.set(s.hostname, discovery.endpoints(s.hostname));
+        for (const s of services) if (!endpoints.has(s.hostname)) endpoints.set(s.hostname, read(s.hostname));
       }
     }
     const gateways = new Map<NetworkId, NetworkGateway[]>();
@@ -147,7 +159,7 @@ export class PushSnapshot {
       else gateways.set(g.network, [g]);
     }
     const base = !rereadAll && previous.workloadPortIndex ? { index: previous.workloadPortIndex, hostnames } : undefined;
-    return new PushSnapshot({ version: (previous?.version ?? 0) + 1, options, services, endpoints, gateways, workloadPortBase: base });
+    return new PushSnapshot({ version: (previous?.version ?? 0) + 1, options, policies, services, endpoints, gateways, workloadPortBase: base });
   }
 
   service(hostname: string): Service | undefined {
@@ -172,13 +184,18 @@ export class PushSnapshot {
   /**
    * Whether clients speak mTLS to a service: plaintext when the PeerAuthentication of its
    * namespace (or the mesh's) is DISABLE, mTLS when it is STRICT or PERMISSIVE; without one,
-   * the config (`mtls.services`, then `mtls.mode`). Workload-level policies do not count: a
+   * the config (`mtls.services`, then `mtls.mode`); never for a MESH_EXTERNAL ServiceEntry's host. Workload-level policies do not count: a
    * client picks one mode for all of a service's endpoints, as Istio's auto-mTLS does.
    */
   mtlsMode(hostname: string): MtlsMode {
     let mode = this.clientModes.get(hostname);
     if (mode === undefined) {
       const service = this.byHostname.get(hostname);
+      if (service?.entry?.external) {
+        // Outside the mesh: nothing there holds a mesh certificate.
+        this.clientModes.set(hostname, MtlsMode.Disable);
+        return MtlsMode.Disable;
+      }
       const decision = this.mtls && service ? this.policies?.peerAuthentications.modeFor({ namespace: service.namespace, labels: {} }, 0) : undefined;
       mode = decision?.source ? (decision.mode === PeerMtlsMode.Disable ? MtlsMode.Disable : MtlsMode.Strict) : mtlsModeOf(this.mtls, hostname);
       this.clientModes.set(hostname, mode);
@@ -247,30 +264,50 @@ export class PushSnapshot {
     return this.policies?.traffic.egressFor(proxy);
   }
 
-  /** The services a scope lets a proxy see (every one without a scope), in registry order. */
-  visibleServices(scope: EgressScope | undefined): readonly Service[] {
-    return scope ? this.scoped(scope).services : this.services;
+  /**
+   * A service as a proxy may use it: one its namespace sees (a ServiceEntry's `exportTo`) and
+   * its kind of client can call. A Sidecar's egress scope is not applied here: a name a
+   * client asks for explicitly is answered.
+   */
+  serviceFor(proxy: ProxyNode, hostname: string): Service | undefined {
+    const service = this.byHostname.get(hostname);
+    return service && (!service.entry || this.usableBy(proxy, service)) ? service : undefined;
+  }
+
+  /** The services a proxy sees (its Sidecar's egress scope, ServiceEntries exported to it), in registry order. */
+  visibleServices(proxy: ProxyNode): readonly Service[] {
+    return this.visible(proxy)?.services ?? this.services;
   }
 
   /**
-   * Every service port a scope lets a proxy see (every one without a scope) by port number
-   * (ascending); services in hostname order.
+   * Every service port a proxy sees, by port number (ascending); services in hostname order.
    */
-  servicesByPort(scope?: EgressScope): ReadonlyMap<number, readonly ServicePortRef[]> {
-    if (scope) return this.scoped(scope).byPort;
+  servicesByPort(proxy: ProxyNode): ReadonlyMap<number, readonly ServicePortRef[]> {
+    const view = this.visible(proxy);
+    if (view) return view.byPort;
     this.portIndex ??= indexByPort(this.sortedServices());
     return this.portIndex;
   }
 
-  private scoped(scope: EgressScope): { services: readonly Service[]; byPort: ReadonlyMap<number, readonly ServicePortRef[]> } {
-    const key = scopeKey(scope);
+  /** The proxy's filtered view, shared by every proxy alike in what decides it; undefined: it sees everything. */
+  private visible(proxy: ProxyNode): { services: readonly Service[]; byPort: ReadonlyMap<number, readonly ServicePortRef[]> } | undefined {
+    const scope = this.scopeOf(proxy);
+    this.entryLimits ??= entryLimitsOf(this, this.services);
+    const byNamespace = this.entryLimits.byNamespace;
+    const grpc = this.entryLimits.grpcUnusable && proxy.type === ProxyType.ProxylessGrpc;
+    if (!scope && !byNamespace && !grpc) return undefined;
+    const key = `${scopeKey(scope)}|${byNamespace ? proxy.namespace : ''}|${grpc ? proxy.type : ''}`;
     let view = this.scopedViews.get(key);
     if (!view) {
-      const services = this.services.filter((s) => scopeAllows(scope, s));
+      const services = this.services.filter((s) => scopeAllows(scope, s) && (!s.entry || this.usableBy(proxy, s)));
       view = { services, byPort: indexByPort([...services].sort((a, b) => compare(a.hostname, b.hostname))) };
       this.scopedViews.set(key, view);
     }
     return view;
+  }
+
+  private usableBy(proxy: ProxyNode, service: Service): boolean {
+    return serviceVisibleIn(service, proxy.namespace) && (proxy.type !== ProxyType.ProxylessGrpc || grpcCanCall(service, this.endpoints(service.hostname)));
   }
 
   /** Which service ports have endpoints at an address of a cluster. */
@@ -301,6 +338,33 @@ export class PushSnapshot {
 }
 
 const NO_GATEWAYS: readonly NetworkGateway[] = Object.freeze([]);
+
+/**
+ * Whether a proxyless gRPC client can call an entry's service: it has no original destination
+ * to pass a connection through to (resolution NONE), and its logical DNS cluster holds
+ * exactly one name.
+ */
+export function grpcCanCall(service: Service, endpoints: readonly Endpoint[]): boolean {
+  const resolution = service.entry?.resolution;
+  if (resolution === EntryResolution.None) return false;
+  if (resolution === EntryResolution.Dns || resolution === EntryResolution.DnsRoundRobin) return new Set(endpoints.map((e) => e.address)).size === 1;
+  return true;
+}
+
+function entryLimitsOf(snapshot: PushSnapshot, services: readonly Service[]): { byNamespace: boolean; grpcUnusable: boolean } {
+  const entries = services.filter((s) => s.entry);
+  return { byNamespace: entries.some((s) => s.entry?.visibleIn), grpcUnusable: entries.some((s) => !grpcCanCall(s, snapshot.endpoints(s.hostname))) };
+}
+
+/**
+ * The registry's services and those ServiceEntries define, in hostname order. A hostname a
+ * cluster's Service has stays that Service's: an entry never takes over a Kubernetes name.
+ */
+function withEntries(registry: readonly Service[], entries: readonly EntryService[]): Service[] {
+  const known = new Set(registry.map((s) => s.hostname));
+  const added = entries.filter((e) => !known.has(e.service.hostname)).map((e) => e.service);
+  return [...registry, ...added].sort((a, b) => compare(a.hostname, b.hostname));
+}
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -30,6 +30,7 @@ function scoped(scope: EgressScope | undefined): () => MeshPolicies {
     authorization: [],
     requestAuthentication: [],
     telemetry: { accessLoggingFor: () => ({ client: [], server: [] }), tracingFor: () => ({}) },
+    serviceEntries: [],
   };
   return () => policies;
 }

@@ -82,7 +82,6 @@ export function compileTraffic(objects: readonly PolicyObject[], options: Traffi
     if (object.kind === 'VirtualService') {
       const vs = compileVirtualService(object, ctx);
       if (!vs?.forMesh) continue;
-      if (vs.tls.length > 0) problems.push({ ref, path: 'spec.tls', message: 'TLS routes are not compiled into client config yet; connections go to the host as without the rule', severity: ProblemSeverity.Part });
       const visible = (caller: string) => visibleTo(object.spec.exportTo, object.namespace, caller);
       for (const pattern of vs.hosts) routes.push({ pattern, port: undefined, ref, visible, gatewayApi: false, http: vs.http, tls: vs.tls, tcp: vs.tcp });
     } else if (object.kind === 'HTTPRoute' || object.kind === 'GRPCRoute') {

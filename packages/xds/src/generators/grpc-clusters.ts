@@ -1,4 +1,5 @@
 import { serviceChanged } from '../change-set.ts';
+import { clusterDiscoveryOf, type ClusterDiscovery } from '../cluster-discovery.ts';
 import { buildEdsCluster } from '../grpc-resources.ts';
 import { clusterPolicyOf } from '../policy-clusters.ts';
 import { serverSanMatchers, serviceIdentities, type StringMatcher } from '../mtls.ts';
@@ -39,8 +40,14 @@ export function grpcCluster(cache: ResourceCache, snapshot: PushSnapshot, proxy:
   if (!found) return undefined;
   const { service, port, subset, destination } = found;
   return cache.resource({ type: TypeUrl.Cluster, name, view: destinationView(destination) }, clusterDependencies(snapshot, service.hostname), () =>
-    buildEdsCluster(service.hostname, port, serverSans(snapshot, service), subset, clusterPolicyOf(destination, subset, port.port)),
+    buildEdsCluster(service.hostname, port, serverSans(snapshot, service), subset, clusterPolicyOf(destination, subset, port.port), discoveryOf(snapshot, found)),
   );
+}
+
+/** Where a cluster's endpoints come from (EDS but for some ServiceEntries), its subset's only. */
+export function discoveryOf(snapshot: PushSnapshot, cluster: { service: Service; port: ServicePort; subset: string; destination: DestinationPolicy | undefined }): ClusterDiscovery {
+  const labels = cluster.subset === '' ? undefined : cluster.destination?.subsets.get(cluster.subset)?.labels;
+  return clusterDiscoveryOf(cluster.service, cluster.port, snapshot.endpoints(cluster.service.hostname), labels);
 }
 
 /** A service port's cluster as a proxy sees it: the service, the port, and the DestinationRule in effect. */
@@ -50,7 +57,7 @@ export function outboundClusterOf(
   name: string,
 ): { service: Service; port: ServicePort; subset: string; destination: DestinationPolicy | undefined } | undefined {
   const parsed = parseOutboundClusterName(name);
-  const service = parsed && snapshot.service(parsed.hostname);
+  const service = parsed && snapshot.serviceFor(proxy, parsed.hostname);
   const port = parsed && service?.ports.find((p) => p.port === parsed.port);
   if (!parsed || !service || !port) return undefined;
   const destination = snapshot.policies?.traffic.destinationFor(service.hostname, { namespace: proxy.namespace });
@@ -61,7 +68,7 @@ export function outboundClusterOf(
 /** Every service port's cluster and its subsets' (those the DestinationRule the proxy sees defines). */
 export function outboundClusterNames(snapshot: PushSnapshot, proxy: ProxyNode): string[] {
   const traffic = snapshot.policies?.traffic;
-  return snapshot.visibleServices(snapshot.scopeOf(proxy)).flatMap((s) => {
+  return snapshot.visibleServices(proxy).flatMap((s) => {
     const subsets = ['', ...(traffic?.destinationFor(s.hostname, { namespace: proxy.namespace })?.subsets.keys() ?? [])];
     return s.ports.flatMap((p) => subsets.map((subset) => outboundClusterName(s.hostname, p.port, subset)));
   });

@@ -85,7 +85,7 @@ export function hostnamesOfName(snapshot: PushSnapshot, proxy: ProxyNode, name: 
 export function resolveTarget(snapshot: PushSnapshot, proxy: ProxyNode, name: string): { service: Service; port: ServicePort } | undefined {
   const { port } = parseHostPort(name);
   for (const hostname of hostnamesOfName(snapshot, proxy, name)) {
-    const service = snapshot.service(hostname);
+    const service = snapshot.serviceFor(proxy, hostname);
     if (!service) continue;
     const servicePort = port === undefined ? (service.ports.length === 1 ? service.ports[0] : undefined) : service.ports.find((p) => p.port === port);
     if (servicePort) return { service, port: servicePort };

@@ -18,7 +18,7 @@ import { inboundClusterName, parseInboundClusterName, parseOutboundClusterName, 
 import type { GeneratedResource } from '../resource-source.ts';
 import { TypeUrl } from '../type-url.ts';
 import { buildEach, encodeResource, type Generator } from './generator.ts';
-import { clusterDependencies, destinationView, grpcCluster, outboundClusterNames, outboundClusterOf, serverSans } from './grpc-clusters.ts';
+import { clusterDependencies, destinationView, discoveryOf, grpcCluster, outboundClusterNames, outboundClusterOf, serverSans } from './grpc-clusters.ts';
 import type { ProxyViews } from './proxy-view.ts';
 import type { ResourceCache } from './resource-cache.ts';
 
@@ -54,7 +54,14 @@ export function sidecarClusters(cache: ResourceCache, views: ProxyViews): Genera
     const { service, port, subset, destination } = found;
     const view = `${proxy.type}|${destinationView(destination)}`;
     return cache.resource({ type: TypeUrl.Cluster, name, view }, clusterDependencies(snapshot, service.hostname), () =>
-      buildSidecarOutboundCluster({ hostname: service.hostname, port, subset, serverSans: serverSans(snapshot, service), policy: clusterPolicyOf(destination, subset, port.port) }),
+      buildSidecarOutboundCluster({
+        hostname: service.hostname,
+        port,
+        subset,
+        serverSans: serverSans(snapshot, service),
+        policy: clusterPolicyOf(destination, subset, port.port),
+        discovery: discoveryOf(snapshot, found),
+      }),
     );
   };
   return {

@@ -4,6 +4,7 @@ import {
   buildOutboundPortListener,
   buildVirtualInboundListener,
   buildVirtualOutboundListener,
+  isTlsPort,
   trafficProtocol,
   TrafficProtocol,
   VIRTUAL_INBOUND_LISTENER,
@@ -44,8 +45,7 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
       return encodeResource(TypeUrl.Listener, name, buildVirtualInboundListener(views.inboundPorts(snapshot, proxy), snapshot.inboundMtls(proxy, 0, []), authz, views.observability(snapshot, proxy, 'server').config));
     }
     const port = parseOutboundPortListenerName(name);
-    const scope = snapshot.scopeOf(proxy);
-    const targets = port === undefined ? undefined : snapshot.servicesByPort(scope).get(port);
+    const targets = port === undefined ? undefined : snapshot.servicesByPort(proxy).get(port);
     if (port === undefined || !targets) return undefined;
     // A Sidecar's egress scope decides which services the port's chains know; Telemetry, what they log.
     // TCP routes depend on who calls (exportTo, source matches), as HTTP routes do: the same view.
@@ -61,7 +61,7 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
     needsPush: envoyListenersNeedPush,
     generate(snapshot, proxy, names) {
       if (names) return buildEach(names, (name) => own(snapshot, proxy, name) ?? grpcListener(cache, snapshot, proxy, name));
-      const ports = [...snapshot.servicesByPort(snapshot.scopeOf(proxy)).keys()].map(outboundPortListenerName);
+      const ports = [...snapshot.servicesByPort(proxy).keys()].map(outboundPortListenerName);
       return buildEach([VIRTUAL_OUTBOUND_LISTENER, ...ports, VIRTUAL_INBOUND_LISTENER], (name) => own(snapshot, proxy, name));
     },
   };
@@ -83,15 +83,18 @@ export function envoyListenersNeedPush(changes: ChangeSet, _snapshot: PushSnapsh
  * rule whose match holds (port, source namespace and labels, destination subnets against the
  * service's VIPs), as its weighted clusters; nothing when no rule applies.
  */
-function tcpRoutes(snapshot: PushSnapshot, proxy: ProxyNode, target: TcpTarget): Pick<TcpTarget, 'routes'> {
+function tcpRoutes(snapshot: PushSnapshot, proxy: ProxyNode, target: TcpTarget & { tls: boolean }): Pick<TcpTarget, 'routes'> {
   const routes = snapshot.policies?.traffic.routesFor(target.hostname, target.port, { namespace: proxy.namespace });
-  const rule = routes?.tcp.find((r) => r.matches.length === 0 || r.matches.some((m) => l4Matches(m, proxy, target)));
+  // A TLS port's connections follow the `tls` rules (matched on the SNI, which is the host), the rest the `tcp` ones.
+  const rules = target.tls ? routes?.tls : routes?.tcp;
+  const rule = rules?.find((r) => r.matches.length === 0 || r.matches.some((m) => l4Matches(m, proxy, target)));
   if (!rule) return {};
   return { routes: rule.targets.map((t) => ({ cluster: outboundClusterName(t.host, t.port ?? target.port, t.subset ?? ''), weight: t.weight })) };
 }
 
 function l4Matches(m: L4Match, proxy: ProxyNode, target: TcpTarget): boolean {
   if (m.port !== undefined && m.port !== target.port) return false;
+  if (m.sniHosts.length > 0 && !m.sniHosts.some((h) => h === target.hostname || (h.startsWith('*.') && target.hostname.endsWith(h.slice(1))))) return false;
   if (m.sourceNamespace !== undefined && m.sourceNamespace !== proxy.namespace) return false;
   if (m.sourceLabels && !Object.entries(m.sourceLabels).every(([k, v]) => proxy.labels[k] === v)) return false;
   if (m.destinationSubnets.length > 0 && !target.vips.some((vip) => m.destinationSubnets.some((block) => ipInBlock(block, vip)))) return false;
@@ -99,19 +102,22 @@ function l4Matches(m: L4Match, proxy: ProxyNode, target: TcpTarget): boolean {
 }
 
 /**
- * TCP services on one port, each with the VIPs that pick it (every cluster's ClusterIPs).
+ * TCP services on one port, each with the VIPs that pick it (every cluster's ClusterIPs);
+ * a TLS port without a VIP (an external host's 443) is picked by the SNI its clients send.
  * Envoy rejects two chains with the same match, so a VIP two services claim (clusters with
  * overlapping service CIDRs) goes to the first by hostname; a service left without a VIP
- * (headless, or all claimed) cannot be told apart by address and gets no chain.
+ * (headless, or all claimed) and not TLS cannot be told apart and gets no chain.
  */
-function tcpTargets(targets: readonly ServicePortRef[]): TcpTarget[] {
+function tcpTargets(targets: readonly ServicePortRef[]): Array<TcpTarget & { tls: boolean }> {
   const claimed = new Set<string>();
-  const out: TcpTarget[] = [];
+  const out: Array<TcpTarget & { tls: boolean }> = [];
   for (const { service, port } of targets) {
     if (trafficProtocol(port) !== TrafficProtocol.Tcp) continue;
+    const tls = isTlsPort(port);
     const vips = [...new Set(Object.keys(service.addresses).sort().flatMap((c) => service.addresses[c] ?? []))].filter((v) => !claimed.has(v));
     for (const v of vips) claimed.add(v);
-    if (vips.length > 0) out.push({ hostname: service.hostname, port: port.port, vips });
+    if (vips.length > 0) out.push({ hostname: service.hostname, port: port.port, vips, tls });
+    else if (tls) out.push({ hostname: service.hostname, port: port.port, vips: [], serverNames: [service.hostname], tls });
   }
   return out;
 }

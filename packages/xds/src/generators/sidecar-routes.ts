@@ -61,12 +61,13 @@ function httpTargets(snapshot: PushSnapshot, port: number, proxy: ProxyNode): Ht
   const ctx = routeContext(snapshot, proxy, ClientKind.Envoy, port);
   const taken = new Set<string>();
   const out: HttpTarget[] = [];
-  for (const { service, port: sp } of snapshot.servicesByPort(snapshot.scopeOf(proxy)).get(port) ?? []) {
+  for (const { service, port: sp } of snapshot.servicesByPort(proxy).get(port) ?? []) {
     if (trafficProtocol(sp) === TrafficProtocol.Tcp) continue;
     const names = serviceDomains(service.hostname, port, snapshot.domainSuffix).filter(
       (d) => service.namespace === proxyNamespace || d.split(':')[0]?.includes('.'),
     );
-    const vips = Object.keys(service.addresses).sort().flatMap((c) => service.addresses[c] ?? []);
+    // A ServiceEntry's CIDR block is no Host a request carries.
+    const vips = Object.keys(service.addresses).sort().flatMap((c) => service.addresses[c] ?? []).filter((v) => !v.includes('/'));
     const hosts = vips.map((v) => (v.includes(':') ? `[${v}]` : v));
     const domains = [...names, ...hosts.flatMap((h) => [h, `${h}:${port}`])].filter((d) => {
       if (taken.has(d)) return false;
