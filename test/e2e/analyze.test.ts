@@ -58,6 +58,10 @@ describe('meridian analyze', () => {
       istio('VirtualService', 'echo', { hosts: ['echo'], http: [{ route: [{ destination: { host: 'echo', subset: 'v1' }, weight: 50 }, { destination: { host: 'nowhere', subset: 'v1' }, weight: 50 }] }] }),
       istio('AuthorizationPolicy', 'ghost', { selector: { matchLabels: { app: 'ghost' } }, rules: [{}] }),
       istio('VirtualService', 'shared', { hosts: ['echo.demo.svc.cluster.local'], gateways: ['edge'], http: [{ timeout: '1s', route: [{ destination: { host: 'echo' } }] }] }),
+      // An entry's host is a known destination; a name no entry defines is not; an entry cannot take over a Service's name.
+      istio('ServiceEntry', 'api', { hosts: ['api.example.com'], ports: [{ number: 80, name: 'http', protocol: 'HTTP' }], resolution: 'DNS' }),
+      istio('VirtualService', 'egress', { hosts: ['api.example.com'], http: [{ match: [{ headers: { 'x-v2': { exact: '1' } } }], route: [{ destination: { host: 'v2.example.com' } }] }, { route: [{ destination: { host: 'api.example.com' } }] }] }),
+      istio('ServiceEntry', 'shadow', { hosts: ['echo.demo.svc.cluster.local'], ports: [{ number: 8080, name: 'http' }], resolution: 'STATIC', endpoints: [{ address: '10.9.9.9' }] }),
     ));
     writeFileSync(ws.path('west', 'mesh.yaml'), yamlDocs(
       node('n1', 'r2', 'z2'),
@@ -78,15 +82,19 @@ describe('meridian analyze', () => {
         'MA0005 warning east,west echo.demo.svc.cluster.local:8080',
         'MA0005 warning east,west echo.demo.svc.cluster.local:8080',
         'MA0006 warning east VirtualService demo/echo',
+        'MA0006 warning east VirtualService demo/egress',
         'MA0007 warning east DestinationRule demo/echo',
         'MA0008 warning east AuthorizationPolicy demo/ghost',
         'MA0009 info west echo.demo.svc.cluster.local',
+        'MA0011 warning east ServiceEntry demo/shadow',
       ],
       found.join('\n'),
     );
     // Authorization is enforced: the policy is applied, so it is not reported as not applied.
     assert.ok(!found.some((f) => f.startsWith('MA0004') && f.endsWith('AuthorizationPolicy demo/ghost')), found.join('\n'));
     assert.match(out.findings.find((f) => f.code === 'MA0006')?.message ?? '', /^nowhere \(nowhere\.demo\.svc\.cluster\.local\) is no service/);
+    assert.match(out.findings.filter((f) => f.code === 'MA0006')[1]?.message ?? '', /^v2\.example\.com \(v2\.example\.com\) is no service in any cluster nor a ServiceEntry's host/);
+    assert.match(out.findings.find((f) => f.code === 'MA0011')?.message ?? '', /^host echo\.demo\.svc\.cluster\.local is a Service in east, west: the Service is served/);
     assert.match(out.findings.find((f) => f.code === 'MA0007')?.message ?? '', /^subset v9 /);
     assert.equal(out.findings.find((f) => f.code === 'MA0005')?.docs, 'docs/analyze.md#ma0005');
     // The exit code follows the errors.

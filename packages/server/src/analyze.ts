@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { AggregateRegistry, ClusterManager, type ServiceConflict } from '@meridian/discovery';
-import { errorMessage, Health, type ConfigDocument, type ConfigUpdater, type Logger, type Service } from '@meridian/model';
+import { errorMessage, Health, type ConfigDocument, type ConfigUpdater, type Logger, type EntryService, type Service } from '@meridian/model';
 import { compileMeshPolicies, PolicyStore, PolicyState, ProblemSeverity, resolveHost, type PolicyObject } from '@meridian/policy';
 import { subsetEndpoints } from '@meridian/xds';
 import { clusterSpecFor } from './clusters.ts';
@@ -40,6 +40,7 @@ export const CODES = {
   MA0008: 'a workload selector matches no workload',
   MA0009: 'a service has no ready endpoint in a cluster',
   MA0010: 'a security policy is read from fewer clusters than its workloads run in',
+  MA0011: "a ServiceEntry names a host a cluster's Service has",
 } as const;
 export type Code = keyof typeof CODES;
 
@@ -166,6 +167,8 @@ export function analyzeMesh(registry: AggregateRegistry, store: PolicyStore, opt
   out.push(...serviceConflicts(registry.conflicts()));
   const services = registry.services();
   const byHost = new Map(services.map((s) => [s.hostname, s]));
+  out.push(...shadowedEntries(compiled.policies.serviceEntries, byHost, clustersOf));
+  for (const e of compiled.policies.serviceEntries) if (!byHost.has(e.service.hostname)) byHost.set(e.service.hostname, e.service);
   for (const o of objects) out.push(...danglingHosts(o, byHost, domainSuffix, clustersOf));
   out.push(...emptySubsets(compiled.policies.traffic, objects, registry, clustersOf, domainSuffix));
   out.push(...unmatchedSelectors(objects, registry, clustersOf));
@@ -212,11 +215,20 @@ function danglingHosts(o: PolicyObject, services: ReadonlyMap<string, Service>, 
   for (const host of hosts) {
     const name = resolveHost(host, o.namespace, domainSuffix);
     if (name.includes('*') || name === '' || services.has(name)) continue;
-    // Hosts outside the cluster domain may be external (a ServiceEntry's); only mesh names are checked.
-    if (!name.endsWith(`.svc.${domainSuffix}`)) continue;
-    out.push(finding('MA0006', Severity.Warning, { clusters: clustersOf(o), object: refText(o), message: `${host} (${name}) is no service in any cluster: requests routed there fail` }));
+    out.push(finding('MA0006', Severity.Warning, { clusters: clustersOf(o), object: refText(o), message: `${host} (${name}) is no service in any cluster nor a ServiceEntry's host: requests routed there fail` }));
   }
   return out;
+}
+
+/** A ServiceEntry naming a host a cluster's Service already has: the Service is what clients get. */
+function shadowedEntries(entries: readonly EntryService[], services: ReadonlyMap<string, Service>, clustersOf: ClustersOf): Finding[] {
+  return entries.flatMap((e) => {
+    const service = services.get(e.service.hostname);
+    if (!service) return [];
+    const [namespace = '', name = ''] = (e.service.entry?.source ?? '').split('/');
+    const ref = { kind: 'ServiceEntry', namespace, name };
+    return [finding('MA0011', Severity.Warning, { clusters: clustersOf(ref), object: refText(ref), message: `host ${e.service.hostname} is a Service in ${service.clusters.join(', ')}: the Service is served, the entry's definition of it is not` })];
+  });
 }
 
 function emptySubsets(

@@ -238,7 +238,7 @@ export async function startMeridian(config: MeridianConfig, logger: Logger): Pro
         ca: () => ca.debugView(),
         registryz: (query) => registryView(registry, query),
         clusterz: () => clustersView(clusters, remoteSecrets),
-        policyz: () => ({ ...policy.view(), enforcement: enforcementView(resources.snap(), ads), dryRun: dryRun.view(), jwks: jwks.view() }),
+        policyz: () => ({ ...policy.view((h) => registry.service(h) !== undefined), enforcement: enforcementView(resources.snap(), ads), dryRun: dryRun.view(), jwks: jwks.view() }),
         authz: (q) => authzView(resources.snap(), q),
         syncz: (q) => syncView(ads, push, q),
         endpointz: (q) => endpointsView(resources, ads, proxyDefaults, q),

@@ -74,13 +74,25 @@ export class PolicyRuntime implements ConfigUpdater {
     this.refresh(cluster, changed);
   }
 
-  /** `/debug/policyz`: every object per source cluster with its state, the conflicts and hidden routes. */
-  view(): object {
+  /**
+   * `/debug/policyz`: every object per source cluster with its state, the conflicts and hidden
+   * routes, and the services ServiceEntries define (`served: false` where a cluster's Service
+   * has the name, per `isClusterService`).
+   */
+  view(isClusterService: (hostname: string) => boolean = () => false): object {
     return {
       totals: Object.fromEntries(this.stateCounts()),
       objects: this.rows,
       conflicts: this.store.conflicts(),
       overlaps: this.compiled.overlaps,
+      serviceEntries: this.compiled.policies.serviceEntries.map(({ service, endpoints }) => ({
+        hostname: service.hostname,
+        ...service.entry,
+        served: !isClusterService(service.hostname),
+        ports: service.ports,
+        addresses: service.addresses[''] ?? [],
+        endpoints: endpoints.map((e) => `${e.address}:${e.port}`),
+      })),
     };
   }
 
