@@ -124,6 +124,18 @@ export class Pod {
     return this.exec('iptables-save', ['-t', 'nat']);
   }
 
+  /**
+   * Names the pod's processes resolve without DNS: `ip netns exec` mounts
+   * `/etc/netns/<netns>/hosts` over `/etc/hosts` for every process started after this, so
+   * Envoy's resolver finds a test-local "external" host there. Removed with the pod.
+   */
+  setHosts(names: Readonly<Record<string, string>>): void {
+    const dir = netnsEtc(this.netns);
+    mkdirSync(dir, { recursive: true });
+    const lines = Object.entries(names).map(([name, address]) => `${address} ${name}`);
+    writeFileSync(path.join(dir, 'hosts'), `127.0.0.1 localhost\n${lines.join('\n')}\n`);
+  }
+
   /** Files the sidecar user must read (bootstrap, certificates) are handed to it. */
   giveToSidecar(file: string): void {
     chownSync(file, SIDECAR_UID, SIDECAR_GID);
@@ -145,6 +157,7 @@ export class Pod {
     }
     // Deleting the namespace deletes its end of the veth pair, and with it the bridge's end.
     tryHostCommand('ip', ['netns', 'delete', this.netns]);
+    rmSync(netnsEtc(this.netns), { recursive: true, force: true });
   }
 }
 
@@ -306,6 +319,11 @@ function claimSubnet(): { subnet: string; lockDir: string } {
 }
 
 /** Removes what test beds of processes that no longer exist left behind (a SIGKILLed run). */
+/** The per-namespace files `ip netns exec` mounts over /etc. */
+function netnsEtc(netns: string): string {
+  return path.join('/etc/netns', netns);
+}
+
 function sweepStale(): void {
   for (const entry of readdirSync(LOCK_ROOT)) {
     const lockDir = path.join(LOCK_ROOT, entry);
@@ -316,7 +334,10 @@ function sweepStale(): void {
       continue;
     }
     if (alive(record.pid)) continue;
-    for (const netns of record.netns) tryHostCommand('ip', ['netns', 'delete', netns]);
+    for (const netns of record.netns) {
+      tryHostCommand('ip', ['netns', 'delete', netns]);
+      rmSync(netnsEtc(netns), { recursive: true, force: true });
+    }
     for (const rule of record.forwardRules) tryHostCommand('iptables', ['-D', ...rule.split(' ')]);
     for (const bridge of record.bridges) tryHostCommand('ip', ['link', 'delete', bridge]);
     rmSync(lockDir, { recursive: true, force: true });
