@@ -183,6 +183,39 @@ describe('traffic policy for proxyless gRPC clients', () => {
     }, 20_000, 200);
   });
 
+  it('localityLbSetting distribute: the client\'s calls split between the regions by the weights given (within 4.5 standard deviations)', async () => {
+    const farCall = async () => {
+      try {
+        return (await farClient.echo('hi', 5000)).backend;
+      } catch (err) {
+        return grpc.status[(err as grpc.ServiceError).code] ?? String(err);
+      }
+    };
+    writeFileSync(
+      ws.path('east', 'far-policy.yaml'),
+      yamlDocs({
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'DestinationRule',
+        metadata: { name: 'far', namespace: 'demo' },
+        spec: { host: 'far', trafficPolicy: { loadBalancer: { localityLbSetting: { distribute: [{ from: 'us-east/*', to: { 'eu-west/*': 75, 'ap-south/*': 25 } }] } } } },
+      }),
+    );
+    // The rule is in effect once a run of calls leans to eu-west as it says (without it, both share evenly).
+    const n = 400;
+    const count = async () => {
+      let eu = 0;
+      for (let i = 0; i < n; i++) if ((await farCall()) === 'eu') eu++;
+      return eu;
+    };
+    const sd = Math.sqrt(n * 0.75 * 0.25);
+    const eu = await eventually('the distribute weights in effect', async () => {
+      const got = await count();
+      return Math.abs(got - n * 0.75) <= 4.5 * sd ? got : undefined;
+    }, 30_000, 200);
+    console.log(`# grpc distribute: eu-west got ${eu} of ${n}`);
+    writeFileSync(ws.path('east', 'far-policy.yaml'), '');
+  });
+
   it('reports the VirtualService partially applied for gRPC, naming the field left out', async () => {
     const p = (await meridian.getJson<Policyz>('/debug/policyz')).body;
     const vs = p.objects.find((o) => o.ref?.kind === 'VirtualService' && o.ref.name === 'echo');

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import {
   Health,
+  localityString,
   type Endpoint,
   type Locality,
   type LocalityLbRule,
@@ -9,7 +10,7 @@ import {
   type ProxyNode,
   type ServicePort,
 } from '@meridian/model';
-import { localityRuleLevels } from './locality-rule.ts';
+import { distributeGroups, distributionFor, localityRuleLevels } from './locality-rule.ts';
 import { describeLocalityMatch, groupItems, PriorityTier, type DuplicateItem, type LocalityGroup } from './priority.ts';
 
 /**
@@ -201,7 +202,7 @@ export function selectEndpoints(
   items.push(...gatewayItems(remote, gatewaysByNetwork, scale));
 
   const levels = localityRuleLevels(options.locality, proxy);
-  const { groups, duplicates } = groupItems(proxy.locality, items, {
+  const grouped = groupItems(proxy.locality, items, {
     ...(levels ? { matchLevel: levels } : {}),
     addressOf: (i) => `${i.address} ${i.port}`,
     merge: (kept, dup) =>
@@ -209,7 +210,17 @@ export function selectEndpoints(
         ? { ...kept, weight: kept.weight + dup.weight, behind: [...kept.behind, ...dup.behind] }
         : undefined,
   });
-  return new Selection(proxy, groups, duplicates, excluded, multiNetwork, levels !== undefined);
+  const { duplicates } = grouped;
+  let groups = grouped.groups;
+  const distribution = distributionFor(options.locality, proxy);
+  if (distribution) {
+    const distributed = distributeGroups(groups, distribution);
+    groups = distributed.groups;
+    for (const g of distributed.dropped) {
+      for (const item of g.endpoints) for (const endpoint of item.behind) excluded.push({ endpoint, reason: `no share in the DestinationRule's distribute for ${localityString(proxy.locality)}` });
+    }
+  }
+  return new Selection(proxy, groups, duplicates, excluded, multiNetwork, levels !== undefined || distribution !== undefined);
 }
 
 /** Rows are only for /debug/endpointz: computed on first read, so building EDS never pays for them. */

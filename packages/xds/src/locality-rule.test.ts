@@ -52,6 +52,23 @@ describe('localityLbSetting', () => {
     assert.deepEqual(priorities(rule({ failoverPriority: ['tier', 'topology.kubernetes.io/region'] })), [['10.0.0.1'], ['10.1.0.1'], ['10.0.0.2', '10.2.0.1']]);
   });
 
+  it('distribute: one priority, each locality its share (split within a pattern by weight), the rest left out', () => {
+    const distribute = [{ from: 'us-east/*', to: { 'us-east/*': 80, 'eu-west/eu-west-1a': 20 } }];
+    const selection = selectEndpoints(PROXY, ENDPOINTS, () => [], { locality: rule({ distribute }) });
+    const shares = selection.localities.map((g) => [g.priority, `${g.locality.region}/${g.locality.zone}`, g.weight, g.endpoints.map((e) => e.address).join()]);
+    assert.deepEqual(shares, [
+      [0, 'us-east/us-east-1a', 40, '10.0.0.1'],
+      [0, 'us-east/us-east-1b', 40, '10.0.0.2'],
+      [0, 'eu-west/eu-west-1a', 20, '10.1.0.1'],
+    ]);
+    const row = selection.rows.find((r) => r.address === '10.2.0.1');
+    assert.equal(row?.sent, false);
+    assert.match(row?.reason ?? '', /no share in the DestinationRule's distribute for us-east\/us-east-1a\//);
+    // For a proxy in another region no entry applies: the default order.
+    const elsewhere = selectEndpoints({ ...PROXY, locality: loc('eu-west') }, ENDPOINTS, () => [], { locality: rule({ distribute }) });
+    assert.deepEqual(elsewhere.localities.map((g) => g.priority), [0, 1, 1, 1]);
+  });
+
   it('enabled: false: no locality preference, one priority', () => {
     assert.deepEqual(priorities(rule({ enabled: false })), [['10.0.0.1', '10.0.0.2', '10.1.0.1', '10.2.0.1']]);
   });

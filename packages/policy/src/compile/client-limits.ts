@@ -78,7 +78,6 @@ export function clusterPolicyLimits(policy: Omit<ClusterPolicy, 'limits'>): Clus
 function localityNotApplied(rule: ClusterPolicy['locality']): string[] {
   if (!rule) return [];
   return [
-    ...(rule.distribute.length ? ['loadBalancer.localityLbSetting.distribute: not applied yet; the priorities alone order the localities'] : []),
     ...(rule.failoverPriority.some((l) => l.includes('=')) ? ['loadBalancer.localityLbSetting.failoverPriority: a label=value override compares the proxy\'s own value instead'] : []),
   ];
 }
