@@ -10,7 +10,8 @@
  * to end, and the gateway's stats count every connection. The west network goes (its gateway
  * with it) → the client's Envoy ejects the gateway and its own network's remaining endpoint
  * takes over. Withdrawn by Meridian instead (the gateway's Service removed), the gateway's
- * endpoints leave the client's EDS and not one request fails.
+ * endpoints leave the client's EDS and not one request fails. A DestinationRule subset only
+ * west has (v2) is reached through the gateway, which forwards to that subset's pod only.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -58,15 +59,21 @@ describe('Envoy multi-network through a real east-west gateway', { skip }, () =>
     );
   }
 
-  /** West's echo pod, and its east-west gateway's Service unless `withGateway` is false. */
-  function writeWest(withGateway: boolean): void {
+  /**
+   * West's echo pods (v1, and v2 only while `v2Ready`), and its east-west gateway's Service
+   * unless `withGateway` is false.
+   */
+  function writeWest(withGateway: boolean, v2Ready = false): void {
     writeFileSync(
       mesh.ws.path('west', 'echo.yaml'),
       [
         yamlDocs(node('west-node', 'us-east', 'us-east-1b')),
         serviceManifests({
           name: 'echo', namespace: 'demo', vip: ECHO_VIP, ports: [HTTP, TCP], cluster: 'west',
-          pods: [{ name: 'echo-west-0', address: at('echo-west-0').address, serviceAccount: 'echo' }],
+          pods: [
+            { name: 'echo-west-0', address: at('echo-west-0').address, serviceAccount: 'echo', labels: { version: 'v1' } },
+            { name: 'echo-west-1', address: at('echo-west-1').address, serviceAccount: 'echo', labels: { version: 'v2' }, ready: v2Ready },
+          ],
         }),
         ...(withGateway ? [eastWestGatewayService('net-west', at('gw-west').addressOn(EAST))] : []),
       ].join('---\n'),
@@ -74,8 +81,8 @@ describe('Envoy multi-network through a real east-west gateway', { skip }, () =>
   }
 
   /** Which pod answers an HTTP request; anything else is described. */
-  async function who(): Promise<string> {
-    const a = await client.app.http1({ host: ECHO_VIP, port: HTTP.port, authority: `${ECHO_HOST}:${HTTP.port}`, timeoutMs: 3000 });
+  async function who(headers?: Record<string, string>): Promise<string> {
+    const a = await client.app.http1({ host: ECHO_VIP, port: HTTP.port, authority: `${ECHO_HOST}:${HTTP.port}`, timeoutMs: 3000, ...(headers ? { headers } : {}) });
     return a.status === 200 ? (JSON.parse(a.body) as Received).pod : `HTTP ${a.status}`;
   }
 
@@ -98,6 +105,7 @@ describe('Envoy multi-network through a real east-west gateway', { skip }, () =>
     mesh.bed.addNetwork(WEST);
     for (const name of ['sleep-east-0', 'echo-east-0', 'echo-east-1']) pods[name] = mesh.bed.addPod(name);
     pods['echo-west-0'] = mesh.bed.addPod('echo-west-0', { network: WEST, reach: [EAST] });
+    pods['echo-west-1'] = mesh.bed.addPod('echo-west-1', { network: WEST, reach: [EAST] });
     // The gateway's address on east is where east's pods reach the west network.
     pods['gw-west'] = mesh.bed.addPod('gw-west', { network: WEST, reach: [EAST], alsoOn: [EAST] });
     mkdirSync(mesh.ws.path('east'));
@@ -105,6 +113,19 @@ describe('Envoy multi-network through a real east-west gateway', { skip }, () =>
     writeFileSync(mesh.ws.path('east', 'nodes.yaml'), yamlDocs(node('east-a', 'us-east', 'us-east-1a'), node('east-c', 'us-central', 'us-central-1a')));
     writeEast(true);
     writeWest(true);
+    // Requests with `x-version: v2` go to subset v2, which only west has (the other rules: as without a route).
+    writeFileSync(
+      mesh.ws.path('east', 'policy.yaml'),
+      yamlDocs(
+        { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'echo', namespace: 'demo' }, spec: { host: ECHO_HOST, subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] } },
+        {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'VirtualService',
+          metadata: { name: 'echo', namespace: 'demo' },
+          spec: { hosts: [ECHO_HOST], http: [{ match: [{ headers: { 'x-version': { exact: 'v2' } } }], route: [{ destination: { host: ECHO_HOST, subset: 'v2' } }] }, { route: [{ destination: { host: ECHO_HOST } }] }] },
+        },
+      ),
+    );
     await mesh.startMeridian({
       mtls: { mode: 'strict' },
       clusters: [
@@ -124,6 +145,7 @@ describe('Envoy multi-network through a real east-west gateway', { skip }, () =>
       mesh.sidecar(at('echo-east-0'), { ...east, serviceAccount: 'echo', locality: 'us-east/us-east-1a', ports: ECHO_APP_PORTS }),
       mesh.sidecar(at('echo-east-1'), { ...east, serviceAccount: 'echo', locality: 'us-central/us-central-1a', ports: ECHO_APP_PORTS }),
       mesh.sidecar(at('echo-west-0'), { ...west, serviceAccount: 'echo', locality: 'us-east/us-east-1b', ports: ECHO_APP_PORTS }),
+      mesh.sidecar(at('echo-west-1'), { ...west, serviceAccount: 'echo', locality: 'us-east/us-east-1b', ports: ECHO_APP_PORTS }),
     ]);
   });
 
@@ -166,6 +188,17 @@ describe('Envoy multi-network through a real east-west gateway', { skip }, () =>
       (await gatewayStat(gatewayCluster(TCP.port))) === tcpBefore + n ? true : undefined,
     );
     assert.equal(await gatewayStat(GATEWAY_LISTENER), listenerBefore + n);
+  });
+
+  it('a subset across networks: the SNI names it and the gateway forwards to its endpoints only', async () => {
+    writeWest(true, true);
+    await eventually('v2 answering through the gateway', async () => ((await who({ 'x-version': 'v2' })) === 'echo-west-1' ? true : undefined), 20_000, 100);
+    // Without the subset in the SNI the gateway would spread these over both west pods.
+    for (let i = 0; i < 20; i++) assert.equal(await who({ 'x-version': 'v2' }), 'echo-west-1');
+    const subsetCluster = `cluster.outbound_.${HTTP.port}_.v2_.${ECHO_HOST}.upstream_cx_total`;
+    assert.ok((await gatewayStat(subsetCluster)) >= 1, 'through the gateway\'s subset cluster');
+    writeWest(true, false);
+    await until('echo-west-0', 10);
   });
 
   it('the gateway is withdrawn (its Service gone) → Meridian stops sending it and east-1 takes over with no failed request; back → through it again', async () => {

@@ -202,18 +202,18 @@ export function buildSidecarOutboundCluster(options: OutboundClusterOptions): ob
     ...(discovery.type === 'original-dst' ? {} : { common_lb_config: { locality_weighted_lb_config: {} }, outlier_detection: OUTLIER_DETECTION }),
     ...policyClusterFields(policy, ClientKind.Envoy),
     ...http2Options(protocol, commonHttpOptions(policy)),
-    ...(tls ? { transport_socket: upstreamTlsSocket(sniName(hostname, port.port), serverSans, protocol) } : {}),
+    // The subset is in the SNI: an east-west gateway forwards to that subset's endpoints only.
+    ...(tls ? { transport_socket: upstreamTlsSocket(sniName(hostname, port.port, options.subset ?? ''), serverSans, protocol) } : {}),
     ...discoveryFields(name, discovery),
   };
 }
 
-/** An east-west gateway's cluster for one service port: the local endpoints, TLS left untouched. */
-export function buildGatewayCluster(hostname: string, port: number): object {
-  const name = sniName(hostname, port);
+/** An east-west gateway's cluster for one service port (and subset), named by its SNI: the local endpoints, TLS left untouched. */
+export function buildGatewayCluster(sni: string): object {
   return {
-    name,
+    name: sni,
     type: 'EDS',
-    eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE, service_name: name },
+    eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE, service_name: sni },
     connect_timeout: CONNECT_TIMEOUT,
     lb_policy: 'ROUND_ROBIN',
     outlier_detection: OUTLIER_DETECTION,
@@ -540,20 +540,17 @@ export const EAST_WEST_GATEWAY_LISTENER = `0.0.0.0_${EAST_WEST_GATEWAY_PORT}`;
 
 /**
  * Istio's AUTO_PASSTHROUGH on 15443: a client sidecar on another network sends mTLS with SNI
- * `outbound_.<port>_._.<host>` (its outbound cluster sets it) to this gateway; the gateway
- * reads the SNI with tls_inspector, never terminates TLS, and forwards the bytes to a local
- * endpoint of that service port, whose sidecar terminates the mTLS. The identity checked end
+ * `outbound_.<port>_.<subset>_.<host>` (its outbound cluster sets it) to this gateway; the
+ * gateway reads the SNI with tls_inspector, never terminates TLS, and forwards the bytes to a
+ * local endpoint of that service port (and subset), whose sidecar terminates the mTLS. The identity checked end
  * to end is the workload's, not the gateway's. Plaintext callers find no chain.
  */
-export function buildGatewayListener(targets: ReadonlyArray<{ hostname: string; port: number }>): object {
+export function buildGatewayListener(snis: readonly string[]): object {
   return {
     name: EAST_WEST_GATEWAY_LISTENER,
     address: { socket_address: { address: '0.0.0.0', port_value: EAST_WEST_GATEWAY_PORT } },
     traffic_direction: 'INBOUND',
     listener_filters: [TLS_INSPECTOR],
-    filter_chains: targets.map((t) => {
-      const sni = sniName(t.hostname, t.port);
-      return { name: sni, filter_chain_match: { server_names: [sni] }, filters: [tcpProxy(sni, sni)] };
-    }),
+    filter_chains: snis.map((sni) => ({ name: sni, filter_chain_match: { server_names: [sni] }, filters: [tcpProxy(sni, sni)] })),
   };
 }

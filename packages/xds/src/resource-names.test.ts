@@ -18,7 +18,8 @@ describe('resource names', () => {
     assert.equal(outboundClusterName('echo.demo.svc.cluster.local', 7070, 'v1'), 'outbound|7070|v1|echo.demo.svc.cluster.local');
     assert.equal(parseInboundClusterName('inbound|9080||'), 9080);
     assert.equal(parseInboundClusterName('outbound|9080||a'), undefined);
-    assert.deepEqual(parseSniName('outbound_.7070_._.echo.demo.svc.cluster.local'), { hostname: 'echo.demo.svc.cluster.local', port: 7070 });
-    assert.equal(parseSniName('outbound_.7070_.v1_.echo.demo.svc.cluster.local'), undefined);
+    assert.deepEqual(parseSniName('outbound_.7070_._.echo.demo.svc.cluster.local'), { hostname: 'echo.demo.svc.cluster.local', port: 7070, subset: '' });
+    assert.deepEqual(parseSniName('outbound_.7070_.v1_.echo.demo.svc.cluster.local'), { hostname: 'echo.demo.svc.cluster.local', port: 7070, subset: 'v1' });
+    assert.equal(parseSniName('outbound_.7070_.v_1_.echo.demo.svc.cluster.local'), undefined);
   });
 });

@@ -60,16 +60,20 @@ export function serviceDomains(hostname: string, port: number, domainSuffix: str
   return names.flatMap((n) => [n, `${n}:${port}`]);
 }
 
-/** Istio's SNI for a service port, which an east-west gateway routes on: `outbound_.<port>_._.<host>`. */
-export function sniName(hostname: string, port: number): string {
-  return `outbound_.${port}_._.${hostname}`;
+/**
+ * Istio's SNI for a service port (and DestinationRule subset), which an east-west gateway
+ * routes on: `outbound_.<port>_.<subset>_.<host>`, `_` for no subset.
+ */
+export function sniName(hostname: string, port: number, subset = ''): string {
+  return `outbound_.${port}_.${subset}_.${hostname}`;
 }
 
-export function parseSniName(name: string): { hostname: string; port: number } | undefined {
-  const match = /^outbound_\.(\d+)_\._\.(.+)$/.exec(name);
-  if (!match?.[1] || !match[2]) return undefined;
+export function parseSniName(name: string): { hostname: string; port: number; subset: string } | undefined {
+  // The subset is a DNS label: it holds no `_`, so the first `_.` after it ends it.
+  const match = /^outbound_\.(\d+)_\.([^_]*)_\.(.+)$/.exec(name);
+  if (!match?.[1] || match[2] === undefined || !match[3]) return undefined;
   const port = Number(match[1]);
-  return port > 0 && port <= 65535 ? { hostname: match[2], port } : undefined;
+  return port > 0 && port <= 65535 ? { hostname: match[3], port, subset: match[2] } : undefined;
 }
 
 export function inboundClusterName(port: number): string {

@@ -9,6 +9,7 @@ import { outboundClusterName, parseOutboundClusterName, parseSniName } from '../
 import type { GeneratedResource } from '../resource-source.ts';
 import { TypeUrl } from '../type-url.ts';
 import { buildEach, encodeResource, type Generator } from './generator.ts';
+import { gatewaySubsetLabels } from './gateway.ts';
 import { destinationView } from './grpc-clusters.ts';
 import type { Dependency, ResourceCache } from './resource-cache.ts';
 
@@ -39,7 +40,7 @@ export function envoyEndpoints(cache: ResourceCache): Generator {
     generate(snapshot, proxy, names) {
       return buildEach(names ?? [], (name) => {
         const sni = parseSniName(name);
-        if (sni) return gatewayLoadAssignment(cache, snapshot, proxy, name, sni.hostname, sni.port);
+        if (sni) return gatewayLoadAssignment(cache, snapshot, proxy, name, sni);
         return loadAssignment(cache, snapshot, proxy, name, ENVOY_LOAD_ASSIGNMENT_POLICY);
       });
     },
@@ -55,8 +56,9 @@ function endpointsNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: 
   if (changes.everything) return true;
   if (name === undefined) return changes.anyService || changes.endpoints.size > 0 || changes.gateways || changes.trafficPolicy;
   const outbound = parseOutboundClusterName(name);
-  if (outbound && changes.trafficPolicy) return true;
-  const hostname = outbound?.hostname ?? parseSniName(name)?.hostname;
+  const sni = parseSniName(name);
+  if ((outbound || sni?.subset) && changes.trafficPolicy) return true;
+  const hostname = outbound?.hostname ?? sni?.hostname;
   return hostname !== undefined && (endpointsChanged(changes, hostname) || changes.gateways);
 }
 
@@ -128,21 +130,24 @@ function loadAssignment(
   );
 }
 
-/** A gateway forwards to its own cluster's endpoints only: the caller crossed networks already. */
+/** A gateway forwards to its own cluster's endpoints only (a subset's only): the caller crossed networks already. */
 function gatewayLoadAssignment(
   cache: ResourceCache,
   snapshot: PushSnapshot,
   proxy: ProxyNode,
   name: string,
-  hostname: string,
-  portNumber: number,
+  sni: { hostname: string; port: number; subset: string },
 ): GeneratedResource {
-  const port = snapshot.service(hostname)?.ports.find((p) => p.port === portNumber);
-  if (!port) return emptyAssignment(name);
-  const view = `${proxy.type}|${proxy.cluster}|${proxy.network}`;
-  return cache.resource({ type: TypeUrl.Endpoint, name, view }, [{ on: 'endpoints', hostname }, { on: 'gateways' }], () => {
+  const { hostname, subset } = sni;
+  const port = snapshot.service(hostname)?.ports.find((p) => p.port === sni.port);
+  const labels = subset === '' ? undefined : gatewaySubsetLabels(snapshot, proxy, hostname, subset);
+  if (!port || (subset !== '' && !labels)) return emptyAssignment(name);
+  const view = `${proxy.type}|${proxy.cluster}|${proxy.network}${labels ? `|${proxy.namespace}` : ''}`;
+  const deps: Dependency[] = [{ on: 'endpoints', hostname }, { on: 'gateways' }, ...(labels ? [{ on: 'traffic-policy' } as const] : [])];
+  return cache.resource({ type: TypeUrl.Endpoint, name, view }, deps, () => {
     const local = { cluster: proxy.cluster, network: proxy.network, locality: EMPTY_LOCALITY };
-    const selection = selectPortEndpoints(local, port, snapshot.endpoints(hostname), () => [], { clusterLocal: true });
+    const endpoints = labels ? subsetEndpoints(snapshot.endpoints(hostname), labels) : snapshot.endpoints(hostname);
+    const selection = selectPortEndpoints(local, port, endpoints, () => [], { clusterLocal: true });
     return encodeLoadAssignment(name, selection);
   });
 }

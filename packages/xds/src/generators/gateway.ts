@@ -21,14 +21,15 @@ import { envoyListenersNeedPush } from './sidecar-listeners.ts';
 export function gatewayListeners(cache: ResourceCache): Generator {
   const own = (snapshot: PushSnapshot, proxy: ProxyNode, name: string): GeneratedResource | undefined => {
     if (name !== EAST_WEST_GATEWAY_LISTENER) return undefined;
-    const targets = snapshot.gatewayTargets(proxy.cluster);
-    if (targets.length === 0) return undefined; // a listener without a filter chain is rejected
-    return cache.resource({ type: TypeUrl.Listener, name, view: `${proxy.type}|${proxy.cluster}` }, [{ on: 'any-service' }], () =>
-      buildGatewayListener(targets),
+    const snis = gatewaySnis(snapshot, proxy);
+    if (snis.length === 0) return undefined; // a listener without a filter chain is rejected
+    return cache.resource({ type: TypeUrl.Listener, name, view: `${proxy.type}|${proxy.cluster}|${proxy.namespace}` }, [{ on: 'any-service' }, { on: 'traffic-policy' }], () =>
+      buildGatewayListener(snis),
     );
   };
   return {
-    needsPush: envoyListenersNeedPush,
+    // Its chains follow DestinationRule subsets too.
+    needsPush: (changes, snapshot, proxy, name) => changes.trafficPolicy || envoyListenersNeedPush(changes, snapshot, proxy, name),
     generate(snapshot, proxy, names) {
       if (names) return buildEach(names, (name) => own(snapshot, proxy, name) ?? grpcListener(cache, snapshot, proxy, name));
       return buildEach([EAST_WEST_GATEWAY_LISTENER], (name) => own(snapshot, proxy, name));
@@ -41,18 +42,32 @@ export function gatewayClusters(cache: ResourceCache): Generator {
     const sni = parseSniName(name);
     const service = sni && snapshot.service(sni.hostname);
     if (!sni || !service?.ports.some((p) => p.port === sni.port)) return undefined;
-    return cache.resource({ type: TypeUrl.Cluster, name, view: proxy.type }, [{ on: 'service', hostname: sni.hostname }], () =>
-      buildGatewayCluster(sni.hostname, sni.port),
-    );
+    if (sni.subset !== '' && !gatewaySubsetLabels(snapshot, proxy, sni.hostname, sni.subset)) return undefined;
+    return cache.resource({ type: TypeUrl.Cluster, name, view: proxy.type }, [{ on: 'service', hostname: sni.hostname }, { on: 'traffic-policy' }], () => buildGatewayCluster(name));
   };
   return {
     needsPush: envoyClustersNeedPush,
     generate(snapshot, proxy, names) {
       if (names) return buildEach(names, (name) => (parseOutboundClusterName(name) ? grpcCluster(cache, snapshot, proxy, name) : own(snapshot, proxy, name)));
-      return buildEach(
-        snapshot.gatewayTargets(proxy.cluster).map((t) => sniName(t.hostname, t.port)),
-        (name) => own(snapshot, proxy, name),
-      );
+      return buildEach(gatewaySnis(snapshot, proxy), (name) => own(snapshot, proxy, name));
     },
   };
+}
+
+/**
+ * What a gateway forwards: each service port with an endpoint in its cluster, and each subset
+ * of it that a DestinationRule the gateway sees defines (a caller on another network names the
+ * subset in its SNI).
+ */
+function gatewaySnis(snapshot: PushSnapshot, proxy: ProxyNode): string[] {
+  const traffic = snapshot.policies?.traffic;
+  return snapshot.gatewayTargets(proxy.cluster).flatMap((t) => {
+    const subsets = traffic?.destinationFor(t.hostname, { namespace: proxy.namespace })?.subsets.keys() ?? [];
+    return [sniName(t.hostname, t.port), ...[...subsets].map((subset) => sniName(t.hostname, t.port, subset))];
+  });
+}
+
+/** The labels of a subset as the gateway sees the host's DestinationRule; undefined: no such subset. */
+export function gatewaySubsetLabels(snapshot: PushSnapshot, proxy: ProxyNode, hostname: string, subset: string): Readonly<Record<string, string>> | undefined {
+  return snapshot.policies?.traffic.destinationFor(hostname, { namespace: proxy.namespace })?.subsets.get(subset)?.labels;
 }
