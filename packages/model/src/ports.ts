@@ -56,6 +56,11 @@ export interface ConfigKey {
   readonly kind: ConfigKind;
   readonly namespace: string;
   readonly name: string;
+  /**
+   * A DestinationRule's key: the hostnames its old and new versions name, when that is all
+   * they can reach (no wildcard). Absent: any host may be affected.
+   */
+  readonly hosts?: readonly string[];
 }
 
 /** Why a push happened, as logs and `/debug/syncz` show it: `<reason>@<cluster>` (`pushReason`). */

@@ -4,6 +4,7 @@ export * from './policy-object.ts';
 export * from './policy-store.ts';
 export { parseDurationMs, re2Problem } from './schemas/common.ts';
 export { resolveHost } from './compile/hosts.ts';
+export { destinationRuleHosts } from './compile/destination-rule.ts';
 export type { VirtualServiceSpec } from './schemas/virtual-service.ts';
 export type { DestinationRuleSpec } from './schemas/destination-rule.ts';
 export type { ServiceEntrySpec, SidecarSpec } from './schemas/service-entry.ts';

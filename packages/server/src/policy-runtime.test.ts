@@ -34,12 +34,23 @@ describe('PolicyRuntime pushes', () => {
     const { policy, pushed } = runtime();
     policy.replaceConfig('east', [destinationRule(['v1'])]);
     assert.deepEqual(pushed, [
-      { kind: 'full', configs: [{ kind: 'DestinationRule', namespace: 'demo', name: 'echo' }], reasons: ['policy@east'] },
+      // A DestinationRule's key names the host it reaches: only that host's clusters are rebuilt.
+      { kind: 'full', configs: [{ kind: 'DestinationRule', namespace: 'demo', name: 'echo', hosts: ['echo.demo.svc.cluster.local'] }], reasons: ['policy@east'] },
     ]);
     assert.equal(policy.policies.traffic !== undefined, true, 'compiled before the push is sent');
     policy.replaceConfig('east', [destinationRule(['v1'])]);
     assert.equal(pushed.length, 1, 'the same documents again change nothing');
     policy.removeConfig('east');
-    assert.deepEqual(pushed.at(-1)?.configs, [{ kind: 'DestinationRule', namespace: 'demo', name: 'echo' }]);
+    assert.deepEqual(pushed.at(-1)?.configs, [{ kind: 'DestinationRule', namespace: 'demo', name: 'echo', hosts: ['echo.demo.svc.cluster.local'] }]);
+  });
+
+  it("a DestinationRule moved to another host names both; a wildcard host names none (any host)", () => {
+    const { policy, pushed } = runtime();
+    const rule = (host: string) => ({ ...destinationRule(['v1']), value: { ...destinationRule(['v1']).value, spec: { host, subsets: [{ name: 'v1', labels: { version: 'v1' } }] } } });
+    policy.replaceConfig('east', [rule('echo')]);
+    policy.replaceConfig('east', [rule('other.demo.svc.cluster.local')]);
+    assert.deepEqual(pushed.at(-1)?.configs[0]?.hosts, ['echo.demo.svc.cluster.local', 'other.demo.svc.cluster.local']);
+    policy.replaceConfig('east', [rule('*.demo.svc.cluster.local')]);
+    assert.equal(pushed.at(-1)?.configs[0]?.hosts, undefined);
   });
 });

@@ -3,8 +3,8 @@
  * PolicyStore, compiled into MeshPolicies after each change, reported in /debug/policyz, in
  * metrics and (each new problem once) in the log.
  */
-import { PushReason, pushReason, type ClusterId, type ConfigDocument, type ConfigUpdater, type Logger, type MeshPolicies, type XdsUpdater } from '@meridian/model';
-import { compileMeshPolicies, PolicyStore, policyReport, ReportState, type CompiledMeshPolicies, type MeshPolicyOptions, type PolicyRef, type PolicyReportRow } from '@meridian/policy';
+import { PushReason, pushReason, type ClusterId, type ConfigKey, type ConfigDocument, type ConfigUpdater, type Logger, type MeshPolicies, type XdsUpdater } from '@meridian/model';
+import { compileMeshPolicies, destinationRuleHosts, PolicyStore, refKey, type PolicyObject, type PolicyObjectOf, policyReport, ReportState, type CompiledMeshPolicies, type MeshPolicyOptions, type PolicyRef, type PolicyReportRow } from '@meridian/policy';
 import { Gauge, type Registry } from 'prom-client';
 
 export interface PolicyRuntimeOptions extends MeshPolicyOptions {
@@ -24,6 +24,8 @@ export class PolicyRuntime implements ConfigUpdater {
   /** Problems already logged, so each is said once while it lasts. */
   private reported = new Set<string>();
   private updater: XdsUpdater | undefined;
+  /** The objects in effect as of the last push, by refKey: what a change is compared with. */
+  private readonly inEffect = new Map<string, PolicyObject>();
 
   constructor(options: PolicyRuntimeOptions) {
     this.store = new PolicyStore({ primary: options.primary });
@@ -101,7 +103,7 @@ export class PolicyRuntime implements ConfigUpdater {
     this.rows = policyReport(this.store.statuses(), this.compiled);
     this.logger.info({ cluster, changed: changed.length, objects: this.store.objects().length }, 'policy updated');
     if (changed.length > 0) {
-      const configs = changed.map(({ kind, namespace, name }) => ({ kind, namespace, name }));
+      const configs = changed.map((ref) => this.changeKey(ref));
       this.updater?.configUpdate({ kind: 'full', configs, reasons: [pushReason(PushReason.Policy, cluster)] });
     }
     const now = new Set<string>();
@@ -116,6 +118,23 @@ export class PolicyRuntime implements ConfigUpdater {
       }
     }
     this.reported = now;
+  }
+
+  /**
+   * The push key of a changed object. A DestinationRule's names the hosts its old and new
+   * versions name, so only their clusters and assignments are rebuilt.
+   */
+  private changeKey(ref: PolicyRef): ConfigKey {
+    const key = refKey(ref);
+    const before = this.inEffect.get(key);
+    const after = this.store.get(ref);
+    if (after) this.inEffect.set(key, after);
+    else this.inEffect.delete(key);
+    const { kind, namespace, name } = ref;
+    if (kind !== 'DestinationRule') return { kind, namespace, name };
+    const versions = [before, after] as Array<PolicyObjectOf<'DestinationRule'> | undefined>;
+    const hosts = destinationRuleHosts(versions, this.options.domainSuffix);
+    return { kind, namespace, name, ...(hosts ? { hosts } : {}) };
   }
 
   private stateCounts(): Map<string, number> {

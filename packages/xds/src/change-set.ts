@@ -22,6 +22,14 @@ export interface ChangeSet {
    * namespace decide which hosts an object reaches, so a change is taken to reach all.
    */
   readonly trafficPolicy: boolean;
+  /**
+   * The hosts whose clusters and assignments a traffic change may reach (their DestinationRule
+   * changed): `'all'` when not known (a wildcard host, a Sidecar, everything), empty when only
+   * routes changed.
+   */
+  readonly destinations: 'all' | ReadonlySet<string>;
+  /** A route object changed (VirtualService, HTTPRoute, GRPCRoute; or a Sidecar, or everything): listeners' TCP and TLS routes may change. */
+  readonly routeRules: boolean;
   /** A Sidecar changed (or everything did): which services a proxy sees may change, its listeners too. */
   readonly scopes: boolean;
   /**
@@ -46,6 +54,9 @@ const TRAFFIC_POLICY_KINDS: ReadonlySet<string> = new Set([
   ConfigKind.Sidecar,
 ]);
 
+/** The kinds whose rules the listeners' TCP and TLS routes come from (a Sidecar decides which hosts a listener knows). */
+const ROUTE_KINDS: ReadonlySet<string> = new Set([ConfigKind.VirtualService, ConfigKind.HTTPRoute, ConfigKind.GRPCRoute, ConfigKind.Sidecar]);
+
 const changeSets = new WeakMap<PushRequest, ChangeSet>();
 
 export function changeSetOf(request: PushRequest): ChangeSet {
@@ -58,7 +69,12 @@ export function changeSetOf(request: PushRequest): ChangeSet {
   let scopes = false;
   let securityPolicy = false;
   let telemetry = false;
+  let routeRules = false;
+  let destinations: 'all' | Set<string> = new Set<string>();
   for (const key of request.configs) {
+    if (ROUTE_KINDS.has(key.kind)) routeRules = true;
+    if (key.kind === ConfigKind.DestinationRule && key.hosts && destinations !== 'all') for (const h of key.hosts) destinations.add(h);
+    else if (key.kind === ConfigKind.DestinationRule || key.kind === ConfigKind.Sidecar) destinations = 'all';
     if (key.kind === ConfigKind.Telemetry) telemetry = true;
     if (key.kind === ConfigKind.Sidecar) scopes = true;
     if (TRAFFIC_POLICY_KINDS.has(key.kind)) trafficPolicy = true;
@@ -70,7 +86,19 @@ export function changeSetOf(request: PushRequest): ChangeSet {
   // A ServiceEntry defines services, their endpoints and who sees them: like a new registry
   // snapshot, everything is read again (entries change seldom; Istio pushes them in full too).
   const everything = (request.kind === 'full' && request.configs.length === 0) || request.configs.some((k) => k.kind === ConfigKind.ServiceEntry);
-  set = { everything, services, endpoints, gateways, anyService: everything || services.size > 0, trafficPolicy: everything || trafficPolicy, scopes: everything || scopes, securityPolicy: everything || securityPolicy, telemetry: everything || telemetry };
+  set = {
+    everything,
+    services,
+    endpoints,
+    gateways,
+    anyService: everything || services.size > 0,
+    trafficPolicy: everything || trafficPolicy,
+    destinations: everything ? 'all' : destinations,
+    routeRules: everything || routeRules,
+    scopes: everything || scopes,
+    securityPolicy: everything || securityPolicy,
+    telemetry: everything || telemetry,
+  };
   changeSets.set(request, set);
   return set;
 }
@@ -88,4 +116,14 @@ export function endpointsChanged(changes: ChangeSet, hostname: string): boolean 
 /** The hostnames the change names, of either kind. */
 export function changedHostnames(changes: ChangeSet): string[] {
   return [...new Set([...changes.services, ...changes.endpoints])];
+}
+
+/** The host's DestinationRule (its clusters, subsets, assignments' order) may have changed. */
+export function destinationChanged(changes: ChangeSet, hostname: string): boolean {
+  return changes.destinations === 'all' ? changes.trafficPolicy : changes.destinations.has(hostname);
+}
+
+/** Some host's DestinationRule may have changed. */
+export function anyDestinationChanged(changes: ChangeSet): boolean {
+  return changes.destinations === 'all' ? changes.trafficPolicy : changes.destinations.size > 0;
 }

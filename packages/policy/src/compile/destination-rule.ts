@@ -9,6 +9,21 @@ import { defined, optionalMs } from './virtual-service-routes.ts';
 type TrafficPolicy = NonNullable<DestinationRuleSpec['trafficPolicy']>;
 type PortSettings = Omit<TrafficPolicy, 'portLevelSettings' | 'tunnel' | 'proxyProtocol'>;
 
+/**
+ * The hostnames some versions of a DestinationRule name, what a change between them can
+ * reach; undefined when one names a wildcard (any host may be affected).
+ */
+export function destinationRuleHosts(versions: ReadonlyArray<PolicyObjectOf<'DestinationRule'> | undefined>, domainSuffix: string): string[] | undefined {
+  const hosts = new Set<string>();
+  for (const v of versions) {
+    if (!v) continue;
+    const host = resolveHost(v.spec.host, v.namespace, domainSuffix);
+    if (host.includes('*')) return undefined;
+    hosts.add(host);
+  }
+  return [...hosts];
+}
+
 export function compileDestinationRule(dr: PolicyObjectOf<'DestinationRule'>, domainSuffix: string): DestinationPolicy {
   const { spec } = dr;
   const subsets = new Map<string, Subset>(

@@ -80,12 +80,12 @@ export function compileTraffic(objects: readonly PolicyObject[], options: Traffi
   for (const object of objects) {
     const ref = { kind: object.kind, namespace: object.namespace, name: object.name };
     if (object.kind === 'VirtualService') {
-      const vs = compileVirtualService(object, ctx);
+      const vs = memoized(object, ctx, compileVirtualService);
       if (!vs?.forMesh) continue;
       const visible = (caller: string) => visibleTo(object.spec.exportTo, object.namespace, caller);
       for (const pattern of vs.hosts) routes.push({ pattern, port: undefined, ref, visible, gatewayApi: false, http: vs.http, tls: vs.tls, tcp: vs.tcp });
     } else if (object.kind === 'HTTPRoute' || object.kind === 'GRPCRoute') {
-      for (const parent of compileServiceRoute(object, ctx)) {
+      for (const parent of memoized(object, ctx, compileServiceRoute)) {
         const producer = parent.serviceNamespace === object.namespace;
         const visible = producer ? () => true : (caller: string) => caller === object.namespace;
         routes.push({ pattern: parent.host, port: parent.port, ref, visible, gatewayApi: true, http: parent.rules, tls: [], tcp: [] });
@@ -97,7 +97,7 @@ export function compileTraffic(objects: readonly PolicyObject[], options: Traffi
         problems.push({ ref, path: 'spec.workloadSelector', message: 'DestinationRules for selected client workloads are not supported; the object is not applied', severity: ProblemSeverity.Error });
         continue;
       }
-      const policy = compileDestinationRule(object, options.domainSuffix);
+      const policy = memoized(object, ctx, (dr, c) => compileDestinationRule(dr, c.domainSuffix));
       destinations.push({ pattern: policy.host, ref, visible: (caller) => visibleTo(object.spec.exportTo, object.namespace, caller), policy });
     }
   }
@@ -106,6 +106,25 @@ export function compileTraffic(objects: readonly PolicyObject[], options: Traffi
   const index = new TrafficIndex(routes, destinations, options.domainSuffix, scopes);
   problems.push(...undefinedSubsets(routes, destinations));
   return { policies: index, problems, overlaps: index.overlaps(), limits: collectLimits(routes, destinations) };
+}
+
+/**
+ * Each object's own compilation, kept as long as the object: the store hands the same
+ * (immutable) object until it changes, so a change to one of 2k objects compiles one.
+ */
+const perObject = new WeakMap<object, { readonly domainSuffix: string; readonly value: unknown; readonly problems: readonly CompileProblem[] }>();
+
+function memoized<O extends object, T>(object: O, ctx: CompileContext, compile: (object: O, ctx: CompileContext) => T): T {
+  const hit = perObject.get(object);
+  if (hit?.domainSuffix === ctx.domainSuffix) {
+    ctx.problems.push(...hit.problems);
+    return hit.value as T;
+  }
+  const problems: CompileProblem[] = [];
+  const value = compile(object, { domainSuffix: ctx.domainSuffix, problems });
+  perObject.set(object, { domainSuffix: ctx.domainSuffix, value, problems });
+  ctx.problems.push(...problems);
+  return value;
 }
 
 class TrafficIndex implements TrafficPolicies {

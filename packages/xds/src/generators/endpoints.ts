@@ -1,5 +1,5 @@
 import { EMPTY_LOCALITY, localityString, type LocalityLbRule, type ProxyNode, type ServicePort } from '@meridian/model';
-import { endpointsChanged, type ChangeSet } from '../change-set.ts';
+import { anyDestinationChanged, destinationChanged, endpointsChanged, type ChangeSet } from '../change-set.ts';
 import { selectPortEndpoints, type EndpointSelection } from '../endpoint-selection.ts';
 import { ENVOY_LOAD_ASSIGNMENT_POLICY } from '../envoy-resources.ts';
 import { encodeLoadAssignment, type LoadAssignmentPolicy } from '../load-assignment.ts';
@@ -54,12 +54,14 @@ export function envoyEndpoints(cache: ResourceCache): Generator {
  */
 function endpointsNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
   if (changes.everything) return true;
-  if (name === undefined) return changes.anyService || changes.endpoints.size > 0 || changes.gateways || changes.trafficPolicy;
+  if (name === undefined) return changes.anyService || changes.endpoints.size > 0 || changes.gateways || anyDestinationChanged(changes);
   const outbound = parseOutboundClusterName(name);
   const sni = parseSniName(name);
-  if ((outbound || sni?.subset) && changes.trafficPolicy) return true;
   const hostname = outbound?.hostname ?? sni?.hostname;
-  return hostname !== undefined && (endpointsChanged(changes, hostname) || changes.gateways);
+  if (hostname === undefined) return false;
+  // A DestinationRule says which endpoints a subset holds and how localities are ordered.
+  if ((outbound || sni?.subset) && destinationChanged(changes, hostname)) return true;
+  return endpointsChanged(changes, hostname) || changes.gateways;
 }
 
 /**
@@ -124,7 +126,8 @@ function loadAssignment(
   // workload labels reads the proxy's.
   const byLabels = locality?.failoverPriority.some((l) => !l.startsWith('topology.')) ? `|${JSON.stringify(Object.entries(proxy.labels).sort())}` : '';
   const view = `${proxy.type}|${clusterLocal ? proxy.cluster : '*'}|${proxy.network}|${localityString(proxy.locality)}|${destinationView(destination)}${locality ? `|${proxy.cluster}${byLabels}` : ''}`;
-  const deps: Dependency[] = [{ on: 'endpoints', hostname }, { on: 'gateways' }, ...(labels || destination ? [{ on: 'traffic-policy' } as const] : [])];
+  // The DestinationRule dependency even without one: a rule added later reorders the priorities.
+  const deps: Dependency[] = [{ on: 'endpoints', hostname }, { on: 'gateways' }, { on: 'destination', hostname }];
   return cache.resource({ type: TypeUrl.Endpoint, name, view }, deps, () =>
     encodeLoadAssignment(name, select(snapshot, proxy, hostname, port, labels, locality), policy),
   );
@@ -143,7 +146,7 @@ function gatewayLoadAssignment(
   const labels = subset === '' ? undefined : gatewaySubsetLabels(snapshot, proxy, hostname, subset);
   if (!port || (subset !== '' && !labels)) return emptyAssignment(name);
   const view = `${proxy.type}|${proxy.cluster}|${proxy.network}${labels ? `|${proxy.namespace}` : ''}`;
-  const deps: Dependency[] = [{ on: 'endpoints', hostname }, { on: 'gateways' }, ...(labels ? [{ on: 'traffic-policy' } as const] : [])];
+  const deps: Dependency[] = [{ on: 'endpoints', hostname }, { on: 'gateways' }, ...(labels ? [{ on: 'destination', hostname } as const] : [])];
   return cache.resource({ type: TypeUrl.Endpoint, name, view }, deps, () => {
     const local = { cluster: proxy.cluster, network: proxy.network, locality: EMPTY_LOCALITY };
     const endpoints = labels ? subsetEndpoints(snapshot.endpoints(hostname), labels) : snapshot.endpoints(hostname);

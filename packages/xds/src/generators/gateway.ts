@@ -43,7 +43,7 @@ export function gatewayClusters(cache: ResourceCache): Generator {
     const service = sni && snapshot.service(sni.hostname);
     if (!sni || !service?.ports.some((p) => p.port === sni.port)) return undefined;
     if (sni.subset !== '' && !gatewaySubsetLabels(snapshot, proxy, sni.hostname, sni.subset)) return undefined;
-    return cache.resource({ type: TypeUrl.Cluster, name, view: proxy.type }, [{ on: 'service', hostname: sni.hostname }, { on: 'traffic-policy' }], () => buildGatewayCluster(name));
+    return cache.resource({ type: TypeUrl.Cluster, name, view: proxy.type }, [{ on: 'service', hostname: sni.hostname }, { on: 'destination', hostname: sni.hostname }], () => buildGatewayCluster(name));
   };
   return {
     needsPush: envoyClustersNeedPush,

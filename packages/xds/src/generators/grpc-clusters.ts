@@ -1,4 +1,4 @@
-import { serviceChanged } from '../change-set.ts';
+import { anyDestinationChanged, destinationChanged, serviceChanged } from '../change-set.ts';
 import { clusterDiscoveryOf, type ClusterDiscovery } from '../cluster-discovery.ts';
 import { buildEdsCluster } from '../grpc-resources.ts';
 import { clusterPolicyOf } from '../policy-clusters.ts';
@@ -20,10 +20,10 @@ import type { DestinationPolicy, ProxyNode, Service, ServicePort } from '@meridi
 export function grpcClusters(cache: ResourceCache): Generator {
   return {
     needsPush(changes, snapshot, _proxy, name) {
-      if (changes.everything || changes.trafficPolicy || changes.securityPolicy) return true;
-      if (name === undefined) return changes.anyService || [...changes.endpoints].some((h) => snapshot.strict(h));
+      if (changes.everything || changes.securityPolicy) return true;
+      if (name === undefined) return changes.anyService || anyDestinationChanged(changes) || [...changes.endpoints].some((h) => snapshot.strict(h));
       const hostname = parseOutboundClusterName(name)?.hostname;
-      return hostname !== undefined && (serviceChanged(changes, hostname) || (changes.endpoints.has(hostname) && snapshot.strict(hostname)));
+      return hostname !== undefined && (serviceChanged(changes, hostname) || destinationChanged(changes, hostname) || (changes.endpoints.has(hostname) && snapshot.strict(hostname)));
     },
     generate(snapshot, proxy, names) {
       return buildEach(names ?? outboundClusterNames(snapshot, proxy), (name) => grpcCluster(cache, snapshot, proxy, name));
@@ -84,7 +84,7 @@ export function destinationView(destination: DestinationPolicy | undefined): str
  * whether to speak mTLS, and a strict one its endpoints' service accounts too.
  */
 export function clusterDependencies(snapshot: PushSnapshot, hostname: string): Dependency[] {
-  const own: Dependency[] = [{ on: 'service', hostname }, { on: 'traffic-policy' }, { on: 'security-policy' }];
+  const own: Dependency[] = [{ on: 'service', hostname }, { on: 'destination', hostname }, { on: 'security-policy' }];
   return snapshot.strict(hostname) ? [...own, { on: 'endpoints', hostname }] : own;
 }
 

@@ -12,7 +12,8 @@ export const DEFAULT_MAX_CACHE_ENTRIES = 50_000;
 /**
  * Where a cached resource's bytes come from. They stay until a push names what they depend on:
  * a service's definition (its endpoints included), its endpoints alone, any gateway, any
- * service at all (resources gathering every service on a port), or any traffic policy.
+ * service at all (resources gathering every service on a port), any traffic policy, or the
+ * DestinationRule of one host.
  */
 export type Dependency =
   | { readonly on: 'service'; readonly hostname: string }
@@ -20,6 +21,8 @@ export type Dependency =
   | { readonly on: 'gateways' }
   | { readonly on: 'any-service' }
   | { readonly on: 'traffic-policy' }
+  /** The host's DestinationRule (dropped by any traffic change that does not say which hosts it reaches). */
+  | { readonly on: 'destination'; readonly hostname: string }
   | { readonly on: 'security-policy' }
   | { readonly on: 'telemetry' };
 
@@ -93,6 +96,11 @@ export class ResourceCache {
       if (changes.anyService) this.drop(dependencyId({ on: 'any-service' }));
       if (changes.gateways) this.drop(dependencyId({ on: 'gateways' }));
       if (changes.trafficPolicy) this.drop(dependencyId({ on: 'traffic-policy' }));
+      if (changes.destinations === 'all') {
+        if (changes.trafficPolicy) for (const dep of [...this.dependents.keys()]) if (dep.startsWith(DESTINATION_PREFIX)) this.drop(dep);
+      } else {
+        for (const hostname of changes.destinations) this.drop(dependencyId({ on: 'destination', hostname }));
+      }
       if (changes.securityPolicy) this.drop(dependencyId({ on: 'security-policy' }));
       if (changes.telemetry) this.drop(dependencyId({ on: 'telemetry' }));
       for (const hostname of changes.services) {
@@ -131,6 +139,8 @@ export class ResourceCache {
     }
   }
 }
+
+const DESTINATION_PREFIX = 'destination:';
 
 function dependencyId(dep: Dependency): string {
   return 'hostname' in dep ? `${dep.on}:${dep.hostname}` : dep.on;

@@ -1,5 +1,5 @@
 import type { ProxyNode } from '@meridian/model';
-import { endpointsChanged, type ChangeSet } from '../change-set.ts';
+import { anyDestinationChanged, destinationChanged, endpointsChanged, type ChangeSet } from '../change-set.ts';
 import {
   BLACKHOLE_CLUSTER,
   buildBlackholeCluster,
@@ -83,8 +83,10 @@ export function sidecarClusters(cache: ResourceCache, views: ProxyViews): Genera
  * service. Gateways and kinds no cluster is built from touch none.
  */
 export function envoyClustersNeedPush(changes: ChangeSet, snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
-  if (changes.everything || changes.trafficPolicy || changes.securityPolicy) return true;
+  if (changes.everything || changes.securityPolicy) return true;
   const hostname = name === undefined ? undefined : (parseOutboundClusterName(name)?.hostname ?? parseSniName(name)?.hostname);
+  // A DestinationRule change reaches its host's clusters (and the list: subsets come and go).
+  if (name === undefined ? anyDestinationChanged(changes) : hostname !== undefined && destinationChanged(changes, hostname)) return true;
   if (changes.anyService) return name === undefined || hostname === undefined || endpointsChanged(changes, hostname);
   if (changes.endpoints.size === 0) return false;
   if (name === undefined || parseInboundClusterName(name) !== undefined) return true;

@@ -70,10 +70,13 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
 /**
  * Envoy takes listeners by wildcard, so precision matters less than for gRPC: what is
  * regenerated but unchanged is not sent (versions are content hashes). An endpoints change
- * may move the proxy's own endpoints (virtualInbound); the rest follows services only.
+ * may move the proxy's own endpoints (virtualInbound); the rest follows services, Sidecars,
+ * Telemetry and route objects (TCP and TLS routes), never a DestinationRule alone.
  */
 export function envoyListenersNeedPush(changes: ChangeSet, _snapshot: PushSnapshot, _proxy: ProxyNode, name: string | undefined): boolean {
   if (changes.everything || changes.anyService || changes.scopes || changes.telemetry) return true;
+  // A VirtualService's TCP and TLS routes are in the port listeners.
+  if (changes.routeRules && name !== VIRTUAL_INBOUND_LISTENER) return true;
   if (changes.securityPolicy && (name === undefined || name === VIRTUAL_INBOUND_LISTENER)) return true;
   return changes.endpoints.size > 0 && (name === undefined || name === VIRTUAL_INBOUND_LISTENER);
 }
