@@ -78,8 +78,9 @@ const policies: MeshPolicies = {
   serviceEntries: ENTRIES,
 };
 
-const echo: Service = { hostname: ECHO, name: 'echo', namespace: 'demo', ports: [port('http', 8080, 'http')], clusters: ['east'], addresses: { east: ['10.96.0.10'] }, serviceAccounts: ['echo'] };
-const discovery = new StaticDiscovery([echo], { [ECHO]: [endpoint('10.0.0.5', echo.ports[0]!, { cluster: 'east', network: 'east', serviceAccount: 'echo' })] });
+const ECHO_HTTP = port('http', 8080, 'http');
+const echo: Service = { hostname: ECHO, name: 'echo', namespace: 'demo', ports: [ECHO_HTTP], clusters: ['east'], addresses: { east: ['10.96.0.10'] }, serviceAccounts: ['echo'] };
+const discovery = new StaticDiscovery([echo], { [ECHO]: [endpoint('10.0.0.5', ECHO_HTTP, { cluster: 'east', network: 'east', serviceAccount: 'echo' })] });
 
 function resources(): MeshResources {
   return new MeshResources({ discovery, domainSuffix: 'cluster.local', clusterLocalHosts: [], mtls: { mode: MtlsMode.Strict, trustDomain: 'mesh.test' }, policies: () => policies });
