@@ -18,7 +18,7 @@ const entry = (name: string, spec: object) => ({ apiVersion: 'networking.istio.i
 
 interface Policyz {
   objects: Array<{ ref?: { kind: string; name: string }; state: string; clients: Record<string, { omit: string[] }> }>;
-  serviceEntries: Array<{ hostname: string; resolution: string; served: boolean; endpoints: string[] }>;
+  serviceEntries: Array<{ hostname: string; resolution: string; served: boolean; endpoints?: string[]; workloadSelector?: Record<string, string> }>;
 }
 
 describe('ServiceEntries for proxyless gRPC clients', () => {
@@ -52,7 +52,8 @@ describe('ServiceEntries for proxyless gRPC clients', () => {
     goEcho.catch(() => undefined);
     const payments = await startEchoBackend({ host: '127.0.0.51', port: 0, cluster: 'outside', name: 'payments' });
     const ledger = await startEchoBackend({ host: '127.0.0.1', port: 0, cluster: 'outside', name: 'ledger' });
-    backends.push(payments, ledger);
+    const vm = await startEchoBackend({ host: '127.0.0.52', port: 0, cluster: 'east', name: 'vm' });
+    backends.push(payments, ledger, vm);
     const portOf = (b: EchoBackend) => Number(b.address.split(':').pop());
     mkdirSync(ws.path('east'));
     writeFileSync(
@@ -63,6 +64,10 @@ describe('ServiceEntries for proxyless gRPC clients', () => {
         // `localhost` is resolved by the client: no address of it is in Meridian's config.
         entry('ledger', { hosts: ['ledger.external.test'], ports: [{ number: 7070, name: 'grpc', protocol: 'GRPC', targetPort: portOf(ledger) }], resolution: 'DNS', endpoints: [{ address: 'localhost' }] }),
         entry('legacy', { hosts: ['legacy.external.test'], ports: [{ number: 7070, name: 'grpc', protocol: 'GRPC' }], resolution: 'NONE' }),
+        // A VM registered as a WorkloadEntry behind a Service, and an entry that selects it by label.
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'vms', namespace: 'egress' }, spec: { selector: { role: 'vm' }, ports: [{ name: 'grpc', port: 9090, targetPort: portOf(vm) }] } },
+        { apiVersion: 'meridian.dev/v1alpha1', kind: 'WorkloadEntry', metadata: { name: 'vm-1', namespace: 'egress' }, spec: { address: '127.0.0.52', labels: { role: 'vm', app: 'inventory' }, serviceAccount: 'inventory' } },
+        entry('inventory', { hosts: ['inventory.internal.test'], location: 'MESH_INTERNAL', ports: [{ number: 7070, name: 'grpc', protocol: 'GRPC', targetPort: portOf(vm) }], resolution: 'STATIC', workloadSelector: { labels: { app: 'inventory' } } }),
       ),
     );
     const config = ws.writeConfig({ clusters: [{ id: 'east', manifests: './east' }] });
@@ -84,6 +89,11 @@ describe('ServiceEntries for proxyless gRPC clients', () => {
     for (let i = 0; i < 5; i++) assert.equal(await call(ledger), 'ledger');
   });
 
+  it('an entry with a workloadSelector reaches the workloads that carry its labels', async () => {
+    const inventory = client('inventory.internal.test:7070');
+    await eventually('the selected VM answering', async () => ((await call(inventory)) === 'vm' ? true : undefined), 20_000, 100);
+  });
+
   it('a NONE entry is not sent to gRPC clients, and the report says so', async () => {
     const legacy = client('legacy.external.test:7070');
     assert.notEqual(await call(legacy, 1500), 'legacy');
@@ -92,8 +102,9 @@ describe('ServiceEntries for proxyless gRPC clients', () => {
     assert.equal(row?.state, 'PartiallyApplied');
     assert.match(row?.clients['grpc']?.omit[0] ?? '', /^spec\.resolution: NONE has no endpoints for a gRPC client/);
     assert.deepEqual(
-      p.serviceEntries.map((e) => [e.hostname, e.resolution, e.served, e.endpoints.length]),
+      p.serviceEntries.map((e) => [e.hostname, e.resolution, e.served, e.endpoints?.length ?? JSON.stringify(e.workloadSelector)]),
       [
+        ['inventory.internal.test', 'STATIC', true, '{"app":"inventory"}'],
         ['ledger.external.test', 'DNS', true, 1],
         ['legacy.external.test', 'NONE', true, 0],
         ['payments.external.test', 'STATIC', true, 1],

@@ -92,6 +92,12 @@ export interface ServiceEntryInfo {
 export interface EntryService {
   readonly service: Service;
   readonly endpoints: readonly Endpoint[];
+  /**
+   * `workloadSelector`: the endpoints are the workloads of the entry's namespace with these
+   * labels (pods and WorkloadEntries, in every cluster), on each port's target port; the
+   * push snapshot finds them in the registry.
+   */
+  readonly workloadSelector?: { readonly labels: Readonly<Record<string, string>>; readonly targetPorts: ReadonlyMap<string, number> };
 }
 
 /** Whether callers in `namespace` see a service (a ServiceEntry's `exportTo`; cluster services are seen by all). */

@@ -87,13 +87,14 @@ export class PolicyRuntime implements ConfigUpdater {
       objects: this.rows,
       conflicts: this.store.conflicts(),
       overlaps: this.compiled.overlaps,
-      serviceEntries: this.compiled.policies.serviceEntries.map(({ service, endpoints }) => ({
+      serviceEntries: this.compiled.policies.serviceEntries.map(({ service, endpoints, workloadSelector }) => ({
         hostname: service.hostname,
         ...service.entry,
         served: !isClusterService(service.hostname),
         ports: service.ports,
         addresses: service.addresses[''] ?? [],
-        endpoints: endpoints.map((e) => `${e.address}:${e.port}`),
+        // A selecting entry's endpoints are found per push (/debug/endpointz shows them).
+        ...(workloadSelector ? { workloadSelector: workloadSelector.labels } : { endpoints: endpoints.map((e) => `${e.address}:${e.port}`) }),
       })),
     };
   }

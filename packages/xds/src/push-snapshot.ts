@@ -25,7 +25,7 @@ import {
   type ServiceDiscovery,
   type ServicePort,
 } from '@meridian/model';
-import { changedHostnames, changeSetOf } from './change-set.ts';
+import { addEndpointChanges, changedHostnames, changeSetOf } from './change-set.ts';
 import type { JwksSource } from './jwt-authn.ts';
 import { endpointKey, indexEndpointOwners, mtlsModeOf, MtlsMode, type MtlsOptions } from './mtls.ts';
 import { WorkloadPortIndex } from './workload-port-index.ts';
@@ -151,6 +151,18 @@ export class PushSnapshot {
         for (const h of endpoints.keys()) if (!known.has(h)) endpoints.delete(h);
         for (const s of services) if (!endpoints.has(s.hostname)) endpoints.set(s.hostname, read(s.hostname));
       }
+    }
+    const selected = selectWorkloads(entries, services, endpoints);
+    if (selected.length > 0) {
+      const moved: string[] = [];
+      for (const { service, endpoints: found } of selected) {
+        const hostname = service.hostname;
+        if (previous && request && !sameEndpoints(previous.endpoints(hostname), found)) moved.push(hostname);
+        endpoints.set(hostname, found);
+        const at = services.findIndex((s) => s.hostname === hostname);
+        services[at] = service;
+      }
+      if (request && moved.length) addEndpointChanges(request, moved);
     }
     const gateways = new Map<NetworkId, NetworkGateway[]>();
     for (const g of discovery.allNetworkGateways()) {
@@ -354,6 +366,40 @@ export function grpcCanCall(service: Service, endpoints: readonly Endpoint[]): b
 function entryLimitsOf(snapshot: PushSnapshot, services: readonly Service[]): { byNamespace: boolean; grpcUnusable: boolean } {
   const entries = services.filter((s) => s.entry);
   return { byNamespace: entries.some((s) => s.entry?.visibleIn), grpcUnusable: entries.some((s) => !grpcCanCall(s, snapshot.endpoints(s.hostname))) };
+}
+
+/**
+ * The endpoints of ServiceEntries that select workloads: every endpoint of a service in the
+ * entry's namespace whose workload has the labels, once per workload (cluster and address),
+ * on each of the entry's ports (its target port). The entry's service gets their service
+ * accounts, what clients check under mTLS.
+ */
+function selectWorkloads(entries: readonly EntryService[], services: readonly Service[], endpoints: ReadonlyMap<string, readonly Endpoint[]>): Array<{ service: Service; endpoints: Endpoint[] }> {
+  const selecting = entries.filter((e) => e.workloadSelector && services.includes(e.service));
+  return selecting.map(({ service, workloadSelector }) => {
+    const wanted = Object.entries(workloadSelector?.labels ?? {});
+    const seen = new Set<string>();
+    const found: Endpoint[] = [];
+    for (const s of services) {
+      if (s.entry || s.namespace !== service.namespace) continue;
+      for (const e of endpoints.get(s.hostname) ?? []) {
+        const labels = e.labels;
+        if (!labels || !wanted.every(([k, v]) => labels[k] === v) || seen.has(`${e.cluster}|${e.address}`)) continue;
+        seen.add(`${e.cluster}|${e.address}`);
+        for (const port of service.ports) found.push({ ...e, port: workloadSelector?.targetPorts.get(port.name) ?? port.port, portName: port.name });
+      }
+    }
+    const serviceAccounts = [...new Set(found.flatMap((e) => (e.serviceAccount ? [e.serviceAccount] : [])))].sort();
+    return { service: { ...service, serviceAccounts, clusters: [...new Set(found.map((e) => e.cluster))].sort() }, endpoints: found };
+  });
+}
+
+function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((e, i) => {
+    const o = b[i];
+    return o !== undefined && e.address === o.address && e.port === o.port && e.portName === o.portName && e.cluster === o.cluster && e.health === o.health && e.stale === o.stale && e.network === o.network;
+  });
 }
 
 /**

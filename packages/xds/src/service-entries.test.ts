@@ -181,3 +181,50 @@ describe('ServiceEntries in what clients are sent', () => {
     }
   });
 });
+
+describe('a ServiceEntry selecting workloads', () => {
+  const API = 'api.internal.test';
+  const POD_PORT = port('http', 8080, 'http');
+  const v1: Service = { hostname: 'api-v1.demo.svc.cluster.local', name: 'api-v1', namespace: 'demo', ports: [POD_PORT], clusters: ['east'], addresses: { east: ['10.96.0.7'] }, serviceAccounts: ['api'] };
+  const pod = (address: string, labels: Record<string, string>, cluster = 'east') => endpoint(address, POD_PORT, { cluster, network: cluster, serviceAccount: 'api', labels });
+  const selecting: EntryService = {
+    ...entry(API, EntryResolution.Static, [port('http', 80, 'http')], [], { external: false, namespace: 'demo' }),
+    workloadSelector: { labels: { app: 'api' }, targetPorts: new Map([['http', 8080]]) },
+  };
+  const EDS_NAME = `outbound|80||${API}`;
+
+  function setup() {
+    const registry = new StaticDiscovery([v1], { [v1.hostname]: [pod('10.0.0.7', { app: 'api', version: 'v1' }), pod('10.0.0.8', { app: 'web' })] });
+    const r = new MeshResources({
+      discovery: registry,
+      domainSuffix: 'cluster.local',
+      clusterLocalHosts: [],
+      mtls: { mode: MtlsMode.Strict, trustDomain: 'mesh.test' },
+      policies: () => ({ ...policies, serviceEntries: [selecting] }),
+    });
+    return { registry, r };
+  }
+  const sent = (r: MeshResources) => {
+    const [assignment] = r.generate(TypeUrl.Endpoint, sidecar('demo'), new Set([EDS_NAME]));
+    assert.ok(assignment);
+    return decoded(TypeUrl.Endpoint, assignment)['endpoints'].flatMap((g: Json) => g['lb_endpoints'].map((e: Json) => `${e['endpoint']['address']['socket_address']['address']}:${e['endpoint']['address']['socket_address']['port_value']}`));
+  };
+
+  it("its endpoints are the namespace's workloads with the labels, on the target port; mTLS expects their identities", () => {
+    const { r } = setup();
+    assert.deepEqual(sent(r), ['10.0.0.7:8080']);
+    const clusters = byName(r.generate(TypeUrl.Cluster, sidecar('demo'), new Set([EDS_NAME])), TypeUrl.Cluster);
+    const sans = JSON.stringify(clusters.get(EDS_NAME)?.['transport_socket']);
+    assert.match(sans, /spiffe:\/\/mesh\.test\/ns\/demo\/sa\/api/, 'MESH_INTERNAL: the selected workloads’ identity');
+  });
+
+  it('follows the selected workloads: a pod that gains the labels is pushed, though the change named another service', () => {
+    const { registry, r } = setup();
+    assert.deepEqual(sent(r), ['10.0.0.7:8080']);
+    registry.eps[v1.hostname] = [pod('10.0.0.7', { app: 'api' }), pod('10.0.0.8', { app: 'api' }), pod('10.1.0.9', { app: 'api' }, 'west')];
+    const change = { kind: 'endpoints' as const, configs: [{ kind: ConfigKind.Endpoints, namespace: 'demo', name: v1.hostname }], reasons: [] };
+    r.invalidate(change);
+    assert.equal(r.affects(change, TypeUrl.Endpoint, sidecar('demo'), EDS_NAME), true);
+    assert.deepEqual(sent(r).sort(), ['10.0.0.7:8080', '10.0.0.8:8080', '10.1.0.9:8080']);
+  });
+});

@@ -84,13 +84,13 @@ describe('ServiceEntry compilation', () => {
     assert.equal(entries[0]?.service.ports[0]?.appProtocol, 'tcp', 'no protocol declared: TCP, as upstream');
   });
 
-  it('reports what it cannot apply, per field: a host defined twice, wildcards, UDP, workloadSelector, weights', () => {
+  it('reports what it cannot apply, per field: a host defined twice, wildcards, UDP, weights; a workloadSelector is kept for the snapshot', () => {
     const { entries, row } = compile(
       se('a-first', '  hosts: [shared.example.com]\n  ports: [{ number: 80, name: http, protocol: HTTP }]\n  resolution: DNS') +
         se('b-second', '  hosts: [shared.example.com, "*.wild.example.com", own.example.com]\n  ports: [{ number: 80, name: http, protocol: HTTP }, { number: 53, name: dns, protocol: UDP }]\n  resolution: DNS\n  endpoints: [{ address: one.example.com, weight: 3 }, { address: two.example.com }]') +
         se('selector', '  hosts: [vm.example.com]\n  ports: [{ number: 80, name: http }]\n  resolution: STATIC\n  workloadSelector: { labels: { app: vm } }'),
     );
-    assert.deepEqual(entries.map((e) => e.service.hostname), ['shared.example.com', 'own.example.com']);
+    assert.deepEqual(entries.map((e) => e.service.hostname), ['shared.example.com', 'own.example.com', 'vm.example.com']);
     assert.equal(row('b-second')?.state, 'PartiallyApplied');
     assert.deepEqual(row('b-second')?.messages, [
       'spec.ports[1].protocol: UDP is not proxied: the port is not applied',
@@ -99,7 +99,10 @@ describe('ServiceEntry compilation', () => {
       'spec.hosts[1]: wildcard host *.wild.example.com is not applied yet',
     ]);
     assert.deepEqual(row('b-second')?.clients['grpc']?.omit, ['spec.endpoints: a gRPC client resolves one DNS name per cluster; the hosts are not sent to gRPC clients']);
-    assert.equal(row('selector')?.state, 'NotApplied');
-    assert.match(row('selector')?.messages[0] ?? '', /^spec\.workloadSelector: entries selecting workloads are not supported yet/);
+    // Its endpoints are found in the registry by the push snapshot.
+    assert.equal(row('selector')?.state, 'Accepted');
+    const selecting = entries.find((e) => e.service.hostname === 'vm.example.com');
+    assert.deepEqual(selecting?.endpoints, []);
+    assert.deepEqual(selecting?.workloadSelector?.labels, { app: 'vm' });
   });
 });

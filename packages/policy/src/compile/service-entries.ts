@@ -57,10 +57,6 @@ export function compileServiceEntries(objects: readonly ServiceEntryObject[], op
     const ref: PolicyRef = { kind: object.kind, namespace: object.namespace, name: object.name };
     const report = (path: string, message: string, severity: ProblemSeverity = ProblemSeverity.Part) => problems.push({ ref, path, message, severity });
     const { spec } = object;
-    if (spec.workloadSelector) {
-      report('spec.workloadSelector', 'entries selecting workloads are not supported yet; the object is not applied', ProblemSeverity.Error);
-      continue;
-    }
     const ports = entryPorts(spec.ports ?? [], report);
     if (ports.length === 0) {
       report('spec.ports', 'no port a proxy can carry: the entry is not applied', ProblemSeverity.Error);
@@ -91,7 +87,7 @@ export function compileServiceEntries(objects: readonly ServiceEntryObject[], op
         return;
       }
       owner.set(hostname, ref);
-      const endpoints = entryEndpoints(spec.endpoints ?? [], { hostname, resolution, ports }, (path, message) => report(path, message));
+      const endpoints = spec.workloadSelector ? [] : entryEndpoints(spec.endpoints ?? [], { hostname, resolution, ports }, (path, message) => report(path, message));
       const serviceAccounts = [...new Set(endpoints.flatMap((e) => (e.serviceAccount ? [e.serviceAccount] : [])))].sort();
       entries.push({
         service: {
@@ -105,6 +101,7 @@ export function compileServiceEntries(objects: readonly ServiceEntryObject[], op
           entry: { source: `${object.namespace}/${object.name}`, resolution, external, ...(visibleIn ? { visibleIn } : {}) },
         },
         endpoints,
+        ...(spec.workloadSelector ? { workloadSelector: { labels: spec.workloadSelector.labels ?? {}, targetPorts: new Map(ports.map((p) => [p.port.name, p.target])) } } : {}),
       });
     });
   }
