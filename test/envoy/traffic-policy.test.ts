@@ -37,6 +37,7 @@ const POLICY = yamlDocs(
       corsPolicy: { allowOrigins: [{ exact: 'https://shop.example.com' }, { regex: 'https://.*\\.internal\\.example' }], allowMethods: ['GET', 'POST'], allowHeaders: ['x-user'], exposeHeaders: ['x-trace'], maxAge: '1h', allowCredentials: true },
       route: [destination('v1')],
     },
+    { name: 'shadow', match: [{ uri: { prefix: '/mirror' } }], mirror: { host: ECHO_HOST, subset: 'v2' }, mirrorPercentage: { value: 100 }, route: [destination('v1')] },
     { name: 'split', route: [{ ...destination('v1'), weight: 80 }, { ...destination('v2'), weight: 20 }] },
   ], [
     // TCP connections to the echo TCP port: all to v2 (west), whatever locality would prefer.
@@ -48,6 +49,7 @@ describe('Istio traffic policy through Envoy sidecars', { skip }, () => {
   let mesh: EnvoyMesh;
   let client: Workload;
   let v1: Workload;
+  let v2: Workload;
   const pods: Record<string, Pod> = {};
 
   async function get(path: string, headers?: Record<string, string>): Promise<{ status: number; pod: string; got?: Received }> {
@@ -76,7 +78,7 @@ describe('Istio traffic policy through Envoy sidecars', { skip }, () => {
     }
     writeFileSync(mesh.ws.path('east', 'policy.yaml'), POLICY);
     await mesh.startMeridian({ mtls: { mode: 'strict' }, clusters: [{ id: 'east', manifests: './east' }, { id: 'west', manifests: './west' }] });
-    [client, v1] = await Promise.all([
+    [client, v1, v2] = await Promise.all([
       mesh.sidecar(at('sleep-east-0'), { cluster: 'east', namespace: 'demo', serviceAccount: 'sleep', locality: 'us-east/us-east-1a', ports: {} }),
       mesh.sidecar(at('echo-east-0'), { cluster: 'east', namespace: 'demo', serviceAccount: 'echo', locality: 'us-east/us-east-1a', ports: ECHO_APP_PORTS }),
       mesh.sidecar(at('echo-west-0'), { cluster: 'west', namespace: 'demo', serviceAccount: 'echo', locality: 'us-west/us-west-1a', ports: ECHO_APP_PORTS }),
@@ -128,6 +130,17 @@ describe('Istio traffic policy through Envoy sidecars', { skip }, () => {
     const elapsed = performance.now() - started;
     assert.equal(slow.pod, 'echo-east-0');
     assert.ok(elapsed >= 390, `answered after ${Math.round(elapsed)} ms`);
+  });
+
+  it('mirroring: v1 answers, and v2 receives a copy of every request', async () => {
+    const inbound = `cluster.inbound|${HTTP.target}||.upstream_rq_total`;
+    const count = async (w: Workload) => (await w.envoy.stats(inbound)).get(inbound) ?? 0;
+    const before = await count(v2);
+    for (let i = 0; i < 5; i++) assert.equal((await get(`/mirror/${i}`)).pod, 'echo-east-0');
+    // The copies are sent without waiting for their answers: counted once they arrive.
+    await eventually('v2 receiving the 5 copies', async () => ((await count(v2)) - before === 5 ? true : undefined), 10_000, 100);
+    const stats = await client.envoy.stats('upstream_rq_total');
+    assert.ok((stats.get(`cluster.outbound|${HTTP.port}|v2|${ECHO_HOST}.upstream_rq_total`) ?? 0) >= 5, 'the copies went through the v2 subset cluster');
   });
 
   it('a rewrite changes the path the backend sees, and the rule sets a request header', async () => {
