@@ -22,6 +22,9 @@ const V2 = '127.0.0.32';
 const FAR_HOST = 'far.demo.svc.cluster.local';
 const FAR_EU = '127.0.0.33';
 const FAR_AP = '127.0.0.34';
+/** `flaky`: one backend that fails every other call. */
+const FLAKY_HOST = 'flaky.demo.svc.cluster.local';
+const FLAKY = '127.0.0.35';
 const farRule = yamlDocs({
   apiVersion: 'networking.istio.io/v1',
   kind: 'DestinationRule',
@@ -44,7 +47,7 @@ describe('traffic policy for proxyless gRPC clients', () => {
   let goEcho: Promise<Built>;
 
   /** grpc-go (test/interop xds-echo) with the bootstrap `meridian bootstrap` prints, sending `headers` on every call. */
-  async function goClient(t: TestContext, id: string, headers: string[] = []): Promise<GoEchoClient | undefined> {
+  async function goClient(t: TestContext, id: string, headers: string[] = [], target = `${HOST}:7070`): Promise<GoEchoClient | undefined> {
     const built = await goEcho;
     if ('missing' in built) {
       skipOrFail(t, built.missing);
@@ -54,7 +57,7 @@ describe('traffic policy for proxyless gRPC clients', () => {
     assert.equal(out.code, 0, out.stderr);
     const file = ws.path(`${id}.bootstrap.json`);
     writeFileSync(file, out.stdout);
-    const c = new GoEchoClient(built.binary, `xds:///${HOST}:7070`, file, { GRPC_GO_LOG_SEVERITY_LEVEL: 'warning' }, headers.flatMap((h) => ['--header', h]));
+    const c = new GoEchoClient(built.binary, `xds:///${target}`, file, { GRPC_GO_LOG_SEVERITY_LEVEL: 'warning' }, headers.flatMap((h) => ['--header', h]));
     goClients.push(c);
     return c;
   }
@@ -78,6 +81,8 @@ describe('traffic policy for proxyless gRPC clients', () => {
     const farFirst = await startEchoBackend({ host: FAR_EU, port: 0, cluster: 'east', name: 'eu' });
     const farPort = Number(farFirst.address.split(':')[1]);
     backends.push(farFirst, await startEchoBackend({ host: FAR_AP, port: farPort, cluster: 'east', name: 'ap' }));
+    const flaky = await startEchoBackend({ host: FLAKY, port: 0, cluster: 'east', name: 'flaky', failEvery: 2 });
+    backends.push(flaky);
     mkdirSync(ws.path('east'));
     const workload = (name: string, address: string, version: string, app = 'echo', locality = 'us-east/us-east-1a') => ({
       apiVersion: 'meridian.dev/v1alpha1',
@@ -95,6 +100,21 @@ describe('traffic policy for proxyless gRPC clients', () => {
         { apiVersion: 'v1', kind: 'Service', metadata: { name: 'far', namespace: 'demo' }, spec: { selector: { app: 'far' }, ports: [{ name: 'grpc', port: 7071, targetPort: farPort }] } },
         workload('far-eu', FAR_EU, 'v1', 'far', 'eu-west/eu-west-1a'),
         workload('far-ap', FAR_AP, 'v1', 'far', 'ap-south/ap-south-1a'),
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'flaky', namespace: 'demo' }, spec: { selector: { app: 'flaky' }, ports: [{ name: 'grpc', port: 7072, targetPort: Number(flaky.address.split(':')[1]) }] } },
+        workload('flaky-0', FLAKY, 'v1', 'flaky'),
+        // Retries (gRFC A44) for calls that ask for them; none for the rest.
+        {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'VirtualService',
+          metadata: { name: 'flaky', namespace: 'demo' },
+          spec: {
+            hosts: ['flaky'],
+            http: [
+              { match: [{ headers: { 'x-retry': { exact: 'on' } } }], retries: { attempts: 3, retryOn: 'unavailable' }, route: [{ destination: { host: 'flaky' } }] },
+              { retries: { attempts: 0 }, route: [{ destination: { host: 'flaky' } }] },
+            ],
+          },
+        },
       ),
     );
     writeFileSync(ws.path('east', 'far-policy.yaml'), farRule);
@@ -216,6 +236,31 @@ describe('traffic policy for proxyless gRPC clients', () => {
     writeFileSync(ws.path('east', 'far-policy.yaml'), '');
   });
 
+  it('retries (gRFC A44) turn a backend failing every other call into successes; without them half fail', async () => {
+    const flaky = xdsEchoClient(`xds:///${FLAKY_HOST}:7072`, {
+      xds_servers: [{ server_uri: meridian.xdsAddress, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+      node: { id: 'grpc-flaky-client', locality: { region: 'us-east', zone: 'us-east-1a' }, metadata: { CLUSTER_ID: 'east', NAMESPACE: 'demo' } },
+    });
+    const one = async (headers: Record<string, string>) => {
+      try {
+        return (await flaky.echo('hi', 5000, headers)).backend;
+      } catch (err) {
+        return grpc.status[(err as grpc.ServiceError).code] ?? String(err);
+      }
+    };
+    try {
+      await eventually('the flaky service answering with retries', async () => ((await one({ 'x-retry': 'on' })) === 'flaky' ? true : undefined), 20_000, 100);
+      const retried: string[] = [];
+      for (let i = 0; i < 10; i++) retried.push(await one({ 'x-retry': 'on' }));
+      assert.deepEqual(retried, Array(10).fill('flaky'));
+      const plain: string[] = [];
+      for (let i = 0; i < 10; i++) plain.push(await one({}));
+      assert.equal(plain.filter((p) => p === 'UNAVAILABLE').length, 5, plain.join(','));
+    } finally {
+      flaky.close();
+    }
+  });
+
   it('reports the VirtualService partially applied for gRPC, naming the field left out', async () => {
     const p = (await meridian.getJson<Policyz>('/debug/policyz')).body;
     const vs = p.objects.find((o) => o.ref?.kind === 'VirtualService' && o.ref.name === 'echo');
@@ -237,5 +282,15 @@ describe('traffic policy for proxyless gRPC clients', () => {
     assert.equal(replies.filter((r) => r.backend === 'v1').length + v2, n, JSON.stringify(replies.find((r) => r.error)));
     assert.ok(Math.abs(v2 - n * 0.2) <= 4.5 * Math.sqrt(n * 0.2 * 0.8), `grpc-go: v2 got ${v2} of ${n}`);
     for (const [c, id] of [[canary, 'go-canary'], [plain, 'go-plain']] as const) await assertInSyncWithoutNack(meridian, id, c);
+  });
+
+  it('grpc-go retries as the route says: every call succeeds with retries, half fail without', async (t) => {
+    const retrying = await goClient(t, 'go-retry', ['x-retry=on'], `${FLAKY_HOST}:7072`);
+    const once = await goClient(t, 'go-once', [], `${FLAKY_HOST}:7072`);
+    if (!retrying || !once) return;
+    const retried = await retrying.call(10);
+    assert.deepEqual(retried.map((r) => r.backend ?? r.error), Array(10).fill('flaky'), retrying.stderr.join(''));
+    const plain = await once.call(10);
+    assert.equal(plain.filter((r) => /code = Unavailable/.test(r.error ?? '')).length, 5, JSON.stringify(plain));
   });
 });

@@ -34,13 +34,18 @@ export interface EchoBackend {
   close(): Promise<void>;
 }
 
-export async function startEchoBackend(options: { host: string; port: number; cluster: string; name?: string }): Promise<EchoBackend> {
+/** `failEvery`: every n-th call is answered UNAVAILABLE (a flaky backend, for retry tests). */
+export async function startEchoBackend(options: { host: string; port: number; cluster: string; name?: string; failEvery?: number }): Promise<EchoBackend> {
   const server = new grpc.Server();
   const backend = options.name ?? `${options.cluster}@${options.host}`;
   let calls = 0;
   server.addService(echoService, {
     Echo: (call: grpc.ServerUnaryCall<{ message?: string }, EchoReply>, callback: grpc.sendUnaryData<EchoReply>) => {
       calls++;
+      if (options.failEvery && calls % options.failEvery === 0) {
+        callback({ code: grpc.status.UNAVAILABLE, details: 'failing on purpose' });
+        return;
+      }
       callback(null, { cluster: options.cluster, backend, message: call.request.message ?? '' });
     },
   });

@@ -126,7 +126,7 @@ function buildRoute(rule: HttpRouteRule, m: RequestMatch | undefined, ctx: Route
     Object.assign(forward, hashPolicy(action.targets, ctx));
     if (envoy) {
       forward['timeout'] = duration(rule.timeoutMs ?? 0);
-      forward['retry_policy'] = rule.retries ? retryPolicy(rule.retries, ctx.client) : MESH_DEFAULT_RETRY;
+      forward['retry_policy'] = (rule.retries && retryPolicy(rule.retries, ctx.client)) ?? MESH_DEFAULT_RETRY;
       if (rule.mirrors.length > 0) {
         forward['request_mirror_policies'] = rule.mirrors.map((mirror) => ({ cluster: clusterOf(mirror.target, ctx.port), runtime_fraction: { default_value: fraction(mirror.percent) } }));
       }
@@ -136,7 +136,9 @@ function buildRoute(rule: HttpRouteRule, m: RequestMatch | undefined, ctx: Route
     } else {
       // gRFC A31: the deadline a gRPC client applies per call.
       if (rule.timeoutMs !== undefined && rule.timeoutMs > 0) forward['max_stream_duration'] = { max_stream_duration: duration(rule.timeoutMs) };
-      if (rule.retries) forward['retry_policy'] = retryPolicy(rule.retries, ctx.client);
+      // gRPC clients refuse a policy of 0 retries (grpc-go: num_retries must be >= 1): none is the same.
+      const retry = rule.retries && rule.retries.attempts > 0 ? retryPolicy(rule.retries, ctx.client) : undefined;
+      if (retry) forward['retry_policy'] = retry;
     }
     route['route'] = forward;
   }
@@ -191,11 +193,17 @@ function stringMatcher(rule: StringMatchRule): object {
   return { safe_regex: { regex: rule.regex } };
 }
 
-function retryPolicy(r: RetryRule, client: ClientKind): object {
-  const conditions = (r.retryOn ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+/**
+ * A rule's retries for one client kind. Without `retryOn`, Istio's default conditions; a gRPC
+ * client takes the gRPC status ones among them. `undefined`: nothing this client can retry on.
+ */
+function retryPolicy(r: RetryRule, client: ClientKind): object | undefined {
+  const given = (r.retryOn ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+  const conditions = given.length > 0 ? given : DEFAULT_RETRY_ON.split(',');
   const retryOn = client === ClientKind.Grpc ? conditions.filter((c) => GRPC_RETRY_CONDITIONS.has(c)) : conditions;
+  if (retryOn.length === 0) return undefined;
   return {
-    ...(retryOn.length > 0 ? { retry_on: retryOn.join(',') } : client === ClientKind.Envoy ? { retry_on: DEFAULT_RETRY_ON } : {}),
+    retry_on: retryOn.join(','),
     num_retries: { value: r.attempts },
     ...(client === ClientKind.Envoy && r.perTryTimeoutMs !== undefined ? { per_try_timeout: duration(r.perTryTimeoutMs) } : {}),
     ...(client === ClientKind.Envoy && r.retriableStatusCodes?.length ? { retriable_status_codes: r.retriableStatusCodes } : {}),

@@ -42,7 +42,8 @@ export function httpRuleLimits(rule: Omit<HttpRouteRule, 'limits'>): HttpRouteRu
     if (rule.retries.perTryTimeoutMs !== undefined) ignored.push('retries.perTryTimeout: gRPC retries have no per-try timeout');
     const conditions = (rule.retries.retryOn ?? '').split(',').map((c) => c.trim()).filter(Boolean);
     const http = conditions.filter((c) => !GRPC_RETRY_CONDITIONS.has(c));
-    if (http.length) ignored.push(`retries.retryOn: not gRPC status conditions: ${http.join(', ')}`);
+    if (http.length === conditions.length && http.length > 0) ignored.push(`retries: none of retryOn (${http.join(', ')}) is a gRPC status condition; gRPC clients do not retry`);
+    else if (http.length) ignored.push(`retries.retryOn: not gRPC status conditions: ${http.join(', ')}`);
   }
   return limits(omit, ignored);
 }
