@@ -30,6 +30,28 @@ const MESH_DEFAULT = telemetry('mesh-default', 'meridian-system', {
 });
 
 type Line = Record<string, unknown>;
+interface Series {
+  readonly labels: Record<string, string>;
+  readonly value: number;
+}
+
+/** One metric's series from a sidecar's Prometheus output: its admin, or the stats port (15090) as Prometheus scrapes it. */
+async function scrape(w: Workload, metric: string, statsPort = false): Promise<Series[]> {
+  const text = statsPort ? await (await fetch(`http://${w.pod.address}:15090/stats/prometheus`)).text() : await w.envoy.admin('/stats/prometheus');
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${metric}{`))
+    .map((l) => {
+      const close = l.lastIndexOf('}');
+      const labels = Object.fromEntries([...l.slice(metric.length + 1, close).matchAll(/([a-z_]+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1] ?? '', m[2] ?? '']));
+      return { labels, value: Number(l.slice(close + 1).trim()) };
+    });
+}
+
+/** Every TCP connection from sleep to echo. */
+function matching15090(series: Series[]): number {
+  return series.filter((s) => s.labels['reporter'] === 'source' && s.labels['destination_service'] === ECHO.host).reduce((n, s) => n + s.value, 0);
+}
 
 describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, () => {
   let mesh: EnvoyMesh;
@@ -127,6 +149,64 @@ describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, ()
     assert.equal(server.parentSpanId, client.spanId);
     assert.deepEqual([client.serviceName, client.attributes['source_cluster'], client.attributes['source_namespace'], client.attributes['team']], ['sleep.demo', 'east', 'demo', 'payments']);
     assert.deepEqual([server.serviceName, server.attributes['destination_cluster'], server.attributes['team']], ['echo.demo', 'west', 'payments']);
+  });
+
+  it("Istio's workload metrics on both sidecars: each request counted once per side, with both sides' workload, namespace, cluster and principal", async () => {
+    const requests = (w: Workload) => scrape(w, 'envoy_istio_requests_total');
+    const matching = (series: Series[], want: Record<string, string>) => series.filter((s) => Object.entries(want).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
+    const client = { reporter: 'source', destination_service: ECHO.host, response_code: '200' };
+    const server = { reporter: 'destination', destination_service: ECHO.host, response_code: '200' };
+    const [clientBefore, serverBefore] = [matching(await requests(sleep), client), matching(await requests(echo), server)];
+    const n = 7;
+    for (let i = 0; i < n; i++) assert.equal((await call(`/counted/${i}`)).status, 200);
+    await echo.app.setStatus(503);
+    try {
+      for (let i = 0; i < 2; i++) assert.equal((await call(`/failing/${i}`)).status, 503);
+    } finally {
+      await echo.app.setStatus(200);
+    }
+    const sent = await eventually('the client counting every request', async () => {
+      const series = await requests(sleep);
+      return matching(series, client) - clientBefore === n ? series : undefined;
+    }, 5000, 100);
+    const got = await eventually('the server counting every request', async () => {
+      const series = await requests(echo);
+      return matching(series, server) - serverBefore === n ? series : undefined;
+    }, 5000, 100);
+    const labelsOf = (series: Series[], want: Record<string, string>) => series.find((s) => Object.entries(want).every(([k, v]) => s.labels[k] === v))?.labels ?? {};
+    const both = {
+      source_workload: 'sleep',
+      source_workload_namespace: 'demo',
+      source_principal: 'spiffe://cluster.local/ns/demo/sa/sleep',
+      source_cluster: 'east',
+      destination_service: ECHO.host,
+      destination_workload: 'echo',
+      destination_workload_namespace: 'demo',
+      destination_principal: 'spiffe://cluster.local/ns/demo/sa/echo',
+      destination_cluster: 'west',
+    };
+    const pick = (l: Record<string, string>) => Object.fromEntries(Object.keys(both).map((k) => [k, l[k]]));
+    assert.deepEqual(pick(labelsOf(sent, client)), both, 'as the client saw it (the peer\'s workload and cluster from the exchange)');
+    assert.deepEqual(pick(labelsOf(got, server)), both, 'as the server saw it');
+    assert.equal(labelsOf(got, server)['connection_security_policy'], 'mutual_tls');
+    // Failures are counted under their code, on both sides: the client once per request, the
+    // server once per attempt (the mesh default retries a 503 twice).
+    assert.equal(matching(await requests(sleep), { ...client, response_code: '503' }), 2);
+    assert.equal(matching(await requests(echo), { ...server, response_code: '503' }), 6);
+    // The exchange headers never reach the application.
+    const { body } = await call('/peek');
+    assert.ok(!/x-meridian-peer/.test(body), body);
+    // Durations too, with the same labels (histograms show once Envoy merges them, every 5 s).
+    await eventually('the durations recorded', async () => (matching(await scrape(sleep, 'envoy_istio_request_duration_milliseconds_count'), client) >= clientBefore + n ? true : undefined), 15_000, 250);
+  });
+
+  it('TCP connections counted with bytes, by the stats port Prometheus scrapes (15090)', async () => {
+    const opened = async () => matching15090(await scrape(sleep, 'envoy_istio_tcp_connections_opened_total', true));
+    const before = await opened();
+    assert.equal(await sleep.app.tcp({ host: ECHO.vip, port: TCP.port, data: 'ping' }), 'echo-west-0 ping');
+    await eventually('the TCP connection counted', async () => ((await opened()) === before + 1 ? true : undefined), 5000, 100);
+    const bytes = await scrape(sleep, 'envoy_istio_tcp_received_bytes_total', true);
+    assert.ok(bytes.some((s) => s.labels['destination_principal'] === 'spiffe://cluster.local/ns/demo/sa/echo' && s.value > 0));
   });
 
   it('a namespace Telemetry that disables access logging and sampling takes effect at run time', async () => {

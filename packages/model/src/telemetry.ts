@@ -48,7 +48,15 @@ export interface Tracing {
   readonly server?: TracingSettings;
 }
 
+/** Istio's metric names (`REQUEST_COUNT`, …) a workload's sidecar does not emit, per direction. */
+export interface DisabledMetrics {
+  readonly client: readonly string[];
+  readonly server: readonly string[];
+}
+
 export interface TelemetryPolicies {
   accessLoggingFor(workload: PolicyWorkload): AccessLogging;
   tracingFor(workload: PolicyWorkload): Tracing;
+  /** Absent: every metric is emitted. */
+  metricsFor?(workload: PolicyWorkload): DisabledMetrics;
 }

@@ -14,6 +14,7 @@
  * already has, and is the only way the inbound side can terminate mTLS transparently.
  */
 import { discoveryFields, type ClusterDiscovery } from './cluster-discovery.ts';
+import { serviceMetadata } from './workload-metrics.ts';
 import { ClientKind, PeerMtlsMode, type ClusterPolicy, type ServicePort } from '@meridian/model';
 import type { LoadAssignmentPolicy } from './load-assignment.ts';
 import { IDENTITY_CERTIFICATE_NAME, ROOT_CERTIFICATE_NAME, type StringMatcher } from './mtls.ts';
@@ -181,6 +182,8 @@ export interface OutboundClusterOptions {
   readonly policy?: ClusterPolicy | undefined;
   /** Where its endpoints come from; EDS when absent. */
   readonly discovery?: ClusterDiscovery | undefined;
+  /** The service's name and namespace, for the workload metrics' destination_service labels. */
+  readonly service?: { readonly name: string; readonly namespace: string } | undefined;
 }
 
 /**
@@ -205,6 +208,7 @@ export function buildSidecarOutboundCluster(options: OutboundClusterOptions): ob
     // The subset is in the SNI: an east-west gateway forwards to that subset's endpoints only.
     ...(tls ? { transport_socket: upstreamTlsSocket(sniName(hostname, port.port, options.subset ?? ''), serverSans, protocol) } : {}),
     ...discoveryFields(name, discovery),
+    ...(options.service ? { metadata: serviceMetadata(hostname, options.service.name, options.service.namespace) } : {}),
   };
 }
 
@@ -283,6 +287,21 @@ export interface Observability {
   readonly accessLog: readonly object[];
   /** The connection manager's `tracing`; absent: not traced. */
   readonly tracing?: object;
+  /** Istio's workload metrics (`workload-metrics.ts`); absent: none. */
+  readonly metrics?: ChainMetrics;
+}
+
+/** What a sidecar's chains carry for its workload metrics. */
+export interface ChainMetrics {
+  /** The stats loggers of an HTTP manager or a TCP proxy; `service`: a server-side chain's service. */
+  loggers(protocol: 'http' | 'tcp', service?: string): readonly object[];
+  /** The identity-exchange filters every HTTP manager runs first. */
+  readonly exchange: readonly object[];
+}
+
+/** The access loggers of one HTTP manager or TCP proxy: the files Telemetry names, and the metrics. */
+function chainLoggers(observed: Observability, protocol: 'http' | 'tcp', service?: string): object[] {
+  return [...observed.accessLog, ...(observed.metrics?.loggers(protocol, service) ?? [])];
 }
 
 const UNOBSERVED: Observability = { accessLog: [] };
@@ -300,7 +319,8 @@ function weightedTcpProxy(statPrefix: string, routes: ReadonlyArray<{ readonly c
   };
 }
 
-function httpConnectionManager(statPrefix: string, routes: object, filters: readonly object[] = [ROUTER_FILTER], observed: Observability = UNOBSERVED): object {
+function httpConnectionManager(statPrefix: string, routes: object, filters: readonly object[] = [ROUTER_FILTER], observed: Observability = UNOBSERVED, service?: string): object {
+  const accessLog = chainLoggers(observed, 'http', service);
   return {
     name: 'envoy.filters.network.http_connection_manager',
     typed_config: {
@@ -308,8 +328,8 @@ function httpConnectionManager(statPrefix: string, routes: object, filters: read
       stat_prefix: statPrefix,
       codec_type: 'AUTO',
       ...routes,
-      http_filters: filters,
-      ...(observed.accessLog.length ? { access_log: observed.accessLog } : {}),
+      http_filters: [...(observed.metrics?.exchange ?? []), ...filters],
+      ...(accessLog.length ? { access_log: accessLog } : {}),
       ...(observed.tracing ? { tracing: observed.tracing } : {}),
     },
   };
@@ -369,7 +389,7 @@ export interface TcpTarget {
  * an HTTP service the catch-all passes unknown destinations through.
  */
 export function buildOutboundPortListener(port: number, hasHttp: boolean, tcpTargets: readonly TcpTarget[], observed: Observability = UNOBSERVED): object {
-  const { accessLog } = observed;
+  const accessLog = chainLoggers(observed, 'tcp');
   const name = outboundPortListenerName(port);
   const chains: object[] = tcpTargets.map((t) => ({
     name: outboundClusterName(t.hostname, t.port),
@@ -456,6 +476,8 @@ export interface InboundPort {
   readonly protocol: TrafficProtocol;
   /** STRICT: only mTLS from the mesh's roots; PERMISSIVE: mTLS or plaintext; DISABLE: as it comes. */
   readonly mtls: PeerMtlsMode;
+  /** The services whose endpoints listen there, sorted (the first names the port's traffic in metrics). */
+  readonly services: readonly string[];
 }
 
 /**
@@ -477,20 +499,21 @@ const NO_AUTHZ: InboundAuthz = { http: [], tcp: () => [] };
  * pod (Istio's inbound passthrough). Every chain runs the workload's RBAC filters first.
  */
 export function buildVirtualInboundListener(ports: readonly InboundPort[], passthroughMode: PeerMtlsMode, authz: InboundAuthz = NO_AUTHZ, observed: Observability = UNOBSERVED): object {
-  const { accessLog } = observed;
+  const accessLog = chainLoggers(observed, 'tcp');
   // 15006 is the sidecar's own (Istio reserves it too); its chain is the black hole below.
   const declared = ports.filter((p) => p.port !== VIRTUAL_INBOUND_PORT).flatMap((p) => {
     const cluster = inboundClusterName(p.port);
     const chain = (name: string, tls: boolean) => {
       const filters =
         p.protocol === TrafficProtocol.Tcp
-          ? [...authz.tcp(name), tcpProxy(name, cluster, accessLog)]
+          ? [...authz.tcp(name), tcpProxy(name, cluster, chainLoggers(observed, 'tcp', p.services[0]))]
           : [
               httpConnectionManager(
                 name,
                 { rds: { route_config_name: cluster, config_source: ADS_CONFIG_SOURCE }, ...(tls ? FORWARD_CLIENT_CERT : {}) },
                 [...authz.http, ROUTER_FILTER],
                 observed,
+                p.services[0],
               ),
             ];
       return { name, filters, ...(tls ? { transport_socket: downstreamTlsSocket() } : {}) };

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { packedAsset } from '@meridian/model';
 
@@ -32,6 +33,8 @@ function includeDirs(): string[] {
   return [
     ...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(xdsPackage, 'deps', d)),
     protobufPackage, // google/protobuf/*.proto
+    // Meridian's own declarations of Envoy messages that copy predates (proto/envoy).
+    fileURLToPath(new URL('../../../proto/', import.meta.url)),
   ];
 }
 

@@ -29,6 +29,7 @@ import { addEndpointChanges, changedHostnames, changeSetOf } from './change-set.
 import type { JwksSource } from './jwt-authn.ts';
 import { endpointKey, indexEndpointOwners, mtlsModeOf, MtlsMode, type MtlsOptions } from './mtls.ts';
 import { WorkloadPortIndex } from './workload-port-index.ts';
+import type { WorkloadMetric } from './workload-metrics.ts';
 
 /** What every snapshot is built with: the registry to read, and the mesh's own settings. */
 export interface SnapshotOptions {
@@ -252,6 +253,11 @@ export class PushSnapshot {
     const settings = this.policies?.telemetry.tracingFor(workload)[direction];
     const provider = settings && this.tracingProviders.find((p) => p.name === settings.provider);
     return settings && provider ? { settings, provider } : undefined;
+  }
+
+  /** The workload metrics a workload's sidecar does not emit in one direction (Telemetry `metrics` overrides). */
+  disabledMetricsFor(workload: PolicyWorkload, direction: 'client' | 'server'): ReadonlySet<WorkloadMetric> {
+    return new Set((this.policies?.telemetry.metricsFor?.(workload)[direction] ?? []) as WorkloadMetric[]);
   }
 
   /** The keys fetched from a `jwksUri`, as of this snapshot's push. */

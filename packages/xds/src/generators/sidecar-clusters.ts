@@ -61,6 +61,7 @@ export function sidecarClusters(cache: ResourceCache, views: ProxyViews): Genera
         serverSans: serverSans(snapshot, service),
         policy: clusterPolicyOf(destination, subset, port.port),
         discovery: discoveryOf(snapshot, found),
+        service,
       }),
     );
   };

@@ -1,0 +1,156 @@
+/**
+ * Istio's standard workload metrics from upstream Envoy, which has no `istio.stats` filter:
+ * Envoy's stats access logger counts each request (or connection) once it ends, under
+ * Istio's metric and label names with the prefix `istio` (Prometheus sees
+ * `envoy_istio_requests_total`; one relabelling rule gives Istio's own names, docs/telemetry.md).
+ *
+ * Labels come from what each side knows. The reporting sidecar's own workload, namespace and
+ * cluster are literals; principals come from the certificates; the destination service from
+ * the outbound cluster's metadata. What only the other side knows (its workload, namespace,
+ * cluster) crosses in `x-meridian-peer-*` headers, as Istio's HTTP metadata exchange does:
+ * each sidecar stamps its own identity on what it sends (over any the application set) and
+ * takes the peer's off what it receives, into dynamic metadata, before the application sees
+ * it. TCP has no headers: its peer workload labels stay empty.
+ */
+import type { ProxyNode } from '@meridian/model';
+
+const STATS_LOGGER_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.stats.v3.Config';
+const HEADER_MUTATION_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation';
+const HEADER_TO_METADATA_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.header_to_metadata.v3.Config';
+
+/** Where the cluster metadata and the peer's exchanged identity live. */
+export const METRICS_METADATA_NAMESPACE = 'meridian';
+const PEER_HEADERS = { cluster: 'x-meridian-peer-cluster', namespace: 'x-meridian-peer-namespace', workload: 'x-meridian-peer-workload' } as const;
+
+export type MetricsDirection = 'client' | 'server';
+
+/** Istio's metric names, as Telemetry `metrics.overrides` name them. */
+export const WorkloadMetric = {
+  RequestCount: 'REQUEST_COUNT',
+  RequestDuration: 'REQUEST_DURATION',
+  RequestSize: 'REQUEST_SIZE',
+  ResponseSize: 'RESPONSE_SIZE',
+  TcpOpened: 'TCP_OPENED_CONNECTIONS',
+  TcpClosed: 'TCP_CLOSED_CONNECTIONS',
+  TcpSent: 'TCP_SENT_BYTES',
+  TcpReceived: 'TCP_RECEIVED_BYTES',
+} as const;
+export type WorkloadMetric = (typeof WorkloadMetric)[keyof typeof WorkloadMetric];
+
+/** The reporting workload as its own labels name it. */
+export interface ReportingWorkload {
+  readonly workload: string;
+  readonly namespace: string;
+  readonly cluster: string;
+}
+
+/** Istio's workload name for a proxy: its canonical-name label, `app.kubernetes.io/name`, `app`, else the pod's name. */
+export function reportingWorkload(proxy: ProxyNode): ReportingWorkload {
+  const pod = proxy.id.split('~')[2]?.split('.')[0];
+  const workload = proxy.labels['service.istio.io/canonical-name'] ?? proxy.labels['app.kubernetes.io/name'] ?? proxy.labels['app'] ?? pod ?? 'unknown';
+  return { workload, namespace: proxy.namespace, cluster: proxy.cluster };
+}
+
+const peer = (key: keyof typeof PEER_HEADERS) => `%DYNAMIC_METADATA(${METRICS_METADATA_NAMESPACE}:peer_${key})%`;
+const clusterMeta = (key: string) => `%CLUSTER_METADATA(${METRICS_METADATA_NAMESPACE}:${key})%`;
+
+/** Each side's labels: `self` is the reporting workload, the rest is read per request. */
+function labels(self: ReportingWorkload, direction: MetricsDirection, destinationService: string | undefined): Record<string, string> {
+  if (direction === 'client') {
+    return {
+      reporter: 'source',
+      source_workload: self.workload,
+      source_workload_namespace: self.namespace,
+      source_principal: '%UPSTREAM_LOCAL_URI_SAN%',
+      source_cluster: self.cluster,
+      destination_service: clusterMeta('service'),
+      destination_service_name: clusterMeta('service_name'),
+      destination_service_namespace: clusterMeta('service_namespace'),
+      destination_workload: peer('workload'),
+      destination_workload_namespace: peer('namespace'),
+      destination_principal: '%UPSTREAM_PEER_URI_SAN%',
+      destination_cluster: peer('cluster'),
+      connection_security_policy: 'unknown',
+    };
+  }
+  return {
+    reporter: 'destination',
+    source_workload: peer('workload'),
+    source_workload_namespace: peer('namespace'),
+    source_principal: '%DOWNSTREAM_PEER_URI_SAN%',
+    source_cluster: peer('cluster'),
+    destination_service: destinationService ?? 'unknown',
+    destination_workload: self.workload,
+    destination_workload_namespace: self.namespace,
+    destination_principal: '%DOWNSTREAM_LOCAL_URI_SAN%',
+    destination_cluster: self.cluster,
+    connection_security_policy: "%CEL(connection.mtls ? 'mutual_tls' : 'none')%",
+  };
+}
+
+const HTTP_LABELS = {
+  request_protocol: '%PROTOCOL%',
+  response_code: '%RESPONSE_CODE%',
+  grpc_response_status: '%GRPC_STATUS_NUMBER%',
+  response_flags: '%RESPONSE_FLAGS%',
+};
+
+/**
+ * The stats access logger of one connection manager (`http`) or TCP proxy (`tcp`), emitting
+ * every metric not in `disabled`; none when all are. `destinationService`: on the server side,
+ * the service whose port the chain serves.
+ */
+export function metricsLogger(
+  self: ReportingWorkload,
+  direction: MetricsDirection,
+  protocol: 'http' | 'tcp',
+  disabled: ReadonlySet<WorkloadMetric>,
+  destinationService?: string,
+): object[] {
+  const base = labels(self, direction, destinationService);
+  const tags = Object.entries(protocol === 'http' ? { ...base, ...HTTP_LABELS } : base).map(([name, value_format]) => ({ name, value_format }));
+  const stat = (name: string) => ({ name, tags });
+  const counters: object[] = [];
+  const histograms: object[] = [];
+  const on = (m: WorkloadMetric) => !disabled.has(m);
+  if (protocol === 'http') {
+    if (on(WorkloadMetric.RequestCount)) counters.push({ stat: stat('requests_total'), value_fixed: { value: 1 } });
+    if (on(WorkloadMetric.RequestDuration)) histograms.push({ stat: stat('request_duration_milliseconds'), unit: 'Milliseconds', value_format: '%DURATION%' });
+    if (on(WorkloadMetric.RequestSize)) histograms.push({ stat: stat('request_bytes'), unit: 'Bytes', value_format: '%BYTES_RECEIVED%' });
+    if (on(WorkloadMetric.ResponseSize)) histograms.push({ stat: stat('response_bytes'), unit: 'Bytes', value_format: '%BYTES_SENT%' });
+  } else {
+    if (on(WorkloadMetric.TcpSent)) counters.push({ stat: stat('tcp_sent_bytes_total'), value_format: '%BYTES_SENT%' });
+    if (on(WorkloadMetric.TcpReceived)) counters.push({ stat: stat('tcp_received_bytes_total'), value_format: '%BYTES_RECEIVED%' });
+    // Both counted when the connection's log is written, at its end: an open connection is not counted yet.
+    if (on(WorkloadMetric.TcpOpened)) counters.push({ stat: stat('tcp_connections_opened_total'), value_fixed: { value: 1 } });
+    if (on(WorkloadMetric.TcpClosed)) counters.push({ stat: stat('tcp_connections_closed_total'), value_fixed: { value: 1 } });
+  }
+  if (counters.length === 0 && histograms.length === 0) return [];
+  return [{ name: 'envoy.access_loggers.stats', typed_config: { '@type': STATS_LOGGER_TYPE, stat_prefix: 'istio', counters, histograms } }];
+}
+
+/**
+ * The HTTP filters of the identity exchange, for one side: stamp our identity on what we
+ * send (requests as a client, responses as a server), take the peer's off what we receive.
+ */
+export function peerExchangeFilters(self: ReportingWorkload, direction: MetricsDirection): object[] {
+  const stamp = Object.entries(PEER_HEADERS).map(([key, header]) => ({
+    append: { header: { key: header, value: self[key as keyof ReportingWorkload] }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+  }));
+  const take = Object.entries(PEER_HEADERS).map(([key, header]) => ({
+    header,
+    on_header_present: { metadata_namespace: METRICS_METADATA_NAMESPACE, key: `peer_${key}`, type: 'STRING' },
+    remove: true,
+  }));
+  return [
+    { name: 'meridian.peer_exchange.stamp', typed_config: { '@type': HEADER_MUTATION_TYPE, mutations: direction === 'client' ? { request_mutations: stamp } : { response_mutations: stamp } } },
+    { name: 'meridian.peer_exchange.take', typed_config: { '@type': HEADER_TO_METADATA_TYPE, ...(direction === 'client' ? { response_rules: take } : { request_rules: take }) } },
+  ];
+}
+
+/** Cluster metadata an outbound cluster carries for the metrics' destination_service labels. */
+export function serviceMetadata(hostname: string, name: string, namespace: string): object {
+  // A google.protobuf.Struct: protobufjs's own definition names its fields in camelCase.
+  const value = (v: string) => ({ stringValue: v });
+  return { filter_metadata: { [METRICS_METADATA_NAMESPACE]: { fields: { service: value(hostname), service_name: value(name), service_namespace: value(namespace) } } } };
+}
