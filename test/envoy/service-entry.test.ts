@@ -122,6 +122,7 @@ describe('ServiceEntry through an Envoy sidecar', { skip }, () => {
     assert.equal(got?.pod, 'external-0');
     assert.equal(got?.headers['x-egress'], 'httpbin', 'the route of the external host applied');
     assert.equal(got?.headers['x-forwarded-client-cert'], undefined, 'no mesh identity is sent outside the mesh');
+    assert.deepEqual(Object.keys(got?.headers ?? {}).filter((h) => h.startsWith('x-meridian')), [], 'nor the workload metrics\' identity headers');
     assert.equal((await get(HTTPBIN_DIAL, 80, 'httpbin.external.test', '/teapot')).status, 418);
     const stats = await client.envoy.stats('upstream_rq_completed');
     assert.ok((stats.get('cluster.outbound|80||httpbin.external.test.upstream_rq_completed') ?? 0) >= 2, 'through the entry cluster');
@@ -141,6 +142,10 @@ describe('ServiceEntry through an Envoy sidecar', { skip }, () => {
     const { got } = await get(external.address, EXTERNAL_PORTS.http1, 'legacy.external.test', '/old-api');
     assert.equal(got?.pod, 'external-0');
     assert.equal(got?.headers['x-egress'], 'legacy', 'routed as the entry host, not passed through blind');
+    assert.deepEqual(Object.keys(got?.headers ?? {}).filter((h) => h.startsWith('x-meridian')), []);
+    // A host the mesh does not know (passed through as it came) gets no identity headers either.
+    const unknown = await client.app.http1({ host: external.address, port: EXTERNAL_PORTS.http1, authority: 'unknown.external.test', path: '/', timeoutMs: 5000 });
+    assert.deepEqual(Object.keys((JSON.parse(unknown.body) as Received).headers).filter((h) => h.startsWith('x-meridian')), []);
   });
 
   it('a TCP entry is picked by its CIDR', async () => {

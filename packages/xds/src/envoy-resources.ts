@@ -14,7 +14,7 @@
  * already has, and is the only way the inbound side can terminate mTLS transparently.
  */
 import { discoveryFields, type ClusterDiscovery } from './cluster-discovery.ts';
-import { serviceMetadata } from './workload-metrics.ts';
+import { NO_PEER_STAMP, serviceMetadata } from './workload-metrics.ts';
 import { ClientKind, PeerMtlsMode, type ClusterPolicy, type ServicePort } from '@meridian/model';
 import type { LoadAssignmentPolicy } from './load-assignment.ts';
 import { IDENTITY_CERTIFICATE_NAME, ROOT_CERTIFICATE_NAME, type StringMatcher } from './mtls.ts';
@@ -413,6 +413,8 @@ export function buildOutboundPortListener(port: number, hasHttp: boolean, tcpTar
 
 export interface HttpTarget {
   readonly hostname: string;
+  /** Outside the mesh (a MESH_EXTERNAL ServiceEntry): requests carry no identity headers. */
+  readonly external?: boolean;
   readonly port: number;
   readonly domains: readonly string[];
   /** The virtual host's routes (`policy-routes.ts`): the host's compiled rules, or its default route. */
@@ -432,8 +434,9 @@ export function buildOutboundRouteConfiguration(port: number, targets: readonly 
         name: `${t.hostname}:${t.port}`,
         domains: t.domains,
         routes: t.routes,
+        ...(t.external ? { typed_per_filter_config: NO_PEER_STAMP } : {}),
       })),
-      { name: 'allow_any', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: {} } }] },
+      { name: 'allow_any', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: {} } }], typed_per_filter_config: NO_PEER_STAMP },
     ],
     // Routes name clusters that CDS may deliver a moment later.
     validate_clusters: { value: false },

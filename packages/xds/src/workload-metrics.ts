@@ -24,6 +24,16 @@ const PEER_HEADERS = { cluster: 'x-meridian-peer-cluster', namespace: 'x-meridia
 
 export type MetricsDirection = 'client' | 'server';
 
+/** The filter that stamps a sidecar's identity on what it sends (turned off for hosts outside the mesh). */
+export const PEER_STAMP_FILTER = 'meridian.peer_exchange.stamp';
+
+/**
+ * A virtual host's per-filter config that keeps the identity headers off requests leaving the
+ * mesh (hosts the mesh does not know, MESH_EXTERNAL entries): what a workload is called and
+ * where it runs is nobody else's business.
+ */
+export const NO_PEER_STAMP = { [PEER_STAMP_FILTER]: { '@type': 'type.googleapis.com/envoy.config.route.v3.FilterConfig', disabled: true } };
+
 /** Istio's metric names, as Telemetry `metrics.overrides` name them. */
 export const WorkloadMetric = {
   RequestCount: 'REQUEST_COUNT',
@@ -143,7 +153,7 @@ export function peerExchangeFilters(self: ReportingWorkload, direction: MetricsD
     remove: true,
   }));
   return [
-    { name: 'meridian.peer_exchange.stamp', typed_config: { '@type': HEADER_MUTATION_TYPE, mutations: direction === 'client' ? { request_mutations: stamp } : { response_mutations: stamp } } },
+    { name: PEER_STAMP_FILTER, typed_config: { '@type': HEADER_MUTATION_TYPE, mutations: direction === 'client' ? { request_mutations: stamp } : { response_mutations: stamp } } },
     { name: 'meridian.peer_exchange.take', typed_config: { '@type': HEADER_TO_METADATA_TYPE, ...(direction === 'client' ? { response_rules: take } : { request_rules: take }) } },
   ];
 }

@@ -74,7 +74,7 @@ function httpTargets(snapshot: PushSnapshot, port: number, proxy: ProxyNode): Ht
       taken.add(d);
       return true;
     });
-    if (domains.length > 0) out.push({ hostname: service.hostname, port, domains, routes: hostRoutes(snapshot, service.hostname, ctx) });
+    if (domains.length > 0) out.push({ hostname: service.hostname, port, domains, routes: hostRoutes(snapshot, service.hostname, ctx), ...(service.entry?.external ? { external: true } : {}) });
   }
   return out;
 }
