@@ -209,9 +209,10 @@ describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, ()
     assert.ok(bytes.some((s) => s.labels['destination_principal'] === 'spiffe://cluster.local/ns/demo/sa/echo' && s.value > 0));
   });
 
-  it('a namespace Telemetry that disables access logging and sampling takes effect at run time', async () => {
+  it('a namespace Telemetry that disables access logging, sampling and the request count takes effect at run time', async () => {
     assert.ok(lines(sleep).length > 0 && lines(echo).length > 0, 'both were logging');
-    writePolicy([MESH_DEFAULT, telemetry('quiet', 'demo', { accessLogging: [{ disabled: true }], tracing: [{ providers: [{ name: 'otel' }], randomSamplingPercentage: 0 }] })].join('---\n'));
+    const quiet = { accessLogging: [{ disabled: true }], tracing: [{ providers: [{ name: 'otel' }], randomSamplingPercentage: 0 }], metrics: [{ providers: [{ name: 'prometheus' }], overrides: [{ match: { metric: 'REQUEST_COUNT' }, disabled: true }] }] };
+    writePolicy([MESH_DEFAULT, telemetry('quiet', 'demo', quiet)].join('---\n'));
     let n = 0;
     await eventually(
       'no more lines from demo',
@@ -230,5 +231,10 @@ describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, ()
     await new Promise((r) => setTimeout(r, 6000));
     assert.deepEqual(spansOf('/quiet-final'), [], 'not sampled');
     assert.ok(!lines(sleep).some((l) => l['path'] === '/quiet-final') && !lines(echo).some((l) => l['path'] === '/quiet-final'), 'not logged');
+    // The request count stops on both sides.
+    const total = async (w: Workload, metric: string) => (await scrape(w, metric)).reduce((n, s) => n + s.value, 0);
+    const [sentBefore, gotBefore] = [await total(sleep, 'envoy_istio_requests_total'), await total(echo, 'envoy_istio_requests_total')];
+    for (let i = 0; i < 3; i++) assert.equal((await call(`/uncounted/${i}`)).status, 200);
+    assert.deepEqual([await total(sleep, 'envoy_istio_requests_total'), await total(echo, 'envoy_istio_requests_total')], [sentBefore, gotBefore]);
   });
 });

@@ -73,15 +73,27 @@ describe('Telemetry accessLogging', () => {
     assert.deepEqual(compile('').telemetry.tracingFor(API), {}, 'no default provider: not traced');
   });
 
-  it('reports an unknown provider, a filter and metrics; two namespace Telemetries: the first by name applies', () => {
+  it('reports an unknown provider, a filter and what metrics cannot do; two namespace Telemetries: the first by name applies', () => {
     const { telemetry, problems } = compile(
-      t('a', 'shop', '  accessLogging: [{ providers: [{ name: nowhere }], filter: { expression: "response.code >= 400" } }]\n  metrics: [{ overrides: [{ disabled: true }] }]') +
+      t('a', 'shop', '  accessLogging: [{ providers: [{ name: nowhere }], filter: { expression: "response.code >= 400" } }]\n  metrics: [{ providers: [{ name: stackdriver }], overrides: [{ disabled: true }, { match: { metric: REQUEST_COUNT }, tagOverrides: { x: { value: "1" } } }] }]') +
         t('b', 'shop', '  accessLogging: [{ providers: [{ name: stdout }] }]'),
     );
     assert.deepEqual(
       problems.map((p) => `${p.ref.name} ${p.path} ${p.severity}`),
-      ['a spec.metrics part', 'a spec.accessLogging[0].filter part', 'a spec.accessLogging[0].providers[0] part', 'b spec.accessLogging warning'],
+      ['a spec.metrics[0].providers[0] part', 'a spec.metrics[0].overrides[1].tagOverrides part', 'a spec.accessLogging[0].filter part', 'a spec.accessLogging[0].providers[0] part', 'b spec.accessLogging warning'],
     );
     assert.deepEqual(telemetry.accessLoggingFor(API), { client: [], server: [] }, 'a applies, and names no provider Meridian has');
+  });
+
+  it('metrics: the closest Telemetry decides which standard metrics each direction leaves out; every one is on by default', () => {
+    const { telemetry } = compile(
+      t('mesh', 'meridian-system', '  metrics: [{ providers: [{ name: prometheus }], overrides: [{ match: { metric: REQUEST_SIZE }, disabled: true }, { match: { metric: RESPONSE_SIZE }, disabled: true }] }]') +
+        t('quiet', 'shop', '  metrics: [{ overrides: [{ match: { mode: CLIENT }, disabled: true }, { match: { metric: REQUEST_COUNT, mode: CLIENT }, disabled: false }] }]'),
+    );
+    assert.deepEqual(telemetry.metricsFor?.({ namespace: 'other', labels: {} }), { client: ['REQUEST_SIZE', 'RESPONSE_SIZE'], server: ['REQUEST_SIZE', 'RESPONSE_SIZE'] });
+    const shop = telemetry.metricsFor?.(API);
+    assert.deepEqual(shop?.server, [], 'the namespace one decides whole: the mesh one does not add to it');
+    assert.deepEqual(shop?.client, ['REQUEST_DURATION', 'REQUEST_SIZE', 'RESPONSE_SIZE', 'TCP_CLOSED_CONNECTIONS', 'TCP_OPENED_CONNECTIONS', 'TCP_RECEIVED_BYTES', 'TCP_SENT_BYTES'], 'all off as a client, then the request count back on');
+    assert.deepEqual(compile('').telemetry.metricsFor?.(API), { client: [], server: [] });
   });
 });

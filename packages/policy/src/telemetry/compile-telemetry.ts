@@ -7,15 +7,31 @@
  * name none) to the directions their `match.mode` names, and `disabled: true` removes them.
  * Tracing is resolved the same way: the closest Telemetry with `tracing` decides, its first
  * entry for a direction gives the provider (its first; Envoy takes one tracer), sampling and
- * custom tags; `disableSpanReporting` turns that direction off. Metrics are not applied yet:
- * objects that set them are reported so.
+ * custom tags; `disableSpanReporting` turns that direction off. Metrics likewise: the closest
+ * Telemetry with `metrics` decides which of Istio's standard metrics each direction leaves out
+ * (`overrides[].disabled` per metric or ALL_METRICS, in order); every metric is on by default.
  */
-import { ClientKind, type AccessLogging, type CustomTag, type PolicyWorkload, type TelemetryPolicies, type Tracing, type TracingSettings } from '@meridian/model';
+import { ClientKind, type AccessLogging, type CustomTag, type DisabledMetrics, type PolicyWorkload, type TelemetryPolicies, type Tracing, type TracingSettings } from '@meridian/model';
 import type { ObjectLimits } from '../compile/traffic-policies.ts';
 import { ProblemSeverity, type CompileProblem } from '../compile/problems.ts';
 import type { PolicyObjectOf } from '../policy-object.ts';
 
 type Telemetry = PolicyObjectOf<'Telemetry'>;
+
+/** The metrics provider sidecars serve: Envoy's stats, which Prometheus scrapes (Istio's default provider's name). */
+const PROMETHEUS = 'prometheus';
+
+/** Istio's standard metrics, as Telemetry names them. */
+const STANDARD_METRICS: readonly string[] = [
+  'REQUEST_COUNT',
+  'REQUEST_DURATION',
+  'REQUEST_SIZE',
+  'RESPONSE_SIZE',
+  'TCP_OPENED_CONNECTIONS',
+  'TCP_CLOSED_CONNECTIONS',
+  'TCP_SENT_BYTES',
+  'TCP_RECEIVED_BYTES',
+];
 
 export interface TelemetryOptions {
   readonly rootNamespace: string;
@@ -50,7 +66,17 @@ export function compileTelemetry(
         else if (j > 0) problems.push({ ref, path: `spec.tracing[${i}].providers[${j}]`, message: 'a proxy reports to one tracing provider: only the first applies', severity: ProblemSeverity.Part });
       });
     });
-    if (t.spec.metrics) problems.push({ ref, path: 'spec.metrics', message: 'metrics are not configured on proxies yet', severity: ProblemSeverity.Part });
+    (t.spec.metrics ?? []).forEach((m, i) => {
+      (m.providers ?? []).forEach((p, j) => {
+        if (p.name !== PROMETHEUS) problems.push({ ref, path: `spec.metrics[${i}].providers[${j}]`, message: `sidecars serve their metrics to Prometheus only (provider ${PROMETHEUS}); ${p.name} is left out`, severity: ProblemSeverity.Part });
+      });
+      if (m.reportingInterval) problems.push({ ref, path: `spec.metrics[${i}].reportingInterval`, message: 'not applied: Prometheus scrapes when it will', severity: ProblemSeverity.Part });
+      (m.overrides ?? []).forEach((o, j) => {
+        if (o.tagOverrides) problems.push({ ref, path: `spec.metrics[${i}].overrides[${j}].tagOverrides`, message: 'tag overrides are not applied yet: the standard labels are kept', severity: ProblemSeverity.Part });
+        if (o.match?.customMetric) problems.push({ ref, path: `spec.metrics[${i}].overrides[${j}].match.customMetric`, message: 'custom metrics are not supported: the override is left out', severity: ProblemSeverity.Part });
+        else if (o.match?.metric && !STANDARD_METRICS.includes(o.match.metric) && o.match.metric !== 'ALL_METRICS') problems.push({ ref, path: `spec.metrics[${i}].overrides[${j}].match.metric`, message: `${o.match.metric} is not one of Istio's standard metrics: the override is left out`, severity: ProblemSeverity.Part });
+      });
+    });
     (t.spec.accessLogging ?? []).forEach((a, i) => {
       if (a.filter) problems.push({ ref, path: `spec.accessLogging[${i}].filter`, message: 'filter expressions are not applied yet: every request is logged', severity: ProblemSeverity.Part });
       (a.providers ?? []).forEach((p, j) => {
@@ -58,13 +84,17 @@ export function compileTelemetry(
       });
     });
     // grpc-js-xds has neither access logs nor tracing: proxyless clients and servers get none.
-    const proxyless = [...(t.spec.accessLogging?.length ? ['spec.accessLogging (proxyless gRPC has no access logs)'] : []), ...(t.spec.tracing?.length ? ['spec.tracing (proxyless gRPC is not traced)'] : [])];
+    const proxyless = [
+      ...(t.spec.accessLogging?.length ? ['spec.accessLogging (proxyless gRPC has no access logs)'] : []),
+      ...(t.spec.tracing?.length ? ['spec.tracing (proxyless gRPC is not traced)'] : []),
+      ...(t.spec.metrics?.length ? ["spec.metrics (proxyless gRPC reports none of Istio's metrics)"] : []),
+    ];
     if (proxyless.length) limits.push({ ref, client: ClientKind.Grpc, omit: proxyless, ignored: [] });
     usable.push(t);
   }
   const selects = (t: Telemetry) => Object.keys(t.spec.selector?.matchLabels ?? {}).length > 0;
   /** The resources that set `field`, by level, each level's hidden ones reported. */
-  const levelsOf = (field: 'accessLogging' | 'tracing') => {
+  const levelsOf = (field: 'accessLogging' | 'tracing' | 'metrics') => {
     const setting = usable.filter((t) => (t.spec[field] ?? []).length > 0);
     const levels = {
       mesh: setting.filter((t) => t.namespace === options.rootNamespace && !selects(t)),
@@ -84,9 +114,32 @@ export function compileTelemetry(
   };
   const loggingDecider = levelsOf('accessLogging');
   const tracingDecider = levelsOf('tracing');
+  const metricsDecider = levelsOf('metrics');
 
   const defaults: AccessLogging = { client: [...options.defaultAccessLogging].sort(), server: [...options.defaultAccessLogging].sort() };
   const telemetry: TelemetryPolicies = {
+    metricsFor(workload: PolicyWorkload): DisabledMetrics {
+      const decider = metricsDecider(workload);
+      const client = new Set<string>();
+      const server = new Set<string>();
+      for (const entry of decider?.spec.metrics ?? []) {
+        if (entry.providers?.length && !entry.providers.some((p) => p.name === PROMETHEUS)) continue;
+        for (const o of entry.overrides ?? []) {
+          if (o.disabled === undefined || o.match?.customMetric) continue;
+          const metric = o.match?.metric ?? 'ALL_METRICS';
+          const metrics = metric === 'ALL_METRICS' ? STANDARD_METRICS : STANDARD_METRICS.filter((m) => m === metric);
+          const mode = o.match?.mode ?? 'CLIENT_AND_SERVER';
+          for (const [set, applies] of [[client, mode !== 'SERVER'], [server, mode !== 'CLIENT']] as const) {
+            if (!applies) continue;
+            for (const m of metrics) {
+              if (o.disabled) set.add(m);
+              else set.delete(m);
+            }
+          }
+        }
+      }
+      return { client: [...client].sort(), server: [...server].sort() };
+    },
     accessLoggingFor(workload: PolicyWorkload): AccessLogging {
       const decider = loggingDecider(workload);
       if (!decider) return defaults;
