@@ -9,12 +9,15 @@
  * disable logging and stop sampling take effect at run time.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OtlpCollector, RealPeer, realPeersMissing, type CollectedSpan, type Pod } from '@meridian/testkit';
 import { EnvoyMesh, type Workload } from '../support/envoy-mesh.ts';
 import { eventually } from '../support/eventually.ts';
 import { yamlDocs } from '../support/manifests.ts';
+import { referencedLabelNames, referencedMetricNames } from '../support/prometheus.ts';
+import { build, DEPLOY_DIR } from '../deploy/kustomize.ts';
 import { ECHO_PORTS, serviceManifests, sleepAndEcho } from './manifests.ts';
 
 const skip = realPeersMissing([RealPeer.Netns, RealPeer.Iptables, RealPeer.Envoy]);
@@ -198,6 +201,40 @@ describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, ()
     assert.ok(!/x-meridian-peer/.test(body), body);
     // Durations too, with the same labels (histograms show once Envoy merges them, every 5 s).
     await eventually('the durations recorded', async () => (matching(await scrape(sleep, 'envoy_istio_request_duration_milliseconds_count'), client) >= clientBefore + n ? true : undefined), 15_000, 250);
+  });
+
+  it('deploy/grafana/mesh-traffic.json reads only metrics and labels the sidecars emit, named as deploy/monitoring-sidecars relabels them', async () => {
+    const [monitor] = build(path.join(DEPLOY_DIR, 'monitoring-sidecars')).filter((o) => o.kind === 'PodMonitor');
+    const endpoint = (monitor?.['spec'] as { podMetricsEndpoints: Array<{ path: string; targetPort: number; metricRelabelings: Array<{ regex: string; replacement: string }> }> }).podMetricsEndpoints[0];
+    assert.equal(endpoint?.path, '/stats/prometheus');
+    assert.equal(endpoint?.targetPort, 15090);
+    const relabel = endpoint.metricRelabelings[0];
+    assert.ok(relabel);
+    // Prometheus anchors relabelling regexes; `$1` means the same in JavaScript's replace.
+    const rename = (name: string) => name.replace(new RegExp(`^(?:${relabel.regex})$`), relabel.replacement);
+    const labelsByMetric = new Map<string, Set<string>>();
+    for (const w of [sleep, echo]) {
+      const text = await (await fetch(`http://${w.pod.address}:15090/stats/prometheus`)).text();
+      for (const line of text.split('\n').filter((l) => l && !l.startsWith('#'))) {
+        const name = rename(line.slice(0, line.search(/[{ ]/)));
+        const labels = labelsByMetric.get(name) ?? new Set<string>();
+        for (const m of line.matchAll(/([a-z_]+)="/g)) labels.add(m[1] ?? '');
+        labelsByMetric.set(name, labels);
+      }
+    }
+    const dashboard = JSON.parse(readFileSync(path.join(DEPLOY_DIR, 'grafana', 'mesh-traffic.json'), 'utf8')) as { panels: Array<{ title: string; targets?: Array<{ expr: string }> }>; templating: { list: Array<{ definition?: string }> } };
+    const exprs = [...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)), ...dashboard.templating.list.flatMap((v) => (v.definition ? [v.definition] : []))];
+    assert.ok(exprs.length > 8);
+    for (const expr of exprs) {
+      const metrics = referencedMetricNames(expr);
+      assert.ok(metrics.length > 0, expr);
+      for (const metric of metrics) {
+        const labels = labelsByMetric.get(metric);
+        assert.ok(labels, `${metric} is emitted (${expr})`);
+        const missing = referencedLabelNames(expr.replace(/^label_values\(([a-z_]+), ([a-z_]+)\)$/, 'by ($2) $1')).filter((l) => !labels.has(l));
+        assert.deepEqual(missing, [], `${metric} carries every label ${expr} reads`);
+      }
+    }
   });
 
   it('TCP connections counted with bytes, by the stats port Prometheus scrapes (15090)', async () => {

@@ -13,9 +13,16 @@ export function exportedMetricNames(text: string): Set<string> {
   return names;
 }
 
-/** The metric names a PromQL expression refers to (ours and the process' standard ones). */
+/** The metric names a PromQL expression refers to (ours, the process' standard ones, and the sidecars' Istio ones). */
 export function referencedMetricNames(expr: string): string[] {
-  return expr.match(/\b(?:meridian|process|nodejs)_[a-z0-9_]+/g) ?? [];
+  return expr.match(/\b(?:meridian|process|nodejs|istio)_[a-z0-9_]+/g) ?? [];
+}
+
+/** The label names a PromQL expression groups by or selects on. */
+export function referencedLabelNames(expr: string): string[] {
+  const grouped = [...expr.matchAll(/\bby \(([^)]*)\)/g)].flatMap((m) => (m[1] ?? '').split(',').map((l) => l.trim()));
+  const selected = [...expr.matchAll(/([a-z_]+)\s*(?:=~|!~|!=|=)\s*"/g)].map((m) => m[1] ?? '');
+  return [...new Set([...grouped, ...selected])].filter((l) => l && l !== 'le');
 }
 
 /** A metric scraped from a Meridian's /metrics: the sum of its samples (all label sets). */
