@@ -63,7 +63,7 @@ describe('envoyBootstrap', () => {
       id: 'sidecar~10.0.0.1~echo-1.demo~demo.svc.cluster.local',
       cluster: 'demo',
       locality: { region: 'us-east', zone: 'us-east-1a', sub_zone: '' },
-      metadata: { CLUSTER_ID: 'east', NETWORK: 'east-net', NAMESPACE: 'demo', SERVICE_ACCOUNT: 'echo', LABELS: { app: 'echo' } },
+      metadata: { CLUSTER_ID: 'east', NETWORK: 'east-net', NAMESPACE: 'demo', SERVICE_ACCOUNT: 'echo', LABELS: { app: 'echo' }, WORKLOAD_NAME: 'echo' },
     });
     assert.deepEqual(doc['dynamic_resources'], {
       ads_config: {

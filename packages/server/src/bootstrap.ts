@@ -108,6 +108,12 @@ const XDS_RETRY_BACK_OFF = { base_interval: '0.5s', max_interval: '5s' };
  */
 const XDS_KEEPALIVE = { interval: '30s', timeout: '10s' };
 
+/** Istio's canonical name of a workload: its label for it, `app.kubernetes.io/name`, `app`, else the pod's name in the node id. */
+function workloadName(labels: Readonly<Record<string, string>>, nodeId: string): string {
+  const pod = nodeId.split('~')[2]?.split('.')[0];
+  return labels['service.istio.io/canonical-name'] ?? labels['app.kubernetes.io/name'] ?? labels['app'] ?? (pod || 'unknown');
+}
+
 export function envoyBootstrap(options: EnvoyBootstrapOptions): object {
   const [region = '', zone = '', subZone = ''] = (options.locality ?? '').split('/');
   const colon = options.server.lastIndexOf(':');
@@ -119,6 +125,8 @@ export function envoyBootstrap(options: EnvoyBootstrapOptions): object {
   if (options.namespace) metadata['NAMESPACE'] = options.namespace;
   if (options.serviceAccount) metadata['SERVICE_ACCOUNT'] = options.serviceAccount;
   if (options.labels && Object.keys(options.labels).length > 0) metadata['LABELS'] = options.labels;
+  // What the workload metrics name it (Istio's agent sets the same key from the Deployment).
+  metadata['WORKLOAD_NAME'] = workloadName(options.labels ?? {}, options.nodeId);
   const ads = { ads: {}, resource_api_version: 'V3' };
   return {
     node: {

@@ -14,7 +14,7 @@
  * already has, and is the only way the inbound side can terminate mTLS transparently.
  */
 import { discoveryFields, type ClusterDiscovery } from './cluster-discovery.ts';
-import { NO_PEER_STAMP, serviceMetadata } from './workload-metrics.ts';
+import { NO_PEER_STAMP, peerServiceHeader, serviceMetadata } from './workload-metrics.ts';
 import { ClientKind, PeerMtlsMode, type ClusterPolicy, type ServicePort } from '@meridian/model';
 import type { LoadAssignmentPolicy } from './load-assignment.ts';
 import { IDENTITY_CERTIFICATE_NAME, ROOT_CERTIFICATE_NAME, type StringMatcher } from './mtls.ts';
@@ -293,15 +293,15 @@ export interface Observability {
 
 /** What a sidecar's chains carry for its workload metrics. */
 export interface ChainMetrics {
-  /** The stats loggers of an HTTP manager or a TCP proxy; `service`: a server-side chain's service. */
-  loggers(protocol: 'http' | 'tcp', service?: string): readonly object[];
+  /** The stats loggers of an HTTP manager or a TCP proxy. */
+  loggers(protocol: 'http' | 'tcp'): readonly object[];
   /** The identity-exchange filters every HTTP manager runs first. */
   readonly exchange: readonly object[];
 }
 
 /** The access loggers of one HTTP manager or TCP proxy: the files Telemetry names, and the metrics. */
-function chainLoggers(observed: Observability, protocol: 'http' | 'tcp', service?: string): object[] {
-  return [...observed.accessLog, ...(observed.metrics?.loggers(protocol, service) ?? [])];
+function chainLoggers(observed: Observability, protocol: 'http' | 'tcp'): object[] {
+  return [...observed.accessLog, ...(observed.metrics?.loggers(protocol) ?? [])];
 }
 
 const UNOBSERVED: Observability = { accessLog: [] };
@@ -319,8 +319,8 @@ function weightedTcpProxy(statPrefix: string, routes: ReadonlyArray<{ readonly c
   };
 }
 
-function httpConnectionManager(statPrefix: string, routes: object, filters: readonly object[] = [ROUTER_FILTER], observed: Observability = UNOBSERVED, service?: string): object {
-  const accessLog = chainLoggers(observed, 'http', service);
+function httpConnectionManager(statPrefix: string, routes: object, filters: readonly object[] = [ROUTER_FILTER], observed: Observability = UNOBSERVED): object {
+  const accessLog = chainLoggers(observed, 'http');
   return {
     name: 'envoy.filters.network.http_connection_manager',
     typed_config: {
@@ -434,7 +434,8 @@ export function buildOutboundRouteConfiguration(port: number, targets: readonly 
         name: `${t.hostname}:${t.port}`,
         domains: t.domains,
         routes: t.routes,
-        ...(t.external ? { typed_per_filter_config: NO_PEER_STAMP } : {}),
+        // Into the mesh: the service it was sent to, for the server's metrics; out of it, no identity at all.
+        ...(t.external ? { typed_per_filter_config: NO_PEER_STAMP } : { request_headers_to_add: [peerServiceHeader(t.hostname)] }),
       })),
       { name: 'allow_any', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: {} } }], typed_per_filter_config: NO_PEER_STAMP },
     ],
@@ -479,8 +480,6 @@ export interface InboundPort {
   readonly protocol: TrafficProtocol;
   /** STRICT: only mTLS from the mesh's roots; PERMISSIVE: mTLS or plaintext; DISABLE: as it comes. */
   readonly mtls: PeerMtlsMode;
-  /** The services whose endpoints listen there, sorted (the first names the port's traffic in metrics). */
-  readonly services: readonly string[];
 }
 
 /**
@@ -509,14 +508,13 @@ export function buildVirtualInboundListener(ports: readonly InboundPort[], passt
     const chain = (name: string, tls: boolean) => {
       const filters =
         p.protocol === TrafficProtocol.Tcp
-          ? [...authz.tcp(name), tcpProxy(name, cluster, chainLoggers(observed, 'tcp', p.services[0]))]
+          ? [...authz.tcp(name), tcpProxy(name, cluster, accessLog)]
           : [
               httpConnectionManager(
                 name,
                 { rds: { route_config_name: cluster, config_source: ADS_CONFIG_SOURCE }, ...(tls ? FORWARD_CLIENT_CERT : {}) },
                 [...authz.http, ROUTER_FILTER],
                 observed,
-                p.services[0],
               ),
             ];
       return { name, filters, ...(tls ? { transport_socket: downstreamTlsSocket() } : {}) };

@@ -5,15 +5,14 @@
  * `envoy_istio_requests_total`; one relabelling rule gives Istio's own names, docs/telemetry.md).
  *
  * Labels come from what each side knows. The reporting sidecar's own workload, namespace and
- * cluster are literals; principals come from the certificates; the destination service from
- * the outbound cluster's metadata. What only the other side knows (its workload, namespace,
+ * cluster are read by Envoy from its node metadata (CEL on `xds.node`), so every sidecar gets
+ * the same listeners and a push builds them once, not once per workload; principals come from
+ * the certificates; the destination service from the outbound cluster's metadata. What only the other side knows (its workload, namespace,
  * cluster) crosses in `x-meridian-peer-*` headers, as Istio's HTTP metadata exchange does:
  * each sidecar stamps its own identity on what it sends (over any the application set) and
  * takes the peer's off what it receives, into dynamic metadata, before the application sees
  * it. TCP has no headers: its peer workload labels stay empty.
  */
-import type { ProxyNode } from '@meridian/model';
-
 const STATS_LOGGER_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.stats.v3.Config';
 const HEADER_MUTATION_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation';
 const HEADER_TO_METADATA_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.header_to_metadata.v3.Config';
@@ -21,6 +20,11 @@ const HEADER_TO_METADATA_TYPE = 'type.googleapis.com/envoy.extensions.filters.ht
 /** Where the cluster metadata and the peer's exchanged identity live. */
 export const METRICS_METADATA_NAMESPACE = 'meridian';
 const PEER_HEADERS = { cluster: 'x-meridian-peer-cluster', namespace: 'x-meridian-peer-namespace', workload: 'x-meridian-peer-workload' } as const;
+/**
+ * The service a request was sent to, which the server's side cannot tell (its chain serves
+ * whatever service the port belongs to): the client's route adds it, as a header of its own.
+ */
+export const PEER_SERVICE_HEADER = 'x-meridian-peer-service';
 
 export type MetricsDirection = 'client' | 'server';
 
@@ -46,26 +50,25 @@ export const WorkloadMetric = {
   TcpReceived: 'TCP_RECEIVED_BYTES',
 } as const;
 export type WorkloadMetric = (typeof WorkloadMetric)[keyof typeof WorkloadMetric];
+export const ALL_WORKLOAD_METRICS: readonly WorkloadMetric[] = Object.values(WorkloadMetric);
 
-/** The reporting workload as its own labels name it. */
-export interface ReportingWorkload {
-  readonly workload: string;
-  readonly namespace: string;
-  readonly cluster: string;
+/**
+ * The reporting workload, as Envoy reads it from its own node metadata: `WORKLOAD_NAME`
+ * (Meridian's bootstrap sets it from the workload's labels, Istio's agent from its
+ * Deployment), `NAMESPACE` and `CLUSTER_ID`; `unknown` for what the bootstrap does not say.
+ */
+const SELF = { workload: nodeField('WORKLOAD_NAME'), namespace: nodeField('NAMESPACE'), cluster: nodeField('CLUSTER_ID') } as const;
+
+function nodeField(field: string): string {
+  return `%CEL(has(xds.node.metadata.${field}) ? xds.node.metadata.${field} : 'unknown')%`;
 }
 
-/** Istio's workload name for a proxy: its canonical-name label, `app.kubernetes.io/name`, `app`, else the pod's name. */
-export function reportingWorkload(proxy: ProxyNode): ReportingWorkload {
-  const pod = proxy.id.split('~')[2]?.split('.')[0];
-  const workload = proxy.labels['service.istio.io/canonical-name'] ?? proxy.labels['app.kubernetes.io/name'] ?? proxy.labels['app'] ?? pod ?? 'unknown';
-  return { workload, namespace: proxy.namespace, cluster: proxy.cluster };
-}
-
-const peer = (key: keyof typeof PEER_HEADERS) => `%DYNAMIC_METADATA(${METRICS_METADATA_NAMESPACE}:peer_${key})%`;
+const peer = (key: string) => `%DYNAMIC_METADATA(${METRICS_METADATA_NAMESPACE}:peer_${key})%`;
 const clusterMeta = (key: string) => `%CLUSTER_METADATA(${METRICS_METADATA_NAMESPACE}:${key})%`;
 
 /** Each side's labels: `self` is the reporting workload, the rest is read per request. */
-function labels(self: ReportingWorkload, direction: MetricsDirection, destinationService: string | undefined): Record<string, string> {
+function labels(direction: MetricsDirection): Record<string, string> {
+  const self = SELF;
   if (direction === 'client') {
     return {
       reporter: 'source',
@@ -89,7 +92,7 @@ function labels(self: ReportingWorkload, direction: MetricsDirection, destinatio
     source_workload_namespace: peer('namespace'),
     source_principal: '%DOWNSTREAM_PEER_URI_SAN%',
     source_cluster: peer('cluster'),
-    destination_service: destinationService ?? 'unknown',
+    destination_service: peer('service'),
     destination_workload: self.workload,
     destination_workload_namespace: self.namespace,
     destination_principal: '%DOWNSTREAM_LOCAL_URI_SAN%',
@@ -107,17 +110,10 @@ const HTTP_LABELS = {
 
 /**
  * The stats access logger of one connection manager (`http`) or TCP proxy (`tcp`), emitting
- * every metric not in `disabled`; none when all are. `destinationService`: on the server side,
- * the service whose port the chain serves.
+ * every metric not in `disabled`; none when all are.
  */
-export function metricsLogger(
-  self: ReportingWorkload,
-  direction: MetricsDirection,
-  protocol: 'http' | 'tcp',
-  disabled: ReadonlySet<WorkloadMetric>,
-  destinationService?: string,
-): object[] {
-  const base = labels(self, direction, destinationService);
+export function metricsLogger(direction: MetricsDirection, protocol: 'http' | 'tcp', disabled: ReadonlySet<WorkloadMetric>): object[] {
+  const base = labels(direction);
   const tags = Object.entries(protocol === 'http' ? { ...base, ...HTTP_LABELS } : base).map(([name, value_format]) => ({ name, value_format }));
   const stat = (name: string) => ({ name, tags });
   const counters: object[] = [];
@@ -143,11 +139,12 @@ export function metricsLogger(
  * The HTTP filters of the identity exchange, for one side: stamp our identity on what we
  * send (requests as a client, responses as a server), take the peer's off what we receive.
  */
-export function peerExchangeFilters(self: ReportingWorkload, direction: MetricsDirection): object[] {
+export function peerExchangeFilters(direction: MetricsDirection): object[] {
   const stamp = Object.entries(PEER_HEADERS).map(([key, header]) => ({
-    append: { header: { key: header, value: self[key as keyof ReportingWorkload] }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+    append: { header: { key: header, value: SELF[key as keyof typeof SELF] }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
   }));
-  const take = Object.entries(PEER_HEADERS).map(([key, header]) => ({
+  const taken = direction === 'client' ? PEER_HEADERS : { ...PEER_HEADERS, service: PEER_SERVICE_HEADER };
+  const take = Object.entries(taken).map(([key, header]) => ({
     header,
     on_header_present: { metadata_namespace: METRICS_METADATA_NAMESPACE, key: `peer_${key}`, type: 'STRING' },
     remove: true,
@@ -156,6 +153,11 @@ export function peerExchangeFilters(self: ReportingWorkload, direction: MetricsD
     { name: PEER_STAMP_FILTER, typed_config: { '@type': HEADER_MUTATION_TYPE, mutations: direction === 'client' ? { request_mutations: stamp } : { response_mutations: stamp } } },
     { name: 'meridian.peer_exchange.take', typed_config: { '@type': HEADER_TO_METADATA_TYPE, ...(direction === 'client' ? { response_rules: take } : { request_rules: take }) } },
   ];
+}
+
+/** What a route to a mesh service adds to its requests: the service, for the server side's destination_service. */
+export function peerServiceHeader(hostname: string): object {
+  return { header: { key: PEER_SERVICE_HEADER, value: hostname }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' };
 }
 
 /** Cluster metadata an outbound cluster carries for the metrics' destination_service labels. */

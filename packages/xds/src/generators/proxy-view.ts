@@ -5,7 +5,7 @@ import type { PushSnapshot } from '../push-snapshot.ts';
 import { jwtAuthnFilter, jwtIssuers } from '../jwt-authn.ts';
 import { policySetKey, rbacOptions, rbacStages, type RbacOptions, type RbacStage } from '../rbac.ts';
 import { collectorClusterName, hcmTracing, tracingKey } from '../tracing.ts';
-import { metricsLogger, peerExchangeFilters, reportingWorkload } from '../workload-metrics.ts';
+import { ALL_WORKLOAD_METRICS, metricsLogger, peerExchangeFilters } from '../workload-metrics.ts';
 
 interface View {
   readonly snapshot: number;
@@ -95,7 +95,7 @@ export class ProxyViews {
       proxy.type === ProxyType.ProxylessGrpc
         ? where
         : proxy.type === ProxyType.Sidecar
-          ? `${where}|${this.inboundPorts(snapshot, proxy).map((p) => `${p.port}/${p.protocol}/${p.mtls}/${p.services[0] ?? ''}`).join(',')}|${snapshot.inboundMtls(proxy, 0, [])}|${policySetKey(this.authorization(snapshot, proxy))}|${policySetKey(this.requestAuthentication(snapshot, proxy))}`
+          ? `${where}|${this.inboundPorts(snapshot, proxy).map((p) => `${p.port}/${p.protocol}/${p.mtls}`).join(',')}|${snapshot.inboundMtls(proxy, 0, [])}|${policySetKey(this.authorization(snapshot, proxy))}|${policySetKey(this.requestAuthentication(snapshot, proxy))}`
           : `${where}|${proxy.id}`;
     return view.key;
   }
@@ -110,17 +110,18 @@ export class ProxyViews {
 function computeObserved(snapshot: PushSnapshot, proxy: ProxyNode, direction: Direction): Observed {
   const logProviders = snapshot.accessLogProvidersFor(proxy, direction);
   const trace = snapshot.tracingFor(proxy, direction);
-  const self = reportingWorkload(proxy);
   const disabled = snapshot.disabledMetricsFor(proxy, direction);
-  const exchange = peerExchangeFilters(self, direction);
+  // The exchange serves the peer's metrics too: dropped only where the workload emits none at all.
+  const silent = disabled.size === ALL_WORKLOAD_METRICS.length && snapshot.disabledMetricsFor(proxy, direction === 'client' ? 'server' : 'client').size === ALL_WORKLOAD_METRICS.length;
+  const exchange = silent ? [] : peerExchangeFilters(direction);
   return {
     config: {
       accessLog: accessLogs(logProviders, proxy, direction),
       // The cluster's name is not a valid :authority (a gRPC server refuses it): the collector's address is.
       ...(trace ? { tracing: hcmTracing(trace.settings, { cluster: collectorClusterName(trace.provider, snapshot), provider: trace.provider }, proxy, direction) } : {}),
-      metrics: { loggers: (protocol, service) => metricsLogger(self, direction, protocol, disabled, service), exchange },
+      metrics: { loggers: (protocol) => metricsLogger(direction, protocol, disabled), exchange },
     },
-    key: `${accessLogKey(logProviders, proxy)}|${tracingKey(trace?.settings, proxy)}|${self.workload}@${self.cluster}/${self.namespace}|${[...disabled].sort().join(',')}`,
+    key: `${accessLogKey(logProviders, proxy)}|${tracingKey(trace?.settings, proxy)}|${[...disabled].sort().join(',')}${silent ? '|silent' : ''}`,
   };
 }
 
@@ -141,6 +142,6 @@ function computeInboundPorts(snapshot: PushSnapshot, proxy: ProxyNode): InboundP
     }
   }
   return [...byPort]
-    .map(([port, p]) => ({ port, protocol: p.protocol, mtls: snapshot.inboundMtls(proxy, port, p.hostnames), services: [...new Set(p.hostnames)].sort() }))
+    .map(([port, p]) => ({ port, protocol: p.protocol, mtls: snapshot.inboundMtls(proxy, port, p.hostnames) }))
     .sort((a, b) => a.port - b.port);
 }
