@@ -110,19 +110,18 @@ describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, ()
     }
   });
 
-  it('one line at each end of an HTTP call, with the reporter, its cluster and both principals', async () => {
+  it('one line at each end of an HTTP call, each naming both sides: workload, namespace, cluster and principal', async () => {
     assert.equal((await call('/hello?x=1')).status, 200);
     const sent = await eventually('the client line', async () => lines(sleep).find((l) => l['path'] === '/hello?x=1'), 5000, 100);
     const received = await eventually('the server line', async () => lines(echo).find((l) => l['path'] === '/hello?x=1'), 5000, 100);
-    assert.deepEqual(
-      [sent['reporter'], sent['source_cluster'], sent['source_namespace'], sent['source_principal'], sent['destination_principal'], sent['response_code'], sent['method']],
-      ['source', 'east', 'demo', 'spiffe://cluster.local/ns/demo/sa/sleep', 'spiffe://cluster.local/ns/demo/sa/echo', 200, 'GET'],
-    );
+    // Both lines name both sides: the peer's workload and cluster came in the identity exchange.
+    const peers = (l: Line) => [l['source_workload'], l['source_workload_namespace'], l['source_cluster'], l['source_principal'], l['destination_workload'], l['destination_cluster'], l['destination_principal']];
+    const both = ['sleep', 'demo', 'east', 'spiffe://cluster.local/ns/demo/sa/sleep', 'echo', 'west', 'spiffe://cluster.local/ns/demo/sa/echo'];
+    assert.deepEqual([sent['reporter'], sent['response_code'], sent['method']], ['source', 200, 'GET']);
+    assert.deepEqual(peers(sent), both);
+    assert.deepEqual(peers(received), both);
     assert.match(String(sent['upstream_cluster']), /^outbound\|8080\|\|echo\.demo\.svc\.cluster\.local/);
-    assert.deepEqual(
-      [received['reporter'], received['destination_cluster'], received['destination_namespace'], received['source_principal'], received['destination_principal'], received['response_code']],
-      ['destination', 'west', 'demo', 'spiffe://cluster.local/ns/demo/sa/sleep', 'spiffe://cluster.local/ns/demo/sa/echo', 200],
-    );
+    assert.deepEqual([received['reporter'], received['response_code'], received['connection_security_policy'], received['destination_service']], ['destination', 200, 'mutual_tls', ECHO.host]);
     assert.equal(sent['request_id'], received['request_id'], 'one request, seen from both ends');
   });
 

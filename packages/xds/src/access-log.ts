@@ -1,12 +1,13 @@
 /**
  * Access logs on sidecars (Telemetry `accessLogging`, config `telemetry.providers`): Envoy's
  * file access logger on every inbound and outbound HTTP connection manager and TCP proxy,
- * with Istio's default fields and the peer's identity. What the reporting proxy knows of
- * itself (its cluster and namespace) is written in as literals; the peer's principal comes
- * from its certificate. Upstream Envoy has no metadata exchange, so the peer's cluster and
- * workload are not known to the logging proxy (the peer's own log line has them).
+ * with Istio's default fields and who called whom under the workload metrics' label names
+ * (`workload-metrics.ts`): the logging side from its node metadata, the peer's workload,
+ * namespace and cluster from the identity exchange (HTTP only), both principals from the
+ * certificates.
  */
-import type { AccessLogProvider, ProxyNode } from '@meridian/model';
+import type { AccessLogProvider } from '@meridian/model';
+import { peerLabels } from './workload-metrics.ts';
 
 const FILE_ACCESS_LOG_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog';
 
@@ -40,22 +41,15 @@ const ISTIO_FIELDS: Readonly<Record<string, string>> = {
   route_name: '%ROUTE_NAME%',
 };
 
-/** The fields about who called whom, from where the proxy stands. */
-function peerFields(proxy: ProxyNode, direction: AccessLogDirection): Record<string, string> {
-  return direction === 'client'
-    ? { reporter: 'source', source_cluster: proxy.cluster, source_namespace: proxy.namespace, source_principal: '%UPSTREAM_LOCAL_URI_SAN%', destination_principal: '%UPSTREAM_PEER_URI_SAN%' }
-    : { reporter: 'destination', destination_cluster: proxy.cluster, destination_namespace: proxy.namespace, destination_principal: '%DOWNSTREAM_LOCAL_URI_SAN%', source_principal: '%DOWNSTREAM_PEER_URI_SAN%' };
-}
-
 function textFormat(fields: Readonly<Record<string, string>>): string {
   const f = (k: string) => fields[k] ?? '-';
-  return `[${f('start_time')}] "${f('method')} ${f('path')} ${f('protocol')}" ${f('response_code')} ${f('response_flags')} ${f('bytes_received')} ${f('bytes_sent')} ${f('duration')} "${f('authority')}" "${f('upstream_host')}" ${f('upstream_cluster')} reporter=${f('reporter')} source=${f('source_principal')} destination=${f('destination_principal')}\n`;
+  return `[${f('start_time')}] "${f('method')} ${f('path')} ${f('protocol')}" ${f('response_code')} ${f('response_flags')} ${f('bytes_received')} ${f('bytes_sent')} ${f('duration')} "${f('authority')}" "${f('upstream_host')}" ${f('upstream_cluster')} reporter=${f('reporter')} source=${f('source_workload')}.${f('source_workload_namespace')}@${f('source_cluster')} ${f('source_principal')} destination=${f('destination_workload')}.${f('destination_workload_namespace')}@${f('destination_cluster')} ${f('destination_principal')}\n`;
 }
 
 /** The `access_log` entries of one connection manager or TCP proxy. */
-export function accessLogs(providers: readonly AccessLogProvider[], proxy: ProxyNode, direction: AccessLogDirection): object[] {
+export function accessLogs(providers: readonly AccessLogProvider[], direction: AccessLogDirection): object[] {
   return providers.map((p) => {
-    const fields = { ...ISTIO_FIELDS, ...peerFields(proxy, direction) };
+    const fields = { ...ISTIO_FIELDS, ...peerLabels(direction) };
     return {
       name: 'envoy.access_loggers.file',
       typed_config: {
@@ -69,6 +63,6 @@ export function accessLogs(providers: readonly AccessLogProvider[], proxy: Proxy
 }
 
 /** What the access-log entries depend on: proxies alike in it share the resources carrying them. */
-export function accessLogKey(providers: readonly AccessLogProvider[], proxy: ProxyNode): string {
-  return providers.length ? `${providers.map((p) => p.name).join(',')}@${proxy.cluster}/${proxy.namespace}` : '';
+export function accessLogKey(providers: readonly AccessLogProvider[]): string {
+  return providers.map((p) => p.name).join(',');
 }

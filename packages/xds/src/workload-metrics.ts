@@ -66,8 +66,12 @@ function nodeField(field: string): string {
 const peer = (key: string) => `%DYNAMIC_METADATA(${METRICS_METADATA_NAMESPACE}:peer_${key})%`;
 const clusterMeta = (key: string) => `%CLUSTER_METADATA(${METRICS_METADATA_NAMESPACE}:${key})%`;
 
-/** Each side's labels: `self` is the reporting workload, the rest is read per request. */
-function labels(direction: MetricsDirection): Record<string, string> {
+/**
+ * Who called whom, as one side sees it: the reporting workload from its node metadata, the
+ * peer's from the exchange and the certificates. The metrics' labels, and the access logs'
+ * peer fields.
+ */
+export function peerLabels(direction: MetricsDirection): Record<string, string> {
   const self = SELF;
   if (direction === 'client') {
     return {
@@ -113,7 +117,7 @@ const HTTP_LABELS = {
  * every metric not in `disabled`; none when all are.
  */
 export function metricsLogger(direction: MetricsDirection, protocol: 'http' | 'tcp', disabled: ReadonlySet<WorkloadMetric>): object[] {
-  const base = labels(direction);
+  const base = peerLabels(direction);
   const tags = Object.entries(protocol === 'http' ? { ...base, ...HTTP_LABELS } : base).map(([name, value_format]) => ({ name, value_format }));
   const stat = (name: string) => ({ name, tags });
   const counters: object[] = [];

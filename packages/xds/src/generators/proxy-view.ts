@@ -116,12 +116,12 @@ function computeObserved(snapshot: PushSnapshot, proxy: ProxyNode, direction: Di
   const exchange = silent ? [] : peerExchangeFilters(direction);
   return {
     config: {
-      accessLog: accessLogs(logProviders, proxy, direction),
+      accessLog: accessLogs(logProviders, direction),
       // The cluster's name is not a valid :authority (a gRPC server refuses it): the collector's address is.
       ...(trace ? { tracing: hcmTracing(trace.settings, { cluster: collectorClusterName(trace.provider, snapshot), provider: trace.provider }, proxy, direction) } : {}),
       metrics: { loggers: (protocol) => metricsLogger(direction, protocol, disabled), exchange },
     },
-    key: `${accessLogKey(logProviders, proxy)}|${tracingKey(trace?.settings, proxy)}|${[...disabled].sort().join(',')}${silent ? '|silent' : ''}`,
+    key: `${accessLogKey(logProviders)}|${tracingKey(trace?.settings, proxy)}|${[...disabled].sort().join(',')}${silent ? '|silent' : ''}`,
   };
 }
 
