@@ -245,6 +245,28 @@ describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, ()
     assert.ok(bytes.some((s) => s.labels['destination_principal'] === 'spiffe://cluster.local/ns/demo/sa/echo' && s.value > 0));
   });
 
+  it('a filter expression logs only what it holds true for (Envoy\'s CEL, Istio\'s attributes)', async () => {
+    writePolicy([MESH_DEFAULT, telemetry('errors-only', 'demo', { accessLogging: [{ providers: [{ name: 'json-stdout' }], filter: { expression: 'response.code >= 400' } }] })].join('---\n'));
+    await echo.app.setStatus(503);
+    try {
+      let n = 0;
+      // In effect once a failing request is logged and a succeeding one is not.
+      await eventually('only failures logged', async () => {
+        const failing = `/filtered-fail-${n}`;
+        await call(failing);
+        await echo.app.setStatus(200);
+        const fine = `/filtered-ok-${n++}`;
+        await call(fine);
+        await echo.app.setStatus(503);
+        await new Promise((r) => setTimeout(r, 500));
+        const logged = (path: string) => lines(sleep).some((l) => l['path'] === path);
+        return logged(failing) && !logged(fine) ? true : undefined;
+      }, 20_000, 100);
+    } finally {
+      await echo.app.setStatus(200);
+    }
+  });
+
   it('a namespace Telemetry that disables access logging, sampling and the request count takes effect at run time', async () => {
     assert.ok(lines(sleep).length > 0 && lines(echo).length > 0, 'both were logging');
     const quiet = { accessLogging: [{ disabled: true }], tracing: [{ providers: [{ name: 'otel' }], randomSamplingPercentage: 0 }], metrics: [{ providers: [{ name: 'prometheus' }], overrides: [{ match: { metric: 'REQUEST_COUNT' }, disabled: true }] }] };

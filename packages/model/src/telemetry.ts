@@ -16,6 +16,13 @@ export interface AccessLogProvider {
 export interface AccessLogging {
   readonly client: readonly string[];
   readonly server: readonly string[];
+  /** A provider's CEL filter (Telemetry `filter.expression`): only what it holds true for is logged. */
+  readonly filters?: Readonly<Record<string, string>>;
+}
+
+/** A sink one direction of a sidecar logs to, with its filter. */
+export interface AccessLogSink extends AccessLogProvider {
+  readonly filter?: string;
 }
 
 /** An OTLP/gRPC trace collector from the config (`telemetry.providers`). */

@@ -6,10 +6,11 @@
  * namespace and cluster from the identity exchange (HTTP only), both principals from the
  * certificates.
  */
-import type { AccessLogProvider } from '@meridian/model';
+import type { AccessLogSink } from '@meridian/model';
 import { peerLabels } from './workload-metrics.ts';
 
 const FILE_ACCESS_LOG_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog';
+const CEL_FILTER_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter';
 
 export type AccessLogDirection = 'client' | 'server';
 
@@ -47,11 +48,13 @@ function textFormat(fields: Readonly<Record<string, string>>): string {
 }
 
 /** The `access_log` entries of one connection manager or TCP proxy. */
-export function accessLogs(providers: readonly AccessLogProvider[], direction: AccessLogDirection): object[] {
+export function accessLogs(providers: readonly AccessLogSink[], direction: AccessLogDirection): object[] {
   return providers.map((p) => {
     const fields = { ...ISTIO_FIELDS, ...peerLabels(direction) };
     return {
       name: 'envoy.access_loggers.file',
+      // Telemetry's filter: Envoy's CEL filter reads the same attributes Istio's does.
+      ...(p.filter ? { filter: { extension_filter: { name: 'envoy.access_loggers.extension_filters.cel', typed_config: { '@type': CEL_FILTER_TYPE, expression: p.filter } } } } : {}),
       typed_config: {
         '@type': FILE_ACCESS_LOG_TYPE,
         path: p.path,
@@ -63,6 +66,6 @@ export function accessLogs(providers: readonly AccessLogProvider[], direction: A
 }
 
 /** What the access-log entries depend on: proxies alike in it share the resources carrying them. */
-export function accessLogKey(providers: readonly AccessLogProvider[]): string {
-  return providers.map((p) => p.name).join(',');
+export function accessLogKey(providers: readonly AccessLogSink[]): string {
+  return providers.map((p) => (p.filter ? `${p.name}[${p.filter}]` : p.name)).join(',');
 }

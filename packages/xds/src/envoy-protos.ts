@@ -13,6 +13,7 @@ const SIDECAR_PROTO_FILES = [
   'envoy/extensions/filters/http/jwt_authn/v3/config.proto',
   'envoy/extensions/access_loggers/file/v3/file.proto',
   'envoy/stats_access_log.proto',
+  'envoy/extensions/access_loggers/filters/cel/v3/cel.proto',
   'envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto',
   'envoy/extensions/filters/http/header_to_metadata/v3/header_to_metadata.proto',
   'envoy/config/trace/v3/opentelemetry.proto',

@@ -4,6 +4,7 @@ import {
   PeerMtlsMode,
   type AuthzPolicy,
   type AccessLogProvider,
+  type AccessLogSink,
   type PolicyWorkload,
   type RequestAuthn,
   type TracingProvider,
@@ -242,10 +243,11 @@ export class PushSnapshot {
     return all.length ? policiesSelecting(all, workload) : all;
   }
 
-  /** The access-log providers a workload's sidecar writes to, in one direction. */
-  accessLogProvidersFor(workload: PolicyWorkload, direction: 'client' | 'server'): readonly AccessLogProvider[] {
-    const names = this.policies?.telemetry.accessLoggingFor(workload)[direction] ?? [];
-    return names.flatMap((n) => this.accessLogProviders.filter((p) => p.name === n));
+  /** The access-log sinks a workload's sidecar writes to, in one direction, each with its filter. */
+  accessLogProvidersFor(workload: PolicyWorkload, direction: 'client' | 'server'): readonly AccessLogSink[] {
+    const logging = this.policies?.telemetry.accessLoggingFor(workload);
+    const names = logging?.[direction] ?? [];
+    return names.flatMap((n) => this.accessLogProviders.filter((p) => p.name === n).map((p) => (logging?.filters?.[n] ? { ...p, filter: logging.filters[n] } : p)));
   }
 
   /** How a workload's sidecar traces one direction, and the collector it reports to; undefined: not traced. */

@@ -80,9 +80,15 @@ describe('Telemetry accessLogging', () => {
     );
     assert.deepEqual(
       problems.map((p) => `${p.ref.name} ${p.path} ${p.severity}`),
-      ['a spec.metrics[0].providers[0] part', 'a spec.metrics[0].overrides[1].tagOverrides part', 'a spec.accessLogging[0].filter part', 'a spec.accessLogging[0].providers[0] part', 'b spec.accessLogging warning'],
+      ['a spec.metrics[0].providers[0] part', 'a spec.metrics[0].overrides[1].tagOverrides part', 'a spec.accessLogging[0].providers[0] part', 'b spec.accessLogging warning'],
     );
     assert.deepEqual(telemetry.accessLoggingFor(API), { client: [], server: [] }, 'a applies, and names no provider Meridian has');
+  });
+
+  it('a filter expression goes with the providers its entry adds', () => {
+    const { telemetry, problems } = compile(t('errors', 'shop', '  accessLogging: [{ providers: [{ name: stdout }], filter: { expression: "response.code >= 400" } }]'));
+    assert.deepEqual(problems, []);
+    assert.deepEqual(telemetry.accessLoggingFor(API), { client: ['stdout'], server: ['stdout'], filters: { stdout: 'response.code >= 400' } });
   });
 
   it('metrics: the closest Telemetry decides which standard metrics each direction leaves out; every one is on by default', () => {

@@ -78,7 +78,6 @@ export function compileTelemetry(
       });
     });
     (t.spec.accessLogging ?? []).forEach((a, i) => {
-      if (a.filter) problems.push({ ref, path: `spec.accessLogging[${i}].filter`, message: 'filter expressions are not applied yet: every request is logged', severity: ProblemSeverity.Part });
       (a.providers ?? []).forEach((p, j) => {
         if (!known.has(p.name)) problems.push({ ref, path: `spec.accessLogging[${i}].providers[${j}]`, message: `no provider ${p.name} in Meridian's telemetry.providers: it is left out`, severity: ProblemSeverity.Part });
       });
@@ -145,6 +144,7 @@ export function compileTelemetry(
       if (!decider) return defaults;
       const client = new Set<string>();
       const server = new Set<string>();
+      const filters: Record<string, string> = {};
       for (const entry of decider.spec.accessLogging ?? []) {
         const named = entry.providers?.length ? entry.providers.map((p) => p.name).filter((n) => known.has(n)) : options.defaultAccessLogging;
         const mode = entry.match?.mode ?? 'CLIENT_AND_SERVER';
@@ -155,8 +155,14 @@ export function compileTelemetry(
             else set.add(n);
           }
         }
+        // The entry that adds a provider last says what it logs.
+        for (const n of named) {
+          if (entry.disabled) continue;
+          if (entry.filter?.expression) filters[n] = entry.filter.expression;
+          else delete filters[n];
+        }
       }
-      return { client: [...client].sort(), server: [...server].sort() };
+      return { client: [...client].sort(), server: [...server].sort(), ...(Object.keys(filters).length ? { filters } : {}) };
     },
     tracingFor(workload: PolicyWorkload): Tracing {
       const decider = tracingDecider(workload);
