@@ -272,6 +272,8 @@ spec:
       [`apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: { name: s }\nspec:\n  hosts: []`, /^spec\.hosts: at least one host is required/],
       [`apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: { name: s }\nspec:\n  egress: [{ hosts: [foo.example.com] }]`, /^spec\.egress\[0\]\.hosts\[0\]: expected namespace\/host/],
       [`apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: { name: t }\nspec:\n  tracing: [{ randomSamplingPercentage: 200 }]`, /^spec\.tracing\[0\]\.randomSamplingPercentage: /],
+      // Envoy would reject the whole listener: refused here, per object, with the parser's reason.
+      [`apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: { name: t }\nspec:\n  accessLogging: [{ filter: { expression: "response.code >= " } }]`, /^spec\.accessLogging\[0\]\.filter\.expression: not a CEL expression: .*expecting/],
     ];
     for (const [text, expected] of cases) {
       const errors = errorsOf(text);

@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { RE2JS } from 're2js';
 import { z } from 'zod';
+import { parse as parseCel } from '@bufbuild/cel';
 
 /**
  * Envoy refuses a `safe_regex` whose RE2 program is larger than this (its default
@@ -21,6 +22,25 @@ export function re2Problem(regex: string): string | undefined {
   const size = compiled.programSize();
   return size > MAX_REGEX_PROGRAM_SIZE ? `RE2 program size ${size} is over Envoy's limit of ${MAX_REGEX_PROGRAM_SIZE}` : undefined;
 }
+
+/**
+ * Why a CEL expression would not parse (Envoy would then reject the whole listener carrying
+ * it), or undefined. Buf's CEL parser, the language's grammar and macros; whether the
+ * attributes exist is for Envoy to say.
+ */
+export function celProblem(expression: string): string | undefined {
+  try {
+    parseCel(expression);
+    return undefined;
+  } catch (err) {
+    return `not a CEL expression: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+export const celExpression = z.string().min(1).superRefine((expression, ctx) => {
+  const problem = celProblem(expression);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 export const re2Regex = z.string().superRefine((regex, ctx) => {
   const problem = re2Problem(regex);

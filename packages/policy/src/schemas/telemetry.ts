@@ -1,6 +1,6 @@
 /** `telemetry.istio.io/v1` Telemetry, as the upstream reference documents it. */
 import { z } from 'zod';
-import { duration, workloadSelector } from './common.ts';
+import { celExpression, duration, workloadSelector } from './common.ts';
 
 const providerRef = z.strictObject({ name: z.string().min(1) });
 const workloadMode = z.enum(['CLIENT_AND_SERVER', 'CLIENT', 'SERVER']);
@@ -54,7 +54,7 @@ export const telemetrySpec = z
           match: z.strictObject({ mode: workloadMode.optional() }).optional(),
           providers: z.array(providerRef).optional(),
           disabled: z.boolean().optional(),
-          filter: z.strictObject({ expression: z.string().min(1) }).optional(),
+          filter: z.strictObject({ expression: celExpression }).optional(),
         }),
       )
       .optional(),
