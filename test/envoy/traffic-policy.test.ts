@@ -17,14 +17,20 @@ import { ECHO_APP_PORTS, ECHO_PORTS, serviceManifests } from './manifests.ts';
 const skip = realPeersMissing([RealPeer.Netns, RealPeer.Iptables, RealPeer.Envoy]);
 
 const ECHO_VIP = '10.96.0.30';
+const LEDGER_VIP = '10.96.0.31';
 const ECHO_HOST = 'echo.demo.svc.cluster.local';
 const HTTP = ECHO_PORTS.http;
 const destination = (subset: string) => ({ destination: { host: ECHO_HOST, subset } });
 
+/** The version subsets, and one pinned to a cluster by Istio's cluster label. */
+const SUBSETS = versionSubsets(ECHO_HOST) as { spec: { subsets: object[] } };
+SUBSETS.spec.subsets.push({ name: 'in-west', labels: { 'topology.istio.io/cluster': 'west' } });
+
 const POLICY = yamlDocs(
-  versionSubsets(ECHO_HOST),
+  SUBSETS,
   echoRoutes([
     { name: 'canary', match: [{ headers: { 'x-canary': { exact: 'yes' } } }], route: [destination('v2')] },
+    { name: 'pinned', match: [{ headers: { 'x-pin': { exact: 'west' } } }], route: [destination('in-west')] },
     { name: 'teapot', match: [{ uri: { prefix: '/abort' } }], fault: { abort: { httpStatus: 418, percentage: { value: 100 } } }, route: [destination('v1')] },
     { name: 'slow', match: [{ uri: { prefix: '/slow' } }], fault: { delay: { fixedDelay: '400ms', percentage: { value: 100 } } }, route: [destination('v1')] },
     { name: 'moved', match: [{ uri: { prefix: '/old' } }], rewrite: { uri: '/new' }, headers: { request: { set: { 'x-policy': 'applied' } } }, route: [destination('v1')] },
@@ -73,7 +79,11 @@ describe('Istio traffic policy through Envoy sidecars', { skip }, () => {
       const pod = at(`echo-${cluster}-0`);
       writeFileSync(
         mesh.ws.path(cluster, 'echo.yaml'),
-        serviceManifests({ name: 'echo', namespace: 'demo', vip: ECHO_VIP, ports: Object.values(ECHO_PORTS), cluster, pods: [{ name: pod.name, address: pod.address, serviceAccount: 'echo', labels: { version } }] }),
+        [
+          serviceManifests({ name: 'echo', namespace: 'demo', vip: ECHO_VIP, ports: Object.values(ECHO_PORTS), cluster, pods: [{ name: pod.name, address: pod.address, serviceAccount: 'echo', labels: { version } }] }),
+          // A service of another namespace, for the Sidecar scope to leave out.
+          serviceManifests({ name: 'ledger', namespace: 'finance', vip: LEDGER_VIP, ports: [ECHO_PORTS.http], cluster, pods: [] }),
+        ].join('---\n'),
       );
     }
     writeFileSync(mesh.ws.path('east', 'policy.yaml'), POLICY);
@@ -184,6 +194,12 @@ describe('Istio traffic policy through Envoy sidecars', { skip }, () => {
     assert.equal(stats.get(`cluster.outbound|${ECHO_PORTS.tcp.port}|v2|${ECHO_HOST}.upstream_cx_total`), 5, 'through the subset cluster');
   });
 
+  it('a subset by cluster (topology.istio.io/cluster) holds that cluster\'s endpoints only', async () => {
+    for (let i = 0; i < 10; i++) assert.equal((await get(`/pinned/${i}`, { 'x-pin': 'west' })).pod, 'echo-west-0');
+    const stats = await client.envoy.stats('membership_total');
+    assert.equal(stats.get(`cluster.outbound|${HTTP.port}|in-west|${ECHO_HOST}.membership_total`), 1);
+  });
+
   it('the subsets are clusters of their own, each with only its labelled endpoint', async () => {
     const stats = await client.envoy.stats('membership_total');
     assert.equal(stats.get(`cluster.outbound|${HTTP.port}|v1|${ECHO_HOST}.membership_total`), 1);
@@ -221,5 +237,21 @@ describe('Istio traffic policy through Envoy sidecars', { skip }, () => {
     } finally {
       await v1.app.setStatus(200);
     }
+  });
+  it('a Sidecar egress scope shrinks what the proxy is sent: another namespace\'s service leaves its clusters, its own stay', async () => {
+    const clusterNames = async () => new Set((await client.envoy.admin('/clusters')).split('\n').map((l) => l.split('::')[0] ?? '').filter((n) => n.startsWith('outbound|')));
+    const before = await clusterNames();
+    assert.ok([...before].some((n) => n.endsWith('|ledger.finance.svc.cluster.local')), 'the unscoped sidecar has every service');
+    writeFileSync(
+      mesh.ws.path('east', 'sidecar.yaml'),
+      yamlDocs({ apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'default', namespace: 'demo' }, spec: { egress: [{ hosts: ['./*'] }] } }),
+    );
+    const after = await eventually('the scope in effect', async () => {
+      const names = await clusterNames();
+      return [...names].some((n) => n.endsWith('|ledger.finance.svc.cluster.local')) ? undefined : names;
+    }, 20_000, 200);
+    assert.ok(after.size < before.size, `${after.size} clusters, from ${before.size}`);
+    assert.ok([...after].every((n) => n.endsWith(`|${ECHO_HOST}`)), [...after].join(', '));
+    assert.equal((await get('/still-here', { 'x-canary': 'yes' })).pod, 'echo-west-0', 'its own namespace still answers');
   });
 });
