@@ -160,4 +160,18 @@ describe('ServiceEntry through an Envoy sidecar', { skip }, () => {
     assert.equal(tlsFromClient(TLS_DIAL, 'secure.external.test'), 'external-tls secure.external.test');
     assert.notEqual(tlsFromClient(TLS_DIAL, 'other.external.test'), 'external-tls other.external.test');
   });
+  it('outboundTrafficPolicy REGISTRY_ONLY: entries still answer, destinations the mesh does not know go nowhere', async () => {
+    const unknownHttp = async () => (await client.app.http1({ host: external.address, port: EXTERNAL_PORTS.http1, authority: 'unknown.external.test', path: '/', timeoutMs: 3000 })).status;
+    const unknownTcp = () => client.app.tcp({ host: external.address, port: EXTERNAL_PORTS.tcp, data: 'ping', timeoutMs: 2000 }).catch((err: unknown) => `failed: ${String(err)}`);
+    assert.equal(await unknownHttp(), 200, 'ALLOW_ANY passes an unknown host through');
+    assert.equal(await unknownTcp(), 'external-0 ping');
+    writeFileSync(
+      mesh.ws.path('east', 'sidecar.yaml'),
+      yamlDocs({ apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'default', namespace: 'demo' }, spec: { outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } } }),
+    );
+    await eventually('unknown hosts refused', async () => ((await unknownHttp()) === 502 ? true : undefined), 20_000, 200);
+    assert.match(await unknownTcp(), /^failed/, 'a TCP connection to an address no entry names is dropped');
+    assert.equal((await get(HTTPBIN_DIAL, 80, 'httpbin.external.test')).got?.pod, 'external-0', 'a ServiceEntry host still answers');
+    assert.equal(await client.app.tcp({ host: '10.96.201.9', port: EXTERNAL_PORTS.tcp, data: 'ping' }), 'external-0 ping', 'so does a TCP entry');
+  });
 });

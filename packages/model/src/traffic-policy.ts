@@ -238,6 +238,8 @@ export interface EgressScope {
   readonly source: PolicySource;
   /** `namespace/host` patterns: namespace `*` for any; host `*` for any, `*.suffix`, or a FQDN. */
   readonly hosts: ReadonlyArray<{ readonly namespace: string; readonly host: string }>;
+  /** `outboundTrafficPolicy: REGISTRY_ONLY`: connections to destinations the mesh does not know go nowhere. */
+  readonly registryOnly?: boolean;
 }
 
 /** Whether a scope lets a proxy see a service. */

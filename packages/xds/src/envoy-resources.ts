@@ -336,7 +336,7 @@ function httpConnectionManager(statPrefix: string, routes: object, filters: read
 }
 
 /** 15001: every captured outbound connection lands here and is handed on by original destination. */
-export function buildVirtualOutboundListener(): object {
+export function buildVirtualOutboundListener(registryOnly = false): object {
   return {
     name: VIRTUAL_OUTBOUND_LISTENER,
     address: { socket_address: { address: '0.0.0.0', port_value: VIRTUAL_OUTBOUND_PORT } },
@@ -346,8 +346,9 @@ export function buildVirtualOutboundListener(): object {
       // A connection whose original destination is 15001 itself (one passed through from
       // 15006, or dialled by the app) would be passed to 15001 again, forever.
       blackholeChain(VIRTUAL_OUTBOUND_LISTENER, VIRTUAL_OUTBOUND_PORT),
-      // Reached only when no `0.0.0.0_<port>` listener takes the connection.
-      { name: `${VIRTUAL_OUTBOUND_LISTENER}-catchall-tcp`, filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER)] },
+      // Reached only when no `0.0.0.0_<port>` listener takes the connection: a port no service
+      // uses. REGISTRY_ONLY: such connections go nowhere.
+      { name: `${VIRTUAL_OUTBOUND_LISTENER}-catchall-tcp`, filters: [registryOnly ? tcpProxy(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER) : tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER)] },
     ],
   };
 }
@@ -388,7 +389,7 @@ export interface TcpTarget {
  * nothing but the destination address to go by, so each gets a chain for its VIPs. Without
  * an HTTP service the catch-all passes unknown destinations through.
  */
-export function buildOutboundPortListener(port: number, hasHttp: boolean, tcpTargets: readonly TcpTarget[], observed: Observability = UNOBSERVED): object {
+export function buildOutboundPortListener(port: number, hasHttp: boolean, tcpTargets: readonly TcpTarget[], observed: Observability = UNOBSERVED, registryOnly = false): object {
   const accessLog = chainLoggers(observed, 'tcp');
   const name = outboundPortListenerName(port);
   const chains: object[] = tcpTargets.map((t) => ({
@@ -399,7 +400,9 @@ export function buildOutboundPortListener(port: number, hasHttp: boolean, tcpTar
   chains.push(
     hasHttp
       ? { name: `${name}-http`, filters: [httpConnectionManager(name, { rds: { route_config_name: String(port), config_source: ADS_CONFIG_SOURCE } }, [FAULT_FILTER, CORS_FILTER, ROUTER_FILTER], observed)] }
-      : { name: `${name}-passthrough`, filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER, accessLog)] },
+      : registryOnly
+        ? { name: `${name}-blackhole`, filters: [tcpProxy(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER, accessLog)] }
+        : { name: `${name}-passthrough`, filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER, accessLog)] },
   );
   return {
     name,
@@ -426,7 +429,7 @@ export interface HttpTarget {
  * mesh does not know. Route timeouts are off (`timeout` 0): Envoy's default 15 s would cut
  * every gRPC stream that outlives it.
  */
-export function buildOutboundRouteConfiguration(port: number, targets: readonly HttpTarget[]): object {
+export function buildOutboundRouteConfiguration(port: number, targets: readonly HttpTarget[], registryOnly = false): object {
   return {
     name: String(port),
     virtual_hosts: [
@@ -437,7 +440,10 @@ export function buildOutboundRouteConfiguration(port: number, targets: readonly 
         // Into the mesh: the service it was sent to, for the server's metrics; out of it, no identity at all.
         ...(t.external ? { typed_per_filter_config: NO_PEER_STAMP } : { request_headers_to_add: [peerServiceHeader(t.hostname)] }),
       })),
-      { name: 'allow_any', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: {} } }], typed_per_filter_config: NO_PEER_STAMP },
+      registryOnly
+        ? // Istio's answer for a host the mesh does not know under REGISTRY_ONLY.
+          { name: 'block_all', domains: ['*'], routes: [{ match: { prefix: '/' }, direct_response: { status: 502 } }] }
+        : { name: 'allow_any', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: {} } }], typed_per_filter_config: NO_PEER_STAMP },
     ],
     // Routes name clusters that CDS may deliver a moment later.
     validate_clusters: { value: false },

@@ -2,7 +2,9 @@
  * Sidecars as egress scopes: which services the proxies a Sidecar selects are sent. Istio's
  * selection: a Sidecar with a `workloadSelector` matching the workload in its namespace, else
  * the namespace's Sidecar without one, else the root namespace's (the mesh default). Of
- * several candidates the first by name applies, and the others are reported.
+ * several candidates the first by name applies, and the others are reported. Its
+ * `outboundTrafficPolicy` says what becomes of connections to destinations the mesh does not
+ * know: passed through (ALLOW_ANY, the default) or dropped (REGISTRY_ONLY).
  */
 import type { EgressScope } from '@meridian/model';
 import type { PolicyObjectOf, PolicyRef } from '../policy-object.ts';
@@ -24,11 +26,12 @@ export class SidecarScopes {
       const ref = { kind: sc.kind, namespace: sc.namespace, name: sc.name };
       const part = (path: string, message: string) => problems.push({ ref, path, message, severity: ProblemSeverity.Part });
       if (sc.spec.ingress?.length) part('spec.ingress', 'ingress listeners are not applied: inbound traffic is configured from the workload\'s services');
-      if (sc.spec.outboundTrafficPolicy) part('spec.outboundTrafficPolicy', 'not applied: unknown destinations pass through (ALLOW_ANY)');
       sc.spec.egress?.forEach((e, i) => {
         if (e.port || e.bind || e.captureMode) part(`spec.egress[${i}]`, 'port, bind and captureMode are not applied: the hosts are visible on every port');
       });
-      const hosts = (sc.spec.egress ?? []).flatMap((e) =>
+      // Without `egress` a Sidecar limits nothing there (Istio's default: every namespace).
+      const egress = sc.spec.egress ?? [{ hosts: ['*/*'] }];
+      const hosts = egress.flatMap((e) =>
         e.hosts.flatMap((text) => {
           const slash = text.indexOf('/');
           const ns = text.slice(0, slash);
@@ -36,7 +39,8 @@ export class SidecarScopes {
           return ns === '~' ? [] : [{ namespace: ns === '.' ? sc.namespace : ns, host: text.slice(slash + 1) }];
         }),
       );
-      const entry: ScopeEntry = { ref, selector: sc.spec.workloadSelector?.labels, scope: { source: { ...ref, path: 'spec.egress' }, hosts } };
+      const registryOnly = sc.spec.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY';
+      const entry: ScopeEntry = { ref, selector: sc.spec.workloadSelector?.labels, scope: { source: { ...ref, path: 'spec.egress' }, hosts, ...(registryOnly ? { registryOnly } : {}) } };
       const list = this.byNamespace.get(sc.namespace) ?? [];
       if (!entry.selector && list.some((e) => !e.selector)) {
         problems.push({ ref, path: 'spec', message: `another Sidecar without a workloadSelector in ${sc.namespace} sorts first and applies`, severity: ProblemSeverity.Error });

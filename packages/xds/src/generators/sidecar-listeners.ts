@@ -36,7 +36,8 @@ import { routeView } from './route-policy.ts';
 export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Generator {
   const own = (snapshot: PushSnapshot, proxy: ProxyNode, name: string): GeneratedResource | undefined => {
     if (name === VIRTUAL_OUTBOUND_LISTENER) {
-      return cache.resource({ type: TypeUrl.Listener, name, view: proxy.type }, [], buildVirtualOutboundListener);
+      const registryOnly = snapshot.scopeOf(proxy)?.registryOnly === true;
+      return cache.resource({ type: TypeUrl.Listener, name, view: `${proxy.type}|${registryOnly}` }, [], () => buildVirtualOutboundListener(registryOnly));
     }
     if (name === VIRTUAL_INBOUND_LISTENER) {
       const tcp = views.rbac(snapshot, proxy, 'tcp');
@@ -54,7 +55,7 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
     return cache.resource({ type: TypeUrl.Listener, name, view }, [{ on: 'any-service' }, { on: 'traffic-policy' }, { on: 'telemetry' }], () => {
       const hasHttp = targets.some((t) => trafficProtocol(t.port) !== TrafficProtocol.Tcp);
       const routed = tcpTargets(targets).map((t) => ({ ...t, ...tcpRoutes(snapshot, proxy, t) }));
-      return buildOutboundPortListener(port, hasHttp, routed, observed.config);
+      return buildOutboundPortListener(port, hasHttp, routed, observed.config, snapshot.scopeOf(proxy)?.registryOnly === true);
     });
   };
   return {

@@ -29,7 +29,7 @@ export function sidecarRoutes(cache: ResourceCache, views: ProxyViews): Generato
     const port = Number(name);
     if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
     return cache.resource({ type: TypeUrl.Route, name, view: routeView(snapshot, proxy) }, ROUTE_DEPENDENCIES, () =>
-      buildOutboundRouteConfiguration(port, httpTargets(snapshot, port, proxy)),
+      buildOutboundRouteConfiguration(port, httpTargets(snapshot, port, proxy), snapshot.scopeOf(proxy)?.registryOnly === true),
     );
   };
   return {
