@@ -62,6 +62,15 @@ describe('traffic policy for proxyless gRPC clients', () => {
     return c;
   }
 
+  /** The `far` backend that answered, or the status code the call ended with. */
+  async function farCall(): Promise<string> {
+    try {
+      return (await farClient.echo('hi', 5000)).backend;
+    } catch (err) {
+      return grpc.status[(err as grpc.ServiceError).code] ?? String(err);
+    }
+  }
+
   /** The backend that answered, or the status code the call ended with. */
   async function call(headers: Record<string, string> = {}, deadlineMs = 5000): Promise<string> {
     try {
@@ -184,13 +193,6 @@ describe('traffic policy for proxyless gRPC clients', () => {
   });
 
   it('localityLbSetting failover: with no endpoint in the client\'s region, every call goes to the region named; without the rule both share', async () => {
-    const farCall = async () => {
-      try {
-        return (await farClient.echo('hi', 5000)).backend;
-      } catch (err) {
-        return grpc.status[(err as grpc.ServiceError).code] ?? String(err);
-      }
-    };
     await eventually('the far service answering', async () => ((await farCall()) === 'ap' ? true : undefined), 20_000, 100);
     const answers = new Set<string>();
     for (let i = 0; i < 30; i++) answers.add(await farCall());
@@ -204,13 +206,6 @@ describe('traffic policy for proxyless gRPC clients', () => {
   });
 
   it('localityLbSetting distribute: the client\'s calls split between the regions by the weights given (within 4.5 standard deviations)', async () => {
-    const farCall = async () => {
-      try {
-        return (await farClient.echo('hi', 5000)).backend;
-      } catch (err) {
-        return grpc.status[(err as grpc.ServiceError).code] ?? String(err);
-      }
-    };
     writeFileSync(
       ws.path('east', 'far-policy.yaml'),
       yamlDocs({

@@ -88,13 +88,7 @@ describe('Istio security policy through Envoy sidecars', { skip }, () => {
     await eventually('echo answering sleep', async () => ((await call(sleep)).pod === 'echo-west-0' ? true : undefined), 20_000, 100);
   });
 
-  after(async () => {
-    try {
-      await mesh.assertConfigsAccepted();
-    } finally {
-      await mesh.close();
-    }
-  });
+  after(() => mesh.closeChecked());
 
   it('namespace isolation by SVID: a caller from another namespace gets 403 over HTTP and a closed connection over TCP', async () => {
     assert.equal((await call(sleep)).status, 200);

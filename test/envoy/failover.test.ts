@@ -81,13 +81,7 @@ describe('Envoy locality failover and outlier detection', { skip }, () => {
     ]);
   });
 
-  after(async () => {
-    try {
-      await mesh.assertConfigsAccepted();
-    } finally {
-      await mesh.close();
-    }
-  });
+  after(() => mesh.closeChecked());
 
   it('the local endpoint serves while ready; not ready → west within the limit; ready again → back to east', async () => {
     await until('echo-east-0', 10);

@@ -112,9 +112,8 @@ describe('RequestAuthentication through Envoy sidecars', { skip }, () => {
 
   after(async () => {
     try {
-      await mesh.assertConfigsAccepted();
+      await mesh.closeChecked();
     } finally {
-      await mesh.close();
       jwksServer.close();
     }
   });

@@ -100,13 +100,7 @@ describe('SDS rotation on running Envoys', { skip }, () => {
     ]);
   });
 
-  after(async () => {
-    try {
-      await mesh.assertConfigsAccepted();
-    } finally {
-      await mesh.close();
-    }
-  });
+  after(() => mesh.closeChecked());
 
   it('a new SVID, then a new root, reach both Envoys with no restart and no failed request', async () => {
     await eventually('traffic flowing', async () => {

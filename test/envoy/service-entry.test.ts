@@ -109,13 +109,7 @@ describe('ServiceEntry through an Envoy sidecar', { skip }, () => {
     await eventually('the STATIC entry answering', async () => ((await get(HTTPBIN_DIAL, 80, 'httpbin.external.test')).got?.pod === 'external-0' ? true : undefined), 20_000, 100);
   });
 
-  after(async () => {
-    try {
-      await mesh.assertConfigsAccepted();
-    } finally {
-      await mesh.close();
-    }
-  });
+  after(() => mesh.closeChecked());
 
   it('a STATIC entry reaches its endpoint over plain HTTP, with the VirtualService of its host applied', async () => {
     const { got } = await get(HTTPBIN_DIAL, 80, 'httpbin.external.test', '/anything');

@@ -103,9 +103,8 @@ describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, ()
 
   after(async () => {
     try {
-      await mesh.assertConfigsAccepted();
+      await mesh.closeChecked();
     } finally {
-      await mesh.close();
       collector.stop();
     }
   });

@@ -98,13 +98,7 @@ describe('Istio traffic policy through Envoy sidecars', { skip }, () => {
     await eventually('the rewrite rule reaching v1', async () => ((await get('/old')).pod === 'echo-east-0' ? true : undefined), 20_000, 100);
   });
 
-  after(async () => {
-    try {
-      await mesh.assertConfigsAccepted();
-    } finally {
-      await mesh.close();
-    }
-  });
+  after(() => mesh.closeChecked());
 
   it('a header match routes to its subset, every time; without the header the split applies', async () => {
     for (let i = 0; i < 20; i++) assert.equal((await get('/any', { 'x-canary': 'yes' })).pod, 'echo-west-0');

@@ -28,13 +28,7 @@ describe('Envoy sidecars across two clusters, strict mTLS', { skip }, () => {
     ({ client, server } = await startEastToWest(mesh, { ports: Object.values(PORTS), vip6: ECHO_VIP6 }));
   });
 
-  after(async () => {
-    try {
-      await mesh.assertConfigsAccepted();
-    } finally {
-      await mesh.close();
-    }
-  });
+  after(() => mesh.closeChecked());
 
   it('HTTP/1.1 reaches the echo app with the client SVID in x-forwarded-client-cert', async () => {
     const answer = await eventually('HTTP/1.1 through both sidecars', async () => {

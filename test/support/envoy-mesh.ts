@@ -184,6 +184,15 @@ export class EnvoyMesh {
     return [...parts, `--- meridian\n${this.meridian?.stderr.join('') ?? ''}`].join('\n');
   }
 
+  /** The end of a test file: every sidecar held its configuration, then everything is closed (whatever the check found). */
+  async closeChecked(): Promise<void> {
+    try {
+      await this.assertConfigsAccepted();
+    } finally {
+      await this.close();
+    }
+  }
+
   async close(): Promise<void> {
     await this.meridian?.stop();
     await this.bed.close();

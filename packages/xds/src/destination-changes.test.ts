@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigKind, ProxyType, type ConfigKey, type DestinationPolicy, type MeshPolicies, type PushRequest, type Service, type TrafficPolicies } from '@meridian/model';
+import { ConfigKind, ProxyType, type ConfigKey, type DestinationPolicy, type MeshPolicies, type PushRequest, type Service } from '@meridian/model';
 import { MeshResources } from './mesh-resources.ts';
-import { StaticDiscovery, testProxy } from './testing/index.ts';
+import { StaticDiscovery, testPolicies, testProxy } from './testing/index.ts';
 import { TypeUrl } from './type-url.ts';
 
 const host = (name: string) => `${name}.demo.svc.cluster.local`;
@@ -20,15 +20,7 @@ const destination = (hostname: string): DestinationPolicy => ({
   portPolicies: new Map(),
   subsets: new Map([['v1', { name: 'v1', labels: { version: 'v1' }, policy: { limits: {} }, portPolicies: new Map() }]]),
 });
-const traffic: TrafficPolicies = { routesFor: () => undefined, destinationFor: (h) => destination(h), usesSourceLabels: false, egressFor: () => undefined };
-const policies: MeshPolicies = {
-  traffic,
-  peerAuthentications: { modeFor: () => ({ mode: 'DISABLE' }) },
-  authorization: [],
-  requestAuthentication: [],
-  telemetry: { accessLoggingFor: () => ({ client: [], server: [] }), tracingFor: () => ({}) },
-  serviceEntries: [],
-};
+const policies: MeshPolicies = testPolicies({ traffic: { destinationFor: (h) => destination(h) } });
 
 const sidecar = testProxy({ id: 'sidecar~10.0.0.9~sleep.demo~demo.svc.cluster.local', type: ProxyType.Sidecar });
 const push = (...configs: ConfigKey[]): PushRequest => ({ kind: 'full', configs, reasons: [] });

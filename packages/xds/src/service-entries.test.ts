@@ -13,13 +13,12 @@ import {
   type MeshPolicies,
   type Service,
   type ServicePort,
-  type TrafficPolicies,
 } from '@meridian/model';
 import { MeshResources } from './mesh-resources.ts';
 import { MtlsMode } from './mtls.ts';
 import { decodeMessage, protoType } from './protos.ts';
 import type { GeneratedResource } from './resource-source.ts';
-import { StaticDiscovery, testProxy, validateAnyBytes } from './testing/index.ts';
+import { StaticDiscovery, testPolicies, testProxy, validateAnyBytes } from './testing/index.ts';
 import { TypeUrl } from './type-url.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- assertions walk decoded messages
@@ -68,15 +67,7 @@ const ENTRIES: EntryService[] = [
   entry(ECHO, EntryResolution.Static, [HTTP], [endpoint('198.51.100.1', HTTP)]),
 ];
 
-const NO_TRAFFIC: TrafficPolicies = { routesFor: () => undefined, destinationFor: () => undefined, usesSourceLabels: false, egressFor: () => undefined };
-const policies: MeshPolicies = {
-  traffic: NO_TRAFFIC,
-  peerAuthentications: { modeFor: () => ({ mode: 'STRICT' }) },
-  authorization: [],
-  requestAuthentication: [],
-  telemetry: { accessLoggingFor: () => ({ client: [], server: [] }), tracingFor: () => ({}) },
-  serviceEntries: ENTRIES,
-};
+const policies: MeshPolicies = testPolicies({ peerAuthentications: { modeFor: () => ({ mode: 'STRICT' }) }, serviceEntries: ENTRIES });
 
 const ECHO_HTTP = port('http', 8080, 'http');
 const echo: Service = { hostname: ECHO, name: 'echo', namespace: 'demo', ports: [ECHO_HTTP], clusters: ['east'], addresses: { east: ['10.96.0.10'] }, serviceAccounts: ['echo'] };

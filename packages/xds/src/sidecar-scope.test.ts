@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigKind, ProxyType, type EgressScope, type MeshPolicies, type Service, type TrafficPolicies } from '@meridian/model';
+import { ConfigKind, ProxyType, type EgressScope, type MeshPolicies, type Service } from '@meridian/model';
 import { MeshResources } from './mesh-resources.ts';
-import { StaticDiscovery, testProxy } from './testing/index.ts';
+import { StaticDiscovery, testPolicies, testProxy } from './testing/index.ts';
 import { TypeUrl } from './type-url.ts';
 
 const svc = (name: string, ns: string, port: number): Service => ({
@@ -17,21 +17,7 @@ const svc = (name: string, ns: string, port: number): Service => ({
 
 /** Policies holding only a Sidecar scope for namespace `demo`: its own services and `shared/*`. */
 function scoped(scope: EgressScope | undefined): () => MeshPolicies {
-  const traffic: TrafficPolicies = {
-    routesFor: () => undefined,
-    destinationFor: () => undefined,
-    usesSourceLabels: false,
-    egressFor: (w) => (w.namespace === 'demo' ? scope : undefined),
-  };
-  const policies: MeshPolicies = {
-    traffic,
-    // No PeerAuthentication decides: the config's mode applies.
-    peerAuthentications: { modeFor: () => ({ mode: 'DISABLE' }) },
-    authorization: [],
-    requestAuthentication: [],
-    telemetry: { accessLoggingFor: () => ({ client: [], server: [] }), tracingFor: () => ({}) },
-    serviceEntries: [],
-  };
+  const policies = testPolicies({ traffic: { egressFor: (w) => (w.namespace === 'demo' ? scope : undefined) } });
   return () => policies;
 }
 

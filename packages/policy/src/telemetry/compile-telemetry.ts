@@ -45,6 +45,11 @@ export interface TelemetryOptions {
   readonly defaultTracing?: { readonly provider?: string; readonly samplingPercent: number };
 }
 
+/** The per-direction sets a Telemetry `match.mode` names (both when unset). */
+function sidesOf<T>(mode: 'CLIENT' | 'SERVER' | 'CLIENT_AND_SERVER' | undefined, client: T, server: T): T[] {
+  return mode === 'CLIENT' ? [client] : mode === 'SERVER' ? [server] : [client, server];
+}
+
 export function compileTelemetry(
   objects: readonly Telemetry[],
   options: TelemetryOptions,
@@ -127,9 +132,7 @@ export function compileTelemetry(
           if (o.disabled === undefined || o.match?.customMetric) continue;
           const metric = o.match?.metric ?? 'ALL_METRICS';
           const metrics = metric === 'ALL_METRICS' ? STANDARD_METRICS : STANDARD_METRICS.filter((m) => m === metric);
-          const mode = o.match?.mode ?? 'CLIENT_AND_SERVER';
-          for (const [set, applies] of [[client, mode !== 'SERVER'], [server, mode !== 'CLIENT']] as const) {
-            if (!applies) continue;
+          for (const set of sidesOf(o.match?.mode, client, server)) {
             for (const m of metrics) {
               if (o.disabled) set.add(m);
               else set.delete(m);
@@ -147,9 +150,7 @@ export function compileTelemetry(
       const filters: Record<string, string> = {};
       for (const entry of decider.spec.accessLogging ?? []) {
         const named = entry.providers?.length ? entry.providers.map((p) => p.name).filter((n) => known.has(n)) : options.defaultAccessLogging;
-        const mode = entry.match?.mode ?? 'CLIENT_AND_SERVER';
-        for (const [set, applies] of [[client, mode !== 'SERVER'], [server, mode !== 'CLIENT']] as const) {
-          if (!applies) continue;
+        for (const set of sidesOf(entry.match?.mode, client, server)) {
           for (const n of named) {
             if (entry.disabled) set.delete(n);
             else set.add(n);

@@ -3,6 +3,7 @@
  * builds, for tests and benchmarks only (never imported by src/ outside this folder).
  */
 export { StaticDiscovery, testProxy } from './static-discovery.ts';
+export { testPolicies } from './test-policies.ts';
 export { CapturingStream, TableSource, TEST_PROXY } from './table-source.ts';
 export {
   ADS_DELTA,
