@@ -116,9 +116,22 @@ export function mergePushRequests(a: PushRequest, b: PushRequest): PushRequest {
   return { kind, configs: everything ? [] : uniqueKeys([...a.configs, ...b.configs]), reasons, ...(Number.isFinite(since) ? { since } : {}) };
 }
 
+/**
+ * One key per object. Two keys of one object may name different hosts (a DestinationRule
+ * edited twice within one debounce): the merged key names them all, or none (any host) when
+ * either named none.
+ */
 function uniqueKeys(keys: readonly ConfigKey[]): ConfigKey[] {
   const byId = new Map<string, ConfigKey>();
-  for (const key of keys) byId.set(configKeyId(key), key);
+  for (const key of keys) {
+    const id = configKeyId(key);
+    const seen = byId.get(id);
+    if (!seen) byId.set(id, key);
+    else {
+      const { hosts: _hosts, ...bare } = key;
+      byId.set(id, seen.hosts && key.hosts ? { ...bare, hosts: [...new Set([...seen.hosts, ...key.hosts])] } : bare);
+    }
+  }
   return [...byId.values()];
 }
 

@@ -118,16 +118,6 @@ export function changedHostnames(changes: ChangeSet): string[] {
   return [...new Set([...changes.services, ...changes.endpoints])];
 }
 
-/**
- * Hostnames whose endpoints changed though the request could not name them: a ServiceEntry
- * selecting workloads changes with theirs, which only the snapshot finds out. Added before
- * any generator asks (the snapshot is built first), so every answer agrees.
- */
-export function addEndpointChanges(request: PushRequest, hostnames: readonly string[]): void {
-  const endpoints = changeSetOf(request).endpoints as Set<string>;
-  for (const h of hostnames) endpoints.add(h);
-}
-
 /** The host's DestinationRule (its clusters, subsets, assignments' order) may have changed. */
 export function destinationChanged(changes: ChangeSet, hostname: string): boolean {
   return changes.destinations === 'all' ? changes.trafficPolicy : changes.destinations.has(hostname);

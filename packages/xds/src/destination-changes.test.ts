@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigKind, ProxyType, type ConfigKey, type DestinationPolicy, type MeshPolicies, type PushRequest, type Service } from '@meridian/model';
+import { ConfigKind, mergePushRequests, ProxyType, type ConfigKey, type DestinationPolicy, type MeshPolicies, type PushRequest, type Service } from '@meridian/model';
 import { MeshResources } from './mesh-resources.ts';
 import { StaticDiscovery, testPolicies, testProxy } from './testing/index.ts';
 import { TypeUrl } from './type-url.ts';
@@ -48,6 +48,14 @@ describe('what a traffic policy change reaches', () => {
     const after = new Map(r.generate(TypeUrl.Cluster, sidecar, undefined).map((c) => [c.name, c]));
     assert.equal(after.get(DB_V1), before.get(DB_V1), 'db: served from the cache');
     assert.notEqual(after.get(ECHO_V1), before.get(ECHO_V1), 'echo: built again');
+  });
+
+  it('two changes of one rule merged (one debounce, a queued connection) reach every host either named', () => {
+    const key = (hosts?: string[]) => ({ kind: ConfigKind.DestinationRule, namespace: 'demo', name: 'echo', ...(hosts ? { hosts } : {}) });
+    const merged = mergePushRequests(push(key([host('echo'), host('db')])), push(key([host('echo')])));
+    assert.deepEqual(merged.configs, [key([host('echo'), host('db')])]);
+    assert.equal(resources().affects(merged, TypeUrl.Cluster, sidecar, DB_V1), true, 'the first edit moved the rule off db');
+    assert.deepEqual(mergePushRequests(push(key([host('echo')])), push(key())).configs, [key()], 'one that could not say: any host');
   });
 
   it('a DestinationRule that cannot say (a wildcard host) reaches every host', () => {

@@ -1,4 +1,4 @@
-import { localityString, PeerMtlsMode, ProxyType, type PolicyWorkload, type ProxyNode, type PushRequest, type ServicePort } from '@meridian/model';
+import { ConfigKind, hostnameKeys, localityString, PeerMtlsMode, ProxyType, type PolicyWorkload, type ProxyNode, type PushRequest, type ServicePort } from '@meridian/model';
 import { changeSetOf } from './change-set.ts';
 import type { EndpointSelection } from './endpoint-selection.ts';
 import { loadSidecarProtos } from './envoy-protos.ts';
@@ -154,10 +154,14 @@ export class MeshResources implements ResourceSource {
     return this.generators[proxyKind(proxy)][typeUrl].needsPush(changeSetOf(request), this.snap(), proxy, name);
   }
 
-  invalidate(request: PushRequest): void {
-    this.snapshot = PushSnapshot.next(this.options, this.snapshot, request);
+  invalidate(given: PushRequest): PushRequest {
+    this.snapshot = PushSnapshot.next(this.options, this.snapshot, given);
+    const moved = this.snapshot.movedEntries;
+    // A push naming everything needs no more keys (naming some would narrow it).
+    const request = moved.length && !changeSetOf(given).everything ? { ...given, configs: [...given.configs, ...hostnameKeys(ConfigKind.Endpoints, moved)] } : given;
     this.memo.clear();
     this.cache.invalidate(changeSetOf(request));
+    return request;
   }
 
   /** `/debug/endpointz`: what EDS serves the proxy for each port of the service, and why. */

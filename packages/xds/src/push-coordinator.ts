@@ -63,9 +63,9 @@ export class PushCoordinator implements XdsUpdater {
     this.debouncer.stop();
   }
 
-  private push(request: PushRequest): void {
+  private push(given: PushRequest): void {
     this.pushes++;
-    this.source.invalidate(request);
+    const request = this.source.invalidate(given);
     const connections = this.ads.list().length;
     const lastPush: PushSummary = {
       at: new Date().toISOString(),

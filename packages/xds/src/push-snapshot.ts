@@ -16,6 +16,7 @@ import {
   type Endpoint,
   type EntryService,
   EntryResolution,
+  localityString,
   ProxyType,
   serviceVisibleIn,
   type MeshPolicies,
@@ -26,7 +27,7 @@ import {
   type ServiceDiscovery,
   type ServicePort,
 } from '@meridian/model';
-import { addEndpointChanges, changedHostnames, changeSetOf } from './change-set.ts';
+import { changedHostnames, changeSetOf } from './change-set.ts';
 import type { JwksSource } from './jwt-authn.ts';
 import { endpointKey, indexEndpointOwners, mtlsModeOf, MtlsMode, type MtlsOptions } from './mtls.ts';
 import { WorkloadPortIndex } from './workload-port-index.ts';
@@ -68,6 +69,11 @@ const NO_ENDPOINTS: readonly Endpoint[] = Object.freeze([]);
  * from the snapshot's own data.
  */
 export class PushSnapshot {
+  /**
+   * ServiceEntries selecting workloads whose endpoints differ from the previous snapshot's:
+   * changes no request could name (they follow the workloads' own services).
+   */
+  readonly movedEntries: readonly string[];
   /** Increases with every push; a proxy's view of one snapshot is kept until the next. */
   readonly version: number;
   readonly domainSuffix: string;
@@ -108,7 +114,9 @@ export class PushSnapshot {
     endpoints: ReadonlyMap<string, readonly Endpoint[]>;
     gateways: ReadonlyMap<NetworkId, readonly NetworkGateway[]>;
     workloadPortBase: PushSnapshot['workloadPortBase'];
+    movedEntries: readonly string[];
   }) {
+    this.movedEntries = init.movedEntries;
     this.version = init.version;
     this.domainSuffix = init.options.domainSuffix;
     this.clusterLocalHosts = init.options.clusterLocalHosts;
@@ -154,17 +162,13 @@ export class PushSnapshot {
         for (const s of services) if (!endpoints.has(s.hostname)) endpoints.set(s.hostname, read(s.hostname));
       }
     }
-    const selected = selectWorkloads(entries, services, endpoints);
-    if (selected.length > 0) {
-      const moved: string[] = [];
-      for (const { service, endpoints: found } of selected) {
-        const hostname = service.hostname;
-        if (previous && request && !sameEndpoints(previous.endpoints(hostname), found)) moved.push(hostname);
-        endpoints.set(hostname, found);
-        const at = services.findIndex((s) => s.hostname === hostname);
-        services[at] = service;
-      }
-      if (request && moved.length) addEndpointChanges(request, moved);
+    const moved: string[] = [];
+    for (const { service, endpoints: found } of selectWorkloads(entries, services, endpoints)) {
+      const hostname = service.hostname;
+      if (previous && !sameEndpoints(previous.endpoints(hostname), found)) moved.push(hostname);
+      endpoints.set(hostname, found);
+      const at = services.findIndex((s) => s.hostname === hostname);
+      services[at] = service;
     }
     const gateways = new Map<NetworkId, NetworkGateway[]>();
     for (const g of discovery.allNetworkGateways()) {
@@ -172,8 +176,8 @@ export class PushSnapshot {
       if (list) list.push(g);
       else gateways.set(g.network, [g]);
     }
-    const base = !rereadAll && previous.workloadPortIndex ? { index: previous.workloadPortIndex, hostnames } : undefined;
-    return new PushSnapshot({ version: (previous?.version ?? 0) + 1, options, policies, services, endpoints, gateways, workloadPortBase: base });
+    const base = !rereadAll && previous.workloadPortIndex ? { index: previous.workloadPortIndex, hostnames: [...hostnames, ...moved] } : undefined;
+    return new PushSnapshot({ version: (previous?.version ?? 0) + 1, options, policies, services, endpoints, gateways, workloadPortBase: base, movedEntries: moved });
   }
 
   service(hostname: string): Service | undefined {
@@ -406,7 +410,19 @@ function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean 
   if (a.length !== b.length) return false;
   return a.every((e, i) => {
     const o = b[i];
-    return o !== undefined && e.address === o.address && e.port === o.port && e.portName === o.portName && e.cluster === o.cluster && e.health === o.health && e.stale === o.stale && e.network === o.network;
+    return (
+      o !== undefined &&
+      e.address === o.address &&
+      e.port === o.port &&
+      e.portName === o.portName &&
+      e.cluster === o.cluster &&
+      e.health === o.health &&
+      e.stale === o.stale &&
+      e.network === o.network &&
+      e.serviceAccount === o.serviceAccount &&
+      localityString(e.locality) === localityString(o.locality) &&
+      JSON.stringify(e.labels ?? {}) === JSON.stringify(o.labels ?? {})
+    );
   });
 }
 

@@ -23,6 +23,10 @@ export interface ResourceSource {
   generate(typeUrl: TypeUrl, proxy: ProxyNode, names: ReadonlySet<string> | undefined): GeneratedResource[];
   /** Whether a change could alter the named resource (or, for `undefined`, any of the type). */
   affects(request: PushRequest, typeUrl: TypeUrl, proxy: ProxyNode, name: string | undefined): boolean;
-  /** Forget cached resources that the change makes stale. Called once per push, before generating. */
-  invalidate(request: PushRequest): void;
+  /**
+   * Forget cached resources that the change makes stale. Called once per push, before
+   * generating. Returns the request as proxies are to be asked about it: the one given, or
+   * with keys the source found changed besides (a ServiceEntry's selected workloads).
+   */
+  invalidate(request: PushRequest): PushRequest;
 }

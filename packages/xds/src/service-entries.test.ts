@@ -214,8 +214,10 @@ describe('a ServiceEntry selecting workloads', () => {
     assert.deepEqual(sent(r), ['10.0.0.7:8080']);
     registry.eps[v1.hostname] = [pod('10.0.0.7', { app: 'api' }), pod('10.0.0.8', { app: 'api' }), pod('10.1.0.9', { app: 'api' }, 'west')];
     const change = { kind: 'endpoints' as const, configs: [{ kind: ConfigKind.Endpoints, namespace: 'demo', name: v1.hostname }], reasons: [] };
-    r.invalidate(change);
-    assert.equal(r.affects(change, TypeUrl.Endpoint, sidecar('demo'), EDS_NAME), true);
+    // The push as proxies are asked about it names the entry too (and survives merging, as a key).
+    const pushed = r.invalidate(change);
+    assert.deepEqual(pushed.configs.map((k) => k.name), [v1.hostname, API]);
+    assert.equal(r.affects(pushed, TypeUrl.Endpoint, sidecar('demo'), EDS_NAME), true);
     assert.deepEqual(sent(r).sort(), ['10.0.0.7:8080', '10.0.0.8:8080', '10.1.0.9:8080']);
   });
 });

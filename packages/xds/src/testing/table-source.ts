@@ -54,7 +54,9 @@ export class TableSource implements ResourceSource {
     return request.configs.length === 0 || name === undefined || request.configs.some((k) => k.name === name);
   }
 
-  invalidate(): void {}
+  invalidate(request: PushRequest): PushRequest {
+    return request;
+  }
 }
 
 /**
