@@ -297,6 +297,8 @@ export interface ChainMetrics {
   loggers(protocol: 'http' | 'tcp'): readonly object[];
   /** The identity-exchange filters every HTTP manager runs first. */
   readonly exchange: readonly object[];
+  /** What a server's plaintext chain runs instead, beside mTLS ones: the peer's headers removed, not believed. */
+  readonly strip: readonly object[];
 }
 
 /** The access loggers of one HTTP manager or TCP proxy: the files Telemetry names, and the metrics. */
@@ -520,7 +522,8 @@ export function buildVirtualInboundListener(ports: readonly InboundPort[], passt
                 name,
                 { rds: { route_config_name: cluster, config_source: ADS_CONFIG_SOURCE }, ...(tls ? FORWARD_CLIENT_CERT : {}) },
                 [...authz.http, ROUTER_FILTER],
-                observed,
+                // A caller's identity headers are believed from a peer that proved its identity, or in a mesh without mTLS.
+                tls || p.mtls === PeerMtlsMode.Disable || !observed.metrics ? observed : { ...observed, metrics: { ...observed.metrics, exchange: observed.metrics.strip } },
               ),
             ];
       return { name, filters, ...(tls ? { transport_socket: downstreamTlsSocket() } : {}) };

@@ -30,13 +30,16 @@ export type MetricsDirection = 'client' | 'server';
 
 /** The filter that stamps a sidecar's identity on what it sends (turned off for hosts outside the mesh). */
 export const PEER_STAMP_FILTER = 'meridian.peer_exchange.stamp';
+/** The filter that takes the peer's identity off what it receives. */
+const PEER_TAKE_FILTER = 'meridian.peer_exchange.take';
 
+const OFF = { '@type': 'type.googleapis.com/envoy.config.route.v3.FilterConfig', disabled: true };
 /**
- * A virtual host's per-filter config that keeps the identity headers off requests leaving the
- * mesh (hosts the mesh does not know, MESH_EXTERNAL entries): what a workload is called and
- * where it runs is nobody else's business.
+ * A virtual host's per-filter config for hosts outside the mesh (hosts the mesh does not know,
+ * MESH_EXTERNAL entries): no identity headers on the way out — what a workload is called and
+ * where it runs is nobody else's business — and none believed on the way back.
  */
-export const NO_PEER_STAMP = { [PEER_STAMP_FILTER]: { '@type': 'type.googleapis.com/envoy.config.route.v3.FilterConfig', disabled: true } };
+export const NO_PEER_STAMP = { [PEER_STAMP_FILTER]: OFF, [PEER_TAKE_FILTER]: OFF };
 
 /** Istio's metric names, as Telemetry `metrics.overrides` name them. */
 export const WorkloadMetric = {
@@ -155,8 +158,19 @@ export function peerExchangeFilters(direction: MetricsDirection): object[] {
   }));
   return [
     { name: PEER_STAMP_FILTER, typed_config: { '@type': HEADER_MUTATION_TYPE, mutations: direction === 'client' ? { request_mutations: stamp } : { response_mutations: stamp } } },
-    { name: 'meridian.peer_exchange.take', typed_config: { '@type': HEADER_TO_METADATA_TYPE, ...(direction === 'client' ? { response_rules: take } : { request_rules: take }) } },
+    { name: PEER_TAKE_FILTER, typed_config: { '@type': HEADER_TO_METADATA_TYPE, ...(direction === 'client' ? { response_rules: take } : { request_rules: take }) } },
   ];
+}
+
+/**
+ * Where the peer is not to be believed (a plaintext caller beside mTLS ones) or nothing is
+ * recorded (a workload emitting no metric): its identity headers are only removed, so they
+ * never reach the application.
+ */
+export function peerStripFilters(direction: MetricsDirection): object[] {
+  const headers = direction === 'client' ? Object.values(PEER_HEADERS) : [...Object.values(PEER_HEADERS), PEER_SERVICE_HEADER];
+  const remove = headers.map((h) => ({ remove: h }));
+  return [{ name: PEER_TAKE_FILTER, typed_config: { '@type': HEADER_MUTATION_TYPE, mutations: direction === 'client' ? { response_mutations: remove } : { request_mutations: remove } } }];
 }
 
 /** What a route to a mesh service adds to its requests: the service, for the server side's destination_service. */

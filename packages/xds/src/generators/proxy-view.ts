@@ -5,7 +5,7 @@ import type { PushSnapshot } from '../push-snapshot.ts';
 import { jwtAuthnFilter, jwtIssuers } from '../jwt-authn.ts';
 import { policySetKey, rbacOptions, rbacStages, type RbacOptions, type RbacStage } from '../rbac.ts';
 import { collectorClusterName, hcmTracing, tracingKey } from '../tracing.ts';
-import { ALL_WORKLOAD_METRICS, metricsLogger, peerExchangeFilters } from '../workload-metrics.ts';
+import { ALL_WORKLOAD_METRICS, metricsLogger, peerExchangeFilters, peerStripFilters } from '../workload-metrics.ts';
 
 interface View {
   readonly snapshot: number;
@@ -95,9 +95,18 @@ export class ProxyViews {
       proxy.type === ProxyType.ProxylessGrpc
         ? where
         : proxy.type === ProxyType.Sidecar
-          ? `${where}|${this.inboundPorts(snapshot, proxy).map((p) => `${p.port}/${p.protocol}/${p.mtls}`).join(',')}|${snapshot.inboundMtls(proxy, 0, [])}|${policySetKey(this.authorization(snapshot, proxy))}|${policySetKey(this.requestAuthentication(snapshot, proxy))}`
+          ? `${where}|${this.inboundPorts(snapshot, proxy).map((p) => `${p.port}/${p.protocol}/${p.mtls}`).join(',')}|${snapshot.inboundMtls(proxy, 0, [])}|${policySetKey(this.authorization(snapshot, proxy))}|${policySetKey(this.requestAuthentication(snapshot, proxy))}|${this.selectedByLabels(snapshot, proxy)}`
           : `${where}|${proxy.id}`;
     return view.key;
+  }
+
+  /**
+   * What labels select besides security policies: the Telemetry that applies (logs, traces,
+   * metrics per direction), and the routes when some rule matches on the caller's labels.
+   */
+  private selectedByLabels(snapshot: PushSnapshot, proxy: ProxyNode): string {
+    const routes = snapshot.policies?.traffic.usesSourceLabels ? `|${JSON.stringify(Object.entries(proxy.labels).sort())}` : '';
+    return `${this.observability(snapshot, proxy, 'client').key}|${this.observability(snapshot, proxy, 'server').key}${routes}`;
   }
 
   private view(snapshot: PushSnapshot, proxy: ProxyNode): View {
@@ -111,15 +120,17 @@ function computeObserved(snapshot: PushSnapshot, proxy: ProxyNode, direction: Di
   const logProviders = snapshot.accessLogProvidersFor(proxy, direction);
   const trace = snapshot.tracingFor(proxy, direction);
   const disabled = snapshot.disabledMetricsFor(proxy, direction);
-  // The exchange serves the peer's metrics too: dropped only where the workload emits none at all.
+  // The exchange serves the peer's metrics too: only where the workload emits none at all is
+  // nothing stamped or recorded (the peer's headers are still kept from the application).
   const silent = disabled.size === ALL_WORKLOAD_METRICS.length && snapshot.disabledMetricsFor(proxy, direction === 'client' ? 'server' : 'client').size === ALL_WORKLOAD_METRICS.length;
-  const exchange = silent ? [] : peerExchangeFilters(direction);
+  const strip = peerStripFilters(direction);
+  const exchange = silent ? strip : peerExchangeFilters(direction);
   return {
     config: {
       accessLog: accessLogs(logProviders, direction),
       // The cluster's name is not a valid :authority (a gRPC server refuses it): the collector's address is.
       ...(trace ? { tracing: hcmTracing(trace.settings, { cluster: collectorClusterName(trace.provider, snapshot), provider: trace.provider }, proxy, direction) } : {}),
-      metrics: { loggers: (protocol) => metricsLogger(direction, protocol, disabled), exchange },
+      metrics: { loggers: (protocol) => metricsLogger(direction, protocol, disabled), exchange, strip },
     },
     key: `${accessLogKey(logProviders)}|${tracingKey(trace?.settings, proxy)}|${[...disabled].sort().join(',')}${silent ? '|silent' : ''}`,
   };
