@@ -16,8 +16,8 @@ export interface AccessLogProvider {
 export interface AccessLogging {
   readonly client: readonly string[];
   readonly server: readonly string[];
-  /** A provider's CEL filter (Telemetry `filter.expression`): only what it holds true for is logged. */
-  readonly filters?: Readonly<Record<string, string>>;
+  /** Per direction, a provider's CEL filter (Telemetry `filter.expression`): only what it holds true for is logged. */
+  readonly filters?: { readonly client?: Readonly<Record<string, string>>; readonly server?: Readonly<Record<string, string>> };
 }
 
 /** A sink one direction of a sidecar logs to, with its filter. */
@@ -55,10 +55,24 @@ export interface Tracing {
   readonly server?: TracingSettings;
 }
 
-/** Istio's metric names (`REQUEST_COUNT`, …) a workload's sidecar does not emit, per direction. */
+/** Istio's standard workload metrics, as Telemetry `metrics.overrides` name them. */
+export const WorkloadMetric = {
+  RequestCount: 'REQUEST_COUNT',
+  RequestDuration: 'REQUEST_DURATION',
+  RequestSize: 'REQUEST_SIZE',
+  ResponseSize: 'RESPONSE_SIZE',
+  TcpOpened: 'TCP_OPENED_CONNECTIONS',
+  TcpClosed: 'TCP_CLOSED_CONNECTIONS',
+  TcpSent: 'TCP_SENT_BYTES',
+  TcpReceived: 'TCP_RECEIVED_BYTES',
+} as const;
+export type WorkloadMetric = (typeof WorkloadMetric)[keyof typeof WorkloadMetric];
+export const ALL_WORKLOAD_METRICS: readonly WorkloadMetric[] = Object.values(WorkloadMetric);
+
+/** Istio's metric names a workload's sidecar does not emit, per direction. */
 export interface DisabledMetrics {
-  readonly client: readonly string[];
-  readonly server: readonly string[];
+  readonly client: readonly WorkloadMetric[];
+  readonly server: readonly WorkloadMetric[];
 }
 
 export interface TelemetryPolicies {

@@ -4,7 +4,7 @@
  * itself (EDS carries addresses only); a NONE entry has none: a connection goes to the
  * address the application sent it to.
  */
-import { EntryResolution, type Endpoint, type Service, type ServicePort } from '@meridian/model';
+import { EntryResolution, localityString, type Endpoint, type Service, type ServicePort } from '@meridian/model';
 import { subsetEndpoints } from './policy-clusters.ts';
 import { ADS_CONFIG_SOURCE } from './xds-constants.ts';
 
@@ -59,7 +59,7 @@ export function discoveryFields(clusterName: string, discovery: ClusterDiscovery
 function dnsAssignment(clusterName: string, endpoints: readonly Endpoint[]): object {
   const byLocality = new Map<string, Endpoint[]>();
   for (const e of endpoints) {
-    const key = `${e.locality.region}/${e.locality.zone}/${e.locality.subzone}`;
+    const key = localityString(e.locality);
     byLocality.set(key, [...(byLocality.get(key) ?? []), e]);
   }
   return {

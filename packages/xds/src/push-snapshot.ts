@@ -15,6 +15,7 @@ import {
   type ProxyNode,
   type Endpoint,
   type EntryService,
+  type WorkloadMetric,
   EntryResolution,
   localityString,
   ProxyType,
@@ -31,7 +32,6 @@ import { changedHostnames, changeSetOf } from './change-set.ts';
 import type { JwksSource } from './jwt-authn.ts';
 import { endpointKey, indexEndpointOwners, mtlsModeOf, MtlsMode, type MtlsOptions } from './mtls.ts';
 import { WorkloadPortIndex } from './workload-port-index.ts';
-import type { WorkloadMetric } from './workload-metrics.ts';
 
 /** What every snapshot is built with: the registry to read, and the mesh's own settings. */
 export interface SnapshotOptions {
@@ -251,7 +251,8 @@ export class PushSnapshot {
   accessLogProvidersFor(workload: PolicyWorkload, direction: 'client' | 'server'): readonly AccessLogSink[] {
     const logging = this.policies?.telemetry.accessLoggingFor(workload);
     const names = logging?.[direction] ?? [];
-    return names.flatMap((n) => this.accessLogProviders.filter((p) => p.name === n).map((p) => (logging?.filters?.[n] ? { ...p, filter: logging.filters[n] } : p)));
+    const filters = logging?.filters?.[direction] ?? {};
+    return names.flatMap((n) => this.accessLogProviders.filter((p) => p.name === n).map((p) => (filters[n] ? { ...p, filter: filters[n] } : p)));
   }
 
   /** How a workload's sidecar traces one direction, and the collector it reports to; undefined: not traced. */
@@ -263,7 +264,7 @@ export class PushSnapshot {
 
   /** The workload metrics a workload's sidecar does not emit in one direction (Telemetry `metrics` overrides). */
   disabledMetricsFor(workload: PolicyWorkload, direction: 'client' | 'server'): ReadonlySet<WorkloadMetric> {
-    return new Set((this.policies?.telemetry.metricsFor?.(workload)[direction] ?? []) as WorkloadMetric[]);
+    return new Set(this.policies?.telemetry.metricsFor?.(workload)[direction] ?? []);
   }
 
   /** The keys fetched from a `jwksUri`, as of this snapshot's push. */

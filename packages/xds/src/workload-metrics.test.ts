@@ -5,14 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EMPTY_LOCALITY, Health, PeerMtlsMode, ProxyType, type Service } from '@meridian/model';
+import { ALL_WORKLOAD_METRICS, EMPTY_LOCALITY, Health, PeerMtlsMode, ProxyType, type Service } from '@meridian/model';
 import { MeshResources } from './mesh-resources.ts';
 import { MtlsMode } from './mtls.ts';
 import { decodeMessage, protoType } from './protos.ts';
 import type { GeneratedResource } from './resource-source.ts';
 import { StaticDiscovery, testPolicies, testProxy, validateAnyBytes } from './testing/index.ts';
 import { TypeUrl } from './type-url.ts';
-import { ALL_WORKLOAD_METRICS } from './workload-metrics.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- assertions walk decoded messages
 type Json = Record<string, any>;

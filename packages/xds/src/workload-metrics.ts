@@ -13,6 +13,8 @@
  * takes the peer's off what it receives, into dynamic metadata, before the application sees
  * it. TCP has no headers: its peer workload labels stay empty.
  */
+import { WorkloadMetric } from '@meridian/model';
+
 const STATS_LOGGER_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.stats.v3.Config';
 const HEADER_MUTATION_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation';
 const HEADER_TO_METADATA_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.header_to_metadata.v3.Config';
@@ -40,20 +42,6 @@ const OFF = { '@type': 'type.googleapis.com/envoy.config.route.v3.FilterConfig',
  * where it runs is nobody else's business — and none believed on the way back.
  */
 export const NO_PEER_STAMP = { [PEER_STAMP_FILTER]: OFF, [PEER_TAKE_FILTER]: OFF };
-
-/** Istio's metric names, as Telemetry `metrics.overrides` name them. */
-export const WorkloadMetric = {
-  RequestCount: 'REQUEST_COUNT',
-  RequestDuration: 'REQUEST_DURATION',
-  RequestSize: 'REQUEST_SIZE',
-  ResponseSize: 'RESPONSE_SIZE',
-  TcpOpened: 'TCP_OPENED_CONNECTIONS',
-  TcpClosed: 'TCP_CLOSED_CONNECTIONS',
-  TcpSent: 'TCP_SENT_BYTES',
-  TcpReceived: 'TCP_RECEIVED_BYTES',
-} as const;
-export type WorkloadMetric = (typeof WorkloadMetric)[keyof typeof WorkloadMetric];
-export const ALL_WORKLOAD_METRICS: readonly WorkloadMetric[] = Object.values(WorkloadMetric);
 
 /**
  * The reporting workload, as Envoy reads it from its own node metadata: `WORKLOAD_NAME`

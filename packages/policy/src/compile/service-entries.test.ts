@@ -78,17 +78,20 @@ describe('ServiceEntry compilation', () => {
   });
 
   it('a short host is in the entry’s namespace; exportTo becomes the namespaces that see it', () => {
-    const { entries } = compile(se('vm', "  hosts: [billing]\n  ports: [{ number: 8080, name: http }]\n  resolution: STATIC\n  endpoints: [{ address: 10.9.0.1 }]\n  exportTo: ['.', shop]\n  location: MESH_INTERNAL", 'finance'));
+    const { entries, row } = compile(se('vm', "  hosts: [billing]\n  ports: [{ number: 8080, name: http }]\n  resolution: STATIC\n  endpoints: [{ address: 10.9.0.1 }]\n  exportTo: ['.', shop]\n  location: MESH_INTERNAL", 'finance'));
     assert.equal(entries[0]?.service.hostname, 'billing.finance.svc.cluster.local');
     assert.deepEqual(entries[0]?.service.entry?.visibleIn, ['finance', 'shop']);
     assert.equal(entries[0]?.service.ports[0]?.appProtocol, 'tcp', 'no protocol declared: TCP, as upstream');
+    // Nothing but an address tells such a host apart on a TCP port: reported, not half-applied silently.
+    assert.equal(row('vm')?.state, 'PartiallyApplied');
+    assert.match(row('vm')?.messages[0] ?? '', /^spec\.ports\[0\]: TCP port 8080 without addresses: no address picks the host/);
   });
 
   it('reports what it cannot apply, per field: a host defined twice, wildcards, UDP, weights; a workloadSelector is kept for the snapshot', () => {
     const { entries, row } = compile(
       se('a-first', '  hosts: [shared.example.com]\n  ports: [{ number: 80, name: http, protocol: HTTP }]\n  resolution: DNS') +
         se('b-second', '  hosts: [shared.example.com, "*.wild.example.com", own.example.com]\n  ports: [{ number: 80, name: http, protocol: HTTP }, { number: 53, name: dns, protocol: UDP }]\n  resolution: DNS\n  endpoints: [{ address: one.example.com, weight: 3 }, { address: two.example.com }]') +
-        se('selector', '  hosts: [vm.example.com]\n  ports: [{ number: 80, name: http }]\n  resolution: STATIC\n  workloadSelector: { labels: { app: vm } }'),
+        se('selector', '  hosts: [vm.example.com]\n  ports: [{ number: 80, name: http, protocol: HTTP }]\n  resolution: STATIC\n  workloadSelector: { labels: { app: vm } }'),
     );
     assert.deepEqual(entries.map((e) => e.service.hostname), ['shared.example.com', 'own.example.com', 'vm.example.com']);
     assert.equal(row('b-second')?.state, 'PartiallyApplied');

@@ -71,6 +71,11 @@ export function compileServiceEntries(objects: readonly ServiceEntryObject[], op
     if (resolution === EntryResolution.DnsRoundRobin && (spec.endpoints?.length ?? 0) > 1) {
       report('spec.endpoints', 'DNS_ROUND_ROBIN resolves one name: only the first endpoint is used');
     }
+    if (!spec.addresses?.length) {
+      ports.forEach(({ port }) => {
+        if (port.appProtocol === 'tcp') report(`spec.ports[${(spec.ports ?? []).findIndex((p) => p.name === port.name)}]`, `TCP port ${port.port} without addresses: no address picks the host on it, so sidecars pass such connections through as to any unknown destination`);
+      });
+    }
     const visibleIn = visibility(spec.exportTo, object.namespace);
     const grpc = grpcLimits(resolution, spec.endpoints ?? []);
     if (grpc.length) limits.push({ ref, client: ClientKind.Grpc, omit: grpc, ignored: [] });

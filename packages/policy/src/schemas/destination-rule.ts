@@ -112,7 +112,8 @@ export const destinationRuleSpec = z
     host: hostName(),
     trafficPolicy: trafficPolicy.optional(),
     subsets: z
-      .array(z.strictObject({ name: z.string().regex(/^[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$/, 'a DNS-1123-like subset name'), labels: labels.optional(), trafficPolicy: trafficPolicy.optional() }))
+      // A DNS-1123 label, as Istio requires: it goes into the SNI an east-west gateway routes on.
+      .array(z.strictObject({ name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS-1123 label (lower case letters, digits and -)').max(63), labels: labels.optional(), trafficPolicy: trafficPolicy.optional() }))
       .optional(),
     exportTo: exportTo.optional(),
     workloadSelector: workloadSelector.optional(),

@@ -88,7 +88,14 @@ describe('Telemetry accessLogging', () => {
   it('a filter expression goes with the providers its entry adds', () => {
     const { telemetry, problems } = compile(t('errors', 'shop', '  accessLogging: [{ providers: [{ name: stdout }], filter: { expression: "response.code >= 400" } }]'));
     assert.deepEqual(problems, []);
-    assert.deepEqual(telemetry.accessLoggingFor(API), { client: ['stdout'], server: ['stdout'], filters: { stdout: 'response.code >= 400' } });
+    assert.deepEqual(telemetry.accessLoggingFor(API), { client: ['stdout'], server: ['stdout'], filters: { client: { stdout: 'response.code >= 400' }, server: { stdout: 'response.code >= 400' } } });
+  });
+
+  it('filters are per direction: an unfiltered server entry beside a filtered client one keeps each', () => {
+    const { telemetry } = compile(
+      t('mixed', 'shop', '  accessLogging:\n  - { match: { mode: SERVER }, providers: [{ name: stdout }] }\n  - { match: { mode: CLIENT }, providers: [{ name: stdout }], filter: { expression: "response.code >= 500" } }'),
+    );
+    assert.deepEqual(telemetry.accessLoggingFor(API).filters, { client: { stdout: 'response.code >= 500' } });
   });
 
   it('metrics: the closest Telemetry decides which standard metrics each direction leaves out; every one is on by default', () => {

@@ -11,7 +11,7 @@
  * Telemetry with `metrics` decides which of Istio's standard metrics each direction leaves out
  * (`overrides[].disabled` per metric or ALL_METRICS, in order); every metric is on by default.
  */
-import { ClientKind, type AccessLogging, type CustomTag, type DisabledMetrics, type PolicyWorkload, type TelemetryPolicies, type Tracing, type TracingSettings } from '@meridian/model';
+import { ALL_WORKLOAD_METRICS, ClientKind, type WorkloadMetric, type AccessLogging, type CustomTag, type DisabledMetrics, type PolicyWorkload, type TelemetryPolicies, type Tracing, type TracingSettings } from '@meridian/model';
 import type { ObjectLimits } from '../compile/traffic-policies.ts';
 import { ProblemSeverity, type CompileProblem } from '../compile/problems.ts';
 import type { PolicyObjectOf } from '../policy-object.ts';
@@ -22,16 +22,7 @@ type Telemetry = PolicyObjectOf<'Telemetry'>;
 const PROMETHEUS = 'prometheus';
 
 /** Istio's standard metrics, as Telemetry names them. */
-const STANDARD_METRICS: readonly string[] = [
-  'REQUEST_COUNT',
-  'REQUEST_DURATION',
-  'REQUEST_SIZE',
-  'RESPONSE_SIZE',
-  'TCP_OPENED_CONNECTIONS',
-  'TCP_CLOSED_CONNECTIONS',
-  'TCP_SENT_BYTES',
-  'TCP_RECEIVED_BYTES',
-];
+const STANDARD_METRICS: readonly string[] = ALL_WORKLOAD_METRICS;
 
 export interface TelemetryOptions {
   readonly rootNamespace: string;
@@ -124,14 +115,14 @@ export function compileTelemetry(
   const telemetry: TelemetryPolicies = {
     metricsFor(workload: PolicyWorkload): DisabledMetrics {
       const decider = metricsDecider(workload);
-      const client = new Set<string>();
-      const server = new Set<string>();
+      const client = new Set<WorkloadMetric>();
+      const server = new Set<WorkloadMetric>();
       for (const entry of decider?.spec.metrics ?? []) {
         if (entry.providers?.length && !entry.providers.some((p) => p.name === PROMETHEUS)) continue;
         for (const o of entry.overrides ?? []) {
           if (o.disabled === undefined || o.match?.customMetric) continue;
           const metric = o.match?.metric ?? 'ALL_METRICS';
-          const metrics = metric === 'ALL_METRICS' ? STANDARD_METRICS : STANDARD_METRICS.filter((m) => m === metric);
+          const metrics = metric === 'ALL_METRICS' ? ALL_WORKLOAD_METRICS : ALL_WORKLOAD_METRICS.filter((m) => m === metric);
           for (const set of sidesOf(o.match?.mode, client, server)) {
             for (const m of metrics) {
               if (o.disabled) set.add(m);
@@ -147,23 +138,24 @@ export function compileTelemetry(
       if (!decider) return defaults;
       const client = new Set<string>();
       const server = new Set<string>();
-      const filters: Record<string, string> = {};
+      const filters = { client: {} as Record<string, string>, server: {} as Record<string, string> };
       for (const entry of decider.spec.accessLogging ?? []) {
         const named = entry.providers?.length ? entry.providers.map((p) => p.name).filter((n) => known.has(n)) : options.defaultAccessLogging;
-        for (const set of sidesOf(entry.match?.mode, client, server)) {
+        // The entry that adds a provider to a direction last says what it logs there.
+        for (const [set, byProvider] of sidesOf(entry.match?.mode, [client, filters.client] as const, [server, filters.server] as const)) {
           for (const n of named) {
             if (entry.disabled) set.delete(n);
             else set.add(n);
+            if (!entry.disabled && entry.filter?.expression) byProvider[n] = entry.filter.expression;
+            else delete byProvider[n];
           }
         }
-        // The entry that adds a provider last says what it logs.
-        for (const n of named) {
-          if (entry.disabled) continue;
-          if (entry.filter?.expression) filters[n] = entry.filter.expression;
-          else delete filters[n];
-        }
       }
-      return { client: [...client].sort(), server: [...server].sort(), ...(Object.keys(filters).length ? { filters } : {}) };
+      const used = {
+        ...(Object.keys(filters.client).length ? { client: filters.client } : {}),
+        ...(Object.keys(filters.server).length ? { server: filters.server } : {}),
+      };
+      return { client: [...client].sort(), server: [...server].sort(), ...(Object.keys(used).length ? { filters: used } : {}) };
     },
     tracingFor(workload: PolicyWorkload): Tracing {
       const decider = tracingDecider(workload);

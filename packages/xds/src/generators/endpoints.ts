@@ -73,7 +73,7 @@ export function explainEndpoints(
   proxy: ProxyNode,
   hostname: string,
 ): Array<{ clusterName: string; port: ServicePort; selection: EndpointSelection }> {
-  const service = snapshot.service(hostname);
+  const service = snapshot.serviceFor(proxy, hostname);
   if (!service) return [];
   const destination = snapshot.policies?.traffic.destinationFor(hostname, { namespace: proxy.namespace });
   return service.ports.map((port) => ({
@@ -113,7 +113,8 @@ function loadAssignment(
   const parsed = parseOutboundClusterName(name);
   if (!parsed) return emptyAssignment(name);
   const { hostname, subset } = parsed;
-  const port = snapshot.service(hostname)?.ports.find((p) => p.port === parsed.port);
+  // A ServiceEntry not exported to the proxy's namespace has no endpoints for it.
+  const port = snapshot.serviceFor(proxy, hostname)?.ports.find((p) => p.port === parsed.port);
   if (!port) return emptyAssignment(name);
   const destination = snapshot.policies?.traffic.destinationFor(hostname, { namespace: proxy.namespace });
   const labels = subset === '' ? undefined : destination?.subsets.get(subset)?.labels;

@@ -1,11 +1,11 @@
-import { ClientKind, ProxyType, scopeKey, type AuthzPolicy, type ProxyNode, type RequestAuthn } from '@meridian/model';
+import { ALL_WORKLOAD_METRICS, ClientKind, ProxyType, scopeKey, type AuthzPolicy, type ProxyNode, type RequestAuthn } from '@meridian/model';
 import { accessLogKey, accessLogs } from '../access-log.ts';
 import { trafficProtocol, TrafficProtocol, type InboundPort, type Observability } from '../envoy-resources.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
 import { jwtAuthnFilter, jwtIssuers } from '../jwt-authn.ts';
 import { policySetKey, rbacOptions, rbacStages, type RbacOptions, type RbacStage } from '../rbac.ts';
 import { collectorClusterName, hcmTracing, tracingKey } from '../tracing.ts';
-import { ALL_WORKLOAD_METRICS, metricsLogger, peerExchangeFilters, peerStripFilters } from '../workload-metrics.ts';
+import { metricsLogger, peerExchangeFilters, peerStripFilters } from '../workload-metrics.ts';
 
 interface View {
   readonly snapshot: number;

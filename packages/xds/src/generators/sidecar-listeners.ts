@@ -1,4 +1,4 @@
-import { ipInBlock, type L4Match, type ProxyNode } from '@meridian/model';
+import { ipInBlock, type L4Match, type L4RouteRule, type ProxyNode } from '@meridian/model';
 import type { ChangeSet } from '../change-set.ts';
 import {
   buildOutboundPortListener,
@@ -89,9 +89,10 @@ export function envoyListenersNeedPush(changes: ChangeSet, _snapshot: PushSnapsh
  */
 function tcpRoutes(snapshot: PushSnapshot, proxy: ProxyNode, target: TcpTarget & { tls: boolean }): Pick<TcpTarget, 'routes'> {
   const routes = snapshot.policies?.traffic.routesFor(target.hostname, target.port, { namespace: proxy.namespace });
-  // A TLS port's connections follow the `tls` rules (matched on the SNI, which is the host), the rest the `tcp` ones.
-  const rules = target.tls ? routes?.tls : routes?.tcp;
-  const rule = rules?.find((r) => r.matches.length === 0 || r.matches.some((m) => l4Matches(m, proxy, target)));
+  // A TLS port's connections follow the first `tls` rule that holds (matched on the SNI, which
+  // is the host), else the `tcp` ones, as Istio's; other ports the `tcp` ones.
+  const holds = (r: L4RouteRule) => r.matches.length === 0 || r.matches.some((m) => l4Matches(m, proxy, target));
+  const rule = (target.tls ? routes?.tls.find(holds) : undefined) ?? routes?.tcp.find(holds);
   if (!rule) return {};
   return { routes: rule.targets.map((t) => ({ cluster: outboundClusterName(t.host, t.port ?? target.port, t.subset ?? ''), weight: t.weight })) };
 }
