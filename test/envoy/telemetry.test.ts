@@ -28,7 +28,8 @@ const TCP = ECHO_PORTS.tcp;
 
 const telemetry = (name: string, namespace: string, spec: object) => yamlDocs({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name, namespace }, spec });
 const MESH_DEFAULT = telemetry('mesh-default', 'meridian-system', {
-  accessLogging: [{ providers: [{ name: 'json-stdout' }] }],
+  // The file, and the collector's OTLP logs service.
+  accessLogging: [{ providers: [{ name: 'json-stdout' }, { name: 'otel' }] }],
   tracing: [{ providers: [{ name: 'otel' }], randomSamplingPercentage: 100, customTags: { team: { literal: { value: 'payments' } } } }],
 });
 
@@ -122,6 +123,20 @@ describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, ()
     assert.match(String(sent['upstream_cluster']), /^outbound\|8080\|\|echo\.demo\.svc\.cluster\.local/);
     assert.deepEqual([received['reporter'], received['response_code'], received['connection_security_policy'], received['destination_service']], ['destination', 200, 'mutual_tls', ECHO.host]);
     assert.equal(sent['request_id'], received['request_id'], 'one request, seen from both ends');
+  });
+
+  it('the OpenTelemetry collector gets the same lines as OTLP log records, attributes under the same names', async () => {
+    assert.equal((await call('/otlp-logged')).status, 200);
+    const records = await eventually('both records at the collector', async () => {
+      const found = collector.logs.filter((l) => l.attributes['path'] === '/otlp-logged');
+      return found.length >= 2 ? found : undefined;
+    }, 10_000, 200);
+    const byReporter = new Map(records.map((r) => [r.attributes['reporter'], r]));
+    for (const reporter of ['source', 'destination']) {
+      const r = byReporter.get(reporter);
+      assert.deepEqual([r?.attributes['source_workload'], r?.attributes['source_cluster'], r?.attributes['destination_workload'], r?.attributes['destination_cluster'], r?.attributes['response_code']], ['sleep', 'east', 'echo', 'west', '200'], reporter);
+      assert.match(r?.body ?? '', /"GET \/otlp-logged HTTP\/1\.1" 200 /);
+    }
   });
 
   it('TCP connections are logged too, with bytes and principals', async () => {

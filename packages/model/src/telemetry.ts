@@ -20,10 +20,11 @@ export interface AccessLogging {
   readonly filters?: { readonly client?: Readonly<Record<string, string>>; readonly server?: Readonly<Record<string, string>> };
 }
 
-/** A sink one direction of a sidecar logs to, with its filter. */
-export interface AccessLogSink extends AccessLogProvider {
-  readonly filter?: string;
-}
+/**
+ * A sink one direction of a sidecar logs to, with its filter: a file, or an OpenTelemetry
+ * collector (a tracing provider named for logging too: its OTLP/gRPC logs service).
+ */
+export type AccessLogSink = (AccessLogProvider | { readonly name: string; readonly collector: TracingProvider }) & { readonly filter?: string };
 
 /** An OTLP/gRPC trace collector from the config (`telemetry.providers`). */
 export interface TracingProvider {

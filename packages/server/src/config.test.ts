@@ -96,7 +96,10 @@ describe('parseConfig', () => {
   });
 
   it('names a default access-log provider the config does not define', () => {
-    assert.throws(() => parse('telemetry:\n  providers: { stdout: { envoyFileAccessLog: {} } }\n  accessLogging: [stdout, audit]\n'), /telemetry\.accessLogging\[1\]: no access-log provider audit in telemetry\.providers/);
+    assert.throws(() => parse('telemetry:\n  providers: { stdout: { envoyFileAccessLog: {} } }\n  accessLogging: [stdout, audit]\n'), /telemetry\.accessLogging\[1\]: no provider audit in telemetry\.providers/);
+    // An opentelemetry provider takes logs as well as traces.
+    const config = parse(`${CLUSTERS}telemetry:\n  providers: { otel: { opentelemetry: { service: otel.observability, port: 4317 } } }\n  accessLogging: [otel]\n`);
+    assert.deepEqual(config.telemetry.accessLogging, ['otel']);
   });
 
   it('keeps the values it is given', () => {

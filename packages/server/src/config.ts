@@ -207,8 +207,9 @@ export const configSchema = z.strictObject({
         const p = t.providers[name];
         return p === undefined ? undefined : 'envoyFileAccessLog' in p ? 'log' : 'trace';
       };
+      // An opentelemetry provider takes access logs too (its collector's OTLP logs service).
       t.accessLogging.forEach((name, i) => {
-        if (kind(name) !== 'log') ctx.addIssue({ code: 'custom', message: `no access-log provider ${name} in telemetry.providers`, path: ['accessLogging', i] });
+        if (kind(name) === undefined) ctx.addIssue({ code: 'custom', message: `no provider ${name} in telemetry.providers`, path: ['accessLogging', i] });
       });
       if (t.tracing.provider !== undefined && kind(t.tracing.provider) !== 'trace') {
         ctx.addIssue({ code: 'custom', message: `no opentelemetry provider ${t.tracing.provider} in telemetry.providers`, path: ['tracing', 'provider'] });

@@ -18,7 +18,8 @@ export function meshPolicyOptions(config: MeridianConfig): MeshPolicyOptions {
     domainSuffix: config.domainSuffix,
     rootNamespace: rootNamespace(config),
     defaultMtlsMode: config.mtls.mode === 'strict' ? 'STRICT' : 'DISABLE',
-    telemetryProviders: accessLogProviders(config).map((p) => p.name),
+    // Access logs go to a file or to an OpenTelemetry collector's logs service.
+    telemetryProviders: [...accessLogProviders(config), ...tracingProviders(config)].map((p) => p.name),
     defaultAccessLogging: config.telemetry.accessLogging,
     tracingProviders: tracingProviders(config).map((p) => p.name),
     defaultTracing: { ...(config.telemetry.tracing.provider ? { provider: config.telemetry.tracing.provider } : {}), samplingPercent: config.telemetry.tracing.randomSamplingPercentage },

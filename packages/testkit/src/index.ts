@@ -2,7 +2,7 @@ export { AdsTestClient, TypeUrls, type AdsRequest, type AdsResponse, type TestNo
 export { decodeAny, envoyPackageDefinition, type AnyMessage } from './envoy-protos.ts';
 export { echoClient, echoService, startEchoBackend, type EchoBackend, type EchoClient, type EchoReply } from './echo.ts';
 export { xdsEchoClient } from './xds-client.ts';
-export { OtlpCollector, type CollectedSpan } from './otlp-collector.ts';
+export { OtlpCollector, type CollectedLog, type CollectedSpan } from './otlp-collector.ts';
 export {
   KubeApiServer,
   KubeApiError,

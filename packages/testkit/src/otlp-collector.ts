@@ -1,7 +1,8 @@
 /**
- * A test OTLP/gRPC trace collector: the `TraceService/Export` a real exporter (Envoy's
- * OpenTelemetry tracer) sends spans to, keeping every span it receives with its resource's
- * `service.name`, for tests to read.
+ * A test OTLP/gRPC collector: the `TraceService/Export` a real exporter (Envoy's OpenTelemetry
+ * tracer) sends spans to, keeping every span it receives with its resource's `service.name`,
+ * and the `LogsService/Export` Envoy's OpenTelemetry access logger sends log records to, for
+ * tests to read.
  */
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -23,6 +24,16 @@ interface KeyValue {
   value?: { string_value?: string; bool_value?: boolean; int_value?: string; double_value?: number };
 }
 
+/** A log record: its body and attributes, as strings. */
+export interface CollectedLog {
+  readonly body: string;
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+interface LogsExportRequest {
+  resource_logs: Array<{ scope_logs: Array<{ log_records: Array<{ body?: { string_value?: string }; attributes: KeyValue[] }> }> }>;
+}
+
 interface ExportRequest {
   resource_spans: Array<{ resource?: { attributes: KeyValue[] }; scope_spans: Array<{ spans: Array<{ trace_id: Buffer; span_id: Buffer; parent_span_id: Buffer; name: string; kind: number; attributes: KeyValue[] }> }> }>;
 }
@@ -32,6 +43,7 @@ const attributes = (list: readonly KeyValue[]): Record<string, string> =>
 
 export class OtlpCollector {
   readonly spans: CollectedSpan[] = [];
+  readonly logs: CollectedLog[] = [];
   private readonly server = new grpc.Server();
   address = '';
 
@@ -49,6 +61,16 @@ export class OtlpCollector {
               collector.spans.push({ traceId: s.trace_id.toString('hex'), spanId: s.span_id.toString('hex'), parentSpanId: s.parent_span_id.toString('hex'), name: s.name, kind: s.kind, serviceName, attributes: attributes(s.attributes) });
             }
           }
+        }
+        callback(null, {});
+      },
+    });
+    const logsDefinition = protoLoader.loadSync(fileURLToPath(new URL('../proto/otlp-logs.proto', import.meta.url)), { keepCase: true, longs: String, defaults: true, oneofs: true });
+    const logsService = (grpc.loadPackageDefinition(logsDefinition) as unknown as { opentelemetry: { proto: { collector: { logs: { v1: { LogsService: { service: grpc.ServiceDefinition } } } } } } }).opentelemetry.proto.collector.logs.v1.LogsService.service;
+    collector.server.addService(logsService, {
+      Export: (call: grpc.ServerUnaryCall<LogsExportRequest, object>, callback: grpc.sendUnaryData<object>) => {
+        for (const rl of call.request.resource_logs) {
+          for (const sl of rl.scope_logs) for (const r of sl.log_records) collector.logs.push({ body: r.body?.string_value ?? '', attributes: attributes(r.attributes) });
         }
         callback(null, {});
       },

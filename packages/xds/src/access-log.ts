@@ -1,16 +1,21 @@
 /**
  * Access logs on sidecars (Telemetry `accessLogging`, config `telemetry.providers`): Envoy's
- * file access logger on every inbound and outbound HTTP connection manager and TCP proxy,
+ * file access logger, or its OpenTelemetry one (OTLP/gRPC logs to a collector), on every
+ * inbound and outbound HTTP connection manager and TCP proxy,
  * with Istio's default fields and who called whom under the workload metrics' label names
  * (`workload-metrics.ts`): the logging side from its node metadata, the peer's workload,
  * namespace and cluster from the identity exchange (HTTP only), both principals from the
  * certificates.
  */
-import type { AccessLogSink } from '@meridian/model';
+import type { AccessLogSink, TracingProvider } from '@meridian/model';
 import { peerLabels } from './workload-metrics.ts';
 
 const FILE_ACCESS_LOG_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog';
 const CEL_FILTER_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter';
+const OTEL_ACCESS_LOG_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.open_telemetry.v3.OpenTelemetryAccessLogConfig';
+
+/** Where an OpenTelemetry collector is reached from a sidecar: its cluster, and the authority a gRPC server accepts. */
+export type CollectorRoute = (collector: TracingProvider) => { readonly cluster: string; readonly authority: string };
 
 export type AccessLogDirection = 'client' | 'server';
 
@@ -48,13 +53,28 @@ function textFormat(fields: Readonly<Record<string, string>>): string {
 }
 
 /** The `access_log` entries of one connection manager or TCP proxy. */
-export function accessLogs(providers: readonly AccessLogSink[], direction: AccessLogDirection): object[] {
+export function accessLogs(providers: readonly AccessLogSink[], direction: AccessLogDirection, collectorRoute: CollectorRoute): object[] {
   return providers.map((p) => {
     const fields = { ...ISTIO_FIELDS, ...peerLabels(direction) };
+    // Telemetry's filter: Envoy's CEL filter reads the same attributes Istio's does.
+    const filter = p.filter ? { filter: { extension_filter: { name: 'envoy.access_loggers.extension_filters.cel', typed_config: { '@type': CEL_FILTER_TYPE, expression: p.filter } } } } : {};
+    if ('collector' in p) {
+      const route = collectorRoute(p.collector);
+      return {
+        name: 'envoy.access_loggers.open_telemetry',
+        ...filter,
+        typed_config: {
+          '@type': OTEL_ACCESS_LOG_TYPE,
+          common_config: { log_name: 'meridian', grpc_service: { envoy_grpc: { cluster_name: route.cluster, authority: route.authority } }, transport_api_version: 'V3' },
+          // The text line as the body; every field, the peer ones included, as an attribute.
+          body: { string_value: textFormat(fields).trimEnd() },
+          attributes: { values: Object.entries(fields).map(([key, value]) => ({ key, value: { string_value: value } })) },
+        },
+      };
+    }
     return {
       name: 'envoy.access_loggers.file',
-      // Telemetry's filter: Envoy's CEL filter reads the same attributes Istio's does.
-      ...(p.filter ? { filter: { extension_filter: { name: 'envoy.access_loggers.extension_filters.cel', typed_config: { '@type': CEL_FILTER_TYPE, expression: p.filter } } } } : {}),
+      ...filter,
       typed_config: {
         '@type': FILE_ACCESS_LOG_TYPE,
         path: p.path,

@@ -14,6 +14,7 @@ const SIDECAR_PROTO_FILES = [
   'envoy/extensions/access_loggers/file/v3/file.proto',
   'envoy/stats_access_log.proto',
   'envoy/extensions/access_loggers/filters/cel/v3/cel.proto',
+  'envoy/extensions/access_loggers/open_telemetry/v3/logs_service.proto',
   'envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto',
   'envoy/extensions/filters/http/header_to_metadata/v3/header_to_metadata.proto',
   'envoy/config/trace/v3/opentelemetry.proto',

@@ -252,7 +252,11 @@ export class PushSnapshot {
     const logging = this.policies?.telemetry.accessLoggingFor(workload);
     const names = logging?.[direction] ?? [];
     const filters = logging?.filters?.[direction] ?? {};
-    return names.flatMap((n) => this.accessLogProviders.filter((p) => p.name === n).map((p) => (filters[n] ? { ...p, filter: filters[n] } : p)));
+    return names.flatMap((n): AccessLogSink[] => {
+      const sink: AccessLogSink | undefined = this.accessLogProviders.find((p) => p.name === n) ?? this.tracingProviders.map((collector) => ({ name: collector.name, collector })).find((p) => p.name === n);
+      if (!sink) return [];
+      return [filters[n] ? { ...sink, filter: filters[n] } : sink];
+    });
   }
 
   /** How a workload's sidecar traces one direction, and the collector it reports to; undefined: not traced. */

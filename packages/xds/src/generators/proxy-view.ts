@@ -127,7 +127,7 @@ function computeObserved(snapshot: PushSnapshot, proxy: ProxyNode, direction: Di
   const exchange = silent ? strip : peerExchangeFilters(direction);
   return {
     config: {
-      accessLog: accessLogs(logProviders, direction),
+      accessLog: accessLogs(logProviders, direction, (collector) => ({ cluster: collectorClusterName(collector, snapshot), authority: `${collector.service}:${collector.port}` })),
       // The cluster's name is not a valid :authority (a gRPC server refuses it): the collector's address is.
       ...(trace ? { tracing: hcmTracing(trace.settings, { cluster: collectorClusterName(trace.provider, snapshot), provider: trace.provider }, proxy, direction) } : {}),
       metrics: { loggers: (protocol) => metricsLogger(direction, protocol, disabled), exchange, strip },
