@@ -173,6 +173,9 @@ describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, ()
     const client = { reporter: 'source', destination_service: ECHO.host, response_code: '200' };
     const server = { reporter: 'destination', destination_service: ECHO.host, response_code: '200' };
     const [clientBefore, serverBefore] = [matching(await requests(sleep), client), matching(await requests(echo), server)];
+    // The warm-up may have met a 503 before the config arrived: failures are counted from here too.
+    const failed = { client: { ...client, response_code: '503' }, server: { ...server, response_code: '503' } };
+    const [clientFailedBefore, serverFailedBefore] = [matching(await requests(sleep), failed.client), matching(await requests(echo), failed.server)];
     const n = 7;
     for (let i = 0; i < n; i++) assert.equal((await call(`/counted/${i}`)).status, 200);
     await echo.app.setStatus(503);
@@ -207,8 +210,8 @@ describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, ()
     assert.equal(labelsOf(got, server)['connection_security_policy'], 'mutual_tls');
     // Failures are counted under their code, on both sides: the client once per request, the
     // server once per attempt (the mesh default retries a 503 twice).
-    assert.equal(matching(await requests(sleep), { ...client, response_code: '503' }), 2);
-    assert.equal(matching(await requests(echo), { ...server, response_code: '503' }), 6);
+    assert.equal(matching(await requests(sleep), failed.client) - clientFailedBefore, 2);
+    assert.equal(matching(await requests(echo), failed.server) - serverFailedBefore, 6);
     // The exchange headers never reach the application.
     const { body } = await call('/peek');
     assert.ok(!/x-meridian-peer/.test(body), body);
