@@ -8,6 +8,7 @@
  * certificates.
  */
 import type { AccessLogSink, TracingProvider } from '@meridian/model';
+import { encodeAny, SharedConfigs } from './encoded-any.ts';
 import { peerLabels } from './workload-metrics.ts';
 
 const FILE_ACCESS_LOG_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog';
@@ -54,6 +55,14 @@ function textFormat(fields: Readonly<Record<string, string>>): string {
 
 /** The `access_log` entries of one connection manager or TCP proxy. */
 export function accessLogs(providers: readonly AccessLogSink[], direction: AccessLogDirection, collectorRoute: CollectorRoute): object[] {
+  if (providers.length === 0) return [];
+  const routes = providers.map((p) => ('collector' in p ? collectorRoute(p.collector) : undefined));
+  return LOGGERS.get(JSON.stringify([providers, direction, routes]), () => buildAccessLogs(providers, direction, collectorRoute));
+}
+
+const LOGGERS = new SharedConfigs<object[]>();
+
+function buildAccessLogs(providers: readonly AccessLogSink[], direction: AccessLogDirection, collectorRoute: CollectorRoute): object[] {
   return providers.map((p) => {
     const fields = { ...ISTIO_FIELDS, ...peerLabels(direction) };
     // Telemetry's filter: Envoy's CEL filter reads the same attributes Istio's does.
@@ -63,24 +72,24 @@ export function accessLogs(providers: readonly AccessLogSink[], direction: Acces
       return {
         name: 'envoy.access_loggers.open_telemetry',
         ...filter,
-        typed_config: {
+        typed_config: encodeAny({
           '@type': OTEL_ACCESS_LOG_TYPE,
           common_config: { log_name: 'meridian', grpc_service: { envoy_grpc: { cluster_name: route.cluster, authority: route.authority } }, transport_api_version: 'V3' },
           // The text line as the body; every field, the peer ones included, as an attribute.
           body: { string_value: textFormat(fields).trimEnd() },
           attributes: { values: Object.entries(fields).map(([key, value]) => ({ key, value: { string_value: value } })) },
-        },
+        }),
       };
     }
     return {
       name: 'envoy.access_loggers.file',
       ...filter,
-      typed_config: {
+      typed_config: encodeAny({
         '@type': FILE_ACCESS_LOG_TYPE,
         path: p.path,
         // json_format is a google.protobuf.Struct; protobufjs's built-in one names its fields in camelCase.
         log_format: p.format === 'json' ? { json_format: { fields: Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, { stringValue: v }])) } } : { text_format_source: { inline_string: textFormat(fields) } },
-      },
+      }),
     };
   });
 }

@@ -14,6 +14,7 @@
  * it. TCP has no headers: its peer workload labels stay empty.
  */
 import { WorkloadMetric } from '@meridian/model';
+import { encodeAny, SharedConfigs } from './encoded-any.ts';
 
 const STATS_LOGGER_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.stats.v3.Config';
 const HEADER_MUTATION_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation';
@@ -108,6 +109,12 @@ const HTTP_LABELS = {
  * every metric not in `disabled`; none when all are.
  */
 export function metricsLogger(direction: MetricsDirection, protocol: 'http' | 'tcp', disabled: ReadonlySet<WorkloadMetric>): object[] {
+  return LOGGERS.get(`${direction}|${protocol}|${[...disabled].sort().join(',')}`, () => buildMetricsLogger(direction, protocol, disabled));
+}
+
+const LOGGERS = new SharedConfigs<object[]>();
+
+function buildMetricsLogger(direction: MetricsDirection, protocol: 'http' | 'tcp', disabled: ReadonlySet<WorkloadMetric>): object[] {
   const base = peerLabels(direction);
   const tags = Object.entries(protocol === 'http' ? { ...base, ...HTTP_LABELS } : base).map(([name, value_format]) => ({ name, value_format }));
   const stat = (name: string) => ({ name, tags });
@@ -127,7 +134,7 @@ export function metricsLogger(direction: MetricsDirection, protocol: 'http' | 't
     if (on(WorkloadMetric.TcpClosed)) counters.push({ stat: stat('tcp_connections_closed_total'), value_fixed: { value: 1 } });
   }
   if (counters.length === 0 && histograms.length === 0) return [];
-  return [{ name: 'envoy.access_loggers.stats', typed_config: { '@type': STATS_LOGGER_TYPE, stat_prefix: 'istio', counters, histograms } }];
+  return [{ name: 'envoy.access_loggers.stats', typed_config: encodeAny({ '@type': STATS_LOGGER_TYPE, stat_prefix: 'istio', counters, histograms }) }];
 }
 
 /**
@@ -135,6 +142,13 @@ export function metricsLogger(direction: MetricsDirection, protocol: 'http' | 't
  * send (requests as a client, responses as a server), take the peer's off what we receive.
  */
 export function peerExchangeFilters(direction: MetricsDirection): object[] {
+  // The same for every sidecar (each reads its own identity from its node metadata): built once, not per proxy and push.
+  return EXCHANGE.get(direction, () => buildPeerExchangeFilters(direction));
+}
+
+const EXCHANGE = new SharedConfigs<object[]>();
+
+function buildPeerExchangeFilters(direction: MetricsDirection): object[] {
   const stamp = Object.entries(PEER_HEADERS).map(([key, header]) => ({
     append: { header: { key: header, value: SELF[key as keyof typeof SELF] }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
   }));
@@ -145,8 +159,8 @@ export function peerExchangeFilters(direction: MetricsDirection): object[] {
     remove: true,
   }));
   return [
-    { name: PEER_STAMP_FILTER, typed_config: { '@type': HEADER_MUTATION_TYPE, mutations: direction === 'client' ? { request_mutations: stamp } : { response_mutations: stamp } } },
-    { name: PEER_TAKE_FILTER, typed_config: { '@type': HEADER_TO_METADATA_TYPE, ...(direction === 'client' ? { response_rules: take } : { request_rules: take }) } },
+    { name: PEER_STAMP_FILTER, typed_config: encodeAny({ '@type': HEADER_MUTATION_TYPE, mutations: direction === 'client' ? { request_mutations: stamp } : { response_mutations: stamp } }) },
+    { name: PEER_TAKE_FILTER, typed_config: encodeAny({ '@type': HEADER_TO_METADATA_TYPE, ...(direction === 'client' ? { response_rules: take } : { request_rules: take }) }) },
   ];
 }
 
@@ -156,9 +170,15 @@ export function peerExchangeFilters(direction: MetricsDirection): object[] {
  * never reach the application.
  */
 export function peerStripFilters(direction: MetricsDirection): object[] {
+  return STRIP.get(direction, () => buildPeerStripFilters(direction));
+}
+
+const STRIP = new SharedConfigs<object[]>();
+
+function buildPeerStripFilters(direction: MetricsDirection): object[] {
   const headers = direction === 'client' ? Object.values(PEER_HEADERS) : [...Object.values(PEER_HEADERS), PEER_SERVICE_HEADER];
   const remove = headers.map((h) => ({ remove: h }));
-  return [{ name: PEER_TAKE_FILTER, typed_config: { '@type': HEADER_MUTATION_TYPE, mutations: direction === 'client' ? { response_mutations: remove } : { request_mutations: remove } } }];
+  return [{ name: PEER_TAKE_FILTER, typed_config: encodeAny({ '@type': HEADER_MUTATION_TYPE, mutations: direction === 'client' ? { response_mutations: remove } : { request_mutations: remove } }) }];
 }
 
 /** What a route to a mesh service adds to its requests: the service, for the server side's destination_service. */

@@ -116,10 +116,6 @@ export class ProxyViews {
   }
 }
 
-/** The same for every sidecar (each reads its own identity from its node metadata): built once, not per proxy and push. */
-const EXCHANGE = { client: peerExchangeFilters('client'), server: peerExchangeFilters('server') } as const;
-const STRIP = { client: peerStripFilters('client'), server: peerStripFilters('server') } as const;
-
 function computeObserved(snapshot: PushSnapshot, proxy: ProxyNode, direction: Direction): Observed {
   const logProviders = snapshot.accessLogProvidersFor(proxy, direction);
   const trace = snapshot.tracingFor(proxy, direction);
@@ -127,8 +123,8 @@ function computeObserved(snapshot: PushSnapshot, proxy: ProxyNode, direction: Di
   // The exchange serves the peer's metrics too: only where the workload emits none at all is
   // nothing stamped or recorded (the peer's headers are still kept from the application).
   const silent = disabled.size === ALL_WORKLOAD_METRICS.length && snapshot.disabledMetricsFor(proxy, direction === 'client' ? 'server' : 'client').size === ALL_WORKLOAD_METRICS.length;
-  const strip = STRIP[direction];
-  const exchange = silent ? strip : EXCHANGE[direction];
+  const strip = peerStripFilters(direction);
+  const exchange = silent ? strip : peerExchangeFilters(direction);
   return {
     config: {
       accessLog: accessLogs(logProviders, direction, (collector) => ({ cluster: collectorClusterName(collector, snapshot), authority: `${collector.service}:${collector.port}` })),
