@@ -285,8 +285,6 @@ function tcpProxy(statPrefix: string, cluster: string, accessLog: readonly objec
 /** What a workload's Telemetry adds to its connection managers (and access logs to its TCP proxies). */
 export interface Observability {
   readonly accessLog: readonly object[];
-  /** The connection manager's `tracing`; absent: not traced. */
-  readonly tracing?: object;
   /** Istio's workload metrics (`workload-metrics.ts`); absent: none. */
   readonly metrics?: ChainMetrics;
 }
@@ -332,7 +330,6 @@ function httpConnectionManager(statPrefix: string, routes: object, filters: read
       ...routes,
       http_filters: [...(observed.metrics?.exchange ?? []), ...filters],
       ...(accessLog.length ? { access_log: accessLog } : {}),
-      ...(observed.tracing ? { tracing: observed.tracing } : {}),
     },
   };
 }

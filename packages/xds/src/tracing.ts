@@ -8,9 +8,13 @@
  */
 import { isIP } from 'node:net';
 import type { ProxyNode, TracingProvider, TracingSettings } from '@meridian/model';
+import { SharedConfigs } from './encoded-any.ts';
 import { HTTP_OPTIONS_TYPE } from './envoy-resources.ts';
+import { encodeMessage } from './protos.ts';
 import type { PushSnapshot } from './push-snapshot.ts';
 import { outboundClusterName } from './resource-names.ts';
+import { anyTypeUrl, joinPieces, mapLengthDelimited } from './wire.ts';
+import { HCM_TYPE } from './xds-constants.ts';
 
 const OTEL_TRACER_TYPE = 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig';
 const COLLECTOR_CLUSTER_PREFIX = 'telemetry|';
@@ -63,7 +67,35 @@ export function hcmTracing(settings: TracingSettings, collector: { readonly clus
   };
 }
 
-/** What a connection manager's tracing depends on: proxies alike in it share the listeners carrying it. */
-export function tracingKey(settings: TracingSettings | undefined, proxy: ProxyNode): string {
-  return settings ? `${JSON.stringify(settings)}@${proxy.cluster}/${proxy.namespace}/${proxy.labels['app'] ?? ''}` : '';
+/** Field numbers: Listener.filter_chains, Listener.default_filter_chain, FilterChain.filters, Filter.typed_config, Any.value. */
+const LISTENER_CHAINS = new Set([3, 25]);
+const CHAIN_FILTERS = new Set([3]);
+const FILTER_TYPED_CONFIG = new Set([4]);
+const ANY_VALUE = new Set([2]);
+
+/**
+ * A listener (encoded) with `tracing` given to each of its connection managers. The tracer
+ * names the workload, so traced listeners are one per workload; this keeps building them
+ * cheap: the listener is built and encoded once for every workload alike but for tracing,
+ * and each workload's copy only appends its `tracing` field to the connection managers'
+ * bytes, copying the rest as it is. Protobuf parses a field appended to a message's bytes
+ * as one written among them, so this is the connection manager with `tracing` set.
+ */
+export function withTracing(listener: Uint8Array, field: Uint8Array): Uint8Array {
+  const traced = (any: Uint8Array) => (anyTypeUrl(any) === HCM_TYPE ? mapLengthDelimited(any, ANY_VALUE, (value) => ({ parts: [value, field], length: value.length + field.length })) : any);
+  return joinPieces(mapLengthDelimited(listener, LISTENER_CHAINS, (chain) => mapLengthDelimited(chain, CHAIN_FILTERS, (filter) => mapLengthDelimited(filter, FILTER_TYPED_CONFIG, traced))));
 }
+
+/** One direction's tracing, encoded as the connection-manager field `withTracing` appends, and what it depends on. */
+export interface EncodedTracing {
+  readonly field: Uint8Array;
+  /** Proxies alike in it share the listeners carrying it. */
+  readonly key: string;
+}
+
+export function encodedTracing(settings: TracingSettings, collector: { readonly cluster: string; readonly provider: TracingProvider }, proxy: ProxyNode, direction: 'client' | 'server'): EncodedTracing {
+  const key = `${JSON.stringify([settings, collector])}@${direction}/${proxy.cluster}/${proxy.namespace}/${proxy.labels['app'] ?? ''}`;
+  return { key, field: FIELDS.get(key, () => encodeMessage(HCM_TYPE, { tracing: hcmTracing(settings, collector, proxy, direction) })) };
+}
+
+const FIELDS = new SharedConfigs<Uint8Array>(4096);

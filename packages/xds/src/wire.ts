@@ -144,3 +144,110 @@ function resourceEntry(r: DeltaResourceParts): Buffer {
   resourceEntries.set(r, entry);
   return entry;
 }
+
+/** The `value` bytes of an encoded `google.protobuf.Any` (a view, not a copy). */
+export function anyValue(any: Uint8Array): Uint8Array {
+  for (const field of fields(any)) if (field.number === 2) return field.payload;
+  return new Uint8Array();
+}
+
+/** The `type_url` of an encoded `google.protobuf.Any`. */
+export function anyTypeUrl(any: Uint8Array): string {
+  for (const field of fields(any)) if (field.number === 1) return Buffer.from(field.payload.buffer, field.payload.byteOffset, field.payload.length).toString('utf8');
+  return '';
+}
+
+/** Bytes in pieces, joined once at the end: rewriting nested messages copies nothing twice. */
+export interface Pieces {
+  readonly parts: Uint8Array[];
+  length: number;
+}
+
+/**
+ * A message with the length-delimited fields numbered in `numbers` replaced by what `map`
+ * makes of their payload, every other field kept as it was: a change deep inside an encoded
+ * message without decoding the rest of it. `joinPieces` gives the bytes.
+ */
+export function mapLengthDelimited(message: Uint8Array, numbers: ReadonlySet<number>, map: (payload: Uint8Array) => Uint8Array | Pieces): Pieces {
+  const out: Pieces = { parts: [], length: 0 };
+  const add = (bytes: Uint8Array) => {
+    out.parts.push(bytes);
+    out.length += bytes.length;
+  };
+  for (const field of fields(message)) {
+    if (field.wireType === WIRE_LEN && numbers.has(field.number)) {
+      const payload = map(field.payload);
+      const length = payload.length;
+      const head = Buffer.allocUnsafe(varintSize(field.key) + varintSize(length));
+      writeVarint(head, writeVarint(head, 0, field.key), length);
+      add(head);
+      if (payload instanceof Uint8Array) add(payload);
+      else {
+        out.parts.push(...payload.parts);
+        out.length += payload.length;
+      }
+    } else {
+      add(field.whole);
+    }
+  }
+  return out;
+}
+
+export function joinPieces(pieces: Pieces): Buffer {
+  return Buffer.concat(pieces.parts, pieces.length);
+}
+
+interface WireField {
+  readonly key: number;
+  readonly number: number;
+  readonly wireType: number;
+  /** A length-delimited field's payload (empty for the others). */
+  readonly payload: Uint8Array;
+  /** The field as encoded, key included. */
+  readonly whole: Uint8Array;
+}
+
+function* fields(message: Uint8Array): Generator<WireField> {
+  let offset = 0;
+  while (offset < message.length) {
+    const start = offset;
+    const [key, afterKey] = readVarint(message, offset);
+    const wireType = key & 7;
+    let payload = EMPTY;
+    switch (wireType) {
+      case 0:
+        offset = readVarint(message, afterKey)[1];
+        break;
+      case 1:
+        offset = afterKey + 8;
+        break;
+      case WIRE_LEN: {
+        const [length, from] = readVarint(message, afterKey);
+        payload = message.subarray(from, from + length);
+        offset = from + length;
+        break;
+      }
+      case 5:
+        offset = afterKey + 4;
+        break;
+      default:
+        throw new Error(`protobuf: unsupported wire type ${wireType}`);
+    }
+    if (offset > message.length) throw new Error('protobuf: truncated message');
+    yield { key, number: key >>> 3, wireType, payload, whole: message.subarray(start, offset) };
+  }
+}
+
+const EMPTY: Uint8Array = new Uint8Array();
+
+function readVarint(bytes: Uint8Array, offset: number): [number, number] {
+  let value = 0;
+  let scale = 1;
+  for (;;) {
+    const byte = bytes[offset++];
+    if (byte === undefined) throw new Error('protobuf: truncated varint');
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return [value, offset];
+    scale *= 128;
+  }
+}

@@ -4,12 +4,13 @@ import { trafficProtocol, TrafficProtocol, type InboundPort, type Observability 
 import type { PushSnapshot } from '../push-snapshot.ts';
 import { jwtAuthnFilter, jwtIssuers } from '../jwt-authn.ts';
 import { policySetKey, rbacOptions, rbacStages, type RbacOptions, type RbacStage } from '../rbac.ts';
-import { collectorClusterName, hcmTracing, tracingKey } from '../tracing.ts';
+import { collectorClusterName, encodedTracing, type EncodedTracing } from '../tracing.ts';
 import { metricsLogger, peerExchangeFilters, peerStripFilters } from '../workload-metrics.ts';
 
 interface View {
   readonly snapshot: number;
   key: string | undefined;
+  untracedKey: string | undefined;
   inbound: InboundPort[] | undefined;
   authz: readonly AuthzPolicy[] | undefined;
   requestAuthn: readonly RequestAuthn[] | undefined;
@@ -20,10 +21,16 @@ interface View {
 
 type Direction = 'client' | 'server';
 
-/** What a workload's Telemetry adds to one direction of its connection managers, and the key proxies alike in it share by. */
-interface Observed {
+/**
+ * What a workload's Telemetry adds to one direction of its connection managers, and the key
+ * proxies alike in it share by. Tracing apart: the tracer names the workload, so listeners
+ * alike but for it are built once and given each workload's tracing afterwards (`withTracing`).
+ */
+export interface Observed {
+  /** Access logs and metrics. */
   readonly config: Observability;
   readonly key: string;
+  readonly tracing?: EncodedTracing;
 }
 
 /**
@@ -90,18 +97,30 @@ export class ProxyViews {
   key(snapshot: PushSnapshot, proxy: ProxyNode): string {
     const view = this.view(snapshot, proxy);
     if (view.key !== undefined) return view.key;
+    const tracing = proxy.type === ProxyType.Sidecar ? (['client', 'server'] as const).map((d) => this.observability(snapshot, proxy, d).tracing?.key ?? '').join('|') : '';
+    view.key = `${this.untracedKey(snapshot, proxy)}|${tracing}`;
+    return view.key;
+  }
+
+  /**
+   * The same but for tracing, which names the workload: sidecars alike in all else share the
+   * untraced build of what they are sent and add their own tracing to it.
+   */
+  untracedKey(snapshot: PushSnapshot, proxy: ProxyNode): string {
+    const view = this.view(snapshot, proxy);
+    if (view.untracedKey !== undefined) return view.untracedKey;
     const where = `${proxy.type}|${proxy.namespace}|${proxy.cluster}|${proxy.network}|${scopeKey(snapshot.scopeOf(proxy))}`;
-    view.key =
+    view.untracedKey =
       proxy.type === ProxyType.ProxylessGrpc
         ? where
         : proxy.type === ProxyType.Sidecar
           ? `${where}|${this.inboundPorts(snapshot, proxy).map((p) => `${p.port}/${p.protocol}/${p.mtls}`).join(',')}|${snapshot.inboundMtls(proxy, 0, [])}|${policySetKey(this.authorization(snapshot, proxy))}|${policySetKey(this.requestAuthentication(snapshot, proxy))}|${this.selectedByLabels(snapshot, proxy)}`
           : `${where}|${proxy.id}`;
-    return view.key;
+    return view.untracedKey;
   }
 
   /**
-   * What labels select besides security policies: the Telemetry that applies (logs, traces,
+   * What labels select besides security policies: the Telemetry that applies (logs and
    * metrics per direction), and the routes when some rule matches on the caller's labels.
    */
   private selectedByLabels(snapshot: PushSnapshot, proxy: ProxyNode): string {
@@ -111,7 +130,7 @@ export class ProxyViews {
 
   private view(snapshot: PushSnapshot, proxy: ProxyNode): View {
     let view = this.views.get(proxy);
-    if (view?.snapshot !== snapshot.version) this.views.set(proxy, (view = { snapshot: snapshot.version, key: undefined, inbound: undefined, authz: undefined, requestAuthn: undefined, jwt: undefined, rbac: {}, observed: {} }));
+    if (view?.snapshot !== snapshot.version) this.views.set(proxy, (view = { snapshot: snapshot.version, key: undefined, untracedKey: undefined, inbound: undefined, authz: undefined, requestAuthn: undefined, jwt: undefined, rbac: {}, observed: {} }));
     return view;
   }
 }
@@ -128,11 +147,11 @@ function computeObserved(snapshot: PushSnapshot, proxy: ProxyNode, direction: Di
   return {
     config: {
       accessLog: accessLogs(logProviders, direction, (collector) => ({ cluster: collectorClusterName(collector, snapshot), authority: `${collector.service}:${collector.port}` })),
-      // The cluster's name is not a valid :authority (a gRPC server refuses it): the collector's address is.
-      ...(trace ? { tracing: hcmTracing(trace.settings, { cluster: collectorClusterName(trace.provider, snapshot), provider: trace.provider }, proxy, direction) } : {}),
       metrics: { loggers: (protocol) => metricsLogger(direction, protocol, disabled), exchange, strip },
     },
-    key: `${accessLogKey(logProviders)}|${tracingKey(trace?.settings, proxy)}|${[...disabled].sort().join(',')}${silent ? '|silent' : ''}`,
+    key: `${accessLogKey(logProviders)}|${[...disabled].sort().join(',')}${silent ? '|silent' : ''}`,
+    // The cluster's name is not a valid :authority (a gRPC server refuses it): the collector's address is.
+    ...(trace ? { tracing: encodedTracing(trace.settings, { cluster: collectorClusterName(trace.provider, snapshot), provider: trace.provider }, proxy, direction) } : {}),
   };
 }
 

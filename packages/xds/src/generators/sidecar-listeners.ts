@@ -15,18 +15,23 @@ import type { PushSnapshot, ServicePortRef } from '../push-snapshot.ts';
 import { httpRbacStageFilters, rbacFilters } from '../rbac.ts';
 import { outboundClusterName, outboundPortListenerName, parseOutboundPortListenerName } from '../resource-names.ts';
 import type { GeneratedResource } from '../resource-source.ts';
+import { withTracing } from '../tracing.ts';
 import { TypeUrl } from '../type-url.ts';
+import { anyValue } from '../wire.ts';
 import { buildEach, encodeResource, type Generator } from './generator.ts';
 import { grpcListener } from './grpc-listeners.ts';
 import type { ProxyViews } from './proxy-view.ts';
-import type { ResourceCache } from './resource-cache.ts';
+import type { Dependency, ResourceCache } from './resource-cache.ts';
 import { routeView } from './route-policy.ts';
 
 /**
  * LDS for Envoy sidecars: virtualOutbound (15001), one `0.0.0.0_<port>` listener per port
  * any service uses, and virtualInbound (15006) built from the proxy's own endpoints. The
  * port listeners gather every service on their port, so any service change drops them;
- * virtualInbound is built per request and not cached, since no two pods share it.
+ * virtualInbound is built once per push for sidecars alike (same ports and policies), not
+ * cached across pushes, since its inputs (endpoints, policies, keys) change with most of them.
+ * Tracing names the workload: each listener is built without it and given each workload's
+ * tracing afterwards (`withTracing`).
  *
  * A proxyless gRPC client may use Istio's node id form too (Istio's own agent writes such
  * bootstraps), so the id alone does not say Envoy. What does: Envoy takes listeners by
@@ -34,16 +39,26 @@ import { routeView } from './route-policy.ts';
  * own is looked up as a proxyless one.
  */
 export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Generator {
+  // virtualInbound as sidecars alike but for tracing have it, for the push under way.
+  let untracedInbound = { snapshot: -1, byView: new Map<string, GeneratedResource>() };
   const own = (snapshot: PushSnapshot, proxy: ProxyNode, name: string): GeneratedResource | undefined => {
     if (name === VIRTUAL_OUTBOUND_LISTENER) {
       const registryOnly = snapshot.scopeOf(proxy)?.registryOnly === true;
       return cache.resource({ type: TypeUrl.Listener, name, view: `${proxy.type}|${registryOnly}` }, [], () => buildVirtualOutboundListener(registryOnly));
     }
     if (name === VIRTUAL_INBOUND_LISTENER) {
-      const tcp = views.rbac(snapshot, proxy, 'tcp');
-      const jwt = views.jwtFilter(snapshot, proxy);
-      const authz = { http: [...(jwt ? [jwt] : []), ...httpRbacStageFilters()], tcp: (statPrefix: string) => rbacFilters(tcp, 'tcp', statPrefix) };
-      return encodeResource(TypeUrl.Listener, name, buildVirtualInboundListener(views.inboundPorts(snapshot, proxy), snapshot.inboundMtls(proxy, 0, []), authz, views.observability(snapshot, proxy, 'server').config));
+      const observed = views.observability(snapshot, proxy, 'server');
+      if (untracedInbound.snapshot !== snapshot.version) untracedInbound = { snapshot: snapshot.version, byView: new Map() };
+      const viewKey = views.untracedKey(snapshot, proxy);
+      let untraced = untracedInbound.byView.get(viewKey);
+      if (!untraced) {
+        const tcp = views.rbac(snapshot, proxy, 'tcp');
+        const jwt = views.jwtFilter(snapshot, proxy);
+        const authz = { http: [...(jwt ? [jwt] : []), ...httpRbacStageFilters()], tcp: (statPrefix: string) => rbacFilters(tcp, 'tcp', statPrefix) };
+        untraced = encodeResource(TypeUrl.Listener, name, buildVirtualInboundListener(views.inboundPorts(snapshot, proxy), snapshot.inboundMtls(proxy, 0, []), authz, observed.config));
+        untracedInbound.byView.set(viewKey, untraced);
+      }
+      return observed.tracing ? encodeResource(TypeUrl.Listener, name, withTracing(anyValue(untraced.any), observed.tracing.field)) : untraced;
     }
     const port = parseOutboundPortListenerName(name);
     const targets = port === undefined ? undefined : snapshot.servicesByPort(proxy).get(port);
@@ -52,11 +67,14 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
     // TCP routes depend on who calls (exportTo, source matches), as HTTP routes do: the same view.
     const observed = views.observability(snapshot, proxy, 'client');
     const view = `${routeView(snapshot, proxy)}|${observed.key}`;
-    return cache.resource({ type: TypeUrl.Listener, name, view }, [{ on: 'any-service' }, { on: 'traffic-policy' }, { on: 'telemetry' }], () => {
+    const untraced = cache.resource({ type: TypeUrl.Listener, name, view }, PORT_LISTENER_DEPENDENCIES, () => {
       const hasHttp = targets.some((t) => trafficProtocol(t.port) !== TrafficProtocol.Tcp);
       const routed = tcpTargets(targets).map((t) => ({ ...t, ...tcpRoutes(snapshot, proxy, t) }));
       return buildOutboundPortListener(port, hasHttp, routed, observed.config, snapshot.scopeOf(proxy)?.registryOnly === true);
     });
+    const tracing = observed.tracing;
+    if (!tracing) return untraced;
+    return cache.resource({ type: TypeUrl.Listener, name, view: `${view}|${tracing.key}` }, PORT_LISTENER_DEPENDENCIES, () => withTracing(anyValue(untraced.any), tracing.field));
   };
   return {
     needsPush: envoyListenersNeedPush,
@@ -67,6 +85,8 @@ export function sidecarListeners(cache: ResourceCache, views: ProxyViews): Gener
     },
   };
 }
+
+const PORT_LISTENER_DEPENDENCIES: readonly Dependency[] = [{ on: 'any-service' }, { on: 'traffic-policy' }, { on: 'telemetry' }];
 
 /**
  * Envoy takes listeners by wildcard, so precision matters less than for gRPC: what is
