@@ -284,6 +284,32 @@ describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, ()
     }
   });
 
+  it("tagOverrides edit a metric's labels at run time: one added from Envoy's CEL, one removed, the other side untouched", async () => {
+    const tagged = { metrics: [{ overrides: [{ match: { metric: 'REQUEST_COUNT', mode: 'CLIENT' }, tagOverrides: { request_host: { value: 'request.host' }, request_protocol: { operation: 'REMOVE' } } }] }] };
+    writePolicy([MESH_DEFAULT, telemetry('tagged', 'demo', tagged)].join('---\n'));
+    const authority = `${ECHO.host}:${HTTP.port}`;
+    let n = 0;
+    const series = await eventually(
+      'the request count labelled by host',
+      async () => {
+        assert.equal((await call(`/tagged/${n++}`)).status, 200);
+        const found = (await scrape(sleep, 'envoy_istio_requests_total')).filter((s) => s.labels['request_host'] === authority);
+        return found.length ? found : undefined;
+      },
+      20_000,
+      200,
+    );
+    for (const s of series) {
+      assert.equal(s.labels['request_protocol'], undefined, 'removed');
+      assert.equal(s.labels['destination_workload'], 'echo', "Istio's other labels stay");
+    }
+    // Only the request count, and only as a client.
+    const durations = await scrape(sleep, 'envoy_istio_request_duration_milliseconds_count');
+    assert.ok(durations.some((s) => s.labels['request_protocol'] === 'HTTP/1.1' && s.labels['request_host'] === undefined), JSON.stringify(durations.slice(0, 2)));
+    const served = await scrape(echo, 'envoy_istio_requests_total');
+    assert.ok(served.length > 0 && served.every((s) => s.labels['request_host'] === undefined));
+  });
+
   it('a namespace Telemetry that disables access logging, sampling and the request count takes effect at run time', async () => {
     assert.ok(lines(sleep).length > 0 && lines(echo).length > 0, 'both were logging');
     const quiet = { accessLogging: [{ disabled: true }], tracing: [{ providers: [{ name: 'otel' }], randomSamplingPercentage: 0 }], metrics: [{ providers: [{ name: 'prometheus' }], overrides: [{ match: { metric: 'REQUEST_COUNT' }, disabled: true }] }] };

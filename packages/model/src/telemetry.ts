@@ -70,15 +70,30 @@ export const WorkloadMetric = {
 export type WorkloadMetric = (typeof WorkloadMetric)[keyof typeof WorkloadMetric];
 export const ALL_WORKLOAD_METRICS: readonly WorkloadMetric[] = Object.values(WorkloadMetric);
 
-/** Istio's metric names a workload's sidecar does not emit, per direction. */
-export interface DisabledMetrics {
-  readonly client: readonly WorkloadMetric[];
-  readonly server: readonly WorkloadMetric[];
+/**
+ * Label edits Telemetry `tagOverrides` make on one metric, by label: a CEL expression over
+ * the request's attributes whose value the label takes (added if it is not a standard one),
+ * or `null`: the label is removed.
+ */
+export type TagEdits = Readonly<Record<string, string | null>>;
+
+/** How one direction of a workload's sidecar reports Istio's metrics. */
+export interface DirectionMetrics {
+  /** The metrics it does not emit. */
+  readonly disabled: readonly WorkloadMetric[];
+  /** Per metric, its label edits; absent: Istio's labels. */
+  readonly tags?: Readonly<Partial<Record<WorkloadMetric, TagEdits>>>;
+}
+
+/** Per direction. */
+export interface MetricsSettings {
+  readonly client: DirectionMetrics;
+  readonly server: DirectionMetrics;
 }
 
 export interface TelemetryPolicies {
   accessLoggingFor(workload: PolicyWorkload): AccessLogging;
   tracingFor(workload: PolicyWorkload): Tracing;
-  /** Absent: every metric is emitted. */
-  metricsFor?(workload: PolicyWorkload): DisabledMetrics;
+  /** Absent: every metric is emitted, with Istio's labels. */
+  metricsFor?(workload: PolicyWorkload): MetricsSettings;
 }

@@ -15,7 +15,7 @@ import {
   type ProxyNode,
   type Endpoint,
   type EntryService,
-  type WorkloadMetric,
+  type DirectionMetrics,
   EntryResolution,
   localityString,
   ProxyType,
@@ -68,6 +68,8 @@ const NO_ENDPOINTS: readonly Endpoint[] = Object.freeze([]);
  * discovery while building. Indexes that not every push needs are computed on first use,
  * from the snapshot's own data.
  */
+const ALL_METRICS_AS_ISTIO: DirectionMetrics = { disabled: [] };
+
 export class PushSnapshot {
   /**
    * ServiceEntries selecting workloads whose endpoints differ from the previous snapshot's:
@@ -266,9 +268,9 @@ export class PushSnapshot {
     return settings && provider ? { settings, provider } : undefined;
   }
 
-  /** The workload metrics a workload's sidecar does not emit in one direction (Telemetry `metrics` overrides). */
-  disabledMetricsFor(workload: PolicyWorkload, direction: 'client' | 'server'): ReadonlySet<WorkloadMetric> {
-    return new Set(this.policies?.telemetry.metricsFor?.(workload)[direction] ?? []);
+  /** How a workload's sidecar reports Istio's metrics in one direction (Telemetry `metrics` overrides): what it leaves out, how it edits labels. */
+  metricsFor(workload: PolicyWorkload, direction: 'client' | 'server'): DirectionMetrics {
+    return this.policies?.telemetry.metricsFor?.(workload)[direction] ?? ALL_METRICS_AS_ISTIO;
   }
 
   /** The keys fetched from a `jwksUri`, as of this snapshot's push. */

@@ -29,7 +29,6 @@ function resources(): MeshResources {
       accessLoggingFor: () => ({ client: [], server: [] }),
       // Only the server side of `traced` workloads, and the client side of every workload.
       tracingFor: (w) => ({ client: SETTINGS, ...(w.labels['app'] === 'traced' ? { server: SETTINGS } : {}) }),
-      metricsFor: () => ({ client: [], server: [] }),
     },
   });
   const addresses = ['10.0.0.1', '10.0.0.2', '10.0.0.3'];

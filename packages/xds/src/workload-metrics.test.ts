@@ -26,8 +26,13 @@ function resources(mode: PeerMtlsMode): MeshResources {
     telemetry: {
       accessLoggingFor: () => ({ client: [], server: [] }),
       tracingFor: () => ({}),
-      // Pods labelled quiet emit nothing at all.
-      metricsFor: (w) => (w.labels['app'] === 'quiet' ? { client: ALL_WORKLOAD_METRICS, server: ALL_WORKLOAD_METRICS } : { client: [], server: [] }),
+      // Pods labelled quiet emit nothing at all; tagged ones edit the client's request count labels.
+      metricsFor: (w) =>
+        w.labels['app'] === 'quiet'
+          ? { client: { disabled: ALL_WORKLOAD_METRICS }, server: { disabled: ALL_WORKLOAD_METRICS } }
+          : w.labels['app'] === 'tagged'
+            ? { client: { disabled: [], tags: { REQUEST_COUNT: { request_host: 'request.host', request_protocol: null } } }, server: { disabled: [] } }
+            : { client: { disabled: [] }, server: { disabled: [] } },
     },
   });
   const discovery = new StaticDiscovery([echo], { [ECHO]: [pod('10.0.0.1'), pod('10.0.0.2'), pod('10.0.0.3')] });
@@ -86,5 +91,23 @@ describe('workload metrics in sidecar listeners', () => {
     assert.deepEqual(inbound?.loggers, []);
     assert.equal(inbound?.filters[0], 'meridian.peer_exchange.take', 'the peer\'s headers still never reach the application');
     assert.ok(!inbound?.filters.includes('meridian.peer_exchange.stamp'));
+  });
+
+  it("tagOverrides edit one metric's labels: an added one is Envoy's CEL over the expression, a removed one is gone; the other metrics keep Istio's", () => {
+    const { byName } = listeners(resources(PeerMtlsMode.Strict), sidecar('10.0.0.1', 'tagged'));
+    const hcm = byName.get('0.0.0.0_8080')?.['filter_chains'].find((c: Json) => c['name'].endsWith('-http'))['filters'][0]['typed_config'];
+    const stats = hcm['access_log'].find((a: Json) => a['name'] === 'envoy.access_loggers.stats')['typed_config'];
+    const tagsOf = (stat: Json) => Object.fromEntries((stat['stat']['tags'] as Json[]).map((t) => [t['name'], t['value_format']]));
+    const count = tagsOf(stats['counters'].find((c: Json) => c['stat']['name'] === 'requests_total'));
+    assert.equal(count['request_host'], '%CEL(request.host)%');
+    assert.ok(!('request_protocol' in count));
+    assert.equal(count['response_code'], '%RESPONSE_CODE%');
+    const duration = tagsOf(stats['histograms'].find((h: Json) => h['stat']['name'] === 'request_duration_milliseconds'));
+    assert.equal(duration['request_protocol'], '%PROTOCOL%');
+    assert.ok(!('request_host' in duration));
+    // The server side is untouched.
+    const inbound = (byName.get('virtualInbound')?.['filter_chains'] as Json[]).find((c) => c['name'] === 'inbound|18080||')?.['filters'][0]['typed_config'];
+    const served = inbound['access_log'].find((a: Json) => a['name'] === 'envoy.access_loggers.stats')['typed_config'];
+    assert.equal(tagsOf(served['counters'].find((c: Json) => c['stat']['name'] === 'requests_total'))['request_protocol'], '%PROTOCOL%');
   });
 });

@@ -13,7 +13,7 @@
  * takes the peer's off what it receives, into dynamic metadata, before the application sees
  * it. TCP has no headers: its peer workload labels stay empty.
  */
-import { WorkloadMetric } from '@meridian/model';
+import { WorkloadMetric, type DirectionMetrics, type TagEdits } from '@meridian/model';
 import { encodeAny, SharedConfigs } from './encoded-any.ts';
 
 const STATS_LOGGER_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.stats.v3.Config';
@@ -104,34 +104,49 @@ const HTTP_LABELS = {
   response_flags: '%RESPONSE_FLAGS%',
 };
 
+/** What a direction's metrics settings make of its loggers: proxies alike in it share them. */
+export function metricsKey(metrics: DirectionMetrics): string {
+  return `${metrics.disabled.join(',')}${metrics.tags ? `|${JSON.stringify(metrics.tags)}` : ''}`;
+}
+
 /**
  * The stats access logger of one connection manager (`http`) or TCP proxy (`tcp`), emitting
- * every metric not in `disabled`; none when all are.
+ * every metric not disabled, with its label edits; none when all are disabled.
  */
-export function metricsLogger(direction: MetricsDirection, protocol: 'http' | 'tcp', disabled: ReadonlySet<WorkloadMetric>): object[] {
-  return LOGGERS.get(`${direction}|${protocol}|${[...disabled].sort().join(',')}`, () => buildMetricsLogger(direction, protocol, disabled));
+export function metricsLogger(direction: MetricsDirection, protocol: 'http' | 'tcp', metrics: DirectionMetrics): object[] {
+  return LOGGERS.get(`${direction}|${protocol}|${metricsKey(metrics)}`, () => buildMetricsLogger(direction, protocol, metrics));
 }
 
 const LOGGERS = new SharedConfigs<object[]>();
 
-function buildMetricsLogger(direction: MetricsDirection, protocol: 'http' | 'tcp', disabled: ReadonlySet<WorkloadMetric>): object[] {
+/** Istio's labels edited by a Telemetry's `tagOverrides`: an added or changed label is Envoy's CEL over the same attributes. */
+function editedTags(labels: Readonly<Record<string, string>>, edits: TagEdits | undefined): Array<{ name: string; value_format: string }> {
+  const tags = new Map(Object.entries(labels));
+  for (const [tag, expression] of Object.entries(edits ?? {})) {
+    if (expression === null) tags.delete(tag);
+    else tags.set(tag, `%CEL(${expression})%`);
+  }
+  return [...tags].map(([name, value_format]) => ({ name, value_format }));
+}
+
+function buildMetricsLogger(direction: MetricsDirection, protocol: 'http' | 'tcp', metrics: DirectionMetrics): object[] {
   const base = peerLabels(direction);
-  const tags = Object.entries(protocol === 'http' ? { ...base, ...HTTP_LABELS } : base).map(([name, value_format]) => ({ name, value_format }));
-  const stat = (name: string) => ({ name, tags });
+  const labels = protocol === 'http' ? { ...base, ...HTTP_LABELS } : base;
+  const stat = (name: string, metric: WorkloadMetric) => ({ name, tags: editedTags(labels, metrics.tags?.[metric]) });
   const counters: object[] = [];
   const histograms: object[] = [];
-  const on = (m: WorkloadMetric) => !disabled.has(m);
+  const on = (m: WorkloadMetric) => !metrics.disabled.includes(m);
   if (protocol === 'http') {
-    if (on(WorkloadMetric.RequestCount)) counters.push({ stat: stat('requests_total'), value_fixed: { value: 1 } });
-    if (on(WorkloadMetric.RequestDuration)) histograms.push({ stat: stat('request_duration_milliseconds'), unit: 'Milliseconds', value_format: '%DURATION%' });
-    if (on(WorkloadMetric.RequestSize)) histograms.push({ stat: stat('request_bytes'), unit: 'Bytes', value_format: '%BYTES_RECEIVED%' });
-    if (on(WorkloadMetric.ResponseSize)) histograms.push({ stat: stat('response_bytes'), unit: 'Bytes', value_format: '%BYTES_SENT%' });
+    if (on(WorkloadMetric.RequestCount)) counters.push({ stat: stat('requests_total', WorkloadMetric.RequestCount), value_fixed: { value: 1 } });
+    if (on(WorkloadMetric.RequestDuration)) histograms.push({ stat: stat('request_duration_milliseconds', WorkloadMetric.RequestDuration), unit: 'Milliseconds', value_format: '%DURATION%' });
+    if (on(WorkloadMetric.RequestSize)) histograms.push({ stat: stat('request_bytes', WorkloadMetric.RequestSize), unit: 'Bytes', value_format: '%BYTES_RECEIVED%' });
+    if (on(WorkloadMetric.ResponseSize)) histograms.push({ stat: stat('response_bytes', WorkloadMetric.ResponseSize), unit: 'Bytes', value_format: '%BYTES_SENT%' });
   } else {
-    if (on(WorkloadMetric.TcpSent)) counters.push({ stat: stat('tcp_sent_bytes_total'), value_format: '%BYTES_SENT%' });
-    if (on(WorkloadMetric.TcpReceived)) counters.push({ stat: stat('tcp_received_bytes_total'), value_format: '%BYTES_RECEIVED%' });
+    if (on(WorkloadMetric.TcpSent)) counters.push({ stat: stat('tcp_sent_bytes_total', WorkloadMetric.TcpSent), value_format: '%BYTES_SENT%' });
+    if (on(WorkloadMetric.TcpReceived)) counters.push({ stat: stat('tcp_received_bytes_total', WorkloadMetric.TcpReceived), value_format: '%BYTES_RECEIVED%' });
     // Both counted when the connection's log is written, at its end: an open connection is not counted yet.
-    if (on(WorkloadMetric.TcpOpened)) counters.push({ stat: stat('tcp_connections_opened_total'), value_fixed: { value: 1 } });
-    if (on(WorkloadMetric.TcpClosed)) counters.push({ stat: stat('tcp_connections_closed_total'), value_fixed: { value: 1 } });
+    if (on(WorkloadMetric.TcpOpened)) counters.push({ stat: stat('tcp_connections_opened_total', WorkloadMetric.TcpOpened), value_fixed: { value: 1 } });
+    if (on(WorkloadMetric.TcpClosed)) counters.push({ stat: stat('tcp_connections_closed_total', WorkloadMetric.TcpClosed), value_fixed: { value: 1 } });
   }
   if (counters.length === 0 && histograms.length === 0) return [];
   return [{ name: 'envoy.access_loggers.stats', typed_config: encodeAny({ '@type': STATS_LOGGER_TYPE, stat_prefix: 'istio', counters, histograms }) }];

@@ -40,7 +40,7 @@ export const telemetrySpec = z
               z.strictObject({
                 match: z.strictObject({ metric: z.string().optional(), customMetric: z.string().optional(), mode: workloadMode.optional() }).optional(),
                 disabled: z.boolean().optional(),
-                tagOverrides: z.record(z.string().min(1), z.strictObject({ operation: z.enum(['UPSERT', 'REMOVE']).optional(), value: z.string().optional() })).optional(),
+                tagOverrides: z.record(z.string().min(1), z.strictObject({ operation: z.enum(['UPSERT', 'REMOVE']).optional(), value: celExpression.optional() })).optional(),
               }),
             )
             .optional(),

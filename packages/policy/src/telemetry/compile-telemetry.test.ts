@@ -75,12 +75,18 @@ describe('Telemetry accessLogging', () => {
 
   it('reports an unknown provider, a filter and what metrics cannot do; two namespace Telemetries: the first by name applies', () => {
     const { telemetry, problems } = compile(
-      t('a', 'shop', '  accessLogging: [{ providers: [{ name: nowhere }], filter: { expression: "response.code >= 400" } }]\n  metrics: [{ providers: [{ name: stackdriver }], overrides: [{ disabled: true }, { match: { metric: REQUEST_COUNT }, tagOverrides: { x: { value: "1" } } }] }]') +
+      t('a', 'shop', '  accessLogging: [{ providers: [{ name: nowhere }], filter: { expression: "response.code >= 400" } }]\n  metrics: [{ providers: [{ name: stackdriver }], overrides: [{ disabled: true }, { match: { metric: REQUEST_COUNT }, tagOverrides: { bad-name: { value: "1" }, y: {}, z: { value: "request.host" } } }] }]') +
         t('b', 'shop', '  accessLogging: [{ providers: [{ name: stdout }] }]'),
     );
     assert.deepEqual(
       problems.map((p) => `${p.ref.name} ${p.path} ${p.severity}`),
-      ['a spec.metrics[0].providers[0] part', 'a spec.metrics[0].overrides[1].tagOverrides part', 'a spec.accessLogging[0].providers[0] part', 'b spec.accessLogging warning'],
+      [
+        'a spec.metrics[0].providers[0] part',
+        'a spec.metrics[0].overrides[1].tagOverrides.bad-name part',
+        'a spec.metrics[0].overrides[1].tagOverrides.y part',
+        'a spec.accessLogging[0].providers[0] part',
+        'b spec.accessLogging warning',
+      ],
     );
     assert.deepEqual(telemetry.accessLoggingFor(API), { client: [], server: [] }, 'a applies, and names no provider Meridian has');
   });
@@ -103,10 +109,42 @@ describe('Telemetry accessLogging', () => {
       t('mesh', 'meridian-system', '  metrics: [{ providers: [{ name: prometheus }], overrides: [{ match: { metric: REQUEST_SIZE }, disabled: true }, { match: { metric: RESPONSE_SIZE }, disabled: true }] }]') +
         t('quiet', 'shop', '  metrics: [{ overrides: [{ match: { mode: CLIENT }, disabled: true }, { match: { metric: REQUEST_COUNT, mode: CLIENT }, disabled: false }] }]'),
     );
-    assert.deepEqual(telemetry.metricsFor?.({ namespace: 'other', labels: {} }), { client: ['REQUEST_SIZE', 'RESPONSE_SIZE'], server: ['REQUEST_SIZE', 'RESPONSE_SIZE'] });
+    assert.deepEqual(telemetry.metricsFor?.({ namespace: 'other', labels: {} }), { client: { disabled: ['REQUEST_SIZE', 'RESPONSE_SIZE'] }, server: { disabled: ['REQUEST_SIZE', 'RESPONSE_SIZE'] } });
     const shop = telemetry.metricsFor?.(API);
-    assert.deepEqual(shop?.server, [], 'the namespace one decides whole: the mesh one does not add to it');
-    assert.deepEqual(shop?.client, ['REQUEST_DURATION', 'REQUEST_SIZE', 'RESPONSE_SIZE', 'TCP_CLOSED_CONNECTIONS', 'TCP_OPENED_CONNECTIONS', 'TCP_RECEIVED_BYTES', 'TCP_SENT_BYTES'], 'all off as a client, then the request count back on');
-    assert.deepEqual(compile('').telemetry.metricsFor?.(API), { client: [], server: [] });
+    assert.deepEqual(shop?.server.disabled, [], 'the namespace one decides whole: the mesh one does not add to it');
+    assert.deepEqual(shop?.client.disabled, ['REQUEST_DURATION', 'REQUEST_SIZE', 'RESPONSE_SIZE', 'TCP_CLOSED_CONNECTIONS', 'TCP_OPENED_CONNECTIONS', 'TCP_RECEIVED_BYTES', 'TCP_SENT_BYTES'], 'all off as a client, then the request count back on');
+    assert.deepEqual(compile('').telemetry.metricsFor?.(API), { client: { disabled: [] }, server: { disabled: [] } });
+  });
+
+  it('tagOverrides: per metric and direction, in order, the last edit of a label holds; REMOVE drops a label', () => {
+    const { telemetry, problems } = compile(
+      t(
+        'tags',
+        'shop',
+        [
+          '  metrics:',
+          '  - overrides:',
+          '    - { tagOverrides: { request_host: { value: "request.host" } } }',
+          '    - { match: { metric: REQUEST_COUNT, mode: CLIENT }, tagOverrides: { request_protocol: { operation: REMOVE }, request_host: { value: "request.headers[\'x-host\']" } } }',
+          '    - { match: { metric: TCP_SENT_BYTES, mode: SERVER }, tagOverrides: { request_host: { operation: REMOVE } } }',
+        ].join('\n'),
+      ),
+    );
+    assert.deepEqual(problems, []);
+    const m = telemetry.metricsFor?.(API);
+    assert.deepEqual(m?.client.tags?.REQUEST_COUNT, { request_host: "request.headers['x-host']", request_protocol: null });
+    assert.deepEqual(m?.server.tags?.REQUEST_COUNT, { request_host: 'request.host' });
+    assert.deepEqual(m?.server.tags?.TCP_SENT_BYTES, { request_host: null });
+    assert.deepEqual(m?.client.tags?.TCP_SENT_BYTES, { request_host: 'request.host' });
+    assert.deepEqual(m?.client.disabled, []);
+  });
+
+  it('a tagOverrides value that is not CEL rejects the resource, naming the field', () => {
+    const store = new PolicyStore();
+    store.replace('c1', parseAllDocuments(t('bad', 'shop', '  metrics: [{ overrides: [{ tagOverrides: { x: { value: "request.host ==" } } }] }]')).map((d, i) => ({ value: d.toJS() as unknown, origin: `#${i}` })));
+    const errors = store.statuses().flatMap((s) => s.errors);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0] ?? '', /^spec\.metrics\[0\]\.overrides\[0\]\.tagOverrides\.x\.value: not a CEL expression/);
+    assert.deepEqual(store.objects(), []);
   });
 });

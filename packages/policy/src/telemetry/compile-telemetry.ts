@@ -9,9 +9,11 @@
  * entry for a direction gives the provider (its first; Envoy takes one tracer), sampling and
  * custom tags; `disableSpanReporting` turns that direction off. Metrics likewise: the closest
  * Telemetry with `metrics` decides which of Istio's standard metrics each direction leaves out
- * (`overrides[].disabled` per metric or ALL_METRICS, in order); every metric is on by default.
+ * (`overrides[].disabled` per metric or ALL_METRICS, in order) and how their labels are edited
+ * (`overrides[].tagOverrides`, in order: the last edit of a label holds); every metric is on
+ * by default, with Istio's labels.
  */
-import { ALL_WORKLOAD_METRICS, ClientKind, type WorkloadMetric, type AccessLogging, type CustomTag, type DisabledMetrics, type PolicyWorkload, type TelemetryPolicies, type Tracing, type TracingSettings } from '@meridian/model';
+import { ALL_WORKLOAD_METRICS, ClientKind, type WorkloadMetric, type AccessLogging, type CustomTag, type DirectionMetrics, type MetricsSettings, type PolicyWorkload, type TelemetryPolicies, type Tracing, type TracingSettings } from '@meridian/model';
 import type { ObjectLimits } from '../compile/traffic-policies.ts';
 import { ProblemSeverity, type CompileProblem } from '../compile/problems.ts';
 import type { PolicyObjectOf } from '../policy-object.ts';
@@ -23,6 +25,18 @@ const PROMETHEUS = 'prometheus';
 
 /** Istio's standard metrics, as Telemetry names them. */
 const STANDARD_METRICS: readonly string[] = ALL_WORKLOAD_METRICS;
+
+/** Prometheus's label names, which Envoy's exporter would otherwise rewrite. */
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Why a `tagOverrides` entry cannot be applied, or undefined (its CEL is checked by the schema). */
+function tagOverrideProblem(tag: string, edit: { readonly operation?: 'UPSERT' | 'REMOVE' | undefined; readonly value?: string | undefined }): string | undefined {
+  if (!LABEL_NAME.test(tag)) return `${tag} is not a Prometheus label name`;
+  if (edit.operation !== 'REMOVE' && edit.value === undefined) return 'UPSERT needs a value';
+  // The expression goes inside Envoy's %CEL(...)%, which ends at the first `)%`.
+  if (edit.value?.includes(')%')) return 'the value may not contain ")%"';
+  return undefined;
+}
 
 export interface TelemetryOptions {
   readonly rootNamespace: string;
@@ -68,7 +82,10 @@ export function compileTelemetry(
       });
       if (m.reportingInterval) problems.push({ ref, path: `spec.metrics[${i}].reportingInterval`, message: 'not applied: Prometheus scrapes when it will', severity: ProblemSeverity.Part });
       (m.overrides ?? []).forEach((o, j) => {
-        if (o.tagOverrides) problems.push({ ref, path: `spec.metrics[${i}].overrides[${j}].tagOverrides`, message: 'tag overrides are not applied yet: the standard labels are kept', severity: ProblemSeverity.Part });
+        for (const [tag, edit] of Object.entries(o.tagOverrides ?? {})) {
+          const problem = tagOverrideProblem(tag, edit);
+          if (problem) problems.push({ ref, path: `spec.metrics[${i}].overrides[${j}].tagOverrides.${tag}`, message: `${problem}: this override is left out`, severity: ProblemSeverity.Part });
+        }
         if (o.match?.customMetric) problems.push({ ref, path: `spec.metrics[${i}].overrides[${j}].match.customMetric`, message: 'custom metrics are not supported: the override is left out', severity: ProblemSeverity.Part });
         else if (o.match?.metric && !STANDARD_METRICS.includes(o.match.metric) && o.match.metric !== 'ALL_METRICS') problems.push({ ref, path: `spec.metrics[${i}].overrides[${j}].match.metric`, message: `${o.match.metric} is not one of Istio's standard metrics: the override is left out`, severity: ProblemSeverity.Part });
       });
@@ -113,25 +130,33 @@ export function compileTelemetry(
 
   const defaults: AccessLogging = { client: [...options.defaultAccessLogging].sort(), server: [...options.defaultAccessLogging].sort() };
   const telemetry: TelemetryPolicies = {
-    metricsFor(workload: PolicyWorkload): DisabledMetrics {
+    metricsFor(workload: PolicyWorkload): MetricsSettings {
       const decider = metricsDecider(workload);
-      const client = new Set<WorkloadMetric>();
-      const server = new Set<WorkloadMetric>();
+      const side = () => ({ disabled: new Set<WorkloadMetric>(), tags: new Map<WorkloadMetric, Record<string, string | null>>() });
+      const client = side();
+      const server = side();
       for (const entry of decider?.spec.metrics ?? []) {
         if (entry.providers?.length && !entry.providers.some((p) => p.name === PROMETHEUS)) continue;
         for (const o of entry.overrides ?? []) {
-          if (o.disabled === undefined || o.match?.customMetric) continue;
+          if (o.match?.customMetric) continue;
           const metric = o.match?.metric ?? 'ALL_METRICS';
           const metrics = metric === 'ALL_METRICS' ? ALL_WORKLOAD_METRICS : ALL_WORKLOAD_METRICS.filter((m) => m === metric);
-          for (const set of sidesOf(o.match?.mode, client, server)) {
+          const edits = Object.entries(o.tagOverrides ?? {}).filter(([tag, edit]) => !tagOverrideProblem(tag, edit));
+          for (const s of sidesOf(o.match?.mode, client, server)) {
             for (const m of metrics) {
-              if (o.disabled) set.add(m);
-              else set.delete(m);
+              if (o.disabled) s.disabled.add(m);
+              else if (o.disabled === false) s.disabled.delete(m);
+              for (const [tag, edit] of edits) {
+                const tags = s.tags.get(m) ?? {};
+                tags[tag] = edit.operation === 'REMOVE' ? null : (edit.value ?? null);
+                s.tags.set(m, tags);
+              }
             }
           }
         }
       }
-      return { client: [...client].sort(), server: [...server].sort() };
+      const settings = (s: ReturnType<typeof side>): DirectionMetrics => ({ disabled: [...s.disabled].sort(), ...(s.tags.size ? { tags: Object.fromEntries([...s.tags].sort(([a], [b]) => (a < b ? -1 : 1))) } : {}) });
+      return { client: settings(client), server: settings(server) };
     },
     accessLoggingFor(workload: PolicyWorkload): AccessLogging {
       const decider = loggingDecider(workload);

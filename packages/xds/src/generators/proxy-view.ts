@@ -5,7 +5,7 @@ import type { PushSnapshot } from '../push-snapshot.ts';
 import { jwtAuthnFilter, jwtIssuers } from '../jwt-authn.ts';
 import { policySetKey, rbacOptions, rbacStages, type RbacOptions, type RbacStage } from '../rbac.ts';
 import { collectorClusterName, encodedTracing, type EncodedTracing } from '../tracing.ts';
-import { metricsLogger, peerExchangeFilters, peerStripFilters } from '../workload-metrics.ts';
+import { metricsKey, metricsLogger, peerExchangeFilters, peerStripFilters } from '../workload-metrics.ts';
 
 interface View {
   readonly snapshot: number;
@@ -138,18 +138,18 @@ export class ProxyViews {
 function computeObserved(snapshot: PushSnapshot, proxy: ProxyNode, direction: Direction): Observed {
   const logProviders = snapshot.accessLogProvidersFor(proxy, direction);
   const trace = snapshot.tracingFor(proxy, direction);
-  const disabled = snapshot.disabledMetricsFor(proxy, direction);
+  const metrics = snapshot.metricsFor(proxy, direction);
   // The exchange serves the peer's metrics too: only where the workload emits none at all is
   // nothing stamped or recorded (the peer's headers are still kept from the application).
-  const silent = disabled.size === ALL_WORKLOAD_METRICS.length && snapshot.disabledMetricsFor(proxy, direction === 'client' ? 'server' : 'client').size === ALL_WORKLOAD_METRICS.length;
+  const silent = metrics.disabled.length === ALL_WORKLOAD_METRICS.length && snapshot.metricsFor(proxy, direction === 'client' ? 'server' : 'client').disabled.length === ALL_WORKLOAD_METRICS.length;
   const strip = peerStripFilters(direction);
   const exchange = silent ? strip : peerExchangeFilters(direction);
   return {
     config: {
       accessLog: accessLogs(logProviders, direction, (collector) => ({ cluster: collectorClusterName(collector, snapshot), authority: `${collector.service}:${collector.port}` })),
-      metrics: { loggers: (protocol) => metricsLogger(direction, protocol, disabled), exchange, strip },
+      metrics: { loggers: (protocol) => metricsLogger(direction, protocol, metrics), exchange, strip },
     },
-    key: `${accessLogKey(logProviders)}|${[...disabled].sort().join(',')}${silent ? '|silent' : ''}`,
+    key: `${accessLogKey(logProviders)}|${metricsKey(metrics)}${silent ? '|silent' : ''}`,
     // The cluster's name is not a valid :authority (a gRPC server refuses it): the collector's address is.
     ...(trace ? { tracing: encodedTracing(trace.settings, { cluster: collectorClusterName(trace.provider, snapshot), provider: trace.provider }, proxy, direction) } : {}),
   };
