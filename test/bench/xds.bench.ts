@@ -20,6 +20,8 @@
  *    proxies (each ACKs at once), p99 over 5 rounds after 2 warm-up rounds; baseline: the
  *    default debounce quiet period plus the API's own watch latency.
  *  - xds.delta_eds_convergence_*: the same with 1000 delta ADS streams instead.
+ *  - telemetry.*: the LDS size per sidecar and full-push LDS build with telemetry on against
+ *    off, as `pnpm bench telemetry` prints them (support/telemetry-cost.ts).
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -34,6 +36,7 @@ import { inProcessMesh } from './support/in-process-mesh.ts';
 import { GoControlPlane } from './support/go-control-plane.ts';
 import { GC_PROBE_NODE_ARGS, meridianMemory, type Memory } from './support/meridian-memory.ts';
 import { percentile, print } from './support/report.ts';
+import { measureTelemetryCost } from './support/telemetry-cost.ts';
 
 const PROXIES = Number(process.env['BENCH_PROXIES'] ?? 1000);
 const SERVICES = Number(process.env['BENCH_SERVICES'] ?? 1000);
@@ -86,6 +89,7 @@ function microBenchmarks(): void {
   assemble();
   concat();
   print('xds.assemble_response_1k', percentile(Array.from({ length: 9 }, assemble), 50), 'ms', percentile(Array.from({ length: 9 }, concat), 50));
+  measureTelemetryCost(PROXIES, SERVICES);
 }
 
 /**
