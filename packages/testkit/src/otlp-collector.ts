@@ -41,6 +41,8 @@ interface ExportRequest {
 const attributes = (list: readonly KeyValue[]): Record<string, string> =>
   Object.fromEntries(list.map((kv) => [kv.key, String(kv.value?.string_value ?? kv.value?.int_value ?? kv.value?.bool_value ?? kv.value?.double_value ?? '')]));
 
+const LOAD_OPTIONS = { keepCase: true, longs: String, defaults: true, oneofs: true, includeDirs: [fileURLToPath(new URL('../../../proto/', import.meta.url))] };
+
 export class OtlpCollector {
   readonly spans: CollectedSpan[] = [];
   readonly logs: CollectedLog[] = [];
@@ -50,7 +52,7 @@ export class OtlpCollector {
   /** Listens on `host` (port chosen by the system). */
   static async start(host: string): Promise<OtlpCollector> {
     const collector = new OtlpCollector();
-    const definition = protoLoader.loadSync(fileURLToPath(new URL('../proto/otlp-trace.proto', import.meta.url)), { keepCase: true, longs: String, defaults: true, oneofs: true });
+    const definition = protoLoader.loadSync(fileURLToPath(new URL('../proto/otlp-trace.proto', import.meta.url)), LOAD_OPTIONS);
     const service = (grpc.loadPackageDefinition(definition) as unknown as { opentelemetry: { proto: { collector: { trace: { v1: { TraceService: { service: grpc.ServiceDefinition } } } } } } }).opentelemetry.proto.collector.trace.v1.TraceService.service;
     collector.server.addService(service, {
       Export: (call: grpc.ServerUnaryCall<ExportRequest, object>, callback: grpc.sendUnaryData<object>) => {
@@ -65,7 +67,7 @@ export class OtlpCollector {
         callback(null, {});
       },
     });
-    const logsDefinition = protoLoader.loadSync(fileURLToPath(new URL('../proto/otlp-logs.proto', import.meta.url)), { keepCase: true, longs: String, defaults: true, oneofs: true });
+    const logsDefinition = protoLoader.loadSync(fileURLToPath(new URL('../proto/otlp-logs.proto', import.meta.url)), LOAD_OPTIONS);
     const logsService = (grpc.loadPackageDefinition(logsDefinition) as unknown as { opentelemetry: { proto: { collector: { logs: { v1: { LogsService: { service: grpc.ServiceDefinition } } } } } } }).opentelemetry.proto.collector.logs.v1.LogsService.service;
     collector.server.addService(logsService, {
       Export: (call: grpc.ServerUnaryCall<LogsExportRequest, object>, callback: grpc.sendUnaryData<object>) => {
