@@ -27,6 +27,8 @@ const HTTPBIN_DIAL = '10.96.200.1';
 const DNS_DIAL = '10.96.200.2';
 const TLS_DIAL = '10.96.200.3';
 const DB_BLOCK = '10.96.201.0/24';
+const FRONT_DIAL = '10.96.200.9';
+const FRONT = 'front.demo.svc.cluster.local';
 
 const entry = (name: string, spec: object) => ({ apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name, namespace: 'egress' }, spec });
 
@@ -89,6 +91,14 @@ describe('ServiceEntry through an Envoy sidecar', { skip }, () => {
         entry('legacy', { hosts: ['legacy.external.test'], ports: [{ number: EXTERNAL_PORTS.http1, name: 'http', protocol: 'HTTP' }], resolution: 'NONE' }),
         entry('secure', { hosts: ['secure.external.test'], ports: [{ number: TLS_PORT, name: 'tls', protocol: 'TLS' }], resolution: 'DNS' }),
         entry('db', { hosts: ['db.external.test'], addresses: [DB_BLOCK], ports: [{ number: EXTERNAL_PORTS.tcp, name: 'tcp', protocol: 'TCP' }], resolution: 'STATIC', endpoints: [{ address: external.address }] }),
+        // A mesh service whose route sends one path out of the mesh.
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'front', namespace: 'demo' }, spec: { clusterIP: FRONT_DIAL, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } },
+        {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'VirtualService',
+          metadata: { name: 'front', namespace: 'demo' },
+          spec: { hosts: [FRONT], http: [{ match: [{ uri: { prefix: '/out' } }], route: [{ destination: { host: 'httpbin.external.test' } }] }, { route: [{ destination: { host: FRONT } }] }] },
+        },
         {
           apiVersion: 'networking.istio.io/v1',
           kind: 'VirtualService',
@@ -120,6 +130,12 @@ describe('ServiceEntry through an Envoy sidecar', { skip }, () => {
     assert.equal((await get(HTTPBIN_DIAL, 80, 'httpbin.external.test', '/teapot')).status, 418);
     const stats = await client.envoy.stats('upstream_rq_completed');
     assert.ok((stats.get('cluster.outbound|80||httpbin.external.test.upstream_rq_completed') ?? 0) >= 2, 'through the entry cluster');
+  });
+
+  it("a mesh service's route that leaves the mesh sends none of the caller's identity headers", async () => {
+    const { got } = await get(FRONT_DIAL, 80, FRONT, '/out/anything');
+    assert.equal(got?.pod, 'external-0', 'routed to the entry');
+    assert.deepEqual(Object.keys(got?.headers ?? {}).filter((h) => h.startsWith('x-meridian')), [], "neither the caller's workload nor the service it called");
   });
 
   it("a DNS entry's endpoint name is resolved by Envoy, and the port maps to its targetPort", async () => {

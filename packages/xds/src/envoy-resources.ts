@@ -446,6 +446,9 @@ export function buildOutboundRouteConfiguration(port: number, targets: readonly 
     ],
     // Routes name clusters that CDS may deliver a moment later.
     validate_clusters: { value: false },
+    // A route's header edits apply after its virtual host's: a route leaving the mesh removes
+    // what the host of a mesh service adds (`policy-routes.ts`).
+    most_specific_header_mutations_wins: true,
   };
 }
 

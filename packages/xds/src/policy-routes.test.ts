@@ -185,3 +185,34 @@ describe('DestinationRule settings as clusters', () => {
     assert.deepEqual(addresses({ version: 'v1', 'topology.istio.io/cluster': 'west' }), ['10.0.0.2']);
   });
 });
+
+describe('routes that leave the mesh', () => {
+  const HTTPBIN = 'httpbin.external.test';
+  const external = ctx(ClientKind.Envoy, { isExternal: (host) => host === HTTPBIN });
+  const hostRoutes = (rules: HttpRouteRule[]): HostRoutes => ({ host: REVIEWS, source: source('spec'), tls: [], tcp: [], rules });
+  const outside = { type: 'forward', targets: [{ host: HTTPBIN, weight: 100 }] } as const;
+
+  it("a route (or a mirror) to a host outside the mesh turns the identity exchange off and drops the service header; the mesh's routes keep both", () => {
+    const [away, mirrored, inside] = buildPolicyRoutes(
+      hostRoutes([
+        rule({ matches: [match({ uri: { prefix: '/out' } })], action: outside, headers: { request: { set: {}, add: {}, remove: ['x-debug'] } } }),
+        rule({ matches: [match({ uri: { prefix: '/copy' } })], action: forward([undefined, 100]), mirrors: [{ target: { host: HTTPBIN }, percent: 100 }] }),
+        rule({ action: forward([undefined, 100]) }),
+      ]),
+      external,
+    ) as Json[];
+    for (const r of [away, mirrored]) {
+      assert.deepEqual(Object.keys(r?.['typed_per_filter_config'] ?? {}).sort(), ['meridian.peer_exchange.stamp', 'meridian.peer_exchange.take']);
+      assert.ok((r?.['request_headers_to_remove'] as string[]).includes('x-meridian-peer-service'));
+    }
+    assert.deepEqual(away?.['request_headers_to_remove'], ['x-debug', 'x-meridian-peer-service'], "the rule's own removals kept");
+    assert.equal(inside?.['typed_per_filter_config'], undefined);
+    assert.equal(inside?.['request_headers_to_remove'], undefined);
+    assertValid(TypeUrl.Route, { name: '80', virtual_hosts: [{ name: 'reviews', domains: ['*'], routes: [away, mirrored, inside] }] });
+  });
+
+  it('gRPC clients are sent no per-route exchange config (they run no such filters)', () => {
+    const [route] = buildPolicyRoutes(hostRoutes([rule({ action: outside })]), ctx(ClientKind.Grpc, { isExternal: () => true })) as Json[];
+    assert.equal(route?.['typed_per_filter_config'], undefined);
+  });
+});

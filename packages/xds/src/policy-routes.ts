@@ -24,6 +24,7 @@ import {
 import { clusterPolicyOf, duration } from './policy-clusters.ts';
 import { outboundClusterName } from './resource-names.ts';
 import { escapeRegex } from './string-match.ts';
+import { NO_PEER_STAMP, PEER_SERVICE_HEADER } from './workload-metrics.ts';
 
 export const FAULT_FILTER_NAME = 'envoy.filters.http.fault';
 const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
@@ -56,6 +57,8 @@ export interface RouteBuildContext {
   readonly port: number;
   /** The DestinationRule in effect for a host, for consistent-hash keys. */
   readonly destinationFor: (host: string) => DestinationPolicy | undefined;
+  /** Whether a host is outside the mesh (a MESH_EXTERNAL ServiceEntry): a route sending there tells it nothing of the caller. */
+  readonly isExternal?: (host: string) => boolean;
 }
 
 /** Whether building `routes` for some caller reads the caller's labels (so routes must be keyed by them). */
@@ -144,10 +147,22 @@ function buildRoute(rule: HttpRouteRule, m: RequestMatch | undefined, ctx: Route
   }
   if (envoy && rule.headers) Object.assign(route, headerEditFields(rule.headers));
   const perFilter: Record<string, object> = {};
+  if (envoy && action.type === 'forward' && leavesMesh(action.targets, rule.mirrors, ctx)) {
+    // The virtual host of a mesh service stamps the caller's identity and the service called:
+    // a request (or its mirror) that leaves the mesh carries neither (the route's edits come
+    // last: the route configuration says the most specific wins).
+    Object.assign(perFilter, NO_PEER_STAMP);
+    route['request_headers_to_remove'] = [...((route['request_headers_to_remove'] as string[] | undefined) ?? []), PEER_SERVICE_HEADER];
+  }
   if (rule.fault) perFilter[FAULT_FILTER_NAME] = faultConfig(rule.fault);
   if (envoy && rule.cors) perFilter[CORS_FILTER_NAME] = corsPolicy(rule.cors);
   if (Object.keys(perFilter).length) route['typed_per_filter_config'] = perFilter;
   return route;
+}
+
+function leavesMesh(targets: readonly RouteTarget[], mirrors: readonly { readonly target: RouteTarget }[], ctx: RouteBuildContext): boolean {
+  const external = ctx.isExternal;
+  return external !== undefined && (targets.some((t) => external(t.host)) || mirrors.some((m) => external(m.target.host)));
 }
 
 const REDIRECT_CODES: Readonly<Record<number, string>> = {

@@ -14,7 +14,7 @@ export function routeView(snapshot: PushSnapshot, proxy: ProxyNode): string {
 /** How routes are built for this proxy: its client kind, who it is, and the DestinationRules it sees. */
 export function routeContext(snapshot: PushSnapshot, proxy: ProxyNode, client: ClientKind, port: number): RouteBuildContext {
   const caller = { namespace: proxy.namespace, labels: proxy.labels };
-  return { client, caller, port, destinationFor: (host) => snapshot.policies?.traffic.destinationFor(host, caller) };
+  return { client, caller, port, destinationFor: (host) => snapshot.policies?.traffic.destinationFor(host, caller), isExternal: (host) => snapshot.service(host)?.entry?.external === true };
 }
 
 /** A host's routes as this proxy is given them: its policy's rules, or the default route. */
