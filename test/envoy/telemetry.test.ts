@@ -145,6 +145,7 @@ describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, ()
     const sent = await eventually('the client TCP line', async () => lines(sleep).find(tcpLine), 5000, 100);
     assert.equal(sent['reporter'], 'source');
     assert.equal(sent['destination_principal'], 'spiffe://cluster.local/ns/demo/sa/echo');
+    assert.deepEqual([sent['destination_workload'], sent['destination_cluster']], ['echo', 'west'], 'from the endpoint');
     assert.ok(Number(sent['bytes_sent']) > 0);
   });
 
@@ -259,7 +260,10 @@ describe('access logs and traces from Telemetry on Envoy sidecars', { skip }, ()
     assert.equal(await sleep.app.tcp({ host: ECHO.vip, port: TCP.port, data: 'ping' }), 'echo-west-0 ping');
     await eventually('the TCP connection counted', async () => ((await opened()) === before + 1 ? true : undefined), 5000, 100);
     const bytes = await scrape(sleep, 'envoy_istio_tcp_received_bytes_total', true);
-    assert.ok(bytes.some((s) => s.labels['destination_principal'] === 'spiffe://cluster.local/ns/demo/sa/echo' && s.value > 0));
+    const toEcho = bytes.filter((s) => s.labels['destination_principal'] === 'spiffe://cluster.local/ns/demo/sa/echo' && s.value > 0);
+    assert.ok(toEcho.length > 0);
+    // No headers on TCP: the client names the server's workload from the endpoint EDS gave it.
+    for (const s of toEcho) assert.deepEqual([s.labels['destination_workload'], s.labels['destination_workload_namespace'], s.labels['destination_cluster']], ['echo', 'demo', 'west']);
   });
 
   it('a filter expression logs only what it holds true for (Envoy\'s CEL, Istio\'s attributes)', async () => {

@@ -97,3 +97,11 @@ export interface TelemetryPolicies {
   /** Absent: every metric is emitted, with Istio's labels. */
   metricsFor?(workload: PolicyWorkload): MetricsSettings;
 }
+
+/**
+ * Istio's canonical name of a workload, the `*_workload` label of its metrics: its label for
+ * it, `app.kubernetes.io/name`, `app`, else the pod's name; `unknown` without any.
+ */
+export function canonicalWorkloadName(labels: Readonly<Record<string, string>>, podName: string | undefined): string {
+  return labels['service.istio.io/canonical-name'] ?? labels['app.kubernetes.io/name'] ?? labels['app'] ?? (podName || 'unknown');
+}

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { canonicalWorkloadName } from '@meridian/model';
 import { CERTIFICATE_PROVIDER_INSTANCE, INBOUND_LISTENER_NAME_TEMPLATE } from '@meridian/xds';
 
 /** gRPC xDS bootstrap for a proxyless client (grpc's xDS bootstrap format, v3). */
@@ -108,10 +109,9 @@ const XDS_RETRY_BACK_OFF = { base_interval: '0.5s', max_interval: '5s' };
  */
 const XDS_KEEPALIVE = { interval: '30s', timeout: '10s' };
 
-/** Istio's canonical name of a workload: its label for it, `app.kubernetes.io/name`, `app`, else the pod's name in the node id. */
+/** The workload's canonical name, from its labels or the pod's name in the node id. */
 function workloadName(labels: Readonly<Record<string, string>>, nodeId: string): string {
-  const pod = nodeId.split('~')[2]?.split('.')[0];
-  return labels['service.istio.io/canonical-name'] ?? labels['app.kubernetes.io/name'] ?? labels['app'] ?? (pod || 'unknown');
+  return canonicalWorkloadName(labels, nodeId.split('~')[2]?.split('.')[0]);
 }
 
 export function envoyBootstrap(options: EnvoyBootstrapOptions): object {

@@ -54,17 +54,17 @@ function textFormat(fields: Readonly<Record<string, string>>): string {
 }
 
 /** The `access_log` entries of one connection manager or TCP proxy. */
-export function accessLogs(providers: readonly AccessLogSink[], direction: AccessLogDirection, collectorRoute: CollectorRoute): object[] {
+export function accessLogs(providers: readonly AccessLogSink[], direction: AccessLogDirection, protocol: 'http' | 'tcp', collectorRoute: CollectorRoute): object[] {
   if (providers.length === 0) return [];
   const routes = providers.map((p) => ('collector' in p ? collectorRoute(p.collector) : undefined));
-  return LOGGERS.get(JSON.stringify([providers, direction, routes]), () => buildAccessLogs(providers, direction, collectorRoute));
+  return LOGGERS.get(JSON.stringify([providers, direction, protocol, routes]), () => buildAccessLogs(providers, direction, protocol, collectorRoute));
 }
 
 const LOGGERS = new SharedConfigs<object[]>();
 
-function buildAccessLogs(providers: readonly AccessLogSink[], direction: AccessLogDirection, collectorRoute: CollectorRoute): object[] {
+function buildAccessLogs(providers: readonly AccessLogSink[], direction: AccessLogDirection, protocol: 'http' | 'tcp', collectorRoute: CollectorRoute): object[] {
   return providers.map((p) => {
-    const fields = { ...ISTIO_FIELDS, ...peerLabels(direction) };
+    const fields = { ...ISTIO_FIELDS, ...peerLabels(direction, protocol) };
     // Telemetry's filter: Envoy's CEL filter reads the same attributes Istio's does.
     const filter = p.filter ? { filter: { extension_filter: { name: 'envoy.access_loggers.extension_filters.cel', typed_config: { '@type': CEL_FILTER_TYPE, expression: p.filter } } } } : {};
     if ('collector' in p) {

@@ -284,7 +284,8 @@ function tcpProxy(statPrefix: string, cluster: string, accessLog: readonly objec
 
 /** What a workload's Telemetry adds to its connection managers (and access logs to its TCP proxies). */
 export interface Observability {
-  readonly accessLog: readonly object[];
+  /** The access loggers of an HTTP manager or a TCP proxy. */
+  accessLogs(protocol: 'http' | 'tcp'): readonly object[];
   /** Istio's workload metrics (`workload-metrics.ts`); absent: none. */
   readonly metrics?: ChainMetrics;
 }
@@ -301,10 +302,10 @@ export interface ChainMetrics {
 
 /** The access loggers of one HTTP manager or TCP proxy: the files Telemetry names, and the metrics. */
 function chainLoggers(observed: Observability, protocol: 'http' | 'tcp'): object[] {
-  return [...observed.accessLog, ...(observed.metrics?.loggers(protocol) ?? [])];
+  return [...observed.accessLogs(protocol), ...(observed.metrics?.loggers(protocol) ?? [])];
 }
 
-const UNOBSERVED: Observability = { accessLog: [] };
+const UNOBSERVED: Observability = { accessLogs: () => [] };
 
 /** A TCP proxy splitting connections across clusters by weight (a VirtualService's `tcp` route). */
 function weightedTcpProxy(statPrefix: string, routes: ReadonlyArray<{ readonly cluster: string; readonly weight: number }>, accessLog: readonly object[]): object {

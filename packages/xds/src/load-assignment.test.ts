@@ -75,4 +75,30 @@ describe('encodeLoadAssignment', () => {
     );
     assert.deepEqual(flat.sort(), ['10.0.0.1 HEALTHY 1', '10.0.0.2 DRAINING 1', '10.0.0.4 HEALTHY 1', '192.0.2.9 HEALTHY 2', 'fd00::3 UNHEALTHY 1']);
   });
+
+  it("with workloads, each endpoint names the workload behind it (labels, else the pod); a gateway names none", () => {
+    const labelled = selectEndpoints(
+      { cluster: 'east', network: 'east', locality: loc('us-east', 'a') },
+      [
+        { ...ep('10.0.0.1', loc('us-east', 'a'), 'east'), pod: 'shop/db-7f9c-x2', labels: { app: 'db', 'service.istio.io/canonical-name': 'postgres' } },
+        { ...ep('10.0.0.2', loc('us-east', 'a'), 'east'), pod: 'shop/cache-0' },
+        ep('10.0.0.3', loc('us-east', 'a'), 'east'),
+        ep('10.1.0.1', loc('us-west', 'a'), 'west'),
+      ],
+      gateways,
+    );
+    const cla = decodeMessage(TypeUrl.Endpoint, encodeLoadAssignment(NAME, labelled, ENVOY_LOAD_ASSIGNMENT_POLICY, { serviceNamespace: 'demo' })) as {
+      endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { address: string } } }; metadata?: { filter_metadata: Record<string, { fields: Record<string, { stringValue: string }> }> } }> }>;
+    };
+    // A google.protobuf.Struct, as plain strings.
+    const plain = (s: { fields: Record<string, { stringValue: string }> } | undefined) => (s ? Object.fromEntries(Object.entries(s.fields).map(([k, v]) => [k, v.stringValue])) : null);
+    const byAddress = Object.fromEntries(cla.endpoints.flatMap((l) => l.lb_endpoints.map((e) => [e.endpoint.address.socket_address.address, plain(e.metadata?.filter_metadata['meridian'])])));
+    assert.deepEqual(byAddress, {
+      '10.0.0.1': { workload: 'postgres', namespace: 'shop', cluster: 'east' },
+      '10.0.0.2': { workload: 'cache-0', namespace: 'shop', cluster: 'east' },
+      '10.0.0.3': { workload: 'unknown', namespace: 'demo', cluster: 'east' },
+      '192.0.2.9': null,
+    });
+    assert.deepEqual(Buffer.from(encodeLoadAssignment(NAME, selection)), Buffer.from(viaFromObject(selection, false)), 'without, nothing changes');
+  });
 });

@@ -7,11 +7,13 @@
  * Labels come from what each side knows. The reporting sidecar's own workload, namespace and
  * cluster are read by Envoy from its node metadata (CEL on `xds.node`), so every sidecar gets
  * the same listeners and a push builds them once, not once per workload; principals come from
- * the certificates; the destination service from the outbound cluster's metadata. What only the other side knows (its workload, namespace,
- * cluster) crosses in `x-meridian-peer-*` headers, as Istio's HTTP metadata exchange does:
- * each sidecar stamps its own identity on what it sends (over any the application set) and
- * takes the peer's off what it receives, into dynamic metadata, before the application sees
- * it. TCP has no headers: its peer workload labels stay empty.
+ * the certificates; the destination service from the outbound cluster's metadata. What only
+ * the other side knows (its workload, namespace, cluster) crosses in `x-meridian-peer-*`
+ * headers, as Istio's HTTP metadata exchange does: each sidecar stamps its own identity on
+ * what it sends (over any the application set) and takes the peer's off what it receives,
+ * into dynamic metadata, before the application sees it. TCP has no headers: a client names
+ * the server's workload from the endpoint it connected to (EDS carries each TCP endpoint's
+ * workload); a server's peer workload labels stay empty.
  */
 import { WorkloadMetric, type DirectionMetrics, type TagEdits } from '@meridian/model';
 import { encodeAny, SharedConfigs } from './encoded-any.ts';
@@ -57,15 +59,19 @@ function nodeField(field: string): string {
 
 const peer = (key: string) => `%DYNAMIC_METADATA(${METRICS_METADATA_NAMESPACE}:peer_${key})%`;
 const clusterMeta = (key: string) => `%CLUSTER_METADATA(${METRICS_METADATA_NAMESPACE}:${key})%`;
+/** The endpoint's workload, as EDS gives it for TCP ports (`load-assignment.ts`). */
+const endpointMeta = (key: string) => `%UPSTREAM_METADATA(${METRICS_METADATA_NAMESPACE}:${key})%`;
 
 /**
  * Who called whom, as one side sees it: the reporting workload from its node metadata, the
  * peer's from the exchange and the certificates. The metrics' labels, and the access logs'
  * peer fields.
  */
-export function peerLabels(direction: MetricsDirection): Record<string, string> {
+export function peerLabels(direction: MetricsDirection, protocol: 'http' | 'tcp'): Record<string, string> {
   const self = SELF;
   if (direction === 'client') {
+    // TCP has no headers: the server's workload is the one its endpoint says it is.
+    const server = protocol === 'http' ? peer : endpointMeta;
     return {
       reporter: 'source',
       source_workload: self.workload,
@@ -75,10 +81,10 @@ export function peerLabels(direction: MetricsDirection): Record<string, string> 
       destination_service: clusterMeta('service'),
       destination_service_name: clusterMeta('service_name'),
       destination_service_namespace: clusterMeta('service_namespace'),
-      destination_workload: peer('workload'),
-      destination_workload_namespace: peer('namespace'),
+      destination_workload: server('workload'),
+      destination_workload_namespace: server('namespace'),
       destination_principal: '%UPSTREAM_PEER_URI_SAN%',
-      destination_cluster: peer('cluster'),
+      destination_cluster: server('cluster'),
       connection_security_policy: 'unknown',
     };
   }
@@ -130,7 +136,7 @@ function editedTags(labels: Readonly<Record<string, string>>, edits: TagEdits | 
 }
 
 function buildMetricsLogger(direction: MetricsDirection, protocol: 'http' | 'tcp', metrics: DirectionMetrics): object[] {
-  const base = peerLabels(direction);
+  const base = peerLabels(direction, protocol);
   const labels = protocol === 'http' ? { ...base, ...HTTP_LABELS } : base;
   const stat = (name: string, metric: WorkloadMetric) => ({ name, tags: editedTags(labels, metrics.tags?.[metric]) });
   const counters: object[] = [];

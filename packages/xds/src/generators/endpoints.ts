@@ -1,7 +1,7 @@
 import { EMPTY_LOCALITY, localityString, type LocalityLbRule, type ProxyNode, type ServicePort } from '@meridian/model';
 import { anyDestinationChanged, destinationChanged, endpointsChanged, type ChangeSet } from '../change-set.ts';
 import { selectPortEndpoints, type EndpointSelection } from '../endpoint-selection.ts';
-import { ENVOY_LOAD_ASSIGNMENT_POLICY } from '../envoy-resources.ts';
+import { ENVOY_LOAD_ASSIGNMENT_POLICY, trafficProtocol, TrafficProtocol } from '../envoy-resources.ts';
 import { encodeLoadAssignment, type LoadAssignmentPolicy } from '../load-assignment.ts';
 import { clusterPolicyOf, subsetEndpoints } from '../policy-clusters.ts';
 import type { PushSnapshot } from '../push-snapshot.ts';
@@ -114,8 +114,11 @@ function loadAssignment(
   if (!parsed) return emptyAssignment(name);
   const { hostname, subset } = parsed;
   // A ServiceEntry not exported to the proxy's namespace has no endpoints for it.
-  const port = snapshot.serviceFor(proxy, hostname)?.ports.find((p) => p.port === parsed.port);
-  if (!port) return emptyAssignment(name);
+  const service = snapshot.serviceFor(proxy, hostname);
+  const port = service?.ports.find((p) => p.port === parsed.port);
+  if (!service || !port) return emptyAssignment(name);
+  // A sidecar's TCP metrics name the destination workload from its endpoint (no headers to exchange it in).
+  const workloads = policy && trafficProtocol(port) === TrafficProtocol.Tcp ? { serviceNamespace: service.namespace } : undefined;
   const destination = snapshot.policies?.traffic.destinationFor(hostname, { namespace: proxy.namespace });
   const labels = subset === '' ? undefined : destination?.subsets.get(subset)?.labels;
   if (subset !== '' && !labels) return emptyAssignment(name);
@@ -130,7 +133,7 @@ function loadAssignment(
   // The DestinationRule dependency even without one: a rule added later reorders the priorities.
   const deps: Dependency[] = [{ on: 'endpoints', hostname }, { on: 'gateways' }, { on: 'destination', hostname }];
   return cache.resource({ type: TypeUrl.Endpoint, name, view }, deps, () =>
-    encodeLoadAssignment(name, select(snapshot, proxy, hostname, port, labels, locality), policy),
+    encodeLoadAssignment(name, select(snapshot, proxy, hostname, port, labels, locality), policy, workloads),
   );
 }
 

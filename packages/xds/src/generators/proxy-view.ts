@@ -146,7 +146,7 @@ function computeObserved(snapshot: PushSnapshot, proxy: ProxyNode, direction: Di
   const exchange = silent ? strip : peerExchangeFilters(direction);
   return {
     config: {
-      accessLog: accessLogs(logProviders, direction, (collector) => ({ cluster: collectorClusterName(collector, snapshot), authority: `${collector.service}:${collector.port}` })),
+      accessLogs: (protocol) => accessLogs(logProviders, direction, protocol, (collector) => ({ cluster: collectorClusterName(collector, snapshot), authority: `${collector.service}:${collector.port}` })),
       metrics: { loggers: (protocol) => metricsLogger(direction, protocol, metrics), exchange, strip },
     },
     key: `${accessLogKey(logProviders)}|${metricsKey(metrics)}${silent ? '|silent' : ''}`,
