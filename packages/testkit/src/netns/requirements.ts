@@ -12,7 +12,15 @@ export const RealPeer = {
   Chromium: 'chromium',
   /** `helm` (lint and template of deploy/helm/meridian). */
   Helm: 'helm',
+  /**
+   * `podman` with `runc`, as root, and the stand-in for the Dockerfile's Node base image
+   * (`test/deploy/node-base-image.sh`): building and running deploy/Dockerfile.
+   */
+  Podman: 'podman',
 } as const;
+
+/** The base image deploy/Dockerfile is built on in tests (node:24-slim's stand-in, built from Debian's packages). */
+export const TEST_NODE_BASE_IMAGE = 'localhost/meridian-node-base:24';
 export type RealPeer = (typeof RealPeer)[keyof typeof RealPeer];
 
 /** Set by CI: a missing peer fails the run instead of skipping the tests. */
@@ -40,6 +48,10 @@ function missing(peer: RealPeer): string | undefined {
       return works(chromiumPath(), ['--version']) ? undefined : '`chromium` (apt-get install chromium), or CHROMIUM_PATH';
     case RealPeer.Helm:
       return works('helm', ['version']) ? undefined : '`helm` on PATH (go install helm.sh/helm/v4/cmd/helm@v4.3.2)';
+    case RealPeer.Podman:
+      if (process.getuid?.() !== 0) return 'root (podman builds and runs images as root here)';
+      if (!works('podman', ['--version']) || !works('runc', ['--version'])) return '`podman` and `runc` (apt-get install podman runc)';
+      return works('podman', ['image', 'exists', TEST_NODE_BASE_IMAGE]) ? undefined : `the base image ${TEST_NODE_BASE_IMAGE} (bash test/deploy/node-base-image.sh)`;
   }
 }
 
