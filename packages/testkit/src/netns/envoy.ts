@@ -230,6 +230,15 @@ export class EnvoyProxy {
   }
 }
 
+/**
+ * A digest of a config-dump section, keys sorted: Envoy prints a proto map (a Struct's fields,
+ * endpoint metadata) in its hash order, which differs between two parses of the same bytes.
+ */
 function digest(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value ?? null)).digest('base64url').slice(0, 16);
+  return createHash('sha256').update(JSON.stringify(value ?? null, sortedKeys)).digest('base64url').slice(0, 16);
+}
+
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
