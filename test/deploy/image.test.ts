@@ -49,6 +49,8 @@ describe('deploy/Dockerfile, built with podman and run', { skip }, () => {
   after(async () => {
     serving?.kill('SIGKILL');
     await podman(['rm', '--force', '--ignore', name]).catch(() => undefined);
+    // Earlier builds' images, untagged by this one; this one's layers stay as the next build's cache.
+    await podman(['image', 'prune', '--force']).catch(() => undefined);
     rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -95,12 +97,15 @@ describe('deploy/Dockerfile, built with podman and run', { skip }, () => {
       }
     });
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // 'close', not 'exit': the last lines may still be in the pipe when the process has exited.
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    let closed = false;
+    child.once('close', () => (closed = true));
     const line = async (msg: string, timeoutMs: number) => {
       for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
         const found = lines.find((l) => l['msg'] === msg);
         if (found) return found;
-        if (child.exitCode !== null) break;
+        if (closed) break;
       }
       throw new Error(`no "${msg}" from the container: ${stderr}${lines.map((l) => JSON.stringify(l)).join('\n')}`);
     };

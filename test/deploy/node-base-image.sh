@@ -5,19 +5,25 @@
 # (pinned), and the `node` user (uid 1000) that node's images have and the Dockerfile runs as.
 # The machine's trust roots go in too (NODE_EXTRA_CA_CERTS), so npm inside the build reaches
 # the registry the way the machine does. Does nothing when the image exists.
-#   usage: node-base-image.sh <path to node binary>
+#   usage: node-base-image.sh <path to node binary>    (DEBIAN_MIRROR overrides deb.debian.org)
 set -euo pipefail
 NODE_BINARY="$1"
 TAG=localhost/meridian-node-base:24   # test: TEST_NODE_BASE_IMAGE in testkit
 SUITE=bookworm
 NPM_VERSION=11.6.2
+MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
-podman image exists "$TAG" && { echo "$TAG exists"; exit 0; }
 "$NODE_BINARY" --version | grep -q '^v24\.' || { echo "$NODE_BINARY is not Node 24"; exit 1; }
+# What the image holds, as a label: a machine kept across a version bump rebuilds it.
+BUILT_FROM="node $("$NODE_BINARY" --version), npm ${NPM_VERSION}, debian ${SUITE}"
+if podman image exists "$TAG"; then
+  [ "$(podman image inspect --format '{{index .Labels "built-from"}}' "$TAG")" = "$BUILT_FROM" ] && { echo "$TAG exists ($BUILT_FROM)"; exit 0; }
+  podman rmi --force "$TAG" >/dev/null
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 root="$work/root"
-debootstrap --variant=minbase "$SUITE" "$root" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 \
+debootstrap --variant=minbase "$SUITE" "$root" "$MIRROR" >"$work/debootstrap.log" 2>&1 \
   || { tail -20 "$work/debootstrap.log"; exit 1; }
 install -m 0755 "$NODE_BINARY" "$root/usr/local/bin/node"
 (cd "$work" && npm pack --silent "npm@${NPM_VERSION}" >/dev/null)
@@ -36,5 +42,5 @@ fi
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 tar -C "$root" -c . | podman import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-  "${ca_env[@]}" --change 'CMD ["node"]' - "$TAG" >/dev/null
-echo "$TAG built: Debian $SUITE, node $("$NODE_BINARY" --version), npm $NPM_VERSION"
+  "${ca_env[@]}" --change "LABEL built-from=\"$BUILT_FROM\"" --change 'CMD ["node"]' - "$TAG" >/dev/null
+echo "$TAG built ($BUILT_FROM)"

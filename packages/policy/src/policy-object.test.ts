@@ -320,6 +320,10 @@ spec:
       [route(`  - filters: [{ type: RequestRedirect, requestRedirect: { statusCode: 301 } }]\n    backendRefs: [{ name: a, port: 80 }]`), /^spec\.rules\[0\]\.backendRefs: a rule with RequestRedirect has no backendRefs/],
       [route(`  - timeouts: { request: soon }\n    backendRefs: [{ name: a, port: 80 }]`), /^spec\.rules\[0\]\.timeouts\.request: not a duration/],
       [`apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: r }\nspec:\n  rules: []`, /^spec\.parentRefs: /],
+      // Meridian's identity-exchange headers are not a route's to edit.
+      [route(`  - filters: [{ type: RequestHeaderModifier, requestHeaderModifier: { set: [{ name: X-Meridian-Peer-Workload, value: x }] } }]\n    backendRefs: [{ name: a, port: 80 }]`), /^spec\.rules\[0\]\.filters\[0\]\.requestHeaderModifier\.set\[0\]\.name: x-meridian-\* headers are Meridian's identity exchange/],
+      [vs(`  hosts: [reviews]\n  http: [{ headers: { request: { remove: [x-meridian-peer-service] } }, route: [{ destination: { host: reviews } }] }]`), /^spec\.http\[0\]\.headers\.request\.remove\[0\]: x-meridian-\* headers/],
+      [vs(`  hosts: [reviews]\n  http: [{ route: [{ destination: { host: reviews }, headers: { request: { set: { x-meridian-peer-cluster: east } } } }] }]`), /^spec\.http\[0\]\.route\[0\]\.headers\.request\.set(\.|\[")x-meridian-peer-cluster("\])?: x-meridian-\* headers/],
     ];
     for (const [text, expected] of cases) {
       const errors = errorsOf(text);

@@ -8,7 +8,7 @@
  * certificates.
  */
 import type { AccessLogSink, TracingProvider } from '@meridian/model';
-import { encodeAny, SharedConfigs } from './encoded-any.ts';
+import { preEncodedAny, SharedConfigs } from './encoded-any.ts';
 import { peerLabels } from './workload-metrics.ts';
 
 const FILE_ACCESS_LOG_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog';
@@ -72,7 +72,7 @@ function buildAccessLogs(providers: readonly AccessLogSink[], direction: AccessL
       return {
         name: 'envoy.access_loggers.open_telemetry',
         ...filter,
-        typed_config: encodeAny({
+        typed_config: preEncodedAny({
           '@type': OTEL_ACCESS_LOG_TYPE,
           common_config: { log_name: 'meridian', grpc_service: { envoy_grpc: { cluster_name: route.cluster, authority: route.authority } }, transport_api_version: 'V3' },
           // The text line as the body; every field, the peer ones included, as an attribute.
@@ -84,7 +84,7 @@ function buildAccessLogs(providers: readonly AccessLogSink[], direction: AccessL
     return {
       name: 'envoy.access_loggers.file',
       ...filter,
-      typed_config: encodeAny({
+      typed_config: preEncodedAny({
         '@type': FILE_ACCESS_LOG_TYPE,
         path: p.path,
         // json_format is a google.protobuf.Struct; protobufjs's built-in one names its fields in camelCase.

@@ -14,7 +14,7 @@ export interface EncodedAny {
 }
 
 /** `{ '@type': url, ...fields }` (a sidecar's extension) as an Any with its value already encoded. */
-export function encodeAny(config: { readonly '@type': string; readonly [field: string]: unknown }): EncodedAny {
+export function preEncodedAny(config: { readonly '@type': string; readonly [field: string]: unknown }): EncodedAny {
   loadSidecarProtos();
   const { '@type': typeUrl, ...fields } = config;
   return { type_url: typeUrl, value: encodeMessage(typeUrl, fields) };
@@ -35,7 +35,8 @@ export class SharedConfigs<T> {
   get(key: string, build: () => T): T {
     let value = this.entries.get(key);
     if (value === undefined) {
-      // Forgetting all is enough: a full memo means the inputs churned, and rebuilding is cheap.
+      // Forgetting all is enough: the limit is set above what a push needs, so a full memo
+      // means the inputs churned, and rebuilding is cheap.
       if (this.entries.size >= this.limit) this.entries.clear();
       this.entries.set(key, (value = build()));
     }

@@ -61,6 +61,9 @@ export interface ServicePortRef {
 
 const NO_ENDPOINTS: readonly Endpoint[] = Object.freeze([]);
 
+/** Without a Telemetry: every metric, with Istio's labels. */
+const ALL_METRICS_AS_ISTIO: DirectionMetrics = { disabled: [] };
+
 /**
  * The mesh as one debounced push sees it (Istio's PushContext): read from the registry once
  * when the push begins, then never changed. Generators read only this and the proxy, so
@@ -68,8 +71,6 @@ const NO_ENDPOINTS: readonly Endpoint[] = Object.freeze([]);
  * discovery while building. Indexes that not every push needs are computed on first use,
  * from the snapshot's own data.
  */
-const ALL_METRICS_AS_ISTIO: DirectionMetrics = { disabled: [] };
-
 export class PushSnapshot {
   /**
    * ServiceEntries selecting workloads whose endpoints differ from the previous snapshot's:

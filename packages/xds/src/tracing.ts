@@ -60,7 +60,7 @@ export function hcmTracing(settings: TracingSettings, collector: { readonly clus
   return {
     provider: {
       name: 'envoy.tracers.opentelemetry',
-      typed_config: { '@type': OTEL_TRACER_TYPE, grpc_service: { envoy_grpc: { cluster_name: collector.cluster, authority: `${collector.provider.service}:${collector.provider.port}` }, timeout: { seconds: 2 } }, service_name: `${proxy.labels['app'] ?? 'unknown'}.${proxy.namespace}` },
+      typed_config: { '@type': OTEL_TRACER_TYPE, grpc_service: { envoy_grpc: { cluster_name: collector.cluster, authority: `${collector.provider.service}:${collector.provider.port}` }, timeout: { seconds: 2 } }, service_name: tracerServiceName(proxy) },
     },
     random_sampling: { value: settings.samplingPercent },
     custom_tags: tags,
@@ -94,8 +94,15 @@ export interface EncodedTracing {
 }
 
 export function encodedTracing(settings: TracingSettings, collector: { readonly cluster: string; readonly provider: TracingProvider }, proxy: ProxyNode, direction: 'client' | 'server'): EncodedTracing {
-  const key = `${JSON.stringify([settings, collector])}@${direction}/${proxy.cluster}/${proxy.namespace}/${proxy.labels['app'] ?? ''}`;
+  // Everything hcmTracing reads of the proxy: its cluster, namespace and service name.
+  const key = `${JSON.stringify([settings, collector])}@${direction}/${proxy.cluster}/${proxy.namespace}/${tracerServiceName(proxy)}`;
   return { key, field: FIELDS.get(key, () => encodeMessage(HCM_TYPE, { tracing: hcmTracing(settings, collector, proxy, direction) })) };
 }
 
-const FIELDS = new SharedConfigs<Uint8Array>(4096);
+/** The workload as its spans name it: `<app>.<namespace>`, as Istio does. */
+function tracerServiceName(proxy: ProxyNode): string {
+  return `${proxy.labels['app'] ?? 'unknown'}.${proxy.namespace}`;
+}
+
+/** One entry per traced workload and direction: room for a large mesh's, each a few hundred bytes. */
+const FIELDS = new SharedConfigs<Uint8Array>(50_000);

@@ -16,9 +16,10 @@
  * workload); a server's peer workload labels stay empty.
  */
 import { WorkloadMetric, type DirectionMetrics, type TagEdits } from '@meridian/model';
-import { encodeAny, SharedConfigs } from './encoded-any.ts';
+import { preEncodedAny, SharedConfigs } from './encoded-any.ts';
 
 const STATS_LOGGER_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.stats.v3.Config';
+const STATS_SCOPE = { prefix: 'istio', sharing_name: 'meridian.workload_metrics' };
 const HEADER_MUTATION_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation';
 const HEADER_TO_METADATA_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.header_to_metadata.v3.Config';
 
@@ -155,7 +156,9 @@ function buildMetricsLogger(direction: MetricsDirection, protocol: 'http' | 'tcp
     if (on(WorkloadMetric.TcpClosed)) counters.push({ stat: stat('tcp_connections_closed_total', WorkloadMetric.TcpClosed), value_fixed: { value: 1 } });
   }
   if (counters.length === 0 && histograms.length === 0) return [];
-  return [{ name: 'envoy.access_loggers.stats', typed_config: encodeAny({ '@type': STATS_LOGGER_TYPE, stat_prefix: 'istio', counters, histograms }) }];
+  // One scope shared by every logger: a listener replaced (any service, policy or Telemetry
+  // change may replace one) keeps counting into the same series instead of restarting them.
+  return [{ name: 'envoy.access_loggers.stats', typed_config: preEncodedAny({ '@type': STATS_LOGGER_TYPE, stats_scope: STATS_SCOPE, counters, histograms }) }];
 }
 
 /**
@@ -180,8 +183,8 @@ function buildPeerExchangeFilters(direction: MetricsDirection): object[] {
     remove: true,
   }));
   return [
-    { name: PEER_STAMP_FILTER, typed_config: encodeAny({ '@type': HEADER_MUTATION_TYPE, mutations: direction === 'client' ? { request_mutations: stamp } : { response_mutations: stamp } }) },
-    { name: PEER_TAKE_FILTER, typed_config: encodeAny({ '@type': HEADER_TO_METADATA_TYPE, ...(direction === 'client' ? { response_rules: take } : { request_rules: take }) }) },
+    { name: PEER_STAMP_FILTER, typed_config: preEncodedAny({ '@type': HEADER_MUTATION_TYPE, mutations: direction === 'client' ? { request_mutations: stamp } : { response_mutations: stamp } }) },
+    { name: PEER_TAKE_FILTER, typed_config: preEncodedAny({ '@type': HEADER_TO_METADATA_TYPE, ...(direction === 'client' ? { response_rules: take } : { request_rules: take }) }) },
   ];
 }
 
@@ -199,7 +202,7 @@ const STRIP = new SharedConfigs<object[]>();
 function buildPeerStripFilters(direction: MetricsDirection): object[] {
   const headers = direction === 'client' ? Object.values(PEER_HEADERS) : [...Object.values(PEER_HEADERS), PEER_SERVICE_HEADER];
   const remove = headers.map((h) => ({ remove: h }));
-  return [{ name: PEER_TAKE_FILTER, typed_config: encodeAny({ '@type': HEADER_MUTATION_TYPE, mutations: direction === 'client' ? { response_mutations: remove } : { request_mutations: remove } }) }];
+  return [{ name: PEER_TAKE_FILTER, typed_config: preEncodedAny({ '@type': HEADER_MUTATION_TYPE, mutations: direction === 'client' ? { response_mutations: remove } : { request_mutations: remove } }) }];
 }
 
 /** What a route to a mesh service adds to its requests: the service, for the server side's destination_service. */

@@ -37,6 +37,21 @@ export function celProblem(expression: string): string | undefined {
   }
 }
 
+/**
+ * A header a route may set, add or remove: any but Meridian's own `x-meridian-*`, which carry
+ * the identity exchange of the workload metrics (a route editing them would fake or erase
+ * another workload's labels).
+ */
+const RESERVED_HEADER_MESSAGE = "x-meridian-* headers are Meridian's identity exchange: a route may not edit them";
+const isReservedHeader = (name: string) => name.toLowerCase().startsWith('x-meridian-');
+
+export const editableHeaderName = z.string().min(1).refine((name) => !isReservedHeader(name), { message: RESERVED_HEADER_MESSAGE });
+
+/** A map of header names to values a route sets or adds, its keys checked as `editableHeaderName`. */
+export const editedHeaders = z.record(z.string().min(1), z.string()).superRefine((headers, ctx) => {
+  for (const name of Object.keys(headers)) if (isReservedHeader(name)) ctx.addIssue({ code: 'custom', message: RESERVED_HEADER_MESSAGE, path: [name] });
+});
+
 export const celExpression = z.string().min(1).superRefine((expression, ctx) => {
   const problem = celProblem(expression);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });

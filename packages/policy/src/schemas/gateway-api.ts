@@ -3,7 +3,7 @@
  * specification defines them (the mesh profile: a parent may be a Service).
  */
 import { z } from 'zod';
-import { duration, hostName, portNumber, re2Regex } from './common.ts';
+import { duration, editableHeaderName, hostName, portNumber, re2Regex } from './common.ts';
 
 const parentRef = z.strictObject({
   group: z.string().optional(),
@@ -26,10 +26,11 @@ function regexValue(type: string | undefined, value: string, ctx: z.RefinementCt
   if (!result.success) ctx.addIssue({ code: 'custom', message: result.error.issues[0]?.message ?? 'invalid regex', path: ['value'] });
 }
 
+const modifiedHeader = headerName.pipe(editableHeaderName);
 const headerModifier = z.strictObject({
-  set: z.array(z.strictObject({ name: headerName, value: z.string() })).optional(),
-  add: z.array(z.strictObject({ name: headerName, value: z.string() })).optional(),
-  remove: z.array(headerName).optional(),
+  set: z.array(z.strictObject({ name: modifiedHeader, value: z.string() })).optional(),
+  add: z.array(z.strictObject({ name: modifiedHeader, value: z.string() })).optional(),
+  remove: z.array(modifiedHeader).optional(),
 });
 
 const backendObjectRef = {

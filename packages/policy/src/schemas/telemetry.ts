@@ -1,6 +1,6 @@
 /** `telemetry.istio.io/v1` Telemetry, as the upstream reference documents it. */
 import { z } from 'zod';
-import { celExpression, duration, workloadSelector } from './common.ts';
+import { celExpression, celProblem, duration, workloadSelector } from './common.ts';
 
 const providerRef = z.strictObject({ name: z.string().min(1) });
 const workloadMode = z.enum(['CLIENT_AND_SERVER', 'CLIENT', 'SERVER']);
@@ -40,7 +40,16 @@ export const telemetrySpec = z
               z.strictObject({
                 match: z.strictObject({ metric: z.string().optional(), customMetric: z.string().optional(), mode: workloadMode.optional() }).optional(),
                 disabled: z.boolean().optional(),
-                tagOverrides: z.record(z.string().min(1), z.strictObject({ operation: z.enum(['UPSERT', 'REMOVE']).optional(), value: celExpression.optional() })).optional(),
+                tagOverrides: z
+                  .record(
+                    z.string().min(1),
+                    // The value is CEL where it is used (UPSERT); Istio ignores it with REMOVE.
+                    z.strictObject({ operation: z.enum(['UPSERT', 'REMOVE']).optional(), value: z.string().optional() }).superRefine((o, ctx) => {
+                      const problem = o.operation !== 'REMOVE' && o.value !== undefined ? celProblem(o.value) : undefined;
+                      if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['value'] });
+                    }),
+                  )
+                  .optional(),
               }),
             )
             .optional(),

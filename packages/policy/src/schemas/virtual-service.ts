@@ -4,7 +4,7 @@
  * (a misspelt `timout` silently ignored is a policy not applied).
  */
 import { z } from 'zod';
-import { duration, positiveDuration, exportTo, hostName, labels, percent, portNumber, stringMatch } from './common.ts';
+import { duration, editableHeaderName, editedHeaders, positiveDuration, exportTo, hostName, labels, percent, portNumber, stringMatch } from './common.ts';
 
 const destination = z.strictObject({
   host: hostName(),
@@ -13,9 +13,9 @@ const destination = z.strictObject({
 });
 
 const headerOperations = z.strictObject({
-  set: z.record(z.string().min(1), z.string()).optional(),
-  add: z.record(z.string().min(1), z.string()).optional(),
-  remove: z.array(z.string().min(1)).optional(),
+  set: editedHeaders.optional(),
+  add: editedHeaders.optional(),
+  remove: z.array(editableHeaderName).optional(),
 });
 const headers = z.strictObject({ request: headerOperations.optional(), response: headerOperations.optional() });
 

@@ -146,5 +146,9 @@ describe('Telemetry accessLogging', () => {
     assert.equal(errors.length, 1);
     assert.match(errors[0] ?? '', /^spec\.metrics\[0\]\.overrides\[0\]\.tagOverrides\.x\.value: not a CEL expression/);
     assert.deepEqual(store.objects(), []);
+    // REMOVE reads no value (Istio ignores it): whatever it holds is no reason to reject.
+    const { problems, telemetry } = compile(t('removal', 'shop', '  metrics: [{ overrides: [{ tagOverrides: { request_protocol: { operation: REMOVE, value: "not cel ((" } } }] }]'));
+    assert.deepEqual(problems, []);
+    assert.deepEqual(telemetry.metricsFor?.(API).client.tags?.REQUEST_COUNT, { request_protocol: null });
   });
 });

@@ -84,7 +84,7 @@ export function compileTelemetry(
       (m.overrides ?? []).forEach((o, j) => {
         for (const [tag, edit] of Object.entries(o.tagOverrides ?? {})) {
           const problem = tagOverrideProblem(tag, edit);
-          if (problem) problems.push({ ref, path: `spec.metrics[${i}].overrides[${j}].tagOverrides.${tag}`, message: `${problem}: this override is left out`, severity: ProblemSeverity.Part });
+          if (problem) problems.push({ ref, path: `spec.metrics[${i}].overrides[${j}].tagOverrides.${tag}`, message: `${problem}: this tag edit is left out`, severity: ProblemSeverity.Part });
         }
         if (o.match?.customMetric) problems.push({ ref, path: `spec.metrics[${i}].overrides[${j}].match.customMetric`, message: 'custom metrics are not supported: the override is left out', severity: ProblemSeverity.Part });
         else if (o.match?.metric && !STANDARD_METRICS.includes(o.match.metric) && o.match.metric !== 'ALL_METRICS') problems.push({ ref, path: `spec.metrics[${i}].overrides[${j}].match.metric`, message: `${o.match.metric} is not one of Istio's standard metrics: the override is left out`, severity: ProblemSeverity.Part });
