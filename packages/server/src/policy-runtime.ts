@@ -100,13 +100,16 @@ export class PolicyRuntime implements ConfigUpdater {
   }
 
   private refresh(cluster: ClusterId, changed: readonly PolicyRef[]): void {
-    this.compiled = compileMeshPolicies(this.store.objects(), this.options);
-    this.rows = policyReport(this.store.statuses(), this.compiled);
-    this.logger.info({ cluster, changed: changed.length, objects: this.store.objects().length }, 'policy updated');
+    // The push is asked for first, then compiled for: its debounce runs while the objects
+    // compile (tens of ms for thousands of them), not after. The push itself starts on a
+    // timer, after this returns, so it reads the compiled policies.
     if (changed.length > 0) {
       const configs = changed.map((ref) => this.changeKey(ref));
       this.updater?.configUpdate({ kind: 'full', configs, reasons: [pushReason(PushReason.Policy, cluster)] });
     }
+    this.compiled = compileMeshPolicies(this.store.objects(), this.options);
+    this.rows = policyReport(this.store.statuses(), this.compiled);
+    this.logger.info({ cluster, changed: changed.length, objects: this.store.objects().length }, 'policy updated');
     const now = new Set<string>();
     for (const row of this.rows) {
       if (row.state === ReportState.Accepted) continue;
