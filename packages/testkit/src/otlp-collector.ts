@@ -41,7 +41,7 @@ interface ExportRequest {
 const attributes = (list: readonly KeyValue[]): Record<string, string> =>
   Object.fromEntries(list.map((kv) => [kv.key, String(kv.value?.string_value ?? kv.value?.int_value ?? kv.value?.bool_value ?? kv.value?.double_value ?? '')]));
 
-const LOAD_OPTIONS = { keepCase: true, longs: String, defaults: true, oneofs: true, includeDirs: [fileURLToPath(new URL('../../../proto/', import.meta.url))] };
+const LOAD_OPTIONS = { keepCase: true, longs: String, defaults: true, oneofs: true, includeDirs: [fileURLToPath(new URL('../proto/', import.meta.url)), fileURLToPath(new URL('../../../proto/', import.meta.url))] };
 
 export class OtlpCollector {
   readonly spans: CollectedSpan[] = [];

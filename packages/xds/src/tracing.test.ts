@@ -8,11 +8,12 @@ import { describe, it } from 'node:test';
 import { EMPTY_LOCALITY, Health, ProxyType, type Service, type TracingSettings } from '@meridian/model';
 import { MeshResources } from './mesh-resources.ts';
 import { MtlsMode } from './mtls.ts';
-import { decodeMessage, encodeMessage, protoType } from './protos.ts';
+import { decodeMessage, encodeMessage } from './protos.ts';
 import type { GeneratedResource } from './resource-source.ts';
 import { StaticDiscovery, testPolicies, testProxy, validateAnyBytes } from './testing/index.ts';
 import { TypeUrl } from './type-url.ts';
 import { withTracing } from './tracing.ts';
+import { anyValue } from './wire.ts';
 import { HCM_TYPE } from './xds-constants.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- assertions walk decoded messages
@@ -44,8 +45,6 @@ function resources(): MeshResources {
 }
 
 const sidecar = (address: string, app: string) => testProxy({ id: `sidecar~${address}~${app}-0.demo~demo.svc.cluster.local`, type: ProxyType.Sidecar, ipAddresses: [address], labels: { app } });
-
-const anyValue = (any: Uint8Array) => (protoType('google.protobuf.Any').decode(any) as unknown as { value: Uint8Array }).value;
 
 function listeners(r: MeshResources, proxy: ReturnType<typeof sidecar>): Map<string, Json> {
   const raw = r.generate(TypeUrl.Listener, proxy, undefined);
